@@ -1,0 +1,262 @@
+//! The command line: raw flags as clap parses them, and their single conversion into a
+//! validated [`Config`]. Every flag error is reported from [`Args::into_config`], naming the flag.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+use url::Url;
+
+use crate::config::{Config, Mode, Output, ProgressMode, default_user_agent};
+use crate::seeds::{self, SeedError};
+
+/// Crawl web pages from a list of seed URLs and write one JSON record per page.
+///
+/// The fetch-and-parse stage runs sequentially, on OS threads, on async tasks or in worker
+/// processes (--mode), so the same crawl can be timed under each model. At the end a summary on
+/// standard error says where the time went: waiting on the network, parsing on the CPU, or
+/// waiting on the rate limiter.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "crawl", version, about, long_about = None)]
+#[command(after_help = "\
+Examples:
+  crawl --demo                          crawl the built-in fixture site (no network needed)
+  crawl -d 2 -o records.jsonl urls.txt  seeds plus two hops of links, records to a file
+  crawl -m threads -j 32 --rate 10 urls.txt
+  echo https://example.com/ | crawl -d 1
+
+Exit status: 0 when the crawl finishes (failed pages are records, not exit codes),
+2 for bad flags or input, 1 for a fatal runtime error.")]
+pub struct Args {
+    /// File of seed URLs, one per line; blank lines and # comments are ignored. `-` or absent
+    /// reads standard input.
+    #[arg(value_name = "URLS_FILE")]
+    pub urls_file: Option<PathBuf>,
+
+    /// Where fetch and parse run: sequential (one page at a time), threads (N OS threads),
+    /// async (tokio, N pages in flight) or processes (N forked workers).
+    #[arg(short, long, value_enum, default_value_t = Mode::Async)]
+    pub mode: Mode,
+
+    /// Workers: OS threads, worker processes, or pages in flight for async
+    /// [default: threads 16, async 64, processes 2 x cores; sequential is always 1]
+    #[arg(short = 'j', long, value_name = "N")]
+    pub workers: Option<usize>,
+
+    /// Global limit in requests per second, across all workers [default: unlimited]
+    #[arg(long, value_name = "R")]
+    pub rate: Option<f64>,
+
+    /// Limit in requests per second to any one origin (scheme, host, port) [default: unlimited]
+    #[arg(long, value_name = "R")]
+    pub per_host_rate: Option<f64>,
+
+    /// Link hops to follow from the seeds; 0 fetches only the seeds [default: 0, or 5 with --demo]
+    #[arg(short, long, value_name = "N")]
+    pub depth: Option<u32>,
+
+    /// Stop scheduling after N records (seeds included) [default: unlimited]
+    #[arg(long, value_name = "N")]
+    pub max_pages: Option<u64>,
+
+    /// Also follow links and redirects to domain D and its subdomains (repeatable). By default
+    /// only the seeds' hosts are crawled.
+    #[arg(long = "allow-domain", value_name = "D")]
+    pub allow_domains: Vec<String>,
+
+    /// Whole-request timeout in seconds, reading the body included
+    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    pub timeout: f64,
+
+    /// Extra attempts after a connect error, timeout, 429 or 5xx, with exponential backoff and
+    /// jitter; Retry-After is honoured (up to 60 s)
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub retries: u32,
+
+    /// Keep at most N bytes of each (decompressed) body; longer bodies are cut and the record
+    /// says so
+    #[arg(long, value_name = "N", default_value_t = 10 * 1024 * 1024)]
+    pub max_bytes: u64,
+
+    /// User-Agent header; its first word is also the robots.txt product token
+    #[arg(long, value_name = "UA")]
+    pub user_agent: Option<String>,
+
+    /// Do not fetch or obey robots.txt
+    #[arg(long)]
+    pub ignore_robots: bool,
+
+    /// Write records (JSON Lines) to FILE instead of standard output
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Progress bars on standard error: auto shows them only on a terminal
+    #[arg(long, value_enum, default_value_t = ProgressMode::Auto)]
+    pub progress: ProgressMode,
+
+    /// Extra synthetic CPU work per parsed page, in rounds (1,000,000 rounds is roughly a
+    /// millisecond): pushes the bottleneck onto the CPU on purpose
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub cpu_work: u64,
+
+    /// Crawl the built-in fixture site: starts the fixture-server program found next to this
+    /// one, crawls it, and stops it. Records go to crawl-demo.jsonl unless -o is given.
+    #[arg(long, conflicts_with = "urls_file")]
+    pub demo: bool,
+}
+
+/// A flag or input the crawl cannot start with.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{flag}: {message}")]
+    Flag { flag: &'static str, message: String },
+    #[error(transparent)]
+    Seeds(#[from] SeedError),
+}
+
+fn flag_err(flag: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Flag {
+        flag,
+        message: message.into(),
+    }
+}
+
+fn positive_rate(flag: &'static str, r: Option<f64>) -> Result<Option<f64>, ConfigError> {
+    match r {
+        Some(r) if !(r.is_finite() && r > 0.0) => Err(flag_err(
+            flag,
+            format!("must be a positive number of requests per second, got {r}"),
+        )),
+        _ => Ok(r),
+    }
+}
+
+fn domain(d: &str) -> Result<String, ConfigError> {
+    let bare = d.trim().trim_start_matches('.').trim_end_matches('.');
+    let parsed = Url::parse(&format!("http://{bare}/")).ok();
+    match parsed.as_ref().and_then(Url::host_str) {
+        Some(host) if !bare.is_empty() && !bare.contains(['/', ':', '@']) => Ok(host.to_owned()),
+        _ => Err(flag_err(
+            "--allow-domain",
+            format!("{d:?} is not a domain name (write example.com, not a URL)"),
+        )),
+    }
+}
+
+impl Args {
+    /// Reads the seed list named by the arguments (a file, or standard input).
+    pub fn read_seeds(&self) -> Result<Vec<Url>, ConfigError> {
+        Ok(seeds::read_seeds(self.urls_file.as_deref())?)
+    }
+
+    /// Validates the flags into a [`Config`] crawling `seeds`.
+    pub fn into_config(self, seeds: Vec<Url>) -> Result<Config, ConfigError> {
+        let workers = match (self.mode, self.workers) {
+            (Mode::Sequential, _) => 1,
+            (_, Some(0)) => return Err(flag_err("--workers", "must be at least 1")),
+            (_, Some(n)) => n,
+            (mode, None) => mode.default_workers(),
+        };
+        if !(self.timeout.is_finite() && self.timeout > 0.0) {
+            return Err(flag_err(
+                "--timeout",
+                format!("must be a positive number of seconds, got {}", self.timeout),
+            ));
+        }
+        if self.max_bytes == 0 {
+            return Err(flag_err("--max-bytes", "must be at least 1"));
+        }
+        if self.max_pages == Some(0) {
+            return Err(flag_err("--max-pages", "must be at least 1"));
+        }
+        let user_agent = match self.user_agent {
+            Some(ua) if ua.trim().is_empty() => {
+                return Err(flag_err("--user-agent", "must not be empty"));
+            }
+            Some(ua) => ua,
+            None => default_user_agent(),
+        };
+        let allow_domains = self
+            .allow_domains
+            .iter()
+            .map(|d| domain(d))
+            .collect::<Result<_, _>>()?;
+        Ok(Config {
+            seeds,
+            mode: self.mode,
+            workers,
+            rate: positive_rate("--rate", self.rate)?,
+            per_host_rate: positive_rate("--per-host-rate", self.per_host_rate)?,
+            depth: self.depth.unwrap_or(if self.demo { 5 } else { 0 }),
+            max_pages: self.max_pages,
+            allow_domains,
+            timeout: Duration::from_secs_f64(self.timeout),
+            retries: self.retries,
+            max_bytes: self.max_bytes,
+            user_agent,
+            obey_robots: !self.ignore_robots,
+            output: match self.output {
+                Some(p) if p.as_os_str() == "-" => Output::Stdout,
+                Some(p) => Output::File(p),
+                None if self.demo => Output::File(PathBuf::from("crawl-demo.jsonl")),
+                None => Output::Stdout,
+            },
+            progress: self.progress,
+            cpu_work: self.cpu_work,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(args: &[&str]) -> Result<Config, ConfigError> {
+        let args = Args::try_parse_from(std::iter::once("crawl").chain(args.iter().copied()))
+            .expect("clap accepts these flags");
+        let seeds = vec![Url::parse("http://a.test/").expect("url")];
+        args.into_config(seeds)
+    }
+
+    #[test]
+    fn defaults_match_the_documented_ones() {
+        let c = config(&[]).expect("valid");
+        assert_eq!(c.mode, Mode::Async);
+        assert_eq!(c.workers, 64);
+        assert_eq!(c.depth, 0);
+        assert_eq!(c.retries, 2);
+        assert_eq!(c.timeout, Duration::from_secs(30));
+        assert_eq!(c.max_bytes, 10 * 1024 * 1024);
+        assert!(c.obey_robots);
+        assert_eq!(c.output, Output::Stdout);
+        assert_eq!(c.rate, None);
+    }
+
+    #[test]
+    fn bad_values_name_their_flag() {
+        for (args, flag) in [
+            (&["--rate", "0"][..], "--rate"),
+            (&["--per-host-rate=-1"][..], "--per-host-rate"),
+            (&["--rate", "NaN"][..], "--rate"),
+            (&["-j", "0"][..], "--workers"),
+            (&["--timeout", "0"][..], "--timeout"),
+            (&["--max-bytes", "0"][..], "--max-bytes"),
+            (&["--allow-domain", "http://x.test/"][..], "--allow-domain"),
+        ] {
+            let err = config(args).expect_err("invalid").to_string();
+            assert!(err.starts_with(flag), "{args:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn allowed_domains_are_normalised() {
+        let c = config(&["--allow-domain", ".Example.COM"]).expect("valid");
+        assert_eq!(c.allow_domains, ["example.com"]);
+    }
+
+    #[test]
+    fn sequential_always_has_one_worker() {
+        let c = config(&["-m", "sequential", "-j", "8"]).expect("valid");
+        assert_eq!(c.workers, 1);
+    }
+}

@@ -1,0 +1,373 @@
+//! The coordinator: the one place that decides what happens next in a crawl.
+//!
+//! A driver (a mode) does three things with it, and nothing else:
+//! 1. [`Coordinator::next`] — get a [`Task`] to run, or learn when to ask again, or that the
+//!    crawl is done;
+//! 2. run the task somewhere (this thread, another thread, a tokio task, another process);
+//! 3. [`Coordinator::complete`] — hand back the [`TaskResult`].
+//!
+//! Everything else lives here once: the global rate limit (checked where tasks are handed out,
+//! so it holds across threads and processes alike), retries with backoff, robots.txt verdicts,
+//! scheduling the links a page yielded, writing exactly one record per admitted URL, and the
+//! statistics behind the progress bar and the summary. It never blocks and never spawns:
+//! waiting is the driver's job, because only the driver knows whether it waits on a condition
+//! variable, a tokio timer or `poll(2)`.
+
+use std::collections::HashMap;
+use std::io;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::config::{Config, Mode};
+use crate::frontier::{Frontier, Job, Pop};
+use crate::progress::{Progress, Snapshot};
+use crate::ratelimit::Limiter;
+use crate::record::{Record, round_ms};
+use crate::report::Summary;
+use crate::retry::{backoff, retryable_status};
+use crate::robots::{Verdict, product_token};
+use crate::scope::Scope;
+use crate::sink::Sink;
+use crate::stats::Stats;
+use crate::task::{FetchError, Task, TaskKind, TaskResult};
+
+/// What a driver should do next.
+#[derive(Debug)]
+pub enum Next {
+    /// Run this task.
+    Task(Task),
+    /// Nothing to hand out now. Ask again at `until`, or when a task completes if `until` is
+    /// `None`. `rate_limited` says whether a limiter is why (for the time split).
+    Wait {
+        until: Option<Instant>,
+        rate_limited: bool,
+    },
+    /// The crawl is finished (or failed fatally): stop asking.
+    Done,
+}
+
+/// A fatal error while crawling (individual page failures are records, not errors).
+#[derive(Debug, thiserror::Error)]
+pub enum CoordinatorError {
+    #[error("writing records to {name}: {source}")]
+    Output { name: String, source: io::Error },
+}
+
+/// The state of one crawl, shared by every mode.
+pub struct Coordinator {
+    mode: Mode,
+    frontier: Frontier,
+    limiter: Limiter,
+    in_flight: HashMap<u64, Job>,
+    next_id: u64,
+    /// A global-rate permit taken but not yet spent on a task (kept, never wasted).
+    holding_permit: bool,
+    /// Whether any task has been handed out yet (the crawl clock starts then).
+    started: bool,
+    retries: u32,
+    max_bytes: u64,
+    agent: String,
+    scope: Arc<Scope>,
+    sink: Sink,
+    stats: Stats,
+    progress: Progress,
+    fatal: Option<CoordinatorError>,
+}
+
+impl Coordinator {
+    /// A coordinator for `config`'s crawl, with every unique seed admitted.
+    pub fn new(config: &Config, sink: Sink, progress: Progress) -> Self {
+        let scope = Arc::new(Scope::new(&config.seeds, &config.allow_domains));
+        let mut frontier = Frontier::new(
+            Arc::clone(&scope),
+            config.depth,
+            config.max_pages,
+            config.obey_robots,
+        );
+        for seed in &config.seeds {
+            frontier.admit(seed.clone(), 0);
+        }
+        Coordinator {
+            mode: config.mode,
+            frontier,
+            limiter: Limiter::new(config.rate, config.per_host_rate),
+            in_flight: HashMap::new(),
+            next_id: 0,
+            holding_permit: false,
+            started: false,
+            retries: config.retries,
+            max_bytes: config.max_bytes,
+            agent: product_token(&config.user_agent).to_owned(),
+            scope,
+            sink,
+            stats: Stats::new(config.workers),
+            progress,
+            fatal: None,
+        }
+    }
+
+    /// The crawl's scope, which workers' redirect policies must share.
+    pub fn scope(&self) -> Arc<Scope> {
+        Arc::clone(&self.scope)
+    }
+
+    /// Tasks handed out and not yet completed.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.len()
+    }
+
+    /// The next task to run at `now`, or how long to wait.
+    pub fn next(&mut self, now: Instant) -> Next {
+        if !self.started {
+            self.started = true;
+            self.stats.restart_clock();
+        }
+        loop {
+            if self.fatal.is_some() {
+                return Next::Done;
+            }
+            if !self.holding_permit {
+                match self.limiter.global_ready() {
+                    Ok(()) => self.holding_permit = true,
+                    Err(until) if self.frontier.queued() > 0 => {
+                        return Next::Wait {
+                            until: Some(until),
+                            rate_limited: true,
+                        };
+                    }
+                    Err(_) => return self.idle(),
+                }
+            }
+            match self.frontier.pop(now, &self.limiter) {
+                Pop::Job(job) | Pop::FetchRobots(job) => {
+                    self.holding_permit = false;
+                    return Next::Task(self.hand_out(job));
+                }
+                Pop::Blocked(job) => {
+                    self.stats.robots_blocked += 1;
+                    let record = blocked_record(&job);
+                    self.emit(record, false);
+                }
+                Pop::Wait {
+                    until,
+                    rate_limited,
+                } => {
+                    return Next::Wait {
+                        until: Some(until),
+                        rate_limited,
+                    };
+                }
+                Pop::Empty => return self.idle(),
+            }
+        }
+    }
+
+    fn idle(&self) -> Next {
+        if self.in_flight.is_empty() && self.frontier.queued() == 0 {
+            Next::Done
+        } else {
+            Next::Wait {
+                until: None,
+                rate_limited: false,
+            }
+        }
+    }
+
+    fn hand_out(&mut self, mut job: Job) -> Task {
+        job.attempts += 1;
+        self.next_id += 1;
+        let task = Task {
+            id: self.next_id,
+            kind: job.kind,
+            url: job.url.clone(),
+        };
+        self.in_flight.insert(task.id, job);
+        task
+    }
+
+    /// Takes back a task's result: retries it, records it, schedules its links.
+    pub fn complete(&mut self, result: TaskResult) {
+        let Some(mut job) = self.in_flight.remove(&result.id) else {
+            // Not ours (a duplicate after a worker restart, say): nothing to account for.
+            return;
+        };
+        job.fetch_ms += result.fetch_ms;
+        job.parse_ms += result.parse_ms;
+        self.stats.fetch_ms += result.fetch_ms;
+        self.stats.parse_ms += result.parse_ms;
+
+        let (retryable, retry_after) = match &result.outcome {
+            Ok(f) => (
+                retryable_status(f.status),
+                f.retry_after_ms.map(Duration::from_millis),
+            ),
+            Err(e) => (e.retryable(), None),
+        };
+        if retryable && job.attempts <= self.retries {
+            self.retry(job, retry_after);
+        } else {
+            match job.kind {
+                TaskKind::Robots => {
+                    let verdict = Verdict::from_outcome(&result.outcome, &self.agent);
+                    self.frontier.set_robots(&job.origin, verdict);
+                }
+                TaskKind::Page => self.finish_page(job, result),
+            }
+        }
+        self.show_progress();
+    }
+
+    /// Puts a task whose worker vanished back in the queue (or records it as failed once its
+    /// retries are used up), so no URL is ever lost.
+    pub fn requeue_lost(&mut self, id: u64, worker: String) {
+        if self.in_flight.contains_key(&id) {
+            self.complete(TaskResult {
+                id,
+                worker,
+                fetch_ms: 0.0,
+                parse_ms: 0.0,
+                outcome: Err(FetchError::WorkerDied),
+            });
+        }
+    }
+
+    fn retry(&mut self, job: Job, retry_after: Option<Duration>) {
+        self.stats.retries += 1;
+        let entropy = crate::normalize::fingerprint(&job.url)
+            ^ u64::from(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.subsec_nanos()),
+            )
+            ^ u64::from(job.attempts).rotate_left(17)
+            ^ self.next_id;
+        let delay = backoff(job.attempts, retry_after, entropy);
+        self.frontier.retry_at(job, Instant::now() + delay);
+    }
+
+    fn finish_page(&mut self, job: Job, result: TaskResult) {
+        let mut record = Record {
+            url: job.url.to_string(),
+            final_url: None,
+            status: None,
+            depth: job.depth,
+            content_type: None,
+            bytes: 0,
+            truncated: false,
+            title: None,
+            links: 0,
+            attempts: job.attempts,
+            fetch_ms: round_ms(job.fetch_ms),
+            parse_ms: round_ms(job.parse_ms),
+            worker: Some(result.worker),
+            error: None,
+        };
+        match result.outcome {
+            Err(e) => record.error = Some(e.to_string()),
+            Ok(page) => {
+                let success = (200..300).contains(&page.status);
+                record.final_url = page.final_url.as_ref().map(ToString::to_string);
+                record.status = Some(page.status);
+                record.content_type = page.content_type;
+                record.bytes = page.bytes;
+                record.truncated = page.truncated;
+                record.title = page.title;
+                record.links = page.links.len();
+                self.stats.bytes += page.bytes;
+                record.error = if !success {
+                    Some(format!("http {}", page.status))
+                } else if page.truncated {
+                    Some(format!("body over {} bytes", self.max_bytes))
+                } else {
+                    None
+                };
+                if success && self.frontier.follows_links_from(job.depth) {
+                    for link in page.links {
+                        self.frontier.admit(link, job.depth + 1);
+                    }
+                }
+            }
+        }
+        let ok = record.error.is_none();
+        self.emit(record, ok);
+    }
+
+    fn emit(&mut self, record: Record, ok: bool) {
+        if ok {
+            self.stats.ok += 1;
+        } else {
+            self.stats.failed += 1;
+        }
+        if self.fatal.is_none()
+            && let Err(source) = self.sink.write(&record)
+        {
+            self.fatal = Some(CoordinatorError::Output {
+                name: self.sink.name().to_owned(),
+                source,
+            });
+        }
+    }
+
+    /// Adds worker time spent waiting on a rate limiter (drivers measure it; see
+    /// [`crate::stats`] for how time is split).
+    pub fn add_rate_wait(&mut self, waited: Duration) {
+        self.stats.rate_wait_ms += waited.as_secs_f64() * 1000.0;
+    }
+
+    fn show_progress(&mut self) {
+        let snap = Snapshot {
+            done: self.stats.done(),
+            in_flight: self.in_flight.len(),
+            queued: self.frontier.queued(),
+            split: self.stats.split(self.stats.started.elapsed()),
+        };
+        self.progress.update(&snap);
+    }
+
+    /// Flushes the records and returns the summary, or the fatal error that stopped the crawl.
+    pub fn finish(mut self) -> Result<Summary, CoordinatorError> {
+        self.progress.finish();
+        if let Some(err) = self.fatal.take() {
+            return Err(err);
+        }
+        self.sink
+            .flush()
+            .map_err(|source| CoordinatorError::Output {
+                name: self.sink.name().to_owned(),
+                source,
+            })?;
+        let elapsed = self.stats.started.elapsed();
+        Ok(Summary {
+            mode: self.mode,
+            workers: self.stats.workers,
+            ok: self.stats.ok,
+            failed: self.stats.failed,
+            elapsed,
+            bytes: self.stats.bytes,
+            split: self.stats.split(elapsed),
+            retries: self.stats.retries,
+            robots_blocked: self.stats.robots_blocked,
+            skipped: self.frontier.skipped(),
+            output: self.sink.name().to_owned(),
+        })
+    }
+}
+
+fn blocked_record(job: &Job) -> Record {
+    Record {
+        url: job.url.to_string(),
+        final_url: None,
+        status: None,
+        depth: job.depth,
+        content_type: None,
+        bytes: 0,
+        truncated: false,
+        title: None,
+        links: 0,
+        attempts: 0,
+        fetch_ms: 0.0,
+        parse_ms: 0.0,
+        worker: None,
+        error: Some("blocked by robots.txt".to_owned()),
+    }
+}

@@ -1,0 +1,214 @@
+//! HTTP fetching (the only reqwest user).
+//!
+//! One async implementation serves every mode: the async mode awaits it on a shared runtime,
+//! while the sequential, threads and processes modes drive it with `block_on` on a small
+//! current-thread runtime owned by each worker. That is what a blocking client does anyway
+//! (reqwest's `blocking` hides a runtime on a background thread); owning the runtime ourselves
+//! keeps the I/O on the worker's own thread, which is the point of the threads mode.
+//!
+//! What it enforces: the whole-request timeout (body included), at most 10 redirects and only to
+//! http(s) URLs in the crawl's [`Scope`], and at most `max_bytes` of decompressed body.
+
+use std::error::Error as StdError;
+use std::sync::Arc;
+use std::time::Duration;
+
+use url::Url;
+
+use crate::scope::Scope;
+use crate::task::FetchError;
+
+/// Most redirects followed for one request.
+pub const MAX_REDIRECTS: usize = 10;
+
+/// A response as read off the wire.
+#[derive(Debug)]
+pub struct Response {
+    pub final_url: Url,
+    pub status: u16,
+    pub content_type: Option<String>,
+    pub body: Vec<u8>,
+    pub truncated: bool,
+    pub retry_after: Option<Duration>,
+}
+
+/// The client could not be built (a TLS backend failed to initialise, for instance).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot set up the HTTP client: {0}")]
+pub struct ClientError(#[from] reqwest::Error);
+
+/// An HTTP client configured for one crawl.
+#[derive(Clone)]
+pub struct Fetcher {
+    client: reqwest::Client,
+}
+
+/// Why a redirect was refused; carried through reqwest's error chain and mapped back.
+#[derive(Debug, thiserror::Error)]
+enum RedirectRefused {
+    #[error("too many redirects")]
+    TooMany,
+    #[error("redirect to unsupported scheme {0}")]
+    Scheme(String),
+    #[error("redirect to disallowed host {0}")]
+    Host(String),
+}
+
+impl Fetcher {
+    /// A client with the crawl's timeout, User-Agent and redirect rules.
+    pub fn new(
+        timeout: Duration,
+        user_agent: &str,
+        scope: Arc<Scope>,
+    ) -> Result<Fetcher, ClientError> {
+        let policy = reqwest::redirect::Policy::custom(move |attempt| {
+            if attempt.previous().len() > MAX_REDIRECTS {
+                return attempt.error(RedirectRefused::TooMany);
+            }
+            let url = attempt.url();
+            if !matches!(url.scheme(), "http" | "https") {
+                let scheme = url.scheme().to_owned();
+                return attempt.error(RedirectRefused::Scheme(scheme));
+            }
+            if !scope.allows(url) {
+                let host = url.host_str().unwrap_or_default().to_owned();
+                return attempt.error(RedirectRefused::Host(host));
+            }
+            attempt.follow()
+        });
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .user_agent(user_agent)
+            .redirect(policy)
+            .tcp_nodelay(true)
+            .build()?;
+        Ok(Fetcher { client })
+    }
+
+    /// GETs `url`, keeping at most `max_bytes` of the decompressed body.
+    pub async fn get(&self, url: &Url, max_bytes: u64) -> Result<Response, FetchError> {
+        let mut resp = self
+            .client
+            .get(url.clone())
+            .send()
+            .await
+            .map_err(classify)?;
+        let status = resp.status().as_u16();
+        let headers = resp.headers();
+        let content_type = headers
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let retry_after = headers
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_retry_after);
+        let final_url = resp.url().clone();
+        let cap = usize::try_from(max_bytes).unwrap_or(usize::MAX);
+        // Size the buffer from Content-Length, but never trust it beyond the cap.
+        let hint = resp
+            .content_length()
+            .map_or(16 * 1024, |n| n as usize)
+            .min(cap);
+        let mut body = Vec::with_capacity(hint);
+        let mut truncated = false;
+        while let Some(chunk) = resp.chunk().await.map_err(classify)? {
+            let room = cap - body.len();
+            if chunk.len() > room {
+                body.extend_from_slice(&chunk[..room]);
+                truncated = true;
+                break;
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Response {
+            final_url,
+            status,
+            content_type,
+            body,
+            truncated,
+            retry_after,
+        })
+    }
+}
+
+/// Retry-After as delay-seconds or an HTTP date.
+fn parse_retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let when = httpdate::parse_http_date(value).ok()?;
+    Some(
+        when.duration_since(std::time::SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
+}
+
+/// Maps a reqwest error to the short, stable reasons records carry.
+fn classify(err: reqwest::Error) -> FetchError {
+    if let Some(refused) = find_source::<RedirectRefused>(&err) {
+        return match refused {
+            RedirectRefused::TooMany => FetchError::TooManyRedirects,
+            RedirectRefused::Scheme(s) => FetchError::RedirectScheme(s.clone()),
+            RedirectRefused::Host(h) => FetchError::RedirectHost(h.clone()),
+        };
+    }
+    if err.is_timeout() {
+        return FetchError::Timeout;
+    }
+    if err.is_redirect() {
+        return FetchError::TooManyRedirects;
+    }
+    if let Some(io) = find_source::<std::io::Error>(&err) {
+        if io.kind() == std::io::ErrorKind::ConnectionRefused {
+            return FetchError::ConnectRefused;
+        }
+        if io.kind() == std::io::ErrorKind::TimedOut {
+            return FetchError::Timeout;
+        }
+    }
+    let root = root_cause(&err);
+    if err.is_connect() {
+        FetchError::Connect(root)
+    } else if err.is_body() || err.is_decode() || err.is_request() {
+        FetchError::Broken(root)
+    } else {
+        FetchError::Other(root)
+    }
+}
+
+fn find_source<'a, T: StdError + 'static>(err: &'a (dyn StdError + 'static)) -> Option<&'a T> {
+    let mut cur: Option<&(dyn StdError + 'static)> = Some(err);
+    while let Some(e) = cur {
+        if let Some(t) = e.downcast_ref::<T>() {
+            return Some(t);
+        }
+        cur = e.source();
+    }
+    None
+}
+
+fn root_cause(err: &(dyn StdError + 'static)) -> String {
+    let mut cur = err;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    cur.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_forms() {
+        assert_eq!(parse_retry_after(" 3 "), Some(Duration::from_secs(3)));
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon"), None);
+    }
+}

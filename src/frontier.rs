@@ -1,0 +1,491 @@
+//! The frontier: every URL the crawl knows about and what to fetch next. No I/O, no clocks of
+//! its own: callers pass `now`, which keeps it deterministic and testable.
+//!
+//! It owns
+//! - **dedupe**: a set of 64-bit fingerprints of normalised URLs (8 bytes per known URL);
+//! - **admission rules**: scope, `--depth`, `--max-pages` (which counts every admitted URL,
+//!   seeds included, because each admitted URL yields exactly one record);
+//! - **politeness queues**: one FIFO per origin, served round-robin, so a slow or rate-limited
+//!   origin never blocks the others; an origin refused by the per-host limiter waits in a
+//!   time-ordered heap instead of being polled;
+//! - **robots verdicts**: an origin's queue is parked until its robots.txt has been fetched;
+//! - **retry delays**: failed jobs wait in a time-ordered heap until their backoff ends.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::Instant;
+
+use url::Url;
+
+use crate::normalize::{fingerprint, normalize, origin_key};
+use crate::ratelimit::Limiter;
+use crate::robots::{Verdict, robots_url};
+use crate::scope::Scope;
+use crate::task::TaskKind;
+
+/// A URL the crawl has committed to produce a record for (or an origin's robots.txt).
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub url: Url,
+    pub origin: Arc<str>,
+    pub depth: u32,
+    pub kind: TaskKind,
+    /// Fetch attempts made so far.
+    pub attempts: u32,
+    /// Fetch and parse time summed over the attempts so far.
+    pub fetch_ms: f64,
+    pub parse_ms: f64,
+}
+
+/// Why a URL was or was not scheduled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admit {
+    Scheduled,
+    Duplicate,
+    OutOfScope,
+    TooDeep,
+    OverMaxPages,
+}
+
+/// What [`Frontier::pop`] found.
+#[derive(Debug)]
+pub enum Pop {
+    /// Fetch this (a page, or a robots.txt whose retry is due).
+    Job(Job),
+    /// This origin's robots.txt must be fetched before any of its pages.
+    FetchRobots(Job),
+    /// robots.txt forbids this page: record it, do not fetch it.
+    Blocked(Job),
+    /// Nothing can start before `until`; `rate_limited` says whether a limiter is the reason.
+    Wait { until: Instant, rate_limited: bool },
+    /// Nothing is queued or waiting (work may still be in flight or parked on robots.txt).
+    Empty,
+}
+
+/// Counts of links not scheduled, by reason.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Skipped {
+    pub duplicate: u64,
+    pub out_of_scope: u64,
+    pub too_deep: u64,
+    pub over_max_pages: u64,
+}
+
+enum Robots {
+    Unknown,
+    Pending,
+    Known(Verdict),
+}
+
+struct Origin {
+    jobs: VecDeque<Job>,
+    robots: Robots,
+    /// Whether the origin is in `ready` or `waiting` (it must never be in both, or twice).
+    scheduled: bool,
+}
+
+/// A job to retry at a given time; ordered by time, then insertion.
+struct Delayed {
+    at: Instant,
+    seq: u64,
+    job: Job,
+}
+
+impl PartialEq for Delayed {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.seq) == (other.at, other.seq)
+    }
+}
+impl Eq for Delayed {}
+impl PartialOrd for Delayed {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Delayed {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.at, self.seq).cmp(&(other.at, other.seq))
+    }
+}
+
+/// The crawl's queue of work and memory of what it has seen.
+pub struct Frontier {
+    origins: HashMap<Arc<str>, Origin>,
+    ready: VecDeque<Arc<str>>,
+    waiting: BinaryHeap<Reverse<(Instant, u64, Arc<str>)>>,
+    delayed: BinaryHeap<Reverse<Delayed>>,
+    seen: HashSet<u64>,
+    scope: Arc<Scope>,
+    max_depth: u32,
+    max_pages: Option<u64>,
+    obey_robots: bool,
+    admitted: u64,
+    queued: usize,
+    seq: u64,
+    skipped: Skipped,
+}
+
+impl Frontier {
+    pub fn new(
+        scope: Arc<Scope>,
+        max_depth: u32,
+        max_pages: Option<u64>,
+        obey_robots: bool,
+    ) -> Self {
+        Frontier {
+            origins: HashMap::new(),
+            ready: VecDeque::new(),
+            waiting: BinaryHeap::new(),
+            delayed: BinaryHeap::new(),
+            seen: HashSet::new(),
+            scope,
+            max_depth,
+            max_pages,
+            obey_robots,
+            admitted: 0,
+            queued: 0,
+            seq: 0,
+            skipped: Skipped::default(),
+        }
+    }
+
+    /// Offers a URL found at `depth`. Seeds are admitted at depth 0 and are in scope by
+    /// definition; links must pass the scope check.
+    pub fn admit(&mut self, url: Url, depth: u32) -> Admit {
+        let verdict = self.check(&url, depth);
+        match verdict {
+            Admit::Scheduled => {}
+            Admit::Duplicate => self.skipped.duplicate += 1,
+            Admit::OutOfScope => self.skipped.out_of_scope += 1,
+            Admit::TooDeep => self.skipped.too_deep += 1,
+            Admit::OverMaxPages => self.skipped.over_max_pages += 1,
+        }
+        if verdict == Admit::Scheduled {
+            let url = normalize(url);
+            self.seen.insert(fingerprint(&url));
+            self.admitted += 1;
+            let origin: Arc<str> = Arc::from(origin_key(&url));
+            self.enqueue(Job {
+                url,
+                origin,
+                depth,
+                kind: TaskKind::Page,
+                attempts: 0,
+                fetch_ms: 0.0,
+                parse_ms: 0.0,
+            });
+        }
+        verdict
+    }
+
+    fn check(&self, url: &Url, depth: u32) -> Admit {
+        if depth > self.max_depth {
+            return Admit::TooDeep;
+        }
+        if depth > 0 && !self.scope.allows(url) {
+            return Admit::OutOfScope;
+        }
+        let mut normal = url.clone();
+        normal.set_fragment(None);
+        if self.seen.contains(&fingerprint(&normal)) {
+            return Admit::Duplicate;
+        }
+        if self.max_pages.is_some_and(|max| self.admitted >= max) {
+            return Admit::OverMaxPages;
+        }
+        Admit::Scheduled
+    }
+
+    fn enqueue(&mut self, job: Job) {
+        self.queued += 1;
+        let key = job.origin.clone();
+        let origin = self.origins.entry(key.clone()).or_insert_with(|| Origin {
+            jobs: VecDeque::new(),
+            robots: Robots::Unknown,
+            scheduled: false,
+        });
+        origin.jobs.push_back(job);
+        if !origin.scheduled && !matches!(origin.robots, Robots::Pending) {
+            origin.scheduled = true;
+            self.ready.push_back(key);
+        }
+    }
+
+    /// Puts a job that was handed out back at the front of its queue (its attempt never
+    /// happened, e.g. a worker died before starting it).
+    pub fn retry_at(&mut self, job: Job, at: Instant) {
+        self.queued += 1;
+        self.seq += 1;
+        self.delayed.push(Reverse(Delayed {
+            at,
+            seq: self.seq,
+            job,
+        }));
+    }
+
+    /// Records an origin's robots.txt verdict and releases its parked pages.
+    pub fn set_robots(&mut self, origin_key: &str, verdict: Verdict) {
+        let Some((key, _)) = self.origins.get_key_value(origin_key) else {
+            return;
+        };
+        let key = Arc::clone(key);
+        if let Some(origin) = self.origins.get_mut(&key) {
+            origin.robots = Robots::Known(verdict);
+            if !origin.jobs.is_empty() && !origin.scheduled {
+                origin.scheduled = true;
+                self.ready.push_front(key);
+            }
+        }
+    }
+
+    /// The next thing to do at `now`. A page is handed out only when its origin's per-host
+    /// limit has room (the permit is taken here); the global limit is the caller's.
+    pub fn pop(&mut self, now: Instant, limiter: &Limiter) -> Pop {
+        while self.delayed.peek().is_some_and(|Reverse(d)| d.at <= now) {
+            let Some(Reverse(Delayed { job, .. })) = self.delayed.pop() else {
+                break;
+            };
+            self.queued -= 1;
+            if job.kind == TaskKind::Robots {
+                return Pop::FetchRobots(job);
+            }
+            let key = Arc::clone(&job.origin);
+            if let Some(origin) = self.origins.get_mut(&key) {
+                origin.jobs.push_front(job);
+                self.queued += 1;
+                if !origin.scheduled && !matches!(origin.robots, Robots::Pending) {
+                    origin.scheduled = true;
+                    self.ready.push_front(key);
+                }
+            }
+        }
+        while self
+            .waiting
+            .peek()
+            .is_some_and(|Reverse((at, _, _))| *at <= now)
+        {
+            if let Some(Reverse((_, _, key))) = self.waiting.pop() {
+                self.ready.push_back(key);
+            }
+        }
+        while let Some(key) = self.ready.pop_front() {
+            let Some(origin) = self.origins.get_mut(&key) else {
+                continue;
+            };
+            let Some(front) = origin.jobs.front() else {
+                origin.scheduled = false;
+                continue;
+            };
+            if self.obey_robots {
+                match &origin.robots {
+                    Robots::Unknown => {
+                        let robots = Job {
+                            url: robots_url(&front.url),
+                            origin: Arc::clone(&key),
+                            depth: 0,
+                            kind: TaskKind::Robots,
+                            attempts: 0,
+                            fetch_ms: 0.0,
+                            parse_ms: 0.0,
+                        };
+                        if let Err(at) = limiter.take_host(&key) {
+                            self.seq += 1;
+                            self.waiting.push(Reverse((at, self.seq, key)));
+                            continue;
+                        }
+                        origin.robots = Robots::Pending;
+                        origin.scheduled = false;
+                        return Pop::FetchRobots(robots);
+                    }
+                    Robots::Pending => {
+                        origin.scheduled = false;
+                        continue;
+                    }
+                    Robots::Known(verdict) => {
+                        if !verdict.allows(&front.url) {
+                            let job = origin.jobs.pop_front();
+                            self.queued -= 1;
+                            if origin.jobs.is_empty() {
+                                origin.scheduled = false;
+                            } else {
+                                self.ready.push_front(key);
+                            }
+                            if let Some(job) = job {
+                                return Pop::Blocked(job);
+                            }
+                            continue;
+                        }
+                    }
+                }
+            }
+            if let Err(at) = limiter.take_host(&key) {
+                self.seq += 1;
+                self.waiting.push(Reverse((at, self.seq, key)));
+                continue;
+            }
+            let job = origin.jobs.pop_front();
+            if origin.jobs.is_empty() {
+                origin.scheduled = false;
+            } else {
+                self.ready.push_back(key);
+            }
+            if let Some(job) = job {
+                self.queued -= 1;
+                return Pop::Job(job);
+            }
+        }
+        let host_wait = self.waiting.peek().map(|Reverse((at, _, _))| *at);
+        let retry_wait = self.delayed.peek().map(|Reverse(d)| d.at);
+        match (host_wait, retry_wait) {
+            (None, None) => Pop::Empty,
+            (Some(h), Some(r)) if r < h => Pop::Wait {
+                until: r,
+                rate_limited: false,
+            },
+            (Some(h), _) => Pop::Wait {
+                until: h,
+                rate_limited: true,
+            },
+            (None, Some(r)) => Pop::Wait {
+                until: r,
+                rate_limited: false,
+            },
+        }
+    }
+
+    /// Jobs waiting to be handed out (queued, parked on robots.txt, or backing off).
+    pub fn queued(&self) -> usize {
+        self.queued
+    }
+
+    /// URLs admitted so far (each yields one record).
+    pub fn admitted(&self) -> u64 {
+        self.admitted
+    }
+
+    pub fn skipped(&self) -> Skipped {
+        self.skipped
+    }
+
+    /// Whether links found at `depth` could still be admitted.
+    pub fn follows_links_from(&self, depth: u32) -> bool {
+        depth < self.max_depth
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn url(s: &str) -> Url {
+        Url::parse(s).expect("url")
+    }
+
+    fn frontier(depth: u32, max_pages: Option<u64>, robots: bool) -> Frontier {
+        let seeds = [url("http://a.test/")];
+        Frontier::new(Arc::new(Scope::new(&seeds, &[])), depth, max_pages, robots)
+    }
+
+    fn pop_url(f: &mut Frontier, l: &Limiter) -> Option<String> {
+        match f.pop(Instant::now(), l) {
+            Pop::Job(j) => Some(j.url.to_string()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn admission_rules() {
+        let mut f = frontier(1, Some(3), false);
+        assert_eq!(f.admit(url("http://a.test/"), 0), Admit::Scheduled);
+        assert_eq!(f.admit(url("http://a.test/#top"), 1), Admit::Duplicate);
+        assert_eq!(f.admit(url("http://b.test/"), 1), Admit::OutOfScope);
+        assert_eq!(f.admit(url("http://a.test/deep"), 2), Admit::TooDeep);
+        assert_eq!(f.admit(url("http://a.test/1"), 1), Admit::Scheduled);
+        assert_eq!(f.admit(url("http://a.test/2"), 1), Admit::Scheduled);
+        assert_eq!(f.admit(url("http://a.test/3"), 1), Admit::OverMaxPages);
+        assert_eq!(f.admitted(), 3);
+        assert_eq!(f.queued(), 3);
+        let s = f.skipped();
+        assert_eq!(
+            (s.duplicate, s.out_of_scope, s.too_deep, s.over_max_pages),
+            (1, 1, 1, 1)
+        );
+    }
+
+    #[test]
+    fn origins_are_served_round_robin() {
+        let seeds = [url("http://a.test/"), url("http://b.test/")];
+        let mut f = Frontier::new(Arc::new(Scope::new(&seeds, &[])), 5, None, false);
+        for u in ["http://a.test/1", "http://a.test/2", "http://b.test/1"] {
+            f.admit(url(u), 0);
+        }
+        let l = Limiter::new(None, None);
+        let order: Vec<_> = std::iter::from_fn(|| pop_url(&mut f, &l)).collect();
+        assert_eq!(
+            order,
+            ["http://a.test/1", "http://b.test/1", "http://a.test/2"]
+        );
+        assert!(matches!(f.pop(Instant::now(), &l), Pop::Empty));
+    }
+
+    #[test]
+    fn robots_parks_an_origin_until_its_verdict() {
+        let mut f = frontier(1, None, true);
+        f.admit(url("http://a.test/ok"), 0);
+        f.admit(url("http://a.test/private/x"), 0);
+        let l = Limiter::new(None, None);
+        let Pop::FetchRobots(r) = f.pop(Instant::now(), &l) else {
+            panic!("robots first")
+        };
+        assert_eq!(r.url.as_str(), "http://a.test/robots.txt");
+        assert!(matches!(f.pop(Instant::now(), &l), Pop::Empty), "parked");
+        let rules = texting_robots::Robot::new("crawl", b"User-agent: *\nDisallow: /private/")
+            .expect("robots");
+        f.set_robots(&r.origin, Verdict::Rules(Box::new(rules)));
+        assert_eq!(pop_url(&mut f, &l).as_deref(), Some("http://a.test/ok"));
+        assert!(
+            matches!(f.pop(Instant::now(), &l), Pop::Blocked(j) if j.url.path() == "/private/x")
+        );
+        assert!(matches!(f.pop(Instant::now(), &l), Pop::Empty));
+    }
+
+    #[test]
+    fn retries_wait_for_their_time() {
+        let mut f = frontier(0, None, false);
+        f.admit(url("http://a.test/"), 0);
+        let l = Limiter::new(None, None);
+        let Pop::Job(job) = f.pop(Instant::now(), &l) else {
+            panic!("job")
+        };
+        let at = Instant::now() + Duration::from_secs(60);
+        f.retry_at(job, at);
+        assert_eq!(f.queued(), 1);
+        assert!(
+            matches!(f.pop(Instant::now(), &l), Pop::Wait { until, rate_limited: false } if until == at)
+        );
+        assert!(matches!(f.pop(at, &l), Pop::Job(_)));
+        assert_eq!(f.queued(), 0);
+    }
+
+    #[test]
+    fn per_host_limit_defers_the_origin_not_the_crawl() {
+        let seeds = [url("http://a.test/"), url("http://b.test/")];
+        let mut f = Frontier::new(Arc::new(Scope::new(&seeds, &[])), 5, None, false);
+        for u in ["http://a.test/1", "http://a.test/2", "http://b.test/1"] {
+            f.admit(url(u), 0);
+        }
+        let l = Limiter::new(None, Some(1.0));
+        assert_eq!(pop_url(&mut f, &l).as_deref(), Some("http://a.test/1"));
+        assert_eq!(pop_url(&mut f, &l).as_deref(), Some("http://b.test/1"));
+        assert!(matches!(
+            f.pop(Instant::now(), &l),
+            Pop::Wait {
+                rate_limited: true,
+                ..
+            }
+        ));
+    }
+}

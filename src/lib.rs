@@ -1,0 +1,70 @@
+//! # crawl: one crawler, four ways to run its fetch-and-parse stage
+//!
+//! A crawl is a loop: take a job from the frontier, wait for the rate limiter, fetch, extract,
+//! hand the outcome back, schedule the new links. The *mode* decides only **where** fetch and
+//! extract run — on the calling thread, on N OS threads, on tokio tasks, or in forked worker
+//! processes. Everything else exists once, so the modes can be compared honestly.
+//!
+//! ## Map of the crate
+//!
+//! Input and configuration
+//! - [`cli`]: the raw command-line flags (clap) and their one conversion into a [`Config`].
+//! - [`config`]: the validated configuration; the only place flag errors are reported.
+//! - [`seeds`]: reads the URLs file, naming the line of any bad entry.
+//!
+//! The shared pipeline (no threads, no sockets: every mode drives these)
+//! - [`coordinator`]: the crawl's brain — hands out tasks, takes back results, decides retries,
+//!   writes records. Drivers call [`coordinator::Coordinator::next`] and
+//!   [`coordinator::Coordinator::complete`] and nothing else.
+//! - [`frontier`]: per-origin queues, dedupe by fingerprint, depth, scope, robots verdicts.
+//! - [`scope`]: which hosts a crawl may touch (links and redirects alike).
+//! - [`normalize`]: URL normalisation and fingerprints.
+//! - [`robots`]: robots.txt verdicts (RFC 9309 status rules).
+//! - [`ratelimit`]: the global and per-host limiters (the only `governor` user).
+//! - [`retry`]: which failures are retried, and how long to back off.
+//! - [`record`], [`sink`]: the JSON Lines output.
+//! - [`stats`], [`progress`], [`report`]: where the time went, live and at the end.
+//!
+//! What a worker does with one task (the same code in every mode)
+//! - [`task`]: the messages between coordinator and worker.
+//! - [`worker`]: fetch a task, then parse it; the two halves are separate so a mode can choose
+//!   where the CPU-bound half runs.
+//! - [`fetch`]: HTTP with reqwest (the only reqwest user): timeouts, redirects, size cap.
+//! - [`decode`]: charset detection and decoding (header, BOM, `<meta>`, then UTF-8).
+//! - [`extract`]: title and links from HTML (the only `scraper` user).
+//! - [`work`]: the synthetic CPU load behind `--cpu-work`.
+//!
+//! The drivers
+//! - [`modes`]: `sequential`, `threads`, `tasks` (async) and `processes`, the only code that
+//!   spawns anything.
+//!
+//! The fixture site that tests and benchmarks crawl is a separate crate (`fixtures/`), which
+//! this crate never imports.
+
+pub mod cli;
+pub mod config;
+pub mod coordinator;
+pub mod decode;
+pub mod extract;
+pub mod fetch;
+pub mod frontier;
+pub mod modes;
+pub mod normalize;
+pub mod progress;
+pub mod ratelimit;
+pub mod record;
+pub mod report;
+pub mod retry;
+pub mod robots;
+pub mod scope;
+pub mod seeds;
+pub mod sink;
+pub mod stats;
+pub mod task;
+pub mod work;
+pub mod worker;
+
+pub use config::{Config, Mode};
+pub use modes::run;
+pub use record::Record;
+pub use report::Summary;

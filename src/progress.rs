@@ -1,0 +1,96 @@
+//! The live progress bar on standard error (the only `indicatif` user).
+//!
+//! It never starts a ticker thread: it redraws only when the coordinator reports progress, so
+//! the processes mode can fork with no extra thread alive. When disabled the bar is hidden
+//! rather than absent, so callers never branch on it.
+
+use std::io::IsTerminal;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::config::ProgressMode;
+use crate::stats::Split;
+
+/// How often the message part (in flight, queued, time split) is rebuilt.
+const MESSAGE_EVERY: Duration = Duration::from_millis(100);
+
+/// The crawl's progress bar.
+pub struct Progress {
+    bar: ProgressBar,
+    last_message: Option<Instant>,
+}
+
+/// What the bar shows at one moment.
+#[derive(Debug, Clone, Copy)]
+pub struct Snapshot {
+    pub done: u64,
+    pub in_flight: usize,
+    pub queued: usize,
+    pub split: Split,
+}
+
+impl Progress {
+    /// A bar drawn according to `mode` (auto: only when standard error is a terminal).
+    pub fn new(mode: ProgressMode) -> Self {
+        let visible = match mode {
+            ProgressMode::Always => true,
+            ProgressMode::Never => false,
+            ProgressMode::Auto => std::io::stderr().is_terminal(),
+        };
+        if !visible {
+            return Progress::hidden();
+        }
+        let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+        let style = ProgressStyle::with_template(
+            "{spinner} {elapsed_precise} [{bar:30}] {pos}/{len} pages {per_sec:.bold} {msg}",
+        )
+        .map(|s| s.progress_chars("=> "))
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+        bar.set_style(style);
+        Progress {
+            bar,
+            last_message: None,
+        }
+    }
+
+    /// A bar that draws nothing.
+    pub fn hidden() -> Self {
+        Progress {
+            bar: ProgressBar::hidden(),
+            last_message: None,
+        }
+    }
+
+    /// Shows `snap`; cheap enough to call on every completed page.
+    pub fn update(&mut self, snap: &Snapshot) {
+        if self.bar.is_hidden() {
+            return;
+        }
+        self.bar
+            .set_length(snap.done + (snap.in_flight + snap.queued) as u64);
+        self.bar.set_position(snap.done);
+        let now = Instant::now();
+        if self
+            .last_message
+            .is_none_or(|t| now.duration_since(t) >= MESSAGE_EVERY)
+        {
+            self.last_message = Some(now);
+            let s = snap.split;
+            self.bar.set_message(format!(
+                "| in flight {} | queued {} | network {:.0}% parsing {:.0}% limiter {:.0}% idle {:.0}%",
+                snap.in_flight,
+                snap.queued,
+                s.network * 100.0,
+                s.parsing * 100.0,
+                s.rate_limit * 100.0,
+                s.idle * 100.0,
+            ));
+        }
+    }
+
+    /// Removes the bar so the summary prints on a clean line.
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}

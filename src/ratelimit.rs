@@ -1,0 +1,114 @@
+//! The rate limiters: one global, one per origin (the only `governor` user).
+//!
+//! Limits are checked where the coordinator hands out tasks, never inside a worker: a governor
+//! limiter lives in one address space, and a forked child would get its own copy with the full
+//! quota. Checking at hand-out keeps `--rate` true across threads, tasks and processes alike.
+//!
+//! A check that fails consumes nothing and says when to come back, so the coordinator can serve
+//! another origin meanwhile instead of sleeping with a task in its hand.
+
+use std::num::NonZeroU32;
+use std::time::{Duration, Instant};
+
+use governor::clock::MonotonicClock;
+use governor::middleware::NoOpMiddleware;
+use governor::state::{InMemoryState, NotKeyed};
+use governor::{Quota, RateLimiter};
+
+type Direct = RateLimiter<NotKeyed, InMemoryState, MonotonicClock, NoOpMiddleware<Instant>>;
+type Keyed = RateLimiter<
+    String,
+    governor::state::keyed::HashMapStateStore<String>,
+    MonotonicClock,
+    NoOpMiddleware<Instant>,
+>;
+
+/// The global and per-origin limiters of one crawl.
+pub struct Limiter {
+    global: Option<Direct>,
+    per_host: Option<Keyed>,
+}
+
+/// A quota of `rate` per second that tolerates 50 ms of lateness.
+///
+/// A burst of one would be exact on paper, but GCRA forgets the slack when a caller arrives late
+/// (and timers are always a little late), so the achieved rate would fall short. A burst worth
+/// 50 ms of quota absorbs timer lateness while keeping any burst short.
+fn quota(rate: f64) -> Quota {
+    let period = Duration::from_secs_f64(1.0 / rate).max(Duration::from_nanos(1));
+    let burst = ((rate * 0.05).ceil() as u32).max(1);
+    Quota::with_period(period)
+        .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
+        .allow_burst(NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN))
+}
+
+impl Limiter {
+    /// Limiters for the given rates in requests per second; `None` means unlimited.
+    pub fn new(rate: Option<f64>, per_host_rate: Option<f64>) -> Self {
+        Limiter {
+            global: rate.map(|r| RateLimiter::direct_with_clock(quota(r), MonotonicClock)),
+            per_host: per_host_rate
+                .map(|r| RateLimiter::hashmap_with_clock(quota(r), MonotonicClock)),
+        }
+    }
+
+    /// Whether the global limit has room now; if not, when it will.
+    pub fn global_ready(&self) -> Result<(), Instant> {
+        let Some(limiter) = &self.global else {
+            return Ok(());
+        };
+        match limiter.check() {
+            Ok(()) => {
+                // The check consumed a permit; give the caller the request it paid for.
+                Ok(())
+            }
+            Err(not_until) => Err(not_until.earliest_possible()),
+        }
+    }
+
+    /// Takes a permit for `origin` if its limit has room now; otherwise says when it will.
+    pub fn take_host(&self, origin: &str) -> Result<(), Instant> {
+        let Some(limiter) = &self.per_host else {
+            return Ok(());
+        };
+        limiter
+            .check_key(&origin.to_owned())
+            .map_err(|not_until| not_until.earliest_possible())
+    }
+
+    /// Whether any limit is configured at all.
+    pub fn is_limited(&self) -> bool {
+        self.global.is_some() || self.per_host.is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unlimited_never_refuses() {
+        let l = Limiter::new(None, None);
+        for _ in 0..10_000 {
+            assert!(l.global_ready().is_ok());
+            assert!(l.take_host("http://a").is_ok());
+        }
+    }
+
+    #[test]
+    fn global_limit_refuses_after_the_burst_and_names_a_time() {
+        let l = Limiter::new(Some(10.0), None);
+        assert!(l.global_ready().is_ok());
+        let now = Instant::now();
+        let until = l.global_ready().expect_err("burst of one at 10/s");
+        assert!(until > now && until <= now + Duration::from_millis(110));
+    }
+
+    #[test]
+    fn per_host_limits_are_independent() {
+        let l = Limiter::new(None, Some(1.0));
+        assert!(l.take_host("http://a").is_ok());
+        assert!(l.take_host("http://a").is_err());
+        assert!(l.take_host("http://b").is_ok());
+    }
+}

@@ -1,0 +1,115 @@
+//! The end-of-crawl summary printed on standard error.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::config::Mode;
+use crate::frontier::Skipped;
+use crate::stats::Split;
+
+/// What a finished crawl did and where its time went.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    pub mode: Mode,
+    pub workers: usize,
+    pub ok: u64,
+    pub failed: u64,
+    pub elapsed: Duration,
+    pub bytes: u64,
+    pub split: Split,
+    pub retries: u64,
+    pub robots_blocked: u64,
+    pub skipped: Skipped,
+    /// Where the records went.
+    pub output: String,
+}
+
+impl Summary {
+    /// Records written: every admitted URL, successful or not.
+    pub fn pages(&self) -> u64 {
+        self.ok + self.failed
+    }
+
+    pub fn pages_per_sec(&self) -> f64 {
+        self.pages() as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    pub fn bytes_per_sec(&self) -> f64 {
+        self.bytes as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+}
+
+/// Bytes in human units (1000-based, as network rates are usually given).
+fn human_bytes(b: f64) -> String {
+    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    let mut v = b;
+    let mut unit = 0;
+    while v >= 1000.0 && unit < UNITS.len() - 1 {
+        v /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{v:.0} {}", UNITS[unit])
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = &self.split;
+        let workers = if self.workers == 1 {
+            "1 worker".to_owned()
+        } else {
+            format!("{} workers", self.workers)
+        };
+        writeln!(
+            f,
+            "crawl ({}, {workers}): {} pages, {} ok, {} failed in {:.2} s",
+            self.mode.name(),
+            self.pages(),
+            self.ok,
+            self.failed,
+            self.elapsed.as_secs_f64()
+        )?;
+        writeln!(
+            f,
+            "  {:.1} pages/s, {}/s ({} in all)",
+            self.pages_per_sec(),
+            human_bytes(self.bytes_per_sec()),
+            human_bytes(self.bytes as f64)
+        )?;
+        writeln!(
+            f,
+            "  worker time: network {:.1}%, parsing {:.1}%, rate limiter {:.1}%, idle {:.1}%",
+            s.network * 100.0,
+            s.parsing * 100.0,
+            s.rate_limit * 100.0,
+            s.idle * 100.0
+        )?;
+        let k = &self.skipped;
+        writeln!(
+            f,
+            "  links not followed: {} already seen, {} off-site, {} beyond --depth, {} over --max-pages",
+            k.duplicate, k.out_of_scope, k.too_deep, k.over_max_pages
+        )?;
+        writeln!(
+            f,
+            "  {} retries; {} pages blocked by robots.txt",
+            self.retries, self.robots_blocked
+        )?;
+        write!(f, "  records: {}", self.output)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_units() {
+        assert_eq!(human_bytes(999.0), "999 B");
+        assert_eq!(human_bytes(1500.0), "1.5 kB");
+        assert_eq!(human_bytes(2_500_000.0), "2.5 MB");
+    }
+}

@@ -1,0 +1,122 @@
+//! robots.txt verdicts, following RFC 9309's status rules.
+//!
+//! - 2xx: the rules in the body apply (matched with `texting_robots`).
+//! - 4xx: "unavailable", so everything is allowed.
+//! - 5xx, or unreachable after retries: "unreachable", so everything is disallowed.
+//! - A redirect we refuse to follow counts as unavailable (the RFC lets crawlers give up on
+//!   redirects and treat the file as missing).
+//!
+//! The frontier holds one verdict per origin; the file is fetched once, as a task like any
+//! other, so it goes through the same limiter and retries.
+
+use url::Url;
+
+use crate::task::{FetchError, Fetched};
+
+/// The robots.txt verdict for one origin.
+#[derive(Debug)]
+pub enum Verdict {
+    AllowAll,
+    DisallowAll,
+    Rules(Box<texting_robots::Robot>),
+}
+
+/// The longest robots.txt we read; the RFC asks crawlers to parse at least 500 KiB.
+pub const MAX_ROBOTS_BYTES: u64 = 512 * 1024;
+
+impl Verdict {
+    /// The verdict for a final robots.txt outcome (after any retries).
+    pub fn from_outcome(outcome: &Result<Fetched, FetchError>, agent: &str) -> Verdict {
+        match outcome {
+            Ok(f) if (200..300).contains(&f.status) => {
+                let body = f.body.as_deref().unwrap_or_default();
+                match texting_robots::Robot::new(agent, body) {
+                    Ok(robot) => Verdict::Rules(Box::new(robot)),
+                    // An unparseable file states no rules we could obey.
+                    Err(_) => Verdict::AllowAll,
+                }
+            }
+            Ok(f) if (400..500).contains(&f.status) => Verdict::AllowAll,
+            Ok(f) if (300..400).contains(&f.status) => Verdict::AllowAll,
+            Ok(_) => Verdict::DisallowAll,
+            Err(
+                FetchError::RedirectHost(_)
+                | FetchError::RedirectScheme(_)
+                | FetchError::TooManyRedirects,
+            ) => Verdict::AllowAll,
+            Err(_) => Verdict::DisallowAll,
+        }
+    }
+
+    /// Whether `url` may be fetched.
+    pub fn allows(&self, url: &Url) -> bool {
+        match self {
+            Verdict::AllowAll => true,
+            Verdict::DisallowAll => false,
+            Verdict::Rules(robot) => robot.allowed(url.as_str()),
+        }
+    }
+}
+
+/// The robots.txt URL for the origin of `url`.
+pub fn robots_url(url: &Url) -> Url {
+    let mut r = url.clone();
+    r.set_path("/robots.txt");
+    r.set_query(None);
+    r.set_fragment(None);
+    r
+}
+
+/// The product token robots.txt groups are matched against: the User-Agent's first word,
+/// without its version ("crawl/0.1.0 (+info)" gives "crawl").
+pub fn product_token(user_agent: &str) -> &str {
+    let first = user_agent.split_whitespace().next().unwrap_or(user_agent);
+    first.split('/').next().unwrap_or(first)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fetched(status: u16, body: &str) -> Result<Fetched, FetchError> {
+        Ok(Fetched {
+            status,
+            body: Some(body.as_bytes().to_vec()),
+            ..Fetched::default()
+        })
+    }
+
+    fn url(s: &str) -> Url {
+        Url::parse(s).expect("url")
+    }
+
+    #[test]
+    fn rules_apply_to_our_token() {
+        let txt = "User-agent: crawl\nDisallow: /private/\n\nUser-agent: *\nDisallow: /\n";
+        let v = Verdict::from_outcome(&fetched(200, txt), "crawl");
+        assert!(v.allows(&url("http://h/public")));
+        assert!(!v.allows(&url("http://h/private/x")));
+        let other = Verdict::from_outcome(&fetched(200, txt), "otherbot");
+        assert!(!other.allows(&url("http://h/public")));
+    }
+
+    #[test]
+    fn status_rules_follow_rfc_9309() {
+        let u = url("http://h/x");
+        assert!(Verdict::from_outcome(&fetched(404, ""), "crawl").allows(&u));
+        assert!(Verdict::from_outcome(&fetched(403, ""), "crawl").allows(&u));
+        assert!(!Verdict::from_outcome(&fetched(503, ""), "crawl").allows(&u));
+        assert!(!Verdict::from_outcome(&Err(FetchError::ConnectRefused), "crawl").allows(&u));
+        assert!(Verdict::from_outcome(&Err(FetchError::TooManyRedirects), "crawl").allows(&u));
+    }
+
+    #[test]
+    fn robots_url_and_token() {
+        assert_eq!(
+            robots_url(&url("https://h:8443/a/b?c#d")).as_str(),
+            "https://h:8443/robots.txt"
+        );
+        assert_eq!(product_token("crawl/0.1.0 (+info)"), "crawl");
+        assert_eq!(product_token("MyBot"), "MyBot");
+    }
+}

@@ -1,0 +1,97 @@
+//! The messages between the coordinator and a worker: a [`Task`] out, a [`TaskResult`] back.
+//!
+//! These are the whole protocol, in every mode: in-process modes pass them by value, the
+//! processes mode serialises them. Keeping them plain data (owned, `serde`) is what lets the
+//! same coordinator drive a thread, a tokio task or another process.
+
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+/// What kind of fetch a task is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TaskKind {
+    /// A page: fetch, then extract title and links.
+    Page,
+    /// An origin's robots.txt: fetch and hand the raw body back.
+    Robots,
+}
+
+/// One unit of work handed to a worker.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Task {
+    /// The coordinator's handle for this attempt; the result carries it back.
+    pub id: u64,
+    pub kind: TaskKind,
+    pub url: Url,
+}
+
+/// What a worker reports for one task.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TaskResult {
+    pub id: u64,
+    /// Which worker did it: "main", "thread 3", "task 17", "pid 4242".
+    pub worker: String,
+    /// Wall time of the request, from sending it to the last body byte.
+    pub fetch_ms: f64,
+    /// Wall time spent decoding, parsing and on `--cpu-work`.
+    pub parse_ms: f64,
+    pub outcome: Result<Fetched, FetchError>,
+}
+
+/// A response that arrived (any status), with what was extracted from it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Fetched {
+    /// Where the response came from after redirects.
+    pub final_url: Option<Url>,
+    pub status: u16,
+    pub content_type: Option<String>,
+    /// Decoded (decompressed) body bytes kept.
+    pub bytes: u64,
+    /// Whether the body was cut at `--max-bytes`.
+    pub truncated: bool,
+    /// The server's Retry-After, in milliseconds, when it sent one.
+    pub retry_after_ms: Option<u64>,
+    pub title: Option<String>,
+    pub links: Vec<Url>,
+    /// The raw body, returned only for robots.txt tasks.
+    pub body: Option<Vec<u8>>,
+}
+
+/// Why a fetch produced no response. The `Display` text is what records show in `error`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+pub enum FetchError {
+    #[error("timeout")]
+    Timeout,
+    #[error("connect refused")]
+    ConnectRefused,
+    #[error("connect error: {0}")]
+    Connect(String),
+    #[error("connection broken: {0}")]
+    Broken(String),
+    #[error("too many redirects")]
+    TooManyRedirects,
+    #[error("redirect to disallowed host {0}")]
+    RedirectHost(String),
+    #[error("redirect to unsupported scheme {0}")]
+    RedirectScheme(String),
+    #[error("bad response: {0}")]
+    Protocol(String),
+    #[error("worker died")]
+    WorkerDied,
+    #[error("{0}")]
+    Other(String),
+}
+
+impl FetchError {
+    /// Whether the same request might succeed if tried again.
+    pub fn retryable(&self) -> bool {
+        matches!(
+            self,
+            FetchError::Timeout
+                | FetchError::ConnectRefused
+                | FetchError::Connect(_)
+                | FetchError::Broken(_)
+                | FetchError::WorkerDied
+        )
+    }
+}

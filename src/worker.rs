@@ -1,0 +1,179 @@
+//! What a worker does with one task, in two halves: [`download`] (I/O) and
+//! [`Downloaded::finish`] (CPU: decode, parse, `--cpu-work`).
+//!
+//! The halves are separate so a mode can choose where the CPU half runs: the async mode moves
+//! it off the reactor, the other modes run both on the worker's own thread. [`BlockingWorker`]
+//! packages both halves for the modes that own a thread.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::config::Config;
+use crate::decode::decode_html;
+use crate::extract::extract;
+use crate::fetch::{ClientError, Fetcher, Response};
+use crate::robots::MAX_ROBOTS_BYTES;
+use crate::scope::Scope;
+use crate::task::{FetchError, Fetched, Task, TaskKind, TaskResult};
+use crate::work::burn;
+
+/// The per-worker settings every task needs.
+#[derive(Debug, Clone, Copy)]
+pub struct TaskLimits {
+    pub max_bytes: u64,
+    pub cpu_work: u64,
+}
+
+impl TaskLimits {
+    pub fn from_config(config: &Config) -> Self {
+        TaskLimits {
+            max_bytes: config.max_bytes,
+            cpu_work: config.cpu_work,
+        }
+    }
+}
+
+/// A task whose response (or failure) has arrived, not yet parsed.
+#[derive(Debug)]
+pub struct Downloaded {
+    task: Task,
+    result: Result<Response, FetchError>,
+    fetch_ms: f64,
+}
+
+/// Fetches `task`'s URL; the I/O half of a task.
+pub async fn download(fetcher: &Fetcher, task: Task, limits: TaskLimits) -> Downloaded {
+    let cap = match task.kind {
+        TaskKind::Page => limits.max_bytes,
+        TaskKind::Robots => MAX_ROBOTS_BYTES,
+    };
+    let started = Instant::now();
+    let result = fetcher.get(&task.url, cap).await;
+    Downloaded {
+        task,
+        result,
+        fetch_ms: started.elapsed().as_secs_f64() * 1000.0,
+    }
+}
+
+fn is_html(content_type: Option<&str>, body: &[u8]) -> bool {
+    match content_type {
+        Some(ct) => {
+            let ct = ct.to_ascii_lowercase();
+            ct.contains("text/html") || ct.contains("application/xhtml")
+        }
+        // No Content-Type: sniff, as browsers do, for markup at the start.
+        None => body.trim_ascii_start().starts_with(b"<"),
+    }
+}
+
+impl Downloaded {
+    /// Whether [`finish`](Self::finish) has CPU work to do: an HTML page that succeeded.
+    pub fn needs_parse(&self) -> bool {
+        match &self.result {
+            Ok(r) => {
+                self.task.kind == TaskKind::Page
+                    && (200..300).contains(&r.status)
+                    && is_html(r.content_type.as_deref(), &r.body)
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// The CPU half: decodes and parses a successful HTML page (plus `--cpu-work`), and packs
+    /// the result. Cheap for anything that needs no parsing.
+    pub fn finish(self, limits: TaskLimits, worker: String) -> TaskResult {
+        let started = Instant::now();
+        let parse = self.needs_parse();
+        let Downloaded {
+            task,
+            result,
+            fetch_ms,
+        } = self;
+        let outcome = result.map(|r| {
+            let mut fetched = Fetched {
+                status: r.status,
+                bytes: r.body.len() as u64,
+                truncated: r.truncated,
+                retry_after_ms: r.retry_after.map(|d| d.as_millis() as u64),
+                ..Fetched::default()
+            };
+            if parse {
+                let text = decode_html(&r.body, r.content_type.as_deref());
+                let extracted = extract(&text, &r.final_url);
+                if limits.cpu_work > 0 {
+                    // Seeded by the page so the work cannot be hoisted out and shared.
+                    burn(limits.cpu_work, r.body.len() as u64 ^ task.id);
+                }
+                fetched.title = extracted.title;
+                fetched.links = extracted.links;
+            }
+            if task.kind == TaskKind::Robots {
+                fetched.body = Some(r.body);
+            }
+            fetched.final_url = Some(r.final_url);
+            fetched.content_type = r.content_type;
+            fetched
+        });
+        let parse_ms = if parse {
+            started.elapsed().as_secs_f64() * 1000.0
+        } else {
+            0.0
+        };
+        TaskResult {
+            id: task.id,
+            worker,
+            fetch_ms,
+            parse_ms,
+            outcome,
+        }
+    }
+}
+
+/// A worker that owns its thread: a current-thread tokio runtime and an HTTP client, used by
+/// the sequential, threads and processes modes. Both halves of a task run on the caller's
+/// thread, one task at a time.
+pub struct BlockingWorker {
+    runtime: tokio::runtime::Runtime,
+    fetcher: Fetcher,
+    limits: TaskLimits,
+    label: String,
+}
+
+/// A worker could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    #[error("cannot start the worker's I/O runtime: {0}")]
+    Runtime(#[from] std::io::Error),
+}
+
+impl BlockingWorker {
+    /// A worker named `label` ("main", "thread 3", "pid 4242") for `config`'s crawl.
+    pub fn new(config: &Config, scope: Arc<Scope>, label: String) -> Result<Self, WorkerError> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let fetcher = Fetcher::new(config.timeout, &config.user_agent, scope)?;
+        Ok(BlockingWorker {
+            runtime,
+            fetcher,
+            limits: TaskLimits::from_config(config),
+            label,
+        })
+    }
+
+    /// The name records carry for this worker.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// Runs one task to completion on this thread.
+    pub fn run(&self, task: Task) -> TaskResult {
+        let downloaded = self
+            .runtime
+            .block_on(download(&self.fetcher, task, self.limits));
+        downloaded.finish(self.limits, self.label.clone())
+    }
+}
