@@ -282,9 +282,7 @@ impl Coordinator {
                     None
                 };
                 if success && self.frontier.follows_links_from(job.depth) {
-                    for link in page.links {
-                        self.frontier.admit(link, job.depth + 1);
-                    }
+                    self.frontier.offer_links(job.depth, page.links);
                 }
             }
         }
@@ -293,6 +291,7 @@ impl Coordinator {
     }
 
     fn emit(&mut self, record: Record, ok: bool) {
+        self.frontier.finished(record.depth);
         if ok {
             self.stats.ok += 1;
         } else {

@@ -105,6 +105,17 @@ impl Fetcher {
             .and_then(|v| v.to_str().ok())
             .and_then(parse_retry_after);
         let final_url = resp.url().clone();
+        if resp.status().is_redirection() {
+            // reqwest stops (rather than asking the policy) at a Location it cannot follow, such
+            // as file://; report that as the refused redirect it is, not as a bare 3xx.
+            let target = headers
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|loc| final_url.join(loc).ok());
+            if let Some(target) = target.filter(|t| !matches!(t.scheme(), "http" | "https")) {
+                return Err(FetchError::RedirectScheme(target.scheme().to_owned()));
+            }
+        }
         let cap = usize::try_from(max_bytes).unwrap_or(usize::MAX);
         // Size the buffer from Content-Length, but never trust it beyond the cap.
         let hint = resp

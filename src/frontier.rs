@@ -9,7 +9,16 @@
 //!   origin never blocks the others; an origin refused by the per-host limiter waits in a
 //!   time-ordered heap instead of being polled;
 //! - **robots verdicts**: an origin's queue is parked until its robots.txt has been fetched;
-//! - **retry delays**: failed jobs wait in a time-ordered heap until their backoff ends.
+//! - **retry delays**: failed jobs wait in a time-ordered heap until their backoff ends;
+//! - **exact depths**: a page's depth is its shortest distance from a seed, in every mode.
+//!
+//! ## Why depths need care
+//! With many pages in flight, a page can be found first along a long path and only later along
+//! a short one; first-come depths would then depend on timing, and so would which pages a
+//! `--depth` limit cuts. So links found on a page at depth `k` are admitted only once no page at
+//! depth `< k` is outstanding (those could still find the same URL at a smaller depth); until
+//! then they wait in a per-level buffer. Fetching never waits — only the admission of links
+//! does, one level behind — and every mode produces the same records.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
@@ -124,6 +133,10 @@ pub struct Frontier {
     queued: usize,
     seq: u64,
     skipped: Skipped,
+    /// Admitted pages not yet finished (recorded), by depth.
+    outstanding: Vec<u64>,
+    /// Links waiting for shallower pages to finish, by the depth they would be admitted at.
+    held: std::collections::BTreeMap<u32, Vec<Url>>,
 }
 
 impl Frontier {
@@ -147,6 +160,8 @@ impl Frontier {
             queued: 0,
             seq: 0,
             skipped: Skipped::default(),
+            outstanding: Vec::new(),
+            held: std::collections::BTreeMap::new(),
         }
     }
 
@@ -165,6 +180,11 @@ impl Frontier {
             let url = normalize(url);
             self.seen.insert(fingerprint(&url));
             self.admitted += 1;
+            let level = depth as usize;
+            if self.outstanding.len() <= level {
+                self.outstanding.resize(level + 1, 0);
+            }
+            self.outstanding[level] += 1;
             let origin: Arc<str> = Arc::from(origin_key(&url));
             self.enqueue(Job {
                 url,
@@ -177,6 +197,53 @@ impl Frontier {
             });
         }
         verdict
+    }
+
+    /// Offers the links of a page at `depth`. They are admitted at `depth + 1` now if no
+    /// shallower page is outstanding, or held until then (see the module doc).
+    pub fn offer_links(&mut self, depth: u32, links: Vec<Url>) {
+        let level = depth + 1;
+        if self.outstanding_below(depth) == 0 {
+            for link in links {
+                self.admit(link, level);
+            }
+            return;
+        }
+        let mut keep = Vec::new();
+        for link in links {
+            // Settle whatever does not depend on timing now, so held lists stay short.
+            match self.check(&link, level) {
+                Admit::Scheduled => keep.push(link),
+                Admit::Duplicate => self.skipped.duplicate += 1,
+                Admit::OutOfScope => self.skipped.out_of_scope += 1,
+                Admit::TooDeep => self.skipped.too_deep += 1,
+                Admit::OverMaxPages => self.skipped.over_max_pages += 1,
+            }
+        }
+        if !keep.is_empty() {
+            self.held.entry(level).or_default().extend(keep);
+        }
+    }
+
+    /// Marks an admitted page at `depth` as finished (its record written), releasing held
+    /// links that were waiting for it.
+    pub fn finished(&mut self, depth: u32) {
+        if let Some(n) = self.outstanding.get_mut(depth as usize) {
+            *n = n.saturating_sub(1);
+        }
+        while let Some(&level) = self.held.keys().next() {
+            // Links held for `level` came from pages at `level - 1`.
+            if self.outstanding_below(level - 1) > 0 {
+                break;
+            }
+            for link in self.held.remove(&level).unwrap_or_default() {
+                self.admit(link, level);
+            }
+        }
+    }
+
+    fn outstanding_below(&self, depth: u32) -> u64 {
+        self.outstanding.iter().take(depth as usize).sum()
     }
 
     fn check(&self, url: &Url, depth: u32) -> Admit {
@@ -468,6 +535,33 @@ mod tests {
         );
         assert!(matches!(f.pop(at, &l), Pop::Job(_)));
         assert_eq!(f.queued(), 0);
+    }
+
+    #[test]
+    fn depths_are_shortest_distances_whatever_the_completion_order() {
+        // Seeds s1 and s2. s2 finishes first and finds x at depth 1, which finds y at depth 2;
+        // s1 finishes last and links to y directly, so y's true depth is 1.
+        let mut f = frontier(5, None, false);
+        f.admit(url("http://a.test/s1"), 0);
+        f.admit(url("http://a.test/s2"), 0);
+        let l = Limiter::new(None, None);
+        let _s1 = pop_url(&mut f, &l);
+        let _s2 = pop_url(&mut f, &l);
+        f.offer_links(0, vec![url("http://a.test/x")]);
+        f.finished(0); // s2 done
+        assert_eq!(pop_url(&mut f, &l).as_deref(), Some("http://a.test/x"));
+        // x (depth 1) finds y while s1 (depth 0) is still outstanding: y must wait.
+        f.offer_links(1, vec![url("http://a.test/y")]);
+        f.finished(1);
+        assert!(matches!(f.pop(Instant::now(), &l), Pop::Empty), "y is held");
+        f.offer_links(0, vec![url("http://a.test/y")]);
+        f.finished(0); // s1 done: y admitted at depth 1, the held copy is a duplicate
+        let Pop::Job(y) = f.pop(Instant::now(), &l) else {
+            panic!("y admitted")
+        };
+        assert_eq!((y.url.path(), y.depth), ("/y", 1));
+        assert!(matches!(f.pop(Instant::now(), &l), Pop::Empty));
+        assert_eq!(f.skipped().duplicate, 1);
     }
 
     #[test]

@@ -1,0 +1,103 @@
+//! The command line's contract: exit codes and messages for bad input, checked against the
+//! real binary. Nothing may be fetched when the input is bad.
+
+mod support;
+
+use support::*;
+
+fn run_with(args: &[&str], stdin: &str) -> Run {
+    crawl_raw(&["--progress", "never"], args, stdin)
+}
+
+#[test]
+fn bad_line_names_its_number_and_fetches_nothing() {
+    let s = server();
+    let input = format!("# seeds\n{}\n\nnot a url\n", s.url("/"));
+    let run = run_with(&[], &input);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("line 4"), "{}", run.stderr);
+    assert!(run.stderr.contains("not a url"), "{}", run.stderr);
+    assert_eq!(s.total_hits(), 0);
+
+    let run = run_with(&[], &format!("{}\nftp://127.0.0.1/file\n", s.url("/")));
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("line 2") && run.stderr.contains("ftp"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(s.total_hits(), 0);
+}
+
+#[test]
+fn missing_file_and_empty_list_are_usage_errors() {
+    let run = run_with(&["/nonexistent/urls.txt"], "");
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("/nonexistent/urls.txt"),
+        "{}",
+        run.stderr
+    );
+
+    let run = run_with(&[], "# only a comment\n\n");
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("no seed URLs"), "{}", run.stderr);
+}
+
+#[test]
+fn bad_flags_name_the_flag() {
+    for (args, flag) in [
+        (&["--rate", "0"][..], "--rate"),
+        (&["--workers", "0"][..], "--workers"),
+        (&["--allow-domain", "http://x/"][..], "--allow-domain"),
+    ] {
+        let run = run_with(args, "http://127.0.0.1:9/\n");
+        assert_eq!(run.code, 2, "{args:?}");
+        assert!(run.stderr.contains(flag), "{args:?}: {}", run.stderr);
+    }
+    let run = run_with(&["--mode", "fastest"], "");
+    assert_eq!(run.code, 2);
+}
+
+#[test]
+fn processes_mode_says_it_is_not_there_yet() {
+    let s = server();
+    let run = run_with(&["--mode", "processes"], &format!("{}\n", s.url("/")));
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("processes"), "{}", run.stderr);
+    assert_eq!(s.total_hits(), 0, "no silent fallback to another mode");
+}
+
+#[test]
+fn unwritable_output_is_a_usage_error() {
+    let s = server();
+    let run = run_with(
+        &["-o", "/nonexistent/dir/out.jsonl"],
+        &format!("{}\n", s.url("/")),
+    );
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("--output"), "{}", run.stderr);
+}
+
+#[test]
+fn summary_reports_counts_rates_and_the_time_split() {
+    let s = server();
+    let run = run_with(&["-d", "1"], &format!("{}\n", s.url("/about.html")));
+    run.assert_ok();
+    for needle in [
+        "pages,",
+        "ok,",
+        "failed in",
+        "pages/s",
+        "network",
+        "parsing",
+        "rate limiter",
+        "idle",
+    ] {
+        assert!(
+            run.stderr.contains(needle),
+            "missing {needle:?} in:\n{}",
+            run.stderr
+        );
+    }
+}

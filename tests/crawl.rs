@@ -1,0 +1,299 @@
+//! Behavioural tests: the real `crawl` binary against the fixture server, in every mode.
+//!
+//! Each test starts its own fixture server on an ephemeral port, so tests run in parallel and
+//! can assert exactly which requests the server saw.
+
+mod support;
+
+use support::*;
+
+every_mode! {
+    fn depth_zero_fetches_only_the_seeds(mode) {
+        let s = server();
+        let run = crawl(mode, &[s.url("/"), s.url("/contact.html")], &[]);
+        run.assert_ok();
+        assert_eq!(run.urls(), [s.url("/"), s.url("/contact.html")]);
+        let home = run.get(&s.url("/"));
+        assert_eq!(home.title.as_deref(), Some("Fixture Home"));
+        assert_eq!(home.status, Some(200));
+        assert_eq!(home.depth, 0);
+        assert_eq!(home.attempts, 1);
+        assert_eq!(home.error, None);
+        // 16 hrefs: mailto and javascript dropped, the fragment and upper-case variants merged.
+        assert_eq!(home.links, 12);
+        assert_eq!(s.hits("/about.html"), 0, "depth 0 follows no links");
+        assert_eq!(s.hits("/"), 1);
+        assert_eq!(s.hits("/robots.txt"), 1, "robots.txt is fetched once per origin");
+    }
+
+    fn full_site_crawl_finds_every_page_once(mode) {
+        let s = server();
+        let run = crawl(mode, &[s.url("/")], &["--depth", "3"]);
+        run.assert_ok();
+        let by_url = run.by_url();
+        let mut want: Vec<String> = [
+            "/", "/about.html", "/contact.html", "/docs/guide.html", "/docs/intro.html",
+            "/docs/v2/page.html", "/error/500", "/files/data.json", "/flaky", "/index.html", "/latin1.html",
+            "/missing.html", "/old-page", "/private/secret.html", "/team/alice.html",
+            "/team/members.html",
+        ]
+        .iter()
+        .map(|p| s.url(p))
+        .collect();
+        want.sort();
+        assert_eq!(run.urls(), want);
+        assert_eq!(by_url.len(), 16);
+
+        // Each page was requested once; /about.html twice because /old-page redirects to it.
+        for path in ["/", "/index.html", "/contact.html", "/docs/guide.html", "/docs/v2/page.html", "/team/members.html"] {
+            assert_eq!(s.hits(path), 1, "{path}");
+        }
+        assert_eq!(s.hits("/about.html"), 2);
+        assert_eq!(s.hits("/robots.txt"), 1);
+        // Never fetched: off-scope host, robots-disallowed path.
+        assert_eq!(s.hits("/other-host.html"), 0);
+        assert_eq!(s.hits("/private/secret.html"), 0);
+
+        let secret = run.get(&s.url("/private/secret.html"));
+        assert_eq!(secret.error.as_deref(), Some("blocked by robots.txt"));
+        assert_eq!((secret.attempts, secret.status), (0, None));
+
+        let old = run.get(&s.url("/old-page"));
+        assert_eq!(old.final_url, Some(s.url("/about.html")));
+        assert_eq!(old.title.as_deref(), Some("About Us"));
+
+        let guide = run.get(&s.url("/docs/guide.html"));
+        assert_eq!(guide.title.as_deref(), Some("Guide"));
+        assert_eq!(run.get(&s.url("/docs/v2/page.html")).depth, 2, "<base href> resolved");
+
+        let missing = run.get(&s.url("/missing.html"));
+        assert_eq!((missing.status, missing.error.as_deref(), missing.attempts), (Some(404), Some("http 404"), 1));
+        assert_eq!(run.get(&s.url("/team/alice.html")).error.as_deref(), Some("http 404"));
+
+        let json = run.get(&s.url("/files/data.json"));
+        assert_eq!(json.status, Some(200));
+        assert_eq!((json.title.as_deref(), json.links), (None, 0), "non-HTML is not parsed");
+        assert!(json.content_type.as_deref().is_some_and(|c| c.starts_with("application/json")));
+
+        let latin = run.get(&s.url("/latin1.html"));
+        assert_eq!(latin.title.as_deref(), Some("Café crème – naïve"));
+    }
+
+    fn retries_recover_and_give_up(mode) {
+        let s = server();
+        let run = crawl(mode, &[s.url("/flaky"), s.url("/error/500")], &["--ignore-robots"]);
+        run.assert_ok();
+        let flaky = run.get(&s.url("/flaky"));
+        assert_eq!((flaky.status, flaky.attempts, flaky.error.as_deref()), (Some(200), 3, None));
+        assert_eq!(flaky.title.as_deref(), Some("Flaky OK"));
+        assert_eq!(s.hits("/flaky"), 3);
+        let err = run.get(&s.url("/error/500"));
+        assert_eq!((err.status, err.attempts, err.error.as_deref()), (Some(500), 3, Some("http 500")));
+        assert_eq!(s.hits("/error/500"), 3);
+
+        let run = crawl(mode, &[s.url("/flaky-forever")], &["--ignore-robots", "--retries", "0"]);
+        assert_eq!(run.get(&s.url("/flaky-forever")).attempts, 1);
+        assert_eq!(s.hits("/flaky-forever"), 1);
+    }
+
+    fn retry_after_is_honoured(mode) {
+        let s = server();
+        let run = crawl(mode, &[s.url("/retry-after")], &["--ignore-robots"]);
+        run.assert_ok();
+        let r = run.get(&s.url("/retry-after"));
+        assert_eq!((r.status, r.attempts, r.title.as_deref()), (Some(200), 2, Some("Retry OK")));
+        // The server asked for one second; a lower bound is safe on a busy machine.
+        assert!(run.elapsed.as_secs_f64() >= 0.95, "{:?}", run.elapsed);
+    }
+
+    fn timeouts_cover_headers_and_body(mode) {
+        let s = server();
+        let run = crawl(
+            mode,
+            &[s.url("/slow?ms=5000"), s.url("/slow-body?ms=5000")],
+            &["--ignore-robots", "--timeout", "0.5", "--retries", "1"],
+        );
+        run.assert_ok();
+        for path in ["/slow?ms=5000", "/slow-body?ms=5000"] {
+            let r = run.get(&s.url(path));
+            assert_eq!((r.error.as_deref(), r.attempts), (Some("timeout"), 2), "{path}");
+        }
+        assert!(run.elapsed.as_secs_f64() < 4.5, "timed out promptly: {:?}", run.elapsed);
+    }
+
+    fn redirects_stay_in_scope(mode) {
+        let s = server();
+        let seeds = [
+            s.url("/redirect-offsite"),
+            s.url("/redirect-loop"),
+            s.url("/redirect-chain/5"),
+            s.url("/redirect-file"),
+        ];
+        let run = crawl(mode, &seeds, &["--ignore-robots"]);
+        run.assert_ok();
+        assert_eq!(
+            run.get(&s.url("/redirect-offsite")).error.as_deref(),
+            Some("redirect to disallowed host localhost")
+        );
+        assert_eq!(s.hits("/other-host.html"), 0);
+        assert_eq!(run.get(&s.url("/redirect-loop")).error.as_deref(), Some("too many redirects"));
+        assert!(s.hits("/redirect-loop") <= 11);
+        let chain = run.get(&s.url("/redirect-chain/5"));
+        assert_eq!(chain.title.as_deref(), Some("Chain End"));
+        assert_eq!(chain.final_url, Some(s.url("/redirect-chain/0")));
+        assert_eq!(
+            run.get(&s.url("/redirect-file")).error.as_deref(),
+            Some("redirect to unsupported scheme file")
+        );
+
+        let run = crawl(mode, &[s.url("/redirect-offsite")], &["--ignore-robots", "--allow-domain", "localhost"]);
+        let r = run.get(&s.url("/redirect-offsite"));
+        assert_eq!((r.error.as_deref(), r.title.as_deref()), (None, Some("Other Host")));
+    }
+
+    fn allow_domain_extends_the_crawl(mode) {
+        let s = server();
+        let run = crawl(mode, &[s.url("/")], &["--depth", "1", "--allow-domain", "localhost"]);
+        run.assert_ok();
+        let other = format!("http://localhost:{}/other-host.html", s.port());
+        assert_eq!(run.get(&other).title.as_deref(), Some("Other Host"));
+        assert_eq!(s.hits("/other-host.html"), 1);
+        assert_eq!(s.hits("/robots.txt"), 2, "one robots.txt per origin");
+    }
+
+    fn max_bytes_cuts_and_says_so(mode) {
+        let s = server();
+        let run = crawl(mode, &[s.url("/big?kb=64")], &["--ignore-robots", "--max-bytes", "10000"]);
+        run.assert_ok();
+        let r = run.get(&s.url("/big?kb=64"));
+        assert_eq!((r.bytes, r.truncated), (10000, true));
+        assert_eq!(r.error.as_deref(), Some("body over 10000 bytes"));
+        assert_eq!(r.title.as_deref(), Some("Big"), "the kept part is still parsed");
+        assert_eq!(r.links, 1, "only the link before the cut");
+    }
+
+    fn max_pages_counts_every_record(mode) {
+        let s = server();
+        let run = crawl(mode, &[s.url("/"), s.url("/gen/0")], &["--depth", "5", "--max-pages", "7"]);
+        run.assert_ok();
+        assert_eq!(run.records.len(), 7);
+        run.by_url();
+        assert!(run.stderr.contains("over --max-pages"), "{}", run.stderr);
+    }
+
+    fn ignore_robots_fetches_disallowed_pages(mode) {
+        let s = server();
+        let run = crawl(mode, &[s.url("/private/secret.html")], &["--ignore-robots"]);
+        run.assert_ok();
+        assert_eq!(run.get(&s.url("/private/secret.html")).title.as_deref(), Some("Secret"));
+        assert_eq!(s.hits("/robots.txt"), 0);
+        assert_eq!(s.hits("/private/secret.html"), 1);
+    }
+
+    fn generated_site_is_crawled_completely(mode) {
+        let s = server_with(Options { pages: 60, links: 5, ..Options::default() });
+        let run = crawl(mode, &[s.url("/gen/0")], &["--depth", "100"]);
+        run.assert_ok();
+        let by_url = run.by_url();
+        assert_eq!(by_url.len(), 60);
+        for i in 0..60 {
+            let r = &by_url[&s.url(&format!("/gen/{i}"))];
+            assert_eq!(r.title, Some(format!("Generated page {i}")));
+            assert_eq!(r.links, 5);
+            assert_eq!(s.hits(&format!("/gen/{i}")), 1, "page {i} fetched once");
+        }
+        assert!(run.stderr.contains("60 pages, 60 ok, 0 failed"), "{}", run.stderr);
+    }
+
+    fn connection_refused_is_a_record(mode) {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+            l.local_addr().expect("addr").port()
+        };
+        let url = format!("http://127.0.0.1:{port}/");
+        let run = crawl(mode, &[url.clone()], &["--retries", "1"]);
+        run.assert_ok();
+        assert_eq!(run.records.len(), 1, "robots.txt failures make no record of their own");
+        let r = run.get(&url);
+        // An unreachable robots.txt means "disallow all" (RFC 9309).
+        assert_eq!(r.error.as_deref(), Some("blocked by robots.txt"));
+
+        let run = crawl(mode, &[url.clone()], &["--retries", "1", "--ignore-robots"]);
+        let r = run.get(&url);
+        assert_eq!((r.error.as_deref(), r.attempts, r.status), (Some("connect refused"), 2, None));
+    }
+
+    fn rate_limit_engages(mode) {
+        let s = server_with(Options { pages: 500, ..Options::default() });
+        let run = crawl(
+            mode,
+            &[s.url("/gen/0")],
+            &["--depth", "50", "--max-pages", "16", "--rate", "20", "--ignore-robots", "-j", "4"],
+        );
+        run.assert_ok();
+        assert_eq!(run.records.len(), 16);
+        // 16 requests at 20/s need at least 15 gaps of 50 ms; generous lower bound only.
+        assert!(run.elapsed.as_secs_f64() >= 0.6, "{:?}", run.elapsed);
+        assert!(!run.stderr.contains("rate limiter 0.0%"), "{}", run.stderr);
+
+        let run = crawl(
+            mode,
+            &[s.url("/gen/0")],
+            &["--depth", "50", "--max-pages", "11", "--per-host-rate", "20", "--ignore-robots"],
+        );
+        assert_eq!(run.records.len(), 11);
+        assert!(run.elapsed.as_secs_f64() >= 0.4, "{:?}", run.elapsed);
+    }
+
+    fn output_file_and_cpu_work(mode) {
+        let s = server();
+        let dir = std::env::temp_dir().join(format!("crawl-test-{}-{mode}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("out.jsonl");
+        let path_str = path.to_str().expect("utf-8 temp path");
+        let run = crawl(mode, &[s.url("/about.html")], &["-o", path_str, "--cpu-work", "3000000"]);
+        run.assert_ok();
+        assert!(run.records.is_empty(), "stdout is empty with -o");
+        let text = std::fs::read_to_string(&path).expect("output written");
+        let records: Vec<Record> = text.lines().map(|l| serde_json::from_str(l).expect("record")).collect();
+        assert_eq!(records.len(), 1);
+        assert_eq!(records[0].title.as_deref(), Some("About Us"));
+        // Three million dependent multiply rounds cannot take less than half a millisecond.
+        assert!(records[0].parse_ms >= 0.5, "cpu work ran: {}", records[0].parse_ms);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+/// The same crawl in every mode gives the same records, timings and workers aside.
+#[test]
+fn every_mode_yields_the_same_records() {
+    let s = server_with(Options {
+        pages: 80,
+        ..Options::default()
+    });
+    let key = |r: &Record| {
+        (
+            r.url.clone(),
+            r.final_url.clone(),
+            r.status,
+            r.depth,
+            r.title.clone(),
+            r.links,
+            r.bytes,
+            r.error.clone(),
+        )
+    };
+    let mut results = Vec::new();
+    for mode in MODES {
+        let run = crawl(mode, &[s.url("/"), s.url("/gen/0")], &["--depth", "4"]);
+        run.assert_ok();
+        let mut keys: Vec<_> = run.records.iter().map(key).collect();
+        keys.sort();
+        results.push((mode, keys));
+    }
+    let (first_mode, first) = &results[0];
+    assert!(first.len() > 50);
+    for (mode, keys) in &results[1..] {
+        assert_eq!(keys, first, "{mode} differs from {first_mode}");
+    }
+}

@@ -1,0 +1,128 @@
+//! Helpers for driving the real `crawl` binary against the fixture server.
+
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub use crawl::Record;
+pub use crawl_fixture::{FixtureServer, Options};
+
+/// The modes every behavioural test runs under.
+pub const MODES: &[&str] = &["sequential", "threads", "async"];
+
+/// What one run of the binary produced.
+pub struct Run {
+    pub code: i32,
+    pub stderr: String,
+    pub records: Vec<Record>,
+    pub elapsed: Duration,
+}
+
+impl Run {
+    /// Records by URL, asserting that no URL has two.
+    pub fn by_url(&self) -> BTreeMap<String, Record> {
+        let mut map = BTreeMap::new();
+        for r in &self.records {
+            assert!(
+                map.insert(r.url.clone(), r.clone()).is_none(),
+                "two records for {}",
+                r.url
+            );
+        }
+        map
+    }
+
+    /// The record for `url`, which must exist.
+    pub fn get(&self, url: &str) -> Record {
+        self.records
+            .iter()
+            .find(|r| r.url == url)
+            .cloned()
+            .unwrap_or_else(|| panic!("no record for {url}; have {:#?}", self.urls()))
+    }
+
+    pub fn urls(&self) -> Vec<String> {
+        let mut urls: Vec<String> = self.records.iter().map(|r| r.url.clone()).collect();
+        urls.sort();
+        urls
+    }
+
+    /// Asserts a clean exit, showing stderr if not.
+    pub fn assert_ok(&self) -> &Self {
+        assert_eq!(self.code, 0, "crawl failed:\n{}", self.stderr);
+        self
+    }
+}
+
+/// A fixture server with default options.
+pub fn server() -> FixtureServer {
+    server_with(Options::default())
+}
+
+pub fn server_with(opts: Options) -> FixtureServer {
+    FixtureServer::start(opts).expect("fixture server starts")
+}
+
+/// Runs `crawl --mode MODE ARGS...` with `seeds` on standard input.
+pub fn crawl(mode: &str, seeds: &[String], args: &[&str]) -> Run {
+    let mut input = String::new();
+    for s in seeds {
+        input.push_str(s);
+        input.push('\n');
+    }
+    crawl_raw(&["--mode", mode, "--progress", "never"], args, &input)
+}
+
+/// Runs the binary with `fixed` then `args`, feeding `stdin`.
+pub fn crawl_raw(fixed: &[&str], args: &[&str], stdin: &str) -> Run {
+    let started = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_crawl"))
+        .args(fixed)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("crawl binary runs");
+    if let Some(mut input) = child.stdin.take() {
+        // The binary may exit before reading (a bad flag), so a broken pipe is not a failure.
+        let _ = input.write_all(stdin.as_bytes());
+    }
+    let out = child.wait_with_output().expect("crawl finishes");
+    let elapsed = started.elapsed();
+    let stdout = String::from_utf8(out.stdout).expect("records are UTF-8");
+    let records = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad record {l:?}: {e}")))
+        .collect();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        records,
+        elapsed,
+    }
+}
+
+/// Runs the enclosed test bodies once per mode: `every_mode! { fn name(mode) { ... } }`
+/// becomes `name::sequential`, `name::threads` and `name::async_tasks`.
+#[macro_export]
+macro_rules! every_mode {
+    ($(fn $name:ident($mode:ident) $body:block)*) => {
+        $(
+            mod $name {
+                #[allow(unused_imports)]
+                use super::*;
+                fn body($mode: &str) $body
+                #[test]
+                fn sequential() { body("sequential") }
+                #[test]
+                fn threads() { body("threads") }
+                #[test]
+                fn async_tasks() { body("async") }
+            }
+        )*
+    };
+}
