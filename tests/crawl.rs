@@ -211,14 +211,14 @@ every_mode! {
             l.local_addr().expect("addr").port()
         };
         let url = format!("http://127.0.0.1:{port}/");
-        let run = crawl(mode, &[url.clone()], &["--retries", "1"]);
+        let run = crawl(mode, std::slice::from_ref(&url), &["--retries", "1"]);
         run.assert_ok();
         assert_eq!(run.records.len(), 1, "robots.txt failures make no record of their own");
         let r = run.get(&url);
         // An unreachable robots.txt means "disallow all" (RFC 9309).
         assert_eq!(r.error.as_deref(), Some("blocked by robots.txt"));
 
-        let run = crawl(mode, &[url.clone()], &["--retries", "1", "--ignore-robots"]);
+        let run = crawl(mode, std::slice::from_ref(&url), &["--retries", "1", "--ignore-robots"]);
         let r = run.get(&url);
         assert_eq!((r.error.as_deref(), r.attempts, r.status), (Some("connect refused"), 2, None));
     }
