@@ -194,7 +194,7 @@ impl Coordinator {
         job.fetch_ms += result.fetch_ms;
         job.parse_ms += result.parse_ms;
         self.stats.fetch_ms += result.fetch_ms;
-        self.stats.parse_ms += result.parse_ms;
+        self.stats.parse_ms += result.parse_ms + result.cpu_wait_ms;
 
         let (retryable, retry_after) = match &result.outcome {
             Ok(f) => (
@@ -226,6 +226,7 @@ impl Coordinator {
                 worker,
                 fetch_ms: 0.0,
                 parse_ms: 0.0,
+                cpu_wait_ms: 0.0,
                 outcome: Err(FetchError::WorkerDied),
             });
         }

@@ -19,6 +19,7 @@ const MESSAGE_EVERY: Duration = Duration::from_millis(100);
 pub struct Progress {
     bar: ProgressBar,
     last_message: Option<Instant>,
+    started: Instant,
 }
 
 /// What the bar shows at one moment.
@@ -43,7 +44,7 @@ impl Progress {
         }
         let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
         let style = ProgressStyle::with_template(
-            "{spinner} {elapsed_precise} [{bar:30}] {pos}/{len} pages {per_sec:.bold} {msg}",
+            "{spinner} {elapsed_precise} [{bar:30}] {pos}/{len} pages {msg}",
         )
         .map(|s| s.progress_chars("=> "))
         .unwrap_or_else(|_| ProgressStyle::default_bar());
@@ -51,6 +52,7 @@ impl Progress {
         Progress {
             bar,
             last_message: None,
+            started: Instant::now(),
         }
     }
 
@@ -59,6 +61,7 @@ impl Progress {
         Progress {
             bar: ProgressBar::hidden(),
             last_message: None,
+            started: Instant::now(),
         }
     }
 
@@ -77,8 +80,9 @@ impl Progress {
         {
             self.last_message = Some(now);
             let s = snap.split;
+            let rate = snap.done as f64 / now.duration_since(self.started).as_secs_f64().max(1e-3);
             self.bar.set_message(format!(
-                "| in flight {} | queued {} | network {:.0}% parsing {:.0}% limiter {:.0}% idle {:.0}%",
+                "{rate:.0}/s | in flight {} | queued {} | network {:.0}% parsing {:.0}% limiter {:.0}% idle {:.0}%",
                 snap.in_flight,
                 snap.queued,
                 s.network * 100.0,

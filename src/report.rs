@@ -55,6 +55,10 @@ fn human_bytes(b: f64) -> String {
     }
 }
 
+fn plural<'a>(n: u64, one: &'a str, many: &'a str) -> &'a str {
+    if n == 1 { one } else { many }
+}
+
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = &self.split;
@@ -95,8 +99,11 @@ impl fmt::Display for Summary {
         )?;
         writeln!(
             f,
-            "  {} retries; {} pages blocked by robots.txt",
-            self.retries, self.robots_blocked
+            "  {} {}; {} {} blocked by robots.txt",
+            self.retries,
+            plural(self.retries, "retry", "retries"),
+            self.robots_blocked,
+            plural(self.robots_blocked, "page", "pages"),
         )?;
         write!(f, "  records: {}", self.output)
     }

@@ -2,8 +2,8 @@
 //!
 //! Time is accounted per worker slot. A crawl with W workers running for T seconds has W x T
 //! seconds of worker time, split into: waiting on the network (request sent to last body byte),
-//! parsing on the CPU (decode, parse, `--cpu-work`), waiting on the rate limiter, and idle (no
-//! work to hand out). The same rule holds in every mode, so the splits are comparable.
+//! parsing on the CPU (decode, parse, `--cpu-work`, and waiting for a free core to do so),
+//! waiting on the rate limiter, and idle (no work to hand out). The same rule holds in every mode, so the splits are comparable.
 
 use std::time::{Duration, Instant};
 

@@ -35,6 +35,9 @@ pub struct TaskResult {
     pub fetch_ms: f64,
     /// Wall time spent decoding, parsing and on `--cpu-work`.
     pub parse_ms: f64,
+    /// Wall time the downloaded page waited for a free core before parsing began (the async
+    /// mode's parse pool); counted as CPU-bound time in the summary's split.
+    pub cpu_wait_ms: f64,
     pub outcome: Result<Fetched, FetchError>,
 }
 

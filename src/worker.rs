@@ -125,6 +125,7 @@ impl Downloaded {
             worker,
             fetch_ms,
             parse_ms,
+            cpu_wait_ms: 0.0,
             outcome,
         }
     }
