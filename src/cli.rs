@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::Parser;
 use url::Url;
 
-use crate::config::{Config, Mode, Output, ProgressMode, default_user_agent};
+use crate::config::{Config, Dedupe, Mode, Output, ProgressMode, default_user_agent};
 use crate::seeds::{self, SeedError};
 
 /// Crawl web pages from a list of seed URLs and write one JSON record per page.
@@ -99,6 +99,17 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub cpu_work: u64,
 
+    /// Processes mode: where links are checked against known URLs. coordinator sends every link
+    /// over the socket (the "manager" pattern); shared lets workers drop known links first by
+    /// looking them up in shared memory
+    #[arg(long, value_enum, default_value_t = Dedupe::Coordinator)]
+    pub dedupe: Dedupe,
+
+    /// Processes mode: fork a fresh worker for every page instead of keeping a pool (the
+    /// article's process-per-task; slow on purpose, to show what process start-up costs)
+    #[arg(long)]
+    pub fork_per_page: bool,
+
     /// Crawl the built-in fixture site: starts the fixture-server program found next to this
     /// one, crawls it, and stops it. Records go to crawl-demo.jsonl unless -o is given.
     #[arg(long, conflicts_with = "urls_file")]
@@ -163,6 +174,16 @@ impl Args {
                 format!("must be a positive number of seconds, got {}", self.timeout),
             ));
         }
+        if self.mode != Mode::Processes
+            && (self.fork_per_page || self.dedupe != Dedupe::Coordinator)
+        {
+            let flag = if self.fork_per_page {
+                "--fork-per-page"
+            } else {
+                "--dedupe"
+            };
+            return Err(flag_err(flag, "applies only to --mode processes"));
+        }
         if self.max_bytes == 0 {
             return Err(flag_err("--max-bytes", "must be at least 1"));
         }
@@ -203,6 +224,8 @@ impl Args {
             },
             progress: self.progress,
             cpu_work: self.cpu_work,
+            dedupe: self.dedupe,
+            fork_per_page: self.fork_per_page,
         })
     }
 }

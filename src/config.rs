@@ -45,6 +45,15 @@ impl Mode {
     }
 }
 
+/// Where links are checked against the URLs already known, in processes mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Dedupe {
+    /// Every link crosses the socket and the coordinator decides (the "manager" pattern).
+    Coordinator,
+    /// Workers first drop links found in a fingerprint table in shared memory.
+    Shared,
+}
+
 /// Where records go.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Output {
@@ -90,6 +99,10 @@ pub struct Config {
     pub progress: ProgressMode,
     /// Rounds of synthetic CPU work per parsed page.
     pub cpu_work: u64,
+    /// Processes mode: where links are deduplicated first.
+    pub dedupe: Dedupe,
+    /// Processes mode: fork a fresh worker for every page instead of keeping a pool.
+    pub fork_per_page: bool,
 }
 
 impl Config {
@@ -112,6 +125,8 @@ impl Config {
             output: Output::Stdout,
             progress: ProgressMode::Never,
             cpu_work: 0,
+            dedupe: Dedupe::Coordinator,
+            fork_per_page: false,
         }
     }
 }

@@ -27,6 +27,7 @@ use crate::report::Summary;
 use crate::retry::{backoff, retryable_status};
 use crate::robots::{Verdict, product_token};
 use crate::scope::Scope;
+use crate::shared_set::SharedSet;
 use crate::sink::Sink;
 use crate::stats::Stats;
 use crate::task::{FetchError, Task, TaskKind, TaskResult};
@@ -273,7 +274,7 @@ impl Coordinator {
                 record.bytes = page.bytes;
                 record.truncated = page.truncated;
                 record.title = page.title;
-                record.links = page.links.len();
+                record.links = page.links_found;
                 self.stats.bytes += page.bytes;
                 record.error = if !success {
                     Some(format!("http {}", page.status))
@@ -282,6 +283,7 @@ impl Coordinator {
                 } else {
                     None
                 };
+                self.frontier.count_known_links(page.links_known);
                 if success && self.frontier.follows_links_from(job.depth) {
                     self.frontier.offer_links(job.depth, page.links);
                 }
@@ -306,6 +308,18 @@ impl Coordinator {
                 source,
             });
         }
+    }
+
+    /// Shares the set of known URLs with worker processes: every URL admitted from now on (and
+    /// every one admitted so far) is added to `known`, which workers consult before sending
+    /// links back.
+    pub fn publish_known(&mut self, known: Arc<SharedSet>) {
+        self.frontier.publish_known(known);
+    }
+
+    /// Prints a line for the user above the progress bar.
+    pub fn note(&self, message: &str) {
+        self.progress.note(message);
     }
 
     /// Adds worker time spent waiting on a rate limiter (drivers measure it; see
@@ -349,6 +363,8 @@ impl Coordinator {
             robots_blocked: self.stats.robots_blocked,
             skipped: self.frontier.skipped(),
             output: self.sink.name().to_owned(),
+            ipc: None,
+            interrupted: None,
         })
     }
 }

@@ -31,6 +31,7 @@ use crate::normalize::{fingerprint, normalize, origin_key};
 use crate::ratelimit::Limiter;
 use crate::robots::{Verdict, robots_url};
 use crate::scope::Scope;
+use crate::shared_set::SharedSet;
 use crate::task::TaskKind;
 
 /// A URL the crawl has committed to produce a record for (or an origin's robots.txt).
@@ -137,6 +138,8 @@ pub struct Frontier {
     outstanding: Vec<u64>,
     /// Links waiting for shallower pages to finish, by the depth they would be admitted at.
     held: std::collections::BTreeMap<u32, Vec<Url>>,
+    /// A copy of `seen` in shared memory, for worker processes to consult (processes mode).
+    known: Option<Arc<SharedSet>>,
 }
 
 impl Frontier {
@@ -162,6 +165,7 @@ impl Frontier {
             skipped: Skipped::default(),
             outstanding: Vec::new(),
             held: std::collections::BTreeMap::new(),
+            known: None,
         }
     }
 
@@ -178,7 +182,11 @@ impl Frontier {
         }
         if verdict == Admit::Scheduled {
             let url = normalize(url);
-            self.seen.insert(fingerprint(&url));
+            let fp = fingerprint(&url);
+            self.seen.insert(fp);
+            if let Some(known) = &self.known {
+                known.insert(fp);
+            }
             self.admitted += 1;
             let level = depth as usize;
             if self.outstanding.len() <= level {
@@ -197,6 +205,19 @@ impl Frontier {
             });
         }
         verdict
+    }
+
+    /// Mirrors every admitted URL's fingerprint into `known` from now on (and all so far).
+    pub fn publish_known(&mut self, known: Arc<SharedSet>) {
+        for &fp in &self.seen {
+            known.insert(fp);
+        }
+        self.known = Some(known);
+    }
+
+    /// Counts links a worker already dropped as known (they never reach [`Frontier::admit`]).
+    pub fn count_known_links(&mut self, n: usize) {
+        self.skipped.duplicate += n as u64;
     }
 
     /// Offers the links of a page at `depth`. They are admitted at `depth + 1` now if no

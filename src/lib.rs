@@ -24,6 +24,8 @@
 //! - [`retry`]: which failures are retried, and how long to back off.
 //! - [`record`], [`sink`]: the JSON Lines output.
 //! - [`stats`], [`progress`], [`report`]: where the time went, live and at the end.
+//! - [`shutdown`]: SIGINT and SIGTERM as an orderly stop.
+//! - [`shared_set`]: a fingerprint set in shared memory, for the processes mode.
 //!
 //! What a worker does with one task (the same code in every mode)
 //! - [`task`]: the messages between coordinator and worker.
@@ -58,6 +60,8 @@ pub mod retry;
 pub mod robots;
 pub mod scope;
 pub mod seeds;
+pub mod shared_set;
+pub mod shutdown;
 pub mod sink;
 pub mod stats;
 pub mod task;

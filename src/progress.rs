@@ -93,6 +93,11 @@ impl Progress {
         }
     }
 
+    /// Prints a line on standard error without garbling the bar.
+    pub fn note(&self, message: &str) {
+        self.bar.suspend(|| eprintln!("crawl: {message}"));
+    }
+
     /// Removes the bar so the summary prints on a clean line.
     pub fn finish(&self) {
         self.bar.finish_and_clear();

@@ -7,6 +7,26 @@ use crate::config::Mode;
 use crate::frontier::Skipped;
 use crate::stats::Split;
 
+/// What crossing the process boundary cost (processes mode only).
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+pub struct Ipc {
+    /// Tasks sent and answered.
+    pub round_trips: u64,
+    /// Bytes of task messages sent to workers.
+    pub bytes_out: u64,
+    /// Bytes of result messages received from workers.
+    pub bytes_in: u64,
+    /// Coordinator time spent encoding, writing, reading and decoding messages.
+    pub coordinator_ms: f64,
+    /// Round-trip time beyond the worker's own fetch and parse time, summed.
+    pub overhead_ms: f64,
+    /// Worker processes forked, and the coordinator time fork(2) took.
+    pub forks: u64,
+    pub fork_ms: f64,
+    /// Workers that died with a page in hand.
+    pub deaths: u64,
+}
+
 /// What a finished crawl did and where its time went.
 #[derive(Debug, Clone)]
 pub struct Summary {
@@ -22,6 +42,10 @@ pub struct Summary {
     pub skipped: Skipped,
     /// Where the records went.
     pub output: String,
+    /// Processes mode: what sharing nothing cost.
+    pub ipc: Option<Ipc>,
+    /// The signal that stopped the crawl early, if one did.
+    pub interrupted: Option<nix::sys::signal::Signal>,
 }
 
 impl Summary {
@@ -105,6 +129,31 @@ impl fmt::Display for Summary {
             self.robots_blocked,
             plural(self.robots_blocked, "page", "pages"),
         )?;
+        if let Some(ipc) = &self.ipc {
+            let trips = ipc.round_trips.max(1) as f64;
+            writeln!(
+                f,
+                "  IPC: {} round trips, {} out + {} in per page; {:.1} us per round trip beyond the worker's own time, {:.1} us of coordinator time per page",
+                ipc.round_trips,
+                human_bytes(ipc.bytes_out as f64 / trips),
+                human_bytes(ipc.bytes_in as f64 / trips),
+                ipc.overhead_ms * 1000.0 / trips,
+                ipc.coordinator_ms * 1000.0 / trips,
+            )?;
+            writeln!(
+                f,
+                "  processes: {} forked ({:.0} us per fork in the coordinator), {} died with a page in hand",
+                ipc.forks,
+                ipc.fork_ms * 1000.0 / ipc.forks.max(1) as f64,
+                ipc.deaths
+            )?;
+        }
+        if let Some(signal) = self.interrupted {
+            writeln!(
+                f,
+                "  interrupted by {signal}: pages in flight were not recorded"
+            )?;
+        }
         write!(f, "  records: {}", self.output)
     }
 }

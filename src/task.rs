@@ -55,7 +55,13 @@ pub struct Fetched {
     /// The server's Retry-After, in milliseconds, when it sent one.
     pub retry_after_ms: Option<u64>,
     pub title: Option<String>,
+    /// Distinct http(s) links on the page (what the record reports).
+    pub links_found: usize,
+    /// The links to offer the frontier: all of them, or in processes mode with `--dedupe
+    /// shared`, those not already known.
     pub links: Vec<Url>,
+    /// Links a worker process dropped because the shared set already knew them.
+    pub links_known: usize,
     /// The raw body, returned only for robots.txt tasks.
     pub body: Option<Vec<u8>>,
 }

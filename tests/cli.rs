@@ -60,12 +60,18 @@ fn bad_flags_name_the_flag() {
 }
 
 #[test]
-fn processes_mode_says_it_is_not_there_yet() {
+fn processes_only_flags_are_refused_elsewhere() {
     let s = server();
-    let run = run_with(&["--mode", "processes"], &format!("{}\n", s.url("/")));
-    assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("processes"), "{}", run.stderr);
-    assert_eq!(s.total_hits(), 0, "no silent fallback to another mode");
+    for args in [&["--fork-per-page"][..], &["--dedupe", "shared"][..]] {
+        let run = run_with(args, &format!("{}\n", s.url("/")));
+        assert_eq!(run.code, 2, "{args:?}");
+        assert!(
+            run.stderr.contains(args[0]) && run.stderr.contains("--mode processes"),
+            "{}",
+            run.stderr
+        );
+    }
+    assert_eq!(s.total_hits(), 0);
 }
 
 #[test]

@@ -11,6 +11,8 @@
 //! | `async`      | tokio tasks, N in flight          | a dispatcher task and timers|
 //! | `processes`  | N forked worker processes         | `poll(2)` on their pipes    |
 
+#[cfg(target_os = "linux")]
+pub mod processes;
 mod pull;
 pub mod sequential;
 pub mod tasks;
@@ -32,33 +34,46 @@ pub enum CrawlError {
     Worker(#[from] WorkerError),
     #[error(transparent)]
     Coordinator(#[from] CoordinatorError),
-    #[error("cannot start the async runtime: {0}")]
+    #[error("cannot start the workers: {0}")]
     Runtime(std::io::Error),
+    #[error("--mode {0} is not available on this platform; use sequential, threads or async")]
+    Unsupported(&'static str),
     #[error(
-        "--mode {0} is not implemented yet (it is tracked as its own issue); use sequential, threads or async"
+        "--mode processes must fork from a single-threaded process, but this one has {0} threads \
+         (call crawl::run in processes mode before starting any runtime or thread)"
     )]
-    NotImplemented(&'static str),
+    NotSingleThreaded(usize),
+    #[error("a worker process could not start: {0}")]
+    WorkerStart(String),
+    #[error("worker processes keep dying ({0} deaths); giving up")]
+    WorkersKeepDying(u64),
 }
 
 impl CrawlError {
     /// Whether the error is the user's to fix in flags or input (exit status 2).
     pub fn is_usage(&self) -> bool {
-        matches!(self, CrawlError::Output(_) | CrawlError::NotImplemented(_))
+        matches!(self, CrawlError::Output(_) | CrawlError::Unsupported(_))
     }
 }
 
 /// Runs `config`'s crawl to the end in its mode, writing records to its output.
 pub fn run(config: &Config) -> Result<Summary, CrawlError> {
-    if config.mode == Mode::Processes {
-        return Err(CrawlError::NotImplemented("processes"));
-    }
     let sink = Sink::open(&config.output)?;
-    let coordinator = Coordinator::new(config, sink, Progress::new(config.progress));
-    let coordinator = match config.mode {
-        Mode::Sequential => sequential::run(coordinator, config)?,
-        Mode::Threads => threads::run(coordinator, config)?,
-        Mode::Async => tasks::run(coordinator, config)?,
-        Mode::Processes => return Err(CrawlError::NotImplemented("processes")),
-    };
+    let mut coordinator = Coordinator::new(config, sink, Progress::new(config.progress));
+    match config.mode {
+        Mode::Sequential => coordinator = sequential::run(coordinator, config)?,
+        Mode::Threads => coordinator = threads::run(coordinator, config)?,
+        Mode::Async => coordinator = tasks::run(coordinator, config)?,
+        #[cfg(target_os = "linux")]
+        Mode::Processes => {
+            let outcome = processes::run(&mut coordinator, config)?;
+            let mut summary = coordinator.finish()?;
+            summary.ipc = Some(outcome.ipc);
+            summary.interrupted = outcome.interrupted;
+            return Ok(summary);
+        }
+        #[cfg(not(target_os = "linux"))]
+        Mode::Processes => return Err(CrawlError::Unsupported("processes")),
+    }
     Ok(coordinator.finish()?)
 }

@@ -11,7 +11,7 @@ pub use crawl::Record;
 pub use crawl_fixture::{FixtureServer, Options};
 
 /// The modes every behavioural test runs under.
-pub const MODES: &[&str] = &["sequential", "threads", "async"];
+pub const MODES: &[&str] = &["sequential", "threads", "async", "processes"];
 
 /// What one run of the binary produced.
 pub struct Run {
@@ -107,7 +107,7 @@ pub fn crawl_raw(fixed: &[&str], args: &[&str], stdin: &str) -> Run {
 }
 
 /// Runs the enclosed test bodies once per mode: `every_mode! { fn name(mode) { ... } }`
-/// becomes `name::sequential`, `name::threads` and `name::async_tasks`.
+/// becomes `name::sequential`, `name::threads`, `name::async_tasks` and `name::processes`.
 #[macro_export]
 macro_rules! every_mode {
     ($(fn $name:ident($mode:ident) $body:block)*) => {
@@ -122,6 +122,8 @@ macro_rules! every_mode {
                 fn threads() { body("threads") }
                 #[test]
                 fn async_tasks() { body("async") }
+                #[test]
+                fn processes() { body("processes") }
             }
         )*
     };

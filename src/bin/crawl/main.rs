@@ -1,6 +1,6 @@
 //! The `crawl` command: a thin shell over the library. It parses flags, reads seeds, runs the
 //! crawl, prints the summary, and maps errors to exit codes (2: bad flags or input, 1: fatal
-//! runtime error). Everything it does is available to library users too.
+//! runtime error, 128 + N: stopped by signal N). Everything it does is available to library users too.
 
 mod demo;
 
@@ -66,7 +66,11 @@ fn main() -> ExitCode {
     match crawl::run(&config) {
         Ok(summary) => {
             eprintln!("{summary}");
-            Exit::Ok.into()
+            match summary.interrupted {
+                // The shell convention: 128 + signal number (130 for Ctrl-C, 143 for SIGTERM).
+                Some(signal) => ExitCode::from(128u8.saturating_add(signal as u8)),
+                None => Exit::Ok.into(),
+            }
         }
         Err(e) => {
             eprintln!("crawl: {e}");

@@ -1,0 +1,77 @@
+//! A worker process: reads tasks from its socket, runs them, writes results back, and exits at
+//! end of stream. It is the same [`BlockingWorker`] the threads mode runs, in another address
+//! space.
+//!
+//! A worker dies with its coordinator (`PR_SET_PDEATHSIG`), so even a `kill -9` of the crawl
+//! leaves no orphan behind, and it ignores SIGINT: Ctrl-C reaches the whole process group, but
+//! only the coordinator decides when workers stop.
+
+use std::os::unix::net::UnixStream;
+use std::sync::Arc;
+
+use nix::sys::signal::Signal;
+use nix::unistd::{Pid, getpid, getppid};
+
+use super::wire::{FromWorker, recv, send};
+use crate::config::Config;
+use crate::normalize::fingerprint;
+use crate::scope::Scope;
+use crate::shared_set::SharedSet;
+use crate::shutdown::Shutdown;
+use crate::task::Task;
+use crate::worker::BlockingWorker;
+
+/// What a worker process needs, all inherited from the coordinator across fork.
+pub(super) struct Setup<'a> {
+    pub config: &'a Config,
+    pub scope: Arc<Scope>,
+    /// URLs the coordinator already knows, when `--dedupe shared` is on.
+    pub known: Option<&'a SharedSet>,
+    /// Exit after one task (`--fork-per-page`).
+    pub one_shot: bool,
+    pub parent: Pid,
+}
+
+/// Serves tasks until the coordinator closes the socket; returns the exit status.
+pub(super) fn serve(mut stream: UnixStream, setup: Setup<'_>) -> i32 {
+    Shutdown::reset_in_child();
+    // If this fails we still work; the socket's end of stream remains a way to notice.
+    let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
+    if getppid() != setup.parent {
+        // The coordinator died between fork and prctl: nobody is left to serve.
+        return 1;
+    }
+    let mut buf = Vec::with_capacity(4096);
+    let label = format!("pid {}", getpid());
+    let worker = match BlockingWorker::new(setup.config, setup.scope, label) {
+        Ok(worker) => worker,
+        Err(e) => {
+            let _ = send(
+                &mut stream,
+                &FromWorker::InitFailed(e.to_string()),
+                &mut buf,
+            );
+            return 1;
+        }
+    };
+    loop {
+        let task: Task = match recv(&mut stream, &mut buf) {
+            Ok(Some((task, _))) => task,
+            Ok(None) => return 0,
+            Err(_) => return 1,
+        };
+        let mut result = worker.run(task);
+        if let (Some(known), Ok(page)) = (setup.known, &mut result.outcome) {
+            // Links the coordinator already has need not cross the socket.
+            let before = page.links.len();
+            page.links.retain(|link| !known.contains(fingerprint(link)));
+            page.links_known = before - page.links.len();
+        }
+        if send(&mut stream, &FromWorker::Done(Box::new(result)), &mut buf).is_err() {
+            return 1;
+        }
+        if setup.one_shot {
+            return 0;
+        }
+    }
+}

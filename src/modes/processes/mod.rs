@@ -1,0 +1,364 @@
+//! Processes mode: N forked worker processes, fed by a coordinator that never starts a thread.
+//!
+//! ## Forking safely
+//! fork(2) copies only the calling thread; any lock another thread held at that instant stays
+//! locked forever in the child. So we fork only from a single-threaded process, and keep it
+//! that way: this driver runs no tokio runtime, no HTTP client, no progress ticker and no
+//! logger thread in the coordinator — it is one `poll(2)` loop. That makes forking a
+//! replacement for a dead worker, in the middle of a crawl, as safe as forking the first one.
+//! We check the thread count (from `/proc/self/task`) before the first fork and refuse to start
+//! otherwise, with a clear error, rather than risk undefined behaviour inside a library user's
+//! multi-threaded program. (A fork server forked at start-up, like Python's `forkserver`, would
+//! also work; it buys nothing here, because our coordinator can stay single-threaded.)
+//!
+//! ## Sharing costs
+//! Workers share nothing with the coordinator but a socket each: tasks go out and results come
+//! back as length-prefixed JSON ([`wire`]). Every byte and microsecond of that is counted and
+//! reported as [`Ipc`]. With `--dedupe shared`, workers first drop links the coordinator already
+//! knows, by looking them up in a fingerprint table in shared memory ([`SharedSet`]), so fewer
+//! bytes cross the socket; the coordinator's own dedupe stays authoritative either way.
+//!
+//! ## Nothing lost
+//! A worker that dies (panic, SIGKILL, out of memory) closes its socket; the coordinator reaps
+//! it, hands its page back to the coordinator as a retryable "worker died" failure (so it
+//! counts against `--retries`), and forks a replacement. SIGINT and SIGTERM stop the crawl: no
+//! new work, workers terminated and reaped, finished records flushed.
+
+mod child;
+pub mod wire;
+
+use std::os::fd::AsFd;
+use std::os::unix::net::UnixStream;
+use std::sync::Arc;
+use std::time::Instant;
+
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::signal::{Signal, kill};
+use nix::sys::wait::{WaitStatus, waitpid};
+use nix::unistd::{ForkResult, Pid, fork, getpid};
+
+use self::wire::{FromWorker, recv, send};
+use crate::config::{Config, Dedupe};
+use crate::coordinator::{Coordinator, Next};
+use crate::modes::CrawlError;
+use crate::report::Ipc;
+use crate::shared_set::SharedSet;
+use crate::shutdown::Shutdown;
+use crate::task::Task;
+
+/// One worker process and the coordinator's end of its socket.
+struct Worker {
+    pid: Pid,
+    stream: UnixStream,
+    /// The task it is running and when it was sent.
+    task: Option<(u64, Instant)>,
+}
+
+/// What the driver hands back besides the coordinator.
+pub struct Outcome {
+    pub ipc: Ipc,
+    pub interrupted: Option<Signal>,
+}
+
+/// The worker slots and everything needed to (re)fill them.
+struct Pool<'a> {
+    config: &'a Config,
+    coordinator_scope: Arc<crate::scope::Scope>,
+    known: Option<Arc<SharedSet>>,
+    slots: Vec<Option<Worker>>,
+    ipc: Ipc,
+    buf: Vec<u8>,
+}
+
+/// Threads in this process, from `/proc/self/task` (Linux).
+fn thread_count() -> std::io::Result<usize> {
+    Ok(std::fs::read_dir("/proc/self/task")?.count())
+}
+
+/// Crawls to the end with `config.workers` worker processes.
+pub fn run(coordinator: &mut Coordinator, config: &Config) -> Result<Outcome, CrawlError> {
+    let threads = thread_count().map_err(CrawlError::Runtime)?;
+    if threads != 1 {
+        return Err(CrawlError::NotSingleThreaded(threads));
+    }
+    let shutdown = Shutdown::install().map_err(|e| CrawlError::Runtime(e.into()))?;
+    let known = match config.dedupe {
+        Dedupe::Coordinator => None,
+        Dedupe::Shared => {
+            let capacity = config.max_pages.map_or(1 << 20, |n| n as usize);
+            let set =
+                SharedSet::with_capacity(capacity).map_err(|e| CrawlError::Runtime(e.into()))?;
+            Some(Arc::new(set))
+        }
+    };
+    let mut pool = Pool {
+        config,
+        coordinator_scope: coordinator.scope(),
+        known,
+        slots: (0..config.workers).map(|_| None).collect(),
+        ipc: Ipc::default(),
+        buf: Vec::with_capacity(4096),
+    };
+    if let Some(known) = &pool.known {
+        coordinator.publish_known(Arc::clone(known));
+    }
+    if !config.fork_per_page {
+        // Prefork the pool so start-up cost is paid once, before the crawl clock matters.
+        for i in 0..pool.slots.len() {
+            pool.slots[i] = Some(pool.spawn()?);
+        }
+    }
+    let result = pool.drive(coordinator, &shutdown);
+    let interrupted = shutdown.requested();
+    pool.stop(interrupted.is_some());
+    result?;
+    Ok(Outcome {
+        ipc: pool.ipc,
+        interrupted,
+    })
+}
+
+impl Pool<'_> {
+    /// Forks a worker. Only ever called from the single-threaded coordinator.
+    fn spawn(&mut self) -> Result<Worker, CrawlError> {
+        let (ours, theirs) = UnixStream::pair().map_err(CrawlError::Runtime)?;
+        let parent = getpid();
+        let started = Instant::now();
+        // SAFETY: this process is single-threaded (checked before the first fork, and the
+        // coordinator starts no threads), so the child inherits no lock held by another thread.
+        match unsafe { fork() } {
+            Ok(ForkResult::Parent { child }) => {
+                drop(theirs);
+                self.ipc.forks += 1;
+                self.ipc.fork_ms += started.elapsed().as_secs_f64() * 1000.0;
+                Ok(Worker {
+                    pid: child,
+                    stream: ours,
+                    task: None,
+                })
+            }
+            Ok(ForkResult::Child) => {
+                drop(ours);
+                // Other workers' sockets must close here too, or they would not see end of
+                // stream when the coordinator closes its ends.
+                for slot in &mut self.slots {
+                    drop(slot.take());
+                }
+                let setup = child::Setup {
+                    config: self.config,
+                    scope: Arc::clone(&self.coordinator_scope),
+                    known: self.known.as_deref(),
+                    one_shot: self.config.fork_per_page,
+                    parent,
+                };
+                let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    child::serve(theirs, setup)
+                }))
+                .unwrap_or(101);
+                // _exit, not exit: the child holds copies of the coordinator's buffers (records
+                // not yet flushed, among them), and running their destructors here would
+                // write them twice.
+                // SAFETY: _exit(2) ends the process immediately; nothing runs after it.
+                unsafe { nix::libc::_exit(code) }
+            }
+            Err(e) => Err(CrawlError::Runtime(e.into())),
+        }
+    }
+
+    /// The coordinator loop: hand tasks to idle workers, wait for results, repeat.
+    fn drive(
+        &mut self,
+        coordinator: &mut Coordinator,
+        shutdown: &Shutdown,
+    ) -> Result<(), CrawlError> {
+        let max_deaths = 10 * self.slots.len() as u64 + 10;
+        loop {
+            if shutdown.requested().is_some() {
+                return Ok(());
+            }
+            let mut wake_at = None;
+            let mut rate_limited = false;
+            let mut done = false;
+            for i in 0..self.slots.len() {
+                if self.slots[i].as_ref().is_some_and(|w| w.task.is_some()) {
+                    continue;
+                }
+                match coordinator.next(Instant::now()) {
+                    Next::Task(task) => self.dispatch(i, task, coordinator)?,
+                    Next::Wait {
+                        until,
+                        rate_limited: limited,
+                    } => {
+                        wake_at = until;
+                        rate_limited = limited;
+                        break;
+                    }
+                    Next::Done => {
+                        done = true;
+                        break;
+                    }
+                }
+            }
+            if done {
+                return Ok(());
+            }
+            let idle = self
+                .slots
+                .iter()
+                .filter(|s| s.as_ref().is_none_or(|w| w.task.is_none()))
+                .count();
+            let started = Instant::now();
+            let ready = self.wait(wake_at, shutdown)?;
+            if rate_limited && idle > 0 {
+                coordinator.add_rate_wait(started.elapsed() * idle as u32);
+            }
+            for i in ready {
+                self.collect(i, coordinator)?;
+            }
+            if self.ipc.deaths > max_deaths {
+                return Err(CrawlError::WorkersKeepDying(self.ipc.deaths));
+            }
+        }
+    }
+
+    /// Sends `task` to slot `i`, forking a worker there first if it is empty.
+    fn dispatch(
+        &mut self,
+        i: usize,
+        task: Task,
+        coordinator: &mut Coordinator,
+    ) -> Result<(), CrawlError> {
+        if self.slots[i].is_none() {
+            self.slots[i] = Some(self.spawn()?);
+        }
+        let Some(worker) = self.slots[i].as_mut() else {
+            return Ok(());
+        };
+        let started = Instant::now();
+        match send(&mut worker.stream, &task, &mut self.buf) {
+            Ok(bytes) => {
+                self.ipc.bytes_out += bytes as u64;
+                self.ipc.coordinator_ms += started.elapsed().as_secs_f64() * 1000.0;
+                worker.task = Some((task.id, started));
+            }
+            Err(_) => {
+                // The worker is gone before it got the task: the task was never attempted.
+                worker.task = Some((task.id, started));
+                self.bury(i, coordinator);
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits until a worker has something to say, a signal arrives, or `until` passes. Returns
+    /// the slots to read.
+    fn wait(
+        &mut self,
+        until: Option<Instant>,
+        shutdown: &Shutdown,
+    ) -> Result<Vec<usize>, CrawlError> {
+        let busy: Vec<usize> = (0..self.slots.len())
+            .filter(|&i| self.slots[i].as_ref().is_some_and(|w| w.task.is_some()))
+            .collect();
+        let timeout = match until {
+            Some(at) => {
+                let ms = at.saturating_duration_since(Instant::now()).as_millis();
+                // Round up so we never spin on a sub-millisecond wait.
+                PollTimeout::try_from(ms.saturating_add(1).min(60_000) as u64)
+                    .unwrap_or(PollTimeout::MAX)
+            }
+            None if busy.is_empty() => PollTimeout::ZERO,
+            None => PollTimeout::NONE,
+        };
+        let mut fds: Vec<PollFd> = busy
+            .iter()
+            .filter_map(|&i| self.slots[i].as_ref())
+            .map(|w| PollFd::new(w.stream.as_fd(), PollFlags::POLLIN))
+            .collect();
+        fds.push(PollFd::new(shutdown.fd(), PollFlags::POLLIN));
+        match poll(&mut fds, timeout) {
+            Ok(_) => {}
+            Err(nix::errno::Errno::EINTR) => return Ok(Vec::new()),
+            Err(e) => return Err(CrawlError::Runtime(e.into())),
+        }
+        Ok(busy
+            .iter()
+            .zip(&fds)
+            .filter(|(_, fd)| fd.revents().is_some_and(|r| !r.is_empty()))
+            .map(|(&i, _)| i)
+            .collect())
+    }
+
+    /// Reads slot `i`'s message; buries the worker if it died instead.
+    fn collect(&mut self, i: usize, coordinator: &mut Coordinator) -> Result<(), CrawlError> {
+        let Some(worker) = self.slots[i].as_mut() else {
+            return Ok(());
+        };
+        let started = Instant::now();
+        match recv::<FromWorker>(&mut worker.stream, &mut self.buf) {
+            Ok(Some((FromWorker::Done(result), bytes))) => {
+                let received = Instant::now();
+                self.ipc.bytes_in += bytes as u64;
+                self.ipc.coordinator_ms += (received - started).as_secs_f64() * 1000.0;
+                if let Some((_, sent)) = worker.task.take() {
+                    self.ipc.round_trips += 1;
+                    let worker_ms = result.fetch_ms + result.parse_ms;
+                    self.ipc.overhead_ms +=
+                        ((received - sent).as_secs_f64() * 1000.0 - worker_ms).max(0.0);
+                }
+                coordinator.complete(*result);
+                if self.config.fork_per_page {
+                    // The worker exits after one page; reap it now so it never lingers as a
+                    // zombie, and let the next task fork a fresh one.
+                    if let Some(worker) = self.slots[i].take() {
+                        drop(worker.stream);
+                        let _ = waitpid(worker.pid, None);
+                    }
+                }
+            }
+            Ok(Some((FromWorker::InitFailed(reason), _))) => {
+                self.bury(i, coordinator);
+                return Err(CrawlError::WorkerStart(reason));
+            }
+            Ok(None) | Err(_) => self.bury(i, coordinator),
+        }
+        Ok(())
+    }
+
+    /// Reaps a dead worker and gives its page back to the coordinator.
+    fn bury(&mut self, i: usize, coordinator: &mut Coordinator) {
+        let Some(worker) = self.slots[i].take() else {
+            return;
+        };
+        drop(worker.stream);
+        let status = waitpid(worker.pid, None);
+        let label = format!("pid {}", worker.pid);
+        if let Some((id, _)) = worker.task {
+            self.ipc.deaths += 1;
+            let how = match status {
+                Ok(WaitStatus::Signaled(_, signal, _)) => format!("was killed by {signal}"),
+                Ok(WaitStatus::Exited(_, code)) => format!("exited with status {code}"),
+                _ => "vanished".to_owned(),
+            };
+            coordinator.note(&format!(
+                "worker {label} {how}; its page goes back in the queue"
+            ));
+            coordinator.requeue_lost(id, label);
+        }
+    }
+
+    /// Ends every worker: closing its socket asks it to exit; on interruption we also send
+    /// SIGTERM so a worker in the middle of a slow request stops now. Every child is reaped.
+    fn stop(&mut self, interrupted: bool) {
+        let workers: Vec<Worker> = self.slots.iter_mut().filter_map(Option::take).collect();
+        for worker in &workers {
+            if interrupted {
+                let _ = kill(worker.pid, Signal::SIGTERM);
+            }
+        }
+        for worker in workers {
+            drop(worker.stream);
+            let _ = waitpid(worker.pid, None);
+        }
+    }
+}

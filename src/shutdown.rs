@@ -1,0 +1,94 @@
+//! Ctrl-C and SIGTERM: turning a signal into an orderly stop.
+//!
+//! The handler does only what is async-signal-safe: it stores the signal number in an atomic
+//! and writes one byte to a self-pipe. A driver that sleeps in `poll(2)` includes the pipe's
+//! read end in its set, so a signal wakes it at once; it then stops handing out work, collects
+//! what it can, and the binary exits with 128 + the signal number, as shells expect.
+
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::sync::atomic::{AtomicI32, Ordering};
+
+use nix::fcntl::OFlag;
+use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
+
+/// The signal that asked us to stop (0: none yet).
+static RECEIVED: AtomicI32 = AtomicI32::new(0);
+/// The write end of the self-pipe (-1: not installed).
+static WAKE_FD: AtomicI32 = AtomicI32::new(-1);
+
+extern "C" fn on_signal(signal: nix::libc::c_int) {
+    RECEIVED.store(signal, Ordering::SeqCst);
+    let fd = WAKE_FD.load(Ordering::SeqCst);
+    if fd >= 0 {
+        // SAFETY: write(2) is async-signal-safe; the pipe is non-blocking, so a full pipe (a
+        // wake-up already pending) just fails, which is fine.
+        unsafe {
+            nix::libc::write(fd, [1u8].as_ptr().cast(), 1);
+        }
+    }
+}
+
+/// Installed SIGINT and SIGTERM handlers, with a pipe that becomes readable when one fires.
+pub struct Shutdown {
+    read: OwnedFd,
+    _write: OwnedFd,
+}
+
+impl Shutdown {
+    /// Installs the handlers. Call once, from the thread that will watch [`Shutdown::fd`].
+    pub fn install() -> nix::Result<Shutdown> {
+        let (read, write) = nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK)?;
+        WAKE_FD.store(write.as_raw_fd(), Ordering::SeqCst);
+        let action = SigAction::new(
+            SigHandler::Handler(on_signal),
+            SaFlags::SA_RESTART,
+            SigSet::empty(),
+        );
+        for signal in [Signal::SIGINT, Signal::SIGTERM] {
+            // SAFETY: the handler only touches atomics and calls write(2).
+            unsafe { sigaction(signal, &action)? };
+        }
+        Ok(Shutdown {
+            read,
+            _write: write,
+        })
+    }
+
+    /// The signal received, if any.
+    pub fn requested(&self) -> Option<Signal> {
+        match RECEIVED.load(Ordering::SeqCst) {
+            0 => None,
+            n => Signal::try_from(n).ok(),
+        }
+    }
+
+    /// Becomes readable when a signal arrives; poll it beside your other descriptors.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.read.as_fd()
+    }
+
+    /// Restores the default dispositions in a forked child, which must not run the parent's
+    /// handler (and must not write to the parent's pipe). SIGINT is ignored there: the parent
+    /// decides when workers stop.
+    pub fn reset_in_child() {
+        WAKE_FD.store(-1, Ordering::SeqCst);
+        let ignore = SigAction::new(SigHandler::SigIgn, SaFlags::empty(), SigSet::empty());
+        let default = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
+        // SAFETY: installing SIG_IGN / SIG_DFL is always sound.
+        unsafe {
+            let _ = sigaction(Signal::SIGINT, &ignore);
+            let _ = sigaction(Signal::SIGTERM, &default);
+        }
+    }
+}
+
+impl Drop for Shutdown {
+    fn drop(&mut self) {
+        WAKE_FD.store(-1, Ordering::SeqCst);
+        let default = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
+        for signal in [Signal::SIGINT, Signal::SIGTERM] {
+            // SAFETY: restoring the default disposition is always sound.
+            let _ = unsafe { sigaction(signal, &default) };
+        }
+    }
+}
