@@ -132,11 +132,17 @@ fn flag_err(flag: &'static str, message: impl Into<String>) -> ConfigError {
     }
 }
 
+/// Slowest rate accepted: one request a day. Anything slower is a typo, and would overflow
+/// the limiter's period.
+const MIN_RATE: f64 = 1.0 / 86_400.0;
+
 fn positive_rate(flag: &'static str, r: Option<f64>) -> Result<Option<f64>, ConfigError> {
     match r {
-        Some(r) if !(r.is_finite() && r > 0.0) => Err(flag_err(
+        Some(r) if !(r.is_finite() && r >= MIN_RATE) => Err(flag_err(
             flag,
-            format!("must be a positive number of requests per second, got {r}"),
+            format!(
+                "must be a number of requests per second of at least 1/86400 (one a day), got {r}"
+            ),
         )),
         _ => Ok(r),
     }
@@ -168,12 +174,18 @@ impl Args {
             (_, Some(n)) => n,
             (mode, None) => mode.default_workers(),
         };
-        if !(self.timeout.is_finite() && self.timeout > 0.0) {
-            return Err(flag_err(
-                "--timeout",
-                format!("must be a positive number of seconds, got {}", self.timeout),
-            ));
-        }
+        let timeout = Duration::try_from_secs_f64(self.timeout)
+            .ok()
+            .filter(|t| !t.is_zero() && *t <= Duration::from_secs(86_400))
+            .ok_or_else(|| {
+                flag_err(
+                    "--timeout",
+                    format!(
+                        "must be a number of seconds above 0 and at most 86400, got {}",
+                        self.timeout
+                    ),
+                )
+            })?;
         if self.mode != Mode::Processes
             && (self.fork_per_page || self.dedupe != Dedupe::Coordinator)
         {
@@ -211,7 +223,7 @@ impl Args {
             depth: self.depth.unwrap_or(if self.demo { 5 } else { 0 }),
             max_pages: self.max_pages,
             allow_domains,
-            timeout: Duration::from_secs_f64(self.timeout),
+            timeout,
             retries: self.retries,
             max_bytes: self.max_bytes,
             user_agent,
@@ -263,6 +275,8 @@ mod tests {
             (&["--rate", "NaN"][..], "--rate"),
             (&["-j", "0"][..], "--workers"),
             (&["--timeout", "0"][..], "--timeout"),
+            (&["--timeout", "1e20"][..], "--timeout"),
+            (&["--rate", "1e-20"][..], "--rate"),
             (&["--max-bytes", "0"][..], "--max-bytes"),
             (&["--allow-domain", "http://x.test/"][..], "--allow-domain"),
         ] {

@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::config::{Config, Mode};
+use crate::fetch::MAX_REDIRECTS;
 use crate::frontier::{Frontier, Job, Pop};
 use crate::progress::{Progress, Snapshot};
 use crate::ratelimit::Limiter;
@@ -61,8 +62,9 @@ pub struct Coordinator {
     limiter: Limiter,
     in_flight: HashMap<u64, Job>,
     next_id: u64,
-    /// A global-rate permit taken but not yet spent on a task (kept, never wasted).
-    holding_permit: bool,
+    /// When a global-rate permit was taken that no task has spent yet (kept for the next task,
+    /// as long as it stays fresh).
+    holding_permit: Option<Instant>,
     /// Whether any task has been handed out yet (the crawl clock starts then).
     started: bool,
     retries: u32,
@@ -94,7 +96,7 @@ impl Coordinator {
             limiter: Limiter::new(config.rate, config.per_host_rate),
             in_flight: HashMap::new(),
             next_id: 0,
-            holding_permit: false,
+            holding_permit: None,
             started: false,
             retries: config.retries,
             max_bytes: config.max_bytes,
@@ -127,9 +129,15 @@ impl Coordinator {
             if self.fatal.is_some() {
                 return Next::Done;
             }
-            if !self.holding_permit {
-                match self.limiter.global_ready() {
-                    Ok(()) => self.holding_permit = true,
+            if self
+                .holding_permit
+                .is_some_and(|taken| !self.limiter.permit_is_fresh(taken, now))
+            {
+                self.holding_permit = None;
+            }
+            if self.holding_permit.is_none() {
+                match self.limiter.take_global() {
+                    Ok(()) => self.holding_permit = Some(now),
                     Err(until) if self.frontier.queued() > 0 => {
                         return Next::Wait {
                             until: Some(until),
@@ -141,7 +149,7 @@ impl Coordinator {
             }
             match self.frontier.pop(now, &self.limiter) {
                 Pop::Job(job) | Pop::FetchRobots(job) => {
-                    self.holding_permit = false;
+                    self.holding_permit = None;
                     return Next::Task(self.hand_out(job));
                 }
                 Pop::Blocked(job) => {
@@ -176,11 +184,12 @@ impl Coordinator {
 
     fn hand_out(&mut self, mut job: Job) -> Task {
         job.attempts += 1;
+        job.hop_attempts += 1;
         self.next_id += 1;
         let task = Task {
             id: self.next_id,
             kind: job.kind,
-            url: job.url.clone(),
+            url: job.fetch_url.clone(),
         };
         self.in_flight.insert(task.id, job);
         task
@@ -204,7 +213,7 @@ impl Coordinator {
             ),
             Err(e) => (e.retryable(), None),
         };
-        if retryable && job.attempts <= self.retries {
+        if retryable && job.hop_attempts <= self.retries {
             self.retry(job, retry_after);
         } else {
             match job.kind {
@@ -266,7 +275,13 @@ impl Coordinator {
         };
         match result.outcome {
             Err(e) => record.error = Some(e.to_string()),
-            Ok(page) => {
+            Ok(mut page) => {
+                if let Some(location) = page.location.take() {
+                    match self.refuse_redirect(&job, &location) {
+                        None => return self.follow_redirect(job, location),
+                        Some(reason) => record.error = Some(reason),
+                    }
+                }
                 let success = (200..300).contains(&page.status);
                 record.final_url = page.final_url.as_ref().map(ToString::to_string);
                 record.status = Some(page.status);
@@ -276,7 +291,9 @@ impl Coordinator {
                 record.title = page.title;
                 record.links = page.links_found;
                 self.stats.bytes += page.bytes;
-                record.error = if !success {
+                record.error = if record.error.is_some() {
+                    record.error
+                } else if !success {
                     Some(format!("http {}", page.status))
                 } else if page.truncated {
                     Some(format!("body over {} bytes", self.max_bytes))
@@ -284,13 +301,40 @@ impl Coordinator {
                     None
                 };
                 self.frontier.count_known_links(page.links_known);
-                if success && self.frontier.follows_links_from(job.depth) {
+                if success {
                     self.frontier.offer_links(job.depth, page.links);
                 }
             }
         }
         let ok = record.error.is_none();
         self.emit(record, ok);
+    }
+
+    /// Why a redirect from `job`'s current hop to `location` may not be followed, if it may not.
+    fn refuse_redirect(&self, job: &Job, location: &url::Url) -> Option<String> {
+        if job.redirects >= MAX_REDIRECTS {
+            return Some("too many redirects".to_owned());
+        }
+        if !crate::normalize::is_http(location) {
+            return Some(format!(
+                "redirect to unsupported scheme {}",
+                location.scheme()
+            ));
+        }
+        if !self.scope.allows(location) {
+            let host = location.host_str().unwrap_or_default();
+            return Some(format!("redirect to disallowed host {host}"));
+        }
+        None
+    }
+
+    /// Schedules the next hop of `job`'s redirect chain, to `location`.
+    fn follow_redirect(&mut self, mut job: Job, location: url::Url) {
+        job.origin = Arc::from(crate::normalize::origin_key(&location));
+        job.fetch_url = crate::normalize::normalize(location);
+        job.redirects += 1;
+        job.hop_attempts = 0;
+        self.frontier.follow_redirect(job);
     }
 
     fn emit(&mut self, record: Record, ok: bool) {
@@ -372,7 +416,8 @@ impl Coordinator {
 fn blocked_record(job: &Job) -> Record {
     Record {
         url: job.url.to_string(),
-        final_url: None,
+        // A redirect may have led here: say where the disallowed hop pointed.
+        final_url: (job.redirects > 0).then(|| job.fetch_url.to_string()),
         status: None,
         depth: job.depth,
         content_type: None,
@@ -380,9 +425,9 @@ fn blocked_record(job: &Job) -> Record {
         truncated: false,
         title: None,
         links: 0,
-        attempts: 0,
-        fetch_ms: 0.0,
-        parse_ms: 0.0,
+        attempts: job.attempts,
+        fetch_ms: round_ms(job.fetch_ms),
+        parse_ms: round_ms(job.parse_ms),
         worker: None,
         error: Some("blocked by robots.txt".to_owned()),
     }

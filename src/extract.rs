@@ -11,7 +11,7 @@ use std::sync::LazyLock;
 use scraper::{Html, Selector};
 use url::Url;
 
-use crate::normalize::{is_http, normalize};
+use crate::normalize::{fingerprint, is_http, normalize};
 
 /// What a page yields to the crawler.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -52,7 +52,7 @@ pub fn extract(html: &str, page_url: &Url) -> Extracted {
         .filter_map(|href| base.join(href.trim()).ok())
         .filter(is_http)
         .map(normalize)
-        .filter(|u| seen.insert(u.as_str().to_owned()))
+        .filter(|u| seen.insert(fingerprint(u)))
         .collect();
     Extracted { title, links }
 }

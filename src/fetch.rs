@@ -6,8 +6,14 @@
 //! (reqwest's `blocking` hides a runtime on a background thread); owning the runtime ourselves
 //! keeps the I/O on the worker's own thread, which is the point of the threads mode.
 //!
-//! What it enforces: the whole-request timeout (body included), at most 10 redirects and only to
-//! http(s) URLs in the crawl's [`Scope`], and at most `max_bytes` of decompressed body.
+//! What it enforces: the whole-request timeout (body included) and at most `max_bytes` of
+//! decompressed body.
+//!
+//! Pages are fetched **without** following redirects: a 3xx comes back with its resolved
+//! `Location`, and the coordinator schedules the next hop as a task like any other, so every
+//! hop passes the scope check, robots.txt, and the rate limits (reqwest's own redirect-following
+//! would skip all three). robots.txt itself is fetched with redirects followed inside the
+//! crawl's [`Scope`] (at most 5, as RFC 9309 suggests), since it has no robots.txt of its own.
 
 use std::error::Error as StdError;
 use std::sync::Arc;
@@ -18,8 +24,10 @@ use url::Url;
 use crate::scope::Scope;
 use crate::task::FetchError;
 
-/// Most redirects followed for one request.
-pub const MAX_REDIRECTS: usize = 10;
+/// Most redirect hops followed for one page (the coordinator counts them).
+pub const MAX_REDIRECTS: u32 = 10;
+/// Most redirects followed when fetching robots.txt.
+pub const MAX_ROBOTS_REDIRECTS: usize = 5;
 
 /// A response as read off the wire.
 #[derive(Debug)]
@@ -30,6 +38,8 @@ pub struct Response {
     pub body: Vec<u8>,
     pub truncated: bool,
     pub retry_after: Option<Duration>,
+    /// For a 3xx, where it points (resolved against the request URL; any scheme).
+    pub location: Option<Url>,
 }
 
 /// The client could not be built (a TLS backend failed to initialise, for instance).
@@ -37,10 +47,13 @@ pub struct Response {
 #[error("cannot set up the HTTP client: {0}")]
 pub struct ClientError(#[from] reqwest::Error);
 
-/// An HTTP client configured for one crawl.
+/// HTTP clients configured for one crawl.
 #[derive(Clone)]
 pub struct Fetcher {
-    client: reqwest::Client,
+    /// For pages: redirects are returned, not followed.
+    pages: reqwest::Client,
+    /// For robots.txt: redirects followed within scope.
+    robots: reqwest::Client,
 }
 
 /// Why a redirect was refused; carried through reqwest's error chain and mapped back.
@@ -62,7 +75,7 @@ impl Fetcher {
         scope: Arc<Scope>,
     ) -> Result<Fetcher, ClientError> {
         let policy = reqwest::redirect::Policy::custom(move |attempt| {
-            if attempt.previous().len() > MAX_REDIRECTS {
+            if attempt.previous().len() > MAX_ROBOTS_REDIRECTS {
                 return attempt.error(RedirectRefused::TooMany);
             }
             let url = attempt.url();
@@ -76,72 +89,79 @@ impl Fetcher {
             }
             attempt.follow()
         });
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(10)))
-            .user_agent(user_agent)
-            .redirect(policy)
-            .tcp_nodelay(true)
-            .build()?;
-        Ok(Fetcher { client })
-    }
-
-    /// GETs `url`, keeping at most `max_bytes` of the decompressed body.
-    pub async fn get(&self, url: &Url, max_bytes: u64) -> Result<Response, FetchError> {
-        let mut resp = self
-            .client
-            .get(url.clone())
-            .send()
-            .await
-            .map_err(classify)?;
-        let status = resp.status().as_u16();
-        let headers = resp.headers();
-        let content_type = headers
-            .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let retry_after = headers
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(parse_retry_after);
-        let final_url = resp.url().clone();
-        if resp.status().is_redirection() {
-            // reqwest stops (rather than asking the policy) at a Location it cannot follow, such
-            // as file://; report that as the refused redirect it is, not as a bare 3xx.
-            let target = headers
-                .get(reqwest::header::LOCATION)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|loc| final_url.join(loc).ok());
-            if let Some(target) = target.filter(|t| !matches!(t.scheme(), "http" | "https")) {
-                return Err(FetchError::RedirectScheme(target.scheme().to_owned()));
-            }
-        }
-        let cap = usize::try_from(max_bytes).unwrap_or(usize::MAX);
-        // Size the buffer from Content-Length, but never trust it beyond the cap.
-        let hint = resp
-            .content_length()
-            .map_or(16 * 1024, |n| n as usize)
-            .min(cap);
-        let mut body = Vec::with_capacity(hint);
-        let mut truncated = false;
-        while let Some(chunk) = resp.chunk().await.map_err(classify)? {
-            let room = cap - body.len();
-            if chunk.len() > room {
-                body.extend_from_slice(&chunk[..room]);
-                truncated = true;
-                break;
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(Response {
-            final_url,
-            status,
-            content_type,
-            body,
-            truncated,
-            retry_after,
+        let builder = || {
+            reqwest::Client::builder()
+                .timeout(timeout)
+                .connect_timeout(timeout.min(Duration::from_secs(10)))
+                .user_agent(user_agent)
+                .tcp_nodelay(true)
+        };
+        Ok(Fetcher {
+            pages: builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()?,
+            robots: builder().redirect(policy).build()?,
         })
     }
+
+    /// GETs a page, keeping at most `max_bytes` of the decompressed body. A redirect is
+    /// returned as is, with [`Response::location`] set.
+    pub async fn get(&self, url: &Url, max_bytes: u64) -> Result<Response, FetchError> {
+        get(&self.pages, url, max_bytes).await
+    }
+
+    /// GETs a robots.txt, following redirects within scope.
+    pub async fn get_robots(&self, url: &Url, max_bytes: u64) -> Result<Response, FetchError> {
+        get(&self.robots, url, max_bytes).await
+    }
+}
+
+async fn get(client: &reqwest::Client, url: &Url, max_bytes: u64) -> Result<Response, FetchError> {
+    let mut resp = client.get(url.clone()).send().await.map_err(classify)?;
+    let status = resp.status().as_u16();
+    let headers = resp.headers();
+    let content_type = headers
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let retry_after = headers
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_retry_after);
+    let final_url = resp.url().clone();
+    let location = resp
+        .status()
+        .is_redirection()
+        .then(|| headers.get(reqwest::header::LOCATION))
+        .flatten()
+        .and_then(|v| v.to_str().ok())
+        .and_then(|loc| final_url.join(loc.trim()).ok());
+    let cap = usize::try_from(max_bytes).unwrap_or(usize::MAX);
+    // Size the buffer from Content-Length, but never trust it beyond the cap.
+    let hint = resp
+        .content_length()
+        .map_or(16 * 1024, |n| n as usize)
+        .min(cap);
+    let mut body = Vec::with_capacity(hint);
+    let mut truncated = false;
+    while let Some(chunk) = resp.chunk().await.map_err(classify)? {
+        let room = cap - body.len();
+        if chunk.len() > room {
+            body.extend_from_slice(&chunk[..room]);
+            truncated = true;
+            break;
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Response {
+        final_url,
+        status,
+        content_type,
+        body,
+        truncated,
+        retry_after,
+        location,
+    })
 }
 
 /// Retry-After as delay-seconds or an HTTP date.

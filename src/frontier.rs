@@ -37,12 +37,20 @@ use crate::task::TaskKind;
 /// A URL the crawl has committed to produce a record for (or an origin's robots.txt).
 #[derive(Debug, Clone)]
 pub struct Job {
+    /// The URL as admitted: what the record is about.
     pub url: Url,
+    /// What to request next: `url`, or where its redirects led.
+    pub fetch_url: Url,
+    /// The origin of `fetch_url` (queues, robots.txt and per-host limits are per origin).
     pub origin: Arc<str>,
     pub depth: u32,
     pub kind: TaskKind,
-    /// Fetch attempts made so far.
+    /// Requests made so far, retries and redirect hops included.
     pub attempts: u32,
+    /// Attempts at the current hop (what `--retries` limits).
+    pub hop_attempts: u32,
+    /// Redirect hops followed so far.
+    pub redirects: u32,
     /// Fetch and parse time summed over the attempts so far.
     pub fetch_ms: f64,
     pub parse_ms: f64,
@@ -195,11 +203,14 @@ impl Frontier {
             self.outstanding[level] += 1;
             let origin: Arc<str> = Arc::from(origin_key(&url));
             self.enqueue(Job {
+                fetch_url: url.clone(),
                 url,
                 origin,
                 depth,
                 kind: TaskKind::Page,
                 attempts: 0,
+                hop_attempts: 0,
+                redirects: 0,
                 fetch_ms: 0.0,
                 parse_ms: 0.0,
             });
@@ -223,8 +234,9 @@ impl Frontier {
     /// Offers the links of a page at `depth`. They are admitted at `depth + 1` now if no
     /// shallower page is outstanding, or held until then (see the module doc).
     pub fn offer_links(&mut self, depth: u32, links: Vec<Url>) {
-        let level = depth + 1;
-        if self.outstanding_below(depth) == 0 {
+        let level = depth.saturating_add(1);
+        // Links past the depth limit are only counted; holding them back would change nothing.
+        if level > self.max_depth || self.outstanding_below(depth) == 0 {
             for link in links {
                 self.admit(link, level);
             }
@@ -267,17 +279,22 @@ impl Frontier {
         self.outstanding.iter().take(depth as usize).sum()
     }
 
+    /// The admission verdict, in the order the summary reports it: a link off-site is
+    /// "off-site" whatever its depth, and "beyond --depth" counts only new, in-scope pages.
     fn check(&self, url: &Url, depth: u32) -> Admit {
-        if depth > self.max_depth {
-            return Admit::TooDeep;
-        }
         if depth > 0 && !self.scope.allows(url) {
             return Admit::OutOfScope;
         }
-        let mut normal = url.clone();
-        normal.set_fragment(None);
-        if self.seen.contains(&fingerprint(&normal)) {
+        let fp = if url.fragment().is_some() {
+            fingerprint(&normalize(url.clone()))
+        } else {
+            fingerprint(url)
+        };
+        if self.seen.contains(&fp) {
             return Admit::Duplicate;
+        }
+        if depth > self.max_depth {
+            return Admit::TooDeep;
         }
         if self.max_pages.is_some_and(|max| self.admitted >= max) {
             return Admit::OverMaxPages;
@@ -285,7 +302,18 @@ impl Frontier {
         Admit::Scheduled
     }
 
+    /// Sends a job on to the next hop of its redirect chain: `job.fetch_url` and `job.origin`
+    /// already point at the target. It goes to the front of that origin's queue, behind the
+    /// same robots.txt and limits as any page there.
+    pub fn follow_redirect(&mut self, job: Job) {
+        self.push(job, true);
+    }
+
     fn enqueue(&mut self, job: Job) {
+        self.push(job, false);
+    }
+
+    fn push(&mut self, job: Job, front: bool) {
         self.queued += 1;
         let key = job.origin.clone();
         let origin = self.origins.entry(key.clone()).or_insert_with(|| Origin {
@@ -293,7 +321,11 @@ impl Frontier {
             robots: Robots::Unknown,
             scheduled: false,
         });
-        origin.jobs.push_back(job);
+        if front {
+            origin.jobs.push_front(job);
+        } else {
+            origin.jobs.push_back(job);
+        }
         if !origin.scheduled && !matches!(origin.robots, Robots::Pending) {
             origin.scheduled = true;
             self.ready.push_back(key);
@@ -336,6 +368,10 @@ impl Frontier {
             };
             self.queued -= 1;
             if job.kind == TaskKind::Robots {
+                if let Err(at) = limiter.take_host(&job.origin) {
+                    self.retry_at(job, at);
+                    continue;
+                }
                 return Pop::FetchRobots(job);
             }
             let key = Arc::clone(&job.origin);
@@ -368,12 +404,16 @@ impl Frontier {
             if self.obey_robots {
                 match &origin.robots {
                     Robots::Unknown => {
+                        let url = robots_url(&front.fetch_url);
                         let robots = Job {
-                            url: robots_url(&front.url),
+                            fetch_url: url.clone(),
+                            url,
                             origin: Arc::clone(&key),
                             depth: 0,
                             kind: TaskKind::Robots,
                             attempts: 0,
+                            hop_attempts: 0,
+                            redirects: 0,
                             fetch_ms: 0.0,
                             parse_ms: 0.0,
                         };
@@ -391,7 +431,7 @@ impl Frontier {
                         continue;
                     }
                     Robots::Known(verdict) => {
-                        if !verdict.allows(&front.url) {
+                        if !verdict.allows(&front.fetch_url) {
                             let job = origin.jobs.pop_front();
                             self.queued -= 1;
                             if origin.jobs.is_empty() {
@@ -454,11 +494,6 @@ impl Frontier {
 
     pub fn skipped(&self) -> Skipped {
         self.skipped
-    }
-
-    /// Whether links found at `depth` could still be admitted.
-    pub fn follows_links_from(&self, depth: u32) -> bool {
-        depth < self.max_depth
     }
 }
 

@@ -26,6 +26,8 @@ type Keyed = RateLimiter<
 /// The global and per-origin limiters of one crawl.
 pub struct Limiter {
     global: Option<Direct>,
+    /// The global limit's spacing between requests.
+    global_period: Option<Duration>,
     per_host: Option<Keyed>,
 }
 
@@ -47,23 +49,28 @@ impl Limiter {
     pub fn new(rate: Option<f64>, per_host_rate: Option<f64>) -> Self {
         Limiter {
             global: rate.map(|r| RateLimiter::direct_with_clock(quota(r), MonotonicClock)),
+            global_period: rate.map(|r| Duration::from_secs_f64(1.0 / r)),
             per_host: per_host_rate
                 .map(|r| RateLimiter::hashmap_with_clock(quota(r), MonotonicClock)),
         }
     }
 
-    /// Whether the global limit has room now; if not, when it will.
-    pub fn global_ready(&self) -> Result<(), Instant> {
+    /// Takes a global permit if the limit has room now; otherwise says when it will.
+    pub fn take_global(&self) -> Result<(), Instant> {
         let Some(limiter) = &self.global else {
             return Ok(());
         };
-        match limiter.check() {
-            Ok(()) => {
-                // The check consumed a permit; give the caller the request it paid for.
-                Ok(())
-            }
-            Err(not_until) => Err(not_until.earliest_possible()),
-        }
+        limiter
+            .check()
+            .map_err(|not_until| not_until.earliest_possible())
+    }
+
+    /// Whether a global permit taken at `taken` may still be spent at `now`. A permit kept
+    /// longer than one period must be dropped: by then the limiter has refilled, and spending
+    /// the old permit beside a fresh one would burst past the rate.
+    pub fn permit_is_fresh(&self, taken: Instant, now: Instant) -> bool {
+        self.global_period
+            .is_none_or(|period| now.saturating_duration_since(taken) <= period)
     }
 
     /// Takes a permit for `origin` if its limit has room now; otherwise says when it will.
@@ -90,7 +97,7 @@ mod tests {
     fn unlimited_never_refuses() {
         let l = Limiter::new(None, None);
         for _ in 0..10_000 {
-            assert!(l.global_ready().is_ok());
+            assert!(l.take_global().is_ok());
             assert!(l.take_host("http://a").is_ok());
         }
     }
@@ -98,9 +105,9 @@ mod tests {
     #[test]
     fn global_limit_refuses_after_the_burst_and_names_a_time() {
         let l = Limiter::new(Some(10.0), None);
-        assert!(l.global_ready().is_ok());
+        assert!(l.take_global().is_ok());
         let now = Instant::now();
-        let until = l.global_ready().expect_err("burst of one at 10/s");
+        let until = l.take_global().expect_err("burst of one at 10/s");
         assert!(until > now && until <= now + Duration::from_millis(110));
     }
 

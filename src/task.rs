@@ -54,6 +54,8 @@ pub struct Fetched {
     pub truncated: bool,
     /// The server's Retry-After, in milliseconds, when it sent one.
     pub retry_after_ms: Option<u64>,
+    /// Where a 3xx response points (not yet checked against scope or robots.txt).
+    pub location: Option<Url>,
     pub title: Option<String>,
     /// Distinct http(s) links on the page (what the record reports).
     pub links_found: usize,

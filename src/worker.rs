@@ -48,7 +48,10 @@ pub async fn download(fetcher: &Fetcher, task: Task, limits: TaskLimits) -> Down
         TaskKind::Robots => MAX_ROBOTS_BYTES,
     };
     let started = Instant::now();
-    let result = fetcher.get(&task.url, cap).await;
+    let result = match task.kind {
+        TaskKind::Page => fetcher.get(&task.url, cap).await,
+        TaskKind::Robots => fetcher.get_robots(&task.url, cap).await,
+    };
     Downloaded {
         task,
         result,
@@ -95,7 +98,9 @@ impl Downloaded {
                 status: r.status,
                 bytes: r.body.len() as u64,
                 truncated: r.truncated,
-                retry_after_ms: r.retry_after.map(|d| d.as_millis() as u64),
+                retry_after_ms: r
+                    .retry_after
+                    .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
                 ..Fetched::default()
             };
             if parse {
@@ -113,6 +118,7 @@ impl Downloaded {
                 fetched.body = Some(r.body);
             }
             fetched.final_url = Some(r.final_url);
+            fetched.location = r.location;
             fetched.content_type = r.content_type;
             fetched
         });

@@ -22,6 +22,12 @@ every_mode! {
         // 16 hrefs: mailto and javascript dropped, the fragment and upper-case variants merged.
         assert_eq!(home.links, 12);
         assert_eq!(s.hits("/about.html"), 0, "depth 0 follows no links");
+        // Of the home page's 12 links: 2 off-site, 1 a seed already, 9 new pages one hop away.
+        assert!(
+            run.stderr.contains("1 already seen, 2 off-site, 9 beyond --depth"),
+            "{}",
+            run.stderr
+        );
         assert_eq!(s.hits("/"), 1);
         assert_eq!(s.hits("/robots.txt"), 1, "robots.txt is fetched once per origin");
     }
@@ -149,6 +155,20 @@ every_mode! {
         let run = crawl(mode, &[s.url("/redirect-offsite")], &["--ignore-robots", "--allow-domain", "localhost"]);
         let r = run.get(&s.url("/redirect-offsite"));
         assert_eq!((r.error.as_deref(), r.title.as_deref()), (None, Some("Other Host")));
+    }
+
+    fn redirects_obey_robots_and_count_as_requests(mode) {
+        let s = server();
+        let run = crawl(mode, &[s.url("/redirect-private"), s.url("/old-page")], &[]);
+        run.assert_ok();
+        let r = run.get(&s.url("/redirect-private"));
+        assert_eq!(r.error.as_deref(), Some("blocked by robots.txt"));
+        assert_eq!(r.final_url, Some(s.url("/private/secret.html")));
+        assert_eq!(r.attempts, 1, "one request, to the redirecting URL");
+        assert_eq!(s.hits("/private/secret.html"), 0, "never requested");
+        let old = run.get(&s.url("/old-page"));
+        assert_eq!((old.attempts, old.status, old.title.as_deref()), (2, Some(200), Some("About Us")));
+        assert_eq!(s.hits("/robots.txt"), 1);
     }
 
     fn allow_domain_extends_the_crawl(mode) {
