@@ -110,6 +110,10 @@ pub struct Args {
     #[arg(long)]
     pub fork_per_page: bool,
 
+    /// Also write the end-of-crawl summary as JSON to FILE (for scripts and benchmarks)
+    #[arg(long, value_name = "FILE")]
+    pub summary_json: Option<PathBuf>,
+
     /// Crawl the built-in fixture site: starts the fixture-server program found next to this
     /// one, crawls it, and stops it. Records go to crawl-demo.jsonl unless -o is given.
     #[arg(long, conflicts_with = "urls_file")]

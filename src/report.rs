@@ -49,6 +49,40 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// The summary as one JSON object (times in seconds, shares in 0..=1).
+    pub fn to_json(&self) -> serde_json::Value {
+        let s = &self.split;
+        let k = &self.skipped;
+        serde_json::json!({
+            "mode": self.mode.name(),
+            "workers": self.workers,
+            "pages": self.pages(),
+            "ok": self.ok,
+            "failed": self.failed,
+            "elapsed_s": self.elapsed.as_secs_f64(),
+            "pages_per_s": self.pages_per_sec(),
+            "bytes": self.bytes,
+            "bytes_per_s": self.bytes_per_sec(),
+            "split": {
+                "network": s.network,
+                "parsing": s.parsing,
+                "rate_limit": s.rate_limit,
+                "idle": s.idle,
+            },
+            "skipped": {
+                "duplicate": k.duplicate,
+                "out_of_scope": k.out_of_scope,
+                "too_deep": k.too_deep,
+                "over_max_pages": k.over_max_pages,
+            },
+            "retries": self.retries,
+            "robots_blocked": self.robots_blocked,
+            "ipc": self.ipc,
+            "interrupted": self.interrupted.map(|sig| sig.as_str()),
+            "output": self.output,
+        })
+    }
+
     /// Records written: every admitted URL, successful or not.
     pub fn pages(&self) -> u64 {
         self.ok + self.failed

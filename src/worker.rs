@@ -160,14 +160,24 @@ pub enum WorkerError {
 impl BlockingWorker {
     /// A worker named `label` ("main", "thread 3", "pid 4242") for `config`'s crawl.
     pub fn new(config: &Config, scope: Arc<Scope>, label: String) -> Result<Self, WorkerError> {
+        let fetcher = Fetcher::new(config.timeout, &config.user_agent, scope)?;
+        Self::with_fetcher(fetcher, TaskLimits::from_config(config), label)
+    }
+
+    /// A worker around an HTTP client built earlier. The processes mode builds the client once,
+    /// before forking, so each worker inherits it instead of loading the TLS roots again.
+    pub fn with_fetcher(
+        fetcher: Fetcher,
+        limits: TaskLimits,
+        label: String,
+    ) -> Result<Self, WorkerError> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
-        let fetcher = Fetcher::new(config.timeout, &config.user_agent, scope)?;
         Ok(BlockingWorker {
             runtime,
             fetcher,
-            limits: TaskLimits::from_config(config),
+            limits,
             label,
         })
     }

@@ -48,6 +48,7 @@ fn main() -> ExitCode {
             }
         },
     };
+    let summary_json = args.summary_json.clone();
     let config = match args.into_config(seeds) {
         Ok(config) => config,
         Err(e) => {
@@ -66,6 +67,16 @@ fn main() -> ExitCode {
     match crawl::run(&config) {
         Ok(summary) => {
             eprintln!("{summary}");
+            if let Some(path) = summary_json {
+                let json = summary.to_json().to_string();
+                if let Err(e) = std::fs::write(&path, json + "\n") {
+                    eprintln!(
+                        "crawl: --summary-json: cannot write {}: {e}",
+                        path.display()
+                    );
+                    return Exit::Fatal.into();
+                }
+            }
             match summary.interrupted {
                 // The shell convention: 128 + signal number (130 for Ctrl-C, 143 for SIGTERM).
                 Some(signal) => ExitCode::from(128u8.saturating_add(signal as u8)),

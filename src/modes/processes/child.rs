@@ -6,25 +6,23 @@
 //! leaves no orphan behind, and it ignores SIGINT: Ctrl-C reaches the whole process group, but
 //! only the coordinator decides when workers stop.
 
-use std::os::unix::net::UnixStream;
-use std::sync::Arc;
-
 use nix::sys::signal::Signal;
 use nix::unistd::{Pid, getpid, getppid};
+use std::os::unix::net::UnixStream;
 
 use super::wire::{FromWorker, recv, send};
-use crate::config::Config;
+use crate::fetch::Fetcher;
 use crate::normalize::fingerprint;
-use crate::scope::Scope;
 use crate::shared_set::SharedSet;
 use crate::shutdown::Shutdown;
 use crate::task::Task;
-use crate::worker::BlockingWorker;
+use crate::worker::{BlockingWorker, TaskLimits};
 
 /// What a worker process needs, all inherited from the coordinator across fork.
 pub(super) struct Setup<'a> {
-    pub config: &'a Config,
-    pub scope: Arc<Scope>,
+    /// The HTTP client, built by the coordinator before forking (it starts no thread).
+    pub fetcher: Fetcher,
+    pub limits: TaskLimits,
     /// URLs the coordinator already knows, when `--dedupe shared` is on.
     pub known: Option<&'a SharedSet>,
     /// Exit after one task (`--fork-per-page`).
@@ -43,7 +41,7 @@ pub(super) fn serve(mut stream: UnixStream, setup: Setup<'_>) -> i32 {
     }
     let mut buf = Vec::with_capacity(4096);
     let label = format!("pid {}", getpid());
-    let worker = match BlockingWorker::new(setup.config, setup.scope, label) {
+    let worker = match BlockingWorker::with_fetcher(setup.fetcher, setup.limits, label) {
         Ok(worker) => worker,
         Err(e) => {
             let _ = send(

@@ -40,11 +40,13 @@ use nix::unistd::{ForkResult, Pid, fork, getpid};
 use self::wire::{FromWorker, recv, send};
 use crate::config::{Config, Dedupe};
 use crate::coordinator::{Coordinator, Next};
+use crate::fetch::Fetcher;
 use crate::modes::CrawlError;
 use crate::report::Ipc;
 use crate::shared_set::SharedSet;
 use crate::shutdown::Shutdown;
 use crate::task::Task;
+use crate::worker::{TaskLimits, WorkerError};
 
 /// One worker process and the coordinator's end of its socket.
 struct Worker {
@@ -63,7 +65,9 @@ pub struct Outcome {
 /// The worker slots and everything needed to (re)fill them.
 struct Pool<'a> {
     config: &'a Config,
-    coordinator_scope: Arc<crate::scope::Scope>,
+    /// Built once here and inherited by every worker across fork (copy-on-write), so a new
+    /// worker does not pay for loading the TLS roots again.
+    fetcher: Fetcher,
     known: Option<Arc<SharedSet>>,
     slots: Vec<Option<Worker>>,
     ipc: Ipc,
@@ -77,6 +81,10 @@ fn thread_count() -> std::io::Result<usize> {
 
 /// Crawls to the end with `config.workers` worker processes.
 pub fn run(coordinator: &mut Coordinator, config: &Config) -> Result<Outcome, CrawlError> {
+    // Build the client before checking threads: the check then also proves building it started
+    // none, which is what makes the client safe to carry across fork.
+    let fetcher = Fetcher::new(config.timeout, &config.user_agent, coordinator.scope())
+        .map_err(WorkerError::from)?;
     let threads = thread_count().map_err(CrawlError::Runtime)?;
     if threads != 1 {
         return Err(CrawlError::NotSingleThreaded(threads));
@@ -93,7 +101,7 @@ pub fn run(coordinator: &mut Coordinator, config: &Config) -> Result<Outcome, Cr
     };
     let mut pool = Pool {
         config,
-        coordinator_scope: coordinator.scope(),
+        fetcher,
         known,
         slots: (0..config.workers).map(|_| None).collect(),
         ipc: Ipc::default(),
@@ -145,8 +153,8 @@ impl Pool<'_> {
                     drop(slot.take());
                 }
                 let setup = child::Setup {
-                    config: self.config,
-                    scope: Arc::clone(&self.coordinator_scope),
+                    fetcher: self.fetcher.clone(),
+                    limits: TaskLimits::from_config(self.config),
                     known: self.known.as_deref(),
                     one_shot: self.config.fork_per_page,
                     parent,

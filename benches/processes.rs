@@ -1,0 +1,209 @@
+//! Processes-mode benchmarks: what sharing nothing costs (the article's points 4 and 5).
+//!
+//! Run with `cargo bench --bench processes`. Each case runs the real `crawl` binary against the
+//! fixture server on 127.0.0.1 and reads its `--summary-json`; every case runs `REPS` times and
+//! the median is reported, all in one run so the ratios are comparable. The tables are printed
+//! and written to `target/bench-results/processes.md`.
+//!
+//! 1. **Dedupe across processes**: the coordinator-owned set (every link crosses the socket,
+//!    the "manager" pattern) against workers checking a shared-memory fingerprint table first
+//!    (`--dedupe shared`), on a site with many links per page.
+//! 2. **Start-up cost** (the article's 1,000 tiny tasks): one fork per page against a prefork
+//!    pool, beside sequential and the in-process modes.
+
+use std::fmt::Write as _;
+use std::process::{Command, Stdio};
+
+use crawl_fixture::{FixtureServer, Options};
+use serde_json::Value;
+
+const REPS: usize = 3;
+
+/// One crawl's summary.
+fn crawl(server: &FixtureServer, args: &[&str]) -> Value {
+    let dir = std::env::temp_dir().join(format!("crawl-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let summary = dir.join("summary.json");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_crawl"))
+        .args(args)
+        .args([
+            "--progress",
+            "never",
+            "--ignore-robots",
+            "-o",
+            "/dev/null",
+            "--summary-json",
+        ])
+        .arg(&summary)
+        .stdin(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("crawl runs");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        writeln!(stdin, "{}", server.url("/gen/0")).expect("seed");
+    }
+    let status = child.wait().expect("crawl finishes");
+    assert!(status.success(), "crawl {args:?} failed");
+    let text = std::fs::read_to_string(&summary).expect("summary written");
+    serde_json::from_str(&text).expect("summary is JSON")
+}
+
+/// The run with the median pages/s out of `REPS`.
+fn median(server: &FixtureServer, args: &[&str]) -> Value {
+    let mut runs: Vec<Value> = (0..REPS).map(|_| crawl(server, args)).collect();
+    runs.sort_by(|a, b| {
+        a["pages_per_s"]
+            .as_f64()
+            .partial_cmp(&b["pages_per_s"].as_f64())
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
+    runs.swap_remove(REPS / 2)
+}
+
+fn f(v: &Value, path: &[&str]) -> f64 {
+    path.iter().fold(v, |v, k| &v[*k]).as_f64().unwrap_or(0.0)
+}
+
+fn dedupe_table(out: &mut String) {
+    let server = FixtureServer::start(Options {
+        pages: 3000,
+        links: 40,
+        ..Options::default()
+    })
+    .expect("fixture server");
+    writeln!(
+        out,
+        "### Dedupe across processes: coordinator set vs shared-memory set\n"
+    )
+    .ok();
+    writeln!(out, "3,000 generated pages of 3 KB with 40 links each, `--mode processes -j 4 -d 1000`, median of {REPS}.\n").ok();
+    writeln!(out, "| dedupe | pages/s | bytes in per page | bytes out per page | coordinator µs per page | round-trip overhead µs |").ok();
+    writeln!(out, "|---|---:|---:|---:|---:|---:|").ok();
+    for dedupe in ["coordinator", "shared"] {
+        let s = median(
+            &server,
+            &[
+                "-m",
+                "processes",
+                "-j",
+                "4",
+                "-d",
+                "1000",
+                "--dedupe",
+                dedupe,
+            ],
+        );
+        let trips = f(&s, &["ipc", "round_trips"]).max(1.0);
+        writeln!(
+            out,
+            "| {dedupe} | {:.0} | {:.0} | {:.0} | {:.1} | {:.1} |",
+            f(&s, &["pages_per_s"]),
+            f(&s, &["ipc", "bytes_in"]) / trips,
+            f(&s, &["ipc", "bytes_out"]) / trips,
+            f(&s, &["ipc", "coordinator_ms"]) * 1000.0 / trips,
+            f(&s, &["ipc", "overhead_ms"]) * 1000.0 / trips,
+        )
+        .ok();
+    }
+    writeln!(out).ok();
+}
+
+fn startup_table(out: &mut String) {
+    let server = FixtureServer::start(Options {
+        pages: 1000,
+        links: 2,
+        page_kb: 1,
+        ..Options::default()
+    })
+    .expect("fixture server");
+    writeln!(
+        out,
+        "### Start-up cost: 1,000 tiny pages (1 KB, 2 links), median of {REPS}\n"
+    )
+    .ok();
+    writeln!(
+        out,
+        "| how | pages/s | elapsed s | forks | coordinator µs per fork | round-trip overhead µs |"
+    )
+    .ok();
+    writeln!(out, "|---|---:|---:|---:|---:|---:|").ok();
+    let cases: [(&str, &[&str]); 6] = [
+        ("sequential", &["-m", "sequential"]),
+        ("threads, 4", &["-m", "threads", "-j", "4"]),
+        ("async, 4", &["-m", "async", "-j", "4"]),
+        (
+            "processes, prefork pool of 4",
+            &["-m", "processes", "-j", "4"],
+        ),
+        (
+            "processes, fork per page, 4 at a time",
+            &["-m", "processes", "-j", "4", "--fork-per-page"],
+        ),
+        (
+            "processes, fork per page, 1 at a time",
+            &["-m", "processes", "-j", "1", "--fork-per-page"],
+        ),
+    ];
+    for (name, args) in cases {
+        let mut all = args.to_vec();
+        all.extend_from_slice(&["-d", "1000"]);
+        let s = median(&server, &all);
+        let forks = f(&s, &["ipc", "forks"]);
+        let trips = f(&s, &["ipc", "round_trips"]).max(1.0);
+        let (fork_us, overhead_us) = if s["ipc"].is_null() {
+            ("".to_owned(), "".to_owned())
+        } else {
+            (
+                format!(
+                    "{:.0}",
+                    f(&s, &["ipc", "fork_ms"]) * 1000.0 / forks.max(1.0)
+                ),
+                format!("{:.0}", f(&s, &["ipc", "overhead_ms"]) * 1000.0 / trips),
+            )
+        };
+        writeln!(
+            out,
+            "| {name} | {:.0} | {:.2} | {} | {fork_us} | {overhead_us} |",
+            f(&s, &["pages_per_s"]),
+            f(&s, &["elapsed_s"]),
+            if s["ipc"].is_null() {
+                String::new()
+            } else {
+                format!("{forks:.0}")
+            },
+        )
+        .ok();
+    }
+    writeln!(out).ok();
+}
+
+fn main() {
+    let machine = format!(
+        "{} cores, {}",
+        std::thread::available_parallelism().map_or(0, usize::from),
+        std::fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(
+                |c| c.lines().find(|l| l.starts_with("model name")).map(|l| l
+                    .split(':')
+                    .nth(1)
+                    .unwrap_or("")
+                    .trim()
+                    .to_owned())
+            )
+            .unwrap_or_else(|| "unknown CPU".to_owned())
+    );
+    let mut out = format!("## Processes mode benchmarks\n\nMachine: {machine}.\n\n");
+    dedupe_table(&mut out);
+    startup_table(&mut out);
+    print!("{out}");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-results");
+    if std::fs::create_dir_all(&dir).is_ok() {
+        let path = dir.join("processes.md");
+        if std::fs::write(&path, &out).is_ok() {
+            println!("written to {}", path.display());
+        }
+    }
+}
