@@ -6,7 +6,7 @@ mod support;
 
 use std::collections::BTreeSet;
 use std::io::Read;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
@@ -43,19 +43,7 @@ fn alive(pid: i32) -> bool {
 }
 
 fn start(seeds: &str, args: &[&str]) -> Child {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_crawl"))
-        .args(["--mode", "processes", "--progress", "never"])
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("crawl runs");
-    use std::io::Write;
-    let mut stdin = child.stdin.take().expect("stdin");
-    stdin.write_all(seeds.as_bytes()).expect("seeds written");
-    drop(stdin);
-    child
+    spawn(&["--mode", "processes", "--progress", "never"], args, seeds)
 }
 
 /// Waits for `child` while recording every worker pid seen under it.

@@ -76,9 +76,8 @@ pub fn crawl(mode: &str, seeds: &[String], args: &[&str]) -> Run {
     crawl_raw(&["--mode", mode, "--progress", "never"], args, &input)
 }
 
-/// Runs the binary with `fixed` then `args`, feeding `stdin`.
-pub fn crawl_raw(fixed: &[&str], args: &[&str], stdin: &str) -> Run {
-    let started = Instant::now();
+/// Starts the binary with `fixed` then `args`, feeds it `stdin` and closes it.
+pub fn spawn(fixed: &[&str], args: &[&str], stdin: &str) -> std::process::Child {
     let mut child = Command::new(env!("CARGO_BIN_EXE_crawl"))
         .args(fixed)
         .args(args)
@@ -91,6 +90,13 @@ pub fn crawl_raw(fixed: &[&str], args: &[&str], stdin: &str) -> Run {
         // The binary may exit before reading (a bad flag), so a broken pipe is not a failure.
         let _ = input.write_all(stdin.as_bytes());
     }
+    child
+}
+
+/// Runs the binary with `fixed` then `args`, feeding `stdin`.
+pub fn crawl_raw(fixed: &[&str], args: &[&str], stdin: &str) -> Run {
+    let started = Instant::now();
+    let child = spawn(fixed, args, stdin);
     let out = child.wait_with_output().expect("crawl finishes");
     let elapsed = started.elapsed();
     let stdout = String::from_utf8(out.stdout).expect("records are UTF-8");
