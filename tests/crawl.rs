@@ -124,7 +124,9 @@ every_mode! {
             let r = run.get(&s.url(path));
             assert_eq!((r.error.as_deref(), r.attempts), (Some("timeout"), 2), "{path}");
         }
-        assert!(run.elapsed.as_secs_f64() < 4.5, "timed out promptly: {:?}", run.elapsed);
+        // Without the timeout each URL would take 5 s a try; a loose bound keeps a busy machine
+        // from failing the test.
+        assert!(run.elapsed.as_secs_f64() < 9.0, "timed out promptly: {:?}", run.elapsed);
     }
 
     fn redirects_stay_in_scope(mode) {
