@@ -204,6 +204,10 @@ impl Coordinator {
         job.fetch_ms += result.fetch_ms;
         job.parse_ms += result.parse_ms;
         self.stats.fetch_ms += result.fetch_ms;
+        self.stats.requests += 1;
+        if let Some(cpu) = result.worker_cpu_ms {
+            self.stats.worker_cpu(&result.worker, cpu);
+        }
         self.stats.parse_ms += result.parse_ms + result.cpu_wait_ms;
 
         let (retryable, retry_after) = match &result.outcome {
@@ -237,6 +241,7 @@ impl Coordinator {
                 fetch_ms: 0.0,
                 parse_ms: 0.0,
                 cpu_wait_ms: 0.0,
+                worker_cpu_ms: None,
                 outcome: Err(FetchError::WorkerDied),
             });
         }
@@ -373,11 +378,14 @@ impl Coordinator {
     }
 
     fn show_progress(&mut self) {
+        if !self.progress.wants_update() {
+            return;
+        }
         let snap = Snapshot {
             done: self.stats.done(),
             in_flight: self.in_flight.len(),
             queued: self.frontier.queued(),
-            split: self.stats.split(self.stats.started.elapsed()),
+            live: self.stats.live_reading(Instant::now()),
         };
         self.progress.update(&snap);
     }
@@ -395,7 +403,10 @@ impl Coordinator {
                 source,
             })?;
         let elapsed = self.stats.started.elapsed();
+        let reading = self.stats.reading();
         Ok(Summary {
+            verdict: crate::verdict::judge(&reading),
+            reading,
             mode: self.mode,
             workers: self.stats.workers,
             ok: self.stats.ok,

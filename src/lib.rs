@@ -24,6 +24,7 @@
 //! - [`retry`]: which failures are retried, and how long to back off.
 //! - [`record`], [`sink`]: the JSON Lines output.
 //! - [`stats`], [`progress`], [`report`]: where the time went, live and at the end.
+//! - [`verdict`]: what limits the crawl — cpu, rate-limit, network or starved — and why.
 //! - [`shutdown`]: SIGINT and SIGTERM as an orderly stop.
 //! - [`shared_set`]: a fingerprint set in shared memory, for the processes mode.
 //!
@@ -65,6 +66,7 @@ pub mod shutdown;
 pub mod sink;
 pub mod stats;
 pub mod task;
+pub mod verdict;
 pub mod work;
 pub mod worker;
 

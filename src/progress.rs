@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::config::ProgressMode;
-use crate::stats::Split;
+use crate::verdict::{Reading, judge};
 
 /// How often the message part (in flight, queued, time split) is rebuilt.
 const MESSAGE_EVERY: Duration = Duration::from_millis(100);
@@ -28,7 +28,8 @@ pub struct Snapshot {
     pub done: u64,
     pub in_flight: usize,
     pub queued: usize,
-    pub split: Split,
+    /// The last second or two, for the live split and verdict.
+    pub live: Reading,
 }
 
 impl Progress {
@@ -65,6 +66,11 @@ impl Progress {
         }
     }
 
+    /// Whether [`update`](Self::update) would draw anything (callers skip building a snapshot).
+    pub fn wants_update(&self) -> bool {
+        !self.bar.is_hidden()
+    }
+
     /// Shows `snap`; cheap enough to call on every completed page.
     pub fn update(&mut self, snap: &Snapshot) {
         if self.bar.is_hidden() {
@@ -79,12 +85,14 @@ impl Progress {
             .is_none_or(|t| now.duration_since(t) >= MESSAGE_EVERY)
         {
             self.last_message = Some(now);
-            let s = snap.split;
+            let s = snap.live.split;
             let rate = snap.done as f64 / now.duration_since(self.started).as_secs_f64().max(1e-3);
             self.bar.set_message(format!(
-                "{rate:.0}/s | in flight {} | queued {} | network {:.0}% parsing {:.0}% limiter {:.0}% idle {:.0}%",
+                "{rate:.0}/s | in flight {} | queued {} | {}: cpu {:.0}% | network {:.0}% parsing {:.0}% limiter {:.0}% idle {:.0}%",
                 snap.in_flight,
                 snap.queued,
+                judge(&snap.live),
+                snap.live.cpu * 100.0,
                 s.network * 100.0,
                 s.parsing * 100.0,
                 s.rate_limit * 100.0,

@@ -6,6 +6,7 @@ use std::time::Duration;
 use crate::config::Mode;
 use crate::frontier::Skipped;
 use crate::stats::Split;
+use crate::verdict::{Bottleneck, Reading, explain};
 
 /// What crossing the process boundary cost (processes mode only).
 #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
@@ -46,6 +47,9 @@ pub struct Summary {
     pub ipc: Option<Ipc>,
     /// The signal that stopped the crawl early, if one did.
     pub interrupted: Option<nix::sys::signal::Signal>,
+    /// What limited the crawl, and the figures that say so.
+    pub verdict: Bottleneck,
+    pub reading: Reading,
 }
 
 impl Summary {
@@ -75,6 +79,10 @@ impl Summary {
                 "too_deep": k.too_deep,
                 "over_max_pages": k.over_max_pages,
             },
+            "verdict": self.verdict,
+            "cpu": self.reading.cpu,
+            "cores": self.reading.cores,
+            "mean_fetch_ms": self.reading.mean_fetch_ms,
             "retries": self.retries,
             "robots_blocked": self.robots_blocked,
             "ipc": self.ipc,
@@ -163,6 +171,7 @@ impl fmt::Display for Summary {
             self.robots_blocked,
             plural(self.robots_blocked, "page", "pages"),
         )?;
+        writeln!(f, "  {}", explain(self.verdict, &self.reading))?;
         if let Some(ipc) = &self.ipc {
             let trips = ipc.round_trips.max(1) as f64;
             writeln!(

@@ -5,7 +5,24 @@
 //! parsing on the CPU (decode, parse, `--cpu-work`, and waiting for a free core to do so),
 //! waiting on the rate limiter, and idle (no work to hand out). The same rule holds in every mode, so the splits are comparable.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
+
+use crate::verdict::{Reading, own_cpu_ms};
+
+/// How often the live window moves on; the live verdict covers the last one to two of these.
+const WINDOW: Duration = Duration::from_secs(1);
+
+/// Cumulative counters at one instant, to measure a window against.
+#[derive(Debug, Clone, Copy)]
+struct Mark {
+    at: Instant,
+    cpu_ms: f64,
+    fetch_ms: f64,
+    parse_ms: f64,
+    rate_wait_ms: f64,
+    requests: u64,
+}
 
 /// Running totals for one crawl.
 #[derive(Debug, Clone)]
@@ -20,10 +37,19 @@ pub struct Stats {
     pub rate_wait_ms: f64,
     pub retries: u64,
     pub robots_blocked: u64,
+    /// Requests completed (every attempt, robots.txt included).
+    pub requests: u64,
+    /// This process's CPU time when the crawl started.
+    cpu_start_ms: f64,
+    /// Latest cumulative CPU time reported by each worker process (processes mode).
+    worker_cpu_ms: HashMap<String, f64>,
+    cores: usize,
+    /// The live window: from `marks.0` to now, with `marks.1` the most recent roll.
+    marks: (Mark, Mark),
 }
 
 /// Shares of worker time, each in 0..=1, summing to 1.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
 pub struct Split {
     pub network: f64,
     pub parsing: f64,
@@ -33,8 +59,17 @@ pub struct Split {
 
 impl Stats {
     pub fn new(workers: usize) -> Self {
+        let now = Instant::now();
+        let mark = Mark {
+            at: now,
+            cpu_ms: 0.0,
+            fetch_ms: 0.0,
+            parse_ms: 0.0,
+            rate_wait_ms: 0.0,
+            requests: 0,
+        };
         Stats {
-            started: Instant::now(),
+            started: now,
             workers,
             ok: 0,
             failed: 0,
@@ -44,6 +79,11 @@ impl Stats {
             rate_wait_ms: 0.0,
             retries: 0,
             robots_blocked: 0,
+            requests: 0,
+            cpu_start_ms: own_cpu_ms(),
+            worker_cpu_ms: HashMap::new(),
+            cores: std::thread::available_parallelism().map_or(1, usize::from),
+            marks: (mark, mark),
         }
     }
 
@@ -51,6 +91,76 @@ impl Stats {
     /// clients, runtimes) is not counted as crawl time.
     pub fn restart_clock(&mut self) {
         self.started = Instant::now();
+        self.cpu_start_ms = own_cpu_ms();
+        let mark = self.mark(self.started);
+        self.marks = (mark, mark);
+    }
+
+    /// Records a worker process's cumulative CPU time, as it reported it.
+    pub fn worker_cpu(&mut self, worker: &str, cpu_ms: f64) {
+        if let Some(total) = self.worker_cpu_ms.get_mut(worker) {
+            *total = cpu_ms;
+        } else {
+            self.worker_cpu_ms.insert(worker.to_owned(), cpu_ms);
+        }
+    }
+
+    /// CPU time the crawl has used so far: this process since the start, plus worker processes.
+    pub fn cpu_ms(&self) -> f64 {
+        (own_cpu_ms() - self.cpu_start_ms).max(0.0) + self.worker_cpu_ms.values().sum::<f64>()
+    }
+
+    fn mark(&self, at: Instant) -> Mark {
+        Mark {
+            at,
+            cpu_ms: self.cpu_ms(),
+            fetch_ms: self.fetch_ms,
+            parse_ms: self.parse_ms,
+            rate_wait_ms: self.rate_wait_ms,
+            requests: self.requests,
+        }
+    }
+
+    /// The figures for a verdict over the whole crawl so far.
+    pub fn reading(&self) -> Reading {
+        let start = Mark {
+            at: self.started,
+            cpu_ms: 0.0,
+            fetch_ms: 0.0,
+            parse_ms: 0.0,
+            rate_wait_ms: 0.0,
+            requests: 0,
+        };
+        self.reading_since(&start, self.mark(Instant::now()))
+    }
+
+    /// The figures for a verdict over the last one to two seconds.
+    pub fn live_reading(&mut self, now: Instant) -> Reading {
+        let current = self.mark(now);
+        if now.duration_since(self.marks.1.at) >= WINDOW {
+            self.marks = (self.marks.1, current);
+        }
+        let since = self.marks.0;
+        self.reading_since(&since, current)
+    }
+
+    fn reading_since(&self, from: &Mark, to: Mark) -> Reading {
+        let elapsed = to.at.saturating_duration_since(from.at);
+        let wall_ms = elapsed.as_secs_f64() * 1000.0;
+        let requests = to.requests.saturating_sub(from.requests);
+        Reading {
+            cpu: ((to.cpu_ms - from.cpu_ms) / (wall_ms * self.cores as f64).max(1e-9))
+                .clamp(0.0, 1.0),
+            cores: self.cores,
+            split: split_of(
+                to.fetch_ms - from.fetch_ms,
+                to.parse_ms - from.parse_ms,
+                to.rate_wait_ms - from.rate_wait_ms,
+                wall_ms * self.workers.max(1) as f64,
+            ),
+            workers: self.workers,
+            mean_fetch_ms: (to.fetch_ms - from.fetch_ms) / requests.max(1) as f64,
+        }
     }
 
     /// Records finished, successful or not.
@@ -61,25 +171,26 @@ impl Stats {
     /// The split of worker time after `elapsed`.
     pub fn split(&self, elapsed: Duration) -> Split {
         let capacity = elapsed.as_secs_f64() * 1000.0 * self.workers.max(1) as f64;
-        if capacity <= 0.0 {
-            return Split::default();
-        }
-        let share = |ms: f64| (ms / capacity).clamp(0.0, 1.0);
-        let (network, parsing, rate_limit) = (
-            share(self.fetch_ms),
-            share(self.parse_ms),
-            share(self.rate_wait_ms),
-        );
-        let busy = network + parsing + rate_limit;
-        // Overlapping measurements (a task's fetch timer runs while it waits to be polled) can
-        // add up past 100%; scale down rather than report a negative idle time.
-        let scale = if busy > 1.0 { 1.0 / busy } else { 1.0 };
-        Split {
-            network: network * scale,
-            parsing: parsing * scale,
-            rate_limit: rate_limit * scale,
-            idle: (1.0 - busy * scale).max(0.0),
-        }
+        split_of(self.fetch_ms, self.parse_ms, self.rate_wait_ms, capacity)
+    }
+}
+
+/// Shares of `capacity` milliseconds of worker time.
+fn split_of(fetch_ms: f64, parse_ms: f64, rate_wait_ms: f64, capacity: f64) -> Split {
+    if capacity <= 0.0 {
+        return Split::default();
+    }
+    let share = |ms: f64| (ms / capacity).clamp(0.0, 1.0);
+    let (network, parsing, rate_limit) = (share(fetch_ms), share(parse_ms), share(rate_wait_ms));
+    let busy = network + parsing + rate_limit;
+    // Overlapping measurements (a task's fetch timer runs while it waits to be polled) can
+    // add up past 100%; scale down rather than report a negative idle time.
+    let scale = if busy > 1.0 { 1.0 / busy } else { 1.0 };
+    Split {
+        network: network * scale,
+        parsing: parsing * scale,
+        rate_limit: rate_limit * scale,
+        idle: (1.0 - busy * scale).max(0.0),
     }
 }
 

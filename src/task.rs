@@ -38,6 +38,9 @@ pub struct TaskResult {
     /// Wall time the downloaded page waited for a free core before parsing began (the async
     /// mode's parse pool); counted as CPU-bound time in the summary's split.
     pub cpu_wait_ms: f64,
+    /// A worker process's own CPU time so far (processes mode; threads share the
+    /// coordinator's process, whose CPU time is read directly).
+    pub worker_cpu_ms: Option<f64>,
     pub outcome: Result<Fetched, FetchError>,
 }
 

@@ -133,6 +133,7 @@ impl Downloaded {
             fetch_ms,
             parse_ms,
             cpu_wait_ms: 0.0,
+            worker_cpu_ms: None,
             outcome,
         }
     }

@@ -267,6 +267,35 @@ every_mode! {
         assert!(run.elapsed.as_secs_f64() >= 0.4, "{:?}", run.elapsed);
     }
 
+    fn verdict_names_the_bottleneck(mode) {
+        let cpu = server_with(Options { pages: 40, ..Options::default() });
+        let (run, summary) = crawl_with_summary(
+            mode,
+            &[cpu.url("/gen/0")],
+            &["-d", "100", "-j", "2", "--ignore-robots", "--cpu-work", "4000000"],
+        );
+        assert_eq!(summary["verdict"], "cpu", "{}", run.stderr);
+        assert!(run.stderr.contains("cpu-bound: CPU"), "{}", run.stderr);
+
+        let slow = server_with(Options {
+            pages: 30,
+            latency: std::time::Duration::from_millis(100),
+            ..Options::default()
+        });
+        let (run, summary) = crawl_with_summary(mode, &[slow.url("/gen/0")], &["-d", "100", "-j", "2", "--ignore-robots"]);
+        assert_eq!(summary["verdict"], "network", "{}", run.stderr);
+        assert!(run.stderr.contains("network-bound: workers waited on responses"), "{}", run.stderr);
+
+        let limited = server();
+        let (run, summary) = crawl_with_summary(
+            mode,
+            &[limited.url("/gen/0")],
+            &["-d", "100", "-j", "2", "--ignore-robots", "--rate", "10", "--max-pages", "10"],
+        );
+        assert_eq!(summary["verdict"], "rate-limit", "{}", run.stderr);
+        assert!(run.stderr.contains("rate-limit-bound"), "{}", run.stderr);
+    }
+
     fn output_file_and_cpu_work(mode) {
         let s = server();
         let dir = std::env::temp_dir().join(format!("crawl-test-{}-{mode}", std::process::id()));

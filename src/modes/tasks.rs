@@ -87,6 +87,11 @@ async fn dispatch(coordinator: &mut Coordinator, shared: Arc<Shared>, slots: usi
         let idle_slots = free.len();
         let started = Instant::now();
         let joined = match wake_at {
+            // An empty JoinSet answers `None` at once, which would make this loop spin.
+            Some(at) if running.is_empty() => {
+                tokio::time::sleep_until(at.into()).await;
+                None
+            }
             Some(at) if idle_slots > 0 => {
                 tokio::select! {
                     joined = running.join_next_with_id() => joined,

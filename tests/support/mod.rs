@@ -93,6 +93,22 @@ pub fn spawn(fixed: &[&str], args: &[&str], stdin: &str) -> std::process::Child 
     child
 }
 
+/// Runs `crawl --mode MODE ARGS...` and also returns its `--summary-json`.
+pub fn crawl_with_summary(mode: &str, seeds: &[String], args: &[&str]) -> (Run, serde_json::Value) {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = std::env::temp_dir().join(format!("crawl-summary-{}-{n}.json", std::process::id()));
+    let path_str = path.to_str().expect("UTF-8 temp path").to_owned();
+    let mut all = args.to_vec();
+    all.extend_from_slice(&["--summary-json", &path_str]);
+    let run = crawl(mode, seeds, &all);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("no summary ({e}):\n{}", run.stderr));
+    let _ = std::fs::remove_file(&path);
+    let summary = serde_json::from_str(&text).expect("summary is JSON");
+    (run, summary)
+}
+
 /// Runs the binary with `fixed` then `args`, feeding `stdin`.
 pub fn crawl_raw(fixed: &[&str], args: &[&str], stdin: &str) -> Run {
     let started = Instant::now();

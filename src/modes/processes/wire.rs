@@ -82,6 +82,7 @@ mod tests {
             fetch_ms: 1.5,
             parse_ms: 0.25,
             cpu_wait_ms: 0.0,
+            worker_cpu_ms: None,
             outcome: Ok(Fetched {
                 status: 200,
                 title: Some("T".into()),
