@@ -11,59 +11,21 @@
 //! 2. **Start-up cost** (the article's 1,000 tiny tasks): one fork per page against a prefork
 //!    pool, beside sequential and the in-process modes.
 
-use std::fmt::Write as _;
-use std::process::{Command, Stdio};
+mod common;
 
+use std::fmt::Write as _;
+
+use common::{machine, num as f, publish};
 use crawl_fixture::{FixtureServer, Options};
 use serde_json::Value;
 
 const REPS: usize = 3;
 
-/// One crawl's summary.
-fn crawl(server: &FixtureServer, args: &[&str]) -> Value {
-    let dir = std::env::temp_dir().join(format!("crawl-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let summary = dir.join("summary.json");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_crawl"))
-        .args(args)
-        .args([
-            "--progress",
-            "never",
-            "--ignore-robots",
-            "-o",
-            "/dev/null",
-            "--summary-json",
-        ])
-        .arg(&summary)
-        .stdin(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("crawl runs");
-    {
-        use std::io::Write;
-        let mut stdin = child.stdin.take().expect("stdin");
-        writeln!(stdin, "{}", server.url("/gen/0")).expect("seed");
-    }
-    let status = child.wait().expect("crawl finishes");
-    assert!(status.success(), "crawl {args:?} failed");
-    let text = std::fs::read_to_string(&summary).expect("summary written");
-    serde_json::from_str(&text).expect("summary is JSON")
-}
-
-/// The run with the median pages/s out of `REPS`.
+/// The median of `REPS` crawls of the generated site from /gen/0.
 fn median(server: &FixtureServer, args: &[&str]) -> Value {
-    let mut runs: Vec<Value> = (0..REPS).map(|_| crawl(server, args)).collect();
-    runs.sort_by(|a, b| {
-        a["pages_per_s"]
-            .as_f64()
-            .partial_cmp(&b["pages_per_s"].as_f64())
-            .unwrap_or(std::cmp::Ordering::Equal)
-    });
-    runs.swap_remove(REPS / 2)
-}
-
-fn f(v: &Value, path: &[&str]) -> f64 {
-    path.iter().fold(v, |v, k| &v[*k]).as_f64().unwrap_or(0.0)
+    let mut all = args.to_vec();
+    all.push("--ignore-robots");
+    common::median(REPS, || common::crawl(&[server.url("/gen/0")], &all))
 }
 
 fn dedupe_table(out: &mut String) {
@@ -180,30 +142,11 @@ fn startup_table(out: &mut String) {
 }
 
 fn main() {
-    let machine = format!(
-        "{} cores, {}",
-        std::thread::available_parallelism().map_or(0, usize::from),
-        std::fs::read_to_string("/proc/cpuinfo")
-            .ok()
-            .and_then(
-                |c| c.lines().find(|l| l.starts_with("model name")).map(|l| l
-                    .split(':')
-                    .nth(1)
-                    .unwrap_or("")
-                    .trim()
-                    .to_owned())
-            )
-            .unwrap_or_else(|| "unknown CPU".to_owned())
+    let mut out = format!(
+        "## Processes mode benchmarks\n\nMachine: {}.\n\n",
+        machine()
     );
-    let mut out = format!("## Processes mode benchmarks\n\nMachine: {machine}.\n\n");
     dedupe_table(&mut out);
     startup_table(&mut out);
-    print!("{out}");
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-results");
-    if std::fs::create_dir_all(&dir).is_ok() {
-        let path = dir.join("processes.md");
-        if std::fs::write(&path, &out).is_ok() {
-            println!("written to {}", path.display());
-        }
-    }
+    publish("processes", &out);
 }

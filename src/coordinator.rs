@@ -208,6 +208,9 @@ impl Coordinator {
         if let Some(cpu) = result.worker_cpu_ms {
             self.stats.worker_cpu(&result.worker, cpu);
         }
+        if let Some(rss) = result.worker_peak_rss_kb {
+            self.stats.worker_rss(&result.worker, rss);
+        }
         self.stats.parse_ms += result.parse_ms + result.cpu_wait_ms;
 
         let (retryable, retry_after) = match &result.outcome {
@@ -242,6 +245,7 @@ impl Coordinator {
                 parse_ms: 0.0,
                 cpu_wait_ms: 0.0,
                 worker_cpu_ms: None,
+                worker_peak_rss_kb: None,
                 outcome: Err(FetchError::WorkerDied),
             });
         }
@@ -407,6 +411,7 @@ impl Coordinator {
         Ok(Summary {
             verdict: crate::verdict::judge(&reading),
             reading,
+            peak_rss_kb: self.stats.peak_rss_kb(),
             mode: self.mode,
             workers: self.stats.workers,
             ok: self.stats.ok,

@@ -50,6 +50,8 @@ pub struct Summary {
     /// What limited the crawl, and the figures that say so.
     pub verdict: Bottleneck,
     pub reading: Reading,
+    /// Peak resident memory, worker processes included, in kilobytes.
+    pub peak_rss_kb: u64,
 }
 
 impl Summary {
@@ -83,6 +85,7 @@ impl Summary {
             "cpu": self.reading.cpu,
             "cores": self.reading.cores,
             "mean_fetch_ms": self.reading.mean_fetch_ms,
+            "peak_rss_kb": self.peak_rss_kb,
             "retries": self.retries,
             "robots_blocked": self.robots_blocked,
             "ipc": self.ipc,
@@ -144,10 +147,11 @@ impl fmt::Display for Summary {
         )?;
         writeln!(
             f,
-            "  {:.1} pages/s, {}/s ({} in all)",
+            "  {:.1} pages/s, {}/s ({} in all); peak memory {}",
             self.pages_per_sec(),
             human_bytes(self.bytes_per_sec()),
-            human_bytes(self.bytes as f64)
+            human_bytes(self.bytes as f64),
+            human_bytes(self.peak_rss_kb as f64 * 1024.0)
         )?;
         writeln!(
             f,

@@ -43,6 +43,8 @@ pub struct Stats {
     cpu_start_ms: f64,
     /// Latest cumulative CPU time reported by each worker process (processes mode).
     worker_cpu_ms: HashMap<String, f64>,
+    /// Peak resident memory reported by each worker process (processes mode).
+    worker_rss_kb: HashMap<String, u64>,
     cores: usize,
     /// The live window: from `marks.0` to now, with `marks.1` the most recent roll.
     marks: (Mark, Mark),
@@ -82,6 +84,7 @@ impl Stats {
             requests: 0,
             cpu_start_ms: own_cpu_ms(),
             worker_cpu_ms: HashMap::new(),
+            worker_rss_kb: HashMap::new(),
             cores: std::thread::available_parallelism().map_or(1, usize::from),
             marks: (mark, mark),
         }
@@ -103,6 +106,21 @@ impl Stats {
         } else {
             self.worker_cpu_ms.insert(worker.to_owned(), cpu_ms);
         }
+    }
+
+    /// Records a worker process's peak resident memory, as it reported it.
+    pub fn worker_rss(&mut self, worker: &str, kb: u64) {
+        if let Some(peak) = self.worker_rss_kb.get_mut(worker) {
+            *peak = kb;
+        } else {
+            self.worker_rss_kb.insert(worker.to_owned(), kb);
+        }
+    }
+
+    /// Peak resident memory of the crawl: this process plus every worker process's own peak
+    /// (an upper bound, since copy-on-write pages shared after fork count once per process).
+    pub fn peak_rss_kb(&self) -> u64 {
+        crate::verdict::own_peak_rss_kb() + self.worker_rss_kb.values().sum::<u64>()
     }
 
     /// CPU time the crawl has used so far: this process since the start, plus worker processes.

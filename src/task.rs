@@ -41,6 +41,8 @@ pub struct TaskResult {
     /// A worker process's own CPU time so far (processes mode; threads share the
     /// coordinator's process, whose CPU time is read directly).
     pub worker_cpu_ms: Option<f64>,
+    /// A worker process's peak resident memory so far, in kilobytes (processes mode).
+    pub worker_peak_rss_kb: Option<u64>,
     pub outcome: Result<Fetched, FetchError>,
 }
 

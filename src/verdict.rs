@@ -98,12 +98,32 @@ pub fn explain(verdict: Bottleneck, r: &Reading) -> String {
             s.rate_limit * 100.0
         ),
         Bottleneck::Starved => format!(
-            "starved: workers were idle {:.0}% of the time with nothing to fetch; {cpu}; pages \
-             reveal new links more slowly than {} workers can fetch them, so fewer would do",
+            "starved: workers were idle {:.0}% of the time, waiting for work; {cpu}; either \
+             pages reveal new links more slowly than {} workers fetch them (fewer workers would \
+             do), or the coordinator cannot hand out work faster",
             s.idle * 100.0,
             r.workers
         ),
     }
+}
+
+/// This process's peak resident memory, in kilobytes.
+///
+/// Read from `VmHWM` in /proc/self/status where it exists: getrusage's `ru_maxrss` survives
+/// exec(2) on Linux, so a crawl started by a large parent would report the parent's peak.
+pub fn own_peak_rss_kb() -> u64 {
+    let from_proc = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        });
+    from_proc.unwrap_or_else(|| {
+        use nix::sys::resource::{UsageWho, getrusage};
+        getrusage(UsageWho::RUSAGE_SELF).map_or(0, |u| u64::try_from(u.max_rss()).unwrap_or(0))
+    })
 }
 
 /// CPU time this process has used (all threads), in milliseconds.

@@ -134,6 +134,7 @@ impl Downloaded {
             parse_ms,
             cpu_wait_ms: 0.0,
             worker_cpu_ms: None,
+            worker_peak_rss_kb: None,
             outcome,
         }
     }

@@ -60,6 +60,7 @@ pub(super) fn serve(mut stream: UnixStream, setup: Setup<'_>) -> i32 {
         };
         let mut result = worker.run(task);
         result.worker_cpu_ms = Some(crate::verdict::own_cpu_ms());
+        result.worker_peak_rss_kb = Some(crate::verdict::own_peak_rss_kb());
         if let (Some(known), Ok(page)) = (setup.known, &mut result.outcome) {
             // Links the coordinator already has need not cross the socket.
             let before = page.links.len();

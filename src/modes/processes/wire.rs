@@ -83,6 +83,7 @@ mod tests {
             parse_ms: 0.25,
             cpu_wait_ms: 0.0,
             worker_cpu_ms: None,
+            worker_peak_rss_kb: None,
             outcome: Ok(Fetched {
                 status: 200,
                 title: Some("T".into()),
