@@ -1,0 +1,159 @@
+//! Throughput beside peers: every mode of `crawl`, a plain keep-alive load generator (wrk), wget2
+//! and the article-style Python crawlers, against one fixture site in one run.
+//!
+//! `cargo bench --bench peers`. The site is 5,000 generated pages of about 3 KB with 10 links
+//! each, no added latency, so this measures how much CPU each tool spends per page (the server
+//! shares the same cores). Tools that are not installed are skipped with a note: `wrk` and
+//! `wget2` are Debian packages, the Python crawlers need `requests`. The table is printed and
+//! written to `target/bench-results/peers.md`.
+
+mod common;
+
+use std::fmt::Write as _;
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use common::{crawl, machine, num, publish};
+use crawl_fixture::{FixtureServer, Options};
+
+const PAGES: usize = 5000;
+/// The Python crawlers are slow; a smaller crawl gives the same pages/s.
+const PYTHON_PAGES: usize = 1500;
+
+fn installed(tool: &str) -> bool {
+    Command::new(tool)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok()
+}
+
+/// wrk's requests/s for one page, keep-alive, 64 connections, 5 s.
+fn wrk(server: &FixtureServer) -> Result<f64, String> {
+    if !installed("wrk") {
+        return Err("wrk not installed (apt-get install wrk)".into());
+    }
+    let out = Command::new("wrk")
+        .args(["-t1", "-c64", "-d5s"])
+        .arg(server.url("/gen/1"))
+        .output()
+        .map_err(|e| e.to_string())?;
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("Requests/sec:"))
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| "could not read wrk's Requests/sec".into())
+}
+
+/// wget2 --recursive over the whole site with its default 5 threads: (pages, seconds).
+fn wget2(server: &FixtureServer) -> Result<(usize, f64), String> {
+    if !installed("wget2") {
+        return Err("wget2 not installed (apt-get install wget2)".into());
+    }
+    let dir = std::env::temp_dir().join(format!("crawl-peers-wget2-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let before = server.total_hits();
+    let started = Instant::now();
+    let status = Command::new("wget2")
+        .args([
+            "--recursive",
+            "--level=inf",
+            "--no-robots",
+            "--quiet",
+            "--no-host-directories",
+        ])
+        .arg("--directory-prefix")
+        .arg(&dir)
+        .arg(server.url("/gen/0"))
+        .status()
+        .map_err(|e| e.to_string())?;
+    let secs = started.elapsed().as_secs_f64();
+    let _ = std::fs::remove_dir_all(&dir);
+    // wget2 exits non-zero for any 404 on the way; what counts is what it fetched.
+    let _ = status;
+    Ok(((server.total_hits() - before) as usize, secs))
+}
+
+/// An article-style Python crawler: (pages, pages/s).
+fn python(script: &str, server: &FixtureServer, workers: usize) -> Result<(f64, f64), String> {
+    let path = format!("{}/benches/python/{script}", env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new("python3")
+        .arg(&path)
+        .arg(server.url("/gen/0"))
+        .args([
+            "--max-pages",
+            &PYTHON_PAGES.to_string(),
+            "--workers",
+            &workers.to_string(),
+        ])
+        .output()
+        .map_err(|e| format!("python3 not run: {e}"))?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).trim().to_owned());
+    }
+    let v: serde_json::Value =
+        serde_json::from_slice(&out.stdout).map_err(|e| format!("bad output: {e}"))?;
+    Ok((num(&v, &["pages"]), num(&v, &["pages_per_s"])))
+}
+
+fn main() {
+    let server = FixtureServer::start(Options {
+        pages: PAGES,
+        ..Options::default()
+    })
+    .expect("fixture server");
+    let mut out = format!(
+        "## Throughput beside peers\n\nMachine: {}. {PAGES} generated pages of about 3 KB, 10 links each, no added latency; the server shares the cores.\n\n",
+        machine()
+    );
+    writeln!(out, "| tool | pages | pages/s | peak memory MB | note |").ok();
+    writeln!(out, "|---|---:|---:|---:|---|").ok();
+    match wrk(&server) {
+        Ok(rps) => writeln!(out, "| wrk -t1 -c64 (one page, keep-alive, no parsing) | | {rps:.0} | | the ceiling: HTTP only |").ok(),
+        Err(why) => writeln!(out, "| wrk | | | | skipped: {why} |").ok(),
+    };
+    let mut best = 0.0f64;
+    for (mode, j) in [
+        ("sequential", "1"),
+        ("threads", "16"),
+        ("async", "64"),
+        ("processes", "4"),
+    ] {
+        let s = crawl(
+            &[server.url("/gen/0")],
+            &["-m", mode, "-j", j, "-d", "1000", "--ignore-robots"],
+        );
+        let pps = num(&s, &["pages_per_s"]);
+        best = best.max(pps);
+        writeln!(
+            out,
+            "| crawl --mode {mode} -j {j} | {:.0} | {pps:.0} | {:.1} | {} |",
+            num(&s, &["pages"]),
+            num(&s, &["peak_rss_kb"]) / 1024.0,
+            s["verdict"].as_str().unwrap_or("?"),
+        )
+        .ok();
+    }
+    match wget2(&server) {
+        Ok((pages, secs)) => writeln!(
+            out,
+            "| wget2 --recursive (5 threads) | {pages} | {:.0} | | |",
+            pages as f64 / secs
+        )
+        .ok(),
+        Err(why) => writeln!(out, "| wget2 | | | | skipped: {why} |").ok(),
+    };
+    for (script, workers) in [("crawl_threads.py", 16), ("crawl_pool.py", 4)] {
+        match python(script, &server, workers) {
+            Ok((pages, pps)) => writeln!(
+                out,
+                "| python {script} ({workers} workers) | {pages:.0} | {pps:.0} | | |"
+            )
+            .ok(),
+            Err(why) => writeln!(out, "| python {script} | | | | skipped: {why} |").ok(),
+        };
+    }
+    writeln!(out, "\nBest crawl mode: {best:.0} pages/s.").ok();
+    publish("peers", &out);
+}
