@@ -204,7 +204,9 @@ impl Coordinator {
         job.fetch_ms += result.fetch_ms;
         job.parse_ms += result.parse_ms;
         self.stats.fetch_ms += result.fetch_ms;
-        self.stats.requests += 1;
+        if !matches!(result.outcome, Err(FetchError::WorkerDied)) {
+            self.stats.requests += 1;
+        }
         if let Some(cpu) = result.worker_cpu_ms {
             self.stats.worker_cpu(&result.worker, cpu);
         }
@@ -249,6 +251,22 @@ impl Coordinator {
                 outcome: Err(FetchError::WorkerDied),
             });
         }
+    }
+
+    /// Takes back a task that never reached a worker (its worker was already gone): it goes
+    /// back in the queue as if it had not been handed out, costing no attempt.
+    pub fn requeue_unsent(&mut self, id: u64) {
+        if let Some(mut job) = self.in_flight.remove(&id) {
+            job.attempts -= 1;
+            job.hop_attempts -= 1;
+            self.frontier.retry_at(job, Instant::now());
+        }
+    }
+
+    /// Forgets a worker process that has exited: its memory no longer counts as resident, and
+    /// its CPU time is kept under no name (a later process may reuse its pid).
+    pub fn worker_gone(&mut self, worker: &str) {
+        self.stats.forget_worker(worker);
     }
 
     fn retry(&mut self, job: Job, retry_after: Option<Duration>) {

@@ -15,6 +15,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use nix::sys::mman::{MapFlags, ProtFlags, mmap_anonymous, munmap};
 
+/// The largest table made, in slots.
+const MAX_SLOTS: usize = 1 << 28;
+
 /// A fixed-capacity, insert-only fingerprint set in shared memory.
 pub struct SharedSet {
     base: NonNull<AtomicU64>,
@@ -39,8 +42,15 @@ impl SharedSet {
     /// A set with room for `capacity` fingerprints (rounded up so the table stays at most 3/4
     /// full). The memory is reserved, not touched: pages are committed as entries land on them.
     pub fn with_capacity(capacity: usize) -> nix::Result<SharedSet> {
-        let slots = (capacity.max(16) * 4 / 3).next_power_of_two();
-        let bytes = (slots + 1) * std::mem::size_of::<AtomicU64>();
+        // Past 2^28 slots (2 GiB of address space) the table stops growing; a full table only
+        // lets more links through to the coordinator.
+        let slots = (capacity.clamp(16, MAX_SLOTS / 4 * 3) / 3 * 4)
+            .checked_next_power_of_two()
+            .ok_or(nix::Error::EINVAL)?
+            .min(MAX_SLOTS);
+        let bytes = (slots + 1)
+            .checked_mul(std::mem::size_of::<AtomicU64>())
+            .ok_or(nix::Error::EINVAL)?;
         let len = NonZeroUsize::new(bytes).ok_or(nix::Error::EINVAL)?;
         // SAFETY: a fresh anonymous mapping, zero-filled by the kernel; zero is a valid
         // AtomicU64 and means "empty slot".

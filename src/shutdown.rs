@@ -17,6 +17,8 @@ static RECEIVED: AtomicI32 = AtomicI32::new(0);
 static WAKE_FD: AtomicI32 = AtomicI32::new(-1);
 
 extern "C" fn on_signal(signal: nix::libc::c_int) {
+    // write(2) may set errno; the interrupted code must not see it change.
+    let saved = nix::errno::Errno::last_raw();
     RECEIVED.store(signal, Ordering::SeqCst);
     let fd = WAKE_FD.load(Ordering::SeqCst);
     if fd >= 0 {
@@ -26,6 +28,7 @@ extern "C" fn on_signal(signal: nix::libc::c_int) {
             nix::libc::write(fd, [1u8].as_ptr().cast(), 1);
         }
     }
+    nix::errno::Errno::set_raw(saved);
 }
 
 /// Installed SIGINT and SIGTERM handlers, with a pipe that becomes readable when one fires.
@@ -38,6 +41,7 @@ impl Shutdown {
     /// Installs the handlers. Call once, from the thread that will watch [`Shutdown::fd`].
     pub fn install() -> nix::Result<Shutdown> {
         let (read, write) = nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK)?;
+        RECEIVED.store(0, Ordering::SeqCst);
         WAKE_FD.store(write.as_raw_fd(), Ordering::SeqCst);
         let action = SigAction::new(
             SigHandler::Handler(on_signal),
@@ -65,6 +69,30 @@ impl Shutdown {
     /// Becomes readable when a signal arrives; poll it beside your other descriptors.
     pub fn fd(&self) -> BorrowedFd<'_> {
         self.read.as_fd()
+    }
+
+    /// Holds SIGINT and SIGTERM back until the returned guard is dropped, so a fork can happen
+    /// without a child receiving one before it has reset its handlers. Returns the previous mask.
+    pub fn block() -> nix::Result<SigSet> {
+        let mut both = SigSet::empty();
+        both.add(Signal::SIGINT);
+        both.add(Signal::SIGTERM);
+        let mut old = SigSet::empty();
+        nix::sys::signal::sigprocmask(
+            nix::sys::signal::SigmaskHow::SIG_BLOCK,
+            Some(&both),
+            Some(&mut old),
+        )?;
+        Ok(old)
+    }
+
+    /// Restores a signal mask saved by [`Shutdown::block`].
+    pub fn restore(mask: &SigSet) {
+        let _ = nix::sys::signal::sigprocmask(
+            nix::sys::signal::SigmaskHow::SIG_SETMASK,
+            Some(mask),
+            None,
+        );
     }
 
     /// Restores the default dispositions in a forked child, which must not run the parent's

@@ -43,8 +43,12 @@ pub struct Stats {
     cpu_start_ms: f64,
     /// Latest cumulative CPU time reported by each worker process (processes mode).
     worker_cpu_ms: HashMap<String, f64>,
-    /// Peak resident memory reported by each worker process (processes mode).
+    /// Peak resident memory reported by each live worker process (processes mode).
     worker_rss_kb: HashMap<String, u64>,
+    /// The largest sum of live workers' peaks seen so far.
+    workers_rss_peak_kb: u64,
+    /// CPU time of worker processes that have exited.
+    gone_worker_cpu_ms: f64,
     cores: usize,
     /// The live window: from `marks.0` to now, with `marks.1` the most recent roll.
     marks: (Mark, Mark),
@@ -85,6 +89,8 @@ impl Stats {
             cpu_start_ms: own_cpu_ms(),
             worker_cpu_ms: HashMap::new(),
             worker_rss_kb: HashMap::new(),
+            workers_rss_peak_kb: 0,
+            gone_worker_cpu_ms: 0.0,
             cores: std::thread::available_parallelism().map_or(1, usize::from),
             marks: (mark, mark),
         }
@@ -115,17 +121,30 @@ impl Stats {
         } else {
             self.worker_rss_kb.insert(worker.to_owned(), kb);
         }
+        let live: u64 = self.worker_rss_kb.values().sum();
+        self.workers_rss_peak_kb = self.workers_rss_peak_kb.max(live);
     }
 
-    /// Peak resident memory of the crawl: this process plus every worker process's own peak
-    /// (an upper bound, since copy-on-write pages shared after fork count once per process).
+    /// Drops an exited worker process from the live set, keeping its CPU time.
+    pub fn forget_worker(&mut self, worker: &str) {
+        self.worker_rss_kb.remove(worker);
+        if let Some(cpu) = self.worker_cpu_ms.remove(worker) {
+            self.gone_worker_cpu_ms += cpu;
+        }
+    }
+
+    /// Peak resident memory of the crawl: this process plus the largest sum of the worker
+    /// processes alive at once (an upper bound: pages shared copy-on-write after fork count
+    /// once per process).
     pub fn peak_rss_kb(&self) -> u64 {
-        crate::verdict::own_peak_rss_kb() + self.worker_rss_kb.values().sum::<u64>()
+        crate::verdict::own_peak_rss_kb() + self.workers_rss_peak_kb
     }
 
     /// CPU time the crawl has used so far: this process since the start, plus worker processes.
     pub fn cpu_ms(&self) -> f64 {
-        (own_cpu_ms() - self.cpu_start_ms).max(0.0) + self.worker_cpu_ms.values().sum::<f64>()
+        (own_cpu_ms() - self.cpu_start_ms).max(0.0)
+            + self.worker_cpu_ms.values().sum::<f64>()
+            + self.gone_worker_cpu_ms
     }
 
     fn mark(&self, at: Instant) -> Mark {

@@ -28,11 +28,14 @@ pub(super) struct Setup<'a> {
     /// Exit after one task (`--fork-per-page`).
     pub one_shot: bool,
     pub parent: Pid,
+    /// The signal mask to restore once the coordinator's handlers are gone.
+    pub mask: nix::sys::signal::SigSet,
 }
 
 /// Serves tasks until the coordinator closes the socket; returns the exit status.
 pub(super) fn serve(mut stream: UnixStream, setup: Setup<'_>) -> i32 {
     Shutdown::reset_in_child();
+    Shutdown::restore(&setup.mask);
     // If this fails we still work; the socket's end of stream remains a way to notice.
     let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
     if getppid() != setup.parent {
@@ -42,7 +45,9 @@ pub(super) fn serve(mut stream: UnixStream, setup: Setup<'_>) -> i32 {
     let mut buf = Vec::with_capacity(4096);
     let label = format!("pid {}", getpid());
     let worker = match BlockingWorker::with_fetcher(setup.fetcher, setup.limits, label) {
-        Ok(worker) => worker,
+        // Never dropped: the process ends with _exit, and tearing down the runtime would only
+        // wait for stray blocking threads (a stuck DNS lookup) while the coordinator reaps us.
+        Ok(worker) => std::mem::ManuallyDrop::new(worker),
         Err(e) => {
             let _ = send(
                 &mut stream,

@@ -60,6 +60,8 @@ struct Worker {
 pub struct Outcome {
     pub ipc: Ipc,
     pub interrupted: Option<Signal>,
+    /// Keeps SIGINT and SIGTERM handled until the caller has flushed the records.
+    _signals: Shutdown,
 }
 
 /// The worker slots and everything needed to (re)fill them.
@@ -113,16 +115,24 @@ pub fn run(coordinator: &mut Coordinator, config: &Config) -> Result<Outcome, Cr
     if !config.fork_per_page {
         // Prefork the pool so start-up cost is paid once, before the crawl clock matters.
         for i in 0..pool.slots.len() {
-            pool.slots[i] = Some(pool.spawn()?);
+            match pool.spawn() {
+                Ok(worker) => pool.slots[i] = Some(worker),
+                Err(e) => {
+                    pool.stop(true, coordinator);
+                    return Err(e);
+                }
+            }
         }
     }
     let result = pool.drive(coordinator, &shutdown);
     let interrupted = shutdown.requested();
-    pool.stop(interrupted.is_some());
+    // On an error or a signal, workers in the middle of a page are terminated, not awaited.
+    pool.stop(interrupted.is_some() || result.is_err(), coordinator);
     result?;
     Ok(Outcome {
         ipc: pool.ipc,
         interrupted,
+        _signals: shutdown,
     })
 }
 
@@ -132,9 +142,16 @@ impl Pool<'_> {
         let (ours, theirs) = UnixStream::pair().map_err(CrawlError::Runtime)?;
         let parent = getpid();
         let started = Instant::now();
+        // Hold SIGINT/SIGTERM until the child has reset its handlers: in between it would run
+        // the coordinator's handler and write to the coordinator's pipe.
+        let mask = Shutdown::block().map_err(|e| CrawlError::Runtime(e.into()))?;
         // SAFETY: this process is single-threaded (checked before the first fork, and the
         // coordinator starts no threads), so the child inherits no lock held by another thread.
-        match unsafe { fork() } {
+        let forked = unsafe { fork() };
+        if !matches!(forked, Ok(ForkResult::Child)) {
+            Shutdown::restore(&mask);
+        }
+        match forked {
             Ok(ForkResult::Parent { child }) => {
                 drop(theirs);
                 self.ipc.forks += 1;
@@ -158,6 +175,7 @@ impl Pool<'_> {
                     known: self.known.as_deref(),
                     one_shot: self.config.fork_per_page,
                     parent,
+                    mask,
                 };
                 let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     child::serve(theirs, setup)
@@ -220,8 +238,8 @@ impl Pool<'_> {
             if rate_limited && idle > 0 {
                 coordinator.add_rate_wait(started.elapsed() * idle as u32);
             }
-            for i in ready {
-                self.collect(i, coordinator)?;
+            for (i, hung_up) in ready {
+                self.collect(i, hung_up, coordinator)?;
             }
             if self.ipc.deaths > max_deaths {
                 return Err(CrawlError::WorkersKeepDying(self.ipc.deaths));
@@ -237,9 +255,16 @@ impl Pool<'_> {
         coordinator: &mut Coordinator,
     ) -> Result<(), CrawlError> {
         if self.slots[i].is_none() {
-            self.slots[i] = Some(self.spawn()?);
+            match self.spawn() {
+                Ok(worker) => self.slots[i] = Some(worker),
+                Err(e) => {
+                    coordinator.requeue_unsent(task.id);
+                    return Err(e);
+                }
+            }
         }
         let Some(worker) = self.slots[i].as_mut() else {
+            coordinator.requeue_unsent(task.id);
             return Ok(());
         };
         let started = Instant::now();
@@ -250,24 +275,28 @@ impl Pool<'_> {
                 worker.task = Some((task.id, started));
             }
             Err(_) => {
-                // The worker is gone before it got the task: the task was never attempted.
-                worker.task = Some((task.id, started));
+                // The worker died while idle: the task never reached it, so it goes back in the
+                // queue at no cost, and the worker is reaped.
+                coordinator.requeue_unsent(task.id);
                 self.bury(i, coordinator);
             }
         }
         Ok(())
     }
 
-    /// Waits until a worker has something to say, a signal arrives, or `until` passes. Returns
-    /// the slots to read.
+    /// Waits until a worker has something to say (or has died: idle workers are watched too),
+    /// a signal arrives, or `until` passes. Returns the slots to read, and whether each hung up.
     fn wait(
         &mut self,
         until: Option<Instant>,
         shutdown: &Shutdown,
-    ) -> Result<Vec<usize>, CrawlError> {
-        let busy: Vec<usize> = (0..self.slots.len())
-            .filter(|&i| self.slots[i].as_ref().is_some_and(|w| w.task.is_some()))
+    ) -> Result<Vec<(usize, bool)>, CrawlError> {
+        let live: Vec<usize> = (0..self.slots.len())
+            .filter(|&i| self.slots[i].is_some())
             .collect();
+        let busy = live
+            .iter()
+            .any(|&i| self.slots[i].as_ref().is_some_and(|w| w.task.is_some()));
         let timeout = match until {
             Some(at) => {
                 let ms = at.saturating_duration_since(Instant::now()).as_millis();
@@ -275,10 +304,10 @@ impl Pool<'_> {
                 PollTimeout::try_from(ms.saturating_add(1).min(60_000) as u64)
                     .unwrap_or(PollTimeout::MAX)
             }
-            None if busy.is_empty() => PollTimeout::ZERO,
+            None if !busy => PollTimeout::ZERO,
             None => PollTimeout::NONE,
         };
-        let mut fds: Vec<PollFd> = busy
+        let mut fds: Vec<PollFd> = live
             .iter()
             .filter_map(|&i| self.slots[i].as_ref())
             .map(|w| PollFd::new(w.stream.as_fd(), PollFlags::POLLIN))
@@ -289,16 +318,23 @@ impl Pool<'_> {
             Err(nix::errno::Errno::EINTR) => return Ok(Vec::new()),
             Err(e) => return Err(CrawlError::Runtime(e.into())),
         }
-        Ok(busy
+        Ok(live
             .iter()
             .zip(&fds)
-            .filter(|(_, fd)| fd.revents().is_some_and(|r| !r.is_empty()))
-            .map(|(&i, _)| i)
+            .filter_map(|(&i, fd)| {
+                let revents = fd.revents().filter(|r| !r.is_empty())?;
+                Some((i, revents.contains(PollFlags::POLLHUP)))
+            })
             .collect())
     }
 
-    /// Reads slot `i`'s message; buries the worker if it died instead.
-    fn collect(&mut self, i: usize, coordinator: &mut Coordinator) -> Result<(), CrawlError> {
+    /// Reads slot `i`'s message; buries the worker if it died instead, or right after.
+    fn collect(
+        &mut self,
+        i: usize,
+        hung_up: bool,
+        coordinator: &mut Coordinator,
+    ) -> Result<(), CrawlError> {
         let Some(worker) = self.slots[i].as_mut() else {
             return Ok(());
         };
@@ -315,13 +351,11 @@ impl Pool<'_> {
                         ((received - sent).as_secs_f64() * 1000.0 - worker_ms).max(0.0);
                 }
                 coordinator.complete(*result);
-                if self.config.fork_per_page {
-                    // The worker exits after one page; reap it now so it never lingers as a
-                    // zombie, and let the next task fork a fresh one.
-                    if let Some(worker) = self.slots[i].take() {
-                        drop(worker.stream);
-                        let _ = waitpid(worker.pid, None);
-                    }
+                if self.config.fork_per_page || hung_up {
+                    // The worker exits after one page (or died right after this one): reap it
+                    // now so it never lingers as a zombie; the next task forks a fresh one. It
+                    // holds no task, so this costs nothing.
+                    self.bury(i, coordinator);
                 }
             }
             Ok(Some((FromWorker::InitFailed(reason), _))) => {
@@ -341,6 +375,7 @@ impl Pool<'_> {
         drop(worker.stream);
         let status = waitpid(worker.pid, None);
         let label = format!("pid {}", worker.pid);
+        coordinator.worker_gone(&label);
         if let Some((id, _)) = worker.task {
             self.ipc.deaths += 1;
             let how = match status {
@@ -355,18 +390,37 @@ impl Pool<'_> {
         }
     }
 
-    /// Ends every worker: closing its socket asks it to exit; on interruption we also send
-    /// SIGTERM so a worker in the middle of a slow request stops now. Every child is reaped.
-    fn stop(&mut self, interrupted: bool) {
+    /// Ends every worker: closing its socket asks it to exit; with `terminate` (a signal or an
+    /// error) we also send SIGTERM so a worker in the middle of a slow request stops now. Every
+    /// child is reaped.
+    fn stop(&mut self, terminate: bool, coordinator: &mut Coordinator) {
+        for worker in self.stop_all(terminate) {
+            coordinator.worker_gone(&format!("pid {worker}"));
+        }
+    }
+
+    /// Stops and reaps every worker; returns their pids.
+    fn stop_all(&mut self, terminate: bool) -> Vec<Pid> {
         let workers: Vec<Worker> = self.slots.iter_mut().filter_map(Option::take).collect();
         for worker in &workers {
-            if interrupted {
+            if terminate {
                 let _ = kill(worker.pid, Signal::SIGTERM);
             }
         }
-        for worker in workers {
-            drop(worker.stream);
-            let _ = waitpid(worker.pid, None);
-        }
+        workers
+            .into_iter()
+            .map(|worker| {
+                drop(worker.stream);
+                let _ = waitpid(worker.pid, None);
+                worker.pid
+            })
+            .collect()
+    }
+}
+
+impl Drop for Pool<'_> {
+    /// A coordinator that panics must not leave workers behind either.
+    fn drop(&mut self) {
+        self.stop_all(true);
     }
 }
