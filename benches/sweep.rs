@@ -16,7 +16,7 @@ mod common;
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use common::{crawl, machine, num, publish};
+use common::{Series, crawl, line_chart, machine, num, publish};
 use crawl_fixture::{FixtureServer, Options};
 use serde_json::Value;
 
@@ -69,15 +69,28 @@ fn crossover(out: &mut String) {
         "\nServer latency, no extra work (pages: 400, or 100 at 50 ms and more):\n\n{header}"
     )
     .ok();
+    let mut by_latency: Vec<Series> = MODES.iter().map(|m| (m.to_string(), Vec::new())).collect();
     for latency in [0u64, 5, 20, 50, 200] {
         let s = server(latency, 2000);
         let pages = if latency >= 50 { 100 } else { 400 };
-        let row: Vec<String> = MODES
+        let runs: Vec<Value> = MODES
             .iter()
-            .map(|m| cell(&crawl(&seeds(&s, pages), &["-m", m, "--ignore-robots"])))
+            .map(|m| crawl(&seeds(&s, pages), &["-m", m, "--ignore-robots"]))
             .collect();
+        for (series, run) in by_latency.iter_mut().zip(&runs) {
+            series.1.push((latency as f64, num(run, &["pages_per_s"])));
+        }
+        let row: Vec<String> = runs.iter().map(cell).collect();
         writeln!(out, "| {latency} ms | {} |", row.join(" | ")).ok();
     }
+    chart(
+        out,
+        "sweep-latency",
+        "pages/s as server latency grows",
+        "server latency (ms)",
+        false,
+        &by_latency,
+    );
 
     writeln!(
         out,
@@ -119,7 +132,10 @@ fn scale(out: &mut String) {
         ("threads", &[1, 4, 16, 64, 256]),
         ("processes", &[1, 2, 4, 8, 16, 32]),
     ];
+    let mut lines: Vec<Series> = Vec::new();
+    let mut ideal: Vec<(f64, f64)> = Vec::new();
     for (mode, workers) in plan {
+        let mut points = Vec::new();
         for &w in workers {
             let pages = (w * 10).max(200);
             let j = w.to_string();
@@ -127,19 +143,42 @@ fn scale(out: &mut String) {
                 &seeds(&slow, pages),
                 &["-m", mode, "-j", &j, "--ignore-robots"],
             );
-            let ideal = w as f64 / 0.1;
+            let ideal_rate = w as f64 / 0.1;
             let got = num(&s, &["pages_per_s"]);
+            points.push((w as f64, got));
+            if !ideal.iter().any(|&(x, _)| x == w as f64) {
+                ideal.push((w as f64, ideal_rate));
+            }
             writeln!(
                 out,
-                "| {mode} | {w} | {got:.0} | {ideal:.0} | {:.0}% | {:.1} | {} |",
-                100.0 * got / ideal,
+                "| {mode} | {w} | {got:.0} | {ideal_rate:.0} | {:.0}% | {:.1} | {} |",
+                100.0 * got / ideal_rate,
                 num(&s, &["peak_rss_kb"]) / 1024.0,
                 s["verdict"].as_str().unwrap_or("?"),
             )
             .ok();
         }
+        lines.push((mode.to_owned(), points));
     }
+    ideal.sort_by(|a, b| a.0.total_cmp(&b.0));
+    lines.push(("Little's law ideal".to_owned(), ideal));
     writeln!(out).ok();
+    chart(
+        out,
+        "sweep-scale",
+        "pages/s against workers, 100 ms latency",
+        "workers (log scale)",
+        true,
+        &lines,
+    );
+}
+
+/// Draws a chart and links it from the report; a drawing failure is noted, not fatal.
+fn chart(out: &mut String, name: &str, title: &str, x_desc: &str, log_x: bool, series: &[Series]) {
+    match line_chart(name, title, x_desc, "pages/s", log_x, series) {
+        Ok(path) => writeln!(out, "\n![{title}]({})\n", path.display()).ok(),
+        Err(e) => writeln!(out, "\n(chart {name} not drawn: {e})\n").ok(),
+    };
 }
 
 fn limiter(out: &mut String) {

@@ -74,3 +74,69 @@ pub fn publish(name: &str, text: &str) {
         println!("\nwritten to {}", path.display());
     }
 }
+
+/// One line on a chart: a name and its (x, y) points.
+pub type Series = (String, Vec<(f64, f64)>);
+
+/// Draws `series` as a line chart to `target/bench-results/NAME.svg`; returns the path.
+pub fn line_chart(
+    name: &str,
+    title: &str,
+    x_desc: &str,
+    y_desc: &str,
+    log_x: bool,
+    series: &[Series],
+) -> Result<std::path::PathBuf, Box<dyn std::error::Error>> {
+    use plotters::prelude::*;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-results");
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join(format!("{name}.svg"));
+    let points = series.iter().flat_map(|(_, p)| p.iter());
+    let x_max = points.clone().map(|p| p.0).fold(1.0f64, f64::max);
+    let x_min = points
+        .clone()
+        .map(|p| p.0)
+        .fold(f64::MAX, f64::min)
+        .min(x_max);
+    let y_max = points.map(|p| p.1).fold(1.0f64, f64::max) * 1.1;
+    let root = SVGBackend::new(&path, (720, 420)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let colours = [RED, BLUE, GREEN, MAGENTA, BLACK, CYAN];
+    let mut builder = ChartBuilder::on(&root);
+    builder
+        .caption(title, ("sans-serif", 18))
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(56);
+    macro_rules! draw {
+        ($chart:expr) => {{
+            let mut chart = $chart;
+            chart
+                .configure_mesh()
+                .x_desc(x_desc)
+                .y_desc(y_desc)
+                .draw()?;
+            for (i, (label, pts)) in series.iter().enumerate() {
+                let colour = colours[i % colours.len()];
+                chart
+                    .draw_series(LineSeries::new(pts.iter().copied(), colour.stroke_width(2)))?
+                    .label(label.as_str())
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], colour));
+                chart.draw_series(pts.iter().map(|&p| Circle::new(p, 3, colour.filled())))?;
+            }
+            chart
+                .configure_series_labels()
+                .background_style(WHITE.mix(0.8))
+                .border_style(BLACK)
+                .draw()?;
+        }};
+    }
+    if log_x {
+        draw!(builder.build_cartesian_2d((x_min.max(1e-9)..x_max).log_scale(), 0f64..y_max)?);
+    } else {
+        draw!(builder.build_cartesian_2d(x_min..x_max, 0f64..y_max)?);
+    }
+    root.present()?;
+    drop(root);
+    Ok(path)
+}
