@@ -51,18 +51,32 @@ fn crossover(out: &mut String) {
 
     let fast = server(0, 2000);
     writeln!(out, "`--cpu-work` (rounds per page; 1,000,000 is about 2.4 ms here), no latency, 400 pages:\n\n{header}").ok();
+    let mut by_work: Vec<Series> = MODES.iter().map(|m| (m.to_string(), Vec::new())).collect();
     for work in ["0", "100000", "300000", "1000000", "3000000"] {
-        let row: Vec<String> = MODES
+        let runs: Vec<Value> = MODES
             .iter()
             .map(|m| {
-                cell(&crawl(
+                crawl(
                     &seeds(&fast, 400),
                     &["-m", m, "--ignore-robots", "--cpu-work", work],
-                ))
+                )
             })
             .collect();
+        let x = work.parse::<f64>().unwrap_or(0.0) / 1e6;
+        for (series, run) in by_work.iter_mut().zip(&runs) {
+            series.1.push((x, num(run, &["pages_per_s"])));
+        }
+        let row: Vec<String> = runs.iter().map(cell).collect();
         writeln!(out, "| {work} | {} |", row.join(" | ")).ok();
     }
+    chart(
+        out,
+        "sweep-cpu-work",
+        "pages/s as CPU work per page grows",
+        "--cpu-work (millions of rounds per page)",
+        false,
+        &by_work,
+    );
 
     writeln!(
         out,
@@ -132,10 +146,11 @@ fn scale(out: &mut String) {
         ("threads", &[1, 4, 16, 64, 256]),
         ("processes", &[1, 2, 4, 8, 16, 32]),
     ];
-    let mut lines: Vec<Series> = Vec::new();
-    let mut ideal: Vec<(f64, f64)> = Vec::new();
+    // Share of the Little's-law ideal, and peak memory, per mode.
+    let mut efficiency: Vec<Series> = Vec::new();
+    let mut memory: Vec<Series> = Vec::new();
     for (mode, workers) in plan {
-        let mut points = Vec::new();
+        let (mut eff, mut mem) = (Vec::new(), Vec::new());
         for &w in workers {
             let pages = (w * 10).max(200);
             let j = w.to_string();
@@ -145,10 +160,8 @@ fn scale(out: &mut String) {
             );
             let ideal_rate = w as f64 / 0.1;
             let got = num(&s, &["pages_per_s"]);
-            points.push((w as f64, got));
-            if !ideal.iter().any(|&(x, _)| x == w as f64) {
-                ideal.push((w as f64, ideal_rate));
-            }
+            eff.push((w as f64, 100.0 * got / ideal_rate));
+            mem.push((w as f64, num(&s, &["peak_rss_kb"]) / 1024.0));
             writeln!(
                 out,
                 "| {mode} | {w} | {got:.0} | {ideal_rate:.0} | {:.0}% | {:.1} | {} |",
@@ -158,24 +171,45 @@ fn scale(out: &mut String) {
             )
             .ok();
         }
-        lines.push((mode.to_owned(), points));
+        efficiency.push((mode.to_owned(), eff));
+        memory.push((mode.to_owned(), mem));
     }
-    ideal.sort_by(|a, b| a.0.total_cmp(&b.0));
-    lines.push(("Little's law ideal".to_owned(), ideal));
     writeln!(out).ok();
-    chart(
+    chart_y(
         out,
         "sweep-scale",
-        "pages/s against workers, 100 ms latency",
+        "pages/s as a share of Little's law (workers / 100 ms)",
         "workers (log scale)",
+        "% of ideal",
         true,
-        &lines,
+        &efficiency,
+    );
+    chart_y(
+        out,
+        "sweep-memory",
+        "peak memory against workers",
+        "workers (log scale)",
+        "MB",
+        true,
+        &memory,
     );
 }
 
 /// Draws a chart and links it from the report; a drawing failure is noted, not fatal.
 fn chart(out: &mut String, name: &str, title: &str, x_desc: &str, log_x: bool, series: &[Series]) {
-    match line_chart(name, title, x_desc, "pages/s", log_x, series) {
+    chart_y(out, name, title, x_desc, "pages/s", log_x, series);
+}
+
+fn chart_y(
+    out: &mut String,
+    name: &str,
+    title: &str,
+    x_desc: &str,
+    y_desc: &str,
+    log_x: bool,
+    series: &[Series],
+) {
+    match line_chart(name, title, x_desc, y_desc, log_x, series) {
         Ok(path) => writeln!(out, "\n![{title}]({})\n", path.display()).ok(),
         Err(e) => writeln!(out, "\n(chart {name} not drawn: {e})\n").ok(),
     };
