@@ -17,6 +17,11 @@ use crate::scope::Scope;
 use crate::task::{FetchError, Fetched, Task, TaskKind, TaskResult};
 use crate::work::burn;
 
+/// Bodies up to this size are parsed where they arrive even in async mode: the streaming
+/// extractor gets through 64 KiB in well under a millisecond, less than handing the page to
+/// another thread and back would cost in latency.
+pub const INLINE_PARSE_BYTES: usize = 64 * 1024;
+
 /// The per-worker settings every task needs.
 #[derive(Debug, Clone, Copy)]
 pub struct TaskLimits {
@@ -81,6 +86,17 @@ impl Downloaded {
             }
             Err(_) => false,
         }
+    }
+
+    /// Whether parsing this page is cheap enough to do wherever it arrived, even on an async
+    /// reactor thread: no `--cpu-work`, and a body small enough to tokenize in tens of
+    /// microseconds ([`INLINE_PARSE_BYTES`]).
+    pub fn parse_is_cheap(&self, limits: TaskLimits) -> bool {
+        limits.cpu_work == 0
+            && self
+                .result
+                .as_ref()
+                .is_ok_and(|r| r.body.len() <= INLINE_PARSE_BYTES)
     }
 
     /// The CPU half: decodes and parses a successful HTML page (plus `--cpu-work`), and packs
