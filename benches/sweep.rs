@@ -132,7 +132,7 @@ fn scale(out: &mut String) {
     let slow = server(100, 20_000);
     writeln!(
         out,
-        "### Scale: 100 ms server latency, 10 pages per worker (at least 200)\n"
+        "### Scale: 100 ms server latency, 20 pages per worker (at least 200)\n"
     )
     .ok();
     writeln!(
@@ -152,7 +152,7 @@ fn scale(out: &mut String) {
     for (mode, workers) in plan {
         let (mut eff, mut mem) = (Vec::new(), Vec::new());
         for &w in workers {
-            let pages = (w * 10).max(200);
+            let pages = (w * 20).max(200);
             let j = w.to_string();
             let s = crawl(
                 &seeds(&slow, pages),

@@ -20,58 +20,14 @@ Exits 2 on bad arguments, 3 if `requests` is not installed.
 
 from __future__ import annotations
 
-import argparse
 import json
 import multiprocessing
 import sys
 import time
-from html.parser import HTMLParser
-from urllib.parse import urldefrag, urljoin, urlsplit
+from urllib.parse import urldefrag
 
-try:
-    import requests
-except ImportError:  # reported after argument parsing, so that --help still works
-    requests = None  # type: ignore[assignment]
-
-Result = tuple[str, int, str, list[str]]  # (url, status or 0 on error, title, links)
-DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-class LinkParser(HTMLParser):
-    """Collects <a href> values and the text of <title>."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.links: list[str] = []
-        self.title = ""
-        self._in_title = False
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "a":
-            self.links.extend(v for k, v in attrs if k == "href" and v)
-        elif tag == "title":
-            self._in_title = True
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "title":
-            self._in_title = False
-
-    def handle_data(self, data: str) -> None:
-        if self._in_title:
-            self.title += data
-
-
-def origin(url: str) -> tuple[str, int] | None:
-    """(host, port) of an http(s) URL, or None for anything else."""
-    try:
-        parts = urlsplit(url)
-        port = parts.port or DEFAULT_PORTS.get(parts.scheme)
-    except ValueError:
-        return None
-    if parts.scheme not in DEFAULT_PORTS or not parts.hostname or port is None:
-        return None
-    return parts.hostname.lower(), port
-
+# crawl_common.py sits next to this script, and Python puts the script's directory on sys.path.
+from crawl_common import Result, fetch_page, origin, parse_args, requests, requests_missing
 
 _session: requests.Session | None = None  # one per worker process, made by init_worker
 _timeout = 10.0
@@ -85,17 +41,7 @@ def init_worker(timeout: float) -> None:
 def fetch(url: str) -> Result:
     """Fetches and parses one page (in a worker); any failure becomes status 0."""
     assert _session is not None
-    try:
-        resp = _session.get(url, timeout=_timeout)
-        if not resp.ok or "html" not in resp.headers.get("Content-Type", "html"):
-            return url, resp.status_code, "", []
-        parser = LinkParser()
-        parser.feed(resp.text)
-        links = [urldefrag(urljoin(resp.url, href))[0] for href in parser.links]
-        return url, resp.status_code, parser.title.strip(), links
-    except Exception as e:  # a failed page must not stop the crawl
-        print(f"fetch failed: {url}: {e}", file=sys.stderr)
-        return url, 0, "", []
+    return fetch_page(_session, url, _timeout)
 
 
 def crawl(seed: str, max_pages: int, workers: int, timeout: float) -> tuple[int, int]:
@@ -119,24 +65,9 @@ def crawl(seed: str, max_pages: int, workers: int, timeout: float) -> tuple[int,
     return pages, ok
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description="Crawl a site breadth-first with a process pool.")
-    parser.add_argument("seed_url", metavar="SEED_URL", help="e.g. http://127.0.0.1:PORT/gen/0")
-    parser.add_argument("--max-pages", type=int, required=True, help="stop after N pages")
-    parser.add_argument("--workers", type=int, required=True, help="worker processes")
-    parser.add_argument("--timeout", type=float, default=10.0, help="per request, s (default 10)")
-    args = parser.parse_args(argv)
-    if origin(args.seed_url) is None:
-        parser.error(f"SEED_URL must be an http(s) URL with a host: {args.seed_url!r}")
-    if args.max_pages < 1 or args.workers < 1 or not args.timeout > 0:
-        parser.error("--max-pages and --workers must be at least 1, --timeout positive")
-    return args
-
-
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    if requests is None:
-        print("requests is not installed (pip install requests)", file=sys.stderr)
+    args = parse_args("Crawl a site breadth-first with a process pool.", "worker processes", argv)
+    if requests_missing():
         return 3
     started = time.perf_counter()
     pages, ok = crawl(args.seed_url, args.max_pages, args.workers, args.timeout)
