@@ -34,7 +34,7 @@
 //!   where the CPU-bound half runs.
 //! - [`fetch`]: HTTP with reqwest (the only reqwest user): timeouts, redirects, size cap.
 //! - [`decode`]: charset detection and decoding (header, BOM, `<meta>`, then UTF-8).
-//! - [`extract`]: title and links from HTML (the only `scraper` user).
+//! - [`extract`]: title and links from HTML in one streaming pass (the only HTML parser user).
 //! - [`work`]: the synthetic CPU load behind `--cpu-work`.
 //!
 //! The drivers
