@@ -225,5 +225,38 @@ fn main() {
     if let Err(why) = &py {
         writeln!(out, "\nPython columns empty: {why}.").ok();
     }
+    for (tasks, n, name, title) in [
+        (
+            100usize,
+            1_000_000u64,
+            "article-large",
+            "100 tasks x 1,000,000 increments (log scale)",
+        ),
+        (
+            1000,
+            100,
+            "article-small",
+            "1,000 tasks x 100 increments (log scale)",
+        ),
+    ] {
+        let mut bars = Vec::new();
+        for (label, py_mode, _) in cases {
+            if let Some(secs) = rust.get(&(label, tasks, n)) {
+                bars.push((format!("Rust: {label}"), *secs));
+            }
+            let py_secs = py_mode.and_then(|m| {
+                py.as_ref()
+                    .ok()
+                    .and_then(|p| p.get(&(m.to_owned(), tasks)).copied())
+            });
+            if let Some(secs) = py_secs {
+                bars.push((format!("Python: {label}"), secs));
+            }
+        }
+        match common::bar_chart(name, title, "seconds", true, &bars) {
+            Ok(path) => writeln!(out, "\n![{title}]({})", path.display()).ok(),
+            Err(e) => writeln!(out, "\n(chart {name} not drawn: {e})").ok(),
+        };
+    }
     common::publish("article", &out);
 }

@@ -110,8 +110,12 @@ fn main() {
     );
     writeln!(out, "| tool | pages | pages/s | peak memory MB | note |").ok();
     writeln!(out, "|---|---:|---:|---:|---|").ok();
+    let mut bars: Vec<(String, f64)> = Vec::new();
     match wrk(&server) {
-        Ok(rps) => writeln!(out, "| wrk -t1 -c64 (one page, keep-alive, no parsing) | | {rps:.0} | | the ceiling: HTTP only |").ok(),
+        Ok(rps) => {
+            bars.push(("wrk (HTTP only, no parsing)".to_owned(), rps));
+            writeln!(out, "| wrk -t1 -c64 (one page, keep-alive, no parsing) | | {rps:.0} | | the ceiling: HTTP only |").ok()
+        }
         Err(why) => writeln!(out, "| wrk | | | | skipped: {why} |").ok(),
     };
     let mut best = 0.0f64;
@@ -130,6 +134,7 @@ fn main() {
         });
         let pps = num(&s, &["pages_per_s"]);
         best = best.max(pps);
+        bars.push((format!("crawl --mode {mode} -j {j}"), pps));
         writeln!(
             out,
             "| crawl --mode {mode} -j {j} | {:.0} | {pps:.0} | {:.1} | {} |",
@@ -140,24 +145,40 @@ fn main() {
         .ok();
     }
     match wget2(&server) {
-        Ok((pages, secs)) => writeln!(
-            out,
-            "| wget2 --recursive (5 threads) | {pages} | {:.0} | | |",
-            pages as f64 / secs
-        )
-        .ok(),
+        Ok((pages, secs)) => {
+            bars.push(("wget2 --recursive".to_owned(), pages as f64 / secs));
+            writeln!(
+                out,
+                "| wget2 --recursive (5 threads) | {pages} | {:.0} | | |",
+                pages as f64 / secs
+            )
+            .ok()
+        }
         Err(why) => writeln!(out, "| wget2 | | | | skipped: {why} |").ok(),
     };
     for (script, workers) in [("crawl_threads.py", 16), ("crawl_pool.py", 4)] {
         match python(script, &server, workers) {
-            Ok((pages, pps)) => writeln!(
-                out,
-                "| python {script} ({workers} workers) | {pages:.0} | {pps:.0} | | |"
-            )
-            .ok(),
+            Ok((pages, pps)) => {
+                bars.push((format!("python {script} ({workers} workers)"), pps));
+                writeln!(
+                    out,
+                    "| python {script} ({workers} workers) | {pages:.0} | {pps:.0} | | |"
+                )
+                .ok()
+            }
             Err(why) => writeln!(out, "| python {script} | | | | skipped: {why} |").ok(),
         };
     }
     writeln!(out, "\nBest crawl mode: {best:.0} pages/s.").ok();
+    match common::bar_chart(
+        "peers",
+        "pages/s on one fixture site",
+        "pages/s",
+        false,
+        &bars,
+    ) {
+        Ok(path) => writeln!(out, "\n![pages/s on one fixture site]({})", path.display()).ok(),
+        Err(e) => writeln!(out, "\n(chart not drawn: {e})").ok(),
+    };
     publish("peers", &out);
 }

@@ -108,10 +108,12 @@ fn startup_table(out: &mut String) {
             &["-m", "processes", "-j", "1", "--fork-per-page"],
         ),
     ];
+    let mut bars: Vec<(String, f64)> = Vec::new();
     for (name, args) in cases {
         let mut all = args.to_vec();
         all.extend_from_slice(&["-d", "1000"]);
         let s = median(&server, &all);
+        bars.push((name.to_owned(), f(&s, &["pages_per_s"])));
         let forks = f(&s, &["ipc", "forks"]);
         let trips = f(&s, &["ipc", "round_trips"]).max(1.0);
         let (fork_us, overhead_us) = if s["ipc"].is_null() {
@@ -139,6 +141,11 @@ fn startup_table(out: &mut String) {
         .ok();
     }
     writeln!(out).ok();
+    let title = "1,000 tiny pages: pages/s (log scale)";
+    match common::bar_chart("processes-startup", title, "pages/s", true, &bars) {
+        Ok(path) => writeln!(out, "![{title}]({})\n", path.display()).ok(),
+        Err(e) => writeln!(out, "(chart not drawn: {e})\n").ok(),
+    };
 }
 
 fn main() {

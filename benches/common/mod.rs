@@ -140,3 +140,79 @@ pub fn line_chart(
     drop(root);
     Ok(path)
 }
+
+/// Draws horizontal bars, one per `(label, value)`, to `target/bench-results/NAME.svg`. With
+/// `log_x` the value axis is logarithmic (for timings that span microseconds to seconds).
+pub fn bar_chart(
+    name: &str,
+    title: &str,
+    x_desc: &str,
+    log_x: bool,
+    bars: &[(String, f64)],
+) -> Result<std::path::PathBuf, Box<dyn std::error::Error>> {
+    use plotters::prelude::*;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-results");
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join(format!("{name}.svg"));
+    let max = bars.iter().map(|b| b.1).fold(f64::MIN_POSITIVE, f64::max) * 1.15;
+    let min = bars
+        .iter()
+        .map(|b| b.1)
+        .filter(|v| *v > 0.0)
+        .fold(max, f64::min)
+        / 2.0;
+    let height = 80 + 28 * bars.len() as u32;
+    let root = SVGBackend::new(&path, (820, height)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let labels: Vec<&str> = bars.iter().map(|b| b.0.as_str()).collect();
+    let n = bars.len() as i32;
+    let mut builder = ChartBuilder::on(&root);
+    builder
+        .caption(title, ("sans-serif", 18))
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(300);
+    macro_rules! draw {
+        ($chart:expr, $origin:expr) => {{
+            let mut chart = $chart;
+            chart
+                .configure_mesh()
+                .x_desc(x_desc)
+                .y_labels(bars.len())
+                .y_label_formatter(&|y| match y {
+                    SegmentValue::CenterOf(i) => labels
+                        .get(usize::try_from(n - 1 - *i).unwrap_or(usize::MAX))
+                        .map_or(String::new(), |l| (*l).to_owned()),
+                    _ => String::new(),
+                })
+                .disable_y_mesh()
+                .draw()?;
+            chart.draw_series(bars.iter().enumerate().map(|(i, (_, v))| {
+                let row = n - 1 - i as i32;
+                let mut bar = Rectangle::new(
+                    [
+                        ($origin, SegmentValue::Exact(row)),
+                        (*v, SegmentValue::Exact(row + 1)),
+                    ],
+                    BLUE.mix(0.6).filled(),
+                );
+                bar.set_margin(4, 4, 0, 0);
+                bar
+            }))?;
+        }};
+    }
+    if log_x {
+        draw!(
+            builder.build_cartesian_2d((min..max).log_scale(), (0..n).into_segmented())?,
+            min
+        );
+    } else {
+        draw!(
+            builder.build_cartesian_2d(0f64..max, (0..n).into_segmented())?,
+            0f64
+        );
+    }
+    root.present()?;
+    drop(root);
+    Ok(path)
+}
