@@ -180,7 +180,7 @@ impl Frontier {
     /// Offers a URL found at `depth`. Seeds are admitted at depth 0 and are in scope by
     /// definition; links must pass the scope check.
     pub fn admit(&mut self, url: Url, depth: u32) -> Admit {
-        let verdict = self.check(&url, depth);
+        let (verdict, fp) = self.check(&url, depth);
         match verdict {
             Admit::Scheduled => {}
             Admit::Duplicate => self.skipped.duplicate += 1,
@@ -190,7 +190,6 @@ impl Frontier {
         }
         if verdict == Admit::Scheduled {
             let url = normalize(url);
-            let fp = fingerprint(&url);
             self.seen.insert(fp);
             if let Some(known) = &self.known {
                 known.insert(fp);
@@ -201,7 +200,7 @@ impl Frontier {
                 self.outstanding.resize(level + 1, 0);
             }
             self.outstanding[level] += 1;
-            let origin: Arc<str> = Arc::from(origin_key(&url));
+            let origin = self.intern_origin(&url);
             self.enqueue(Job {
                 fetch_url: url.clone(),
                 url,
@@ -245,7 +244,7 @@ impl Frontier {
         let mut keep = Vec::new();
         for link in links {
             // Settle whatever does not depend on timing now, so held lists stay short.
-            match self.check(&link, level) {
+            match self.check(&link, level).0 {
                 Admit::Scheduled => keep.push(link),
                 Admit::Duplicate => self.skipped.duplicate += 1,
                 Admit::OutOfScope => self.skipped.out_of_scope += 1,
@@ -279,27 +278,38 @@ impl Frontier {
         self.outstanding.iter().take(depth as usize).sum()
     }
 
-    /// The admission verdict, in the order the summary reports it: a link off-site is
-    /// "off-site" whatever its depth, and "beyond --depth" counts only new, in-scope pages.
-    fn check(&self, url: &Url, depth: u32) -> Admit {
+    /// The shared key of `url`'s origin: existing origins are found by a borrowed slice of the
+    /// URL itself, so only a new origin costs an allocation.
+    fn intern_origin(&self, url: &Url) -> Arc<str> {
+        let key = origin_slice(url);
+        match self.origins.get_key_value(key.as_ref()) {
+            Some((existing, _)) => Arc::clone(existing),
+            None => Arc::from(key.as_ref()),
+        }
+    }
+
+    /// The admission verdict, in the order the summary reports it (a link off-site is
+    /// "off-site" whatever its depth, and "beyond --depth" counts only new, in-scope pages),
+    /// with the URL's fingerprint so that it is computed once.
+    fn check(&self, url: &Url, depth: u32) -> (Admit, u64) {
         if depth > 0 && !self.scope.allows(url) {
-            return Admit::OutOfScope;
+            return (Admit::OutOfScope, 0);
         }
         let fp = if url.fragment().is_some() {
             fingerprint(&normalize(url.clone()))
         } else {
             fingerprint(url)
         };
-        if self.seen.contains(&fp) {
-            return Admit::Duplicate;
-        }
-        if depth > self.max_depth {
-            return Admit::TooDeep;
-        }
-        if self.max_pages.is_some_and(|max| self.admitted >= max) {
-            return Admit::OverMaxPages;
-        }
-        Admit::Scheduled
+        let verdict = if self.seen.contains(&fp) {
+            Admit::Duplicate
+        } else if depth > self.max_depth {
+            Admit::TooDeep
+        } else if self.max_pages.is_some_and(|max| self.admitted >= max) {
+            Admit::OverMaxPages
+        } else {
+            Admit::Scheduled
+        };
+        (verdict, fp)
     }
 
     /// Sends a job on to the next hop of its redirect chain: `job.fetch_url` and `job.origin`
@@ -497,6 +507,16 @@ impl Frontier {
     }
 }
 
+/// `scheme://host:port` as a slice of the URL when it has no credentials (the usual case),
+/// else the origin's own serialisation. Equal to [`origin_key`] either way.
+fn origin_slice(url: &Url) -> std::borrow::Cow<'_, str> {
+    if url.username().is_empty() && url.password().is_none() {
+        std::borrow::Cow::Borrowed(&url[..url::Position::BeforePath])
+    } else {
+        std::borrow::Cow::Owned(origin_key(url))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -516,6 +536,19 @@ mod tests {
         match f.pop(Instant::now(), l) {
             Pop::Job(j) => Some(j.url.to_string()),
             _ => None,
+        }
+    }
+
+    #[test]
+    fn origin_slices_match_origin_keys() {
+        for u in [
+            "http://a.test/x",
+            "https://A.test:8443/y?q",
+            "http://u:p@a.test:81/z",
+            "http://[::1]:8080/",
+        ] {
+            let u = url(u);
+            assert_eq!(origin_slice(&u), origin_key(&u), "{u}");
         }
     }
 
