@@ -15,7 +15,10 @@ puts the script's own directory first on sys.path, and multiprocessing workers i
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+import time
+from collections.abc import Callable
 from html.parser import HTMLParser
 from urllib.parse import urldefrag, urljoin, urlsplit
 
@@ -102,3 +105,24 @@ def requests_missing() -> bool:
         print("requests is not installed (pip install requests)", file=sys.stderr)
         return True
     return False
+
+
+def run_main(
+    crawler: str,
+    description: str,
+    workers_help: str,
+    crawl: Callable[[str, int, int, float], tuple[int, int]],
+    argv: list[str] | None = None,
+) -> int:
+    """Parses arguments, times `crawl(seed, max_pages, workers, timeout)` and prints the one JSON
+    line both crawlers report; returns the exit status."""
+    args = parse_args(description, workers_help, argv)
+    if requests_missing():
+        return 3
+    started = time.perf_counter()
+    pages, ok = crawl(args.seed_url, args.max_pages, args.workers, args.timeout)
+    secs = time.perf_counter() - started
+    record = {"crawler": crawler, "pages": pages, "ok": ok, "seconds": secs}
+    record.update(pages_per_s=pages / secs if secs > 0 else 0.0, workers=args.workers)
+    print(json.dumps(record))
+    return 0

@@ -19,16 +19,14 @@ Exits 2 on bad arguments, 3 if `requests` is not installed.
 
 from __future__ import annotations
 
-import json
 import sys
 import threading
-import time
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from urllib.parse import urldefrag
 
 # crawl_common.py sits next to this script, and Python puts the script's directory on sys.path.
-from crawl_common import Result, fetch_page, origin, parse_args, requests, requests_missing
+from crawl_common import Result, fetch_page, origin, requests, run_main
 
 _local = threading.local()
 
@@ -66,16 +64,7 @@ def crawl(seed: str, max_pages: int, workers: int, timeout: float) -> tuple[int,
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args("Crawl a site breadth-first with threads.", "worker threads", argv)
-    if requests_missing():
-        return 3
-    started = time.perf_counter()
-    pages, ok = crawl(args.seed_url, args.max_pages, args.workers, args.timeout)
-    secs = time.perf_counter() - started
-    record = {"crawler": "python-threads", "pages": pages, "ok": ok, "seconds": secs}
-    record.update(pages_per_s=pages / secs if secs > 0 else 0.0, workers=args.workers)
-    print(json.dumps(record))
-    return 0
+    return run_main("python-threads", "Crawl a site breadth-first with threads.", "worker threads", crawl, argv)
 
 
 if __name__ == "__main__":
