@@ -114,11 +114,6 @@ impl Coordinator {
         Arc::clone(&self.scope)
     }
 
-    /// Tasks handed out and not yet completed.
-    pub fn in_flight(&self) -> usize {
-        self.in_flight.len()
-    }
-
     /// The next task to run at `now`, or how long to wait.
     pub fn next(&mut self, now: Instant) -> Next {
         if !self.started {

@@ -82,11 +82,6 @@ impl Limiter {
             .check_key(&origin.to_owned())
             .map_err(|not_until| not_until.earliest_possible())
     }
-
-    /// Whether any limit is configured at all.
-    pub fn is_limited(&self) -> bool {
-        self.global.is_some() || self.per_host.is_some()
-    }
 }
 
 #[cfg(test)]

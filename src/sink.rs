@@ -20,7 +20,6 @@ pub struct OpenError {
 /// A JSON Lines writer.
 pub struct Sink {
     out: BufWriter<Box<dyn Write + Send>>,
-    written: u64,
     name: String,
 }
 
@@ -44,7 +43,6 @@ impl Sink {
     pub fn from_writer(writer: Box<dyn Write + Send>, name: String) -> Sink {
         Sink {
             out: BufWriter::with_capacity(64 * 1024, writer),
-            written: 0,
             name,
         }
     }
@@ -53,18 +51,12 @@ impl Sink {
     pub fn write(&mut self, record: &Record) -> io::Result<()> {
         serde_json::to_writer(&mut self.out, record)?;
         self.out.write_all(b"\n")?;
-        self.written += 1;
         Ok(())
     }
 
     /// Flushes buffered records.
     pub fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
-    }
-
-    /// Records written so far.
-    pub fn written(&self) -> u64 {
-        self.written
     }
 
     /// Where the records go, for the summary.
