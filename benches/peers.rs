@@ -1,12 +1,13 @@
-//! Throughput beside peers: every mode of `crawl`, a plain keep-alive load generator (wrk), wget2
-//! and the article-style Python crawlers, against one fixture site in one run.
+//! Throughput beside peers: every mode of `crawl`, a plain keep-alive load generator (wrk), the
+//! bare HTTP client crawl is built on (reqwest alone), wget2 and the article-style Python
+//! crawlers, against one fixture site in one run.
 //!
 //! `cargo bench --bench peers`. The site is 5,000 generated pages of about 3 KB with 10 links
 //! each, no added latency, so this measures how much CPU each tool spends per page (the server
 //! shares the same cores). Tools that are not installed are skipped with a note: `wrk` and
 //! `wget2` are Debian packages, the Python crawlers need `requests`. The table is printed and
 //! written to `target/bench-results/peers.md`. Each crawl mode's figure is the median of three
-//! runs; wrk runs once for 5 s.
+//! runs, as is reqwest alone; wrk runs once for 5 s.
 
 mod common;
 
@@ -45,6 +46,58 @@ fn wrk(server: &FixtureServer) -> Result<f64, String> {
         .find_map(|l| l.strip_prefix("Requests/sec:"))
         .and_then(|v| v.trim().parse().ok())
         .ok_or_else(|| "could not read wrk's Requests/sec".into())
+}
+
+/// The HTTP client alone: reqwest on a two-thread tokio runtime, 64 requests in flight, every
+/// generated page fetched once and its body read, nothing parsed or recorded. This is the
+/// ceiling for any crawler built on reqwest, so it shows how much of the gap to wrk is the
+/// client's and how much is the crawler's own.
+fn reqwest_alone(server: &FixtureServer) -> Result<f64, String> {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let client = reqwest::Client::builder()
+        .tcp_nodelay(true)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let next = Arc::new(AtomicUsize::new(0));
+    let base = server.url("/gen/");
+    let started = Instant::now();
+    let fetched = runtime.block_on(async {
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..64 {
+            let (client, next, base) = (client.clone(), next.clone(), base.clone());
+            tasks.spawn(async move {
+                let mut ok = 0usize;
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= PAGES {
+                        return ok;
+                    }
+                    let Ok(resp) = client.get(format!("{base}{i}")).send().await else {
+                        continue;
+                    };
+                    if resp.bytes().await.is_ok() {
+                        ok += 1;
+                    }
+                }
+            });
+        }
+        let mut total = 0;
+        while let Some(done) = tasks.join_next().await {
+            total += done.unwrap_or(0);
+        }
+        total
+    });
+    let secs = started.elapsed().as_secs_f64();
+    if fetched < PAGES {
+        return Err(format!("only {fetched} of {PAGES} pages fetched"));
+    }
+    Ok(PAGES as f64 / secs)
 }
 
 /// wget2 --recursive over the whole site with its default 5 threads: (pages, seconds).
@@ -117,6 +170,20 @@ fn main() {
             writeln!(out, "| wrk -t1 -c64 (one page, keep-alive, no parsing) | | {rps:.0} | | the ceiling: HTTP only |").ok()
         }
         Err(why) => writeln!(out, "| wrk | | | | skipped: {why} |").ok(),
+    };
+    let mut runs = (0..3)
+        .map(|_| reqwest_alone(&server))
+        .collect::<Result<Vec<f64>, String>>();
+    let alone = runs.as_mut().map(|r| {
+        r.sort_by(f64::total_cmp);
+        r[1]
+    });
+    match alone {
+        Ok(pps) => {
+            bars.push(("reqwest alone (no parsing)".to_owned(), pps));
+            writeln!(out, "| reqwest alone, 64 in flight (every page once, no parsing) | {PAGES} | {pps:.0} | | the ceiling for a reqwest crawler |").ok()
+        }
+        Err(why) => writeln!(out, "| reqwest alone | | | | failed: {why} |").ok(),
     };
     let mut best = 0.0f64;
     for (mode, j) in [
