@@ -110,6 +110,11 @@ pub struct Args {
     #[arg(long)]
     pub fork_per_page: bool,
 
+    /// After Ctrl-C or SIGTERM, let pages in flight finish for up to SECS seconds before giving
+    /// them up (a second Ctrl-C gives them up at once). Finished records are always written.
+    #[arg(long, value_name = "SECS", default_value_t = 5.0)]
+    pub grace: f64,
+
     /// Also write the end-of-crawl summary as JSON to FILE (for scripts and benchmarks)
     #[arg(long, value_name = "FILE")]
     pub summary_json: Option<PathBuf>,
@@ -190,6 +195,18 @@ impl Args {
                     ),
                 )
             })?;
+        let grace = Duration::try_from_secs_f64(self.grace)
+            .ok()
+            .filter(|t| *t <= Duration::from_secs(3600))
+            .ok_or_else(|| {
+                flag_err(
+                    "--grace",
+                    format!(
+                        "must be a number of seconds from 0 to 3600, got {}",
+                        self.grace
+                    ),
+                )
+            })?;
         if self.mode != Mode::Processes
             && (self.fork_per_page || self.dedupe != Dedupe::Coordinator)
         {
@@ -242,6 +259,7 @@ impl Args {
             cpu_work: self.cpu_work,
             dedupe: self.dedupe,
             fork_per_page: self.fork_per_page,
+            grace,
         })
     }
 }

@@ -103,6 +103,8 @@ pub struct Config {
     pub dedupe: Dedupe,
     /// Processes mode: fork a fresh worker for every page instead of keeping a pool.
     pub fork_per_page: bool,
+    /// After Ctrl-C or SIGTERM, how long pages in flight may take to finish.
+    pub grace: Duration,
 }
 
 impl Config {
@@ -127,6 +129,7 @@ impl Config {
             cpu_work: 0,
             dedupe: Dedupe::Coordinator,
             fork_per_page: false,
+            grace: Duration::from_secs(5),
         }
     }
 }

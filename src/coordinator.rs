@@ -75,6 +75,10 @@ pub struct Coordinator {
     stats: Stats,
     progress: Progress,
     fatal: Option<CoordinatorError>,
+    /// Set by [`Coordinator::stop`]: hand out nothing more, let what is in flight finish.
+    stopping: bool,
+    /// Tasks taken back unfinished by [`Coordinator::abandon`] (no record written).
+    abandoned: u64,
 }
 
 impl Coordinator {
@@ -106,6 +110,8 @@ impl Coordinator {
             stats: Stats::new(config.workers),
             progress,
             fatal: None,
+            stopping: false,
+            abandoned: 0,
         }
     }
 
@@ -119,6 +125,16 @@ impl Coordinator {
         if !self.started {
             self.started = true;
             self.stats.restart_clock();
+        }
+        if self.stopping {
+            return if self.in_flight.is_empty() {
+                Next::Done
+            } else {
+                Next::Wait {
+                    until: None,
+                    rate_limited: false,
+                }
+            };
         }
         loop {
             if self.fatal.is_some() {
@@ -255,6 +271,21 @@ impl Coordinator {
             job.attempts -= 1;
             job.hop_attempts -= 1;
             self.frontier.retry_at(job, Instant::now());
+        }
+    }
+
+    /// Stops the crawl early (Ctrl-C, SIGTERM): from now on [`Coordinator::next`] hands out
+    /// nothing and answers `Done` once the tasks in flight have come back. Their results are
+    /// still recorded; queued pages are left unfetched.
+    pub fn stop(&mut self) {
+        self.stopping = true;
+    }
+
+    /// Takes back a task that will never complete (its grace period ran out after a stop): no
+    /// record is written for it, and the summary counts it as unfinished.
+    pub fn abandon(&mut self, id: u64) {
+        if self.in_flight.remove(&id).is_some() {
+            self.abandoned += 1;
         }
     }
 
@@ -421,6 +452,8 @@ impl Coordinator {
             })?;
         let elapsed = self.stats.started.elapsed();
         let reading = self.stats.reading();
+        // Anything still in flight here was cut off by a stop, like an abandoned task.
+        let unfinished = self.abandoned + self.in_flight.len() as u64;
         Ok(Summary {
             verdict: crate::verdict::judge(&reading),
             reading,
@@ -438,6 +471,8 @@ impl Coordinator {
             output: self.sink.name().to_owned(),
             ipc: None,
             interrupted: None,
+            unfinished,
+            not_fetched: self.frontier.queued() as u64,
         })
     }
 }

@@ -47,6 +47,10 @@ pub struct Summary {
     pub ipc: Option<Ipc>,
     /// The signal that stopped the crawl early, if one did.
     pub interrupted: Option<nix::sys::signal::Signal>,
+    /// Pages that were in flight when a stop's grace period ran out (no record written).
+    pub unfinished: u64,
+    /// Pages admitted but never handed out, because the crawl was stopped.
+    pub not_fetched: u64,
     /// What limited the crawl, and the figures that say so.
     pub verdict: Bottleneck,
     pub reading: Reading,
@@ -90,6 +94,8 @@ impl Summary {
             "robots_blocked": self.robots_blocked,
             "ipc": self.ipc,
             "interrupted": self.interrupted.map(|sig| sig.as_str()),
+            "unfinished": self.unfinished,
+            "not_fetched": self.not_fetched,
             "output": self.output,
         })
     }
@@ -198,7 +204,8 @@ impl fmt::Display for Summary {
         if let Some(signal) = self.interrupted {
             writeln!(
                 f,
-                "  interrupted by {signal}: pages in flight were not recorded"
+                "  interrupted by {signal}: {} page(s) in flight cut off after the grace period, {} queued page(s) not fetched",
+                self.unfinished, self.not_fetched
             )?;
         }
         write!(f, "  records: {}", self.output)

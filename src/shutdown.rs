@@ -1,25 +1,30 @@
 //! Ctrl-C and SIGTERM: turning a signal into an orderly stop.
 //!
-//! The handler does only what is async-signal-safe: it stores the signal number in an atomic
-//! and writes one byte to a self-pipe. A driver that sleeps in `poll(2)` includes the pipe's
-//! read end in its set, so a signal wakes it at once; it then stops handing out work, collects
-//! what it can, and the binary exits with 128 + the signal number, as shells expect.
+//! The handler does only what is async-signal-safe: it stores the signal number in an atomic,
+//! counts it, and writes one byte to a self-pipe. Whoever watches the pipe — the processes
+//! mode's `poll(2)` loop, or a small watcher thread in the other modes ([`crate::modes`]) —
+//! wakes at once, tells the coordinator to stop handing out work, gives pages in flight a grace
+//! period to finish, and the binary exits with 128 + the signal number, as shells expect. A
+//! second signal cuts the grace period short.
+//!
+//! The handlers are process-wide, so [`Shutdown`] restores whatever was installed before it
+//! when it is dropped: a library user's own handlers survive a crawl.
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
 
 use nix::fcntl::OFlag;
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
 
 /// The signal that asked us to stop (0: none yet).
 static RECEIVED: AtomicI32 = AtomicI32::new(0);
+/// Signals received since [`Shutdown::install`].
+static COUNT: AtomicU32 = AtomicU32::new(0);
 /// The write end of the self-pipe (-1: not installed).
 static WAKE_FD: AtomicI32 = AtomicI32::new(-1);
 
-extern "C" fn on_signal(signal: nix::libc::c_int) {
-    // write(2) may set errno; the interrupted code must not see it change.
-    let saved = nix::errno::Errno::last_raw();
-    RECEIVED.store(signal, Ordering::SeqCst);
+/// Writes one byte to the self-pipe, if there is one. Async-signal-safe.
+fn poke() {
     let fd = WAKE_FD.load(Ordering::SeqCst);
     if fd >= 0 {
         // SAFETY: write(2) is async-signal-safe; the pipe is non-blocking, so a full pipe (a
@@ -28,6 +33,15 @@ extern "C" fn on_signal(signal: nix::libc::c_int) {
             nix::libc::write(fd, [1u8].as_ptr().cast(), 1);
         }
     }
+}
+
+extern "C" fn on_signal(signal: nix::libc::c_int) {
+    // write(2) may set errno; the interrupted code must not see it change.
+    let saved = nix::errno::Errno::last_raw();
+    // The first signal names the stop; a second (say, Ctrl-C again) only hurries it.
+    let _ = RECEIVED.compare_exchange(0, signal, Ordering::SeqCst, Ordering::SeqCst);
+    COUNT.fetch_add(1, Ordering::SeqCst);
+    poke();
     nix::errno::Errno::set_raw(saved);
 }
 
@@ -35,6 +49,8 @@ extern "C" fn on_signal(signal: nix::libc::c_int) {
 pub struct Shutdown {
     read: OwnedFd,
     _write: OwnedFd,
+    /// The dispositions to put back on drop.
+    previous: Vec<(Signal, SigAction)>,
 }
 
 impl Shutdown {
@@ -42,20 +58,53 @@ impl Shutdown {
     pub fn install() -> nix::Result<Shutdown> {
         let (read, write) = nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK)?;
         RECEIVED.store(0, Ordering::SeqCst);
+        COUNT.store(0, Ordering::SeqCst);
         WAKE_FD.store(write.as_raw_fd(), Ordering::SeqCst);
         let action = SigAction::new(
             SigHandler::Handler(on_signal),
             SaFlags::SA_RESTART,
             SigSet::empty(),
         );
+        let mut previous = Vec::new();
         for signal in [Signal::SIGINT, Signal::SIGTERM] {
             // SAFETY: the handler only touches atomics and calls write(2).
-            unsafe { sigaction(signal, &action)? };
+            previous.push((signal, unsafe { sigaction(signal, &action)? }));
         }
         Ok(Shutdown {
             read,
             _write: write,
+            previous,
         })
+    }
+
+    /// How many signals have arrived (a second one means "stop now").
+    pub fn count(&self) -> u32 {
+        COUNT.load(Ordering::SeqCst)
+    }
+
+    /// Wakes whoever waits on [`Shutdown::fd`] without a signal: a watcher thread checks why
+    /// it woke, and leaves if the crawl is over.
+    pub fn wake(&self) {
+        poke();
+    }
+
+    /// Sleeps until the pipe is readable (a signal or [`Shutdown::wake`]) or `timeout` passes
+    /// (`None`: no limit), and drains it. Returns whether it woke before the timeout.
+    pub fn wait(&self, timeout: Option<std::time::Duration>) -> bool {
+        use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+        let timeout = match timeout {
+            None => PollTimeout::NONE,
+            Some(t) => {
+                PollTimeout::try_from(t.as_millis().min(60_000) as u64).unwrap_or(PollTimeout::MAX)
+            }
+        };
+        let mut fds = [PollFd::new(self.read.as_fd(), PollFlags::POLLIN)];
+        let woke = matches!(poll(&mut fds, timeout), Ok(n) if n > 0);
+        if woke {
+            let mut buf = [0u8; 64];
+            let _ = nix::unistd::read(&self.read, &mut buf);
+        }
+        woke
     }
 
     /// The signal received, if any.
@@ -113,10 +162,9 @@ impl Shutdown {
 impl Drop for Shutdown {
     fn drop(&mut self) {
         WAKE_FD.store(-1, Ordering::SeqCst);
-        let default = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
-        for signal in [Signal::SIGINT, Signal::SIGTERM] {
-            // SAFETY: restoring the default disposition is always sound.
-            let _ = unsafe { sigaction(signal, &default) };
+        for (signal, action) in &self.previous {
+            // SAFETY: this puts back a disposition that was installed before ours.
+            let _ = unsafe { sigaction(*signal, action) };
         }
     }
 }

@@ -22,6 +22,9 @@ use crate::work::burn;
 /// another thread and back would cost in latency.
 pub const INLINE_PARSE_BYTES: usize = 64 * 1024;
 
+/// Turns true when tasks in flight must be given up (see [`BlockingWorker::run_cancellable`]).
+pub type Cancel = tokio::sync::watch::Receiver<bool>;
+
 /// The per-worker settings every task needs.
 #[derive(Debug, Clone, Copy)]
 pub struct TaskLimits {
@@ -211,5 +214,18 @@ impl BlockingWorker {
             .runtime
             .block_on(download(&self.fetcher, task, self.limits));
         downloaded.finish(self.limits, self.label.clone())
+    }
+
+    /// Runs one task, unless `cancel` turns true while it is downloading: then the request is
+    /// dropped and `None` comes back (a stopped crawl's grace period has run out).
+    pub fn run_cancellable(&self, task: Task, cancel: &Cancel) -> Option<TaskResult> {
+        let mut cancel = cancel.clone();
+        let downloaded = self.runtime.block_on(async {
+            tokio::select! {
+                downloaded = download(&self.fetcher, task, self.limits) => Some(downloaded),
+                _ = cancel.wait_for(|&cancelled| cancelled) => None,
+            }
+        })?;
+        Some(downloaded.finish(self.limits, self.label.clone()))
     }
 }

@@ -17,11 +17,13 @@ mod pull;
 pub mod sequential;
 pub mod tasks;
 pub mod threads;
+mod watch;
 
 use crate::config::{Config, Mode};
 use crate::coordinator::{Coordinator, CoordinatorError};
 use crate::progress::Progress;
 use crate::report::Summary;
+use crate::shutdown::Shutdown;
 use crate::sink::{OpenError, Sink};
 use crate::worker::WorkerError;
 
@@ -57,23 +59,29 @@ impl CrawlError {
 }
 
 /// Runs `config`'s crawl to the end in its mode, writing records to its output.
+///
+/// For its duration, SIGINT and SIGTERM stop the crawl instead of killing the process: no new
+/// pages are handed out, pages in flight get `config.grace` to finish, every finished record
+/// is written, and the summary's `interrupted` names the signal. The previous handlers are put
+/// back before it returns.
 pub fn run(config: &Config) -> Result<Summary, CrawlError> {
     let sink = Sink::open(&config.output)?;
+    // Installed first: it starts no thread, so the processes mode can still fork after it.
+    let shutdown = Shutdown::install().map_err(|e| CrawlError::Runtime(e.into()))?;
     let mut coordinator = Coordinator::new(config, sink, Progress::new(config.progress));
+    let mut ipc = None;
     match config.mode {
-        Mode::Sequential => coordinator = sequential::run(coordinator, config)?,
-        Mode::Threads => coordinator = threads::run(coordinator, config)?,
-        Mode::Async => coordinator = tasks::run(coordinator, config)?,
+        Mode::Sequential => coordinator = sequential::run(coordinator, config, &shutdown)?,
+        Mode::Threads => coordinator = threads::run(coordinator, config, &shutdown)?,
+        Mode::Async => coordinator = tasks::run(coordinator, config, &shutdown)?,
         #[cfg(target_os = "linux")]
-        Mode::Processes => {
-            let outcome = processes::run(&mut coordinator, config)?;
-            let mut summary = coordinator.finish()?;
-            summary.ipc = Some(outcome.ipc);
-            summary.interrupted = outcome.interrupted;
-            return Ok(summary);
-        }
+        Mode::Processes => ipc = Some(processes::run(&mut coordinator, config, &shutdown)?.ipc),
         #[cfg(not(target_os = "linux"))]
         Mode::Processes => return Err(CrawlError::Unsupported("processes")),
     }
-    Ok(coordinator.finish()?)
+    // `shutdown` is still installed here, so a signal while flushing cannot lose records.
+    let mut summary = coordinator.finish()?;
+    summary.ipc = ipc;
+    summary.interrupted = shutdown.requested();
+    Ok(summary)
 }

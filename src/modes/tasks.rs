@@ -18,20 +18,37 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
 use crate::config::Config;
 use crate::coordinator::{Coordinator, Next};
 use crate::fetch::Fetcher;
 use crate::modes::CrawlError;
+use crate::modes::watch::{Finished, watch as watch_signals};
+use crate::shutdown::Shutdown;
 use crate::task::{Task, TaskResult};
 use crate::worker::{TaskLimits, WorkerError, download};
 
+/// Where a stop stands, as the signal watcher tells the dispatcher.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Running,
+    /// Hand out nothing more; let pages in flight finish.
+    Stopping,
+    /// The grace period is over: give up the pages still in flight.
+    Cancelled,
+}
+
 /// Crawls to the end with `config.workers` pages in flight.
-pub fn run(mut coordinator: Coordinator, config: &Config) -> Result<Coordinator, CrawlError> {
+pub fn run(
+    mut coordinator: Coordinator,
+    config: &Config,
+    shutdown: &Shutdown,
+) -> Result<Coordinator, CrawlError> {
     let cores = std::thread::available_parallelism().map_or(2, usize::from);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(cores)
@@ -46,8 +63,38 @@ pub fn run(mut coordinator: Coordinator, config: &Config) -> Result<Coordinator,
         limits: TaskLimits::from_config(config),
         cores: Semaphore::new(cores),
     });
-    runtime.block_on(dispatch(&mut coordinator, shared, config.workers));
+    let (phase_tx, phase) = watch::channel(Phase::Running);
+    let done = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let on_stop = || {
+            phase_tx.send_replace(Phase::Stopping);
+        };
+        let on_cancel = || {
+            phase_tx.send_replace(Phase::Cancelled);
+        };
+        std::thread::Builder::new()
+            .name("crawl-signals".to_owned())
+            .spawn_scoped(s, {
+                let done = &done;
+                move || watch_signals(shutdown, done, config.grace, on_stop, on_cancel)
+            })
+            .map_err(CrawlError::Runtime)?;
+        let _finished = Finished {
+            shutdown,
+            done: &done,
+        };
+        runtime.block_on(dispatch(&mut coordinator, shared, config.workers, phase));
+        Ok::<(), CrawlError>(())
+    })?;
     Ok(coordinator)
+}
+
+/// Resolves when the phase changes; never, once the watcher has gone (so a `select!` on it
+/// cannot spin).
+async fn phase_changed(phase: &mut watch::Receiver<Phase>) {
+    if phase.changed().await.is_err() {
+        std::future::pending::<()>().await;
+    }
 }
 
 /// What every task needs.
@@ -58,13 +105,28 @@ struct Shared {
     cores: Semaphore,
 }
 
-async fn dispatch(coordinator: &mut Coordinator, shared: Arc<Shared>, slots: usize) {
+async fn dispatch(
+    coordinator: &mut Coordinator,
+    shared: Arc<Shared>,
+    slots: usize,
+    mut phase: watch::Receiver<Phase>,
+) {
     let mut running = JoinSet::new();
     // Which slot and coordinator task each tokio task carries, so a panic can be attributed.
     let mut carrying: HashMap<tokio::task::Id, (usize, u64)> = HashMap::new();
     // Free slot numbers, which name the workers in records ("task 7").
     let mut free: Vec<usize> = (0..slots).rev().collect();
+    let mut stopped = false;
     loop {
+        match *phase.borrow_and_update() {
+            Phase::Running => {}
+            Phase::Stopping if stopped => {}
+            Phase::Stopping => {
+                stopped = true;
+                coordinator.stop();
+            }
+            Phase::Cancelled => return cancel(coordinator, running, carrying).await,
+        }
         let mut wake_at = None;
         let mut rate_limited = false;
         while let Some(&slot) = free.last() {
@@ -91,16 +153,24 @@ async fn dispatch(coordinator: &mut Coordinator, shared: Arc<Shared>, slots: usi
         let joined = match wake_at {
             // An empty JoinSet answers `None` at once, which would make this loop spin.
             Some(at) if running.is_empty() => {
-                tokio::time::sleep_until(at.into()).await;
-                None
+                tokio::select! {
+                    () = tokio::time::sleep_until(at.into()) => None,
+                    () = phase_changed(&mut phase) => None,
+                }
             }
             Some(at) if idle_slots > 0 => {
                 tokio::select! {
                     joined = running.join_next_with_id() => joined,
                     () = tokio::time::sleep_until(at.into()) => None,
+                    () = phase_changed(&mut phase) => None,
                 }
             }
-            _ => running.join_next_with_id().await,
+            _ => {
+                tokio::select! {
+                    joined = running.join_next_with_id() => joined,
+                    () = phase_changed(&mut phase) => None,
+                }
+            }
         };
         if rate_limited && idle_slots > 0 {
             // Every idle slot spent that time waiting on the limiter.
@@ -121,6 +191,29 @@ async fn dispatch(coordinator: &mut Coordinator, shared: Arc<Shared>, slots: usi
                 }
             }
             None => {}
+        }
+    }
+}
+
+/// The grace period is over: tasks still running are aborted and taken back unfinished; any
+/// that completed meanwhile are recorded as usual.
+async fn cancel(
+    coordinator: &mut Coordinator,
+    mut running: JoinSet<TaskResult>,
+    mut carrying: HashMap<tokio::task::Id, (usize, u64)>,
+) {
+    running.abort_all();
+    while let Some(joined) = running.join_next_with_id().await {
+        match joined {
+            Ok((tokio_id, result)) => {
+                carrying.remove(&tokio_id);
+                coordinator.complete(result);
+            }
+            Err(err) => {
+                if let Some((_, id)) = carrying.remove(&err.id()) {
+                    coordinator.abandon(id);
+                }
+            }
         }
     }
 }

@@ -5,25 +5,25 @@
 use crate::config::Config;
 use crate::coordinator::Coordinator;
 use crate::modes::CrawlError;
-use crate::modes::pull::{Shared, work};
+use crate::modes::pull::{self, Placement};
+use crate::shutdown::Shutdown;
 use crate::worker::BlockingWorker;
 
 /// Crawls to the end on `config.workers` threads.
-pub fn run(coordinator: Coordinator, config: &Config) -> Result<Coordinator, CrawlError> {
+pub fn run(
+    coordinator: Coordinator,
+    config: &Config,
+    shutdown: &Shutdown,
+) -> Result<Coordinator, CrawlError> {
     // Build every worker before starting any, so a setup failure stops the crawl up front.
     let workers = (0..config.workers)
         .map(|i| BlockingWorker::new(config, coordinator.scope(), format!("thread {i}")))
         .collect::<Result<Vec<_>, _>>()?;
-    let shared = Shared::new(coordinator);
-    std::thread::scope(|s| {
-        for worker in &workers {
-            let shared = &shared;
-            std::thread::Builder::new()
-                .name(worker.label().to_owned())
-                .spawn_scoped(s, move || work(shared, worker))
-                .map_err(CrawlError::Runtime)?;
-        }
-        Ok::<(), CrawlError>(())
-    })?;
-    Ok(shared.into_inner())
+    pull::run(
+        coordinator,
+        &workers,
+        Placement::OwnThreads,
+        shutdown,
+        config.grace,
+    )
 }

@@ -22,7 +22,9 @@
 //! A worker that dies (panic, SIGKILL, out of memory) closes its socket; the coordinator reaps
 //! it, hands its page back to the coordinator as a retryable "worker died" failure (so it
 //! counts against `--retries`), and forks a replacement. SIGINT and SIGTERM stop the crawl: no
-//! new work, workers terminated and reaped, finished records flushed.
+//! new work; pages in flight get the grace period (`--grace`) to finish, or until a second
+//! signal; then the workers still busy are terminated, every worker is reaped, and the finished
+//! records are flushed.
 
 mod child;
 pub mod wire;
@@ -59,9 +61,6 @@ struct Worker {
 /// What the driver hands back besides the coordinator.
 pub struct Outcome {
     pub ipc: Ipc,
-    pub interrupted: Option<Signal>,
-    /// Keeps SIGINT and SIGTERM handled until the caller has flushed the records.
-    _signals: Shutdown,
 }
 
 /// The worker slots and everything needed to (re)fill them.
@@ -82,7 +81,11 @@ fn thread_count() -> std::io::Result<usize> {
 }
 
 /// Crawls to the end with `config.workers` worker processes.
-pub fn run(coordinator: &mut Coordinator, config: &Config) -> Result<Outcome, CrawlError> {
+pub fn run(
+    coordinator: &mut Coordinator,
+    config: &Config,
+    shutdown: &Shutdown,
+) -> Result<Outcome, CrawlError> {
     // Build the client before checking threads: the check then also proves building it started
     // none, which is what makes the client safe to carry across fork.
     let fetcher = Fetcher::new(config.timeout, &config.user_agent, coordinator.scope())
@@ -91,7 +94,6 @@ pub fn run(coordinator: &mut Coordinator, config: &Config) -> Result<Outcome, Cr
     if threads != 1 {
         return Err(CrawlError::NotSingleThreaded(threads));
     }
-    let shutdown = Shutdown::install().map_err(|e| CrawlError::Runtime(e.into()))?;
     let known = match config.dedupe {
         Dedupe::Coordinator => None,
         Dedupe::Shared => {
@@ -124,16 +126,15 @@ pub fn run(coordinator: &mut Coordinator, config: &Config) -> Result<Outcome, Cr
             }
         }
     }
-    let result = pool.drive(coordinator, &shutdown);
-    let interrupted = shutdown.requested();
-    // On an error or a signal, workers in the middle of a page are terminated, not awaited.
-    pool.stop(interrupted.is_some() || result.is_err(), coordinator);
+    let result = pool.drive(coordinator, shutdown);
+    // On an error, or a signal whose grace period ran out, workers in the middle of a page are
+    // terminated, not awaited; the coordinator counts their pages as unfinished.
+    pool.stop(
+        shutdown.requested().is_some() || result.is_err(),
+        coordinator,
+    );
     result?;
-    Ok(Outcome {
-        ipc: pool.ipc,
-        interrupted,
-        _signals: shutdown,
-    })
+    Ok(Outcome { ipc: pool.ipc })
 }
 
 impl Pool<'_> {
@@ -198,9 +199,17 @@ impl Pool<'_> {
         shutdown: &Shutdown,
     ) -> Result<(), CrawlError> {
         let max_deaths = 10 * self.slots.len() as u64 + 10;
+        // Set by the first signal: when the grace period for pages in flight ends.
+        let mut deadline: Option<Instant> = None;
         loop {
             if shutdown.requested().is_some() {
-                return Ok(());
+                let deadline = *deadline.get_or_insert_with(|| {
+                    coordinator.stop();
+                    Instant::now() + self.config.grace
+                });
+                if shutdown.count() >= 2 || Instant::now() >= deadline {
+                    return Ok(());
+                }
             }
             let mut wake_at = None;
             let mut rate_limited = false;
@@ -234,6 +243,10 @@ impl Pool<'_> {
                 .filter(|s| s.as_ref().is_none_or(|w| w.task.is_none()))
                 .count();
             let started = Instant::now();
+            let wake_at = match (wake_at, deadline) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
             let ready = self.wait(wake_at, shutdown)?;
             if rate_limited && idle > 0 {
                 coordinator.add_rate_wait(started.elapsed() * idle as u32);
@@ -317,6 +330,15 @@ impl Pool<'_> {
             Ok(_) => {}
             Err(nix::errno::Errno::EINTR) => return Ok(Vec::new()),
             Err(e) => return Err(CrawlError::Runtime(e.into())),
+        }
+        if fds
+            .last()
+            .and_then(PollFd::revents)
+            .is_some_and(|r| !r.is_empty())
+        {
+            // Empty the pipe, or every later poll would return at once and this loop would
+            // spin through the grace period.
+            shutdown.wait(Some(std::time::Duration::ZERO));
         }
         Ok(live
             .iter()
