@@ -115,6 +115,11 @@ pub struct Args {
     #[arg(long, value_name = "SECS", default_value_t = 5.0)]
     pub grace: f64,
 
+    /// Keep a crash-safe journal of the crawl in DIR; running the same command again resumes it:
+    /// finished pages are not fetched again and records are appended to the -o file
+    #[arg(long, value_name = "DIR")]
+    pub state: Option<PathBuf>,
+
     /// Also write the end-of-crawl summary as JSON to FILE (for scripts and benchmarks)
     #[arg(long, value_name = "FILE")]
     pub summary_json: Option<PathBuf>,
@@ -260,6 +265,7 @@ impl Args {
             dedupe: self.dedupe,
             fork_per_page: self.fork_per_page,
             grace,
+            state: self.state,
         })
     }
 }

@@ -105,6 +105,8 @@ pub struct Config {
     pub fork_per_page: bool,
     /// After Ctrl-C or SIGTERM, how long pages in flight may take to finish.
     pub grace: Duration,
+    /// Where the crash-safe journal lives (`--state`); running again with it resumes.
+    pub state: Option<PathBuf>,
 }
 
 impl Config {
@@ -130,6 +132,7 @@ impl Config {
             dedupe: Dedupe::Coordinator,
             fork_per_page: false,
             grace: Duration::from_secs(5),
+            state: None,
         }
     }
 }

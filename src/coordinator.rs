@@ -21,6 +21,8 @@ use std::time::{Duration, Instant};
 use crate::config::{Config, Mode};
 use crate::fetch::MAX_REDIRECTS;
 use crate::frontier::{Frontier, Job, Pop};
+use crate::journal::{Journal, JournalError, Resume};
+use crate::normalize::fingerprint;
 use crate::progress::{Progress, Snapshot};
 use crate::ratelimit::Limiter;
 use crate::record::{Record, round_ms};
@@ -53,6 +55,8 @@ pub enum Next {
 pub enum CoordinatorError {
     #[error("writing records to {name}: {source}")]
     Output { name: String, source: io::Error },
+    #[error(transparent)]
+    Journal(#[from] JournalError),
 }
 
 /// The state of one crawl, shared by every mode.
@@ -79,11 +83,26 @@ pub struct Coordinator {
     stopping: bool,
     /// Tasks taken back unfinished by [`Coordinator::abandon`] (no record written).
     abandoned: u64,
+    /// With `--state`: where finished pages and newly known URLs are noted.
+    journal: Option<Journal>,
+    /// Pages an earlier run (`--state`) already finished.
+    resumed: u64,
 }
 
 impl Coordinator {
     /// A coordinator for `config`'s crawl, with every unique seed admitted.
     pub fn new(config: &Config, sink: Sink, progress: Progress) -> Self {
+        Coordinator::resuming(config, sink, progress, None)
+    }
+
+    /// A coordinator that keeps a journal (`--state`) and first restores what an earlier run
+    /// left in it: finished pages count as known, unfinished ones are queued again.
+    pub fn resuming(
+        config: &Config,
+        sink: Sink,
+        progress: Progress,
+        journal: Option<(Journal, Resume)>,
+    ) -> Self {
         let scope = Arc::new(Scope::new(&config.seeds, &config.allow_domains));
         let mut frontier = Frontier::new(
             Arc::clone(&scope),
@@ -91,6 +110,18 @@ impl Coordinator {
             config.max_pages,
             config.obey_robots,
         );
+        let mut resumed = 0;
+        let journal = journal.map(|(journal, resume)| {
+            resumed = resume.finished.len() as u64;
+            for &fp in &resume.finished {
+                frontier.restore_finished(fp);
+            }
+            restore_pending(&mut frontier, resume.pending);
+            journal
+        });
+        // From here on, what the frontier takes on goes in the journal (what was restored is
+        // in it already).
+        frontier.set_logging(journal.is_some());
         for seed in &config.seeds {
             frontier.admit(seed.clone(), 0);
         }
@@ -112,6 +143,8 @@ impl Coordinator {
             fatal: None,
             stopping: false,
             abandoned: 0,
+            journal,
+            resumed,
         }
     }
 
@@ -166,7 +199,7 @@ impl Coordinator {
                 Pop::Blocked(job) => {
                     self.stats.robots_blocked += 1;
                     let record = blocked_record(&job);
-                    self.emit(record, false);
+                    self.emit(record, false, &job.url);
                 }
                 Pop::Wait {
                     until,
@@ -360,7 +393,7 @@ impl Coordinator {
             }
         }
         let ok = record.error.is_none();
-        self.emit(record, ok);
+        self.emit(record, ok, &job.url);
     }
 
     /// Why a redirect from `job`'s current hop to `location` may not be followed, if it may not.
@@ -390,21 +423,61 @@ impl Coordinator {
         self.frontier.follow_redirect(job);
     }
 
-    fn emit(&mut self, record: Record, ok: bool) {
+    /// Writes the record for the admitted URL `url`.
+    fn emit(&mut self, record: Record, ok: bool, url: &url::Url) {
         self.frontier.finished(record.depth);
         if ok {
             self.stats.ok += 1;
         } else {
             self.stats.failed += 1;
         }
-        if self.fatal.is_none()
-            && let Err(source) = self.sink.write(&record)
-        {
+        if self.fatal.is_some() {
+            return;
+        }
+        if let Err(source) = self.sink.write(&record) {
             self.fatal = Some(CoordinatorError::Output {
                 name: self.sink.name().to_owned(),
                 source,
             });
+            return;
         }
+        if self.journal.is_some() {
+            let fp = fingerprint(url);
+            if let Err(e) = self.journal_commit(Some(fp), false) {
+                self.fatal = Some(e);
+            }
+        }
+    }
+
+    /// Notes what the frontier took on and, if given, a finished page, and hands it to the
+    /// journal: the record reaches the OS before the journal line that says it is written.
+    fn journal_commit(
+        &mut self,
+        finished: Option<u64>,
+        sync: bool,
+    ) -> Result<(), CoordinatorError> {
+        let Some(journal) = self.journal.as_mut() else {
+            return Ok(());
+        };
+        for (depth, url) in self.frontier.drain_log() {
+            journal.known(depth, &url);
+        }
+        if let Some(fp) = finished {
+            journal.finished(fp);
+        }
+        if let Err(source) = self.sink.flush() {
+            return Err(CoordinatorError::Output {
+                name: self.sink.name().to_owned(),
+                source,
+            });
+        }
+        let sink = &mut self.sink;
+        if sync {
+            journal.sync(|| sink.sync())?;
+        } else {
+            journal.commit(|| sink.sync())?;
+        }
+        Ok(())
     }
 
     /// Shares the set of known URLs with worker processes: every URL admitted from now on (and
@@ -441,6 +514,9 @@ impl Coordinator {
     /// Flushes the records and returns the summary, or the fatal error that stopped the crawl.
     pub fn finish(mut self) -> Result<Summary, CoordinatorError> {
         self.progress.finish();
+        if self.fatal.is_none() {
+            self.journal_commit(None, true)?;
+        }
         if let Some(err) = self.fatal.take() {
             return Err(err);
         }
@@ -473,7 +549,31 @@ impl Coordinator {
             interrupted: None,
             unfinished,
             not_fetched: self.frontier.queued() as u64,
+            resumed: self.resumed,
         })
+    }
+}
+
+/// Queues again the URLs an earlier run knew but did not finish, shallowest first and through
+/// the same admission rules as links found live, so depths come out as in one uninterrupted run.
+fn restore_pending(frontier: &mut Frontier, pending: Vec<(u32, url::Url)>) {
+    let mut level: Vec<url::Url> = Vec::new();
+    let mut level_depth = 0;
+    let flush = |frontier: &mut Frontier, depth: u32, urls: Vec<url::Url>| match depth {
+        0 => urls.into_iter().for_each(|url| {
+            frontier.admit(url, 0);
+        }),
+        d => frontier.offer_links(d - 1, urls),
+    };
+    for (depth, url) in pending {
+        if depth != level_depth && !level.is_empty() {
+            flush(frontier, level_depth, std::mem::take(&mut level));
+        }
+        level_depth = depth;
+        level.push(url);
+    }
+    if !level.is_empty() {
+        flush(frontier, level_depth, level);
     }
 }
 

@@ -148,6 +148,9 @@ pub struct Frontier {
     held: std::collections::BTreeMap<u32, Vec<Url>>,
     /// A copy of `seen` in shared memory, for worker processes to consult (processes mode).
     known: Option<Arc<SharedSet>>,
+    /// With `--state`: URLs taken on (admitted or held) since the last [`Frontier::drain_log`],
+    /// for the journal.
+    log: Option<Vec<(u32, Url)>>,
 }
 
 impl Frontier {
@@ -174,6 +177,28 @@ impl Frontier {
             outstanding: Vec::new(),
             held: std::collections::BTreeMap::new(),
             known: None,
+            log: None,
+        }
+    }
+
+    /// Starts (or stops) logging the URLs the frontier takes on, for the journal.
+    pub fn set_logging(&mut self, on: bool) {
+        self.log = on.then(Vec::new);
+    }
+
+    /// The URLs taken on since the last call, with the depth each was taken on at.
+    pub fn drain_log(&mut self) -> Vec<(u32, Url)> {
+        self.log.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    /// Counts a URL finished by an earlier run (`--state`) as known and as a record, so it is
+    /// neither fetched again nor left out of `--max-pages`.
+    pub fn restore_finished(&mut self, fp: u64) {
+        if self.seen.insert(fp) {
+            self.admitted += 1;
+            if let Some(known) = &self.known {
+                known.insert(fp);
+            }
         }
     }
 
@@ -190,6 +215,9 @@ impl Frontier {
         }
         if verdict == Admit::Scheduled {
             let url = normalize(url);
+            if let Some(log) = &mut self.log {
+                log.push((depth, url.clone()));
+            }
             self.seen.insert(fp);
             if let Some(known) = &self.known {
                 known.insert(fp);
@@ -245,7 +273,12 @@ impl Frontier {
         for link in links {
             // Settle whatever does not depend on timing now, so held lists stay short.
             match self.check(&link, level).0 {
-                Admit::Scheduled => keep.push(link),
+                Admit::Scheduled => {
+                    if let Some(log) = &mut self.log {
+                        log.push((level, normalize(link.clone())));
+                    }
+                    keep.push(link);
+                }
                 Admit::Duplicate => self.skipped.duplicate += 1,
                 Admit::OutOfScope => self.skipped.out_of_scope += 1,
                 Admit::TooDeep => self.skipped.too_deep += 1,

@@ -51,6 +51,7 @@ pub mod decode;
 pub mod extract;
 pub mod fetch;
 pub mod frontier;
+pub mod journal;
 pub mod modes;
 pub mod normalize;
 pub mod progress;

@@ -51,6 +51,8 @@ pub struct Summary {
     pub unfinished: u64,
     /// Pages admitted but never handed out, because the crawl was stopped.
     pub not_fetched: u64,
+    /// Pages an earlier run finished (`--state`), not fetched again by this one.
+    pub resumed: u64,
     /// What limited the crawl, and the figures that say so.
     pub verdict: Bottleneck,
     pub reading: Reading,
@@ -96,6 +98,7 @@ impl Summary {
             "interrupted": self.interrupted.map(|sig| sig.as_str()),
             "unfinished": self.unfinished,
             "not_fetched": self.not_fetched,
+            "resumed": self.resumed,
             "output": self.output,
         })
     }
@@ -199,6 +202,13 @@ impl fmt::Display for Summary {
                 ipc.forks,
                 ipc.fork_ms * 1000.0 / ipc.forks.max(1) as f64,
                 ipc.deaths
+            )?;
+        }
+        if self.resumed > 0 {
+            writeln!(
+                f,
+                "  resumed: {} page(s) finished by earlier runs were not fetched again",
+                self.resumed
             )?;
         }
         if let Some(signal) = self.interrupted {

@@ -21,22 +21,42 @@ pub struct OpenError {
 pub struct Sink {
     out: BufWriter<Box<dyn Write + Send>>,
     name: String,
+    /// The output file, when there is one, so [`Sink::sync`] can make it durable.
+    file: Option<File>,
 }
 
 impl Sink {
     /// Opens the configured output (creating or truncating a file).
     pub fn open(output: &Output) -> Result<Sink, OpenError> {
-        let (writer, name): (Box<dyn Write + Send>, String) = match output {
-            Output::Stdout => (Box::new(io::stdout()), "standard output".to_owned()),
+        Sink::open_with(output, false)
+    }
+
+    /// Opens the configured output; with `append`, a file keeps what it holds and records are
+    /// added after it (a resumed crawl continues its first run's file).
+    pub fn open_with(output: &Output, append: bool) -> Result<Sink, OpenError> {
+        match output {
+            Output::Stdout => Ok(Sink::from_writer(
+                Box::new(io::stdout()),
+                "standard output".to_owned(),
+            )),
             Output::File(path) => {
-                let file = File::create(path).map_err(|source| OpenError {
+                let err = |source| OpenError {
                     path: path.clone(),
                     source,
-                })?;
-                (Box::new(file), path.display().to_string())
+                };
+                let file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .write(true)
+                    .append(append)
+                    .truncate(!append)
+                    .open(path)
+                    .map_err(err)?;
+                let handle = file.try_clone().map_err(err)?;
+                let mut sink = Sink::from_writer(Box::new(file), path.display().to_string());
+                sink.file = Some(handle);
+                Ok(sink)
             }
-        };
-        Ok(Sink::from_writer(writer, name))
+        }
     }
 
     /// A sink over any writer (tests, library users).
@@ -44,6 +64,16 @@ impl Sink {
         Sink {
             out: BufWriter::with_capacity(64 * 1024, writer),
             name,
+            file: None,
+        }
+    }
+
+    /// Flushes buffered records and, for a file, waits until they are on disk.
+    pub fn sync(&mut self) -> io::Result<()> {
+        self.out.flush()?;
+        match &self.file {
+            Some(file) => file.sync_data(),
+            None => Ok(()),
         }
     }
 

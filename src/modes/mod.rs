@@ -21,6 +21,7 @@ mod watch;
 
 use crate::config::{Config, Mode};
 use crate::coordinator::{Coordinator, CoordinatorError};
+use crate::journal::{self, Journal, JournalError};
 use crate::progress::Progress;
 use crate::report::Summary;
 use crate::shutdown::Shutdown;
@@ -32,6 +33,8 @@ use crate::worker::WorkerError;
 pub enum CrawlError {
     #[error(transparent)]
     Output(#[from] OpenError),
+    #[error(transparent)]
+    State(#[from] JournalError),
     #[error(transparent)]
     Worker(#[from] WorkerError),
     #[error(transparent)]
@@ -54,7 +57,16 @@ pub enum CrawlError {
 impl CrawlError {
     /// Whether the error is the user's to fix in flags or input (exit status 2).
     pub fn is_usage(&self) -> bool {
-        matches!(self, CrawlError::Output(_) | CrawlError::Unsupported(_))
+        matches!(
+            self,
+            CrawlError::Output(_)
+                | CrawlError::Unsupported(_)
+                | CrawlError::State(
+                    JournalError::OtherCrawl { .. }
+                        | JournalError::Locked { .. }
+                        | JournalError::Corrupt { .. }
+                )
+        )
     }
 }
 
@@ -65,10 +77,22 @@ impl CrawlError {
 /// is written, and the summary's `interrupted` names the signal. The previous handlers are put
 /// back before it returns.
 pub fn run(config: &Config) -> Result<Summary, CrawlError> {
-    let sink = Sink::open(&config.output)?;
+    let journal = match &config.state {
+        Some(dir) => Some(Journal::open(
+            dir,
+            journal::identity(&config.seeds, &config.allow_domains),
+        )?),
+        None => None,
+    };
+    // A resumed crawl adds to the records its earlier runs wrote.
+    let resuming = journal
+        .as_ref()
+        .is_some_and(|(_, resume)| resume.is_resume());
+    let sink = Sink::open_with(&config.output, resuming)?;
     // Installed first: it starts no thread, so the processes mode can still fork after it.
     let shutdown = Shutdown::install().map_err(|e| CrawlError::Runtime(e.into()))?;
-    let mut coordinator = Coordinator::new(config, sink, Progress::new(config.progress));
+    let mut coordinator =
+        Coordinator::resuming(config, sink, Progress::new(config.progress), journal);
     let mut ipc = None;
     match config.mode {
         Mode::Sequential => coordinator = sequential::run(coordinator, config, &shutdown)?,

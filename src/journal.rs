@@ -1,0 +1,346 @@
+//! `--state DIR`: a crash-safe journal of the crawl, so running the same command again resumes.
+//!
+//! One append-only text file, `DIR/journal`, written by the coordinator alone:
+//!
+//! ```text
+//! crawl-journal 1 <hash of the seeds and allowed domains>
+//! k <depth> <url>      a URL the frontier has taken on (admitted, or held for admission)
+//! f <fingerprint>      the record for that URL is written
+//! ```
+//!
+//! Why it is crash-safe:
+//! - **Order.** A page's `f` line is written only after its record has reached the operating
+//!   system (the output is flushed first), and after the `k` lines of the links it yielded. So
+//!   whatever the journal says is finished has its record, and every URL a finished page found
+//!   is known.
+//! - **Each completion is written at once, synced in batches.** Lines go to the kernel with one
+//!   `write(2)` per completed page, so a SIGKILL of the crawl loses nothing written; `fsync`
+//!   (records first, then the journal) runs at most once a second and at the end, which covers
+//!   a power cut up to the last second.
+//! - **Torn tails are ignored.** A line cut short by a crash has no newline and is dropped.
+//!
+//! On resume, every `k` URL without an `f` is offered to the frontier again at its recorded
+//! depth (shallowest first, through the same admission rules as a live crawl, so depths stay
+//! exact), finished URLs count as known and against `--max-pages`, and records are appended to
+//! the output file. A page that was in flight at the crash has no `f` line, so it is fetched
+//! again: at most the pages in flight are fetched twice.
+//!
+//! The file is locked while a crawl uses it, so two crawls cannot share a state directory by
+//! mistake. The lock is a POSIX record lock (`fcntl(F_SETLK)`), not `flock`: it belongs to the
+//! coordinator's process alone, so worker processes forked with the file open do not hold it,
+//! and it is gone the moment the coordinator dies, even while its workers are still exiting.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use nix::fcntl::{FcntlArg, fcntl};
+use url::Url;
+
+/// The journal's file name inside the state directory.
+pub const FILE_NAME: &str = "journal";
+const MAGIC: &str = "crawl-journal 1";
+/// How often the journal is made durable (fsync), at most.
+const SYNC_EVERY: Duration = Duration::from_secs(1);
+
+/// The state directory cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error("--state {dir}: {source}")]
+    Io { dir: PathBuf, source: io::Error },
+    #[error("--state {dir}: another crawl is using this directory")]
+    Locked { dir: PathBuf },
+    #[error(
+        "--state {dir}: it holds a crawl of other seeds or domains; resume with the same seeds \
+         and --allow-domain flags, or use a new directory"
+    )]
+    OtherCrawl { dir: PathBuf },
+    #[error("--state {dir}: {file} is not a crawl journal (line {line})")]
+    Corrupt {
+        dir: PathBuf,
+        file: String,
+        line: usize,
+    },
+}
+
+/// What an earlier run left to do.
+#[derive(Debug, Default)]
+pub struct Resume {
+    /// Fingerprints of URLs whose records are written.
+    pub finished: HashSet<u64>,
+    /// URLs known but not finished, each at the smallest depth it was seen at, shallowest first.
+    pub pending: Vec<(u32, Url)>,
+}
+
+impl Resume {
+    /// Whether there was an earlier run to resume.
+    pub fn is_resume(&self) -> bool {
+        !self.finished.is_empty() || !self.pending.is_empty()
+    }
+}
+
+/// The open journal of a crawl.
+pub struct Journal {
+    file: File,
+    dir: PathBuf,
+    buf: Vec<u8>,
+    last_sync: Instant,
+    dirty: bool,
+}
+
+impl Journal {
+    /// Opens (creating if needed) the journal in `dir` for a crawl identified by `identity`
+    /// (see [`identity`]), and reads what an earlier run left.
+    pub fn open(dir: &Path, identity: u64) -> Result<(Journal, Resume), JournalError> {
+        let io_err = |source| JournalError::Io {
+            dir: dir.to_owned(),
+            source,
+        };
+        std::fs::create_dir_all(dir).map_err(io_err)?;
+        let path = dir.join(FILE_NAME);
+        let file = OpenOptions::new()
+            .create(true)
+            .read(true)
+            .append(true)
+            .open(&path)
+            .map_err(io_err)?;
+        let mut file = file;
+        lock(&file).map_err(|_| JournalError::Locked {
+            dir: dir.to_owned(),
+        })?;
+        let mut text = Vec::new();
+        file.read_to_end(&mut text).map_err(io_err)?;
+        let header = format!("{MAGIC} {identity:016x}\n");
+        let resume = if text.is_empty() {
+            file.write_all(header.as_bytes()).map_err(io_err)?;
+            file.sync_data().map_err(io_err)?;
+            Resume::default()
+        } else {
+            parse(&text, &header, dir)?
+        };
+        let journal = Journal {
+            file,
+            dir: dir.to_owned(),
+            buf: Vec::with_capacity(4096),
+            last_sync: Instant::now(),
+            dirty: false,
+        };
+        Ok((journal, resume))
+    }
+
+    /// Notes a URL the frontier has taken on, at `depth`.
+    pub fn known(&mut self, depth: u32, url: &Url) {
+        // Writing to a Vec cannot fail.
+        let _ = writeln!(self.buf, "k {depth} {url}");
+    }
+
+    /// Notes that the record for the URL with fingerprint `fp` is written.
+    pub fn finished(&mut self, fp: u64) {
+        let _ = writeln!(self.buf, "f {fp:016x}");
+    }
+
+    /// Hands what was noted to the kernel in one write; `sync_records` runs first when an fsync
+    /// is due (at most once a second), so records are durable before the journal says so.
+    pub fn commit(
+        &mut self,
+        sync_records: impl FnOnce() -> io::Result<()>,
+    ) -> Result<(), JournalError> {
+        if !self.buf.is_empty() {
+            self.file
+                .write_all(&self.buf)
+                .map_err(|source| JournalError::Io {
+                    dir: self.dir.clone(),
+                    source,
+                })?;
+            self.buf.clear();
+            self.dirty = true;
+        }
+        if self.dirty && self.last_sync.elapsed() >= SYNC_EVERY {
+            self.sync(sync_records)?;
+        }
+        Ok(())
+    }
+
+    /// Makes everything committed durable: records first, then the journal.
+    pub fn sync(
+        &mut self,
+        sync_records: impl FnOnce() -> io::Result<()>,
+    ) -> Result<(), JournalError> {
+        let io_err = |source| JournalError::Io {
+            dir: self.dir.clone(),
+            source,
+        };
+        sync_records().map_err(io_err)?;
+        self.file.sync_data().map_err(io_err)?;
+        self.last_sync = Instant::now();
+        self.dirty = false;
+        Ok(())
+    }
+}
+
+/// Takes an exclusive lock on the whole of `file` for this process, or fails at once.
+fn lock(file: &File) -> nix::Result<()> {
+    let whole = nix::libc::flock {
+        l_type: nix::libc::F_WRLCK as nix::libc::c_short,
+        l_whence: nix::libc::SEEK_SET as nix::libc::c_short,
+        l_start: 0,
+        l_len: 0,
+        l_pid: 0,
+    };
+    fcntl(file, FcntlArg::F_SETLK(&whole)).map(drop)
+}
+
+/// What identifies "the same crawl": its seeds and allowed domains, in order. Other flags
+/// (depth, rate, mode) may change between runs.
+pub fn identity(seeds: &[Url], allow_domains: &[String]) -> u64 {
+    let mut text = String::new();
+    for seed in seeds {
+        text.push_str(seed.as_str());
+        text.push('\n');
+    }
+    text.push('\n');
+    for domain in allow_domains {
+        text.push_str(domain);
+        text.push('\n');
+    }
+    xxhash_rust::xxh3::xxh3_64(text.as_bytes())
+}
+
+fn parse(text: &[u8], header: &str, dir: &Path) -> Result<Resume, JournalError> {
+    let corrupt = |line| JournalError::Corrupt {
+        dir: dir.to_owned(),
+        file: FILE_NAME.to_owned(),
+        line,
+    };
+    // A crash can cut the last line short; only newline-terminated lines count.
+    let complete = match text.iter().rposition(|&b| b == b'\n') {
+        Some(end) => &text[..=end],
+        None => return Err(corrupt(1)),
+    };
+    let mut lines = complete.split(|&b| b == b'\n');
+    match lines.next() {
+        Some(first) if first == header.trim_end().as_bytes() => {}
+        Some(first) if first.starts_with(MAGIC.as_bytes()) => {
+            return Err(JournalError::OtherCrawl {
+                dir: dir.to_owned(),
+            });
+        }
+        _ => return Err(corrupt(1)),
+    }
+    let mut finished = HashSet::new();
+    let mut known: HashMap<u64, (u32, Url)> = HashMap::new();
+    for (i, line) in lines.enumerate() {
+        if line.is_empty() {
+            continue;
+        }
+        let line_no = i + 2;
+        let line = std::str::from_utf8(line).map_err(|_| corrupt(line_no))?;
+        let mut parts = line.splitn(3, ' ');
+        match (parts.next(), parts.next(), parts.next()) {
+            (Some("k"), Some(depth), Some(url)) => {
+                let depth: u32 = depth.parse().map_err(|_| corrupt(line_no))?;
+                let url = Url::parse(url).map_err(|_| corrupt(line_no))?;
+                let fp = crate::normalize::fingerprint(&url);
+                let entry = known.entry(fp).or_insert((depth, url));
+                entry.0 = entry.0.min(depth);
+            }
+            (Some("f"), Some(fp), None) => {
+                let fp = u64::from_str_radix(fp, 16).map_err(|_| corrupt(line_no))?;
+                finished.insert(fp);
+            }
+            _ => return Err(corrupt(line_no)),
+        }
+    }
+    let mut pending: Vec<(u32, Url)> = known
+        .into_iter()
+        .filter(|(fp, _)| !finished.contains(fp))
+        .map(|(_, entry)| entry)
+        .collect();
+    // Shallowest first, as a live crawl admits them; URL order only makes runs repeatable.
+    pending.sort_by(|a, b| (a.0, a.1.as_str()).cmp(&(b.0, b.1.as_str())));
+    Ok(Resume { finished, pending })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(s: &str) -> Url {
+        Url::parse(s).expect("test URL")
+    }
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("crawl-journal-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[test]
+    fn resume_keeps_what_is_unfinished_at_its_smallest_depth() {
+        let dir = temp_dir("resume");
+        let id = identity(&[url("http://a.test/")], &[]);
+        {
+            let (mut j, resume) = Journal::open(&dir, id).expect("open");
+            assert!(!resume.is_resume());
+            j.known(0, &url("http://a.test/"));
+            j.known(2, &url("http://a.test/x"));
+            j.known(1, &url("http://a.test/y"));
+            j.known(1, &url("http://a.test/x"));
+            j.finished(crate::normalize::fingerprint(&url("http://a.test/")));
+            j.commit(|| Ok(())).expect("commit");
+        }
+        // A torn last line, as a crash mid-write leaves it.
+        let mut f = OpenOptions::new()
+            .append(true)
+            .open(dir.join(FILE_NAME))
+            .expect("reopen");
+        f.write_all(b"k 1 http://a.test/to").expect("append");
+        drop(f);
+        let (_j, resume) = Journal::open(&dir, id).expect("reopen journal");
+        assert_eq!(resume.finished.len(), 1);
+        let pending: Vec<(u32, String)> = resume
+            .pending
+            .iter()
+            .map(|(d, u)| (*d, u.to_string()))
+            .collect();
+        assert_eq!(
+            pending,
+            vec![
+                (1, "http://a.test/x".to_owned()),
+                (1, "http://a.test/y".to_owned())
+            ]
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn another_crawls_directory_is_refused() {
+        let dir = temp_dir("other");
+        drop(Journal::open(&dir, 1).expect("open"));
+        let err = Journal::open(&dir, 2).err().expect("refused");
+        assert!(matches!(err, JournalError::OtherCrawl { .. }), "{err}");
+        assert!(err.to_string().contains("other seeds"), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn garbage_is_reported_with_its_line() {
+        let dir = temp_dir("garbage");
+        drop(Journal::open(&dir, 7).expect("open"));
+        let mut f = OpenOptions::new()
+            .append(true)
+            .open(dir.join(FILE_NAME))
+            .expect("reopen");
+        f.write_all(b"k 0 http://a.test/\nnonsense\n")
+            .expect("append");
+        drop(f);
+        let err = Journal::open(&dir, 7).err().expect("refused");
+        assert!(
+            matches!(err, JournalError::Corrupt { line: 3, .. }),
+            "{err}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -1,0 +1,213 @@
+//! `--state DIR` in every mode: a crawl killed mid-way (SIGKILL, or a graceful Ctrl-C) and run
+//! again ends with the same records as one uninterrupted crawl, fetching at most the pages
+//! that were in flight twice.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use support::*;
+
+const PAGES: usize = 400;
+const WORKERS: u64 = 4;
+
+fn temp(name: &str, mode: &str) -> PathBuf {
+    let path =
+        std::env::temp_dir().join(format!("crawl-resume-{}-{mode}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&path);
+    let _ = std::fs::remove_file(&path);
+    path
+}
+
+fn lines(path: &Path) -> usize {
+    std::fs::read_to_string(path).map_or(0, |t| t.lines().count())
+}
+
+/// URL -> depth over every record in the file, asserting a URL's records agree.
+fn union(path: &Path) -> BTreeMap<String, u32> {
+    let text = std::fs::read_to_string(path).expect("records file");
+    let mut map = BTreeMap::new();
+    for line in text.lines() {
+        let record: Record = serde_json::from_str(line).expect("a record per line");
+        if let Some(depth) = map.insert(record.url.clone(), record.depth) {
+            assert_eq!(depth, record.depth, "{} recorded at two depths", record.url);
+        }
+    }
+    map
+}
+
+/// Crawls the site once without interruption: URL -> depth.
+fn reference(mode: &str, s: &FixtureServer) -> BTreeMap<String, u32> {
+    let run = crawl(mode, &[s.url("/gen/0")], &["-d", "100", "--ignore-robots"]);
+    run.assert_ok();
+    let map: BTreeMap<String, u32> = run
+        .by_url()
+        .into_iter()
+        .map(|(url, r)| (url, r.depth))
+        .collect();
+    assert_eq!(map.len(), PAGES);
+    s.reset();
+    map
+}
+
+/// Starts the resumable crawl, stops it with `signal` once `after` records are written, and
+/// returns the exit code.
+fn start_and_stop(
+    mode: &str,
+    seeds: &str,
+    args: &[&str],
+    out: &Path,
+    after: usize,
+    signal: Signal,
+) -> i32 {
+    let mut child = spawn(&["--mode", mode, "--progress", "never"], args, seeds);
+    let started = Instant::now();
+    while lines(out) < after {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the crawl never got going"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    kill(Pid::from_raw(child.id() as i32), signal).expect("signal the crawl");
+    let status = child.wait().expect("crawl exits");
+    std::os::unix::process::ExitStatusExt::signal(&status)
+        .map_or_else(|| status.code().unwrap_or(-1), |s| 128 + s)
+}
+
+fn resume_after(
+    mode: &str,
+    signal: Signal,
+) -> (BTreeMap<String, u32>, BTreeMap<String, u32>, FixtureServer) {
+    let s = server_with(Options {
+        pages: PAGES,
+        ..Options::default()
+    });
+    let expected = reference(mode, &s);
+    let state = temp("state", mode);
+    let out = temp("records.jsonl", mode);
+    let (state_arg, out_arg) = (state.to_str().expect("UTF-8"), out.to_str().expect("UTF-8"));
+    let args = [
+        "-j",
+        "4",
+        "-d",
+        "100",
+        "--ignore-robots",
+        "--rate",
+        "150",
+        "--state",
+        state_arg,
+        "-o",
+        out_arg,
+    ];
+    let seeds = format!("{}\n", s.url("/gen/0"));
+    let code = start_and_stop(mode, &seeds, &args, &out, 60, signal);
+    assert_eq!(
+        code,
+        128 + signal as i32,
+        "the first run was not stopped by {signal}"
+    );
+    let first = lines(&out);
+    assert!(first < PAGES, "the first run finished before the signal");
+
+    let second = crawl_raw(&["--mode", mode, "--progress", "never"], &args, &seeds);
+    second.assert_ok();
+    assert!(second.stderr.contains("resumed:"), "{}", second.stderr);
+
+    // Once finished, running again fetches nothing.
+    let before = s.total_hits();
+    let third = crawl_raw(&["--mode", mode, "--progress", "never"], &args, &seeds);
+    third.assert_ok();
+    assert_eq!(s.total_hits(), before, "a finished crawl fetched again");
+
+    let got = union(&out);
+    let _ = std::fs::remove_dir_all(&state);
+    let _ = std::fs::remove_file(&out);
+    (expected, got, s)
+}
+
+every_mode! {
+    fn sigkill_then_resume_matches_one_uninterrupted_crawl(mode) {
+        let (expected, got, s) = resume_after(mode, Signal::SIGKILL);
+        assert_eq!(got, expected, "records (URL and depth) differ from an uninterrupted crawl");
+        let hits = s.hit_counts();
+        let twice: Vec<_> = hits.iter().filter(|&(_, &n)| n > 1).collect();
+        assert!(hits.values().all(|&n| n <= 2), "a page fetched three times: {twice:?}");
+        let in_flight = if mode == "sequential" { 1 } else { WORKERS };
+        assert!(
+            twice.len() as u64 <= in_flight,
+            "more pages fetched twice than were in flight: {twice:?}"
+        );
+    }
+
+    fn ctrl_c_then_resume_fetches_nothing_twice(mode) {
+        let (expected, got, s) = resume_after(mode, Signal::SIGINT);
+        assert_eq!(got, expected, "records (URL and depth) differ from an uninterrupted crawl");
+        let twice: Vec<_> = s.hit_counts().into_iter().filter(|(_, n)| *n > 1).collect();
+        assert!(twice.is_empty(), "fetched twice after a graceful stop: {twice:?}");
+    }
+}
+
+#[test]
+fn a_state_directory_of_other_seeds_is_refused() {
+    let s = server();
+    let state = temp("other-seeds", "any");
+    let state_arg = state.to_str().expect("UTF-8");
+    let first = crawl("sequential", &[s.url("/")], &["--state", state_arg]);
+    first.assert_ok();
+    let other = crawl(
+        "sequential",
+        &[s.url("/about.html")],
+        &["--state", state_arg],
+    );
+    assert_eq!(other.code, 2, "{}", other.stderr);
+    assert!(
+        other.stderr.contains("--state") && other.stderr.contains("other seeds"),
+        "{}",
+        other.stderr
+    );
+    let _ = std::fs::remove_dir_all(&state);
+}
+
+#[test]
+fn a_state_directory_in_use_is_refused() {
+    let s = server_with(Options {
+        pages: 1000,
+        ..Options::default()
+    });
+    let state = temp("in-use", "any");
+    let state_arg = state.to_str().expect("UTF-8");
+    let seeds = format!("{}\n", s.url("/gen/0"));
+    let args = [
+        "-d",
+        "100",
+        "--ignore-robots",
+        "--rate",
+        "20",
+        "--state",
+        state_arg,
+    ];
+    let mut first = spawn(&["--progress", "never"], &args, &seeds);
+    let started = Instant::now();
+    while s.total_hits() == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the first crawl never started"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let second = crawl_raw(&["--progress", "never"], &args, &seeds);
+    let _ = first.kill();
+    let _ = first.wait();
+    assert_eq!(second.code, 2, "{}", second.stderr);
+    assert!(
+        second.stderr.contains("another crawl is using"),
+        "{}",
+        second.stderr
+    );
+    let _ = std::fs::remove_dir_all(&state);
+}
