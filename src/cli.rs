@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::Parser;
 use url::Url;
 
-use crate::config::{Config, Dedupe, Mode, Output, ProgressMode, default_user_agent};
+use crate::config::{Config, Dedupe, Format, Mode, Output, ProgressMode, default_user_agent};
 use crate::seeds::{self, SeedError};
 
 /// Crawl web pages from a list of seed URLs and write one JSON record per page.
@@ -90,6 +90,11 @@ pub struct Args {
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
 
+    /// Record format: jsonl (one JSON object per line) or csv (a header row from the record's
+    /// keys and the --field names; lists and objects as JSON text)
+    #[arg(long, value_enum, default_value_t = FormatArg::Jsonl)]
+    pub format: FormatArg,
+
     /// Progress bars on standard error: auto shows them only on a terminal
     #[arg(long, value_enum, default_value_t = ProgressMode::Auto)]
     pub progress: ProgressMode,
@@ -128,6 +133,13 @@ pub struct Args {
     /// one, crawls it, and stops it. Records go to crawl-demo.jsonl unless -o is given.
     #[arg(long, conflicts_with = "urls_file")]
     pub demo: bool,
+}
+
+/// The values of `--format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FormatArg {
+    Jsonl,
+    Csv,
 }
 
 /// A flag or input the crawl cannot start with.
@@ -259,6 +271,12 @@ impl Args {
                 Some(p) => Output::File(p),
                 None if self.demo => Output::File(PathBuf::from("crawl-demo.jsonl")),
                 None => Output::Stdout,
+            },
+            format: match self.format {
+                FormatArg::Jsonl => Format::Jsonl,
+                FormatArg::Csv => Format::Csv {
+                    columns: Vec::new(),
+                },
             },
             progress: self.progress,
             cpu_work: self.cpu_work,

@@ -61,6 +61,15 @@ pub enum Output {
     File(PathBuf),
 }
 
+/// How records are written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Format {
+    /// One JSON object per line.
+    Jsonl,
+    /// CSV with a header: the record's keys, then `columns` (the extractor's fields).
+    Csv { columns: Vec<String> },
+}
+
 /// When to draw progress bars on standard error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ProgressMode {
@@ -96,6 +105,7 @@ pub struct Config {
     pub user_agent: String,
     pub obey_robots: bool,
     pub output: Output,
+    pub format: Format,
     pub progress: ProgressMode,
     /// Rounds of synthetic CPU work per parsed page.
     pub cpu_work: u64,
@@ -127,6 +137,7 @@ impl Config {
             user_agent: default_user_agent(),
             obey_robots: true,
             output: Output::Stdout,
+            format: Format::Jsonl,
             progress: ProgressMode::Never,
             cpu_work: 0,
             dedupe: Dedupe::Coordinator,

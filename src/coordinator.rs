@@ -358,6 +358,7 @@ impl Coordinator {
             parse_ms: round_ms(job.parse_ms),
             worker: Some(result.worker),
             error: None,
+            fields: serde_json::Map::new(),
         };
         match result.outcome {
             Err(e) => record.error = Some(e.to_string()),
@@ -594,5 +595,6 @@ fn blocked_record(job: &Job) -> Record {
         parse_ms: round_ms(job.parse_ms),
         worker: None,
         error: Some("blocked by robots.txt".to_owned()),
+        fields: serde_json::Map::new(),
     }
 }

@@ -34,6 +34,31 @@ pub struct Record {
     pub worker: Option<String>,
     /// Null for a 2xx page kept whole; otherwise a short reason ("http 404", "timeout").
     pub error: Option<String>,
+    /// What an extractor added: one key per `--field`, or a library extractor's item (its
+    /// fields if it is a JSON object, else under `item`). Written inline in the record.
+    #[serde(flatten)]
+    pub fields: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Record {
+    /// The record's own keys, in order: the columns every CSV output starts with, and the
+    /// names a `--field` may not take.
+    pub const KEYS: [&'static str; 14] = [
+        "url",
+        "final_url",
+        "status",
+        "depth",
+        "content_type",
+        "bytes",
+        "truncated",
+        "title",
+        "links",
+        "attempts",
+        "fetch_ms",
+        "parse_ms",
+        "worker",
+        "error",
+    ];
 }
 
 /// Milliseconds rounded to microseconds, so records stay short and readable.

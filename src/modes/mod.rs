@@ -88,7 +88,7 @@ pub fn run(config: &Config) -> Result<Summary, CrawlError> {
     let resuming = journal
         .as_ref()
         .is_some_and(|(_, resume)| resume.is_resume());
-    let sink = Sink::open_with(&config.output, resuming)?;
+    let sink = Sink::open_with(&config.output, &config.format, resuming)?;
     // Installed first: it starts no thread, so the processes mode can still fork after it.
     let shutdown = Shutdown::install().map_err(|e| CrawlError::Runtime(e.into()))?;
     let mut coordinator =
