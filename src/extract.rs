@@ -9,9 +9,14 @@
 //! sink below does the same.
 //!
 //! Links are resolved against `<base href>` when present (itself resolved against the page
-//! URL, and applying to every link on the page wherever it appears), kept only if http(s), and
-//! stripped of fragments; a page's duplicate links count once. Everything returned is owned, so
-//! it can cross threads and processes.
+//! URL, and applying to every link on the page wherever it appears), kept only if http(s) and at
+//! most [`MAX_URL_LEN`] long, and stripped of fragments; a page's duplicate links count once.
+//! Everything returned is owned, so it can cross threads and processes.
+//!
+//! A hostile page can hold hundreds of thousands of links, each resolved against a 2 KB base:
+//! every one is counted, but only the first [`MAX_LINKS`] are kept, so what one page costs in
+//! memory (and in processes mode, on the wire) has a ceiling whatever the page says.
+//! Deep nesting costs nothing here: without a tree builder there is no stack of open elements.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
@@ -24,15 +29,24 @@ use html5ever::tokenizer::{
 use html5ever::{LocalName, local_name};
 use url::Url;
 
+pub use crate::normalize::MAX_URL_LEN;
 use crate::normalize::{fingerprint, is_http, normalize};
+
+/// The most links one page hands to the frontier; the rest are counted, not kept. Twenty
+/// thousand is far more than any page meant for people has (Heritrix follows 6,000 by default),
+/// and at [`MAX_URL_LEN`] each it stays within 40 MB, under the processes mode's message limit.
+pub const MAX_LINKS: usize = 20_000;
 
 /// What a page yields to the crawler.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Extracted {
     /// The first `<title>`, whitespace collapsed; `None` if absent or blank.
     pub title: Option<String>,
-    /// Absolute, normalised, de-duplicated http(s) links in document order.
+    /// Absolute, normalised, de-duplicated http(s) links in document order: the first
+    /// [`MAX_LINKS`] of them.
     pub links: Vec<Url>,
+    /// How many distinct links the page has, including those beyond [`MAX_LINKS`].
+    pub links_found: usize,
 }
 
 /// Extracts the title and links of `html`, fetched from `page_url`.
@@ -56,16 +70,29 @@ pub fn extract(html: &str, page_url: &Url) -> Extracted {
         .and_then(|href| page_url.join(href.trim()).ok())
         .unwrap_or_else(|| page_url.clone());
     let mut seen = HashSet::new();
-    let links = sink
-        .hrefs
-        .into_inner()
-        .iter()
-        .filter_map(|href| base.join(href.trim()).ok())
-        .filter(is_http)
-        .map(normalize)
-        .filter(|u| seen.insert(fingerprint(u)))
-        .collect();
-    Extracted { title, links }
+    let mut links = Vec::new();
+    for href in sink.hrefs.into_inner() {
+        // A link over the limit as written is almost always over it once resolved too, and
+        // checking first spares parsing megabyte-long hrefs.
+        let href = href.trim();
+        if href.len() > MAX_URL_LEN {
+            continue;
+        }
+        let Some(url) = base.join(href).ok().filter(is_http).map(normalize) else {
+            continue;
+        };
+        if url.as_str().len() <= MAX_URL_LEN
+            && seen.insert(fingerprint(&url))
+            && links.len() < MAX_LINKS
+        {
+            links.push(url);
+        }
+    }
+    Extracted {
+        title,
+        links,
+        links_found: seen.len(),
+    }
 }
 
 /// Collects what [`extract`] needs as tokens stream by. The tokenizer hands the sink out by
@@ -195,6 +222,52 @@ mod tests {
                 "http://h.test/dir/q?x=1&y=2",
             ]
         );
+    }
+
+    #[test]
+    fn links_over_the_length_limit_are_dropped_at_either_stage() {
+        // "http://h.test/" is 14 bytes; paths are sized to land either side of the limit.
+        let fits = format!("/{}", "a".repeat(MAX_URL_LEN - 14));
+        let over = format!("/{}", "b".repeat(MAX_URL_LEN - 13));
+        // Short as written, over the limit once percent-encoded.
+        let grows = format!("/{}", "é".repeat(MAX_URL_LEN / 4));
+        let html = format!(
+            r#"<a href="{fits}">1</a><a href="{over}">2</a><a href="{grows}">3</a><a href="/ok">4</a>"#
+        );
+        let e = page(&html);
+        assert_eq!(e.links.len(), 2, "{:?}", e.links);
+        assert_eq!(e.links[0].as_str().len(), MAX_URL_LEN);
+        assert_eq!(links(&e)[1], "http://h.test/ok");
+        assert_eq!(e.links_found, 2);
+    }
+
+    #[test]
+    fn every_link_is_counted_but_only_the_first_max_links_kept() {
+        let mut html = String::from("<title>Many</title>");
+        for i in 0..MAX_LINKS + 500 {
+            html.push_str(&format!("<a href=/{i}><a href=/{i}#again>"));
+        }
+        let e = page(&html);
+        assert_eq!(e.links_found, MAX_LINKS + 500);
+        assert_eq!(e.links.len(), MAX_LINKS);
+        assert_eq!(
+            e.links[MAX_LINKS - 1].as_str(),
+            format!("http://h.test/{}", MAX_LINKS - 1)
+        );
+        assert_eq!(e.title.as_deref(), Some("Many"));
+    }
+
+    #[test]
+    fn deep_nesting_is_no_harder_than_flat_markup() {
+        let n = 200_000;
+        let html = format!(
+            "<title>Deep</title>{}<a href=/bottom>b</a>{}",
+            "<div><span>".repeat(n),
+            "</span></div>".repeat(n)
+        );
+        let e = page(&html);
+        assert_eq!(e.title.as_deref(), Some("Deep"));
+        assert_eq!(links(&e), ["http://h.test/bottom"]);
     }
 
     #[test]

@@ -164,20 +164,26 @@ fn parse_retry_after(value: &str) -> Option<Duration> {
     )
 }
 
-/// Maps a reqwest error to the short, stable reasons records carry.
+/// Maps a reqwest error to the short, stable reasons records carry. The split that matters is
+/// retryable or not: a connection that broke ([`FetchError::Broken`]) may work next time, bytes
+/// that make no sense ([`FetchError::Protocol`]) will not.
 fn classify(err: reqwest::Error) -> FetchError {
     if err.is_timeout() {
         return FetchError::Timeout;
     }
+    let root = root_cause(&err);
     if let Some(io) = find_source::<std::io::Error>(&err) {
-        if io.kind() == std::io::ErrorKind::ConnectionRefused {
-            return FetchError::ConnectRefused;
-        }
-        if io.kind() == std::io::ErrorKind::TimedOut {
-            return FetchError::Timeout;
+        match io.kind() {
+            std::io::ErrorKind::ConnectionRefused => return FetchError::ConnectRefused,
+            std::io::ErrorKind::TimedOut => return FetchError::Timeout,
+            // The bytes arrived but make no sense (a chunk size that is not hexadecimal, a
+            // gzip stream that is not gzip): asking again would get the same bytes.
+            std::io::ErrorKind::InvalidData | std::io::ErrorKind::InvalidInput => {
+                return FetchError::Protocol(root);
+            }
+            _ => {}
         }
     }
-    let root = root_cause(&err);
     if err.is_connect() {
         FetchError::Connect(root)
     } else if err.is_body() || err.is_decode() || err.is_request() {

@@ -8,6 +8,12 @@
 
 use url::Url;
 
+/// The longest link followed, in bytes of its normalised form. 2,048 is the sitemaps
+/// protocol's limit and about what many servers and proxies accept in a request line; longer
+/// URLs found in pages are nearly always session-id soup or crawler traps that grow by a
+/// segment on every hop.
+pub const MAX_URL_LEN: usize = 2048;
+
 /// Whether a URL's scheme is one the crawler fetches.
 pub fn is_http(url: &Url) -> bool {
     matches!(url.scheme(), "http" | "https")

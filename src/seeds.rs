@@ -82,7 +82,17 @@ pub fn read_from(mut reader: impl BufRead, name: &str) -> Result<Vec<Url>, SeedE
 }
 
 /// Parses one seed URL, accepting only absolute http(s) URLs with a host.
+///
+/// Whitespace or control characters inside the URL are refused rather than cleaned up the way
+/// the URL standard does (tabs and line breaks silently removed, spaces encoded): on a seed
+/// line they mean two URLs on one line, a comment after the URL, or a file with old Mac (CR)
+/// line endings, and "cleaning" them would crawl a URL nobody wrote.
 pub fn parse_seed(text: &str) -> Result<Url, String> {
+    if let Some(c) = text.chars().find(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!(
+            "{c:?} inside the URL (one URL a line; write a space as %20)"
+        ));
+    }
     let url = Url::parse(text).map_err(|e| format!("not a URL ({e})"))?;
     if !is_http(&url) {
         return Err(format!(
@@ -121,6 +131,21 @@ mod tests {
         let err = read("http://a.test/\nftp://a.test/file\n").expect_err("bad scheme");
         let msg = err.to_string();
         assert!(msg.contains("line 2") && msg.contains("ftp"), "{msg}");
+    }
+
+    #[test]
+    fn whitespace_inside_a_url_is_refused_not_cleaned() {
+        for (input, line) in [
+            ("http://a.test/ http://b.test/\n", 1),
+            ("http://a.test/\nhttp://b.test/x\ty\n", 2),
+            // Old Mac line endings: the whole file is one line.
+            ("http://a.test/\rhttp://b.test/\r", 1),
+        ] {
+            let err = read(input).expect_err("refused").to_string();
+            assert!(err.contains(&format!("line {line}:")), "{err}");
+            assert!(err.contains("inside the URL"), "{err}");
+        }
+        assert!(read("  http://a.test/x%20y \t\r\n").is_ok());
     }
 
     #[test]

@@ -64,8 +64,8 @@ pub struct Fetched {
     pub title: Option<String>,
     /// Distinct http(s) links on the page (what the record reports).
     pub links_found: usize,
-    /// The links to offer the frontier: all of them, or in processes mode with `--dedupe
-    /// shared`, those not already known.
+    /// The links to offer the frontier: all of them up to [`crate::extract::MAX_LINKS`], or in
+    /// processes mode with `--dedupe shared`, those of them not already known.
     pub links: Vec<Url>,
     /// Links a worker process dropped because the shared set already knew them.
     pub links_known: usize,

@@ -130,7 +130,7 @@ impl Downloaded {
                     burn(limits.cpu_work, r.body.len() as u64 ^ task.id);
                 }
                 fetched.title = extracted.title;
-                fetched.links_found = extracted.links.len();
+                fetched.links_found = extracted.links_found;
                 fetched.links = extracted.links;
             }
             if task.kind == TaskKind::Robots {
