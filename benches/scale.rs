@@ -1,7 +1,7 @@
 //! Memory at scale: does a crawl's peak memory grow only with what it must remember?
 //!
-//! `cargo bench --bench scale` (about three minutes). Two parts, both written to
-//! `target/bench-results/scale.md`:
+//! `cargo bench --bench scale` (about four minutes; `-- frontier` or `-- crawls` runs one part).
+//! Two parts, both written to `target/bench-results/scale.md`:
 //!
 //! 1. **Whole crawls**: the real `crawl` binary crawls a generated site of 10k to 1,000,000 pages
 //!    (10 links each, every page reachable from `/gen/0`) to the end, with no depth or page
@@ -231,7 +231,17 @@ fn main() {
          server shares the machine.\n\n",
         machine()
     );
-    frontier_alone(&mut out);
-    whole_crawls(&mut out);
+    // cargo passes `--bench`; any other word names the parts to run.
+    let parts: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let wants = |part: &str| parts.is_empty() || parts.iter().any(|p| p == part);
+    if wants("frontier") {
+        frontier_alone(&mut out);
+    }
+    if wants("crawls") {
+        whole_crawls(&mut out);
+    }
     publish("scale", &out);
 }
