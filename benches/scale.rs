@@ -1,6 +1,6 @@
 //! Memory at scale: does a crawl's peak memory grow only with what it must remember?
 //!
-//! `cargo bench --bench scale` (about four minutes; `-- frontier` or `-- crawls` runs one part).
+//! `cargo bench --bench scale` (about five minutes; `-- frontier` or `-- crawls` runs one part).
 //! Two parts, both written to `target/bench-results/scale.md`:
 //!
 //! 1. **Whole crawls**: the real `crawl` binary crawls a generated site of 10k to 1,000,000 pages
@@ -138,7 +138,10 @@ fn whole_crawls(out: &mut String) {
         }
         series.push((
             (*mode).to_owned(),
-            mode_runs.iter().map(|r| (r.known, r.rss_mb)).collect(),
+            mode_runs
+                .iter()
+                .map(|r| (r.known / 1000.0, r.rss_mb))
+                .collect(),
         ));
     }
     for (mode, mode_runs) in &runs {
@@ -157,7 +160,7 @@ fn whole_crawls(out: &mut String) {
     match line_chart(
         "scale",
         title,
-        "known URLs",
+        "known URLs (thousands)",
         "peak RSS (MB)",
         false,
         &series,
