@@ -682,6 +682,37 @@ mod tests {
     }
 
     #[test]
+    fn redirect_hops_go_ahead_of_packed_pages_and_pages_come_back_whole() {
+        let mut f = frontier(3, None, false);
+        for u in [
+            "http://a.test/1",
+            "http://u:p@a.test/2#frag",
+            "http://a.test/3?q=x",
+        ] {
+            f.admit(url(u), 2);
+        }
+        let l = Limiter::new(None, None);
+        let Pop::Job(first) = f.pop(Instant::now(), &l) else {
+            panic!("job")
+        };
+        assert_eq!(
+            (first.url.as_str(), first.depth, &*first.origin),
+            ("http://a.test/1", 2, "http://a.test")
+        );
+        let mut hop = first.clone();
+        hop.fetch_url = url("http://a.test/moved");
+        hop.redirects = 1;
+        f.follow_redirect(hop);
+        let Pop::Job(hop) = f.pop(Instant::now(), &l) else {
+            panic!("hop")
+        };
+        assert_eq!((hop.url, hop.fetch_url.path()), (first.url, "/moved"));
+        let rest: Vec<_> = std::iter::from_fn(|| pop_url(&mut f, &l)).collect();
+        assert_eq!(rest, ["http://u:p@a.test/2", "http://a.test/3?q=x"]);
+        assert_eq!(f.queued(), 0);
+    }
+
+    #[test]
     fn retries_wait_for_their_time() {
         let mut f = frontier(0, None, false);
         f.admit(url("http://a.test/"), 0);

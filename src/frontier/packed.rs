@@ -169,6 +169,17 @@ mod tests {
     }
 
     #[test]
+    fn a_drained_queue_gives_its_buffer_back() {
+        let mut q = PackedUrls::default();
+        for i in 0..1000 {
+            q.push(url(&format!("http://a.test/gen/{i}")), 1, "http://a.test");
+        }
+        assert!(q.bytes.capacity() > KEEP_WHEN_DRAINED);
+        while q.pop("http://a.test").is_some() {}
+        assert_eq!(q.bytes.capacity(), 0);
+    }
+
+    #[test]
     fn varints_round_trip() {
         let mut q = VecDeque::new();
         for v in [0, 1, 127, 128, 300, u64::from(u32::MAX), u64::MAX] {
