@@ -2,7 +2,8 @@
 //! its own: callers pass `now`, which keeps it deterministic and testable.
 //!
 //! It owns
-//! - **dedupe**: a set of 64-bit fingerprints of normalised URLs (8 bytes per known URL);
+//! - **dedupe**: a set of 64-bit fingerprints of normalised URLs (8 bytes per known URL; 10 to
+//!   21 with the hash table's control bytes and free slots);
 //! - **admission rules**: scope, `--depth`, `--max-pages` (which counts every admitted URL,
 //!   seeds included, because each admitted URL yields exactly one record);
 //! - **politeness queues**: one FIFO per origin, served round-robin, so a slow or rate-limited
@@ -10,7 +11,11 @@
 //!   time-ordered heap instead of being polled;
 //! - **robots verdicts**: an origin's queue is parked until its robots.txt has been fetched;
 //! - **retry delays**: failed jobs wait in a time-ordered heap until their backoff ends;
-//! - **exact depths**: a page's depth is its shortest distance from a seed, in every mode.
+//! - **exact depths**: a page's depth is its shortest distance from a seed, in every mode;
+//! - **compact waiting URLs**: pages waiting in a queue, and links held back (below), are kept
+//!   as packed text (`packed`), about 15 bytes each, not as `Job`s of about 300; a page becomes
+//!   a `Job` only when it reaches the front of its queue. That keeps memory at scale close to
+//!   the dedupe set and the queued text (`cargo bench --bench scale`).
 //!
 //! ## Why depths need care
 //! With many pages in flight, a page can be found first along a long path and only later along
@@ -20,8 +25,11 @@
 //! then they wait in a per-level buffer. Fetching never waits — only the admission of links
 //! does, one level behind — and every mode produces the same records.
 
+mod packed;
+
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -33,6 +41,7 @@ use crate::robots::{Verdict, robots_url};
 use crate::scope::Scope;
 use crate::shared_set::SharedSet;
 use crate::task::TaskKind;
+use packed::{PackedUrls, Unreadable};
 
 /// A URL the crawl has committed to produce a record for (or an origin's robots.txt).
 #[derive(Debug, Clone)]
@@ -54,6 +63,24 @@ pub struct Job {
     /// Fetch and parse time summed over the attempts so far.
     pub fetch_ms: f64,
     pub parse_ms: f64,
+}
+
+impl Job {
+    /// A newly admitted page, not yet tried.
+    fn page(url: Url, origin: &Arc<str>, depth: u32) -> Job {
+        Job {
+            fetch_url: url.clone(),
+            url,
+            origin: Arc::clone(origin),
+            depth,
+            kind: TaskKind::Page,
+            attempts: 0,
+            hop_attempts: 0,
+            redirects: 0,
+            fetch_ms: 0.0,
+            parse_ms: 0.0,
+        }
+    }
 }
 
 /// Why a URL was or was not scheduled.
@@ -97,11 +124,42 @@ enum Robots {
 }
 
 struct Origin {
+    /// Whole jobs, served first: redirect hops and retries put back at the front, and the
+    /// oldest fresh page once it has been looked at.
     jobs: VecDeque<Job>,
+    /// Admitted pages not yet looked at, in order, packed with this origin as their prefix.
+    fresh: PackedUrls,
     robots: Robots,
     /// Whether the origin is in `ready` or `waiting` (it must never be in both, or twice).
     scheduled: bool,
 }
+
+impl Origin {
+    fn is_empty(&self) -> bool {
+        self.jobs.is_empty() && self.fresh.is_empty()
+    }
+}
+
+/// Fingerprints are xxh3 hashes already: hashing them again would only cost time.
+#[derive(Default)]
+struct AlreadyHashed(u64);
+
+impl Hasher for AlreadyHashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u64` is used (the set holds u64s); this keeps any other use correct.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type Fingerprints = HashSet<u64, BuildHasherDefault<AlreadyHashed>>;
 
 /// A job to retry at a given time; ordered by time, then insertion.
 struct Delayed {
@@ -133,7 +191,7 @@ pub struct Frontier {
     ready: VecDeque<Arc<str>>,
     waiting: BinaryHeap<Reverse<(Instant, u64, Arc<str>)>>,
     delayed: BinaryHeap<Reverse<Delayed>>,
-    seen: HashSet<u64>,
+    seen: Fingerprints,
     scope: Arc<Scope>,
     max_depth: u32,
     max_pages: Option<u64>,
@@ -145,7 +203,7 @@ pub struct Frontier {
     /// Admitted pages not yet finished (recorded), by depth.
     outstanding: Vec<u64>,
     /// Links waiting for shallower pages to finish, by the depth they would be admitted at.
-    held: std::collections::BTreeMap<u32, Vec<Url>>,
+    held: std::collections::BTreeMap<u32, PackedUrls>,
     /// A copy of `seen` in shared memory, for worker processes to consult (processes mode).
     known: Option<Arc<SharedSet>>,
     /// With `--state`: URLs taken on (admitted or held) since the last [`Frontier::drain_log`],
@@ -165,7 +223,7 @@ impl Frontier {
             ready: VecDeque::new(),
             waiting: BinaryHeap::new(),
             delayed: BinaryHeap::new(),
-            seen: HashSet::new(),
+            seen: Fingerprints::default(),
             scope,
             max_depth,
             max_pages,
@@ -229,18 +287,7 @@ impl Frontier {
             }
             self.outstanding[level] += 1;
             let origin = self.intern_origin(&url);
-            self.enqueue(Job {
-                fetch_url: url.clone(),
-                url,
-                origin,
-                depth,
-                kind: TaskKind::Page,
-                attempts: 0,
-                hop_attempts: 0,
-                redirects: 0,
-                fetch_ms: 0.0,
-                parse_ms: 0.0,
-            });
+            self.enqueue(url, origin, depth);
         }
         verdict
     }
@@ -269,7 +316,6 @@ impl Frontier {
             }
             return;
         }
-        let mut keep = Vec::new();
         for link in links {
             // Settle whatever does not depend on timing now, so held lists stay short.
             match self.check(&link, level).0 {
@@ -277,16 +323,13 @@ impl Frontier {
                     if let Some(log) = &mut self.log {
                         log.push((level, normalize(link.clone())));
                     }
-                    keep.push(link);
+                    self.held.entry(level).or_default().push(link, level, "");
                 }
                 Admit::Duplicate => self.skipped.duplicate += 1,
                 Admit::OutOfScope => self.skipped.out_of_scope += 1,
                 Admit::TooDeep => self.skipped.too_deep += 1,
                 Admit::OverMaxPages => self.skipped.over_max_pages += 1,
             }
-        }
-        if !keep.is_empty() {
-            self.held.entry(level).or_default().extend(keep);
         }
     }
 
@@ -301,8 +344,12 @@ impl Frontier {
             if self.outstanding_below(level - 1) > 0 {
                 break;
             }
-            for link in self.held.remove(&level).unwrap_or_default() {
-                self.admit(link, level);
+            let mut links = self.held.remove(&level).unwrap_or_default();
+            // An unreadable link (see `packed`) was never admitted: nothing waits for it.
+            while let Some(link) = links.pop("") {
+                if let Ok((link, _)) = link {
+                    self.admit(link, level);
+                }
             }
         }
     }
@@ -349,26 +396,51 @@ impl Frontier {
     /// already point at the target. It goes to the front of that origin's queue, behind the
     /// same robots.txt and limits as any page there.
     pub fn follow_redirect(&mut self, job: Job) {
-        self.push(job, true);
+        self.push(Arc::clone(&job.origin), |origin, _| {
+            origin.jobs.push_front(job)
+        });
     }
 
-    fn enqueue(&mut self, job: Job) {
-        self.push(job, false);
+    /// Makes the origin's next page, if it has one, a whole [`Job`] at the front of its
+    /// `jobs`, so that it can be looked at and handed out.
+    fn unpack_front(&mut self, key: &Arc<str>) {
+        loop {
+            let Some(origin) = self.origins.get_mut(key) else {
+                return;
+            };
+            if !origin.jobs.is_empty() {
+                return;
+            }
+            match origin.fresh.pop(key) {
+                None => return,
+                Some(Ok((url, depth))) => {
+                    origin.jobs.push_back(Job::page(url, key, depth));
+                    return;
+                }
+                // Not expected (see `packed`). The page is let go as though recorded, so that
+                // links held for its depth do not wait for it forever.
+                Some(Err(Unreadable(depth))) => {
+                    self.queued -= 1;
+                    self.finished(depth);
+                }
+            }
+        }
     }
 
-    fn push(&mut self, job: Job, front: bool) {
+    /// Queues a newly admitted page at the back of its origin's queue.
+    fn enqueue(&mut self, url: Url, origin: Arc<str>, depth: u32) {
+        self.push(origin, |origin, key| origin.fresh.push(url, depth, key));
+    }
+
+    fn push(&mut self, key: Arc<str>, add: impl FnOnce(&mut Origin, &str)) {
         self.queued += 1;
-        let key = job.origin.clone();
         let origin = self.origins.entry(key.clone()).or_insert_with(|| Origin {
             jobs: VecDeque::new(),
+            fresh: PackedUrls::default(),
             robots: Robots::Unknown,
             scheduled: false,
         });
-        if front {
-            origin.jobs.push_front(job);
-        } else {
-            origin.jobs.push_back(job);
-        }
+        add(origin, &key);
         if !origin.scheduled && !matches!(origin.robots, Robots::Pending) {
             origin.scheduled = true;
             self.ready.push_back(key);
@@ -395,7 +467,7 @@ impl Frontier {
         let key = Arc::clone(key);
         if let Some(origin) = self.origins.get_mut(&key) {
             origin.robots = Robots::Known(verdict);
-            if !origin.jobs.is_empty() && !origin.scheduled {
+            if !origin.is_empty() && !origin.scheduled {
                 origin.scheduled = true;
                 self.ready.push_front(key);
             }
@@ -437,6 +509,7 @@ impl Frontier {
             }
         }
         while let Some(key) = self.ready.pop_front() {
+            self.unpack_front(&key);
             let Some(origin) = self.origins.get_mut(&key) else {
                 continue;
             };
@@ -477,7 +550,7 @@ impl Frontier {
                         if !verdict.allows(&front.fetch_url) {
                             let job = origin.jobs.pop_front();
                             self.queued -= 1;
-                            if origin.jobs.is_empty() {
+                            if origin.is_empty() {
                                 origin.scheduled = false;
                             } else {
                                 self.ready.push_front(key);
@@ -496,7 +569,7 @@ impl Frontier {
                 continue;
             }
             let job = origin.jobs.pop_front();
-            if origin.jobs.is_empty() {
+            if origin.is_empty() {
                 origin.scheduled = false;
             } else {
                 self.ready.push_back(key);
@@ -639,6 +712,37 @@ mod tests {
             matches!(f.pop(Instant::now(), &l), Pop::Blocked(j) if j.url.path() == "/private/x")
         );
         assert!(matches!(f.pop(Instant::now(), &l), Pop::Empty));
+    }
+
+    #[test]
+    fn redirect_hops_go_ahead_of_packed_pages_and_pages_come_back_whole() {
+        let mut f = frontier(3, None, false);
+        for u in [
+            "http://a.test/1",
+            "http://u:p@a.test/2#frag",
+            "http://a.test/3?q=x",
+        ] {
+            f.admit(url(u), 2);
+        }
+        let l = Limiter::new(None, None);
+        let Pop::Job(first) = f.pop(Instant::now(), &l) else {
+            panic!("job")
+        };
+        assert_eq!(
+            (first.url.as_str(), first.depth, &*first.origin),
+            ("http://a.test/1", 2, "http://a.test")
+        );
+        let mut hop = first.clone();
+        hop.fetch_url = url("http://a.test/moved");
+        hop.redirects = 1;
+        f.follow_redirect(hop);
+        let Pop::Job(hop) = f.pop(Instant::now(), &l) else {
+            panic!("hop")
+        };
+        assert_eq!((hop.url, hop.fetch_url.path()), (first.url, "/moved"));
+        let rest: Vec<_> = std::iter::from_fn(|| pop_url(&mut f, &l)).collect();
+        assert_eq!(rest, ["http://u:p@a.test/2", "http://a.test/3?q=x"]);
+        assert_eq!(f.queued(), 0);
     }
 
     #[test]

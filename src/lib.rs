@@ -16,7 +16,8 @@
 //! - [`coordinator`]: the crawl's brain — hands out tasks, takes back results, decides retries,
 //!   writes records. Drivers call [`coordinator::Coordinator::next`] and
 //!   [`coordinator::Coordinator::complete`] and nothing else.
-//! - [`frontier`]: per-origin queues, dedupe by fingerprint, depth, scope, robots verdicts.
+//! - [`frontier`]: per-origin queues, dedupe by fingerprint, depth, scope, robots verdicts;
+//!   waiting URLs are kept as packed text, so memory at scale is mostly the dedupe set.
 //! - [`scope`]: which hosts a crawl may touch (links and redirects alike).
 //! - [`normalize`]: URL normalisation and fingerprints.
 //! - [`robots`]: robots.txt verdicts (RFC 9309 status rules).
