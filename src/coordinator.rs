@@ -388,6 +388,10 @@ impl Coordinator {
                     None
                 };
                 self.frontier.count_known_links(page.links_known);
+                self.frontier.count_links_over_limit(
+                    page.links_found
+                        .saturating_sub(page.links.len() + page.links_known),
+                );
                 if success {
                     self.frontier.offer_links(job.depth, page.links);
                 }
@@ -401,6 +405,12 @@ impl Coordinator {
     fn refuse_redirect(&self, job: &Job, location: &url::Url) -> Option<String> {
         if job.redirects >= MAX_REDIRECTS {
             return Some("too many redirects".to_owned());
+        }
+        if location.as_str().len() > crate::normalize::MAX_URL_LEN {
+            return Some(format!(
+                "redirect to a URL over {} bytes",
+                crate::normalize::MAX_URL_LEN
+            ));
         }
         if !crate::normalize::is_http(location) {
             return Some(format!(

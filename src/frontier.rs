@@ -115,6 +115,8 @@ pub struct Skipped {
     pub out_of_scope: u64,
     pub too_deep: u64,
     pub over_max_pages: u64,
+    /// Links past the per-page cap ([`crate::extract::MAX_LINKS`]): counted, never offered.
+    pub over_page_limit: u64,
 }
 
 enum Robots {
@@ -303,6 +305,11 @@ impl Frontier {
     /// Counts links a worker already dropped as known (they never reach [`Frontier::admit`]).
     pub fn count_known_links(&mut self, n: usize) {
         self.skipped.duplicate += n as u64;
+    }
+
+    /// Counts links a page had beyond the per-page cap (they never reach [`Frontier::admit`]).
+    pub fn count_links_over_limit(&mut self, n: usize) {
+        self.skipped.over_page_limit += n as u64;
     }
 
     /// Offers the links of a page at `depth`. They are admitted at `depth + 1` now if no

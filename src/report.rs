@@ -86,6 +86,7 @@ impl Summary {
                 "out_of_scope": k.out_of_scope,
                 "too_deep": k.too_deep,
                 "over_max_pages": k.over_max_pages,
+                "over_page_limit": k.over_page_limit,
             },
             "verdict": self.verdict,
             "cpu": self.reading.cpu,
@@ -176,6 +177,14 @@ impl fmt::Display for Summary {
             "  links not followed: {} already seen, {} off-site, {} beyond --depth, {} over --max-pages",
             k.duplicate, k.out_of_scope, k.too_deep, k.over_max_pages
         )?;
+        if k.over_page_limit > 0 {
+            writeln!(
+                f,
+                "  links past the {}-per-page limit, counted but not followed: {}",
+                crate::extract::MAX_LINKS,
+                k.over_page_limit
+            )?;
+        }
         writeln!(
             f,
             "  {} {}; {} {} blocked by robots.txt",

@@ -170,6 +170,7 @@ every_mode! {
             format!("/content/many-links?offsite={op}"),
             format!("/content/odd-links?offsite={op}"),
             format!("/redirect-to?url=http%3A%2F%2Flocalhost%3A{op}%2Fredirected"),
+            "/redirect-long".to_owned(),
         ]
         .iter()
         .map(|p| s.url(p))
@@ -204,6 +205,10 @@ every_mode! {
 
         let many = run.get(&s.url(&format!("/content/many-links?offsite={op}")));
         assert_eq!((many.title.as_deref(), many.links, many.error), (Some("Many links"), 500_000, None));
+        assert_eq!(summary["skipped"]["over_page_limit"], 500_000 - 20_000, "links past the cap are counted");
+
+        let long = run.get(&s.url("/redirect-long"));
+        assert_eq!((long.error.as_deref(), long.attempts), (Some("redirect to a URL over 2048 bytes"), 1));
 
         let odd = run.get(&s.url(&format!("/content/odd-links?offsite={op}")));
         assert_eq!((odd.title.as_deref(), odd.error), (Some("Odd links"), None));
