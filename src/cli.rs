@@ -7,7 +7,11 @@ use std::time::Duration;
 use clap::Parser;
 use url::Url;
 
+use std::sync::Arc;
+
 use crate::config::{Config, Dedupe, Format, Mode, Output, ProgressMode, default_user_agent};
+use crate::fields::Fields;
+use crate::scrape::PageExtractor;
 use crate::seeds::{self, SeedError};
 
 /// Crawl web pages from a list of seed URLs and write one JSON record per page.
@@ -90,6 +94,12 @@ pub struct Args {
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
 
+    /// Add a key NAME to each page's record: the text of the elements matching the CSS
+    /// SELECTOR, or with SELECTOR@attr that attribute (a list if several match, null if none).
+    /// Repeatable: --field price=.price --field img=img@src
+    #[arg(long = "field", value_name = "NAME=SELECTOR")]
+    pub fields: Vec<String>,
+
     /// Record format: jsonl (one JSON object per line) or csv (a header row from the record's
     /// keys and the --field names; lists and objects as JSON text)
     #[arg(long, value_enum, default_value_t = FormatArg::Jsonl)]
@@ -149,6 +159,8 @@ pub enum ConfigError {
     Flag { flag: &'static str, message: String },
     #[error(transparent)]
     Seeds(#[from] SeedError),
+    #[error(transparent)]
+    Field(#[from] crate::fields::FieldError),
 }
 
 fn flag_err(flag: &'static str, message: impl Into<String>) -> ConfigError {
@@ -247,6 +259,7 @@ impl Args {
             Some(ua) => ua,
             None => default_user_agent(),
         };
+        let fields = crate::fields::parse_all(&self.fields)?;
         let allow_domains = self
             .allow_domains
             .iter()
@@ -275,7 +288,7 @@ impl Args {
             format: match self.format {
                 FormatArg::Jsonl => Format::Jsonl,
                 FormatArg::Csv => Format::Csv {
-                    columns: Vec::new(),
+                    columns: fields.iter().map(|f| f.name.clone()).collect(),
                 },
             },
             progress: self.progress,
@@ -284,6 +297,8 @@ impl Args {
             fork_per_page: self.fork_per_page,
             grace,
             state: self.state,
+            extractor: (!fields.is_empty())
+                .then(|| Arc::new(Fields(fields)) as Arc<dyn PageExtractor>),
         })
     }
 }

@@ -5,9 +5,12 @@
 //! positive and finite, workers at least one, seeds non-empty http(s) URLs.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use url::Url;
+
+use crate::scrape::PageExtractor;
 
 /// Where the fetch-and-parse stage runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -59,6 +62,8 @@ pub enum Dedupe {
 pub enum Output {
     Stdout,
     File(PathBuf),
+    /// Nowhere: for library users who take items through [`crate::scrape::Crawl::for_each`].
+    Discard,
 }
 
 /// How records are written.
@@ -117,6 +122,9 @@ pub struct Config {
     pub grace: Duration,
     /// Where the crash-safe journal lives (`--state`); running again with it resumes.
     pub state: Option<PathBuf>,
+    /// Runs on every 2xx HTML page and adds its item to the record (`--field`, or your own
+    /// through [`crate::scrape::Crawl`]).
+    pub extractor: Option<Arc<dyn PageExtractor>>,
 }
 
 impl Config {
@@ -144,6 +152,7 @@ impl Config {
             fork_per_page: false,
             grace: Duration::from_secs(5),
             state: None,
+            extractor: None,
         }
     }
 }

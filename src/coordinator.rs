@@ -30,6 +30,7 @@ use crate::report::Summary;
 use crate::retry::{backoff, retryable_status};
 use crate::robots::{Verdict, product_token};
 use crate::scope::Scope;
+use crate::scrape::ItemHook;
 use crate::shared_set::SharedSet;
 use crate::sink::Sink;
 use crate::stats::Stats;
@@ -57,6 +58,8 @@ pub enum CoordinatorError {
     Output { name: String, source: io::Error },
     #[error(transparent)]
     Journal(#[from] JournalError),
+    #[error("the item callback failed on {url}: {message}")]
+    Item { url: String, message: String },
 }
 
 /// The state of one crawl, shared by every mode.
@@ -87,6 +90,8 @@ pub struct Coordinator {
     journal: Option<Journal>,
     /// Pages an earlier run (`--state`) already finished.
     resumed: u64,
+    /// A library user's callback for each extracted item ([`crate::scrape::Crawl::for_each`]).
+    item_hook: Option<ItemHook>,
 }
 
 impl Coordinator {
@@ -145,7 +150,14 @@ impl Coordinator {
             abandoned: 0,
             journal,
             resumed,
+            item_hook: None,
         }
+    }
+
+    /// Hands every extracted item, with its record, to `hook` (on the thread that holds the
+    /// coordinator, in record order). An error from it stops the crawl.
+    pub(crate) fn set_item_hook(&mut self, hook: Option<ItemHook>) {
+        self.item_hook = hook;
     }
 
     /// The crawl's scope, which workers' redirect policies must share.
@@ -388,17 +400,44 @@ impl Coordinator {
                     None
                 };
                 self.frontier.count_known_links(page.links_known);
-                self.frontier.count_links_over_limit(
-                    page.links_found
-                        .saturating_sub(page.links.len() + page.links_known),
-                );
+                self.frontier.count_links_over_limit(page.links_over_limit);
                 if success {
                     self.frontier.offer_links(job.depth, page.links);
+                }
+                if page.stop {
+                    self.note(&format!(
+                        "the extractor stopped the crawl at {}",
+                        record.url
+                    ));
+                    self.stop();
+                }
+                if let Some(item) = page.item {
+                    self.hand_over_item(&mut record, item);
                 }
             }
         }
         let ok = record.error.is_none();
         self.emit(record, ok, &job.url);
+    }
+
+    /// Puts an extracted item in its record (an object's keys inline, anything else under
+    /// `item`) and gives it to the item callback, if there is one.
+    fn hand_over_item(&mut self, record: &mut Record, item: serde_json::Value) {
+        match &item {
+            serde_json::Value::Object(map) => record.fields = map.clone(),
+            other => {
+                record.fields.insert("item".to_owned(), other.clone());
+            }
+        }
+        if let Some(hook) = self.item_hook.as_mut()
+            && self.fatal.is_none()
+            && let Err(e) = hook(record, item)
+        {
+            self.fatal = Some(CoordinatorError::Item {
+                url: record.url.clone(),
+                message: e.to_string(),
+            });
+        }
     }
 
     /// Why a redirect from `job`'s current hop to `location` may not be followed, if it may not.

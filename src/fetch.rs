@@ -36,6 +36,8 @@ pub struct Response {
     pub final_url: Url,
     pub status: u16,
     pub content_type: Option<String>,
+    /// Every response header, for a user's extractor.
+    pub headers: reqwest::header::HeaderMap,
     pub body: Vec<u8>,
     pub truncated: bool,
     pub retry_after: Option<Duration>,
@@ -129,6 +131,8 @@ async fn get(client: &reqwest::Client, url: &Url, max_bytes: u64) -> Result<Resp
         .content_length()
         .map_or(16 * 1024, |n| n as usize)
         .min(cap);
+    // Moved out, not copied: an extractor may want them, and nothing below reads them.
+    let headers = std::mem::take(resp.headers_mut());
     let mut body = Vec::with_capacity(hint);
     let mut truncated = false;
     while let Some(chunk) = resp.chunk().await.map_err(classify)? {
@@ -144,6 +148,7 @@ async fn get(client: &reqwest::Client, url: &Url, max_bytes: u64) -> Result<Resp
         final_url,
         status,
         content_type,
+        headers,
         body,
         truncated,
         retry_after,

@@ -64,6 +64,12 @@ impl Sink {
                 format,
                 true,
             )),
+            Output::Discard => Ok(Sink::from_writer(
+                Box::new(io::sink()),
+                "nowhere (discarded)".to_owned(),
+                format,
+                false,
+            )),
             Output::File(path) => {
                 let err = |source| OpenError {
                     path: path.clone(),

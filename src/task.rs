@@ -69,6 +69,12 @@ pub struct Fetched {
     pub links: Vec<Url>,
     /// Links a worker process dropped because the shared set already knew them.
     pub links_known: usize,
+    /// Distinct links past the per-page cap ([`crate::extract::MAX_LINKS`]), never offered.
+    pub links_over_limit: usize,
+    /// What the user's extractor returned for the page, as JSON.
+    pub item: Option<serde_json::Value>,
+    /// The extractor asked to stop the crawl.
+    pub stop: bool,
     /// The raw body, returned only for robots.txt tasks.
     pub body: Option<Vec<u8>>,
 }

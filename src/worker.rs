@@ -14,6 +14,7 @@ use crate::extract::extract;
 use crate::fetch::{ClientError, Fetcher, Response};
 use crate::robots::MAX_ROBOTS_BYTES;
 use crate::scope::Scope;
+use crate::scrape::{PageExtractor, run_extractor};
 use crate::task::{FetchError, Fetched, Task, TaskKind, TaskResult};
 use crate::work::burn;
 
@@ -26,10 +27,12 @@ pub const INLINE_PARSE_BYTES: usize = 64 * 1024;
 pub type Cancel = tokio::sync::watch::Receiver<bool>;
 
 /// The per-worker settings every task needs.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct TaskLimits {
     pub max_bytes: u64,
     pub cpu_work: u64,
+    /// A user's extractor (`--field`, or [`crate::scrape::Crawl`]), run on every 2xx HTML page.
+    pub extractor: Option<Arc<dyn PageExtractor>>,
 }
 
 impl TaskLimits {
@@ -37,6 +40,7 @@ impl TaskLimits {
         TaskLimits {
             max_bytes: config.max_bytes,
             cpu_work: config.cpu_work,
+            extractor: config.extractor.clone(),
         }
     }
 }
@@ -50,7 +54,7 @@ pub struct Downloaded {
 }
 
 /// Fetches `task`'s URL; the I/O half of a task.
-pub async fn download(fetcher: &Fetcher, task: Task, limits: TaskLimits) -> Downloaded {
+pub async fn download(fetcher: &Fetcher, task: Task, limits: &TaskLimits) -> Downloaded {
     let cap = match task.kind {
         TaskKind::Page => limits.max_bytes,
         TaskKind::Robots => MAX_ROBOTS_BYTES,
@@ -94,8 +98,10 @@ impl Downloaded {
     /// Whether parsing this page is cheap enough to do wherever it arrived, even on an async
     /// reactor thread: no `--cpu-work`, and a body small enough to tokenize in tens of
     /// microseconds ([`INLINE_PARSE_BYTES`]).
-    pub fn parse_is_cheap(&self, limits: TaskLimits) -> bool {
+    pub fn parse_is_cheap(&self, limits: &TaskLimits) -> bool {
+        // A user's extractor needs a whole DOM and runs code we cannot bound.
         limits.cpu_work == 0
+            && limits.extractor.is_none()
             && self
                 .result
                 .as_ref()
@@ -104,7 +110,7 @@ impl Downloaded {
 
     /// The CPU half: decodes and parses a successful HTML page (plus `--cpu-work`), and packs
     /// the result. Cheap for anything that needs no parsing.
-    pub fn finish(self, limits: TaskLimits, worker: String) -> TaskResult {
+    pub fn finish(self, limits: &TaskLimits, worker: String) -> TaskResult {
         let started = Instant::now();
         let parse = self.needs_parse();
         let Downloaded {
@@ -131,7 +137,23 @@ impl Downloaded {
                 }
                 fetched.title = extracted.title;
                 fetched.links_found = extracted.links_found;
+                fetched.links_over_limit = extracted.links_found - extracted.links.len();
                 fetched.links = extracted.links;
+                if let Some(extractor) = &limits.extractor {
+                    let out = run_extractor(
+                        extractor.as_ref(),
+                        &r.final_url,
+                        r.status,
+                        &r.headers,
+                        &text,
+                        &fetched.links,
+                    );
+                    fetched.item = out.item;
+                    fetched.stop = out.stop;
+                    if let Some(follow) = out.follow {
+                        fetched.links = follow;
+                    }
+                }
             }
             if task.kind == TaskKind::Robots {
                 fetched.body = Some(r.body);
@@ -212,8 +234,8 @@ impl BlockingWorker {
     pub fn run(&self, task: Task) -> TaskResult {
         let downloaded = self
             .runtime
-            .block_on(download(&self.fetcher, task, self.limits));
-        downloaded.finish(self.limits, self.label.clone())
+            .block_on(download(&self.fetcher, task, &self.limits));
+        downloaded.finish(&self.limits, self.label.clone())
     }
 
     /// Runs one task, unless `cancel` turns true while it is downloading: then the request is
@@ -222,10 +244,10 @@ impl BlockingWorker {
         let mut cancel = cancel.clone();
         let downloaded = self.runtime.block_on(async {
             tokio::select! {
-                downloaded = download(&self.fetcher, task, self.limits) => Some(downloaded),
+                downloaded = download(&self.fetcher, task, &self.limits) => Some(downloaded),
                 _ = cancel.wait_for(|&cancelled| cancelled) => None,
             }
         })?;
-        Some(downloaded.finish(self.limits, self.label.clone()))
+        Some(downloaded.finish(&self.limits, self.label.clone()))
     }
 }

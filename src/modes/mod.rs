@@ -24,6 +24,7 @@ use crate::coordinator::{Coordinator, CoordinatorError};
 use crate::journal::{self, Journal, JournalError};
 use crate::progress::Progress;
 use crate::report::Summary;
+use crate::scrape::ItemHook;
 use crate::shutdown::Shutdown;
 use crate::sink::{OpenError, Sink};
 use crate::worker::WorkerError;
@@ -77,6 +78,11 @@ impl CrawlError {
 /// is written, and the summary's `interrupted` names the signal. The previous handlers are put
 /// back before it returns.
 pub fn run(config: &Config) -> Result<Summary, CrawlError> {
+    run_with(config, None)
+}
+
+/// [`run`], handing each extracted item to `hook` as well.
+pub(crate) fn run_with(config: &Config, hook: Option<ItemHook>) -> Result<Summary, CrawlError> {
     let journal = match &config.state {
         Some(dir) => Some(Journal::open(
             dir,
@@ -93,6 +99,7 @@ pub fn run(config: &Config) -> Result<Summary, CrawlError> {
     let shutdown = Shutdown::install().map_err(|e| CrawlError::Runtime(e.into()))?;
     let mut coordinator =
         Coordinator::resuming(config, sink, Progress::new(config.progress), journal);
+    coordinator.set_item_hook(hook);
     let mut ipc = None;
     match config.mode {
         Mode::Sequential => coordinator = sequential::run(coordinator, config, &shutdown)?,

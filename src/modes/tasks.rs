@@ -220,18 +220,18 @@ async fn cancel(
 
 /// Runs one task: I/O on the reactor, parsing on the blocking pool once a core is free.
 async fn run_task(shared: Arc<Shared>, task: Task, slot: usize) -> TaskResult {
-    let downloaded = download(&shared.fetcher, task, shared.limits).await;
+    let downloaded = download(&shared.fetcher, task, &shared.limits).await;
     let label = format!("task {slot}");
-    if !downloaded.needs_parse() || downloaded.parse_is_cheap(shared.limits) {
-        return downloaded.finish(shared.limits, label);
+    if !downloaded.needs_parse() || downloaded.parse_is_cheap(&shared.limits) {
+        return downloaded.finish(&shared.limits, label);
     }
     let queued = Instant::now();
     // The semaphore is never closed, so acquire cannot fail; if it somehow did, parsing
     // without a permit is still correct, only less polite to the other cores.
     let _core = shared.cores.acquire().await.ok();
     let cpu_wait = queued.elapsed();
-    let limits = shared.limits;
-    let parse = tokio::task::spawn_blocking(move || downloaded.finish(limits, label));
+    let limits = shared.limits.clone();
+    let parse = tokio::task::spawn_blocking(move || downloaded.finish(&limits, label));
     match parse.await {
         Ok(mut result) => {
             result.cpu_wait_ms = cpu_wait.as_secs_f64() * 1000.0;

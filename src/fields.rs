@@ -1,0 +1,194 @@
+//! `--field NAME=SELECTOR`: declarative extraction without code.
+//!
+//! Each field is a CSS selector, optionally ending in `@attr` to take that attribute instead of
+//! the text (`img@src`, `a.next@href`, `meta[name=description]@content`). On each page a field
+//! becomes one key of the record: the text (whitespace collapsed) or attribute of the one
+//! matching element, a list when several match, null when none does. It is an ordinary
+//! [`Extractor`], so it runs in every mode exactly like one written in Rust.
+
+use serde_json::{Map, Value};
+
+use crate::record::Record;
+use crate::scrape::{Css, Extracted, Extractor, Page};
+
+/// One `--field`.
+#[derive(Debug, Clone)]
+pub struct Field {
+    pub name: String,
+    pub css: Css,
+    /// Take this attribute; `None`: the element's text.
+    pub attr: Option<String>,
+}
+
+/// A `--field` that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum FieldError {
+    #[error("--field {spec:?}: expected NAME=SELECTOR (for example price=.price or img=img@src)")]
+    Shape { spec: String },
+    #[error("--field {spec:?}: {name:?} is already a key of every record; choose another name")]
+    Reserved { spec: String, name: String },
+    #[error("--field {spec:?}: the name {name:?} is given twice")]
+    Duplicate { spec: String, name: String },
+    #[error("--field {spec:?}: {source}")]
+    Selector {
+        spec: String,
+        source: crate::scrape::CssError,
+    },
+}
+
+impl Field {
+    /// Parses `NAME=SELECTOR` or `NAME=SELECTOR@attr`.
+    pub fn parse(spec: &str) -> Result<Field, FieldError> {
+        let shape = || FieldError::Shape {
+            spec: spec.to_owned(),
+        };
+        let (name, selector) = spec.split_once('=').ok_or_else(shape)?;
+        let (name, selector) = (name.trim(), selector.trim());
+        if name.is_empty() || selector.is_empty() {
+            return Err(shape());
+        }
+        if Record::KEYS.contains(&name) || name == "fields" {
+            return Err(FieldError::Reserved {
+                spec: spec.to_owned(),
+                name: name.to_owned(),
+            });
+        }
+        // `@attr` only counts at the very end, and only if it names an attribute, so an `@`
+        // inside a quoted attribute value stays part of the selector.
+        let (css, attr) = match selector.rsplit_once('@') {
+            Some((css, attr)) if !css.trim().is_empty() && is_attr_name(attr) => {
+                (css.trim(), Some(attr.to_owned()))
+            }
+            _ => (selector, None),
+        };
+        let css = Css::new(css).map_err(|source| FieldError::Selector {
+            spec: spec.to_owned(),
+            source,
+        })?;
+        Ok(Field {
+            name: name.to_owned(),
+            css,
+            attr,
+        })
+    }
+
+    /// This field's value on `page`.
+    fn value(&self, page: &Page<'_>) -> Value {
+        let mut found: Vec<String> = match &self.attr {
+            Some(attr) => page.attrs(&self.css, attr),
+            None => page.texts(&self.css),
+        };
+        match found.len() {
+            0 => Value::Null,
+            1 => Value::String(found.remove(0)),
+            _ => Value::Array(found.into_iter().map(Value::String).collect()),
+        }
+    }
+}
+
+fn is_attr_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == ':')
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ':' | '.'))
+}
+
+/// Parses every `--field`, refusing a name given twice.
+pub fn parse_all(specs: &[String]) -> Result<Vec<Field>, FieldError> {
+    let mut fields: Vec<Field> = Vec::with_capacity(specs.len());
+    for spec in specs {
+        let field = Field::parse(spec)?;
+        if fields.iter().any(|f| f.name == field.name) {
+            return Err(FieldError::Duplicate {
+                spec: spec.clone(),
+                name: field.name,
+            });
+        }
+        fields.push(field);
+    }
+    Ok(fields)
+}
+
+/// The `--field`s of a crawl, as an extractor: every page gets every key; links are followed
+/// as usual.
+#[derive(Debug, Clone)]
+pub struct Fields(pub Vec<Field>);
+
+impl Extractor for Fields {
+    type Item = Map<String, Value>;
+
+    fn extract(&self, page: &Page<'_>) -> Extracted<Map<String, Value>> {
+        let item = self
+            .0
+            .iter()
+            .map(|f| (f.name.clone(), f.value(page)))
+            .collect();
+        Extracted::item(item)
+    }
+
+    fn columns(&self) -> Vec<String> {
+        self.0.iter().map(|f| f.name.clone()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scrape::HeaderMap;
+    use url::Url;
+
+    fn on_page(fields: &[&str], html: &str) -> Map<String, Value> {
+        let specs: Vec<String> = fields.iter().map(|s| (*s).to_owned()).collect();
+        let fields = Fields(parse_all(&specs).expect("fields parse"));
+        let url = Url::parse("http://shop.test/p").expect("URL");
+        let document = scraper::Html::parse_document(html);
+        let headers = HeaderMap::new();
+        let page = Page {
+            url: &url,
+            status: 200,
+            headers: &headers,
+            document: &document,
+            links: &[],
+        };
+        fields.extract(&page).item.expect("an item")
+    }
+
+    #[test]
+    fn text_attribute_list_and_missing() {
+        let item = on_page(
+            &[
+                "price=.price",
+                "img=img@src",
+                "note=p.none",
+                "mail=a[href='mailto:a@b.test']",
+                "mailto=a[href='mailto:a@b.test']@href",
+            ],
+            r#"<p class=price> £4.50 </p><img src=a.png><img src=b.png>
+               <a href="mailto:a@b.test">write</a>"#,
+        );
+        assert_eq!(item["price"], "£4.50");
+        assert_eq!(item["img"], serde_json::json!(["a.png", "b.png"]));
+        assert_eq!(item["note"], Value::Null);
+        assert_eq!(
+            item["mail"], "write",
+            "an @ inside quotes is part of the selector"
+        );
+        assert_eq!(item["mailto"], "mailto:a@b.test");
+    }
+
+    #[test]
+    fn bad_fields_name_the_flag_and_the_problem() {
+        let err = |spec: &str| Field::parse(spec).expect_err(spec).to_string();
+        assert!(err("price").contains("expected NAME=SELECTOR"));
+        assert!(err("=.price").contains("expected NAME=SELECTOR"));
+        assert!(err("url=a").contains("already a key"));
+        let bad = err("price=p[");
+        assert!(
+            bad.starts_with("--field \"price=p[\"") && bad.contains("invalid CSS selector"),
+            "{bad}"
+        );
+        let twice = parse_all(&["a=p".to_owned(), "a=div".to_owned()]).expect_err("twice");
+        assert!(twice.to_string().contains("given twice"), "{twice}");
+    }
+}

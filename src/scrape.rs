@@ -1,0 +1,467 @@
+//! Your own scraper: an [`Extractor`] sees each page and returns your item and the links to
+//! follow; [`Crawl`] runs it in any mode.
+//!
+//! The crawler does the rest as it does for every crawl: robots.txt, scope, depth, rate limits,
+//! retries, redirects, one record per URL, Ctrl-C and `--state`. Your extractor runs where the
+//! mode parses pages — on the calling thread, on a worker thread, on tokio's blocking pool, or
+//! in a forked worker process — so it must be `Send + Sync`, and its item must be `serde`
+//! serialisable: that is how it crosses the process boundary in processes mode (as JSON), and
+//! how it lands in the records (inline, beside `url` and `status`).
+//!
+//! ```no_run
+//! use crawl::scrape::{Crawl, Css, Extracted, Page};
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Debug, Serialize, Deserialize)]
+//! struct Product {
+//!     name: String,
+//!     price: String,
+//! }
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let name = Css::new("h1.name")?;
+//! let price = Css::new(".price")?;
+//! let next = Css::new("a[rel=next], a.product-link")?;
+//! let seeds = vec![url::Url::parse("http://127.0.0.1:8080/shop/tea/")?];
+//! let mut config = crawl::Config::new(seeds);
+//! config.depth = 10;
+//! let summary = Crawl::new(config, move |page: &Page| {
+//!     let item = page.text(&name).map(|name| Product {
+//!         name,
+//!         price: page.text(&price).unwrap_or_default(),
+//!     });
+//!     Extracted::maybe(item).follow(page.links_in(&next))
+//! })
+//! .for_each(|record, product| {
+//!     println!("{} {product:?}", record.url);
+//!     Ok(())
+//! })?;
+//! println!("{summary}");
+//! # Ok(())
+//! # }
+//! ```
+
+use std::fmt;
+use std::sync::Arc;
+
+use scraper::{ElementRef, Html, Selector};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use url::Url;
+
+pub use reqwest::header::HeaderMap;
+
+use crate::config::{Config, Format};
+use crate::modes::CrawlError;
+use crate::normalize::{MAX_URL_LEN, is_http, normalize};
+use crate::record::Record;
+use crate::report::Summary;
+
+/// A fetched HTML page (2xx), as an extractor sees it.
+pub struct Page<'a> {
+    /// The URL the page was served from (after redirects).
+    pub url: &'a Url,
+    pub status: u16,
+    pub headers: &'a HeaderMap,
+    /// The parsed document (scraper's DOM), for CSS selectors.
+    pub document: &'a Html,
+    /// The links the crawler found on the page: absolute, normalised, http(s) only, in order.
+    pub links: &'a [Url],
+}
+
+impl Page<'_> {
+    /// The elements matching `css`, in document order.
+    pub fn select<'s>(&'s self, css: &'s Css) -> impl Iterator<Item = ElementRef<'s>> + 's {
+        self.document.select(&css.0)
+    }
+
+    /// The text of the first element matching `css`, whitespace collapsed; `None` if there is
+    /// no match or it is blank.
+    pub fn text(&self, css: &Css) -> Option<String> {
+        self.select(css).find_map(|e| collapse(e.text()))
+    }
+
+    /// The text of every element matching `css` (blank ones skipped).
+    pub fn texts(&self, css: &Css) -> Vec<String> {
+        self.select(css)
+            .filter_map(|e| collapse(e.text()))
+            .collect()
+    }
+
+    /// Attribute `name` of the first element matching `css` that has it.
+    pub fn attr(&self, css: &Css, name: &str) -> Option<String> {
+        self.select(css)
+            .find_map(|e| e.value().attr(name).map(|v| v.trim().to_owned()))
+    }
+
+    /// Attribute `name` of every element matching `css` that has it.
+    pub fn attrs(&self, css: &Css, name: &str) -> Vec<String> {
+        self.select(css)
+            .filter_map(|e| e.value().attr(name).map(|v| v.trim().to_owned()))
+            .collect()
+    }
+
+    /// The `href`s of the elements matching `css` (typically `a[rel=next]` or
+    /// `a.product-link`), resolved against the page and normalised like every link the crawler
+    /// follows; anything not http(s) is dropped.
+    pub fn links_in(&self, css: &Css) -> Vec<Url> {
+        let base = self.base();
+        self.select(css)
+            .filter_map(|e| e.value().attr("href"))
+            .filter_map(|href| followable(&base, href))
+            .collect()
+    }
+
+    /// `<base href>` if the page has one, else the page's URL.
+    fn base(&self) -> Url {
+        thread_local! {
+            static BASE: Option<Selector> = Selector::parse("base[href]").ok();
+        }
+        BASE.with(|base| {
+            base.as_ref()
+                .and_then(|sel| self.document.select(sel).next())
+                .and_then(|e| e.value().attr("href"))
+                .and_then(|href| self.url.join(href.trim()).ok())
+                .unwrap_or_else(|| self.url.clone())
+        })
+    }
+}
+
+/// `href` resolved against `base`, if it is something the crawler would follow.
+fn followable(base: &Url, href: &str) -> Option<Url> {
+    let url = normalize(base.join(href.trim()).ok()?);
+    (is_http(&url) && url.as_str().len() <= MAX_URL_LEN).then_some(url)
+}
+
+fn collapse<'t>(text: impl Iterator<Item = &'t str>) -> Option<String> {
+    let mut out = String::new();
+    for word in text.flat_map(str::split_whitespace) {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+/// A CSS selector, parsed once (parse it outside your extractor, not per page).
+#[derive(Debug, Clone)]
+pub struct Css(Selector);
+
+/// A CSS selector that does not parse.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid CSS selector {css:?}: {reason}")]
+pub struct CssError {
+    pub css: String,
+    pub reason: String,
+}
+
+impl Css {
+    pub fn new(css: &str) -> Result<Css, CssError> {
+        Selector::parse(css).map(Css).map_err(|e| CssError {
+            css: css.to_owned(),
+            reason: e.to_string(),
+        })
+    }
+
+    /// The text of the first element inside `within` that matches, whitespace collapsed: for
+    /// fields of one entry in a list (`li.product` -> its `.price`).
+    pub fn text_in(&self, within: ElementRef<'_>) -> Option<String> {
+        within.select(&self.0).find_map(|e| collapse(e.text()))
+    }
+
+    /// Attribute `name` of the first element inside `within` that matches and has it.
+    pub fn attr_in(&self, within: ElementRef<'_>, name: &str) -> Option<String> {
+        within
+            .select(&self.0)
+            .find_map(|e| e.value().attr(name).map(|v| v.trim().to_owned()))
+    }
+
+    /// The parsed selector, for scraper's own API.
+    pub fn selector(&self) -> &Selector {
+        &self.0
+    }
+}
+
+/// Which links of a page the crawl should follow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Follow {
+    /// Every link on the page (the crawler's default), within scope and `--depth`.
+    AllLinks,
+    /// Only these (still within scope and `--depth`).
+    Only(Vec<Url>),
+    /// None.
+    Nothing,
+}
+
+/// What an extractor returns for one page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Extracted<T> {
+    /// Your item, if the page has one.
+    pub item: Option<T>,
+    pub follow: Follow,
+    /// Stop the whole crawl after this page, as Ctrl-C would: nothing new is started, pages
+    /// in flight finish and are recorded.
+    pub stop: bool,
+}
+
+impl<T> Extracted<T> {
+    /// An item; follow every link.
+    pub fn item(item: T) -> Self {
+        Extracted::maybe(Some(item))
+    }
+
+    /// An item if there is one; follow every link.
+    pub fn maybe(item: Option<T>) -> Self {
+        Extracted {
+            item,
+            follow: Follow::AllLinks,
+            stop: false,
+        }
+    }
+
+    /// No item; follow every link.
+    pub fn nothing() -> Self {
+        Extracted::maybe(None)
+    }
+
+    /// Follow only `links` from this page.
+    pub fn follow(mut self, links: Vec<Url>) -> Self {
+        self.follow = Follow::Only(links);
+        self
+    }
+
+    /// Follow no link from this page.
+    pub fn follow_nothing(mut self) -> Self {
+        self.follow = Follow::Nothing;
+        self
+    }
+
+    /// Stop the crawl after this page.
+    pub fn stop(mut self) -> Self {
+        self.stop = true;
+        self
+    }
+}
+
+/// Your scraper's logic: one call per successful HTML page.
+///
+/// A closure `Fn(&Page) -> Extracted<T>` is an extractor too, so a struct is only needed to
+/// declare [`Extractor::columns`] for CSV output.
+pub trait Extractor: Send + Sync + 'static {
+    /// What you extract; it must survive a round trip through JSON.
+    type Item: Serialize + DeserializeOwned + Send + 'static;
+
+    fn extract(&self, page: &Page<'_>) -> Extracted<Self::Item>;
+
+    /// The item's keys, in order, for `--format csv` columns (keys not listed still reach the
+    /// CSV, in its last column).
+    fn columns(&self) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+impl<F, T> Extractor for F
+where
+    F: Fn(&Page<'_>) -> Extracted<T> + Send + Sync + 'static,
+    T: Serialize + DeserializeOwned + Send + 'static,
+{
+    type Item = T;
+
+    fn extract(&self, page: &Page<'_>) -> Extracted<T> {
+        self(page)
+    }
+}
+
+/// An extractor with its item type erased to JSON: what [`Config::extractor`] holds and
+/// workers call. Every [`Extractor`] is one.
+pub trait PageExtractor: Send + Sync {
+    fn extract_value(&self, page: &Page<'_>) -> Extracted<Value>;
+    fn columns(&self) -> Vec<String>;
+}
+
+impl<E: Extractor> PageExtractor for E {
+    fn extract_value(&self, page: &Page<'_>) -> Extracted<Value> {
+        let out = self.extract(page);
+        let item = out.item.map(|item| {
+            serde_json::to_value(item).unwrap_or_else(
+                |e| serde_json::json!({ "extract_error": format!("item not serialisable: {e}") }),
+            )
+        });
+        Extracted {
+            item,
+            follow: out.follow,
+            stop: out.stop,
+        }
+    }
+
+    fn columns(&self) -> Vec<String> {
+        Extractor::columns(self)
+    }
+}
+
+impl fmt::Debug for dyn PageExtractor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PageExtractor")
+            .field("columns", &self.columns())
+            .finish()
+    }
+}
+
+/// What a page's extractor produced, as the worker hands it back.
+pub(crate) struct Outcome {
+    pub item: Option<Value>,
+    /// `None`: follow every link the crawler found.
+    pub follow: Option<Vec<Url>>,
+    pub stop: bool,
+}
+
+/// Parses `html` and runs `extractor` on it.
+pub(crate) fn run_extractor(
+    extractor: &dyn PageExtractor,
+    url: &Url,
+    status: u16,
+    headers: &HeaderMap,
+    html: &str,
+    links: &[Url],
+) -> Outcome {
+    let document = Html::parse_document(html);
+    let page = Page {
+        url,
+        status,
+        headers,
+        document: &document,
+        links,
+    };
+    let out = extractor.extract_value(&page);
+    let follow = match out.follow {
+        Follow::AllLinks => None,
+        Follow::Only(urls) => Some(
+            urls.into_iter()
+                .map(normalize)
+                .filter(|u| is_http(u) && u.as_str().len() <= MAX_URL_LEN)
+                .collect(),
+        ),
+        Follow::Nothing => Some(Vec::new()),
+    };
+    Outcome {
+        item: out.item,
+        follow,
+        stop: out.stop,
+    }
+}
+
+/// An error your item callback returned; it stops the crawl.
+pub type ItemError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The callback [`Crawl::for_each`] installs in the coordinator (items as JSON).
+pub(crate) type ItemHook = Box<dyn FnMut(&Record, Value) -> Result<(), ItemError> + Send>;
+
+/// A crawl with your extractor: the library's front door for scrapers.
+pub struct Crawl<E: Extractor> {
+    config: Config,
+    extractor: E,
+}
+
+impl<E: Extractor> Crawl<E> {
+    /// A crawl of `config` (built in code, with the same options as the flags) that runs
+    /// `extractor` on every successful HTML page.
+    pub fn new(config: Config, extractor: E) -> Self {
+        Crawl { config, extractor }
+    }
+
+    /// Runs the crawl; items go into the records (`config.output`, `config.format`).
+    pub fn run(self) -> Result<Summary, CrawlError> {
+        crate::modes::run_with(&self.prepare(), None)
+    }
+
+    /// Runs the crawl and hands every item to `on_item`, typed, with its page's record, on
+    /// one thread and in the order records are written. Records still go to `config.output`;
+    /// set it to a file, or to [`crate::config::Output::Discard`], if you only want the items.
+    /// An error from `on_item` stops the crawl and is returned.
+    pub fn for_each(
+        self,
+        mut on_item: impl FnMut(&Record, E::Item) -> Result<(), ItemError> + Send + 'static,
+    ) -> Result<Summary, CrawlError> {
+        let config = self.prepare();
+        let hook: ItemHook = Box::new(move |record, value| {
+            let item: E::Item = serde_json::from_value(value)
+                .map_err(|e| format!("{}: item does not read back: {e}", record.url))?;
+            on_item(record, item)
+        });
+        crate::modes::run_with(&config, Some(hook))
+    }
+
+    fn prepare(self) -> Config {
+        let mut config = self.config;
+        if let Format::Csv { columns } = &mut config.format
+            && columns.is_empty()
+        {
+            *columns = Extractor::columns(&self.extractor);
+        }
+        config.extractor = Some(Arc::new(self.extractor));
+        config
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page_of(html: &str, f: impl FnOnce(&Page<'_>)) {
+        let url = Url::parse("http://shop.test/a/b.html").expect("URL");
+        let document = Html::parse_document(html);
+        let headers = HeaderMap::new();
+        f(&Page {
+            url: &url,
+            status: 200,
+            headers: &headers,
+            document: &document,
+            links: &[],
+        });
+    }
+
+    #[test]
+    fn helpers_read_text_attributes_and_links() {
+        let html = r#"<base href="/base/"><h1> Green
+            Tea </h1><p class=price>£4.50</p><p class=price>£5</p><p class=price> </p>
+            <img src="x.png"><img src="y.png"><a rel=next href="?page=2#top">n</a>
+            <a rel=next href="mailto:a@b">m</a>"#;
+        page_of(html, |page| {
+            let css = |s| Css::new(s).expect("selector");
+            assert_eq!(page.text(&css("h1")).as_deref(), Some("Green Tea"));
+            assert_eq!(page.texts(&css(".price")), ["£4.50", "£5"]);
+            assert_eq!(page.attrs(&css("img"), "src"), ["x.png", "y.png"]);
+            assert_eq!(page.attr(&css("img"), "alt"), None);
+            let next: Vec<String> = page
+                .links_in(&css("a[rel=next]"))
+                .iter()
+                .map(Url::to_string)
+                .collect();
+            assert_eq!(next, ["http://shop.test/base/?page=2"]);
+        });
+    }
+
+    #[test]
+    fn a_bad_selector_says_which() {
+        let err = Css::new("p[").expect_err("invalid");
+        assert!(err.to_string().contains("\"p[\""), "{err}");
+    }
+
+    #[test]
+    fn a_closure_is_an_extractor_and_its_item_becomes_json() {
+        let extractor = |page: &Page<'_>| Extracted::item(page.status).follow_nothing().stop();
+        let out = run_extractor(
+            &extractor,
+            &Url::parse("http://a.test/").expect("URL"),
+            200,
+            &HeaderMap::new(),
+            "<p>hi</p>",
+            &[],
+        );
+        assert_eq!(out.item, Some(serde_json::json!(200)));
+        assert_eq!(out.follow, Some(Vec::new()));
+        assert!(out.stop);
+    }
+}

@@ -1,0 +1,107 @@
+//! `--field` and `--format csv` in every mode, against the fixture shop: what the records say
+//! is checked against the shop's own catalogue.
+
+mod support;
+
+use std::collections::BTreeMap;
+
+use crawl_fixture::shop::CATALOGUE;
+use serde_json::{Value, json};
+use support::*;
+
+const FIELDS: &[&str] = &[
+    "--field",
+    "name=.product-detail h1.name",
+    "--field",
+    "price=.product-detail .price",
+    "--field",
+    "img=img.photo@src",
+    "--field",
+    "stock=.stock@data-stock",
+];
+
+/// Front page, 7 category pages, 20 products.
+const SHOP_PAGES: usize = 1 + 7 + 20;
+
+every_mode! {
+    fn fields_extract_every_product(mode) {
+        let s = server();
+        let mut args = vec!["-d", "10"];
+        args.extend_from_slice(FIELDS);
+        let run = crawl(mode, &[s.url("/shop/")], &args);
+        run.assert_ok();
+        let by_url = run.by_url();
+        assert_eq!(by_url.len(), SHOP_PAGES, "{:#?}", run.urls());
+        for product in CATALOGUE {
+            let r = &by_url[&s.url(&format!("/shop/product/{}", product.slug))];
+            assert_eq!(r.fields["name"], product.name);
+            assert_eq!(r.fields["price"], product.price_text());
+            assert_eq!(r.fields["stock"], product.stock.to_string());
+            let images = product.image_paths();
+            let want = match images.as_slice() {
+                [one] => json!(one),
+                many => json!(many),
+            };
+            assert_eq!(r.fields["img"], want, "{}", product.slug);
+            // Keys in the order the flags gave them, after the record's own.
+            let keys: Vec<&String> = r.fields.keys().collect();
+            assert_eq!(keys, ["name", "price", "img", "stock"]);
+        }
+        // A listing page has no product detail: null, not missing.
+        let tea = &by_url[&s.url("/shop/tea/")];
+        assert_eq!(tea.fields["name"], Value::Null);
+        assert_eq!(tea.fields["img"], Value::Null);
+    }
+
+    fn csv_has_a_column_per_field(mode) {
+        let s = server();
+        // `.price` alone: one on a product page, a list on a listing page.
+        let args = ["-d", "10", "--format", "csv", "--field", FIELDS[1], "--field", "price=.price"];
+        let input = format!("{}\n", s.url("/shop/"));
+        let child = spawn(&["--mode", mode, "--progress", "never"], &args, &input);
+        let out = child.wait_with_output().expect("crawl runs");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let mut reader = csv::Reader::from_reader(out.stdout.as_slice());
+        let header: Vec<String> = reader.headers().expect("header").iter().map(str::to_owned).collect();
+        let mut want: Vec<String> = crawl::Record::KEYS.iter().map(|k| (*k).to_owned()).collect();
+        want.extend(["name", "price", "fields"].map(String::from));
+        assert_eq!(header, want);
+        let rows: BTreeMap<String, csv::StringRecord> = reader
+            .records()
+            .map(|r| r.expect("a CSV row"))
+            .map(|r| (r[0].to_owned(), r))
+            .collect();
+        assert_eq!(rows.len(), SHOP_PAGES);
+        let name_col = header.iter().position(|h| h == "name").expect("name column");
+        for product in CATALOGUE {
+            let row = &rows[&s.url(&format!("/shop/product/{}", product.slug))];
+            assert_eq!(&row[name_col], product.name);
+            assert_eq!(&row[name_col + 1], product.price_text());
+            assert_eq!(&row[name_col + 2], "", "no undeclared fields");
+        }
+        // Several matches on a listing page: a JSON list in one cell.
+        let tea = &rows[&s.url("/shop/tea/")];
+        let prices: Vec<String> = serde_json::from_str(&tea[name_col + 1]).expect("a JSON list");
+        assert_eq!(prices, ["£4.50", "£12.95", "£8.75", "£5.25"]);
+    }
+}
+
+#[test]
+fn a_bad_field_is_a_usage_error_naming_it() {
+    let s = server();
+    for (field, says) in [
+        ("price=p[", "invalid CSS selector"),
+        ("price", "expected NAME=SELECTOR"),
+        ("status=p", "already a key"),
+    ] {
+        let run = crawl("sequential", &[s.url("/")], &["--field", field]);
+        assert_eq!(run.code, 2, "{field}: {}", run.stderr);
+        assert!(
+            run.stderr.contains(&format!("--field {field:?}")) && run.stderr.contains(says),
+            "{field}: {}",
+            run.stderr
+        );
+        assert!(run.records.is_empty());
+    }
+    assert_eq!(s.total_hits(), 0, "nothing is fetched after a usage error");
+}
