@@ -37,6 +37,9 @@ use crate::normalize::{fingerprint, is_http, normalize};
 /// and at [`MAX_URL_LEN`] each it stays within 40 MB, under the processes mode's message limit.
 pub const MAX_LINKS: usize = 20_000;
 
+/// Title text kept while reading, before whitespace is collapsed; past this the title is cut.
+pub const MAX_TITLE_BYTES: usize = 2048;
+
 /// What a page yields to the crawler.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Extracted {
@@ -121,8 +124,14 @@ impl TokenSink for Sink {
             Token::TagToken(tag) if tag.kind == TagKind::StartTag => return self.start_tag(&tag),
             Token::TagToken(tag) if tag.name == local_name!("title") => self.in_title.set(false),
             Token::CharacterTokens(text) if self.in_title.get() => {
+                // An unclosed <title> would make the rest of the page the title; a record (and
+                // a message between processes) must stay small whatever the page says.
                 if let Some(title) = self.title.borrow_mut().as_mut() {
-                    title.push_str(&text);
+                    let mut room = MAX_TITLE_BYTES.saturating_sub(title.len()).min(text.len());
+                    while !text.is_char_boundary(room) {
+                        room -= 1;
+                    }
+                    title.push_str(&text[..room]);
                 }
             }
             _ => {}
@@ -186,6 +195,14 @@ mod tests {
 
     fn links(e: &Extracted) -> Vec<&str> {
         e.links.iter().map(Url::as_str).collect()
+    }
+
+    #[test]
+    fn an_unclosed_title_is_cut() {
+        let page = format!("<title>{}", "é".repeat(100_000));
+        let url = Url::parse("http://a.test/").expect("URL");
+        let title = extract(&page, &url).title.expect("a title");
+        assert!(title.len() <= MAX_TITLE_BYTES && title.len() > MAX_TITLE_BYTES - 4);
     }
 
     #[test]

@@ -53,8 +53,8 @@ pub enum JournalError {
     #[error("--state {dir}: another crawl is using this directory")]
     Locked { dir: PathBuf },
     #[error(
-        "--state {dir}: it holds a crawl of other seeds or domains; resume with the same seeds \
-         and --allow-domain flags, or use a new directory"
+        "--state {dir}: it holds a crawl of other seeds, --allow-domain, --depth or --max-pages; \
+         resume with the same ones, or use a new directory"
     )]
     OtherCrawl { dir: PathBuf },
     #[error("--state {dir}: {file} is not a crawl journal (line {line})")]
@@ -112,6 +112,13 @@ impl Journal {
         })?;
         let mut text = Vec::new();
         file.read_to_end(&mut text).map_err(io_err)?;
+        // A crash mid-write leaves a line without its newline; cut it off, or the next line
+        // appended would be glued to it.
+        let whole = text.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        if whole < text.len() {
+            file.set_len(whole as u64).map_err(io_err)?;
+            text.truncate(whole);
+        }
         let header = format!("{MAGIC} {identity:016x}\n");
         let resume = if text.is_empty() {
             file.write_all(header.as_bytes()).map_err(io_err)?;
@@ -192,10 +199,17 @@ fn lock(file: &File) -> nix::Result<()> {
     fcntl(file, FcntlArg::F_SETLK(&whole)).map(drop)
 }
 
-/// What identifies "the same crawl": its seeds and allowed domains, in order. Other flags
-/// (depth, rate, mode) may change between runs.
-pub fn identity(seeds: &[Url], allow_domains: &[String]) -> u64 {
-    let mut text = String::new();
+/// What identifies "the same crawl": its seeds and allowed domains, in order, its depth and
+/// its page limit. Those decide which URLs the journal holds (a link beyond `--depth` is never
+/// noted), so a resume with other values would quietly miss pages. Other flags (mode, workers,
+/// rates, timeouts) may change between runs.
+pub fn identity(
+    seeds: &[Url],
+    allow_domains: &[String],
+    depth: u32,
+    max_pages: Option<u64>,
+) -> u64 {
+    let mut text = format!("depth {depth}\nmax-pages {max_pages:?}\n");
     for seed in seeds {
         text.push_str(seed.as_str());
         text.push('\n');
@@ -280,7 +294,7 @@ mod tests {
     #[test]
     fn resume_keeps_what_is_unfinished_at_its_smallest_depth() {
         let dir = temp_dir("resume");
-        let id = identity(&[url("http://a.test/")], &[]);
+        let id = identity(&[url("http://a.test/")], &[], 3, None);
         {
             let (mut j, resume) = Journal::open(&dir, id).expect("open");
             assert!(!resume.is_resume());
@@ -298,8 +312,21 @@ mod tests {
             .expect("reopen");
         f.write_all(b"k 1 http://a.test/to").expect("append");
         drop(f);
-        let (_j, resume) = Journal::open(&dir, id).expect("reopen journal");
+        let (mut j, resume) = Journal::open(&dir, id).expect("reopen journal");
         assert_eq!(resume.finished.len(), 1);
+        // What is written after a torn tail reads back whole.
+        j.known(1, &url("http://a.test/after"));
+        j.commit(|| Ok(())).expect("commit");
+        drop(j);
+        let (_j, again) = Journal::open(&dir, id).expect("reopen after a torn tail");
+        assert!(
+            again
+                .pending
+                .iter()
+                .any(|(d, u)| *d == 1 && u.as_str() == "http://a.test/after"),
+            "{:?}",
+            again.pending
+        );
         let pending: Vec<(u32, String)> = resume
             .pending
             .iter()

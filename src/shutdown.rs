@@ -11,7 +11,8 @@
 //! when it is dropped: a library user's own handlers survive a crawl.
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
-use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering};
 
 use nix::fcntl::OFlag;
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
@@ -46,17 +47,52 @@ extern "C" fn on_signal(signal: nix::libc::c_int) {
 }
 
 /// Installed SIGINT and SIGTERM handlers, with a pipe that becomes readable when one fires.
+///
+/// One at a time per process: the handlers and the pipe are process-wide, so a second
+/// [`Shutdown::install`] while one is live is refused rather than left to steal the first
+/// one's wake-ups. The pipe is made once and never closed, so the handler can never write to a
+/// descriptor that has been closed and reused for something else.
 pub struct Shutdown {
-    read: OwnedFd,
-    _write: OwnedFd,
+    read: BorrowedFd<'static>,
     /// The dispositions to put back on drop.
     previous: Vec<(Signal, SigAction)>,
 }
 
+/// Signal handling could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum ShutdownError {
+    #[error(
+        "another crawl is already running in this process (a crawl handles SIGINT and SIGTERM \
+         for its duration, so run one at a time)"
+    )]
+    Busy,
+    #[error("cannot install the SIGINT/SIGTERM handlers: {0}")]
+    Os(#[from] nix::Error),
+}
+
+/// Whether a [`Shutdown`] is live.
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+/// The self-pipe: read end, write end.
+static PIPE: OnceLock<(OwnedFd, OwnedFd)> = OnceLock::new();
+
 impl Shutdown {
-    /// Installs the handlers. Call once, from the thread that will watch [`Shutdown::fd`].
-    pub fn install() -> nix::Result<Shutdown> {
-        let (read, write) = nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK)?;
+    /// Installs the handlers. Starts no thread, so the processes mode may fork after it.
+    pub fn install() -> Result<Shutdown, ShutdownError> {
+        if ACTIVE.swap(true, Ordering::SeqCst) {
+            return Err(ShutdownError::Busy);
+        }
+        Shutdown::install_active().inspect_err(|_| ACTIVE.store(false, Ordering::SeqCst))
+    }
+
+    fn install_active() -> Result<Shutdown, ShutdownError> {
+        if PIPE.get().is_none() {
+            // Only the holder of ACTIVE gets here, so nobody else can be setting it.
+            let _ = PIPE.set(nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK)?);
+        }
+        let (read, write) = PIPE.get().ok_or(ShutdownError::Os(nix::Error::EINVAL))?;
+        // Wake-ups left over from an earlier crawl must not stop this one.
+        let mut buf = [0u8; 64];
+        while matches!(nix::unistd::read(read, &mut buf), Ok(n) if n > 0) {}
         RECEIVED.store(0, Ordering::SeqCst);
         COUNT.store(0, Ordering::SeqCst);
         WAKE_FD.store(write.as_raw_fd(), Ordering::SeqCst);
@@ -68,11 +104,19 @@ impl Shutdown {
         let mut previous = Vec::new();
         for signal in [Signal::SIGINT, Signal::SIGTERM] {
             // SAFETY: the handler only touches atomics and calls write(2).
-            previous.push((signal, unsafe { sigaction(signal, &action)? }));
+            match unsafe { sigaction(signal, &action) } {
+                Ok(old) => previous.push((signal, old)),
+                Err(e) => {
+                    drop(Shutdown {
+                        read: read.as_fd(),
+                        previous,
+                    });
+                    return Err(e.into());
+                }
+            }
         }
         Ok(Shutdown {
-            read,
-            _write: write,
+            read: read.as_fd(),
             previous,
         })
     }
@@ -94,15 +138,15 @@ impl Shutdown {
         use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
         let timeout = match timeout {
             None => PollTimeout::NONE,
-            Some(t) => {
-                PollTimeout::try_from(t.as_millis().min(60_000) as u64).unwrap_or(PollTimeout::MAX)
-            }
+            // Rounded up, so the last fraction of a millisecond is slept, not spun.
+            Some(t) => PollTimeout::try_from(t.as_micros().div_ceil(1000).min(60_000) as u64)
+                .unwrap_or(PollTimeout::MAX),
         };
-        let mut fds = [PollFd::new(self.read.as_fd(), PollFlags::POLLIN)];
+        let mut fds = [PollFd::new(self.read, PollFlags::POLLIN)];
         let woke = matches!(poll(&mut fds, timeout), Ok(n) if n > 0);
         if woke {
             let mut buf = [0u8; 64];
-            let _ = nix::unistd::read(&self.read, &mut buf);
+            let _ = nix::unistd::read(self.read, &mut buf);
         }
         woke
     }
@@ -117,11 +161,11 @@ impl Shutdown {
 
     /// Becomes readable when a signal arrives; poll it beside your other descriptors.
     pub fn fd(&self) -> BorrowedFd<'_> {
-        self.read.as_fd()
+        self.read
     }
 
-    /// Holds SIGINT and SIGTERM back until the returned guard is dropped, so a fork can happen
-    /// without a child receiving one before it has reset its handlers. Returns the previous mask.
+    /// Holds SIGINT and SIGTERM back until [`Shutdown::restore`] puts the returned mask back,
+    /// so a fork can happen without a child receiving one before it has reset its handlers.
     pub fn block() -> nix::Result<SigSet> {
         let mut both = SigSet::empty();
         both.add(Signal::SIGINT);
@@ -161,10 +205,33 @@ impl Shutdown {
 
 impl Drop for Shutdown {
     fn drop(&mut self) {
-        WAKE_FD.store(-1, Ordering::SeqCst);
         for (signal, action) in &self.previous {
             // SAFETY: this puts back a disposition that was installed before ours.
             let _ = unsafe { sigaction(*signal, action) };
         }
+        // The pipe stays open (see the type's doc), so a handler still running elsewhere
+        // writes to it harmlessly.
+        ACTIVE.store(false, Ordering::SeqCst);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_at_a_time() {
+        let first = Shutdown::install().expect("installs");
+        assert!(matches!(Shutdown::install(), Err(ShutdownError::Busy)));
+        first.wake();
+        assert!(first.wait(Some(std::time::Duration::from_secs(5))), "woken");
+        assert_eq!(first.requested(), None, "a wake-up is not a signal");
+        drop(first);
+        // A stale wake-up from the first does not carry over.
+        let second = Shutdown::install().expect("installs again once the first is gone");
+        second.wake();
+        drop(second);
+        let third = Shutdown::install().expect("installs");
+        assert!(!third.wait(Some(std::time::Duration::from_millis(10))));
     }
 }

@@ -77,11 +77,15 @@ impl Sink {
                 };
                 let file = std::fs::OpenOptions::new()
                     .create(true)
+                    .read(true)
                     .write(true)
                     .append(append)
                     .truncate(!append)
                     .open(path)
                     .map_err(err)?;
+                if append {
+                    cut_torn_tail(&file).map_err(err)?;
+                }
                 let empty = file.metadata().map_err(err)?.len() == 0;
                 let handle = file.try_clone().map_err(err)?;
                 let name = path.display().to_string();
@@ -164,6 +168,31 @@ impl Sink {
     pub fn name(&self) -> &str {
         &self.name
     }
+}
+
+/// Cuts a last line left without its newline by a crash, so the next record starts on a line
+/// of its own. That page has no journal line saying it is done, so it is fetched again.
+fn cut_torn_tail(file: &File) -> io::Result<()> {
+    use std::io::{Read, Seek, SeekFrom};
+    let len = file.metadata()?.len();
+    let mut reader = file;
+    let mut pos = len;
+    let mut buf = [0u8; 4096];
+    while pos > 0 {
+        let start = pos.saturating_sub(buf.len() as u64);
+        let chunk = &mut buf[..(pos - start) as usize];
+        reader.seek(SeekFrom::Start(start))?;
+        reader.read_exact(chunk)?;
+        if let Some(i) = chunk.iter().rposition(|&b| b == b'\n') {
+            let keep = start + i as u64 + 1;
+            if keep < len {
+                file.set_len(keep)?;
+            }
+            return Ok(());
+        }
+        pos = start;
+    }
+    file.set_len(0)
 }
 
 /// One CSV row: the record's keys, the declared columns, then undeclared fields as JSON.

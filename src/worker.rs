@@ -185,10 +185,21 @@ impl Downloaded {
 /// the sequential, threads and processes modes. Both halves of a task run on the caller's
 /// thread, one task at a time.
 pub struct BlockingWorker {
-    runtime: tokio::runtime::Runtime,
+    /// Always `Some` until dropped (see the `Drop` impl).
+    runtime: Option<tokio::runtime::Runtime>,
     fetcher: Fetcher,
     limits: TaskLimits,
     label: String,
+}
+
+impl Drop for BlockingWorker {
+    /// Dropping a runtime waits for its blocking threads, where a DNS lookup may hang for as
+    /// long as the resolver likes; a stopped crawl must not wait for that.
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
 }
 
 /// A worker could not start.
@@ -218,7 +229,7 @@ impl BlockingWorker {
             .enable_all()
             .build()?;
         Ok(BlockingWorker {
-            runtime,
+            runtime: Some(runtime),
             fetcher,
             limits,
             label,
@@ -230,10 +241,15 @@ impl BlockingWorker {
         &self.label
     }
 
+    fn runtime(&self) -> &tokio::runtime::Runtime {
+        // Only `drop` takes it, and nothing runs after that.
+        self.runtime.as_ref().unwrap_or_else(|| unreachable!())
+    }
+
     /// Runs one task to completion on this thread.
     pub fn run(&self, task: Task) -> TaskResult {
         let downloaded = self
-            .runtime
+            .runtime()
             .block_on(download(&self.fetcher, task, &self.limits));
         downloaded.finish(&self.limits, self.label.clone())
     }
@@ -242,12 +258,16 @@ impl BlockingWorker {
     /// dropped and `None` comes back (a stopped crawl's grace period has run out).
     pub fn run_cancellable(&self, task: Task, cancel: &Cancel) -> Option<TaskResult> {
         let mut cancel = cancel.clone();
-        let downloaded = self.runtime.block_on(async {
+        let downloaded = self.runtime().block_on(async {
             tokio::select! {
                 downloaded = download(&self.fetcher, task, &self.limits) => Some(downloaded),
                 _ = cancel.wait_for(|&cancelled| cancelled) => None,
             }
         })?;
+        if *cancel.borrow() {
+            // Cancelled while the last bytes arrived: parsing would only delay the exit.
+            return None;
+        }
         Some(downloaded.finish(&self.limits, self.label.clone()))
     }
 }

@@ -79,10 +79,17 @@ fn start_and_stop(
         .map_or_else(|| status.code().unwrap_or(-1), |s| 128 + s)
 }
 
+/// The uninterrupted crawl's records, the union of the resumed crawl's, the server, and how
+/// many records the resumed crawl's file holds in all.
 fn resume_after(
     mode: &str,
     signal: Signal,
-) -> (BTreeMap<String, u32>, BTreeMap<String, u32>, FixtureServer) {
+) -> (
+    BTreeMap<String, u32>,
+    BTreeMap<String, u32>,
+    FixtureServer,
+    usize,
+) {
     let s = server_with(Options {
         pages: PAGES,
         ..Options::default()
@@ -125,19 +132,22 @@ fn resume_after(
     assert_eq!(s.total_hits(), before, "a finished crawl fetched again");
 
     let got = union(&out);
+    let written = lines(&out);
     let _ = std::fs::remove_dir_all(&state);
     let _ = std::fs::remove_file(&out);
-    (expected, got, s)
+    (expected, got, s, written)
 }
 
 every_mode! {
     fn sigkill_then_resume_matches_one_uninterrupted_crawl(mode) {
-        let (expected, got, s) = resume_after(mode, Signal::SIGKILL);
+        let (expected, got, s, written) = resume_after(mode, Signal::SIGKILL);
         assert_eq!(got, expected, "records (URL and depth) differ from an uninterrupted crawl");
+        let in_flight = if mode == "sequential" { 1 } else { WORKERS };
+        // A page recorded but not yet noted as done when the kill came is recorded again.
+        assert!((written - PAGES) as u64 <= in_flight, "{written} records for {PAGES} pages");
         let hits = s.hit_counts();
         let twice: Vec<_> = hits.iter().filter(|&(_, &n)| n > 1).collect();
         assert!(hits.values().all(|&n| n <= 2), "a page fetched three times: {twice:?}");
-        let in_flight = if mode == "sequential" { 1 } else { WORKERS };
         assert!(
             twice.len() as u64 <= in_flight,
             "more pages fetched twice than were in flight: {twice:?}"
@@ -145,8 +155,9 @@ every_mode! {
     }
 
     fn ctrl_c_then_resume_fetches_nothing_twice(mode) {
-        let (expected, got, s) = resume_after(mode, Signal::SIGINT);
+        let (expected, got, s, written) = resume_after(mode, Signal::SIGINT);
         assert_eq!(got, expected, "records (URL and depth) differ from an uninterrupted crawl");
+        assert_eq!(written, PAGES, "exactly one record per page after a graceful stop");
         let twice: Vec<_> = s.hit_counts().into_iter().filter(|(_, n)| *n > 1).collect();
         assert!(twice.is_empty(), "fetched twice after a graceful stop: {twice:?}");
     }

@@ -37,6 +37,8 @@ pub enum CrawlError {
     #[error(transparent)]
     State(#[from] JournalError),
     #[error(transparent)]
+    Signals(#[from] crate::shutdown::ShutdownError),
+    #[error(transparent)]
     Worker(#[from] WorkerError),
     #[error(transparent)]
     Coordinator(#[from] CoordinatorError),
@@ -83,10 +85,18 @@ pub fn run(config: &Config) -> Result<Summary, CrawlError> {
 
 /// [`run`], handing each extracted item to `hook` as well.
 pub(crate) fn run_with(config: &Config, hook: Option<ItemHook>) -> Result<Summary, CrawlError> {
+    // First, so a second crawl in this process is refused before it touches the journal or the
+    // output. It starts no thread, so the processes mode can still fork after it.
+    let shutdown = Shutdown::install()?;
     let journal = match &config.state {
         Some(dir) => Some(Journal::open(
             dir,
-            journal::identity(&config.seeds, &config.allow_domains),
+            journal::identity(
+                &config.seeds,
+                &config.allow_domains,
+                config.depth,
+                config.max_pages,
+            ),
         )?),
         None => None,
     };
@@ -95,8 +105,6 @@ pub(crate) fn run_with(config: &Config, hook: Option<ItemHook>) -> Result<Summar
         .as_ref()
         .is_some_and(|(_, resume)| resume.is_resume());
     let sink = Sink::open_with(&config.output, &config.format, resuming)?;
-    // Installed first: it starts no thread, so the processes mode can still fork after it.
-    let shutdown = Shutdown::install().map_err(|e| CrawlError::Runtime(e.into()))?;
     let mut coordinator =
         Coordinator::resuming(config, sink, Progress::new(config.progress), journal);
     coordinator.set_item_hook(hook);

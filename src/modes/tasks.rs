@@ -86,6 +86,9 @@ pub fn run(
         runtime.block_on(dispatch(&mut coordinator, shared, config.workers, phase));
         Ok::<(), CrawlError>(())
     })?;
+    // Dropping the runtime would wait for its blocking threads: a parse that a stop cut off,
+    // or a DNS lookup that hangs. Nothing they could still produce is wanted now.
+    runtime.shutdown_background();
     Ok(coordinator)
 }
 
