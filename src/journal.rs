@@ -17,13 +17,16 @@
 //!   `write(2)` per completed page, so a SIGKILL of the crawl loses nothing written; `fsync`
 //!   (records first, then the journal) runs at most once a second and at the end, which covers
 //!   a power cut up to the last second.
-//! - **Torn tails are ignored.** A line cut short by a crash has no newline and is dropped.
+//! - **Torn tails are cut.** A line cut short by a crash has no newline; it is cut off before
+//!   anything is appended, so the next line starts whole.
 //!
 //! On resume, every `k` URL without an `f` is offered to the frontier again at its recorded
 //! depth (shallowest first, through the same admission rules as a live crawl, so depths stay
 //! exact), finished URLs count as known and against `--max-pages`, and records are appended to
 //! the output file. A page that was in flight at the crash has no `f` line, so it is fetched
-//! again: at most the pages in flight are fetched twice.
+//! again: at most the pages in flight are fetched twice. The journal is read in two streaming
+//! passes (finished fingerprints, then unfinished URLs), so a resume needs no more memory than
+//! the crawl it continues.
 //!
 //! The file is locked while a crawl uses it, so two crawls cannot share a state directory by
 //! mistake. The lock is a POSIX record lock (`fcntl(F_SETLK)`), not `flock`: it belongs to the
@@ -32,7 +35,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -110,22 +113,17 @@ impl Journal {
         lock(&file).map_err(|_| JournalError::Locked {
             dir: dir.to_owned(),
         })?;
-        let mut text = Vec::new();
-        file.read_to_end(&mut text).map_err(io_err)?;
         // A crash mid-write leaves a line without its newline; cut it off, or the next line
         // appended would be glued to it.
-        let whole = text.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-        if whole < text.len() {
-            file.set_len(whole as u64).map_err(io_err)?;
-            text.truncate(whole);
-        }
-        let header = format!("{MAGIC} {identity:016x}\n");
-        let resume = if text.is_empty() {
-            file.write_all(header.as_bytes()).map_err(io_err)?;
+        crate::sink::cut_torn_tail(&file).map_err(io_err)?;
+        let header = format!("{MAGIC} {identity:016x}");
+        let resume = if file.metadata().map_err(io_err)?.len() == 0 {
+            file.write_all(format!("{header}\n").as_bytes())
+                .map_err(io_err)?;
             file.sync_data().map_err(io_err)?;
             Resume::default()
         } else {
-            parse(&text, &header, dir)?
+            read(&mut file, &header, dir)?
         };
         let journal = Journal {
             file,
@@ -222,59 +220,83 @@ pub fn identity(
     xxhash_rust::xxh3::xxh3_64(text.as_bytes())
 }
 
-fn parse(text: &[u8], header: &str, dir: &Path) -> Result<Resume, JournalError> {
+/// Reads a journal in two streaming passes, so resuming needs memory for the finished
+/// fingerprints and the unfinished URLs only, not for the file or every URL it names.
+fn read(file: &mut File, header: &str, dir: &Path) -> Result<Resume, JournalError> {
     let corrupt = |line| JournalError::Corrupt {
         dir: dir.to_owned(),
         file: FILE_NAME.to_owned(),
         line,
     };
-    // A crash can cut the last line short; only newline-terminated lines count.
-    let complete = match text.iter().rposition(|&b| b == b'\n') {
-        Some(end) => &text[..=end],
-        None => return Err(corrupt(1)),
-    };
-    let mut lines = complete.split(|&b| b == b'\n');
-    match lines.next() {
-        Some(first) if first == header.trim_end().as_bytes() => {}
-        Some(first) if first.starts_with(MAGIC.as_bytes()) => {
-            return Err(JournalError::OtherCrawl {
-                dir: dir.to_owned(),
-            });
-        }
-        _ => return Err(corrupt(1)),
-    }
+    // First pass: the header, and which URLs are finished.
     let mut finished = HashSet::new();
-    let mut known: HashMap<u64, (u32, Url)> = HashMap::new();
-    for (i, line) in lines.enumerate() {
-        if line.is_empty() {
-            continue;
+    for_each_line(file, dir, |n, line| {
+        match (n, line.split_once(' ')) {
+            (1, _) if line == header => {}
+            (1, _) if line.starts_with(MAGIC) => {
+                return Err(JournalError::OtherCrawl {
+                    dir: dir.to_owned(),
+                });
+            }
+            (1, _) => return Err(corrupt(1)),
+            (_, Some(("f", fp))) => {
+                finished.insert(u64::from_str_radix(fp, 16).map_err(|_| corrupt(n))?);
+            }
+            (_, Some(("k", _))) => {}
+            _ => return Err(corrupt(n)),
         }
-        let line_no = i + 2;
-        let line = std::str::from_utf8(line).map_err(|_| corrupt(line_no))?;
-        let mut parts = line.splitn(3, ' ');
-        match (parts.next(), parts.next(), parts.next()) {
-            (Some("k"), Some(depth), Some(url)) => {
-                let depth: u32 = depth.parse().map_err(|_| corrupt(line_no))?;
-                let url = Url::parse(url).map_err(|_| corrupt(line_no))?;
-                let fp = crate::normalize::fingerprint(&url);
-                let entry = known.entry(fp).or_insert((depth, url));
+        Ok(())
+    })?;
+    // Second pass: the URLs known but not finished, each at its smallest depth.
+    let mut pending: HashMap<u64, (u32, Url)> = HashMap::new();
+    for_each_line(file, dir, |n, line| {
+        if let Some(rest) = line.strip_prefix("k ") {
+            let (depth, url) = rest.split_once(' ').ok_or_else(|| corrupt(n))?;
+            let depth: u32 = depth.parse().map_err(|_| corrupt(n))?;
+            let url = Url::parse(url).map_err(|_| corrupt(n))?;
+            let fp = crate::normalize::fingerprint(&url);
+            if !finished.contains(&fp) {
+                let entry = pending.entry(fp).or_insert((depth, url));
                 entry.0 = entry.0.min(depth);
             }
-            (Some("f"), Some(fp), None) => {
-                let fp = u64::from_str_radix(fp, 16).map_err(|_| corrupt(line_no))?;
-                finished.insert(fp);
-            }
-            _ => return Err(corrupt(line_no)),
         }
-    }
-    let mut pending: Vec<(u32, Url)> = known
-        .into_iter()
-        .filter(|(fp, _)| !finished.contains(fp))
-        .map(|(_, entry)| entry)
-        .collect();
+        Ok(())
+    })?;
+    let mut pending: Vec<(u32, Url)> = pending.into_values().collect();
     // Shallowest first, as a live crawl admits them; URL order only makes runs repeatable.
     pending.sort_by(|a, b| (a.0, a.1.as_str()).cmp(&(b.0, b.1.as_str())));
     Ok(Resume { finished, pending })
+}
+
+/// Calls `f` with each line of `file` (numbered from 1, without its newline), from the start.
+fn for_each_line(
+    file: &mut File,
+    dir: &Path,
+    mut f: impl FnMut(usize, &str) -> Result<(), JournalError>,
+) -> Result<(), JournalError> {
+    use std::io::{BufRead, BufReader, Seek, SeekFrom};
+    let io_err = |source| JournalError::Io {
+        dir: dir.to_owned(),
+        source,
+    };
+    file.seek(SeekFrom::Start(0)).map_err(io_err)?;
+    let mut reader = BufReader::with_capacity(64 * 1024, &*file);
+    let mut line = Vec::new();
+    let mut n = 0;
+    loop {
+        line.clear();
+        if reader.read_until(b'\n', &mut line).map_err(io_err)? == 0 {
+            return Ok(());
+        }
+        n += 1;
+        let bytes = line.strip_suffix(b"\n").unwrap_or(&line);
+        let text = std::str::from_utf8(bytes).map_err(|_| JournalError::Corrupt {
+            dir: dir.to_owned(),
+            file: FILE_NAME.to_owned(),
+            line: n,
+        })?;
+        f(n, text)?;
+    }
 }
 
 #[cfg(test)]

@@ -170,9 +170,10 @@ impl Sink {
     }
 }
 
-/// Cuts a last line left without its newline by a crash, so the next record starts on a line
-/// of its own. That page has no journal line saying it is done, so it is fetched again.
-fn cut_torn_tail(file: &File) -> io::Result<()> {
+/// Cuts a last line left without its newline by a crash, so the next line appended starts on a
+/// line of its own. For records, that page has no journal line saying it is done, so it is
+/// fetched again; the journal uses this for itself too.
+pub(crate) fn cut_torn_tail(file: &File) -> io::Result<()> {
     use std::io::{Read, Seek, SeekFrom};
     let len = file.metadata()?.len();
     let mut reader = file;
