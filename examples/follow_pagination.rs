@@ -45,7 +45,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let (mode, under, category) = args()?;
     let shop = crawl_fixture::ChildServer::start()?;
 
-    let mut config = Config::new(vec![url::Url::parse(
+    let mut config = Config::new(vec![crawl::Url::parse(
         &shop.url(&format!("/shop/{category}/")),
     )?]);
     config.mode = mode;
@@ -116,8 +116,7 @@ fn args() -> Result<(Mode, u32, String), Box<dyn Error>> {
         match arg.as_str() {
             "--mode" => {
                 let name = args.next().ok_or("--mode needs a value")?;
-                mode = <Mode as clap::ValueEnum>::from_str(&name, true)
-                    .map_err(|_| format!("--mode: unknown mode {name:?}"))?;
+                mode = name.parse().map_err(|e| format!("--mode: {e}"))?;
             }
             "--under" => {
                 let n = args.next().ok_or("--under needs a value in pence")?;

@@ -102,7 +102,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let (mode, out) = args()?;
     let shop = crawl_fixture::ChildServer::start()?;
 
-    let mut config = Config::new(vec![url::Url::parse(&shop.url("/shop/"))?]);
+    let mut config = Config::new(vec![crawl::Url::parse(&shop.url("/shop/"))?]);
     config.mode = mode;
     config.workers = mode.default_workers();
     config.depth = 10;
@@ -131,8 +131,7 @@ fn args() -> Result<(Mode, String), Box<dyn Error>> {
     while let Some(arg) = args.next() {
         if arg == "--mode" {
             let name = args.next().ok_or("--mode needs a value")?;
-            mode = <Mode as clap::ValueEnum>::from_str(&name, true)
-                .map_err(|_| format!("--mode: unknown mode {name:?}"))?;
+            mode = name.parse().map_err(|e| format!("--mode: {e}"))?;
         } else {
             out = arg;
         }

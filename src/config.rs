@@ -36,6 +36,14 @@ impl Mode {
         }
     }
 
+    /// Every mode, in the order the README compares them.
+    pub const ALL: [Mode; 4] = [
+        Mode::Sequential,
+        Mode::Threads,
+        Mode::Async,
+        Mode::Processes,
+    ];
+
     /// How many workers a mode gets when `--workers` is not given.
     pub fn default_workers(self) -> usize {
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
@@ -45,6 +53,23 @@ impl Mode {
             Mode::Async => 64,
             Mode::Processes => 2 * cores,
         }
+    }
+}
+
+/// A mode name that is not one of the four.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("unknown mode {0:?} (expected sequential, threads, async or processes)")]
+pub struct UnknownMode(pub String);
+
+impl std::str::FromStr for Mode {
+    type Err = UnknownMode;
+
+    /// `"threads"` -> `Mode::Threads`, as on the command line.
+    fn from_str(name: &str) -> Result<Mode, UnknownMode> {
+        Mode::ALL
+            .into_iter()
+            .find(|m| m.name().eq_ignore_ascii_case(name.trim()))
+            .ok_or_else(|| UnknownMode(name.to_owned()))
     }
 }
 

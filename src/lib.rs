@@ -13,8 +13,8 @@
 //!
 //! ```no_run
 //! use crawl::scrape::{Crawl, Css, Extracted, Page};
-//! use crawl::{Config, Mode, Output};
-//! use serde::{Deserialize, Serialize};
+//! use crawl::{Config, Mode, Output, Url};
+//! use serde::{Deserialize, Serialize}; // serde = { version = "1", features = ["derive"] }
 //!
 //! #[derive(Debug, Serialize, Deserialize)]
 //! struct Product {
@@ -25,7 +25,7 @@
 //! fn main() -> Result<(), Box<dyn std::error::Error>> {
 //!     let (name, price) = (Css::new("h1.name")?, Css::new(".price")?);
 //!     let onward = Css::new("a.category, a[rel=next], a.product-link")?;
-//!     let mut config = Config::new(vec![url::Url::parse("https://shop.example/")?]);
+//!     let mut config = Config::new(vec![Url::parse("https://shop.example/")?]);
 //!     config.mode = Mode::Threads;
 //!     config.workers = 8;
 //!     config.depth = 10;
@@ -128,3 +128,5 @@ pub use config::{Config, Format, Mode, Output};
 pub use modes::run;
 pub use record::Record;
 pub use report::Summary;
+/// The URL type every API here takes, so a scraper needs no `url` dependency of its own.
+pub use url::Url;

@@ -22,7 +22,7 @@
 //! let name = Css::new("h1.name")?;
 //! let price = Css::new(".price")?;
 //! let next = Css::new("a[rel=next], a.product-link")?;
-//! let seeds = vec![url::Url::parse("http://127.0.0.1:8080/shop/tea/")?];
+//! let seeds = vec![crawl::Url::parse("http://127.0.0.1:8080/shop/tea/")?];
 //! let mut config = crawl::Config::new(seeds);
 //! config.depth = 10;
 //! let summary = Crawl::new(config, move |page: &Page| {
