@@ -98,10 +98,15 @@ fn main() -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
-/// "£4.50" -> 450.
+/// "£4.50" -> 450, "£12" -> 1200; 0 if there is no number.
 fn pence(price: &str) -> u32 {
-    let digits: String = price.chars().filter(char::is_ascii_digit).collect();
-    digits.parse().unwrap_or(0)
+    let number: String = price
+        .chars()
+        .filter(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
+    let (pounds, pence) = number.split_once('.').unwrap_or((&number, "0"));
+    let pence = format!("{pence:0<2}");
+    pounds.parse::<u32>().unwrap_or(0) * 100 + pence[..2].parse::<u32>().unwrap_or(0)
 }
 
 fn money(pence: u32) -> String {

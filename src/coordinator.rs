@@ -420,24 +420,42 @@ impl Coordinator {
         self.emit(record, ok, &job.url);
     }
 
-    /// Puts an extracted item in its record (an object's keys inline, anything else under
-    /// `item`) and gives it to the item callback, if there is one.
+    /// Puts an extracted item in its record and gives it to the item callback, if there is
+    /// one. An object's keys go inline, unless one of them is a key of the record itself (an
+    /// item with its own `url` or `title`): then, as for anything that is not an object, the
+    /// whole item goes under `item`, so no record key is ever overwritten or doubled.
     fn hand_over_item(&mut self, record: &mut Record, item: serde_json::Value) {
         match &item {
-            serde_json::Value::Object(map) => record.fields = map.clone(),
+            serde_json::Value::Object(map)
+                if !map
+                    .keys()
+                    .any(|k| Record::KEYS.contains(&k.as_str()) || k == "fields") =>
+            {
+                record.fields = map.clone();
+            }
             other => {
                 record.fields.insert("item".to_owned(), other.clone());
             }
         }
-        if let Some(hook) = self.item_hook.as_mut()
-            && self.fatal.is_none()
-            && let Err(e) = hook(record, item)
-        {
-            self.fatal = Some(CoordinatorError::Item {
-                url: record.url.clone(),
-                message: e.to_string(),
-            });
+        let Some(hook) = self.item_hook.as_mut() else {
+            return;
+        };
+        if self.fatal.is_some() {
+            return;
         }
+        // A panic in the user's callback must not unwind through the coordinator (in threads
+        // mode it would end a worker thread with this page half-recorded): it stops the crawl
+        // like an error does.
+        let called = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(record, item)));
+        let message = match called {
+            Ok(Ok(())) => return,
+            Ok(Err(e)) => e.to_string(),
+            Err(panic) => format!("it panicked: {}", crate::worker::panic_message(&*panic)),
+        };
+        self.fatal = Some(CoordinatorError::Item {
+            url: record.url.clone(),
+            message,
+        });
     }
 
     /// Why a redirect from `job`'s current hop to `location` may not be followed, if it may not.

@@ -1,4 +1,5 @@
-//! Title and links from an HTML page, in one streaming pass (the only HTML parser user).
+//! Title and links from an HTML page, in one streaming pass (no DOM; a user's extractor, in
+//! [`crate::scrape`], is the only other HTML parsing).
 //!
 //! Links and the title need no document tree, so we run html5ever's tokenizer alone and watch
 //! the tags go by: `<a href>` and `<area href>` for links, `<base href>` for the base URL, the

@@ -110,7 +110,7 @@ pub fn parse_all(specs: &[String]) -> Result<Vec<Field>, FieldError> {
     Ok(fields)
 }
 
-/// The `--field`s of a crawl, as an extractor: every page gets every key; links are followed
+/// The `--field`s of a crawl, as an extractor: every 2xx HTML page gets every key; links are followed
 /// as usual.
 #[derive(Debug, Clone)]
 pub struct Fields(pub Vec<Field>);

@@ -56,8 +56,8 @@ pub enum JournalError {
     #[error("--state {dir}: another crawl is using this directory")]
     Locked { dir: PathBuf },
     #[error(
-        "--state {dir}: it holds a crawl of other seeds, --allow-domain, --depth or --max-pages; \
-         resume with the same ones, or use a new directory"
+        "--state {dir}: it holds a crawl of other seeds, --allow-domain, --depth, --max-pages, \
+         --format or --field; resume with the same ones, or use a new directory"
     )]
     OtherCrawl { dir: PathBuf },
     #[error("--state {dir}: {file} is not a crawl journal (line {line})")]
@@ -206,8 +206,11 @@ pub fn identity(
     allow_domains: &[String],
     depth: u32,
     max_pages: Option<u64>,
+    format: &crate::config::Format,
 ) -> u64 {
-    let mut text = format!("depth {depth}\nmax-pages {max_pages:?}\n");
+    // The record format too: appending CSV rows to a JSON Lines file (or columns in another
+    // order) would spoil the records an earlier run wrote.
+    let mut text = format!("depth {depth}\nmax-pages {max_pages:?}\nformat {format:?}\n");
     for seed in seeds {
         text.push_str(seed.as_str());
         text.push('\n');
@@ -316,7 +319,13 @@ mod tests {
     #[test]
     fn resume_keeps_what_is_unfinished_at_its_smallest_depth() {
         let dir = temp_dir("resume");
-        let id = identity(&[url("http://a.test/")], &[], 3, None);
+        let id = identity(
+            &[url("http://a.test/")],
+            &[],
+            3,
+            None,
+            &crate::config::Format::Jsonl,
+        );
         {
             let (mut j, resume) = Journal::open(&dir, id).expect("open");
             assert!(!resume.is_resume());

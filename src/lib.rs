@@ -85,7 +85,8 @@
 //!   where the CPU-bound half runs.
 //! - [`fetch`]: HTTP with reqwest (the only reqwest user): timeouts, redirects, size cap.
 //! - [`decode`]: charset detection and decoding (header, BOM, `<meta>`, then UTF-8).
-//! - [`extract`]: title and links from HTML in one streaming pass (the only HTML parser user).
+//! - [`extract`]: title and links from HTML in one streaming pass, with no DOM (a DOM is built
+//!   only for a user's extractor, in [`scrape`]).
 //! - [`work`]: the synthetic CPU load behind `--cpu-work`.
 //!
 //! The drivers

@@ -51,6 +51,9 @@ use serde_json::Value;
 use url::Url;
 
 pub use reqwest::header::HeaderMap;
+/// The HTML parser behind [`Page::document`] and [`Css`], for its own API (`ElementRef`,
+/// `Html`, `Selector`) without a dependency of your own.
+pub use scraper;
 
 use crate::config::{Config, Format};
 use crate::modes::CrawlError;
@@ -201,7 +204,7 @@ pub struct Extracted<T> {
     /// Your item, if the page has one.
     pub item: Option<T>,
     pub follow: Follow,
-    /// Stop the whole crawl after this page, as Ctrl-C would: nothing new is started, pages
+    /// Stop the whole crawl after this page: nothing new is started, pages
     /// in flight finish and are recorded.
     pub stop: bool,
 }
@@ -248,7 +251,8 @@ impl<T> Extracted<T> {
 /// Your scraper's logic: one call per successful HTML page.
 ///
 /// A closure `Fn(&Page) -> Extracted<T>` is an extractor too, so a struct is only needed to
-/// declare [`Extractor::columns`] for CSV output.
+/// declare [`Extractor::columns`] for CSV output. Give the closure's argument its type,
+/// `|page: &Page<'_>| ...`: Rust cannot infer it through the trait.
 pub trait Extractor: Send + Sync + 'static {
     /// What you extract; it must survive a round trip through JSON.
     type Item: Serialize + DeserializeOwned + Send + 'static;
@@ -376,10 +380,16 @@ impl<E: Extractor> Crawl<E> {
         crate::modes::run_with(&self.prepare(), None)
     }
 
-    /// Runs the crawl and hands every item to `on_item`, typed, with its page's record, on
-    /// one thread and in the order records are written. Records still go to `config.output`;
+    /// Runs the crawl and hands every item to `on_item`, typed, with its page's record: one
+    /// call at a time, in the order records are written. Records still go to `config.output`;
     /// set it to a file, or to [`crate::config::Output::Discard`], if you only want the items.
-    /// An error from `on_item` stops the crawl and is returned.
+    /// An error (or a panic) in `on_item` stops the crawl and is returned.
+    ///
+    /// `on_item` runs where the crawl's coordinator runs, so keep it quick and simple: in
+    /// threads mode it holds the lock every worker needs; in async mode it runs inside the
+    /// tokio runtime (do not `block_on` there); in processes mode it runs in the coordinator,
+    /// which must stay single-threaded to fork (start no threads in it). Writing a file, as the
+    /// examples do, is fine everywhere; for slow work, send the items down a channel.
     pub fn for_each(
         self,
         mut on_item: impl FnMut(&Record, E::Item) -> Result<(), ItemError> + Send + 'static,

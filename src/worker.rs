@@ -140,18 +140,30 @@ impl Downloaded {
                 fetched.links_over_limit = extracted.links_found - extracted.links.len();
                 fetched.links = extracted.links;
                 if let Some(extractor) = &limits.extractor {
-                    let out = run_extractor(
-                        extractor.as_ref(),
-                        &r.final_url,
-                        r.status,
-                        &r.headers,
-                        &text,
-                        &fetched.links,
-                    );
-                    fetched.item = out.item;
-                    fetched.stop = out.stop;
-                    if let Some(follow) = out.follow {
-                        fetched.links = follow;
+                    // A panic in the user's extractor costs that page its item, not the worker
+                    // (in processes mode, the worker process) or a retry.
+                    let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        run_extractor(
+                            extractor.as_ref(),
+                            &r.final_url,
+                            r.status,
+                            &r.headers,
+                            &text,
+                            &fetched.links,
+                        )
+                    }));
+                    match ran {
+                        Ok(out) => {
+                            fetched.item = out.item;
+                            fetched.stop = out.stop;
+                            if let Some(follow) = out.follow {
+                                fetched.links = follow;
+                            }
+                        }
+                        Err(panic) => {
+                            let why = format!("extractor panicked: {}", panic_message(&*panic));
+                            fetched.item = Some(serde_json::json!({ "extract_error": why }));
+                        }
                     }
                 }
             }
@@ -179,6 +191,15 @@ impl Downloaded {
             outcome,
         }
     }
+}
+
+/// The text a panic carried, if it was a string (as `panic!` and `unwrap` make it).
+pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".to_owned())
 }
 
 /// A worker that owns its thread: a current-thread tokio runtime and an HTTP client, used by

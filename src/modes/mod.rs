@@ -96,6 +96,7 @@ pub(crate) fn run_with(config: &Config, hook: Option<ItemHook>) -> Result<Summar
                 &config.allow_domains,
                 config.depth,
                 config.max_pages,
+                &config.format,
             ),
         )?),
         None => None,

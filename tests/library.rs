@@ -1,0 +1,165 @@
+//! The library API (`crawl::scrape`) driven in-process: items in records, key clashes, and
+//! what an error or a panic in user code does.
+//!
+//! These run in the sequential, threads and async modes. Processes mode must fork from a
+//! single-threaded program, which a test harness is not; the examples, run as programs by
+//! `tests/examples.rs`, cover the same API in processes mode. A crawl handles signals for the
+//! whole process, so these tests take turns.
+
+mod support;
+
+use std::sync::Mutex;
+
+use crawl::scrape::{Crawl, Css, Extracted, Page};
+use crawl::{Config, Mode, Output, Url};
+use serde_json::{Value, json};
+use support::*;
+
+const MODES: [Mode; 3] = [Mode::Sequential, Mode::Threads, Mode::Async];
+
+/// One crawl at a time in this process (see the module doc).
+static TURN: Mutex<()> = Mutex::new(());
+
+fn config(s: &FixtureServer, mode: Mode, output: Output) -> Config {
+    let mut config = Config::new(vec![Url::parse(&s.url("/shop/")).expect("URL")]);
+    config.mode = mode;
+    config.workers = if mode == Mode::Sequential { 1 } else { 4 };
+    config.depth = 10;
+    config.output = output;
+    config
+}
+
+/// Product pages give an object item; category pages a bare number; the front page an
+/// object whose key clashes with a record key.
+fn extractor() -> impl Fn(&Page<'_>) -> Extracted<Value> + Send + Sync + 'static {
+    let name = Css::new("h1.name").expect("selector");
+    let category = Css::new("h1.category-name").expect("selector");
+    move |page: &Page<'_>| {
+        if let Some(name) = page.text(&name) {
+            Extracted::item(json!({ "name": name }))
+        } else if page.text(&category).is_some() {
+            Extracted::item(json!(page.status))
+        } else {
+            Extracted::item(json!({ "title": "mine", "note": 1 }))
+        }
+    }
+}
+
+#[test]
+fn items_land_in_records_and_never_overwrite_a_record_key() {
+    let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+    let s = server();
+    for mode in MODES {
+        let path =
+            std::env::temp_dir().join(format!("crawl-lib-{}-{mode:?}.jsonl", std::process::id()));
+        let summary = Crawl::new(config(&s, mode, Output::File(path.clone())), extractor())
+            .run()
+            .unwrap_or_else(|e| panic!("{mode:?}: {e}"));
+        assert_eq!(summary.ok, 28, "{mode:?}");
+        let text = std::fs::read_to_string(&path).expect("records");
+        let _ = std::fs::remove_file(&path);
+        let records: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("JSON"))
+            .collect();
+        let find = |suffix: &str| {
+            records
+                .iter()
+                .find(|r| r["url"].as_str().is_some_and(|u| u.ends_with(suffix)))
+                .unwrap_or_else(|| panic!("{mode:?}: no record for {suffix}"))
+        };
+        assert_eq!(
+            find("/shop/product/sencha")["name"],
+            "Sencha",
+            "{mode:?}: an object goes inline"
+        );
+        assert_eq!(
+            find("/shop/tea/")["item"],
+            200,
+            "{mode:?}: a bare value goes under item"
+        );
+        let front = find("/shop/");
+        assert_eq!(
+            front["title"], "Shop | Leaf & Bean",
+            "{mode:?}: the record's own title stays"
+        );
+        assert_eq!(
+            front["item"],
+            json!({ "title": "mine", "note": 1 }),
+            "{mode:?}: a clash nests"
+        );
+        // Every line still reads back as a record (no duplicate keys).
+        for line in text.lines() {
+            serde_json::from_str::<crawl::Record>(line)
+                .unwrap_or_else(|e| panic!("{mode:?}: {e}: {line}"));
+        }
+    }
+}
+
+#[test]
+fn an_error_in_the_item_callback_stops_the_crawl_and_is_returned() {
+    let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+    let s = server();
+    for mode in MODES {
+        let err = Crawl::new(config(&s, mode, Output::Discard), extractor())
+            .for_each(|record, _item| Err(format!("cannot store {}", record.url).into()))
+            .expect_err("the callback's error is returned");
+        let text = err.to_string();
+        assert!(
+            text.contains("item callback failed") && text.contains("cannot store"),
+            "{mode:?}: {text}"
+        );
+    }
+}
+
+#[test]
+fn a_panic_in_the_item_callback_is_an_error_not_a_hang() {
+    let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+    let s = server();
+    for mode in MODES {
+        let err = Crawl::new(config(&s, mode, Output::Discard), extractor())
+            .for_each(|_record, _item| panic!("boom in the callback"))
+            .expect_err("the panic becomes an error");
+        assert!(
+            err.to_string().contains("boom in the callback"),
+            "{mode:?}: {err}"
+        );
+    }
+}
+
+#[test]
+fn a_panicking_extractor_costs_the_item_not_the_page() {
+    let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+    let s = server();
+    let name = Css::new("h1.name").expect("selector");
+    for mode in MODES {
+        let name = name.clone();
+        let extractor = move |page: &Page<'_>| -> Extracted<Value> {
+            if page.text(&name).is_some() {
+                panic!("boom in the extractor");
+            }
+            Extracted::nothing()
+        };
+        let path = std::env::temp_dir().join(format!(
+            "crawl-lib-panic-{}-{mode:?}.jsonl",
+            std::process::id()
+        ));
+        let summary = Crawl::new(config(&s, mode, Output::File(path.clone())), extractor)
+            .run()
+            .unwrap_or_else(|e| panic!("{mode:?}: {e}"));
+        let text = std::fs::read_to_string(&path).expect("records");
+        let _ = std::fs::remove_file(&path);
+        assert_eq!(summary.ok, 28, "{mode:?}: every page still has its record");
+        assert_eq!(summary.retries, 0, "{mode:?}: a panic is not retried");
+        let sencha: Value = text
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).expect("JSON"))
+            .find(|r| r["url"].as_str().is_some_and(|u| u.ends_with("/sencha")))
+            .expect("a record for a product page");
+        assert_eq!(sencha["status"], 200);
+        assert_eq!(
+            sencha["extract_error"], "extractor panicked: boom in the extractor",
+            "{mode:?}"
+        );
+    }
+}
