@@ -56,8 +56,9 @@ impl Field {
         // `@attr` only counts at the very end, and only if it names an attribute, so an `@`
         // inside a quoted attribute value stays part of the selector.
         let (css, attr) = match selector.rsplit_once('@') {
+            // HTML attribute names are case-insensitive and the parser lowercases them.
             Some((css, attr)) if !css.trim().is_empty() && is_attr_name(attr) => {
-                (css.trim(), Some(attr.to_owned()))
+                (css.trim(), Some(attr.to_ascii_lowercase()))
             }
             _ => (selector, None),
         };
@@ -159,7 +160,7 @@ mod tests {
         let item = on_page(
             &[
                 "price=.price",
-                "img=img@src",
+                "img=img@SRC",
                 "note=p.none",
                 "mail=a[href='mailto:a@b.test']",
                 "mailto=a[href='mailto:a@b.test']@href",
