@@ -31,7 +31,7 @@ use html5ever::{LocalName, local_name};
 use url::Url;
 
 pub use crate::normalize::MAX_URL_LEN;
-use crate::normalize::{fingerprint, is_http, normalize};
+use crate::normalize::{fingerprint, followable};
 
 /// The most links one page hands to the frontier; the rest are counted, not kept. Twenty
 /// thousand is far more than any page meant for people has (Heritrix follows 6,000 by default),
@@ -82,13 +82,10 @@ pub fn extract(html: &str, page_url: &Url) -> Extracted {
         if href.len() > MAX_URL_LEN {
             continue;
         }
-        let Some(url) = base.join(href).ok().filter(is_http).map(normalize) else {
+        let Some(url) = base.join(href).ok().and_then(followable) else {
             continue;
         };
-        if url.as_str().len() <= MAX_URL_LEN
-            && seen.insert(fingerprint(&url))
-            && links.len() < MAX_LINKS
-        {
+        if seen.insert(fingerprint(&url)) && links.len() < MAX_LINKS {
             links.push(url);
         }
     }
@@ -186,6 +183,7 @@ impl Sink {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::normalize::{is_http, normalize};
 
     fn page(html: &str) -> Extracted {
         extract(

@@ -25,6 +25,13 @@ pub fn normalize(mut url: Url) -> Url {
     url
 }
 
+/// `url` normalised, if it is a link the crawler follows: http(s) and at most
+/// [`MAX_URL_LEN`] long. The one rule for links from pages and from extractors alike.
+pub fn followable(url: Url) -> Option<Url> {
+    let url = normalize(url);
+    (is_http(&url) && url.as_str().len() <= MAX_URL_LEN).then_some(url)
+}
+
 /// The dedupe key of a normalised URL.
 pub fn fingerprint(url: &Url) -> u64 {
     xxhash_rust::xxh3::xxh3_64(url.as_str().as_bytes())

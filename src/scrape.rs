@@ -57,7 +57,7 @@ pub use scraper;
 
 use crate::config::{Config, Format};
 use crate::modes::CrawlError;
-use crate::normalize::{MAX_URL_LEN, is_http, normalize};
+use crate::normalize::followable;
 use crate::record::Record;
 use crate::report::Summary;
 
@@ -112,7 +112,7 @@ impl Page<'_> {
         let base = self.base();
         self.select(css)
             .filter_map(|e| e.value().attr("href"))
-            .filter_map(|href| followable(&base, href))
+            .filter_map(|href| base.join(href.trim()).ok().and_then(followable))
             .collect()
     }
 
@@ -129,12 +129,6 @@ impl Page<'_> {
                 .unwrap_or_else(|| self.url.clone())
         })
     }
-}
-
-/// `href` resolved against `base`, if it is something the crawler would follow.
-fn followable(base: &Url, href: &str) -> Option<Url> {
-    let url = normalize(base.join(href.trim()).ok()?);
-    (is_http(&url) && url.as_str().len() <= MAX_URL_LEN).then_some(url)
 }
 
 fn collapse<'t>(text: impl Iterator<Item = &'t str>) -> Option<String> {
@@ -341,12 +335,7 @@ pub(crate) fn run_extractor(
     let out = extractor.extract_value(&page);
     let follow = match out.follow {
         Follow::AllLinks => None,
-        Follow::Only(urls) => Some(
-            urls.into_iter()
-                .map(normalize)
-                .filter(|u| is_http(u) && u.as_str().len() <= MAX_URL_LEN)
-                .collect(),
-        ),
+        Follow::Only(urls) => Some(urls.into_iter().filter_map(followable).collect()),
         Follow::Nothing => Some(Vec::new()),
     };
     Outcome {
