@@ -425,19 +425,21 @@ impl Coordinator {
     /// item with its own `url` or `title`): then, as for anything that is not an object, the
     /// whole item goes under `item`, so no record key is ever overwritten or doubled.
     fn hand_over_item(&mut self, record: &mut Record, item: serde_json::Value) {
-        match &item {
+        // Copied only when a callback wants it too (`--field` has none): this runs per page.
+        let for_hook = self.item_hook.is_some().then(|| item.clone());
+        match item {
             serde_json::Value::Object(map)
                 if !map
                     .keys()
                     .any(|k| Record::KEYS.contains(&k.as_str()) || k == "fields") =>
             {
-                record.fields = map.clone();
+                record.fields = map;
             }
             other => {
-                record.fields.insert("item".to_owned(), other.clone());
+                record.fields.insert("item".to_owned(), other);
             }
         }
-        let Some(hook) = self.item_hook.as_mut() else {
+        let (Some(hook), Some(item)) = (self.item_hook.as_mut(), for_hook) else {
             return;
         };
         if self.fatal.is_some() {
