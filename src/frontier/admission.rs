@@ -1,0 +1,321 @@
+//! Admission: which URLs the crawl takes on, and when.
+//!
+//! It owns
+//! - **the seen set**: 64-bit fingerprints of normalised URLs (8 bytes per known URL; 10 to 21
+//!   with the hash table's control bytes and free slots), and its copy in shared memory
+//!   (`known`) for worker processes;
+//! - **the verdicts**: scope, `--depth`, `--max-pages` (which counts every admitted URL, seeds
+//!   and URLs finished by an earlier run included, because each yields exactly one record), and
+//!   the counts of links skipped for each reason;
+//! - **exact depths**: a page's depth is its shortest distance from a seed, in every mode, by
+//!   holding links back (below) while shallower pages are outstanding;
+//! - **the journal log**: with `--state`, every URL taken on, admitted or held.
+//!
+//! It knows nothing of origins or queues: each admitted URL goes to the `enqueue` its caller
+//! passes (the frontier's queues), the moment it is admitted.
+//!
+//! ## Why depths need care
+//! With many pages in flight, a page can be found first along a long path and only later along
+//! a short one; first-come depths would then depend on timing, and so would which pages a
+//! `--depth` limit cuts. So links found on a page at depth `k` are admitted only once no page at
+//! depth `< k` is outstanding (those could still find the same URL at a smaller depth); until
+//! then they wait in a per-level buffer, packed like queued pages (see `packed`). Fetching never
+//! waits — only the admission of links does, one level behind — and every mode produces the
+//! same records.
+
+use std::collections::{BTreeMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
+
+use url::Url;
+
+use super::packed::PackedUrls;
+use crate::normalize::{fingerprint, normalize};
+use crate::scope::Scope;
+use crate::shared_set::SharedSet;
+
+/// Why a URL was or was not scheduled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admit {
+    Scheduled,
+    Duplicate,
+    OutOfScope,
+    TooDeep,
+    OverMaxPages,
+}
+
+/// Counts of links not scheduled, by reason.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Skipped {
+    pub duplicate: u64,
+    pub out_of_scope: u64,
+    pub too_deep: u64,
+    pub over_max_pages: u64,
+    /// Links past the per-page cap ([`crate::extract::MAX_LINKS`]): counted, never offered.
+    pub over_page_limit: u64,
+}
+
+impl Skipped {
+    /// Counts a verdict other than `Scheduled` under its reason.
+    fn count(&mut self, verdict: Admit) {
+        match verdict {
+            Admit::Scheduled => {}
+            Admit::Duplicate => self.duplicate += 1,
+            Admit::OutOfScope => self.out_of_scope += 1,
+            Admit::TooDeep => self.too_deep += 1,
+            Admit::OverMaxPages => self.over_max_pages += 1,
+        }
+    }
+}
+
+/// Fingerprints are xxh3 hashes already: hashing them again would only cost time.
+#[derive(Default)]
+struct AlreadyHashed(u64);
+
+impl Hasher for AlreadyHashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u64` is used (the set holds u64s); this keeps any other use correct.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type Fingerprints = HashSet<u64, BuildHasherDefault<AlreadyHashed>>;
+
+/// The crawl's memory of what it has taken on, and its rules for taking on more.
+pub(super) struct Admission {
+    seen: Fingerprints,
+    scope: Arc<Scope>,
+    max_depth: u32,
+    max_pages: Option<u64>,
+    admitted: u64,
+    skipped: Skipped,
+    /// Admitted pages not yet finished (recorded), by depth.
+    outstanding: Vec<u64>,
+    /// Links waiting for shallower pages to finish, by the depth they would be admitted at.
+    held: BTreeMap<u32, PackedUrls>,
+    /// A copy of `seen` in shared memory, for worker processes to consult (processes mode).
+    known: Option<Arc<SharedSet>>,
+    /// With `--state`: URLs taken on (admitted or held) since the last `drain_log`.
+    log: Option<Vec<(u32, Url)>>,
+}
+
+impl Admission {
+    pub(super) fn new(scope: Arc<Scope>, max_depth: u32, max_pages: Option<u64>) -> Self {
+        Admission {
+            seen: Fingerprints::default(),
+            scope,
+            max_depth,
+            max_pages,
+            admitted: 0,
+            skipped: Skipped::default(),
+            outstanding: Vec::new(),
+            held: BTreeMap::new(),
+            known: None,
+            log: None,
+        }
+    }
+
+    pub(super) fn set_logging(&mut self, on: bool) {
+        self.log = on.then(Vec::new);
+    }
+
+    pub(super) fn drain_log(&mut self) -> Vec<(u32, Url)> {
+        self.log.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    /// Counts `fp` as known and as admitted (a record exists), without queueing anything.
+    pub(super) fn restore_finished(&mut self, fp: u64) {
+        if self.seen.insert(fp) {
+            self.admitted += 1;
+            if let Some(known) = &self.known {
+                known.insert(fp);
+            }
+        }
+    }
+
+    /// Judges `url` found at `depth`; if it is admitted, its normalised form goes to `enqueue`.
+    pub(super) fn admit(
+        &mut self,
+        url: Url,
+        depth: u32,
+        enqueue: &mut impl FnMut(Url, u32),
+    ) -> Admit {
+        let (verdict, fp) = self.check(&url, depth);
+        self.skipped.count(verdict);
+        if verdict == Admit::Scheduled {
+            let url = normalize(url);
+            if let Some(log) = &mut self.log {
+                log.push((depth, url.clone()));
+            }
+            self.seen.insert(fp);
+            if let Some(known) = &self.known {
+                known.insert(fp);
+            }
+            self.admitted += 1;
+            let level = depth as usize;
+            if self.outstanding.len() <= level {
+                self.outstanding.resize(level + 1, 0);
+            }
+            self.outstanding[level] += 1;
+            enqueue(url, depth);
+        }
+        verdict
+    }
+
+    pub(super) fn publish_known(&mut self, known: Arc<SharedSet>) {
+        for &fp in &self.seen {
+            known.insert(fp);
+        }
+        self.known = Some(known);
+    }
+
+    pub(super) fn count_known_links(&mut self, n: usize) {
+        self.skipped.duplicate += n as u64;
+    }
+
+    pub(super) fn count_links_over_limit(&mut self, n: usize) {
+        self.skipped.over_page_limit += n as u64;
+    }
+
+    /// Admits the links of a page at `depth` at `depth + 1` now, or holds them (module doc).
+    pub(super) fn offer_links(
+        &mut self,
+        depth: u32,
+        links: Vec<Url>,
+        enqueue: &mut impl FnMut(Url, u32),
+    ) {
+        let level = depth.saturating_add(1);
+        // Links past the depth limit are only counted; holding them back would change nothing.
+        if level > self.max_depth || self.outstanding_below(depth) == 0 {
+            for link in links {
+                self.admit(link, level, enqueue);
+            }
+            return;
+        }
+        for link in links {
+            // Settle whatever does not depend on timing now, so held lists stay short.
+            match self.check(&link, level).0 {
+                Admit::Scheduled => {
+                    if let Some(log) = &mut self.log {
+                        log.push((level, normalize(link.clone())));
+                    }
+                    self.held.entry(level).or_default().push(link, level, "");
+                }
+                verdict => self.skipped.count(verdict),
+            }
+        }
+    }
+
+    /// Marks an admitted page at `depth` as finished and admits, in the order they were
+    /// offered, the held links that were waiting only for it.
+    pub(super) fn finished(&mut self, depth: u32, enqueue: &mut impl FnMut(Url, u32)) {
+        if let Some(n) = self.outstanding.get_mut(depth as usize) {
+            *n = n.saturating_sub(1);
+        }
+        while let Some(&level) = self.held.keys().next() {
+            // Links held for `level` came from pages at `level - 1`.
+            if self.outstanding_below(level - 1) > 0 {
+                break;
+            }
+            let mut links = self.held.remove(&level).unwrap_or_default();
+            // An unreadable link (see `packed`) was never admitted: nothing waits for it.
+            while let Some(link) = links.pop("") {
+                if let Ok((link, _)) = link {
+                    self.admit(link, level, enqueue);
+                }
+            }
+        }
+    }
+
+    fn outstanding_below(&self, depth: u32) -> u64 {
+        self.outstanding.iter().take(depth as usize).sum()
+    }
+
+    /// The admission verdict, in the order the summary reports it (a link off-site is
+    /// "off-site" whatever its depth, and "beyond --depth" counts only new, in-scope pages),
+    /// with the URL's fingerprint so that it is computed once.
+    fn check(&self, url: &Url, depth: u32) -> (Admit, u64) {
+        if depth > 0 && !self.scope.allows(url) {
+            return (Admit::OutOfScope, 0);
+        }
+        let fp = if url.fragment().is_some() {
+            fingerprint(&normalize(url.clone()))
+        } else {
+            fingerprint(url)
+        };
+        let verdict = if self.seen.contains(&fp) {
+            Admit::Duplicate
+        } else if depth > self.max_depth {
+            Admit::TooDeep
+        } else if self.max_pages.is_some_and(|max| self.admitted >= max) {
+            Admit::OverMaxPages
+        } else {
+            Admit::Scheduled
+        };
+        (verdict, fp)
+    }
+
+    pub(super) fn admitted(&self) -> u64 {
+        self.admitted
+    }
+
+    pub(super) fn skipped(&self) -> Skipped {
+        self.skipped
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(s: &str) -> Url {
+        Url::parse(s).expect("url")
+    }
+
+    fn admission(depth: u32, max_pages: Option<u64>) -> Admission {
+        let seeds = [url("http://a.test/")];
+        Admission::new(Arc::new(Scope::new(&seeds, &[])), depth, max_pages)
+    }
+
+    fn owned(queued: &[(&str, u32)]) -> Vec<(String, u32)> {
+        queued.iter().map(|&(u, d)| (u.to_owned(), d)).collect()
+    }
+
+    #[test]
+    fn admission_rules() {
+        let mut a = admission(1, Some(3));
+        let mut queued = Vec::new();
+        let q = &mut |u: Url, d| queued.push((String::from(u), d));
+        assert_eq!(a.admit(url("http://a.test/"), 0, q), Admit::Scheduled);
+        assert_eq!(a.admit(url("http://a.test/#top"), 1, q), Admit::Duplicate);
+        assert_eq!(a.admit(url("http://b.test/"), 1, q), Admit::OutOfScope);
+        assert_eq!(a.admit(url("http://a.test/deep"), 2, q), Admit::TooDeep);
+        assert_eq!(a.admit(url("http://a.test/1"), 1, q), Admit::Scheduled);
+        assert_eq!(a.admit(url("http://a.test/2#x"), 1, q), Admit::Scheduled);
+        assert_eq!(a.admit(url("http://a.test/3"), 1, q), Admit::OverMaxPages);
+        assert_eq!(a.admitted(), 3);
+        let s = a.skipped();
+        assert_eq!(
+            (s.duplicate, s.out_of_scope, s.too_deep, s.over_max_pages),
+            (1, 1, 1, 1)
+        );
+        let expected = [
+            ("http://a.test/", 0),
+            ("http://a.test/1", 1),
+            ("http://a.test/2", 1),
+        ];
+        assert_eq!(
+            queued,
+            owned(&expected),
+            "admitted URLs are queued normalised"
+        );
+    }
+}

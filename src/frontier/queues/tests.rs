@@ -1,0 +1,145 @@
+//! Tests of the queues on their own, fed as admission would feed them.
+
+use std::time::Duration;
+
+use super::*;
+
+fn url(s: &str) -> Url {
+    Url::parse(s).expect("url")
+}
+
+/// Queues holding `urls`, admitted in that order at depth 0.
+fn queues(robots: bool, urls: &[&str]) -> Queues {
+    let mut q = Queues::new(robots);
+    for u in urls {
+        q.enqueue(url(u), 0);
+    }
+    q
+}
+
+fn pop(q: &mut Queues, now: Instant, l: &Limiter) -> Pop {
+    q.pop(now, l, &mut |_, depth| panic!("page at depth {depth} lost"))
+}
+
+fn pop_url(q: &mut Queues, l: &Limiter) -> Option<String> {
+    match pop(q, Instant::now(), l) {
+        Pop::Job(j) => Some(j.url.to_string()),
+        _ => None,
+    }
+}
+
+#[test]
+fn origin_slices_match_origin_keys() {
+    for u in [
+        "http://a.test/x",
+        "https://A.test:8443/y?q",
+        "http://u:p@a.test:81/z",
+        "http://[::1]:8080/",
+    ] {
+        let u = url(u);
+        assert_eq!(origin_slice(&u), origin_key(&u), "{u}");
+    }
+}
+
+#[test]
+fn origins_are_served_round_robin() {
+    let mut q = queues(
+        false,
+        &["http://a.test/1", "http://a.test/2", "http://b.test/1"],
+    );
+    let l = Limiter::new(None, None);
+    let order: Vec<_> = std::iter::from_fn(|| pop_url(&mut q, &l)).collect();
+    assert_eq!(
+        order,
+        ["http://a.test/1", "http://b.test/1", "http://a.test/2"]
+    );
+    assert!(matches!(pop(&mut q, Instant::now(), &l), Pop::Empty));
+}
+
+#[test]
+fn robots_parks_an_origin_until_its_verdict() {
+    let mut q = queues(true, &["http://a.test/ok", "http://a.test/private/x"]);
+    let l = Limiter::new(None, None);
+    let Pop::FetchRobots(r) = pop(&mut q, Instant::now(), &l) else {
+        panic!("robots first")
+    };
+    assert_eq!(r.url.as_str(), "http://a.test/robots.txt");
+    assert!(
+        matches!(pop(&mut q, Instant::now(), &l), Pop::Empty),
+        "parked"
+    );
+    let rules =
+        texting_robots::Robot::new("crawl", b"User-agent: *\nDisallow: /private/").expect("robots");
+    q.set_robots(&r.origin, Verdict::Rules(Box::new(rules)));
+    assert_eq!(pop_url(&mut q, &l).as_deref(), Some("http://a.test/ok"));
+    assert!(
+        matches!(pop(&mut q, Instant::now(), &l), Pop::Blocked(j) if j.url.path() == "/private/x")
+    );
+    assert!(matches!(pop(&mut q, Instant::now(), &l), Pop::Empty));
+}
+
+#[test]
+fn redirect_hops_go_ahead_of_packed_pages_and_pages_come_back_whole() {
+    let mut q = Queues::new(false);
+    for u in [
+        "http://a.test/1",
+        "http://u:p@a.test/2",
+        "http://a.test/3?q=x",
+    ] {
+        q.enqueue(url(u), 2);
+    }
+    let l = Limiter::new(None, None);
+    let Pop::Job(first) = pop(&mut q, Instant::now(), &l) else {
+        panic!("job")
+    };
+    assert_eq!(
+        (first.url.as_str(), first.depth, &*first.origin),
+        ("http://a.test/1", 2, "http://a.test")
+    );
+    let mut hop = first.clone();
+    hop.fetch_url = url("http://a.test/moved");
+    hop.redirects = 1;
+    q.follow_redirect(hop);
+    let Pop::Job(hop) = pop(&mut q, Instant::now(), &l) else {
+        panic!("hop")
+    };
+    assert_eq!((hop.url, hop.fetch_url.path()), (first.url, "/moved"));
+    let rest: Vec<_> = std::iter::from_fn(|| pop_url(&mut q, &l)).collect();
+    assert_eq!(rest, ["http://u:p@a.test/2", "http://a.test/3?q=x"]);
+    assert_eq!(q.queued(), 0);
+}
+
+#[test]
+fn retries_wait_for_their_time() {
+    let mut q = queues(false, &["http://a.test/"]);
+    let l = Limiter::new(None, None);
+    let Pop::Job(job) = pop(&mut q, Instant::now(), &l) else {
+        panic!("job")
+    };
+    let at = Instant::now() + Duration::from_secs(60);
+    q.retry_at(job, at);
+    assert_eq!(q.queued(), 1);
+    assert!(
+        matches!(pop(&mut q, Instant::now(), &l), Pop::Wait { until, rate_limited: false } if until == at)
+    );
+    assert!(matches!(pop(&mut q, at, &l), Pop::Job(_)));
+    assert_eq!(q.queued(), 0);
+}
+
+#[test]
+fn per_host_limit_defers_the_origin_not_the_crawl() {
+    let mut q = queues(
+        false,
+        &["http://a.test/1", "http://a.test/2", "http://b.test/1"],
+    );
+    let l = Limiter::new(None, Some(1.0));
+    assert_eq!(pop_url(&mut q, &l).as_deref(), Some("http://a.test/1"));
+    assert_eq!(pop_url(&mut q, &l).as_deref(), Some("http://b.test/1"));
+    assert!(matches!(
+        pop(&mut q, Instant::now(), &l),
+        Pop::Wait {
+            rate_limited: true,
+            ..
+        }
+    ));
+}
