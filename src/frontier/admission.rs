@@ -274,6 +274,8 @@ impl Admission {
 
 #[cfg(test)]
 mod tests {
+    use std::cell::RefCell;
+
     use super::*;
 
     fn url(s: &str) -> Url {
@@ -285,8 +287,10 @@ mod tests {
         Admission::new(Arc::new(Scope::new(&seeds, &[])), depth, max_pages)
     }
 
-    fn owned(queued: &[(&str, u32)]) -> Vec<(String, u32)> {
-        queued.iter().map(|&(u, d)| (u.to_owned(), d)).collect()
+    /// `(path, depth)` pairs as `(URL, depth)` pairs on http://a.test.
+    fn in_a(queued: &[(&str, u32)]) -> Vec<(String, u32)> {
+        let in_a = |path| format!("http://a.test/{path}");
+        queued.iter().map(|&(p, d)| (in_a(p), d)).collect()
     }
 
     #[test]
@@ -307,15 +311,103 @@ mod tests {
             (s.duplicate, s.out_of_scope, s.too_deep, s.over_max_pages),
             (1, 1, 1, 1)
         );
-        let expected = [
-            ("http://a.test/", 0),
-            ("http://a.test/1", 1),
-            ("http://a.test/2", 1),
-        ];
+        let expected = in_a(&[("", 0), ("1", 1), ("2", 1)]);
+        assert_eq!(queued, expected, "admitted URLs are queued normalised");
+    }
+
+    #[test]
+    fn max_pages_counts_restored_pages() {
+        let mut a = admission(5, Some(3));
+        let mut queued = Vec::new();
+        let q = &mut |u: Url, d| queued.push((String::from(u), d));
+        let old = fingerprint(&url("http://a.test/old"));
+        a.restore_finished(old);
+        a.restore_finished(old); // the same record restored twice is one record
+        a.restore_finished(fingerprint(&url("http://a.test/older")));
+        assert_eq!(a.admitted(), 2);
+        assert_eq!(a.admit(url("http://a.test/old"), 1, q), Admit::Duplicate);
+        assert_eq!(a.admit(url("http://a.test/new"), 1, q), Admit::Scheduled);
         assert_eq!(
-            queued,
-            owned(&expected),
-            "admitted URLs are queued normalised"
+            a.admit(url("http://a.test/newer"), 1, q),
+            Admit::OverMaxPages
         );
+        assert_eq!(a.admitted(), 3);
+        assert_eq!(queued, in_a(&[("new", 1)]), "restored: not queued");
+    }
+
+    #[test]
+    fn held_links_are_released_in_order_once_shallower_pages_finish() {
+        let mut a = admission(5, None);
+        a.set_logging(true);
+        let queued = RefCell::new(Vec::new());
+        let q = &mut |u: Url, d| queued.borrow_mut().push((String::from(u), d));
+        for (u, depth) in [("s1", 0), ("s2", 0), ("p", 1), ("r", 2)] {
+            a.admit(url(&format!("http://a.test/{u}")), depth, q);
+        }
+        a.drain_log();
+        // p's links (depth 2) wait for s1 and s2; r's (depth 3) for them and p.
+        let links = ["c", "a", "b#x", "a", "http://b.test/off"];
+        let links = links.map(|l| url("http://a.test/").join(l).expect("link"));
+        a.offer_links(1, links.to_vec(), q);
+        a.offer_links(2, vec![url("http://a.test/z")], q);
+        assert_eq!(queued.borrow().len(), 4, "all held");
+        assert_eq!(a.skipped().out_of_scope, 1, "settled at once");
+        // Held links are in the journal as soon as they are held, normalised (a offered twice
+        // is there twice: duplicates among held links are found only when they are released).
+        let log = a.drain_log().into_iter().map(|(d, u)| (u.into(), d));
+        let held = [("c", 2), ("a", 2), ("b", 2), ("a", 2), ("z", 3)];
+        assert_eq!(log.collect::<Vec<_>>(), in_a(&held));
+
+        a.finished(0, q);
+        assert_eq!(queued.borrow().len(), 4, "s2 is still outstanding");
+        a.finished(0, q);
+        a.finished(1, q);
+        let released = [("c", 2), ("a", 2), ("b", 2), ("z", 3)];
+        assert_eq!(queued.borrow()[4..], in_a(&released));
+        assert_eq!(a.skipped().duplicate, 1);
+        assert_eq!(a.admitted(), 8);
+    }
+
+    #[test]
+    fn links_past_the_depth_limit_are_counted_not_held() {
+        let mut a = admission(1, None);
+        let mut queued = 0;
+        let q = &mut |_: Url, _| queued += 1;
+        a.admit(url("http://a.test/s"), 0, q);
+        a.admit(url("http://a.test/p"), 1, q);
+        let links = ["http://a.test/deep", "http://a.test/p", "http://b.test/"];
+        a.offer_links(1, links.map(url).to_vec(), q);
+        let s = a.skipped();
+        assert_eq!((s.duplicate, s.out_of_scope, s.too_deep), (1, 1, 1));
+        a.count_known_links(5);
+        a.count_links_over_limit(2);
+        let s = a.skipped();
+        assert_eq!((s.duplicate, s.over_page_limit), (6, 2));
+        a.finished(0, q);
+        a.finished(1, q);
+        assert_eq!(queued, 2, "nothing was held");
+    }
+
+    #[test]
+    fn the_shared_known_set_gets_every_known_url_once_published() {
+        let mut a = admission(5, None);
+        let q = &mut |_: Url, _| {};
+        let fp = |u: &str| fingerprint(&url(u));
+        a.restore_finished(fp("http://a.test/restored"));
+        a.admit(url("http://a.test/s"), 0, q);
+        let known = Arc::new(SharedSet::with_capacity(64).expect("mmap"));
+        a.publish_known(Arc::clone(&known));
+        a.restore_finished(fp("http://a.test/restored-later"));
+        a.admit(url("http://a.test/p#top"), 1, q);
+        a.offer_links(1, vec![url("http://a.test/held")], q);
+        assert!(
+            !known.contains(fp("http://a.test/held")),
+            "held, not yet known"
+        );
+        a.finished(0, q);
+        for u in ["restored", "s", "restored-later", "p", "held"] {
+            assert!(known.contains(fp(&format!("http://a.test/{u}"))), "{u}");
+        }
+        assert_eq!(known.len(), 5);
     }
 }
