@@ -143,3 +143,89 @@ fn per_host_limit_defers_the_origin_not_the_crawl() {
         }
     ));
 }
+
+#[test]
+fn an_origin_refused_by_the_per_host_limiter_waits_then_comes_back() {
+    let mut q = queues(
+        false,
+        &["http://a.test/1", "http://a.test/2", "http://b.test/1"],
+    );
+    let l = Limiter::new(None, Some(1.0)); // one request per origin a second
+    assert_eq!(pop_url(&mut q, &l).as_deref(), Some("http://a.test/1"));
+    assert_eq!(pop_url(&mut q, &l).as_deref(), Some("http://b.test/1"));
+    let Pop::Wait {
+        until,
+        rate_limited: true,
+    } = pop(&mut q, Instant::now(), &l)
+    else {
+        panic!("a.test waits for its limiter")
+    };
+    // Until then it is not polled: asked again, the frontier gives the same time.
+    assert!(matches!(
+        pop(&mut q, Instant::now(), &l),
+        Pop::Wait { until: again, rate_limited: true } if again == until
+    ));
+    assert_eq!((q.waiting.len(), q.ready.len()), (1, 0));
+    std::thread::sleep(until.saturating_duration_since(Instant::now()));
+    assert_eq!(pop_url(&mut q, &l).as_deref(), Some("http://a.test/2"));
+    assert!(matches!(pop(&mut q, Instant::now(), &l), Pop::Empty));
+    assert_eq!(q.queued(), 0);
+}
+
+#[test]
+fn a_robots_verdict_for_an_origin_with_no_pages() {
+    let mut q = queues(true, &[]);
+    let l = Limiter::new(None, None);
+    // For an origin never queued, the verdict is dropped: its first page asks for robots.txt.
+    q.set_robots("http://a.test", Verdict::DisallowAll);
+    assert!(matches!(pop(&mut q, Instant::now(), &l), Pop::Empty));
+    q.enqueue(url("http://a.test/1"), 0);
+    let Pop::FetchRobots(r) = pop(&mut q, Instant::now(), &l) else {
+        panic!("robots first")
+    };
+    q.set_robots(&r.origin, Verdict::AllowAll);
+    assert_eq!(pop_url(&mut q, &l).as_deref(), Some("http://a.test/1"));
+    // For an origin whose queue is empty, the verdict is kept but nothing is scheduled.
+    q.set_robots(&r.origin, Verdict::DisallowAll);
+    assert!(q.ready.is_empty());
+    assert!(matches!(pop(&mut q, Instant::now(), &l), Pop::Empty));
+    q.enqueue(url("http://a.test/2"), 0);
+    assert!(
+        matches!(pop(&mut q, Instant::now(), &l), Pop::Blocked(j) if j.url.path() == "/2"),
+        "the kept verdict applies, with no second robots.txt"
+    );
+    assert_eq!(q.queued(), 0);
+}
+
+#[test]
+fn a_robots_job_put_back_comes_back_as_robots_and_its_origin_stays_parked() {
+    let mut q = queues(true, &["http://a.test/1"]);
+    let l = Limiter::new(None, None);
+    let now = Instant::now();
+    let Pop::FetchRobots(r) = pop(&mut q, now, &l) else {
+        panic!("robots first")
+    };
+    assert_eq!(
+        q.queued(),
+        1,
+        "the page; robots.txt is not counted while out"
+    );
+    let at = now + Duration::from_secs(5);
+    q.retry_at(r, at);
+    assert_eq!(q.queued(), 2);
+    assert!(matches!(
+        pop(&mut q, now, &l),
+        Pop::Wait { until, rate_limited: false } if until == at
+    ));
+    let Pop::FetchRobots(again) = pop(&mut q, at, &l) else {
+        panic!("robots.txt again")
+    };
+    assert_eq!(
+        (again.url.as_str(), again.kind),
+        ("http://a.test/robots.txt", TaskKind::Robots)
+    );
+    assert!(matches!(pop(&mut q, at, &l), Pop::Empty), "still parked");
+    q.set_robots(&again.origin, Verdict::AllowAll);
+    assert_eq!(pop_url(&mut q, &l).as_deref(), Some("http://a.test/1"));
+    assert_eq!(q.queued(), 0);
+}
