@@ -19,6 +19,34 @@
 //!    ([`Frontier::retry_at`]) come back to the queues, never to admission;
 //! 4. when its record is written, [`Frontier::finished`] tells admission, which may release
 //!    held links into the queues (step 2).
+//!
+//! ## What a second frontier must provide
+//! The coordinator needs only these operations from a frontier, whether it lives in memory
+//! (this one) or is shared between crawlers later (e.g. in Redis); there is no trait yet:
+//! - **offer**: `admit(url, 0)` for a seed, `offer_links(depth, links)` for a page's links,
+//!   judged by the rules it was made with (scope, `--depth`, `--max-pages`, robots.txt or not);
+//! - **take**: `pop(now, ..)`: a page to fetch, a robots.txt to fetch first, a page robots.txt
+//!   blocks, how long to wait, or nothing queued;
+//! - **give back**: `follow_redirect(job)` and `retry_at(job, at)` for a job that needs another
+//!   request, `set_robots(origin, verdict)` for a robots.txt job that is done;
+//! - **done**: `finished(depth)` once a page's record is written (blocked pages included);
+//! - **what is left**: `queued()` (the crawl ends when nothing is queued or in flight), and for
+//!   the summary `admitted()`, `skipped()` and `count_links_over_limit(n)`.
+//!
+//! In-memory details, not part of that seam:
+//! - `publish_known` (the seen set copied into shared memory so that forked workers drop known
+//!   links) and `count_known_links`, which counts what they dropped;
+//! - the packed text of queued pages and held links, and `Job`s made only at a queue's front;
+//! - `set_logging`, `drain_log` and `restore_finished`: the journal (`--state`), which is how
+//!   this frontier outlives its process; a frontier kept outside the process needs none of it;
+//! - `Instant`s (in `pop`, `retry_at`, [`Pop::Wait`]) and the `&Limiter` passed to `pop`: both
+//!   are local to one process; a shared frontier needs wall-clock times and per-host limits
+//!   shared between crawlers.
+//!
+//! Two things a shared frontier must add: a job handed out whose crawler dies must come back
+//! by itself, so "done" and "give back" must name the job (today `finished` gets a depth, as
+//! jobs in flight are the coordinator's); and for exact depths, pages outstanding at each depth
+//! must be counted across all crawlers.
 
 mod admission;
 mod packed;
