@@ -3,9 +3,7 @@
 //! Each test starts its own fixture server on an ephemeral port, so tests run in parallel and
 //! can assert exactly which requests the server saw.
 
-mod support;
-
-use support::*;
+use crate::support::*;
 
 every_mode! {
     fn depth_zero_fetches_only_the_seeds(mode) {

@@ -6,14 +6,13 @@
 //! `tests/examples.rs`, cover the same API in processes mode. A crawl handles signals for the
 //! whole process, so these tests take turns.
 
-mod support;
-
 use std::sync::Mutex;
 
 use crawl::scrape::{Crawl, Css, Extracted, Page};
 use crawl::{Config, Mode, Output, Url};
 use serde_json::{Value, json};
-use support::*;
+
+use crate::support::*;
 
 const MODES: [Mode; 3] = [Mode::Sequential, Mode::Threads, Mode::Async];
 

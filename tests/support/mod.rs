@@ -1,7 +1,5 @@
 //! Helpers for driving the real `crawl` binary against the fixture server.
 
-#![allow(dead_code)] // each test binary uses its own subset
-
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -130,7 +128,6 @@ pub fn crawl_raw(fixed: &[&str], args: &[&str], stdin: &str) -> Run {
 
 /// Runs the enclosed test bodies once per mode: `every_mode! { fn name(mode) { ... } }`
 /// becomes `name::sequential`, `name::threads`, `name::async_tasks` and `name::processes`.
-#[macro_export]
 macro_rules! every_mode {
     ($(fn $name:ident($mode:ident) $body:block)*) => {
         $(
@@ -150,3 +147,4 @@ macro_rules! every_mode {
         )*
     };
 }
+pub(crate) use every_mode;
