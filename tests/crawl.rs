@@ -333,7 +333,7 @@ fn every_mode_yields_the_same_records() {
         )
     };
     let mut results = Vec::new();
-    for mode in MODES {
+    for mode in modes() {
         let run = crawl(mode, &[s.url("/"), s.url("/gen/0")], &["--depth", "4"]);
         run.assert_ok();
         let mut keys: Vec<_> = run.records.iter().map(key).collect();
