@@ -131,3 +131,6 @@ pub use record::Record;
 pub use report::Summary;
 /// The URL type every API here takes, so a scraper needs no `url` dependency of its own.
 pub use url::Url;
+
+#[cfg(test)]
+mod proptests;

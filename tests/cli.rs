@@ -1,9 +1,7 @@
 //! The command line's contract: exit codes and messages for bad input, checked against the
 //! real binary. Nothing may be fetched when the input is bad.
 
-mod support;
-
-use support::*;
+use crate::support::*;
 
 fn run_with(args: &[&str], stdin: &str) -> Run {
     crawl_raw(&["--progress", "never"], args, stdin)

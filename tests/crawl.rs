@@ -3,9 +3,7 @@
 //! Each test starts its own fixture server on an ephemeral port, so tests run in parallel and
 //! can assert exactly which requests the server saw.
 
-mod support;
-
-use support::*;
+use crate::support::*;
 
 every_mode! {
     fn depth_zero_fetches_only_the_seeds(mode) {
@@ -335,7 +333,7 @@ fn every_mode_yields_the_same_records() {
         )
     };
     let mut results = Vec::new();
-    for mode in MODES {
+    for mode in modes() {
         let run = crawl(mode, &[s.url("/"), s.url("/gen/0")], &["--depth", "4"]);
         run.assert_ok();
         let mut keys: Vec<_> = run.records.iter().map(key).collect();

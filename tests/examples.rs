@@ -1,13 +1,13 @@
 //! The scraper examples, run as a user runs them, in every mode: each starts its own fixture
 //! shop, and what it prints or writes is checked against the shop's catalogue.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Command;
 
 use crawl_fixture::shop::CATALOGUE;
+
+use crate::support::every_mode;
 
 /// `target/<profile>/examples/NAME`, which `cargo test` builds beside the crawl binary.
 fn example(name: &str) -> PathBuf {

@@ -11,15 +11,14 @@
 //! Redirect loops, long chains, `file://` and off-site redirects, `/flaky` (fails twice, then
 //! works), 500 and 429 with Retry-After are tested in every mode in `tests/crawl.rs`.
 
-mod support;
-
 use std::time::Duration;
 
 use crawl::extract::MAX_URL_LEN;
 use crawl_fixture::HostileServer;
 use crawl_fixture::content::{BAD_UTF8_TITLE, WINDOWS_1252_TITLE};
 use crawl_fixture::hostile::titles;
-use support::*;
+
+use crate::support::*;
 
 /// Short enough to keep the hangs cheap, long enough that no honest local response misses it.
 const TIMEOUT_S: f64 = 1.0;

@@ -1,14 +1,13 @@
 //! Ctrl-C and SIGTERM in every mode: stop scheduling, let pages in flight finish within the
 //! grace period, write every finished record, exit 130 (SIGINT) or 143 (SIGTERM).
 
-mod support;
-
 use std::process::Child;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use support::*;
+
+use crate::support::*;
 
 /// What an interrupted crawl left behind.
 struct Stopped {

@@ -2,8 +2,6 @@
 //! loses no URL, no child outlives the crawl, Ctrl-C flushes and cleans up, and the sharing
 //! variants (shared-memory dedupe, fork per page) change costs, not results.
 
-mod support;
-
 use std::collections::BTreeSet;
 use std::io::Read;
 use std::process::Child;
@@ -11,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use support::*;
+
+use crate::support::*;
 
 /// Pids whose parent is `parent`, read from /proc.
 fn children_of(parent: u32) -> BTreeSet<i32> {

@@ -2,15 +2,14 @@
 //! again ends with the same records as one uninterrupted crawl, fetching at most the pages
 //! that were in flight twice.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use support::*;
+
+use crate::support::*;
 
 const PAGES: usize = 400;
 const WORKERS: u64 = 4;

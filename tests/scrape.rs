@@ -1,13 +1,12 @@
 //! `--field` and `--format csv` in every mode, against the fixture shop: what the records say
 //! is checked against the shop's own catalogue.
 
-mod support;
-
 use std::collections::BTreeMap;
 
 use crawl_fixture::shop::CATALOGUE;
 use serde_json::{Value, json};
-use support::*;
+
+use crate::support::*;
 
 const FIELDS: &[&str] = &[
     "--field",

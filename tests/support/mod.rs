@@ -1,17 +1,19 @@
 //! Helpers for driving the real `crawl` binary against the fixture server.
 
-#![allow(dead_code)] // each test binary uses its own subset
-
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crawl::Mode;
 pub use crawl::Record;
 pub use crawl_fixture::{FixtureServer, Options};
 
-/// The modes every behavioural test runs under.
-pub const MODES: &[&str] = &["sequential", "threads", "async", "processes"];
+/// The command-line name of every mode, from the library's own list ([`Mode::ALL`]), so a
+/// new mode is covered without anyone remembering to add it here.
+pub fn modes() -> impl Iterator<Item = &'static str> {
+    Mode::ALL.into_iter().map(Mode::name)
+}
 
 /// What one run of the binary produced.
 pub struct Run {
@@ -129,8 +131,12 @@ pub fn crawl_raw(fixed: &[&str], args: &[&str], stdin: &str) -> Run {
 }
 
 /// Runs the enclosed test bodies once per mode: `every_mode! { fn name(mode) { ... } }`
-/// becomes `name::sequential`, `name::threads`, `name::async_tasks` and `name::processes`.
-#[macro_export]
+/// becomes `name::sequential`, `name::threads`, `name::async_tasks` and `name::processes`, each
+/// passing its mode's command-line name ([`Mode::name`]).
+///
+/// Each generated module also maps every [`Mode`] to its test in a `match` with one arm per
+/// variant and no wildcard, so a new variant is a compile error ("non-exhaustive patterns")
+/// here until it has a test of its own.
 macro_rules! every_mode {
     ($(fn $name:ident($mode:ident) $body:block)*) => {
         $(
@@ -139,14 +145,22 @@ macro_rules! every_mode {
                 use super::*;
                 fn body($mode: &str) $body
                 #[test]
-                fn sequential() { body("sequential") }
+                fn sequential() { body(::crawl::Mode::Sequential.name()) }
                 #[test]
-                fn threads() { body("threads") }
+                fn threads() { body(::crawl::Mode::Threads.name()) }
                 #[test]
-                fn async_tasks() { body("async") }
+                fn async_tasks() { body(::crawl::Mode::Async.name()) }
                 #[test]
-                fn processes() { body("processes") }
+                fn processes() { body(::crawl::Mode::Processes.name()) }
+                /// Which test runs each mode (never called: it exists to be exhaustive).
+                const _: fn(::crawl::Mode) -> fn() = |mode| match mode {
+                    ::crawl::Mode::Sequential => sequential,
+                    ::crawl::Mode::Threads => threads,
+                    ::crawl::Mode::Async => async_tasks,
+                    ::crawl::Mode::Processes => processes,
+                };
             }
         )*
     };
 }
+pub(crate) use every_mode;

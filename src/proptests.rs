@@ -1,20 +1,23 @@
-//! Property tests of everything that reads input from outside: the URLs file, link extraction,
-//! charset decoding and URL normalisation. Whatever the bytes, nothing panics, and what comes
-//! out keeps its promises (links absolute, http(s), normalised, within the length limit; seed
-//! errors naming their line).
+//! Property tests (proptest) of everything that reads input from outside: the URLs file
+//! ([`crate::seeds`]), link extraction ([`crate::extract`]), charset decoding
+//! ([`crate::decode`]) and URL normalisation ([`crate::normalize`]). Whatever the bytes,
+//! nothing panics, and what comes out keeps its promises (links absolute, http(s), normalised,
+//! within the length limit; seed errors naming their line).
 //!
 //! Inputs are built from fragments that reach the interesting paths (tags that switch the
 //! tokenizer's state, hrefs of every scheme and shape, charset labels) mixed with arbitrary
-//! text. Case counts keep the whole file to a few seconds in release mode.
+//! text. Case counts keep the whole file to a few seconds in release mode. These are unit
+//! tests of the library, not integration tests, because the modules they check are internals.
 
 use std::collections::HashSet;
 
-use crawl::decode::decode_html;
-use crawl::extract::{MAX_LINKS, MAX_URL_LEN, extract};
-use crawl::normalize::{fingerprint, is_http, normalize};
-use crawl::seeds::{SeedError, parse_seed, read_from};
 use proptest::prelude::*;
 use url::Url;
+
+use crate::decode::decode_html;
+use crate::extract::{MAX_LINKS, MAX_URL_LEN, extract};
+use crate::normalize::{fingerprint, is_http, normalize};
+use crate::seeds::{SeedError, parse_seed, read_from};
 
 /// `cases` per property, or `PROPTEST_CASES` when set (to fuzz longer by hand).
 fn config(cases: u32) -> ProptestConfig {

@@ -1,0 +1,15 @@
+//! crawl's integration tests, in one binary: each former test file is a module here, so CI
+//! links reqwest, tokio and axum into one test executable instead of one per file.
+//! `support` drives the real `crawl` binary against the fixture server.
+
+mod support;
+
+mod cli;
+mod crawl;
+mod examples;
+mod hostile;
+mod interrupt;
+mod library;
+mod processes;
+mod resume;
+mod scrape;
