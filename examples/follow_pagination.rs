@@ -21,7 +21,8 @@
 
 use std::error::Error;
 
-use crawl::scrape::{Crawl, Css, Extracted, Page};
+use crawl::Crawl;
+use crawl::scrape::{Css, Extracted, Page};
 use crawl::{Config, Mode, Output};
 use serde::{Deserialize, Serialize};
 

@@ -24,7 +24,8 @@ use std::error::Error;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crawl::scrape::{Crawl, Css, CssError, Extracted, Extractor, Page};
+use crawl::Crawl;
+use crawl::scrape::{Css, CssError, Extracted, Extractor, Page};
 use crawl::{Config, Mode, Output};
 use serde::{Deserialize, Serialize};
 

@@ -1,5 +1,6 @@
 //! The command line: raw flags as clap parses them, and their single conversion into a
-//! validated [`Config`]. Every flag error is reported from [`Args::into_config`], naming the flag.
+//! [`Config`]. The rules are [`Config::validate`]'s, the same a library user's config passes;
+//! this module only names the flag when one fails ([`ArgsError`]).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -9,7 +10,9 @@ use url::Url;
 
 use std::sync::Arc;
 
-use crate::config::{Config, Dedupe, Format, Mode, Output, ProgressMode, default_user_agent};
+use crate::config::{
+    Config, ConfigError, Dedupe, Format, Mode, Output, ProgressMode, default_user_agent,
+};
 use crate::fields::Fields;
 use crate::scrape::PageExtractor;
 use crate::seeds::{self, SeedError};
@@ -154,130 +157,44 @@ pub enum FormatArg {
 
 /// A flag or input the crawl cannot start with.
 #[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("{flag}: {message}")]
-    Flag { flag: &'static str, message: String },
+pub enum ArgsError {
+    /// A rule of [`Config::validate`], reported with the flag's name.
+    #[error("{}", .0.for_flag())]
+    Invalid(#[from] ConfigError),
     #[error(transparent)]
     Seeds(#[from] SeedError),
     #[error(transparent)]
     Field(#[from] crate::fields::FieldError),
 }
 
-fn flag_err(flag: &'static str, message: impl Into<String>) -> ConfigError {
-    ConfigError::Flag {
-        flag,
-        message: message.into(),
-    }
-}
-
-/// Slowest rate accepted: one request a day. Anything slower is a typo, and would overflow
-/// the limiter's period.
-const MIN_RATE: f64 = 1.0 / 86_400.0;
-
-fn positive_rate(flag: &'static str, r: Option<f64>) -> Result<Option<f64>, ConfigError> {
-    match r {
-        Some(r) if !(r.is_finite() && r >= MIN_RATE) => Err(flag_err(
-            flag,
-            format!(
-                "must be a number of requests per second of at least 1/86400 (one a day), got {r}"
-            ),
-        )),
-        _ => Ok(r),
-    }
-}
-
-fn domain(d: &str) -> Result<String, ConfigError> {
-    let bare = d.trim().trim_start_matches('.').trim_end_matches('.');
-    let parsed = Url::parse(&format!("http://{bare}/")).ok();
-    match parsed.as_ref().and_then(Url::host_str) {
-        Some(host) if !bare.is_empty() && !bare.contains(['/', ':', '@']) => Ok(host.to_owned()),
-        _ => Err(flag_err(
-            "--allow-domain",
-            format!("{d:?} is not a domain name (write example.com, not a URL)"),
-        )),
-    }
+/// Seconds as a duration, or the setting's own error for a value that is not one.
+fn seconds(secs: f64, refuse: fn(f64) -> ConfigError) -> Result<Duration, ConfigError> {
+    Duration::try_from_secs_f64(secs).map_err(|_| refuse(secs))
 }
 
 impl Args {
     /// Reads the seed list named by the arguments (a file, or standard input).
-    pub fn read_seeds(&self) -> Result<Vec<Url>, ConfigError> {
+    pub fn read_seeds(&self) -> Result<Vec<Url>, ArgsError> {
         Ok(seeds::read_seeds(self.urls_file.as_deref())?)
     }
 
-    /// Validates the flags into a [`Config`] crawling `seeds`.
-    pub fn into_config(self, seeds: Vec<Url>) -> Result<Config, ConfigError> {
-        let workers = match (self.mode, self.workers) {
-            (Mode::Sequential, _) => 1,
-            (_, Some(0)) => return Err(flag_err("--workers", "must be at least 1")),
-            (_, Some(n)) => n,
-            (mode, None) => mode.default_workers(),
-        };
-        let timeout = Duration::try_from_secs_f64(self.timeout)
-            .ok()
-            .filter(|t| !t.is_zero() && *t <= Duration::from_secs(86_400))
-            .ok_or_else(|| {
-                flag_err(
-                    "--timeout",
-                    format!(
-                        "must be a number of seconds above 0 and at most 86400, got {}",
-                        self.timeout
-                    ),
-                )
-            })?;
-        let grace = Duration::try_from_secs_f64(self.grace)
-            .ok()
-            .filter(|t| *t <= Duration::from_secs(3600))
-            .ok_or_else(|| {
-                flag_err(
-                    "--grace",
-                    format!(
-                        "must be a number of seconds from 0 to 3600, got {}",
-                        self.grace
-                    ),
-                )
-            })?;
-        if self.mode != Mode::Processes
-            && (self.fork_per_page || self.dedupe != Dedupe::Coordinator)
-        {
-            let flag = if self.fork_per_page {
-                "--fork-per-page"
-            } else {
-                "--dedupe"
-            };
-            return Err(flag_err(flag, "applies only to --mode processes"));
-        }
-        if self.max_bytes == 0 {
-            return Err(flag_err("--max-bytes", "must be at least 1"));
-        }
-        if self.max_pages == Some(0) {
-            return Err(flag_err("--max-pages", "must be at least 1"));
-        }
-        let user_agent = match self.user_agent {
-            Some(ua) if ua.trim().is_empty() => {
-                return Err(flag_err("--user-agent", "must not be empty"));
-            }
-            Some(ua) => ua,
-            None => default_user_agent(),
-        };
+    /// Turns the flags into a [`Config`] crawling `seeds`, validated by the same rules as a
+    /// config built in code ([`Config::validate`]).
+    pub fn into_config(self, seeds: Vec<Url>) -> Result<Config, ArgsError> {
         let fields = crate::fields::parse_all(&self.fields)?;
-        let allow_domains = self
-            .allow_domains
-            .iter()
-            .map(|d| domain(d))
-            .collect::<Result<_, _>>()?;
-        Ok(Config {
+        let config = Config {
             seeds,
             mode: self.mode,
-            workers,
-            rate: positive_rate("--rate", self.rate)?,
-            per_host_rate: positive_rate("--per-host-rate", self.per_host_rate)?,
+            workers: self.workers.unwrap_or_else(|| self.mode.default_workers()),
+            rate: self.rate,
+            per_host_rate: self.per_host_rate,
             depth: self.depth.unwrap_or(if self.demo { 5 } else { 0 }),
             max_pages: self.max_pages,
-            allow_domains,
-            timeout,
+            allow_domains: self.allow_domains,
+            timeout: seconds(self.timeout, ConfigError::timeout)?,
             retries: self.retries,
             max_bytes: self.max_bytes,
-            user_agent,
+            user_agent: self.user_agent.unwrap_or_else(default_user_agent),
             obey_robots: !self.ignore_robots,
             output: match self.output {
                 Some(p) if p.as_os_str() == "-" => Output::Stdout,
@@ -295,11 +212,12 @@ impl Args {
             cpu_work: self.cpu_work,
             dedupe: self.dedupe,
             fork_per_page: self.fork_per_page,
-            grace,
+            grace: seconds(self.grace, ConfigError::grace)?,
             state: self.state,
             extractor: (!fields.is_empty())
                 .then(|| Arc::new(Fields(fields)) as Arc<dyn PageExtractor>),
-        })
+        };
+        Ok(config.validate()?)
     }
 }
 
@@ -307,7 +225,7 @@ impl Args {
 mod tests {
     use super::*;
 
-    fn config(args: &[&str]) -> Result<Config, ConfigError> {
+    fn config(args: &[&str]) -> Result<Config, ArgsError> {
         let args = Args::try_parse_from(std::iter::once("crawl").chain(args.iter().copied()))
             .expect("clap accepts these flags");
         let seeds = vec![Url::parse("http://a.test/").expect("url")];

@@ -1,8 +1,11 @@
-//! The validated crawl configuration.
+//! The crawl configuration, and the one set of rules every configuration passes.
 //!
-//! [`crate::cli`] turns raw flags into a [`Config`] in one place, and that conversion is the only
-//! place flag errors are reported. Everything downstream can trust these values: rates are
-//! positive and finite, workers at least one, seeds non-empty http(s) URLs.
+//! A [`Config`] can come from flags ([`crate::cli`]), from code, or from a resumed crawl; all of
+//! them go through [`Config::validate`] before anything runs, so the rules and their messages
+//! exist once. A failed rule is a [`ConfigError`] naming the [`Setting`]; the CLI only swaps
+//! the setting's name for its flag (`rate` -> `--rate`). Everything downstream can trust a
+//! validated config: rates positive and finite, workers at least one, seeds non-empty http(s)
+//! URLs, timeouts in range.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -10,6 +13,7 @@ use std::time::Duration;
 
 use url::Url;
 
+use crate::normalize::is_http;
 use crate::scrape::PageExtractor;
 
 /// Where the fetch-and-parse stage runs.
@@ -87,7 +91,7 @@ pub enum Dedupe {
 pub enum Output {
     Stdout,
     File(PathBuf),
-    /// Nowhere: for library users who take items through [`crate::scrape::Crawl::for_each`].
+    /// Nowhere: for library users who take items through [`crate::Crawl::for_each`].
     Discard,
 }
 
@@ -148,7 +152,7 @@ pub struct Config {
     /// Where the crash-safe journal lives (`--state`); running again with it resumes.
     pub state: Option<PathBuf>,
     /// Runs on every 2xx HTML page and adds its item to the record (`--field`, or your own
-    /// through [`crate::scrape::Crawl`]).
+    /// through [`crate::Crawl`]).
     pub extractor: Option<Arc<dyn PageExtractor>>,
 }
 
@@ -185,4 +189,289 @@ impl Config {
 /// `crawl/VERSION`, which is also the product token robots.txt groups are matched against.
 pub fn default_user_agent() -> String {
     format!("crawl/{}", env!("CARGO_PKG_VERSION"))
+}
+
+/// Slowest rate accepted: one request a day. Anything slower is a typo, and would overflow
+/// the limiter's period.
+pub const MIN_RATE: f64 = 1.0 / 86_400.0;
+/// Longest request timeout accepted.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(86_400);
+/// Longest grace period accepted after Ctrl-C.
+pub const MAX_GRACE: Duration = Duration::from_secs(3600);
+
+/// A setting of [`Config`] that a rule can refuse: its field name in code, its flag on the
+/// command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Setting {
+    Seeds,
+    Workers,
+    Rate,
+    PerHostRate,
+    MaxPages,
+    AllowDomains,
+    Timeout,
+    MaxBytes,
+    UserAgent,
+    Dedupe,
+    ForkPerPage,
+    Grace,
+}
+
+impl Setting {
+    /// The [`Config`] field, as a library user writes it.
+    pub fn field(self) -> &'static str {
+        match self {
+            Setting::Seeds => "seeds",
+            Setting::Workers => "workers",
+            Setting::Rate => "rate",
+            Setting::PerHostRate => "per_host_rate",
+            Setting::MaxPages => "max_pages",
+            Setting::AllowDomains => "allow_domains",
+            Setting::Timeout => "timeout",
+            Setting::MaxBytes => "max_bytes",
+            Setting::UserAgent => "user_agent",
+            Setting::Dedupe => "dedupe",
+            Setting::ForkPerPage => "fork_per_page",
+            Setting::Grace => "grace",
+        }
+    }
+
+    /// The command-line flag that sets it.
+    pub fn flag(self) -> &'static str {
+        match self {
+            Setting::Seeds => "URLS_FILE",
+            Setting::Workers => "--workers",
+            Setting::Rate => "--rate",
+            Setting::PerHostRate => "--per-host-rate",
+            Setting::MaxPages => "--max-pages",
+            Setting::AllowDomains => "--allow-domain",
+            Setting::Timeout => "--timeout",
+            Setting::MaxBytes => "--max-bytes",
+            Setting::UserAgent => "--user-agent",
+            Setting::Dedupe => "--dedupe",
+            Setting::ForkPerPage => "--fork-per-page",
+            Setting::Grace => "--grace",
+        }
+    }
+}
+
+/// A configuration the crawl cannot start with. `Display` names the [`Config`] field; the CLI
+/// prints [`Setting::flag`] instead.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{}: {message}", setting.field())]
+pub struct ConfigError {
+    pub setting: Setting,
+    /// What is wrong, without the setting's name ("must be at least 1").
+    pub message: String,
+}
+
+impl ConfigError {
+    pub fn new(setting: Setting, message: impl Into<String>) -> Self {
+        ConfigError {
+            setting,
+            message: message.into(),
+        }
+    }
+
+    /// The message as the command line shows it, naming the flag.
+    pub fn for_flag(&self) -> String {
+        format!("{}: {}", self.setting.flag(), self.message)
+    }
+
+    /// The timeout rule's message, for a value that is not even a duration (the CLI's
+    /// negative or NaN seconds) as for one out of range.
+    pub fn timeout(secs: f64) -> Self {
+        ConfigError::new(
+            Setting::Timeout,
+            format!("must be a number of seconds above 0 and at most 86400, got {secs}"),
+        )
+    }
+
+    /// The grace rule's message (see [`ConfigError::timeout`]).
+    pub fn grace(secs: f64) -> Self {
+        ConfigError::new(
+            Setting::Grace,
+            format!("must be a number of seconds from 0 to 3600, got {secs}"),
+        )
+    }
+}
+
+impl Config {
+    /// Checks every rule, and returns the configuration as the crawl will run it: sequential
+    /// mode always has one worker, and allowed domains are normalised (`.Example.COM.` ->
+    /// `example.com`). The front door ([`crate::run`], [`crate::Crawl`]) calls this itself;
+    /// call it early to report a bad setting before doing anything else.
+    pub fn validate(mut self) -> Result<Config, ConfigError> {
+        if self.seeds.is_empty() {
+            return Err(ConfigError::new(Setting::Seeds, "no seed URLs"));
+        }
+        if let Some(bad) = self
+            .seeds
+            .iter()
+            .find(|u| !is_http(u) || u.host().is_none())
+        {
+            return Err(ConfigError::new(
+                Setting::Seeds,
+                format!("{bad} is not an http(s) URL with a host"),
+            ));
+        }
+        match self.mode {
+            Mode::Sequential => self.workers = 1,
+            _ if self.workers == 0 => {
+                return Err(ConfigError::new(Setting::Workers, "must be at least 1"));
+            }
+            _ => {}
+        }
+        check_rate(Setting::Rate, self.rate)?;
+        check_rate(Setting::PerHostRate, self.per_host_rate)?;
+        if self.max_pages == Some(0) {
+            return Err(ConfigError::new(Setting::MaxPages, "must be at least 1"));
+        }
+        self.allow_domains = self
+            .allow_domains
+            .iter()
+            .map(|d| domain(d))
+            .collect::<Result<_, _>>()?;
+        if self.timeout.is_zero() || self.timeout > MAX_TIMEOUT {
+            return Err(ConfigError::timeout(self.timeout.as_secs_f64()));
+        }
+        if self.max_bytes == 0 {
+            return Err(ConfigError::new(Setting::MaxBytes, "must be at least 1"));
+        }
+        if self.user_agent.trim().is_empty() {
+            return Err(ConfigError::new(Setting::UserAgent, "must not be empty"));
+        }
+        if self.mode != Mode::Processes {
+            if self.fork_per_page {
+                return Err(ConfigError::new(
+                    Setting::ForkPerPage,
+                    "applies only to --mode processes",
+                ));
+            }
+            if self.dedupe != Dedupe::Coordinator {
+                return Err(ConfigError::new(
+                    Setting::Dedupe,
+                    "applies only to --mode processes",
+                ));
+            }
+        }
+        if self.grace > MAX_GRACE {
+            return Err(ConfigError::grace(self.grace.as_secs_f64()));
+        }
+        Ok(self)
+    }
+}
+
+fn check_rate(setting: Setting, rate: Option<f64>) -> Result<(), ConfigError> {
+    match rate {
+        Some(r) if !(r.is_finite() && r >= MIN_RATE) => Err(ConfigError::new(
+            setting,
+            format!(
+                "must be a number of requests per second of at least 1/86400 (one a day), got {r}"
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// `d` as a bare, lower-case domain name.
+fn domain(d: &str) -> Result<String, ConfigError> {
+    let bare = d.trim().trim_start_matches('.').trim_end_matches('.');
+    let parsed = Url::parse(&format!("http://{bare}/")).ok();
+    match parsed.as_ref().and_then(Url::host_str) {
+        Some(host) if !bare.is_empty() && !bare.contains(['/', ':', '@']) => Ok(host.to_owned()),
+        _ => Err(ConfigError::new(
+            Setting::AllowDomains,
+            format!("{d:?} is not a domain name (write example.com, not a URL)"),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> Config {
+        Config::new(vec![Url::parse("http://a.test/").expect("url")])
+    }
+
+    fn refused(change: impl FnOnce(&mut Config)) -> ConfigError {
+        let mut c = config();
+        change(&mut c);
+        c.validate().expect_err("refused")
+    }
+
+    #[test]
+    fn the_defaults_are_valid() {
+        assert!(config().validate().is_ok());
+    }
+
+    #[test]
+    fn every_rule_names_its_setting() {
+        type Change = fn(&mut Config);
+        let cases: [(Change, Setting); 16] = [
+            (|c| c.seeds.clear(), Setting::Seeds),
+            (
+                |c| c.seeds = vec![Url::parse("ftp://a.test/").expect("url")],
+                Setting::Seeds,
+            ),
+            (|c| c.workers = 0, Setting::Workers),
+            (|c| c.rate = Some(0.0), Setting::Rate),
+            (|c| c.rate = Some(f64::NAN), Setting::Rate),
+            (|c| c.rate = Some(1e-20), Setting::Rate),
+            (|c| c.per_host_rate = Some(0.0), Setting::PerHostRate),
+            (|c| c.per_host_rate = Some(-1.0), Setting::PerHostRate),
+            (|c| c.max_pages = Some(0), Setting::MaxPages),
+            (
+                |c| c.allow_domains = vec!["http://x.test/".into()],
+                Setting::AllowDomains,
+            ),
+            (|c| c.timeout = Duration::ZERO, Setting::Timeout),
+            (
+                |c| c.timeout = Duration::from_secs(100_000),
+                Setting::Timeout,
+            ),
+            (|c| c.max_bytes = 0, Setting::MaxBytes),
+            (|c| c.user_agent = "  ".into(), Setting::UserAgent),
+            (|c| c.fork_per_page = true, Setting::ForkPerPage),
+            (|c| c.grace = Duration::from_secs(4000), Setting::Grace),
+        ];
+        for (change, setting) in cases {
+            let err = refused(change);
+            assert_eq!(err.setting, setting, "{err}");
+            assert!(err.to_string().starts_with(setting.field()), "{err}");
+            assert!(err.for_flag().starts_with(setting.flag()), "{err}");
+        }
+        let err = refused(|c| c.dedupe = Dedupe::Shared);
+        assert_eq!(err.for_flag(), "--dedupe: applies only to --mode processes");
+    }
+
+    #[test]
+    fn messages_are_the_same_for_code_and_flags() {
+        let err = refused(|c| c.rate = Some(0.0));
+        assert_eq!(
+            err.to_string(),
+            "rate: must be a number of requests per second of at least 1/86400 (one a day), got 0"
+        );
+        assert_eq!(
+            err.for_flag(),
+            "--rate: must be a number of requests per second of at least 1/86400 (one a day), got 0"
+        );
+    }
+
+    #[test]
+    fn validation_settles_what_the_mode_implies() {
+        let mut c = config();
+        c.mode = Mode::Sequential;
+        c.workers = 0;
+        c.allow_domains = vec![".Example.COM.".into()];
+        let c = c.validate().expect("valid");
+        assert_eq!(c.workers, 1);
+        assert_eq!(c.allow_domains, ["example.com"]);
+        let mut p = config();
+        p.mode = Mode::Processes;
+        p.fork_per_page = true;
+        p.dedupe = Dedupe::Shared;
+        assert!(p.validate().is_ok());
+    }
 }

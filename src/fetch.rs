@@ -22,13 +22,9 @@ use std::time::Duration;
 
 use url::Url;
 
+use crate::redirect::{self, MAX_ROBOTS_REDIRECTS};
 use crate::scope::Scope;
 use crate::task::FetchError;
-
-/// Most redirect hops followed for one page (the coordinator counts them).
-pub const MAX_REDIRECTS: u32 = 10;
-/// Most redirects followed when fetching robots.txt.
-pub const MAX_ROBOTS_REDIRECTS: usize = 5;
 
 /// A response as read off the wire.
 #[derive(Debug)]
@@ -45,10 +41,17 @@ pub struct Response {
     pub location: Option<Url>,
 }
 
-/// The client could not be built (a TLS backend failed to initialise, for instance).
+/// The client could not be built (a TLS backend failed to initialise, for instance). The cause
+/// is kept as a source, without naming reqwest's type in the public API.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot set up the HTTP client: {0}")]
-pub struct ClientError(#[from] reqwest::Error);
+pub struct ClientError(#[source] Box<dyn std::error::Error + Send + Sync>);
+
+impl ClientError {
+    fn new(err: reqwest::Error) -> Self {
+        ClientError(Box::new(err))
+    }
+}
 
 /// An HTTP client configured for one crawl. Redirects are returned, never followed by
 /// reqwest itself.
@@ -74,7 +77,8 @@ impl Fetcher {
             .user_agent(user_agent)
             .tcp_nodelay(true)
             .redirect(reqwest::redirect::Policy::none())
-            .build()?;
+            .build()
+            .map_err(ClientError::new)?;
         Ok(Fetcher { client, scope })
     }
 
@@ -84,24 +88,20 @@ impl Fetcher {
         get(&self.client, url, max_bytes).await
     }
 
-    /// GETs a robots.txt, following up to [`MAX_ROBOTS_REDIRECTS`] redirects within scope.
+    /// GETs a robots.txt, following up to [`MAX_ROBOTS_REDIRECTS`] redirects under the
+    /// crawl's redirect policy ([`crate::redirect`]).
     pub async fn get_robots(&self, url: &Url, max_bytes: u64) -> Result<Response, FetchError> {
         let mut url = url.clone();
-        for _ in 0..=MAX_ROBOTS_REDIRECTS {
+        let mut hops = 0;
+        loop {
             let resp = get(&self.client, &url, max_bytes).await?;
-            let Some(next) = &resp.location else {
+            let Some(next) = resp.location else {
                 return Ok(resp);
             };
-            if !matches!(next.scheme(), "http" | "https") {
-                return Err(FetchError::RedirectScheme(next.scheme().to_owned()));
-            }
-            if !self.scope.allows(next) {
-                let host = next.host_str().unwrap_or_default().to_owned();
-                return Err(FetchError::RedirectHost(host));
-            }
-            url = next.clone();
+            redirect::check(hops, MAX_ROBOTS_REDIRECTS, &next, &self.scope)?;
+            hops += 1;
+            url = next;
         }
-        Err(FetchError::TooManyRedirects)
     }
 }
 

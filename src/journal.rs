@@ -42,6 +42,8 @@ use std::time::{Duration, Instant};
 use nix::fcntl::{FcntlArg, fcntl};
 use url::Url;
 
+use crate::frontier::Frontier;
+
 /// The journal's file name inside the state directory.
 pub const FILE_NAME: &str = "journal";
 const MAGIC: &str = "crawl-journal 1";
@@ -81,6 +83,36 @@ impl Resume {
     /// Whether there was an earlier run to resume.
     pub fn is_resume(&self) -> bool {
         !self.finished.is_empty() || !self.pending.is_empty()
+    }
+
+    /// Hands what the earlier run left to `frontier`: finished pages count as known (and
+    /// against `--max-pages`), unfinished ones are offered again, shallowest first and through
+    /// the same admission rules as links found live, so depths come out as in one
+    /// uninterrupted run. Returns how many pages were finished already.
+    pub fn restore(self, frontier: &mut Frontier) -> u64 {
+        let finished = self.finished.len() as u64;
+        for fp in self.finished {
+            frontier.restore_finished(fp);
+        }
+        let mut level: Vec<Url> = Vec::new();
+        let mut level_depth = 0;
+        let flush = |frontier: &mut Frontier, depth: u32, urls: Vec<Url>| match depth {
+            0 => urls.into_iter().for_each(|url| {
+                frontier.admit(url, 0);
+            }),
+            d => frontier.offer_links(d - 1, urls),
+        };
+        for (depth, url) in self.pending {
+            if depth != level_depth && !level.is_empty() {
+                flush(frontier, level_depth, std::mem::take(&mut level));
+            }
+            level_depth = depth;
+            level.push(url);
+        }
+        if !level.is_empty() {
+            flush(frontier, level_depth, level);
+        }
+        finished
     }
 }
 

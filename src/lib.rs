@@ -1,136 +1,137 @@
 //! # crawl: one crawler, four ways to run its fetch-and-parse stage
 //!
-//! A crawl is a loop: take a job from the frontier, wait for the rate limiter, fetch, extract,
-//! hand the outcome back, schedule the new links. The *mode* decides only **where** fetch and
-//! extract run — on the calling thread, on N OS threads, on tokio tasks, or in forked worker
-//! processes. Everything else exists once, so the modes can be compared honestly.
+//! A crawl is a pipeline, and the *mode* decides only **where** its fetch-and-parse stage runs
+//! (on the calling thread, on N OS threads, on tokio tasks, or in forked worker processes).
+//! Everything else exists once, so the modes can be compared honestly.
 //!
-//! ## Write your own scraper in 30 lines
-//!
-//! Describe a page with CSS selectors, return your own `serde` item and the links worth
-//! following, and [`scrape::Crawl`] does the crawling: robots.txt, scope, depth, rate limits,
-//! retries, redirects, Ctrl-C, `--state`-style resume, in whichever [`Mode`] you pick.
-//!
-//! ```no_run
-//! use crawl::scrape::{Crawl, Css, Extracted, Page};
-//! use crawl::{Config, Mode, Output, Url};
-//! use serde::{Deserialize, Serialize}; // serde = { version = "1", features = ["derive"] }
-//!
-//! #[derive(Debug, Serialize, Deserialize)]
-//! struct Product {
-//!     name: String,
-//!     price: String,
-//! }
-//!
-//! fn main() -> Result<(), Box<dyn std::error::Error>> {
-//!     let (name, price) = (Css::new("h1.name")?, Css::new(".price")?);
-//!     let onward = Css::new("a.category, a[rel=next], a.product-link")?;
-//!     let mut config = Config::new(vec![Url::parse("https://shop.example/")?]);
-//!     config.mode = Mode::Threads;
-//!     config.workers = 8;
-//!     config.depth = 10;
-//!     config.per_host_rate = Some(2.0); // be polite
-//!     config.output = Output::Discard; // items come to the closure below
-//!     let extractor = move |page: &Page| {
-//!         let product = page.text(&name).map(|name| Product {
-//!             name,
-//!             price: page.text(&price).unwrap_or_default(),
-//!         });
-//!         Extracted::maybe(product).follow(page.links_in(&onward))
-//!     };
-//!     let summary = Crawl::new(config, extractor).for_each(|record, product| {
-//!         println!("{}\t{}\t{}", product.name, product.price, record.url);
-//!         Ok(())
-//!     })?;
-//!     eprintln!("{summary}");
-//!     Ok(())
-//! }
+//! ```text
+//!  front door     crawler          validate the Config, open journal/sink/progress, pick a driver
+//!      |
+//!  drivers        modes            sequential | threads | async | processes: where tasks run
+//!      |
+//!  coordinator    coordinator      next / complete / stop: the crawl's one decision maker
+//!      |             ├─ frontier   admission (seen set, scope, depth) and per-origin queues
+//!      |             ├─ ratelimit, robots, redirect, retry        what may be fetched, and when
+//!      |             └─ record, sink, journal, report, progress   what comes out
+//!      |
+//!  worker         worker           fetch -> decode -> extract (-> your Extractor), one task
 //! ```
 //!
-//! Two complete versions run against the fixture shop: `cargo run --example shop_products`
-//! (typed structs into CSV) and `cargo run --example follow_pagination` (next-page links only,
-//! stopping on a condition). Without code, `crawl --field price=.price --field img=img@src`
-//! does the same for flat fields ([`fields`]), and `--format csv` writes a table.
+//! **Imports go down this page, never up**: the front door uses the drivers, the drivers use
+//! the coordinator and the worker, the coordinator uses the parts below it. The leaves (config,
+//! scrape, task, normalize, ...) import nothing above them. No module imports one above it
+//! except a parent its child.
 //!
-//! ## Map of the crate
+//! ## The front door
+//! - [`run`]`(&config)`: a crawl whose records go to `config.output`, as the `crawl` binary
+//!   runs it. It returns a [`Summary`] (counts, time split, the verdict on what limited it).
+//! - [`Crawl`]`::new(config, extractor)`: the same crawl with your own [`scrape::Extractor`],
+//!   whose items land in the records or in a callback. A 30-line scraper is in [`scrape`].
+//! - A [`Config`] built in code passes the same rules as the command line's flags
+//!   ([`Config::validate`]): a bad value is an error naming the setting, never a panic or a
+//!   hang.
 //!
-//! Input and configuration
-//! - [`cli`]: the raw command-line flags (clap) and their one conversion into a [`Config`].
-//! - [`config`]: the validated configuration; the only place flag errors are reported.
-//! - [`seeds`]: reads the URLs file, naming the line of any bad entry.
-//! - [`scrape`]: the scraper's API — [`scrape::Page`], [`scrape::Extractor`],
-//!   [`scrape::Crawl`]; [`fields`]: `--field` as an extractor.
+//! ## The layers
+//! Input: [`config`] (the configuration and its rules), [`cli`] (flags to a config), `seeds`
+//! (the URLs file).
 //!
-//! The shared pipeline (no threads, no sockets: every mode drives these)
-//! - [`coordinator`]: the crawl's brain — hands out tasks, takes back results, decides retries,
-//!   writes records. Drivers call [`coordinator::Coordinator::next`] and
-//!   [`coordinator::Coordinator::complete`] and nothing else.
-//! - [`frontier`]: per-origin queues, dedupe by fingerprint, depth, scope, robots verdicts;
-//!   waiting URLs are kept as packed text, so memory at scale is mostly the dedupe set.
-//! - [`scope`]: which hosts a crawl may touch (links and redirects alike).
-//! - [`normalize`]: URL normalisation and fingerprints.
-//! - [`robots`]: robots.txt verdicts (RFC 9309 status rules).
-//! - [`ratelimit`]: the global and per-host limiters (the only `governor` user).
-//! - [`retry`]: which failures are retried, and how long to back off.
-//! - [`record`], [`sink`]: the output, JSON Lines or CSV.
-//! - [`journal`]: `--state`, the crash-safe journal a crawl resumes from.
-//! - [`stats`], [`progress`], [`report`]: where the time went, live and at the end.
-//! - [`verdict`]: what limits the crawl — cpu, rate-limit, network or starved — and why.
-//! - [`shutdown`]: SIGINT and SIGTERM as an orderly stop.
-//! - [`shared_set`]: a fingerprint set in shared memory, for the processes mode.
+//! Drivers, the only code that spawns anything: `modes` (one signature, one stop policy).
 //!
-//! What a worker does with one task (the same code in every mode)
-//! - [`task`]: the messages between coordinator and worker.
-//! - [`worker`]: fetch a task, then parse it; the two halves are separate so a mode can choose
-//!   where the CPU-bound half runs.
-//! - [`fetch`]: HTTP with reqwest (the only reqwest user): timeouts, redirects, size cap.
-//! - [`decode`]: charset detection and decoding (header, BOM, `<meta>`, then UTF-8).
-//! - [`extract`]: title and links from HTML in one streaming pass, with no DOM (a DOM is built
-//!   only for a user's extractor, in [`scrape`]).
-//! - [`work`]: the synthetic CPU load behind `--cpu-work`.
+//! The shared pipeline, no threads and no sockets:
+//! - `coordinator`: hands out tasks, takes back outcomes, decides retries and redirects, writes
+//!   one record per admitted URL (its `ledger` orders records and journal; its `items` hands
+//!   extracted items over);
+//! - [`frontier`]: what to fetch next and what has been seen; [`scope`]; `normalize`;
+//!   `robots`; [`ratelimit`]; [`redirect`]; `retry`;
+//! - [`record`] and `sink` (the output), `journal` (`--state`), `stats`, `verdict`, `usage`,
+//!   `progress`, [`report`] (where the time went, live and at the end);
+//! - `shutdown` (SIGINT and SIGTERM as an orderly stop), `shared_set` (shared-memory dedupe).
 //!
-//! The drivers
-//! - [`modes`]: `sequential`, `threads`, `tasks` (async) and `processes`, the only code that
-//!   spawns anything.
+//! One task, the same code in every mode: [`task`] (the messages), `worker` (fetch, then
+//! parse), `fetch` (reqwest), `decode` (charsets), `extract` (title and links, streaming, no
+//! DOM), `work` (`--cpu-work`); [`scrape`] (your extractor's side: the page and its DOM) and
+//! `fields` (`--field` as an extractor).
 //!
 //! The fixture site that tests and benchmarks crawl is a separate crate (`fixtures/`), which
 //! this crate never imports.
 
-pub mod cli;
-pub mod config;
-pub mod coordinator;
-pub mod decode;
-pub mod extract;
-pub mod fetch;
-pub mod fields;
+// The front door.
+mod crawler;
+
+// Drivers.
+mod modes;
+
+// The coordinator and the pipeline's parts.
+mod coordinator;
 pub mod frontier;
-pub mod journal;
-pub mod modes;
-pub mod normalize;
-pub mod progress;
+mod journal;
+mod normalize;
+mod progress;
 pub mod ratelimit;
 pub mod record;
+pub mod redirect;
 pub mod report;
-pub mod retry;
-pub mod robots;
+mod retry;
+mod robots;
 pub mod scope;
-pub mod scrape;
-pub mod seeds;
-pub mod shared_set;
-pub mod shutdown;
-pub mod sink;
-pub mod stats;
-pub mod task;
-pub mod verdict;
-pub mod work;
-pub mod worker;
+mod shared_set;
+mod shutdown;
+mod sink;
+mod stats;
+mod usage;
+mod verdict;
 
-pub use config::{Config, Format, Mode, Output};
-pub use modes::run;
+// One task.
+mod decode;
+mod extract;
+mod fetch;
+mod fields;
+pub mod scrape;
+pub mod task;
+mod work;
+mod worker;
+
+// Input.
+pub mod cli;
+pub mod config;
+mod seeds;
+
+pub use config::{Config, ConfigError, Dedupe, Format, Mode, Output, ProgressMode, Setting};
+pub use coordinator::items::ItemError;
+pub use crawler::{Crawl, CrawlError, run};
 pub use record::Record;
 pub use report::Summary;
+pub use shutdown::StopSignal;
 /// The URL type every API here takes, so a scraper needs no `url` dependency of its own.
 pub use url::Url;
+
+/// The bounds a crawl enforces whatever the configuration, so that one page, link or server
+/// cannot cost more than this (README, "What one page can cost").
+pub mod limits {
+    pub use crate::config::{MAX_GRACE, MAX_TIMEOUT, MIN_RATE};
+    pub use crate::extract::{MAX_LINKS, MAX_TITLE_BYTES};
+    pub use crate::normalize::MAX_URL_LEN;
+    pub use crate::redirect::{MAX_REDIRECTS, MAX_ROBOTS_REDIRECTS};
+    pub use crate::retry::{MAX_BACKOFF, MAX_RETRY_AFTER};
+    pub use crate::robots::MAX_ROBOTS_BYTES;
+}
+
+/// Every error a crawl can end with, for matching on the cause. [`CrawlError`] wraps them.
+pub mod errors {
+    pub use crate::config::ConfigError;
+    pub use crate::coordinator::CoordinatorError;
+    pub use crate::coordinator::ledger::LedgerError;
+    pub use crate::crawler::CrawlError;
+    pub use crate::fetch::ClientError;
+    pub use crate::journal::JournalError;
+    pub use crate::modes::DriverError;
+    pub use crate::record::RecordError;
+    pub use crate::scrape::CssError;
+    pub use crate::seeds::SeedError;
+    pub use crate::shutdown::ShutdownError;
+    pub use crate::sink::OpenError;
+    pub use crate::worker::WorkerError;
+}
 
 #[cfg(test)]
 mod proptests;

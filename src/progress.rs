@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::config::ProgressMode;
-use crate::verdict::{Reading, judge};
+use crate::stats::Reading;
+use crate::verdict::judge;
 
 /// How often the message part (in flight, queued, time split) is rebuilt.
 const MESSAGE_EVERY: Duration = Duration::from_millis(100);

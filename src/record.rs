@@ -5,6 +5,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::frontier::Job;
+use crate::redirect::RedirectRefusal;
+use crate::task::{FetchError, Fetched, WorkerId};
+
 /// One line of output.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Record {
@@ -61,7 +65,116 @@ impl Record {
     ];
 }
 
+/// Why a record is not a plain success: the one vocabulary of the `error` key. Its `Display`
+/// is the text records carry, exactly as README documents it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RecordError {
+    /// No response arrived ("timeout", "connect refused", "worker died", ...).
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    /// A redirect that was not followed.
+    #[error(transparent)]
+    Redirect(#[from] RedirectRefusal),
+    /// The final response was not 2xx.
+    #[error("http {0}")]
+    Status(u16),
+    /// The body was cut at `--max-bytes`.
+    #[error("body over {0} bytes")]
+    BodyOver(u64),
+    #[error("blocked by robots.txt")]
+    BlockedByRobots,
+}
+
+impl Record {
+    /// A record for `job` with nothing fetched yet: the fields every record has.
+    pub(crate) fn of(job: &Job, worker: Option<WorkerId>) -> Record {
+        Record {
+            url: job.url.to_string(),
+            final_url: None,
+            status: None,
+            depth: job.depth,
+            content_type: None,
+            bytes: 0,
+            truncated: false,
+            title: None,
+            links: 0,
+            attempts: job.attempts,
+            fetch_ms: round_ms(job.fetch_ms),
+            parse_ms: round_ms(job.parse_ms),
+            worker: worker.map(|w| w.to_string()),
+            error: None,
+            fields: serde_json::Map::new(),
+        }
+    }
+
+    /// The record of a page robots.txt forbids: never requested.
+    pub(crate) fn blocked(job: &Job) -> Record {
+        let mut record = Record::of(job, None);
+        // A redirect may have led here: say where the disallowed hop pointed.
+        record.final_url = (job.redirects > 0).then(|| job.fetch_url.to_string());
+        record.error = Some(RecordError::BlockedByRobots.to_string());
+        record
+    }
+
+    /// Fills in what a response said. `refused` is a redirect that was not followed; otherwise
+    /// the error, if any, comes from the status and the size cap (`max_bytes`).
+    pub(crate) fn set_response(
+        &mut self,
+        page: &mut Fetched,
+        refused: Option<RedirectRefusal>,
+        max_bytes: u64,
+    ) {
+        self.final_url = page.final_url.as_ref().map(ToString::to_string);
+        self.status = Some(page.status);
+        self.content_type = page.content_type.take();
+        self.bytes = page.bytes;
+        self.truncated = page.truncated;
+        self.title = page.title.take();
+        self.links = page.links_found;
+        let error = match refused {
+            Some(refusal) => Some(RecordError::from(refusal)),
+            None if !(200..300).contains(&page.status) => Some(RecordError::Status(page.status)),
+            None if page.truncated => Some(RecordError::BodyOver(max_bytes)),
+            None => None,
+        };
+        self.error = error.map(|e| e.to_string());
+    }
+
+    /// Records that no response arrived.
+    pub(crate) fn set_failure(&mut self, error: FetchError) {
+        self.error = Some(RecordError::from(error).to_string());
+    }
+}
+
 /// Milliseconds rounded to microseconds, so records stay short and readable.
 pub fn round_ms(ms: f64) -> f64 {
     (ms * 1000.0).round() / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_read_as_readme_documents_them() {
+        let cases: [(RecordError, &str); 8] = [
+            (FetchError::Timeout.into(), "timeout"),
+            (FetchError::ConnectRefused.into(), "connect refused"),
+            (FetchError::WorkerDied.into(), "worker died"),
+            (RedirectRefusal::TooMany.into(), "too many redirects"),
+            (
+                RedirectRefusal::TooLong.into(),
+                "redirect to a URL over 2048 bytes",
+            ),
+            (RecordError::Status(404), "http 404"),
+            (
+                RecordError::BodyOver(10_485_760),
+                "body over 10485760 bytes",
+            ),
+            (RecordError::BlockedByRobots, "blocked by robots.txt"),
+        ];
+        for (error, text) in cases {
+            assert_eq!(error.to_string(), text);
+        }
+    }
 }

@@ -1,12 +1,15 @@
-//! The end-of-crawl summary printed on standard error.
+//! The end-of-crawl summary printed on standard error, and the types it is made of.
 
 use std::fmt;
 use std::time::Duration;
 
 use crate::config::Mode;
-use crate::frontier::Skipped;
-use crate::stats::Split;
-use crate::verdict::{Bottleneck, Reading, explain};
+pub use crate::frontier::Skipped;
+use crate::shutdown::StopSignal;
+use crate::stats::Stats;
+pub use crate::stats::{Reading, Split};
+pub use crate::verdict::Bottleneck;
+use crate::verdict::{explain, judge};
 
 /// What crossing the process boundary cost (processes mode only).
 #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
@@ -46,7 +49,7 @@ pub struct Summary {
     /// Processes mode: what sharing nothing cost.
     pub ipc: Option<Ipc>,
     /// The signal that stopped the crawl early, if one did.
-    pub interrupted: Option<nix::sys::signal::Signal>,
+    pub interrupted: Option<StopSignal>,
     /// Pages that were in flight when a stop's grace period ran out (no record written).
     pub unfinished: u64,
     /// Pages admitted but never handed out, because the crawl was stopped.
@@ -60,7 +63,44 @@ pub struct Summary {
     pub peak_rss_kb: u64,
 }
 
+/// The counts a summary takes from beyond the statistics.
+pub(crate) struct Tally {
+    pub skipped: Skipped,
+    pub unfinished: u64,
+    pub not_fetched: u64,
+    pub resumed: u64,
+    pub output: String,
+}
+
 impl Summary {
+    /// The summary of a crawl that ran in `mode`, from its statistics at the end. The driver's
+    /// own figures ([`Summary::ipc`]) and the signal that stopped it are added by the caller.
+    pub(crate) fn new(mode: Mode, stats: &Stats, tally: Tally) -> Summary {
+        let elapsed = stats.started.elapsed();
+        let reading = stats.reading();
+        Summary {
+            verdict: judge(&reading),
+            reading,
+            peak_rss_kb: stats.peak_rss_kb(),
+            mode,
+            workers: stats.workers,
+            ok: stats.ok,
+            failed: stats.failed,
+            elapsed,
+            bytes: stats.bytes,
+            split: stats.split(elapsed),
+            retries: stats.retries,
+            robots_blocked: stats.robots_blocked,
+            skipped: tally.skipped,
+            output: tally.output,
+            ipc: None,
+            interrupted: None,
+            unfinished: tally.unfinished,
+            not_fetched: tally.not_fetched,
+            resumed: tally.resumed,
+        }
+    }
+
     /// The summary as one JSON object (times in seconds, shares in 0..=1).
     pub fn to_json(&self) -> serde_json::Value {
         let s = &self.split;
@@ -96,7 +136,7 @@ impl Summary {
             "retries": self.retries,
             "robots_blocked": self.robots_blocked,
             "ipc": self.ipc,
-            "interrupted": self.interrupted.map(|sig| sig.as_str()),
+            "interrupted": self.interrupted.map(StopSignal::name),
             "unfinished": self.unfinished,
             "not_fetched": self.not_fetched,
             "resumed": self.resumed,

@@ -39,11 +39,7 @@ impl Verdict {
             Ok(f) if (400..500).contains(&f.status) => Verdict::AllowAll,
             Ok(f) if (300..400).contains(&f.status) => Verdict::AllowAll,
             Ok(_) => Verdict::DisallowAll,
-            Err(
-                FetchError::RedirectHost(_)
-                | FetchError::RedirectScheme(_)
-                | FetchError::TooManyRedirects,
-            ) => Verdict::AllowAll,
+            Err(FetchError::Redirect(_)) => Verdict::AllowAll,
             Err(_) => Verdict::DisallowAll,
         }
     }
@@ -107,7 +103,15 @@ mod tests {
         assert!(Verdict::from_outcome(&fetched(403, ""), "crawl").allows(&u));
         assert!(!Verdict::from_outcome(&fetched(503, ""), "crawl").allows(&u));
         assert!(!Verdict::from_outcome(&Err(FetchError::ConnectRefused), "crawl").allows(&u));
-        assert!(Verdict::from_outcome(&Err(FetchError::TooManyRedirects), "crawl").allows(&u));
+        assert!(
+            Verdict::from_outcome(
+                &Err(FetchError::Redirect(
+                    crate::redirect::RedirectRefusal::TooMany
+                )),
+                "crawl"
+            )
+            .allows(&u)
+        );
     }
 
     #[test]

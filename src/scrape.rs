@@ -1,5 +1,8 @@
 //! Your own scraper: an [`Extractor`] sees each page and returns your item and the links to
-//! follow; [`Crawl`] runs it in any mode.
+//! follow; [`crate::Crawl`] runs it in any mode.
+//!
+//! This module is the scraper's side of the contract only (the page, the selectors, what an
+//! extractor returns); it knows nothing of how a crawl runs.
 //!
 //! The crawler does the rest as it does for every crawl: robots.txt, scope, depth, rate limits,
 //! retries, redirects, one record per URL, Ctrl-C and `--state`. Your extractor runs where the
@@ -8,9 +11,16 @@
 //! serialisable: that is how it crosses the process boundary in processes mode (as JSON), and
 //! how it lands in the records (inline, beside `url` and `status`).
 //!
+//! ## A scraper in 30 lines
+//!
+//! Describe a page with CSS selectors, return your own `serde` item and the links worth
+//! following, and [`crate::Crawl`] does the crawling: robots.txt, scope, depth, rate limits,
+//! retries, redirects, Ctrl-C, `--state`-style resume, in whichever [`crate::Mode`] you pick.
+//!
 //! ```no_run
-//! use crawl::scrape::{Crawl, Css, Extracted, Page};
-//! use serde::{Deserialize, Serialize};
+//! use crawl::scrape::{Css, Extracted, Page};
+//! use crawl::{Config, Crawl, Mode, Output, Url};
+//! use serde::{Deserialize, Serialize}; // serde = { version = "1", features = ["derive"] }
 //!
 //! #[derive(Debug, Serialize, Deserialize)]
 //! struct Product {
@@ -18,31 +28,37 @@
 //!     price: String,
 //! }
 //!
-//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let name = Css::new("h1.name")?;
-//! let price = Css::new(".price")?;
-//! let next = Css::new("a[rel=next], a.product-link")?;
-//! let seeds = vec![crawl::Url::parse("http://127.0.0.1:8080/shop/tea/")?];
-//! let mut config = crawl::Config::new(seeds);
-//! config.depth = 10;
-//! let summary = Crawl::new(config, move |page: &Page| {
-//!     let item = page.text(&name).map(|name| Product {
-//!         name,
-//!         price: page.text(&price).unwrap_or_default(),
-//!     });
-//!     Extracted::maybe(item).follow(page.links_in(&next))
-//! })
-//! .for_each(|record, product| {
-//!     println!("{} {product:?}", record.url);
+//! fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let (name, price) = (Css::new("h1.name")?, Css::new(".price")?);
+//!     let onward = Css::new("a.category, a[rel=next], a.product-link")?;
+//!     let mut config = Config::new(vec![Url::parse("https://shop.example/")?]);
+//!     config.mode = Mode::Threads;
+//!     config.workers = 8;
+//!     config.depth = 10;
+//!     config.per_host_rate = Some(2.0); // be polite
+//!     config.output = Output::Discard; // items come to the closure below
+//!     let extractor = move |page: &Page| {
+//!         let product = page.text(&name).map(|name| Product {
+//!             name,
+//!             price: page.text(&price).unwrap_or_default(),
+//!         });
+//!         Extracted::maybe(product).follow(page.links_in(&onward))
+//!     };
+//!     let summary = Crawl::new(config, extractor).for_each(|record, product| {
+//!         println!("{}\t{}\t{}", product.name, product.price, record.url);
+//!         Ok(())
+//!     })?;
+//!     eprintln!("{summary}");
 //!     Ok(())
-//! })?;
-//! println!("{summary}");
-//! # Ok(())
-//! # }
+//! }
 //! ```
+//!
+//! Two complete versions run against the fixture shop: `cargo run --example shop_products`
+//! (typed structs into CSV) and `cargo run --example follow_pagination` (next-page links only,
+//! stopping on a condition). Without code, `crawl --field price=.price --field img=img@src`
+//! does the same for flat fields, and `--format csv` writes a table.
 
 use std::fmt;
-use std::sync::Arc;
 
 use scraper::{ElementRef, Html, Selector};
 use serde::Serialize;
@@ -50,16 +66,13 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use url::Url;
 
-pub use reqwest::header::HeaderMap;
+/// Response headers, as the `http` crate (the ecosystem's common ground) types them.
+pub use http::HeaderMap;
 /// The HTML parser behind [`Page::document`] and [`Css`], for its own API (`ElementRef`,
 /// `Html`, `Selector`) without a dependency of your own.
 pub use scraper;
 
-use crate::config::{Config, Format};
-use crate::modes::CrawlError;
 use crate::normalize::followable;
-use crate::record::Record;
-use crate::report::Summary;
 
 /// A fetched HTML page (2xx), as an extractor sees it.
 pub struct Page<'a> {
@@ -272,7 +285,7 @@ where
     }
 }
 
-/// An extractor with its item type erased to JSON: what [`Config::extractor`] holds and
+/// An extractor with its item type erased to JSON: what [`crate::Config::extractor`] holds and
 /// workers call. Every [`Extractor`] is one.
 pub trait PageExtractor: Send + Sync {
     fn extract_value(&self, page: &Page<'_>) -> Extracted<Value>;
@@ -308,7 +321,7 @@ impl fmt::Debug for dyn PageExtractor {
 }
 
 /// What a page's extractor produced, as the worker hands it back.
-pub(crate) struct Outcome {
+pub(crate) struct ExtractorOutput {
     pub item: Option<Value>,
     /// `None`: follow every link the crawler found.
     pub follow: Option<Vec<Url>>,
@@ -323,7 +336,7 @@ pub(crate) fn run_extractor(
     headers: &HeaderMap,
     html: &str,
     links: &[Url],
-) -> Outcome {
+) -> ExtractorOutput {
     let document = Html::parse_document(html);
     let page = Page {
         url,
@@ -338,69 +351,10 @@ pub(crate) fn run_extractor(
         Follow::Only(urls) => Some(urls.into_iter().filter_map(followable).collect()),
         Follow::Nothing => Some(Vec::new()),
     };
-    Outcome {
+    ExtractorOutput {
         item: out.item,
         follow,
         stop: out.stop,
-    }
-}
-
-/// An error your item callback returned; it stops the crawl.
-pub type ItemError = Box<dyn std::error::Error + Send + Sync>;
-
-/// The callback [`Crawl::for_each`] installs in the coordinator (items as JSON).
-pub(crate) type ItemHook = Box<dyn FnMut(&Record, Value) -> Result<(), ItemError> + Send>;
-
-/// A crawl with your extractor: the library's front door for scrapers.
-pub struct Crawl<E: Extractor> {
-    config: Config,
-    extractor: E,
-}
-
-impl<E: Extractor> Crawl<E> {
-    /// A crawl of `config` (built in code, with the same options as the flags) that runs
-    /// `extractor` on every successful HTML page.
-    pub fn new(config: Config, extractor: E) -> Self {
-        Crawl { config, extractor }
-    }
-
-    /// Runs the crawl; items go into the records (`config.output`, `config.format`).
-    pub fn run(self) -> Result<Summary, CrawlError> {
-        crate::modes::run_with(&self.prepare(), None)
-    }
-
-    /// Runs the crawl and hands every item to `on_item`, typed, with its page's record: one
-    /// call at a time, in the order records are written. Records still go to `config.output`;
-    /// set it to a file, or to [`crate::config::Output::Discard`], if you only want the items.
-    /// An error (or a panic) in `on_item` stops the crawl and is returned.
-    ///
-    /// `on_item` runs where the crawl's coordinator runs, so keep it quick and simple: in
-    /// threads mode it holds the lock every worker needs; in async mode it runs inside the
-    /// tokio runtime (do not `block_on` there); in processes mode it runs in the coordinator,
-    /// which must stay single-threaded to fork (start no threads in it). Writing a file, as the
-    /// examples do, is fine everywhere; for slow work, send the items down a channel.
-    pub fn for_each(
-        self,
-        mut on_item: impl FnMut(&Record, E::Item) -> Result<(), ItemError> + Send + 'static,
-    ) -> Result<Summary, CrawlError> {
-        let config = self.prepare();
-        let hook: ItemHook = Box::new(move |record, value| {
-            let item: E::Item = serde_json::from_value(value)
-                .map_err(|e| format!("{}: item does not read back: {e}", record.url))?;
-            on_item(record, item)
-        });
-        crate::modes::run_with(&config, Some(hook))
-    }
-
-    fn prepare(self) -> Config {
-        let mut config = self.config;
-        if let Format::Csv { columns } = &mut config.format
-            && columns.is_empty()
-        {
-            *columns = Extractor::columns(&self.extractor);
-        }
-        config.extractor = Some(Arc::new(self.extractor));
-        config
     }
 }
 

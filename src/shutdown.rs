@@ -46,6 +46,39 @@ extern "C" fn on_signal(signal: nix::libc::c_int) {
     nix::errno::Errno::set_raw(saved);
 }
 
+/// A signal that stops a crawl in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum StopSignal {
+    /// SIGINT: Ctrl-C.
+    Interrupt,
+    /// SIGTERM: `kill`, a service manager.
+    Terminate,
+}
+
+impl StopSignal {
+    /// The signal's number (2 or 15): a shell reports a process it stopped as 128 + this.
+    pub fn number(self) -> i32 {
+        match self {
+            StopSignal::Interrupt => nix::libc::SIGINT,
+            StopSignal::Terminate => nix::libc::SIGTERM,
+        }
+    }
+
+    /// "SIGINT" or "SIGTERM".
+    pub fn name(self) -> &'static str {
+        match self {
+            StopSignal::Interrupt => "SIGINT",
+            StopSignal::Terminate => "SIGTERM",
+        }
+    }
+}
+
+impl std::fmt::Display for StopSignal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// Installed SIGINT and SIGTERM handlers, with a pipe that becomes readable when one fires.
 ///
 /// One at a time per process: the handlers and the pipe are process-wide, so a second
@@ -67,7 +100,7 @@ pub enum ShutdownError {
     )]
     Busy,
     #[error("cannot install the SIGINT/SIGTERM handlers: {0}")]
-    Os(#[from] nix::Error),
+    Os(#[from] std::io::Error),
 }
 
 /// Whether a [`Shutdown`] is live.
@@ -87,9 +120,13 @@ impl Shutdown {
     fn install_active() -> Result<Shutdown, ShutdownError> {
         if PIPE.get().is_none() {
             // Only the holder of ACTIVE gets here, so nobody else can be setting it.
-            let _ = PIPE.set(nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK)?);
+            let pipe = nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK)
+                .map_err(std::io::Error::from)?;
+            let _ = PIPE.set(pipe);
         }
-        let (read, write) = PIPE.get().ok_or(ShutdownError::Os(nix::Error::EINVAL))?;
+        let (read, write) = PIPE
+            .get()
+            .ok_or(ShutdownError::Os(nix::Error::EINVAL.into()))?;
         // Wake-ups left over from an earlier crawl must not stop this one.
         let mut buf = [0u8; 64];
         while matches!(nix::unistd::read(read, &mut buf), Ok(n) if n > 0) {}
@@ -111,7 +148,7 @@ impl Shutdown {
                         read: read.as_fd(),
                         previous,
                     });
-                    return Err(e.into());
+                    return Err(std::io::Error::from(e).into());
                 }
             }
         }
@@ -152,10 +189,11 @@ impl Shutdown {
     }
 
     /// The signal received, if any.
-    pub fn requested(&self) -> Option<Signal> {
+    pub fn requested(&self) -> Option<StopSignal> {
         match RECEIVED.load(Ordering::SeqCst) {
-            0 => None,
-            n => Signal::try_from(n).ok(),
+            nix::libc::SIGINT => Some(StopSignal::Interrupt),
+            nix::libc::SIGTERM => Some(StopSignal::Terminate),
+            _ => None,
         }
     }
 

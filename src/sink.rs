@@ -49,11 +49,6 @@ enum Writer {
 }
 
 impl Sink {
-    /// Opens the configured output (creating or truncating a file) for JSON Lines.
-    pub fn open(output: &Output) -> Result<Sink, OpenError> {
-        Sink::open_with(output, &Format::Jsonl, false)
-    }
-
     /// Opens the configured output in `format`; with `append`, a file keeps what it holds and
     /// records are added after it (a resumed crawl continues its first run's file).
     pub fn open_with(output: &Output, format: &Format, append: bool) -> Result<Sink, OpenError> {

@@ -8,7 +8,10 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use crate::verdict::{Reading, own_cpu_ms};
+use serde::Serialize;
+
+use crate::task::WorkerId;
+use crate::usage::{own_cpu_ms, own_peak_rss_kb};
 
 /// How often the live window moves on; the live verdict covers the last one to two of these.
 const WINDOW: Duration = Duration::from_secs(1);
@@ -42,9 +45,9 @@ pub struct Stats {
     /// This process's CPU time when the crawl started.
     cpu_start_ms: f64,
     /// Latest cumulative CPU time reported by each worker process (processes mode).
-    worker_cpu_ms: HashMap<String, f64>,
+    worker_cpu_ms: HashMap<WorkerId, f64>,
     /// Peak resident memory reported by each live worker process (processes mode).
-    worker_rss_kb: HashMap<String, u64>,
+    worker_rss_kb: HashMap<WorkerId, u64>,
     /// The largest sum of live workers' peaks seen so far.
     workers_rss_peak_kb: u64,
     /// CPU time of worker processes that have exited.
@@ -54,8 +57,20 @@ pub struct Stats {
     marks: (Mark, Mark),
 }
 
+/// The figures a verdict is drawn from.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Reading {
+    /// CPU time used over elapsed time x cores, in 0..=1.
+    pub cpu: f64,
+    pub cores: usize,
+    pub split: Split,
+    pub workers: usize,
+    /// Mean time per request, in milliseconds.
+    pub mean_fetch_ms: f64,
+}
+
 /// Shares of worker time, each in 0..=1, summing to 1.
-#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct Split {
     pub network: f64,
     pub parsing: f64,
@@ -106,29 +121,21 @@ impl Stats {
     }
 
     /// Records a worker process's cumulative CPU time, as it reported it.
-    pub fn worker_cpu(&mut self, worker: &str, cpu_ms: f64) {
-        if let Some(total) = self.worker_cpu_ms.get_mut(worker) {
-            *total = cpu_ms;
-        } else {
-            self.worker_cpu_ms.insert(worker.to_owned(), cpu_ms);
-        }
+    pub fn worker_cpu(&mut self, worker: WorkerId, cpu_ms: f64) {
+        self.worker_cpu_ms.insert(worker, cpu_ms);
     }
 
     /// Records a worker process's peak resident memory, as it reported it.
-    pub fn worker_rss(&mut self, worker: &str, kb: u64) {
-        if let Some(peak) = self.worker_rss_kb.get_mut(worker) {
-            *peak = kb;
-        } else {
-            self.worker_rss_kb.insert(worker.to_owned(), kb);
-        }
+    pub fn worker_rss(&mut self, worker: WorkerId, kb: u64) {
+        self.worker_rss_kb.insert(worker, kb);
         let live: u64 = self.worker_rss_kb.values().sum();
         self.workers_rss_peak_kb = self.workers_rss_peak_kb.max(live);
     }
 
     /// Drops an exited worker process from the live set, keeping its CPU time.
-    pub fn forget_worker(&mut self, worker: &str) {
-        self.worker_rss_kb.remove(worker);
-        if let Some(cpu) = self.worker_cpu_ms.remove(worker) {
+    pub fn forget_worker(&mut self, worker: WorkerId) {
+        self.worker_rss_kb.remove(&worker);
+        if let Some(cpu) = self.worker_cpu_ms.remove(&worker) {
             self.gone_worker_cpu_ms += cpu;
         }
     }
@@ -137,7 +144,7 @@ impl Stats {
     /// processes alive at once (an upper bound: pages shared copy-on-write after fork count
     /// once per process).
     pub fn peak_rss_kb(&self) -> u64 {
-        crate::verdict::own_peak_rss_kb() + self.workers_rss_peak_kb
+        own_peak_rss_kb() + self.workers_rss_peak_kb
     }
 
     /// CPU time the crawl has used so far: this process since the start, plus worker processes.

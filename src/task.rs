@@ -7,6 +7,8 @@
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use crate::redirect::RedirectRefusal;
+
 /// What kind of fetch a task is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TaskKind {
@@ -25,12 +27,38 @@ pub struct Task {
     pub url: Url,
 }
 
-/// What a worker reports for one task.
+/// Which worker ran a task. Its `Display` is what records carry: "main", "thread 3",
+/// "task 17", "pid 4242". A worker process names itself by its own pid, and its coordinator
+/// names it by the pid fork returned: the same value, so both sides agree by construction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum WorkerId {
+    /// Sequential mode's one worker, on the calling thread.
+    Main,
+    /// A threads-mode worker thread.
+    Thread(usize),
+    /// An async-mode slot (at most `--workers` pages in flight).
+    Task(usize),
+    /// A worker process, by pid.
+    Process(u32),
+}
+
+impl std::fmt::Display for WorkerId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WorkerId::Main => f.write_str("main"),
+            WorkerId::Thread(n) => write!(f, "thread {n}"),
+            WorkerId::Task(n) => write!(f, "task {n}"),
+            WorkerId::Process(pid) => write!(f, "pid {pid}"),
+        }
+    }
+}
+
+/// What a worker reports for one task (the task's id travels beside it: see
+/// the coordinator's `complete`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TaskResult {
-    pub id: u64,
-    /// Which worker did it: "main", "thread 3", "task 17", "pid 4242".
-    pub worker: String,
+    /// Which worker did it.
+    pub worker: WorkerId,
     /// Wall time of the request, from sending it to the last body byte.
     pub fetch_ms: f64,
     /// Wall time spent decoding, parsing and on `--cpu-work`.
@@ -44,6 +72,21 @@ pub struct TaskResult {
     /// A worker process's peak resident memory so far, in kilobytes (processes mode).
     pub worker_peak_rss_kb: Option<u64>,
     pub outcome: Result<Fetched, FetchError>,
+}
+
+impl TaskResult {
+    /// The result of a task whose worker vanished with it in hand.
+    pub fn lost(worker: WorkerId) -> Self {
+        TaskResult {
+            worker,
+            fetch_ms: 0.0,
+            parse_ms: 0.0,
+            cpu_wait_ms: 0.0,
+            worker_cpu_ms: None,
+            worker_peak_rss_kb: None,
+            outcome: Err(FetchError::WorkerDied),
+        }
+    }
 }
 
 /// A response that arrived (any status), with what was extracted from it.
@@ -90,12 +133,9 @@ pub enum FetchError {
     Connect(String),
     #[error("connection broken: {0}")]
     Broken(String),
-    #[error("too many redirects")]
-    TooManyRedirects,
-    #[error("redirect to disallowed host {0}")]
-    RedirectHost(String),
-    #[error("redirect to unsupported scheme {0}")]
-    RedirectScheme(String),
+    /// A robots.txt redirect that may not be followed (page redirects are the coordinator's).
+    #[error(transparent)]
+    Redirect(#[from] RedirectRefusal),
     #[error("bad response: {0}")]
     Protocol(String),
     #[error("worker died")]

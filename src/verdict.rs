@@ -13,7 +13,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::stats::Split;
+use crate::stats::Reading;
 
 /// Share of all cores above which the crawl is CPU-bound whatever the split says.
 pub const CPU_BUSY: f64 = 0.75;
@@ -37,18 +37,6 @@ impl fmt::Display for Bottleneck {
             Bottleneck::Starved => "starved",
         })
     }
-}
-
-/// The figures a verdict is drawn from.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Reading {
-    /// CPU time used over elapsed time x cores, in 0..=1.
-    pub cpu: f64,
-    pub cores: usize,
-    pub split: Split,
-    pub workers: usize,
-    /// Mean time per request, in milliseconds.
-    pub mean_fetch_ms: f64,
 }
 
 /// Applies the rule in the module doc.
@@ -107,38 +95,10 @@ pub fn explain(verdict: Bottleneck, r: &Reading) -> String {
     }
 }
 
-/// This process's peak resident memory, in kilobytes.
-///
-/// Read from `VmHWM` in /proc/self/status where it exists: getrusage's `ru_maxrss` survives
-/// exec(2) on Linux, so a crawl started by a large parent would report the parent's peak.
-pub fn own_peak_rss_kb() -> u64 {
-    let from_proc = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        });
-    from_proc.unwrap_or_else(|| {
-        use nix::sys::resource::{UsageWho, getrusage};
-        getrusage(UsageWho::RUSAGE_SELF).map_or(0, |u| u64::try_from(u.max_rss()).unwrap_or(0))
-    })
-}
-
-/// CPU time this process has used (all threads), in milliseconds.
-pub fn own_cpu_ms() -> f64 {
-    use nix::sys::resource::{UsageWho, getrusage};
-    getrusage(UsageWho::RUSAGE_SELF).map_or(0.0, |u| {
-        let ms =
-            |t: nix::sys::time::TimeVal| t.tv_sec() as f64 * 1000.0 + t.tv_usec() as f64 / 1000.0;
-        ms(u.user_time()) + ms(u.system_time())
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stats::Split;
 
     fn reading(cpu: f64, network: f64, parsing: f64, rate_limit: f64) -> Reading {
         Reading {

@@ -15,7 +15,7 @@ use crate::fetch::{ClientError, Fetcher, Response};
 use crate::robots::MAX_ROBOTS_BYTES;
 use crate::scope::Scope;
 use crate::scrape::{PageExtractor, run_extractor};
-use crate::task::{FetchError, Fetched, Task, TaskKind, TaskResult};
+use crate::task::{FetchError, Fetched, Task, TaskKind, TaskResult, WorkerId};
 use crate::work::burn;
 
 /// Bodies up to this size are parsed where they arrive even in async mode: the streaming
@@ -31,7 +31,7 @@ pub type Cancel = tokio::sync::watch::Receiver<bool>;
 pub struct TaskLimits {
     pub max_bytes: u64,
     pub cpu_work: u64,
-    /// A user's extractor (`--field`, or [`crate::scrape::Crawl`]), run on every 2xx HTML page.
+    /// A user's extractor (`--field`, or [`crate::Crawl`]), run on every 2xx HTML page.
     pub extractor: Option<Arc<dyn PageExtractor>>,
 }
 
@@ -110,7 +110,7 @@ impl Downloaded {
 
     /// The CPU half: decodes and parses a successful HTML page (plus `--cpu-work`), and packs
     /// the result. Cheap for anything that needs no parsing.
-    pub fn finish(self, limits: &TaskLimits, worker: String) -> TaskResult {
+    pub fn finish(self, limits: &TaskLimits, worker: WorkerId) -> TaskResult {
         let started = Instant::now();
         let parse = self.needs_parse();
         let Downloaded {
@@ -181,7 +181,6 @@ impl Downloaded {
             0.0
         };
         TaskResult {
-            id: task.id,
             worker,
             fetch_ms,
             parse_ms,
@@ -210,7 +209,7 @@ pub struct BlockingWorker {
     runtime: Option<tokio::runtime::Runtime>,
     fetcher: Fetcher,
     limits: TaskLimits,
-    label: String,
+    id: WorkerId,
 }
 
 impl Drop for BlockingWorker {
@@ -233,10 +232,10 @@ pub enum WorkerError {
 }
 
 impl BlockingWorker {
-    /// A worker named `label` ("main", "thread 3", "pid 4242") for `config`'s crawl.
-    pub fn new(config: &Config, scope: Arc<Scope>, label: String) -> Result<Self, WorkerError> {
+    /// Worker `id` of `config`'s crawl.
+    pub fn new(config: &Config, scope: Arc<Scope>, id: WorkerId) -> Result<Self, WorkerError> {
         let fetcher = Fetcher::new(config.timeout, &config.user_agent, scope)?;
-        Self::with_fetcher(fetcher, TaskLimits::from_config(config), label)
+        Self::with_fetcher(fetcher, TaskLimits::from_config(config), id)
     }
 
     /// A worker around an HTTP client built earlier. The processes mode builds the client once,
@@ -244,7 +243,7 @@ impl BlockingWorker {
     pub fn with_fetcher(
         fetcher: Fetcher,
         limits: TaskLimits,
-        label: String,
+        id: WorkerId,
     ) -> Result<Self, WorkerError> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -253,13 +252,13 @@ impl BlockingWorker {
             runtime: Some(runtime),
             fetcher,
             limits,
-            label,
+            id,
         })
     }
 
-    /// The name records carry for this worker.
-    pub fn label(&self) -> &str {
-        &self.label
+    /// Which worker this is (records carry it).
+    pub fn id(&self) -> WorkerId {
+        self.id
     }
 
     fn runtime(&self) -> &tokio::runtime::Runtime {
@@ -272,7 +271,7 @@ impl BlockingWorker {
         let downloaded = self
             .runtime()
             .block_on(download(&self.fetcher, task, &self.limits));
-        downloaded.finish(&self.limits, self.label.clone())
+        downloaded.finish(&self.limits, self.id)
     }
 
     /// Runs one task, unless `cancel` turns true while it is downloading: then the request is
@@ -289,6 +288,6 @@ impl BlockingWorker {
             // Cancelled while the last bytes arrived: parsing would only delay the exit.
             return None;
         }
-        Some(downloaded.finish(&self.limits, self.label.clone()))
+        Some(downloaded.finish(&self.limits, self.id))
     }
 }

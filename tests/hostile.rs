@@ -13,7 +13,7 @@
 
 use std::time::Duration;
 
-use crawl::extract::MAX_URL_LEN;
+use crawl::limits::MAX_URL_LEN;
 use crawl_fixture::HostileServer;
 use crawl_fixture::content::{BAD_UTF8_TITLE, WINDOWS_1252_TITLE};
 use crawl_fixture::hostile::titles;

@@ -8,7 +8,8 @@
 
 use std::sync::Mutex;
 
-use crawl::scrape::{Crawl, Css, Extracted, Page};
+use crawl::Crawl;
+use crawl::scrape::{Css, Extracted, Page};
 use crawl::{Config, Mode, Output, Url};
 use serde_json::{Value, json};
 

@@ -1,47 +1,79 @@
 //! The drivers: where a crawl's fetch-and-parse stage runs. The only code that spawns anything.
 //!
-//! Every mode takes the same [`Coordinator`] and does the same three things with it (ask for a
-//! task, run it, hand back the result); they differ only in where the running happens and how
-//! they wait:
+//! Every driver has the same signature ([`Driver`]) and keeps the coordinator's four-call
+//! contract ([`crate::coordinator`]): ask for a task, run it, hand back how it ended, stop when
+//! told. They differ only in where the running happens and how they wait:
 //!
 //! | mode         | runs tasks on                     | waits with                  |
 //! |--------------|-----------------------------------|-----------------------------|
-//! | `sequential` | the calling thread, one at a time | sleeping                    |
+//! | `sequential` | the calling thread, one at a time | a condition variable        |
 //! | `threads`    | N OS threads                      | a mutex and condvar         |
 //! | `async`      | tokio tasks, N in flight          | a dispatcher task and timers|
 //! | `processes`  | N forked worker processes         | `poll(2)` on their pipes    |
+//!
+//! What they share lives here once: the stop policy ([`stop`]), filling free worker slots
+//! ([`fill`]), and the errors a driver can fail with.
 
 #[cfg(target_os = "linux")]
-pub mod processes;
+mod processes;
 mod pull;
-pub mod sequential;
-pub mod tasks;
-pub mod threads;
-mod watch;
+mod sequential;
+pub(crate) mod stop;
+mod tasks;
+mod threads;
+
+use std::sync::Arc;
+use std::time::Instant;
 
 use crate::config::{Config, Mode};
-use crate::coordinator::{Coordinator, CoordinatorError};
-use crate::journal::{self, Journal, JournalError};
-use crate::progress::Progress;
-use crate::report::Summary;
-use crate::scrape::ItemHook;
+use crate::coordinator::{Coordinator, Next};
+use crate::report::Ipc;
+use crate::scope::Scope;
+use crate::shared_set::SharedSet;
 use crate::shutdown::Shutdown;
-use crate::sink::{OpenError, Sink};
+use crate::task::Task;
 use crate::worker::WorkerError;
 
-/// Why a crawl could not run to the end.
+/// What every driver is given besides the coordinator.
+pub(crate) struct Setup<'a> {
+    /// The validated configuration.
+    pub config: &'a Config,
+    /// The crawl's scope, which every HTTP client's robots.txt redirects must respect.
+    pub scope: Arc<Scope>,
+    /// Processes mode's `--dedupe shared`: the known-URL set workers consult.
+    pub known: Option<Arc<SharedSet>>,
+    /// Signals, for the stop policy.
+    pub shutdown: &'a Shutdown,
+}
+
+/// What a driver reports besides what the coordinator saw.
+#[derive(Debug, Default)]
+pub(crate) struct Ran {
+    /// Processes mode: what crossing the process boundary cost.
+    pub ipc: Option<Ipc>,
+}
+
+/// A driver: runs `coordinator`'s crawl to the end (or to a stop), and returns.
+pub(crate) type Driver = fn(&mut Coordinator, &Setup<'_>) -> Result<Ran, DriverError>;
+
+/// The driver for `mode`.
+pub(crate) fn driver(mode: Mode) -> Driver {
+    match mode {
+        Mode::Sequential => sequential::run,
+        Mode::Threads => threads::run,
+        Mode::Async => tasks::run,
+        #[cfg(target_os = "linux")]
+        Mode::Processes => processes::run,
+        #[cfg(not(target_os = "linux"))]
+        Mode::Processes => |_, _| Err(DriverError::Unsupported("processes")),
+    }
+}
+
+/// Why a driver could not run the crawl to the end.
 #[derive(Debug, thiserror::Error)]
-pub enum CrawlError {
-    #[error(transparent)]
-    Output(#[from] OpenError),
-    #[error(transparent)]
-    State(#[from] JournalError),
-    #[error(transparent)]
-    Signals(#[from] crate::shutdown::ShutdownError),
+pub enum DriverError {
     #[error(transparent)]
     Worker(#[from] WorkerError),
-    #[error(transparent)]
-    Coordinator(#[from] CoordinatorError),
     #[error("cannot start the workers: {0}")]
     Runtime(std::io::Error),
     #[error("--mode {0} is not available on this platform; use sequential, threads or async")]
@@ -57,71 +89,30 @@ pub enum CrawlError {
     WorkersKeepDying(u64),
 }
 
-impl CrawlError {
-    /// Whether the error is the user's to fix in flags or input (exit status 2).
-    pub fn is_usage(&self) -> bool {
-        matches!(
-            self,
-            CrawlError::Output(_)
-                | CrawlError::Unsupported(_)
-                | CrawlError::State(
-                    JournalError::OtherCrawl { .. }
-                        | JournalError::Locked { .. }
-                        | JournalError::Corrupt { .. }
-                )
-        )
-    }
+/// How a round of [`fill`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Filled {
+    /// Every free slot got a task, or nothing can start before `until` (`None`: until a task
+    /// completes).
+    Wait(Option<Instant>),
+    /// The crawl is over.
+    Done,
 }
 
-/// Runs `config`'s crawl to the end in its mode, writing records to its output.
-///
-/// For its duration, SIGINT and SIGTERM stop the crawl instead of killing the process: no new
-/// pages are handed out, pages in flight get `config.grace` to finish, every finished record
-/// is written, and the summary's `interrupted` names the signal. The previous handlers are put
-/// back before it returns.
-pub fn run(config: &Config) -> Result<Summary, CrawlError> {
-    run_with(config, None)
-}
-
-/// [`run`], handing each extracted item to `hook` as well.
-pub(crate) fn run_with(config: &Config, hook: Option<ItemHook>) -> Result<Summary, CrawlError> {
-    // First, so a second crawl in this process is refused before it touches the journal or the
-    // output. It starts no thread, so the processes mode can still fork after it.
-    let shutdown = Shutdown::install()?;
-    let journal = match &config.state {
-        Some(dir) => Some(Journal::open(
-            dir,
-            journal::identity(
-                &config.seeds,
-                &config.allow_domains,
-                config.depth,
-                config.max_pages,
-                &config.format,
-            ),
-        )?),
-        None => None,
-    };
-    // A resumed crawl adds to the records its earlier runs wrote.
-    let resuming = journal
-        .as_ref()
-        .is_some_and(|(_, resume)| resume.is_resume());
-    let sink = Sink::open_with(&config.output, &config.format, resuming)?;
-    let mut coordinator =
-        Coordinator::resuming(config, sink, Progress::new(config.progress), journal);
-    coordinator.set_item_hook(hook);
-    let mut ipc = None;
-    match config.mode {
-        Mode::Sequential => coordinator = sequential::run(coordinator, config, &shutdown)?,
-        Mode::Threads => coordinator = threads::run(coordinator, config, &shutdown)?,
-        Mode::Async => coordinator = tasks::run(coordinator, config, &shutdown)?,
-        #[cfg(target_os = "linux")]
-        Mode::Processes => ipc = Some(processes::run(&mut coordinator, config, &shutdown)?.ipc),
-        #[cfg(not(target_os = "linux"))]
-        Mode::Processes => return Err(CrawlError::Unsupported("processes")),
+/// Hands tasks to up to `free` idle slots, each through `start`, until the coordinator has
+/// nothing to hand out now. The slot-filling loop of the drivers that keep N slots (async and
+/// processes; the pull modes' threads each ask for themselves).
+pub(crate) fn fill<E>(
+    coordinator: &mut Coordinator,
+    free: usize,
+    mut start: impl FnMut(&mut Coordinator, Task) -> Result<(), E>,
+) -> Result<Filled, E> {
+    for _ in 0..free {
+        match coordinator.next(Instant::now()) {
+            Next::Task(task) => start(coordinator, task)?,
+            Next::Wait { until } => return Ok(Filled::Wait(until)),
+            Next::Done => return Ok(Filled::Done),
+        }
     }
-    // `shutdown` is still installed here, so a signal while flushing cannot lose records.
-    let mut summary = coordinator.finish()?;
-    summary.ipc = ipc;
-    summary.interrupted = shutdown.requested();
-    Ok(summary)
+    Ok(Filled::Wait(None))
 }

@@ -1,18 +1,16 @@
 //! The worker loop shared by the sequential and threads modes: each worker pulls tasks from a
 //! coordinator behind a mutex, runs them on its own thread, and sleeps on a condition variable
 //! when there is nothing to do. Sequential mode is this loop with one worker on the calling
-//! thread; threads mode is the same loop on N threads. Beside them, a watcher thread turns
-//! Ctrl-C and SIGTERM into a stop ([`super::watch`]).
+//! thread; threads mode is the same loop on N threads. Beside them, a watcher thread applies
+//! the stop policy ([`super::stop`]).
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::AtomicBool;
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use crate::coordinator::{Coordinator, Next};
-use crate::modes::CrawlError;
-use crate::modes::watch::{Finished, watch};
-use crate::shutdown::Shutdown;
+use super::stop::spawn_watcher;
+use super::{DriverError, Ran, Setup};
+use crate::coordinator::{Coordinator, Next, Outcome};
 use crate::worker::{BlockingWorker, Cancel};
 
 /// Where the workers run.
@@ -26,36 +24,23 @@ pub(crate) enum Placement {
 
 /// Crawls to the end with `workers`, placed as asked, stopping early on a signal.
 pub(crate) fn run(
-    coordinator: Coordinator,
+    coordinator: &mut Coordinator,
+    setup: &Setup<'_>,
     workers: &[BlockingWorker],
     placement: Placement,
-    shutdown: &Shutdown,
-    grace: Duration,
-) -> Result<Coordinator, CrawlError> {
-    let shared = Shared::new(coordinator);
+) -> Result<Ran, DriverError> {
+    let shared = Shared {
+        coordinator: Mutex::new(coordinator),
+        changed: Condvar::new(),
+    };
     let (cancel_tx, cancel) = tokio::sync::watch::channel(false);
-    let done = AtomicBool::new(false);
     std::thread::scope(|s| {
-        let on_stop = || {
-            shared.lock().stop();
-            shared.changed.notify_all();
-        };
+        let on_stop = || shared.stop();
         let on_cancel = || {
             let _ = cancel_tx.send(true);
         };
-        std::thread::Builder::new()
-            .name("crawl-signals".to_owned())
-            .spawn_scoped(s, {
-                let done = &done;
-                move || watch(shutdown, done, grace, on_stop, on_cancel)
-            })
-            .map_err(CrawlError::Runtime)?;
-        // Declared after the watcher is spawned, so it is dropped (and the watcher told to
-        // leave) however this closure ends.
-        let _finished = Finished {
-            shutdown,
-            done: &done,
-        };
+        // Held until this closure ends, however it ends: dropping it sends the watcher away.
+        let _watching = spawn_watcher(s, setup.shutdown, setup.config.grace, on_stop, on_cancel)?;
         match (placement, workers) {
             (Placement::CallingThread, [worker]) => work(&shared, worker, &cancel),
             _ => {
@@ -63,15 +48,14 @@ pub(crate) fn run(
                 for worker in workers {
                     let (shared, cancel) = (&shared, &cancel);
                     let handle = std::thread::Builder::new()
-                        .name(worker.label().to_owned())
+                        .name(worker.id().to_string())
                         .spawn_scoped(s, move || work(shared, worker, cancel));
                     match handle {
                         Ok(handle) => handles.push(handle),
                         Err(e) => {
                             // The threads already running must not wait for work forever.
-                            shared.lock().stop();
-                            shared.changed.notify_all();
-                            return Err(CrawlError::Runtime(e));
+                            shared.stop();
+                            return Err(DriverError::Runtime(e));
                         }
                     }
                 }
@@ -80,43 +64,34 @@ pub(crate) fn run(
                 }
             }
         }
-        Ok(())
-    })?;
-    Ok(shared.into_inner())
+        Ok(Ran::default())
+    })
 }
 
 /// A coordinator shared by worker threads.
-struct Shared {
+struct Shared<'c> {
     /// The coordinator is the crawl's single source of truth; every decision takes this lock.
-    coordinator: Mutex<Coordinator>,
+    coordinator: Mutex<&'c mut Coordinator>,
     /// Signalled when a task completes: it may have queued work or finished the crawl.
     changed: Condvar,
 }
 
-impl Shared {
-    fn new(coordinator: Coordinator) -> Self {
-        Shared {
-            coordinator: Mutex::new(coordinator),
-            changed: Condvar::new(),
-        }
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Coordinator> {
+impl<'c> Shared<'c> {
+    fn lock(&self) -> MutexGuard<'_, &'c mut Coordinator> {
         // A panic is caught before it can poison the lock (see `work`), so this is a formality.
         self.coordinator
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn into_inner(self) -> Coordinator {
-        self.coordinator
-            .into_inner()
-            .unwrap_or_else(PoisonError::into_inner)
+    fn stop(&self) {
+        self.lock().stop();
+        self.changed.notify_all();
     }
 }
 
 /// Runs tasks on this thread until the crawl is done.
-fn work(shared: &Shared, worker: &BlockingWorker, cancel: &Cancel) {
+fn work(shared: &Shared<'_>, worker: &BlockingWorker, cancel: &Cancel) {
     let mut coordinator = shared.lock();
     loop {
         match coordinator.next(Instant::now()) {
@@ -126,30 +101,27 @@ fn work(shared: &Shared, worker: &BlockingWorker, cancel: &Cancel) {
                 // A panic in parsing must not lose the page or take the crawl down with it.
                 let result =
                     catch_unwind(AssertUnwindSafe(|| worker.run_cancellable(task, cancel)));
+                let outcome = match result {
+                    Ok(Some(result)) => result.into(),
+                    Ok(None) => Outcome::Abandoned,
+                    Err(_) => Outcome::Lost {
+                        worker: worker.id(),
+                        why: None,
+                    },
+                };
                 coordinator = shared.lock();
-                match result {
-                    Ok(Some(result)) => coordinator.complete(result),
-                    Ok(None) => coordinator.abandon(id),
-                    Err(_) => coordinator.requeue_lost(id, worker.label().to_owned()),
-                }
+                coordinator.complete(id, outcome);
                 shared.changed.notify_all();
             }
-            Next::Wait {
-                until: Some(until),
-                rate_limited,
-            } => {
-                let started = Instant::now();
-                let timeout = until.saturating_duration_since(started);
+            Next::Wait { until: Some(until) } => {
+                let timeout = until.saturating_duration_since(Instant::now());
                 coordinator = shared
                     .changed
                     .wait_timeout(coordinator, timeout)
                     .unwrap_or_else(PoisonError::into_inner)
                     .0;
-                if rate_limited {
-                    coordinator.add_rate_wait(started.elapsed());
-                }
             }
-            Next::Wait { until: None, .. } => {
+            Next::Wait { until: None } => {
                 coordinator = shared
                     .changed
                     .wait(coordinator)

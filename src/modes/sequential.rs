@@ -1,25 +1,21 @@
 //! Sequential mode: one page at a time on the calling thread. The baseline every other mode is
 //! measured against.
 
-use crate::config::Config;
+use std::sync::Arc;
+
+use super::pull::{self, Placement};
+use super::{DriverError, Ran, Setup};
 use crate::coordinator::Coordinator;
-use crate::modes::CrawlError;
-use crate::modes::pull::{self, Placement};
-use crate::shutdown::Shutdown;
+use crate::task::WorkerId;
 use crate::worker::BlockingWorker;
 
 /// Crawls to the end on this thread.
-pub fn run(
-    coordinator: Coordinator,
-    config: &Config,
-    shutdown: &Shutdown,
-) -> Result<Coordinator, CrawlError> {
-    let worker = BlockingWorker::new(config, coordinator.scope(), "main".to_owned())?;
+pub(crate) fn run(coordinator: &mut Coordinator, setup: &Setup<'_>) -> Result<Ran, DriverError> {
+    let worker = BlockingWorker::new(setup.config, Arc::clone(&setup.scope), WorkerId::Main)?;
     pull::run(
         coordinator,
+        setup,
         std::slice::from_ref(&worker),
         Placement::CallingThread,
-        shutdown,
-        config.grace,
     )
 }

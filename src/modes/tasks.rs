@@ -18,19 +18,16 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
-use crate::config::Config;
-use crate::coordinator::{Coordinator, Next};
+use super::stop::spawn_watcher;
+use super::{DriverError, Filled, Ran, Setup, fill};
+use crate::coordinator::{Coordinator, Outcome};
 use crate::fetch::Fetcher;
-use crate::modes::CrawlError;
-use crate::modes::watch::{Finished, watch as watch_signals};
-use crate::shutdown::Shutdown;
-use crate::task::{Task, TaskResult};
+use crate::task::{Task, TaskResult, WorkerId};
 use crate::worker::{TaskLimits, WorkerError, download};
 
 /// Where a stop stands, as the signal watcher tells the dispatcher.
@@ -44,19 +41,16 @@ enum Phase {
 }
 
 /// Crawls to the end with `config.workers` pages in flight.
-pub fn run(
-    mut coordinator: Coordinator,
-    config: &Config,
-    shutdown: &Shutdown,
-) -> Result<Coordinator, CrawlError> {
+pub(crate) fn run(coordinator: &mut Coordinator, setup: &Setup<'_>) -> Result<Ran, DriverError> {
+    let config = setup.config;
     let cores = std::thread::available_parallelism().map_or(2, usize::from);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(cores)
         .thread_name("crawl-async")
         .enable_all()
         .build()
-        .map_err(CrawlError::Runtime)?;
-    let fetcher = Fetcher::new(config.timeout, &config.user_agent, coordinator.scope())
+        .map_err(DriverError::Runtime)?;
+    let fetcher = Fetcher::new(config.timeout, &config.user_agent, Arc::clone(&setup.scope))
         .map_err(WorkerError::from)?;
     let shared = Arc::new(Shared {
         fetcher,
@@ -64,7 +58,6 @@ pub fn run(
         cores: Semaphore::new(cores),
     });
     let (phase_tx, phase) = watch::channel(Phase::Running);
-    let done = AtomicBool::new(false);
     std::thread::scope(|s| {
         let on_stop = || {
             phase_tx.send_replace(Phase::Stopping);
@@ -72,24 +65,14 @@ pub fn run(
         let on_cancel = || {
             phase_tx.send_replace(Phase::Cancelled);
         };
-        std::thread::Builder::new()
-            .name("crawl-signals".to_owned())
-            .spawn_scoped(s, {
-                let done = &done;
-                move || watch_signals(shutdown, done, config.grace, on_stop, on_cancel)
-            })
-            .map_err(CrawlError::Runtime)?;
-        let _finished = Finished {
-            shutdown,
-            done: &done,
-        };
-        runtime.block_on(dispatch(&mut coordinator, shared, config.workers, phase));
-        Ok::<(), CrawlError>(())
+        let _watching = spawn_watcher(s, setup.shutdown, config.grace, on_stop, on_cancel)?;
+        runtime.block_on(dispatch(coordinator, shared, config.workers, phase));
+        Ok::<(), DriverError>(())
     })?;
     // Dropping the runtime would wait for its blocking threads: a parse that a stop cut off,
     // or a DNS lookup that hangs. Nothing they could still produce is wanted now.
     runtime.shutdown_background();
-    Ok(coordinator)
+    Ok(Ran::default())
 }
 
 /// Resolves when the phase changes; never, once the watcher has gone (so a `select!` on it
@@ -130,29 +113,19 @@ async fn dispatch(
             }
             Phase::Cancelled => return cancel(coordinator, running, carrying).await,
         }
-        let mut wake_at = None;
-        let mut rate_limited = false;
-        while let Some(&slot) = free.last() {
-            match coordinator.next(Instant::now()) {
-                Next::Task(task) => {
-                    free.pop();
-                    let id = task.id;
-                    let handle = running.spawn(run_task(Arc::clone(&shared), task, slot));
-                    carrying.insert(handle.id(), (slot, id));
-                }
-                Next::Wait {
-                    until,
-                    rate_limited: limited,
-                } => {
-                    wake_at = until;
-                    rate_limited = limited;
-                    break;
-                }
-                Next::Done => return,
+        let filled = fill(coordinator, free.len(), |_, task: Task| {
+            if let Some(slot) = free.pop() {
+                let id = task.id;
+                let handle = running.spawn(run_task(Arc::clone(&shared), task, slot));
+                carrying.insert(handle.id(), (slot, id));
             }
-        }
-        let idle_slots = free.len();
-        let started = Instant::now();
+            Ok::<(), std::convert::Infallible>(())
+        });
+        let wake_at = match filled {
+            Ok(Filled::Wait(until)) => until,
+            Ok(Filled::Done) => return,
+            Err(never) => match never {},
+        };
         let joined = match wake_at {
             // An empty JoinSet answers `None` at once, which would make this loop spin.
             Some(at) if running.is_empty() => {
@@ -161,7 +134,7 @@ async fn dispatch(
                     () = phase_changed(&mut phase) => None,
                 }
             }
-            Some(at) if idle_slots > 0 => {
+            Some(at) if !free.is_empty() => {
                 tokio::select! {
                     joined = running.join_next_with_id() => joined,
                     () = tokio::time::sleep_until(at.into()) => None,
@@ -175,22 +148,19 @@ async fn dispatch(
                 }
             }
         };
-        if rate_limited && idle_slots > 0 {
-            // Every idle slot spent that time waiting on the limiter.
-            coordinator.add_rate_wait(started.elapsed() * idle_slots as u32);
-        }
         match joined {
             Some(Ok((tokio_id, result))) => {
-                if let Some((slot, _)) = carrying.remove(&tokio_id) {
+                if let Some((slot, id)) = carrying.remove(&tokio_id) {
                     free.push(slot);
+                    coordinator.complete(id, result.into());
                 }
-                coordinator.complete(result);
             }
             Some(Err(err)) => {
                 // The task panicked: its page goes back to the coordinator as lost work.
                 if let Some((slot, id)) = carrying.remove(&err.id()) {
                     free.push(slot);
-                    coordinator.requeue_lost(id, format!("task {slot}"));
+                    let worker = WorkerId::Task(slot);
+                    coordinator.complete(id, Outcome::Lost { worker, why: None });
                 }
             }
             None => {}
@@ -207,16 +177,12 @@ async fn cancel(
 ) {
     running.abort_all();
     while let Some(joined) = running.join_next_with_id().await {
-        match joined {
-            Ok((tokio_id, result)) => {
-                carrying.remove(&tokio_id);
-                coordinator.complete(result);
-            }
-            Err(err) => {
-                if let Some((_, id)) = carrying.remove(&err.id()) {
-                    coordinator.abandon(id);
-                }
-            }
+        let (tokio_id, outcome) = match joined {
+            Ok((tokio_id, result)) => (tokio_id, result.into()),
+            Err(err) => (err.id(), Outcome::Abandoned),
+        };
+        if let Some((_, id)) = carrying.remove(&tokio_id) {
+            coordinator.complete(id, outcome);
         }
     }
 }
@@ -224,9 +190,9 @@ async fn cancel(
 /// Runs one task: I/O on the reactor, parsing on the blocking pool once a core is free.
 async fn run_task(shared: Arc<Shared>, task: Task, slot: usize) -> TaskResult {
     let downloaded = download(&shared.fetcher, task, &shared.limits).await;
-    let label = format!("task {slot}");
+    let worker = WorkerId::Task(slot);
     if !downloaded.needs_parse() || downloaded.parse_is_cheap(&shared.limits) {
-        return downloaded.finish(&shared.limits, label);
+        return downloaded.finish(&shared.limits, worker);
     }
     let queued = Instant::now();
     // The semaphore is never closed, so acquire cannot fail; if it somehow did, parsing
@@ -234,7 +200,7 @@ async fn run_task(shared: Arc<Shared>, task: Task, slot: usize) -> TaskResult {
     let _core = shared.cores.acquire().await.ok();
     let cpu_wait = queued.elapsed();
     let limits = shared.limits.clone();
-    let parse = tokio::task::spawn_blocking(move || downloaded.finish(&limits, label));
+    let parse = tokio::task::spawn_blocking(move || downloaded.finish(&limits, worker));
     match parse.await {
         Ok(mut result) => {
             result.cpu_wait_ms = cpu_wait.as_secs_f64() * 1000.0;

@@ -2,28 +2,19 @@
 //! parses the pages it takes, with its own HTTP client, so N threads means at most N requests
 //! in flight and N parses running at once — the classic blocking-worker model.
 
-use crate::config::Config;
+use std::sync::Arc;
+
+use super::pull::{self, Placement};
+use super::{DriverError, Ran, Setup};
 use crate::coordinator::Coordinator;
-use crate::modes::CrawlError;
-use crate::modes::pull::{self, Placement};
-use crate::shutdown::Shutdown;
+use crate::task::WorkerId;
 use crate::worker::BlockingWorker;
 
 /// Crawls to the end on `config.workers` threads.
-pub fn run(
-    coordinator: Coordinator,
-    config: &Config,
-    shutdown: &Shutdown,
-) -> Result<Coordinator, CrawlError> {
+pub(crate) fn run(coordinator: &mut Coordinator, setup: &Setup<'_>) -> Result<Ran, DriverError> {
     // Build every worker before starting any, so a setup failure stops the crawl up front.
-    let workers = (0..config.workers)
-        .map(|i| BlockingWorker::new(config, coordinator.scope(), format!("thread {i}")))
+    let workers = (0..setup.config.workers)
+        .map(|i| BlockingWorker::new(setup.config, Arc::clone(&setup.scope), WorkerId::Thread(i)))
         .collect::<Result<Vec<_>, _>>()?;
-    pull::run(
-        coordinator,
-        &workers,
-        Placement::OwnThreads,
-        shutdown,
-        config.grace,
-    )
+    pull::run(coordinator, setup, &workers, Placement::OwnThreads)
 }

@@ -1,25 +1,36 @@
 //! The `crawl` command: a thin shell over the library. It parses flags, reads seeds, runs the
-//! crawl, prints the summary, and maps errors to exit codes (2: bad flags or input, 1: fatal
-//! runtime error, 128 + N: stopped by signal N). Everything it does is available to library users too.
+//! crawl through the library's front door, prints the summary, and maps the outcome to an exit
+//! status ([`Exit`]). Everything it does is available to library users too.
 
 mod demo;
 
 use std::process::ExitCode;
 
 use clap::Parser;
+use crawl::StopSignal;
 use crawl::cli::Args;
 
 /// Exit statuses, as documented in `--help`.
-#[repr(u8)]
 enum Exit {
-    Ok = 0,
-    Fatal = 1,
-    Usage = 2,
+    /// The crawl finished (failed pages are records, not exit codes).
+    Ok,
+    /// A fatal runtime error.
+    Fatal,
+    /// Bad flags or input.
+    Usage,
+    /// Stopped in order by a signal: 128 + its number, as shells report it (130 for Ctrl-C,
+    /// 143 for SIGTERM).
+    Stopped(StopSignal),
 }
 
 impl From<Exit> for ExitCode {
     fn from(e: Exit) -> Self {
-        ExitCode::from(e as u8)
+        ExitCode::from(match e {
+            Exit::Ok => 0,
+            Exit::Fatal => 1,
+            Exit::Usage => 2,
+            Exit::Stopped(signal) => 128u8.saturating_add(signal.number() as u8),
+        })
     }
 }
 
@@ -78,10 +89,14 @@ fn main() -> ExitCode {
                 }
             }
             match summary.interrupted {
-                // The shell convention: 128 + signal number (130 for Ctrl-C, 143 for SIGTERM).
-                Some(signal) => ExitCode::from(128u8.saturating_add(signal as u8)),
+                Some(signal) => Exit::Stopped(signal).into(),
                 None => Exit::Ok.into(),
             }
+        }
+        Err(crawl::CrawlError::Config(e)) => {
+            // The same rules as a library user's config; here the setting is named by its flag.
+            eprintln!("crawl: {}", e.for_flag());
+            Exit::Usage.into()
         }
         Err(e) => {
             eprintln!("crawl: {e}");

@@ -43,8 +43,8 @@ pub(super) fn serve(mut stream: UnixStream, setup: Setup<'_>) -> i32 {
         return 1;
     }
     let mut buf = Vec::with_capacity(4096);
-    let label = format!("pid {}", getpid());
-    let worker = match BlockingWorker::with_fetcher(setup.fetcher, setup.limits, label) {
+    let id = super::worker_id(getpid());
+    let worker = match BlockingWorker::with_fetcher(setup.fetcher, setup.limits, id) {
         // Never dropped: the process ends with _exit, and tearing down the runtime would only
         // wait for stray blocking threads (a stuck DNS lookup) while the coordinator reaps us.
         Ok(worker) => std::mem::ManuallyDrop::new(worker),
@@ -64,8 +64,8 @@ pub(super) fn serve(mut stream: UnixStream, setup: Setup<'_>) -> i32 {
             Err(_) => return 1,
         };
         let mut result = worker.run(task);
-        result.worker_cpu_ms = Some(crate::verdict::own_cpu_ms());
-        result.worker_peak_rss_kb = Some(crate::verdict::own_peak_rss_kb());
+        result.worker_cpu_ms = Some(crate::usage::own_cpu_ms());
+        result.worker_peak_rss_kb = Some(crate::usage::own_peak_rss_kb());
         if let (Some(known), Ok(page)) = (setup.known, &mut result.outcome) {
             // Links the coordinator already has need not cross the socket.
             let before = page.links.len();

@@ -27,7 +27,7 @@
 //! records are flushed.
 
 mod child;
-pub mod wire;
+pub(crate) mod wire;
 
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
@@ -40,14 +40,15 @@ use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid, fork, getpid};
 
 use self::wire::{FromWorker, recv, send};
-use crate::config::{Config, Dedupe};
-use crate::coordinator::{Coordinator, Next};
+use super::stop::{Phase, StopPolicy};
+use super::{DriverError, Filled, Ran, Setup, fill};
+use crate::config::Config;
+use crate::coordinator::{Coordinator, Outcome};
 use crate::fetch::Fetcher;
-use crate::modes::CrawlError;
 use crate::report::Ipc;
 use crate::shared_set::SharedSet;
 use crate::shutdown::Shutdown;
-use crate::task::Task;
+use crate::task::{Task, WorkerId};
 use crate::worker::{TaskLimits, WorkerError};
 
 /// One worker process and the coordinator's end of its socket.
@@ -56,11 +57,6 @@ struct Worker {
     stream: UnixStream,
     /// The task it is running and when it was sent.
     task: Option<(u64, Instant)>,
-}
-
-/// What the driver hands back besides the coordinator.
-pub struct Outcome {
-    pub ipc: Ipc,
 }
 
 /// The worker slots and everything needed to (re)fill them.
@@ -75,45 +71,36 @@ struct Pool<'a> {
     buf: Vec<u8>,
 }
 
+/// How records and statistics name the worker process `pid`: the same value the worker
+/// computes for itself from `getpid()` ([`child::serve`]).
+fn worker_id(pid: Pid) -> WorkerId {
+    WorkerId::Process(pid.as_raw().unsigned_abs())
+}
+
 /// Threads in this process, from `/proc/self/task` (Linux).
 fn thread_count() -> std::io::Result<usize> {
     Ok(std::fs::read_dir("/proc/self/task")?.count())
 }
 
 /// Crawls to the end with `config.workers` worker processes.
-pub fn run(
-    coordinator: &mut Coordinator,
-    config: &Config,
-    shutdown: &Shutdown,
-) -> Result<Outcome, CrawlError> {
+pub(crate) fn run(coordinator: &mut Coordinator, setup: &Setup<'_>) -> Result<Ran, DriverError> {
+    let (config, shutdown) = (setup.config, setup.shutdown);
     // Build the client before checking threads: the check then also proves building it started
     // none, which is what makes the client safe to carry across fork.
-    let fetcher = Fetcher::new(config.timeout, &config.user_agent, coordinator.scope())
+    let fetcher = Fetcher::new(config.timeout, &config.user_agent, Arc::clone(&setup.scope))
         .map_err(WorkerError::from)?;
-    let threads = thread_count().map_err(CrawlError::Runtime)?;
+    let threads = thread_count().map_err(DriverError::Runtime)?;
     if threads != 1 {
-        return Err(CrawlError::NotSingleThreaded(threads));
+        return Err(DriverError::NotSingleThreaded(threads));
     }
-    let known = match config.dedupe {
-        Dedupe::Coordinator => None,
-        Dedupe::Shared => {
-            let capacity = config.max_pages.map_or(1 << 20, |n| n as usize);
-            let set =
-                SharedSet::with_capacity(capacity).map_err(|e| CrawlError::Runtime(e.into()))?;
-            Some(Arc::new(set))
-        }
-    };
     let mut pool = Pool {
         config,
         fetcher,
-        known,
+        known: setup.known.clone(),
         slots: (0..config.workers).map(|_| None).collect(),
         ipc: Ipc::default(),
         buf: Vec::with_capacity(4096),
     };
-    if let Some(known) = &pool.known {
-        coordinator.publish_known(Arc::clone(known));
-    }
     if !config.fork_per_page {
         // Prefork the pool so start-up cost is paid once, before the crawl clock matters.
         for i in 0..pool.slots.len() {
@@ -134,18 +121,20 @@ pub fn run(
         coordinator,
     );
     result?;
-    Ok(Outcome { ipc: pool.ipc })
+    Ok(Ran {
+        ipc: Some(pool.ipc),
+    })
 }
 
 impl Pool<'_> {
     /// Forks a worker. Only ever called from the single-threaded coordinator.
-    fn spawn(&mut self) -> Result<Worker, CrawlError> {
-        let (ours, theirs) = UnixStream::pair().map_err(CrawlError::Runtime)?;
+    fn spawn(&mut self) -> Result<Worker, DriverError> {
+        let (ours, theirs) = UnixStream::pair().map_err(DriverError::Runtime)?;
         let parent = getpid();
         let started = Instant::now();
         // Hold SIGINT/SIGTERM until the child has reset its handlers: in between it would run
         // the coordinator's handler and write to the coordinator's pipe.
-        let mask = Shutdown::block().map_err(|e| CrawlError::Runtime(e.into()))?;
+        let mask = Shutdown::block().map_err(|e| DriverError::Runtime(e.into()))?;
         // SAFETY: this process is single-threaded (checked before the first fork, and the
         // coordinator starts no threads), so the child inherits no lock held by another thread.
         let forked = unsafe { fork() };
@@ -188,7 +177,7 @@ impl Pool<'_> {
                 // SAFETY: _exit(2) ends the process immediately; nothing runs after it.
                 unsafe { nix::libc::_exit(code) }
             }
-            Err(e) => Err(CrawlError::Runtime(e.into())),
+            Err(e) => Err(DriverError::Runtime(e.into())),
         }
     }
 
@@ -197,65 +186,51 @@ impl Pool<'_> {
         &mut self,
         coordinator: &mut Coordinator,
         shutdown: &Shutdown,
-    ) -> Result<(), CrawlError> {
+    ) -> Result<(), DriverError> {
         let max_deaths = 10 * self.slots.len() as u64 + 10;
-        // Set by the first signal: when the grace period for pages in flight ends.
+        let mut policy = StopPolicy::new(self.config.grace);
+        // Set when a stop begins: the end of the grace period for pages in flight.
         let mut deadline: Option<Instant> = None;
         loop {
-            if shutdown.requested().is_some() {
-                let deadline = *deadline.get_or_insert_with(|| {
-                    coordinator.stop();
-                    Instant::now() + self.config.grace
-                });
-                if shutdown.count() >= 2 || Instant::now() >= deadline {
-                    return Ok(());
-                }
-            }
-            let mut wake_at = None;
-            let mut rate_limited = false;
-            let mut done = false;
-            for i in 0..self.slots.len() {
-                if self.slots[i].as_ref().is_some_and(|w| w.task.is_some()) {
-                    continue;
-                }
-                match coordinator.next(Instant::now()) {
-                    Next::Task(task) => self.dispatch(i, task, coordinator)?,
-                    Next::Wait {
-                        until,
-                        rate_limited: limited,
-                    } => {
-                        wake_at = until;
-                        rate_limited = limited;
-                        break;
+            match policy.phase(shutdown, Instant::now()) {
+                Phase::Running => {}
+                Phase::Draining { until } => {
+                    if deadline.is_none() {
+                        coordinator.stop();
                     }
-                    Next::Done => {
-                        done = true;
-                        break;
-                    }
+                    deadline = Some(until);
                 }
+                Phase::Cancelled => return Ok(()),
             }
-            if done {
-                return Ok(());
-            }
-            let idle = self
-                .slots
-                .iter()
-                .filter(|s| s.as_ref().is_none_or(|w| w.task.is_none()))
-                .count();
-            let started = Instant::now();
+            let idle: Vec<usize> = (0..self.slots.len())
+                .filter(|&i| self.slots[i].as_ref().is_none_or(|w| w.task.is_none()))
+                .collect();
+            let mut idle_slots = idle.iter().copied();
+            let filled = fill(
+                coordinator,
+                idle.len(),
+                |coordinator, task| match idle_slots.next() {
+                    Some(i) => self.dispatch(i, task, coordinator),
+                    None => {
+                        coordinator.complete(task.id, Outcome::Unsent);
+                        Ok(())
+                    }
+                },
+            )?;
+            let wake_at = match filled {
+                Filled::Wait(until) => until,
+                Filled::Done => return Ok(()),
+            };
             let wake_at = match (wake_at, deadline) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
             let ready = self.wait(wake_at, shutdown)?;
-            if rate_limited && idle > 0 {
-                coordinator.add_rate_wait(started.elapsed() * idle as u32);
-            }
             for (i, hung_up) in ready {
                 self.collect(i, hung_up, coordinator)?;
             }
             if self.ipc.deaths > max_deaths {
-                return Err(CrawlError::WorkersKeepDying(self.ipc.deaths));
+                return Err(DriverError::WorkersKeepDying(self.ipc.deaths));
             }
         }
     }
@@ -266,18 +241,18 @@ impl Pool<'_> {
         i: usize,
         task: Task,
         coordinator: &mut Coordinator,
-    ) -> Result<(), CrawlError> {
+    ) -> Result<(), DriverError> {
         if self.slots[i].is_none() {
             match self.spawn() {
                 Ok(worker) => self.slots[i] = Some(worker),
                 Err(e) => {
-                    coordinator.requeue_unsent(task.id);
+                    coordinator.complete(task.id, Outcome::Unsent);
                     return Err(e);
                 }
             }
         }
         let Some(worker) = self.slots[i].as_mut() else {
-            coordinator.requeue_unsent(task.id);
+            coordinator.complete(task.id, Outcome::Unsent);
             return Ok(());
         };
         let started = Instant::now();
@@ -290,7 +265,7 @@ impl Pool<'_> {
             Err(_) => {
                 // The worker died while idle: the task never reached it, so it goes back in the
                 // queue at no cost, and the worker is reaped.
-                coordinator.requeue_unsent(task.id);
+                coordinator.complete(task.id, Outcome::Unsent);
                 self.bury(i, coordinator);
             }
         }
@@ -303,7 +278,7 @@ impl Pool<'_> {
         &mut self,
         until: Option<Instant>,
         shutdown: &Shutdown,
-    ) -> Result<Vec<(usize, bool)>, CrawlError> {
+    ) -> Result<Vec<(usize, bool)>, DriverError> {
         let live: Vec<usize> = (0..self.slots.len())
             .filter(|&i| self.slots[i].is_some())
             .collect();
@@ -329,7 +304,7 @@ impl Pool<'_> {
         match poll(&mut fds, timeout) {
             Ok(_) => {}
             Err(nix::errno::Errno::EINTR) => return Ok(Vec::new()),
-            Err(e) => return Err(CrawlError::Runtime(e.into())),
+            Err(e) => return Err(DriverError::Runtime(e.into())),
         }
         if fds
             .last()
@@ -356,7 +331,7 @@ impl Pool<'_> {
         i: usize,
         hung_up: bool,
         coordinator: &mut Coordinator,
-    ) -> Result<(), CrawlError> {
+    ) -> Result<(), DriverError> {
         let Some(worker) = self.slots[i].as_mut() else {
             return Ok(());
         };
@@ -366,13 +341,13 @@ impl Pool<'_> {
                 let received = Instant::now();
                 self.ipc.bytes_in += bytes as u64;
                 self.ipc.coordinator_ms += (received - started).as_secs_f64() * 1000.0;
-                if let Some((_, sent)) = worker.task.take() {
+                if let Some((id, sent)) = worker.task.take() {
                     self.ipc.round_trips += 1;
                     let worker_ms = result.fetch_ms + result.parse_ms;
                     self.ipc.overhead_ms +=
                         ((received - sent).as_secs_f64() * 1000.0 - worker_ms).max(0.0);
+                    coordinator.complete(id, Outcome::Done(result));
                 }
-                coordinator.complete(*result);
                 if self.config.fork_per_page || hung_up {
                     // The worker exits after one page (or died right after this one): reap it
                     // now so it never lingers as a zombie; the next task forks a fresh one. It
@@ -382,7 +357,7 @@ impl Pool<'_> {
             }
             Ok(Some((FromWorker::InitFailed(reason), _))) => {
                 self.bury(i, coordinator);
-                return Err(CrawlError::WorkerStart(reason));
+                return Err(DriverError::WorkerStart(reason));
             }
             Ok(None) | Err(_) => self.bury(i, coordinator),
         }
@@ -396,19 +371,20 @@ impl Pool<'_> {
         };
         drop(worker.stream);
         let status = waitpid(worker.pid, None);
-        let label = format!("pid {}", worker.pid);
-        coordinator.worker_gone(&label);
-        if let Some((id, _)) = worker.task {
+        let id = worker_id(worker.pid);
+        coordinator.retired(id);
+        if let Some((task, _)) = worker.task {
             self.ipc.deaths += 1;
             let how = match status {
                 Ok(WaitStatus::Signaled(_, signal, _)) => format!("was killed by {signal}"),
                 Ok(WaitStatus::Exited(_, code)) => format!("exited with status {code}"),
                 _ => "vanished".to_owned(),
             };
-            coordinator.note(&format!(
-                "worker {label} {how}; its page goes back in the queue"
-            ));
-            coordinator.requeue_lost(id, label);
+            let lost = Outcome::Lost {
+                worker: id,
+                why: Some(how),
+            };
+            coordinator.complete(task, lost);
         }
     }
 
@@ -417,7 +393,7 @@ impl Pool<'_> {
     /// child is reaped.
     fn stop(&mut self, terminate: bool, coordinator: &mut Coordinator) {
         for worker in self.stop_all(terminate) {
-            coordinator.worker_gone(&format!("pid {worker}"));
+            coordinator.retired(worker_id(worker));
         }
     }
 

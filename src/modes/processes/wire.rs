@@ -1,7 +1,8 @@
 //! The message format between the coordinator and its worker processes.
 //!
 //! Each message is a 4-byte little-endian length followed by that many bytes of JSON. Tasks go
-//! out as [`Task`](crate::task::Task); [`FromWorker`] comes back. JSON costs more than a binary
+//! out as [`Task`](crate::task::Task); [`FromWorker`] comes back (the coordinator knows which
+//! task each worker holds, so a result need not name it). JSON costs more than a binary
 //! encoding, but every byte of it is real serialisation work, which is exactly what the
 //! processes mode exists to make visible: the summary reports these bytes and their time.
 
@@ -67,7 +68,7 @@ pub fn recv<T: DeserializeOwned>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::task::{Fetched, Task, TaskKind};
+    use crate::task::{Fetched, Task, TaskKind, WorkerId};
 
     #[test]
     fn round_trip_and_clean_eof() {
@@ -77,8 +78,7 @@ mod tests {
             url: url::Url::parse("http://a.test/x").expect("url"),
         };
         let done = FromWorker::Done(Box::new(TaskResult {
-            id: 7,
-            worker: "pid 1".into(),
+            worker: WorkerId::Process(1),
             fetch_ms: 1.5,
             parse_ms: 0.25,
             cpu_wait_ms: 0.0,

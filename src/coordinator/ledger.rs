@@ -1,0 +1,105 @@
+//! The ledger: the records and the journal, written in the order that makes a resume safe.
+//!
+//! A page's record reaches the operating system before the journal line that says it is
+//! written, and the URLs the page led the frontier to take on are in the journal before that
+//! line too (see [`crate::journal`]). Without `--state` the ledger is only the sink.
+
+use std::io;
+
+use url::Url;
+
+use crate::frontier::Frontier;
+use crate::journal::{Journal, JournalError};
+use crate::normalize::fingerprint;
+use crate::record::Record;
+use crate::sink::Sink;
+
+/// Writing the records or the journal failed: the crawl cannot go on without losing work.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    #[error("writing records to {name}: {source}")]
+    Output { name: String, source: io::Error },
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+}
+
+pub(crate) struct Ledger {
+    sink: Sink,
+    /// With `--state`: where finished pages and newly known URLs are noted.
+    journal: Option<Journal>,
+}
+
+impl Ledger {
+    pub(crate) fn new(sink: Sink, journal: Option<Journal>) -> Self {
+        Ledger { sink, journal }
+    }
+
+    /// Where the records go, as the summary names it.
+    pub(crate) fn name(&self) -> &str {
+        self.sink.name()
+    }
+
+    /// Whether the frontier should log what it takes on, for the journal.
+    pub(crate) fn journaling(&self) -> bool {
+        self.journal.is_some()
+    }
+
+    /// Writes the record of the admitted URL `url`, then journals it as finished.
+    pub(crate) fn write(
+        &mut self,
+        record: &Record,
+        url: &Url,
+        frontier: &mut Frontier,
+    ) -> Result<(), LedgerError> {
+        self.sink.write(record).map_err(|e| self.output_error(e))?;
+        if self.journal.is_some() {
+            self.commit(Some(fingerprint(url)), false, frontier)?;
+        }
+        Ok(())
+    }
+
+    /// Flushes everything and makes it durable: the end of a crawl.
+    pub(crate) fn close(&mut self, frontier: &mut Frontier) -> Result<(), LedgerError> {
+        self.commit(None, true, frontier)?;
+        self.sink.flush().map_err(|e| self.output_error(e))
+    }
+
+    /// Notes what the frontier took on and, if given, a finished page, and hands it to the
+    /// journal: the record reaches the OS before the journal line that says it is written.
+    fn commit(
+        &mut self,
+        finished: Option<u64>,
+        sync: bool,
+        frontier: &mut Frontier,
+    ) -> Result<(), LedgerError> {
+        let Some(journal) = self.journal.as_mut() else {
+            return Ok(());
+        };
+        for (depth, url) in frontier.drain_log() {
+            journal.known(depth, &url);
+        }
+        if let Some(fp) = finished {
+            journal.finished(fp);
+        }
+        if let Err(source) = self.sink.flush() {
+            return Err(LedgerError::Output {
+                name: self.sink.name().to_owned(),
+                source,
+            });
+        }
+        let sink = &mut self.sink;
+        if sync {
+            journal.sync(|| sink.sync())?;
+        } else {
+            journal.commit(|| sink.sync())?;
+        }
+        Ok(())
+    }
+
+    fn output_error(&self, source: io::Error) -> LedgerError {
+        LedgerError::Output {
+            name: self.sink.name().to_owned(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,482 @@
+//! The coordinator: the one place that decides what happens next in a crawl.
+//!
+//! ## The driver contract
+//! A driver (a mode, in [`crate::modes`]) runs tasks somewhere and uses four calls, nothing
+//! else:
+//! 1. [`Coordinator::next`]: a [`Task`] to run, or when to ask again, or that the crawl is done;
+//! 2. [`Coordinator::complete`]: how the task with that id ended ([`Outcome`]): a result, a
+//!    worker lost with the task in hand, a task that never reached a worker, or one given up
+//!    after a stop;
+//! 3. [`Coordinator::stop`]: hand out nothing more (Ctrl-C, SIGTERM);
+//! 4. [`Coordinator::retired`]: a worker process has exited (its memory no longer counts).
+//!
+//! The coordinator never blocks and never spawns: waiting is the driver's job, because only the
+//! driver knows whether it waits on a condition variable, a tokio timer or `poll(2)`. What
+//! waiting costs is accounted here, not in the drivers: while `next` says the rate limiter is
+//! why there is nothing to do, every idle worker slot is counted as waiting on it.
+//!
+//! ## What it decides
+//! The global rate limit (checked where tasks are handed out, so it holds across threads and
+//! processes alike), retries with backoff ([`crate::retry`]), robots.txt verdicts, redirects
+//! ([`crate::redirect`]), scheduling the links a page yielded, and exactly one record per
+//! admitted URL. The parts live beside it: [`ledger`] writes records and the journal in a safe
+//! order, [`items`] hands extracted items over, [`crate::record`] builds records,
+//! [`crate::report`] the summary, [`crate::journal`] restores a resumed crawl.
+
+pub(crate) mod items;
+pub(crate) mod ledger;
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::config::{Config, Mode};
+use crate::frontier::{Frontier, Job, Pop};
+use crate::journal::Resume;
+use crate::progress::{Progress, Snapshot};
+use crate::ratelimit::Limiter;
+use crate::record::Record;
+use crate::redirect::{self, MAX_REDIRECTS};
+use crate::report::{Summary, Tally};
+use crate::retry::{backoff, retryable_status};
+use crate::robots::{Verdict, product_token};
+use crate::scope::Scope;
+use crate::shared_set::SharedSet;
+use crate::stats::Stats;
+use crate::task::{FetchError, Task, TaskKind, TaskResult, WorkerId};
+use items::ItemHook;
+use ledger::{Ledger, LedgerError};
+
+/// What a driver should do next.
+#[derive(Debug)]
+pub enum Next {
+    /// Run this task.
+    Task(Task),
+    /// Nothing to hand out now. Ask again at `until`, or when a task completes if `until` is
+    /// `None`.
+    Wait { until: Option<Instant> },
+    /// The crawl is finished (or failed fatally): stop asking.
+    Done,
+}
+
+/// How a task handed out by [`Coordinator::next`] ended.
+#[derive(Debug)]
+pub enum Outcome {
+    /// A worker ran it; here is what it found.
+    Done(Box<TaskResult>),
+    /// The worker died or panicked with the task in hand: it is retried as a "worker died"
+    /// failure (counting against `--retries`), so no URL is ever lost.
+    Lost {
+        worker: WorkerId,
+        why: Option<String>,
+    },
+    /// It never reached a worker (the worker was gone already): queued again, no attempt spent.
+    Unsent,
+    /// Given up after a stop's grace period: no record is written, the summary counts it as
+    /// unfinished.
+    Abandoned,
+}
+
+impl From<TaskResult> for Outcome {
+    fn from(result: TaskResult) -> Self {
+        Outcome::Done(Box::new(result))
+    }
+}
+
+/// A fatal error while crawling (individual page failures are records, not errors).
+#[derive(Debug, thiserror::Error)]
+pub enum CoordinatorError {
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error("the item callback failed on {url}: {message}")]
+    Item { url: String, message: String },
+}
+
+/// What the coordinator is built from, besides the config.
+pub(crate) struct Parts {
+    pub scope: Arc<Scope>,
+    pub ledger: Ledger,
+    pub progress: Progress,
+    /// What an earlier run of a `--state` crawl left, to restore first.
+    pub resume: Option<Resume>,
+    /// Processes mode's `--dedupe shared`: every admitted URL is mirrored there.
+    pub known: Option<Arc<SharedSet>>,
+    pub item_hook: Option<ItemHook>,
+}
+
+/// The state of one crawl, shared by every mode.
+pub struct Coordinator {
+    mode: Mode,
+    frontier: Frontier,
+    limiter: Limiter,
+    in_flight: HashMap<u64, Job>,
+    next_id: u64,
+    /// When a global-rate permit was taken that no task has spent yet (kept for the next task,
+    /// as long as it stays fresh).
+    holding_permit: Option<Instant>,
+    /// Whether any task has been handed out yet (the crawl clock starts then).
+    started: bool,
+    /// Since when, and for how many idle worker slots, `next` has said the rate limiter is why
+    /// there is nothing to do.
+    rate_wait: Option<(Instant, usize)>,
+    retries: u32,
+    max_bytes: u64,
+    agent: String,
+    scope: Arc<Scope>,
+    ledger: Ledger,
+    stats: Stats,
+    progress: Progress,
+    fatal: Option<CoordinatorError>,
+    /// Set by [`Coordinator::stop`]: hand out nothing more, let what is in flight finish.
+    stopping: bool,
+    /// Tasks given up after a stop (no record written).
+    abandoned: u64,
+    /// Pages an earlier run (`--state`) already finished.
+    resumed: u64,
+    item_hook: Option<ItemHook>,
+}
+
+impl Coordinator {
+    /// A coordinator for `config`'s crawl (validated), with what an earlier run left restored
+    /// and every unique seed admitted.
+    pub(crate) fn new(config: &Config, parts: Parts) -> Self {
+        let mut frontier = Frontier::new(
+            Arc::clone(&parts.scope),
+            config.depth,
+            config.max_pages,
+            config.obey_robots,
+        );
+        if let Some(known) = parts.known {
+            frontier.publish_known(known);
+        }
+        let resumed = parts
+            .resume
+            .map_or(0, |resume| resume.restore(&mut frontier));
+        // From here on, what the frontier takes on goes in the journal (what was restored is
+        // in it already).
+        frontier.set_logging(parts.ledger.journaling());
+        for seed in &config.seeds {
+            frontier.admit(seed.clone(), 0);
+        }
+        Coordinator {
+            mode: config.mode,
+            frontier,
+            limiter: Limiter::new(config.rate, config.per_host_rate),
+            in_flight: HashMap::new(),
+            next_id: 0,
+            holding_permit: None,
+            started: false,
+            rate_wait: None,
+            retries: config.retries,
+            max_bytes: config.max_bytes,
+            agent: product_token(&config.user_agent).to_owned(),
+            scope: parts.scope,
+            ledger: parts.ledger,
+            stats: Stats::new(config.workers),
+            progress: parts.progress,
+            fatal: None,
+            stopping: false,
+            abandoned: 0,
+            resumed,
+            item_hook: parts.item_hook,
+        }
+    }
+
+    /// The next task to run at `now`, or how long to wait.
+    pub fn next(&mut self, now: Instant) -> Next {
+        if !self.started {
+            self.started = true;
+            self.stats.restart_clock();
+        }
+        self.settle_rate_wait(now);
+        let (next, rate_limited) = self.decide(now);
+        if rate_limited {
+            let idle = self.stats.workers.saturating_sub(self.in_flight.len());
+            self.rate_wait = Some((now, idle));
+        }
+        next
+    }
+
+    /// What to do next, and whether a rate limiter is why there is nothing to do.
+    fn decide(&mut self, now: Instant) -> (Next, bool) {
+        if self.stopping {
+            return (self.idle(), false);
+        }
+        loop {
+            if self.fatal.is_some() {
+                return (Next::Done, false);
+            }
+            if self
+                .holding_permit
+                .is_some_and(|taken| !self.limiter.permit_is_fresh(taken, now))
+            {
+                self.holding_permit = None;
+            }
+            if self.holding_permit.is_none() {
+                match self.limiter.take_global() {
+                    Ok(()) => self.holding_permit = Some(now),
+                    Err(until) if self.frontier.queued() > 0 => {
+                        return (Next::Wait { until: Some(until) }, true);
+                    }
+                    Err(_) => return (self.idle(), false),
+                }
+            }
+            match self.frontier.pop(now, &self.limiter) {
+                Pop::Job(job) | Pop::FetchRobots(job) => {
+                    self.holding_permit = None;
+                    return (Next::Task(self.hand_out(job)), false);
+                }
+                Pop::Blocked(job) => {
+                    self.stats.robots_blocked += 1;
+                    let record = Record::blocked(&job);
+                    self.emit(record, false, &job.url);
+                }
+                Pop::Wait {
+                    until,
+                    rate_limited,
+                } => return (Next::Wait { until: Some(until) }, rate_limited),
+                Pop::Empty => return (self.idle(), false),
+            }
+        }
+    }
+
+    /// Nothing can be handed out: done if nothing is in flight or queued either.
+    fn idle(&self) -> Next {
+        let queued = if self.stopping {
+            0
+        } else {
+            self.frontier.queued()
+        };
+        if self.in_flight.is_empty() && queued == 0 {
+            Next::Done
+        } else {
+            Next::Wait { until: None }
+        }
+    }
+
+    /// Counts the time since `next` last said "wait for the rate limiter" as rate-limit time
+    /// for every worker slot that was idle then.
+    fn settle_rate_wait(&mut self, now: Instant) {
+        if let Some((since, idle)) = self.rate_wait.take() {
+            let waited = now.saturating_duration_since(since) * idle as u32;
+            self.stats.rate_wait_ms += waited.as_secs_f64() * 1000.0;
+        }
+    }
+
+    fn hand_out(&mut self, mut job: Job) -> Task {
+        job.attempts += 1;
+        job.hop_attempts += 1;
+        self.next_id += 1;
+        let task = Task {
+            id: self.next_id,
+            kind: job.kind,
+            url: job.fetch_url.clone(),
+        };
+        self.in_flight.insert(task.id, job);
+        task
+    }
+
+    /// Takes back task `id`: retries it, records it, schedules its links, as its outcome says.
+    pub fn complete(&mut self, id: u64, outcome: Outcome) {
+        self.settle_rate_wait(Instant::now());
+        let Some(job) = self.in_flight.remove(&id) else {
+            // Not ours (a duplicate after a worker restart, say): nothing to account for.
+            return;
+        };
+        match outcome {
+            Outcome::Done(result) => self.take_result(job, *result),
+            Outcome::Lost { worker, why } => {
+                if let Some(why) = why {
+                    self.note(&format!(
+                        "worker {worker} {why}; its page goes back in the queue"
+                    ));
+                }
+                self.take_result(job, TaskResult::lost(worker));
+            }
+            Outcome::Unsent => {
+                let mut job = job;
+                job.attempts -= 1;
+                job.hop_attempts -= 1;
+                self.frontier.retry_at(job, Instant::now());
+            }
+            Outcome::Abandoned => self.abandoned += 1,
+        }
+        self.show_progress();
+    }
+
+    fn take_result(&mut self, mut job: Job, result: TaskResult) {
+        job.fetch_ms += result.fetch_ms;
+        job.parse_ms += result.parse_ms;
+        self.stats.fetch_ms += result.fetch_ms;
+        if !matches!(result.outcome, Err(FetchError::WorkerDied)) {
+            self.stats.requests += 1;
+        }
+        if let Some(cpu) = result.worker_cpu_ms {
+            self.stats.worker_cpu(result.worker, cpu);
+        }
+        if let Some(rss) = result.worker_peak_rss_kb {
+            self.stats.worker_rss(result.worker, rss);
+        }
+        self.stats.parse_ms += result.parse_ms + result.cpu_wait_ms;
+
+        let (retryable, retry_after) = match &result.outcome {
+            Ok(f) => (
+                retryable_status(f.status),
+                f.retry_after_ms.map(Duration::from_millis),
+            ),
+            Err(e) => (e.retryable(), None),
+        };
+        if retryable && job.hop_attempts <= self.retries {
+            self.retry(job, retry_after);
+        } else {
+            match job.kind {
+                TaskKind::Robots => {
+                    let verdict = Verdict::from_outcome(&result.outcome, &self.agent);
+                    self.frontier.set_robots(&job.origin, verdict);
+                }
+                TaskKind::Page => self.finish_page(job, result),
+            }
+        }
+    }
+
+    /// Stops the crawl early (Ctrl-C, SIGTERM): from now on [`Coordinator::next`] hands out
+    /// nothing and answers `Done` once the tasks in flight have come back. Their results are
+    /// still recorded; queued pages are left unfetched.
+    pub fn stop(&mut self) {
+        self.stopping = true;
+    }
+
+    /// Forgets a worker process that has exited: its memory no longer counts as resident, and
+    /// its CPU time is kept under no name (a later process may reuse its pid).
+    pub fn retired(&mut self, worker: WorkerId) {
+        self.stats.forget_worker(worker);
+    }
+
+    fn retry(&mut self, job: Job, retry_after: Option<Duration>) {
+        self.stats.retries += 1;
+        let entropy = crate::normalize::fingerprint(&job.url)
+            ^ u64::from(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.subsec_nanos()),
+            )
+            ^ u64::from(job.attempts).rotate_left(17)
+            ^ self.next_id;
+        let delay = backoff(job.attempts, retry_after, entropy);
+        self.frontier.retry_at(job, Instant::now() + delay);
+    }
+
+    fn finish_page(&mut self, job: Job, result: TaskResult) {
+        let mut record = Record::of(&job, Some(result.worker));
+        match result.outcome {
+            Err(e) => record.set_failure(e),
+            Ok(mut page) => {
+                let mut refused = None;
+                if let Some(location) = page.location.take() {
+                    match redirect::check(job.redirects, MAX_REDIRECTS, &location, &self.scope) {
+                        Ok(()) => return self.follow_redirect(job, location),
+                        Err(refusal) => refused = Some(refusal),
+                    }
+                }
+                record.set_response(&mut page, refused, self.max_bytes);
+                self.stats.bytes += page.bytes;
+                self.frontier.count_known_links(page.links_known);
+                self.frontier.count_links_over_limit(page.links_over_limit);
+                if record.status.is_some_and(|s| (200..300).contains(&s)) {
+                    self.frontier
+                        .offer_links(job.depth, std::mem::take(&mut page.links));
+                }
+                if page.stop {
+                    self.note(&format!(
+                        "the extractor stopped the crawl at {}",
+                        record.url
+                    ));
+                    self.stop();
+                }
+                if let Some(item) = page.item.take() {
+                    self.hand_over_item(&mut record, item);
+                }
+            }
+        }
+        let ok = record.error.is_none();
+        self.emit(record, ok, &job.url);
+    }
+
+    fn hand_over_item(&mut self, record: &mut Record, item: serde_json::Value) {
+        // After a fatal error the callback is not called again.
+        let hook = self.item_hook.as_mut().filter(|_| self.fatal.is_none());
+        if let Err(failed) = items::hand_over(record, item, hook) {
+            self.fatal = Some(CoordinatorError::Item {
+                url: record.url.clone(),
+                message: failed.0,
+            });
+        }
+    }
+
+    /// Schedules the next hop of `job`'s redirect chain, to `location`.
+    fn follow_redirect(&mut self, mut job: Job, location: url::Url) {
+        job.origin = Arc::from(crate::normalize::origin_key(&location));
+        job.fetch_url = crate::normalize::normalize(location);
+        job.redirects += 1;
+        job.hop_attempts = 0;
+        self.frontier.follow_redirect(job);
+    }
+
+    /// Writes the record for the admitted URL `url`.
+    fn emit(&mut self, record: Record, ok: bool, url: &url::Url) {
+        self.frontier.finished(record.depth);
+        if ok {
+            self.stats.ok += 1;
+        } else {
+            self.stats.failed += 1;
+        }
+        if self.fatal.is_some() {
+            return;
+        }
+        if let Err(e) = self.ledger.write(&record, url, &mut self.frontier) {
+            self.fatal = Some(e.into());
+        }
+    }
+
+    /// Prints a line for the user above the progress bar.
+    fn note(&self, message: &str) {
+        self.progress.note(message);
+    }
+
+    fn show_progress(&mut self) {
+        if !self.progress.wants_update() {
+            return;
+        }
+        let snap = Snapshot {
+            done: self.stats.done(),
+            in_flight: self.in_flight.len(),
+            queued: self.frontier.queued(),
+            live: self.stats.live_reading(Instant::now()),
+        };
+        self.progress.update(&snap);
+    }
+
+    /// Flushes the records and returns the summary, or the fatal error that stopped the crawl.
+    pub fn finish(mut self) -> Result<Summary, CoordinatorError> {
+        self.settle_rate_wait(Instant::now());
+        self.progress.finish();
+        if let Some(err) = self.fatal.take() {
+            return Err(err);
+        }
+        self.ledger.close(&mut self.frontier)?;
+        Ok(Summary::new(
+            self.mode,
+            &self.stats,
+            Tally {
+                skipped: self.frontier.skipped(),
+                // Anything still in flight here was cut off by a stop, like an abandoned task.
+                unfinished: self.abandoned + self.in_flight.len() as u64,
+                not_fetched: self.frontier.queued() as u64,
+                resumed: self.resumed,
+                output: self.ledger.name().to_owned(),
+            },
+        ))
+    }
+}

@@ -1,0 +1,187 @@
+//! The front door: the one place a crawl is assembled and run.
+//!
+//! [`run`] (and [`Crawl`], for a scraper with its own extractor) does the same five steps
+//! whoever calls it, the `crawl` binary or a library user:
+//! 1. validate the [`Config`] ([`Config::validate`]: a bad value is an error, never a panic or
+//!    a hang);
+//! 2. take over SIGINT and SIGTERM for the crawl's duration ([`crate::shutdown`]);
+//! 3. open the journal (`--state`), the records' sink and the progress display;
+//! 4. build the [`Coordinator`] and hand it to the mode's driver ([`crate::modes`]);
+//! 5. flush, and return the [`Summary`].
+
+use std::sync::Arc;
+
+use crate::config::{Config, ConfigError, Dedupe, Format};
+use crate::coordinator::items::{ItemError, ItemHook};
+use crate::coordinator::ledger::Ledger;
+use crate::coordinator::{Coordinator, CoordinatorError, Parts};
+use crate::journal::{self, Journal, JournalError};
+use crate::modes::{self, DriverError, Setup};
+use crate::progress::Progress;
+use crate::record::Record;
+use crate::report::Summary;
+use crate::scope::Scope;
+use crate::scrape::Extractor;
+use crate::shared_set::SharedSet;
+use crate::shutdown::{Shutdown, ShutdownError};
+use crate::sink::{OpenError, Sink};
+
+/// Why a crawl could not run to the end. (A page that fails is a record, not an error.)
+#[derive(Debug, thiserror::Error)]
+pub enum CrawlError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Output(#[from] OpenError),
+    #[error(transparent)]
+    State(#[from] JournalError),
+    #[error(transparent)]
+    Signals(#[from] ShutdownError),
+    #[error(transparent)]
+    Driver(#[from] DriverError),
+    #[error(transparent)]
+    Coordinator(#[from] CoordinatorError),
+}
+
+impl CrawlError {
+    /// Whether the error is the user's to fix in flags or input (exit status 2).
+    pub fn is_usage(&self) -> bool {
+        matches!(
+            self,
+            CrawlError::Config(_)
+                | CrawlError::Output(_)
+                | CrawlError::Driver(DriverError::Unsupported(_))
+                | CrawlError::State(
+                    JournalError::OtherCrawl { .. }
+                        | JournalError::Locked { .. }
+                        | JournalError::Corrupt { .. }
+                )
+        )
+    }
+}
+
+/// Runs `config`'s crawl to the end in its mode, writing records to its output.
+///
+/// For its duration, SIGINT and SIGTERM stop the crawl instead of killing the process: no new
+/// pages are handed out, pages in flight get `config.grace` to finish, every finished record
+/// is written, and the summary's `interrupted` names the signal. The previous handlers are put
+/// back before it returns. One crawl runs at a time in a process.
+///
+/// In processes mode, call it before starting any thread or runtime: workers are forked, and
+/// forking a multi-threaded process is refused with [`DriverError::NotSingleThreaded`].
+pub fn run(config: &Config) -> Result<Summary, CrawlError> {
+    run_with(config.clone(), None)
+}
+
+/// [`run`], handing each extracted item to `hook` as well.
+fn run_with(config: Config, hook: Option<ItemHook>) -> Result<Summary, CrawlError> {
+    let config = config.validate()?;
+    // Before the journal and the output, so a second crawl in this process is refused before
+    // it touches either. It starts no thread, so the processes mode can still fork after it.
+    let shutdown = Shutdown::install()?;
+    let (journal, resume) = match &config.state {
+        Some(dir) => {
+            let identity = journal::identity(
+                &config.seeds,
+                &config.allow_domains,
+                config.depth,
+                config.max_pages,
+                &config.format,
+            );
+            let (journal, resume) = Journal::open(dir, identity)?;
+            (Some(journal), Some(resume))
+        }
+        None => (None, None),
+    };
+    // A resumed crawl adds to the records its earlier runs wrote.
+    let resuming = resume.as_ref().is_some_and(|r| r.is_resume());
+    let sink = Sink::open_with(&config.output, &config.format, resuming)?;
+    let scope = Arc::new(Scope::new(&config.seeds, &config.allow_domains));
+    let known = match config.dedupe {
+        Dedupe::Coordinator => None,
+        Dedupe::Shared => {
+            let capacity = config.max_pages.map_or(1 << 20, |n| n as usize);
+            let set =
+                SharedSet::with_capacity(capacity).map_err(|e| DriverError::Runtime(e.into()))?;
+            Some(Arc::new(set))
+        }
+    };
+    let mut coordinator = Coordinator::new(
+        &config,
+        Parts {
+            scope: Arc::clone(&scope),
+            ledger: Ledger::new(sink, journal),
+            progress: Progress::new(config.progress),
+            resume,
+            known: known.clone(),
+            item_hook: hook,
+        },
+    );
+    let setup = Setup {
+        config: &config,
+        scope,
+        known,
+        shutdown: &shutdown,
+    };
+    let ran = modes::driver(config.mode)(&mut coordinator, &setup)?;
+    // `shutdown` is still installed here, so a signal while flushing cannot lose records.
+    let mut summary = coordinator.finish()?;
+    summary.ipc = ran.ipc;
+    summary.interrupted = shutdown.requested();
+    Ok(summary)
+}
+
+/// A crawl with your extractor: the front door for scrapers.
+///
+/// See [`crate::scrape`] for the extractor's side, and a complete scraper.
+pub struct Crawl<E: Extractor> {
+    config: Config,
+    extractor: E,
+}
+
+impl<E: Extractor> Crawl<E> {
+    /// A crawl of `config` (built in code, with the same options as the flags) that runs
+    /// `extractor` on every successful HTML page.
+    pub fn new(config: Config, extractor: E) -> Self {
+        Crawl { config, extractor }
+    }
+
+    /// Runs the crawl; items go into the records (`config.output`, `config.format`).
+    pub fn run(self) -> Result<Summary, CrawlError> {
+        run_with(self.prepare(), None)
+    }
+
+    /// Runs the crawl and hands every item to `on_item`, typed, with its page's record: one
+    /// call at a time, in the order records are written. Records still go to `config.output`;
+    /// set it to a file, or to [`crate::Output::Discard`], if you only want the items.
+    /// An error (or a panic) in `on_item` stops the crawl and is returned.
+    ///
+    /// `on_item` runs where the crawl's coordinator runs, so keep it quick and simple: in
+    /// threads mode it holds the lock every worker needs; in async mode it runs inside the
+    /// tokio runtime (do not `block_on` there); in processes mode it runs in the coordinator,
+    /// which must stay single-threaded to fork (start no threads in it). Writing a file, as the
+    /// examples do, is fine everywhere; for slow work, send the items down a channel.
+    pub fn for_each(
+        self,
+        mut on_item: impl FnMut(&Record, E::Item) -> Result<(), ItemError> + Send + 'static,
+    ) -> Result<Summary, CrawlError> {
+        let config = self.prepare();
+        let hook: ItemHook = Box::new(move |record, value| {
+            let item: E::Item = serde_json::from_value(value)
+                .map_err(|e| format!("{}: item does not read back: {e}", record.url))?;
+            on_item(record, item)
+        });
+        run_with(config, Some(hook))
+    }
+
+    fn prepare(self) -> Config {
+        let mut config = self.config;
+        if let Format::Csv { columns } = &mut config.format
+            && columns.is_empty()
+        {
+            *columns = Extractor::columns(&self.extractor);
+        }
+        config.extractor = Some(Arc::new(self.extractor));
+        config
+    }
+}

@@ -1,0 +1,31 @@
+//! What this process has used so far: CPU time and peak memory, as the summary and the verdict
+//! report them (worker processes report their own, read with the same functions).
+
+/// This process's peak resident memory, in kilobytes.
+///
+/// Read from `VmHWM` in /proc/self/status where it exists: getrusage's `ru_maxrss` survives
+/// exec(2) on Linux, so a crawl started by a large parent would report the parent's peak.
+pub fn own_peak_rss_kb() -> u64 {
+    let from_proc = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        });
+    from_proc.unwrap_or_else(|| {
+        use nix::sys::resource::{UsageWho, getrusage};
+        getrusage(UsageWho::RUSAGE_SELF).map_or(0, |u| u64::try_from(u.max_rss()).unwrap_or(0))
+    })
+}
+
+/// CPU time this process has used (all threads), in milliseconds.
+pub fn own_cpu_ms() -> f64 {
+    use nix::sys::resource::{UsageWho, getrusage};
+    getrusage(UsageWho::RUSAGE_SELF).map_or(0.0, |u| {
+        let ms =
+            |t: nix::sys::time::TimeVal| t.tv_sec() as f64 * 1000.0 + t.tv_usec() as f64 / 1000.0;
+        ms(u.user_time()) + ms(u.system_time())
+    })
+}
