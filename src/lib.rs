@@ -31,6 +31,23 @@
 //!   ([`Config::validate`]): a bad value is an error naming the setting, never a panic or a
 //!   hang.
 //!
+//! ```
+//! use crawl::{Config, CrawlError, Setting, Url};
+//!
+//! let mut config = Config::new(vec![Url::parse("http://127.0.0.1:8080/")?]);
+//! config.depth = 2;
+//! config.rate = Some(0.0); // a typo: zero requests per second
+//! match crawl::run(&config) {
+//!     Err(CrawlError::Config(e)) => {
+//!         assert_eq!(e.setting, Setting::Rate);
+//!         assert_eq!(e.for_flag(), "--rate: must be a number of requests per second of at \
+//!                                   least 1/86400 (one a day), got 0");
+//!     }
+//!     other => panic!("expected a refusal, got {other:?}"),
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! ## The layers
 //! Input: [`config`] (the configuration and its rules), [`cli`] (flags to a config), `seeds`
 //! (the URLs file).

@@ -82,10 +82,6 @@ impl SharedSet {
         self.count().load(Ordering::Relaxed) as usize
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// Zero marks an empty slot, so fingerprint 0 is stored as 1 (a harmless extra collision).
     fn key(fingerprint: u64) -> u64 {
         fingerprint.max(1)

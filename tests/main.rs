@@ -13,3 +13,4 @@ mod library;
 mod processes;
 mod resume;
 mod scrape;
+mod validation;

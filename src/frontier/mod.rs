@@ -86,18 +86,18 @@ impl Frontier {
     }
 
     /// Starts (or stops) logging the URLs the frontier takes on, for the journal.
-    pub fn set_logging(&mut self, on: bool) {
+    pub(crate) fn set_logging(&mut self, on: bool) {
         self.admission.set_logging(on);
     }
 
     /// The URLs taken on since the last call, with the depth each was taken on at.
-    pub fn drain_log(&mut self) -> Vec<(u32, Url)> {
+    pub(crate) fn drain_log(&mut self) -> Vec<(u32, Url)> {
         self.admission.drain_log()
     }
 
     /// Counts a URL finished by an earlier run (`--state`) as known and as a record, so it is
     /// neither fetched again nor left out of `--max-pages`.
-    pub fn restore_finished(&mut self, fp: u64) {
+    pub(crate) fn restore_finished(&mut self, fp: u64) {
         self.admission.restore_finished(fp);
     }
 
@@ -110,17 +110,17 @@ impl Frontier {
     }
 
     /// Mirrors every admitted URL's fingerprint into `known` from now on (and all so far).
-    pub fn publish_known(&mut self, known: Arc<SharedSet>) {
+    pub(crate) fn publish_known(&mut self, known: Arc<SharedSet>) {
         self.admission.publish_known(known);
     }
 
     /// Counts links a worker already dropped as known (they never reach [`Frontier::admit`]).
-    pub fn count_known_links(&mut self, n: usize) {
+    pub(crate) fn count_known_links(&mut self, n: usize) {
         self.admission.count_known_links(n);
     }
 
     /// Counts links a page had beyond the per-page cap (they never reach [`Frontier::admit`]).
-    pub fn count_links_over_limit(&mut self, n: usize) {
+    pub(crate) fn count_links_over_limit(&mut self, n: usize) {
         self.admission.count_links_over_limit(n);
     }
 
@@ -155,7 +155,7 @@ impl Frontier {
     }
 
     /// Records an origin's robots.txt verdict and releases its parked pages.
-    pub fn set_robots(&mut self, origin_key: &str, verdict: Verdict) {
+    pub(crate) fn set_robots(&mut self, origin_key: &str, verdict: Verdict) {
         self.queues.set_robots(origin_key, verdict);
     }
 
