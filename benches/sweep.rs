@@ -20,7 +20,16 @@ use common::{Series, crawl, line_chart, machine, num, publish};
 use crawl_fixture::{FixtureServer, Options};
 use serde_json::Value;
 
-const MODES: [&str; 4] = ["sequential", "threads", "async", "processes"];
+/// Every mode, from the library's own list, so a new mode is swept without editing this file.
+const MODES: [&str; crawl::Mode::ALL.len()] = {
+    let mut names = [""; crawl::Mode::ALL.len()];
+    let mut i = 0;
+    while i < names.len() {
+        names[i] = crawl::Mode::ALL[i].name();
+        i += 1;
+    }
+    names
+};
 
 fn server(latency_ms: u64, pages: usize) -> FixtureServer {
     FixtureServer::start(Options {

@@ -31,7 +31,7 @@ pub enum Mode {
 
 impl Mode {
     /// The lower-case name used on the command line and in reports.
-    pub fn name(self) -> &'static str {
+    pub const fn name(self) -> &'static str {
         match self {
             Mode::Sequential => "sequential",
             Mode::Threads => "threads",

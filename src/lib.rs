@@ -59,12 +59,12 @@
 //!   one record per admitted URL (its `ledger` orders records and journal; its `items` hands
 //!   extracted items over);
 //! - [`frontier`]: what to fetch next and what has been seen; [`scope`]; `normalize`;
-//!   `robots`; [`ratelimit`]; [`redirect`]; `retry`;
-//! - [`record`] and `sink` (the output), `journal` (`--state`), `stats`, `verdict`, `usage`,
+//!   `robots`; [`ratelimit`]; `redirect`; `retry`;
+//! - `record` and `sink` (the output), `journal` (`--state`), `stats`, `verdict`, `usage`,
 //!   `progress`, [`report`] (where the time went, live and at the end);
 //! - `shutdown` (SIGINT and SIGTERM as an orderly stop), `shared_set` (shared-memory dedupe).
 //!
-//! One task, the same code in every mode: [`task`] (the messages), `worker` (fetch, then
+//! One task, the same code in every mode: `task` (the messages), `worker` (fetch, then
 //! parse), `fetch` (reqwest), `decode` (charsets), `extract` (title and links, streaming, no
 //! DOM), `work` (`--cpu-work`); [`scrape`] (your extractor's side: the page and its DOM) and
 //! `fields` (`--field` as an extractor).
@@ -85,8 +85,8 @@ mod journal;
 mod normalize;
 mod progress;
 pub mod ratelimit;
-pub mod record;
-pub mod redirect;
+mod record;
+mod redirect;
 pub mod report;
 mod retry;
 mod robots;
@@ -104,7 +104,7 @@ mod extract;
 mod fetch;
 mod fields;
 pub mod scrape;
-pub mod task;
+mod task;
 mod work;
 mod worker;
 
@@ -119,6 +119,7 @@ pub use crawler::{Crawl, CrawlError, run};
 pub use record::Record;
 pub use report::Summary;
 pub use shutdown::StopSignal;
+pub use task::WorkerId;
 /// The URL type every API here takes, so a scraper needs no `url` dependency of its own.
 pub use url::Url;
 
@@ -143,10 +144,12 @@ pub mod errors {
     pub use crate::journal::JournalError;
     pub use crate::modes::DriverError;
     pub use crate::record::RecordError;
+    pub use crate::redirect::RedirectRefusal;
     pub use crate::scrape::CssError;
     pub use crate::seeds::SeedError;
     pub use crate::shutdown::ShutdownError;
     pub use crate::sink::OpenError;
+    pub use crate::task::FetchError;
     pub use crate::worker::WorkerError;
 }
 

@@ -61,6 +61,8 @@ use crate::ratelimit::Limiter;
 use crate::robots::Verdict;
 use crate::scope::Scope;
 use crate::shared_set::SharedSet;
+/// What a [`Job`] fetches: a page, or its origin's robots.txt.
+pub use crate::task::TaskKind;
 use admission::Admission;
 pub use admission::{Admit, Skipped};
 use queues::Queues;
