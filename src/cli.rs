@@ -11,7 +11,7 @@ use url::Url;
 use std::sync::Arc;
 
 use crate::config::{
-    Config, ConfigError, Dedupe, Format, Mode, Output, ProgressMode, default_user_agent,
+    Config, ConfigError, Dedupe, Format, Mode, Output, ProgressMode, Setting, default_user_agent,
 };
 use crate::fields::Fields;
 use crate::scrape::PageExtractor;
@@ -45,7 +45,7 @@ pub struct Args {
     #[arg(short, long, value_enum, default_value_t = Mode::Async)]
     pub mode: Mode,
 
-    /// Workers: OS threads, worker processes, or pages in flight for async
+    /// Workers: OS threads, worker processes, or pages in flight for async, at most 10000
     /// [default: threads 16, async 64, processes 2 x cores; sequential is always 1]
     #[arg(short = 'j', long, value_name = "N")]
     pub workers: Option<usize>,
@@ -167,11 +167,6 @@ pub enum ArgsError {
     Field(#[from] crate::fields::FieldError),
 }
 
-/// Seconds as a duration, or the setting's own error for a value that is not one.
-fn seconds(secs: f64, refuse: fn(f64) -> ConfigError) -> Result<Duration, ConfigError> {
-    Duration::try_from_secs_f64(secs).map_err(|_| refuse(secs))
-}
-
 impl Args {
     /// Reads the seed list named by the arguments (a file, or standard input).
     pub fn read_seeds(&self) -> Result<Vec<Url>, ArgsError> {
@@ -179,9 +174,14 @@ impl Args {
     }
 
     /// Turns the flags into a [`Config`] crawling `seeds`, validated by the same rules as a
-    /// config built in code ([`Config::validate`]).
+    /// config built in code ([`Config::validate`]). Only what flags alone can get wrong is
+    /// checked here: `--field` specifications, and seconds that are not a duration at all.
     pub fn into_config(self, seeds: Vec<Url>) -> Result<Config, ArgsError> {
-        let fields = crate::fields::parse_all(&self.fields)?;
+        let (fields, field_error) = match crate::fields::parse_all(&self.fields) {
+            Ok(fields) => (fields, None),
+            Err(e) => (Vec::new(), Some(e)),
+        };
+        let (timeout_secs, grace_secs) = (self.timeout, self.grace);
         let config = Config {
             seeds,
             mode: self.mode,
@@ -191,7 +191,9 @@ impl Args {
             depth: self.depth.unwrap_or(if self.demo { 5 } else { 0 }),
             max_pages: self.max_pages,
             allow_domains: self.allow_domains,
-            timeout: seconds(self.timeout, ConfigError::timeout)?,
+            // Negative or NaN seconds are no duration: stand-ins the rules refuse, reported
+            // below with the number the user typed.
+            timeout: Duration::try_from_secs_f64(timeout_secs).unwrap_or(Duration::ZERO),
             retries: self.retries,
             max_bytes: self.max_bytes,
             user_agent: self.user_agent.unwrap_or_else(default_user_agent),
@@ -212,12 +214,23 @@ impl Args {
             cpu_work: self.cpu_work,
             dedupe: self.dedupe,
             fork_per_page: self.fork_per_page,
-            grace: seconds(self.grace, ConfigError::grace)?,
+            grace: Duration::try_from_secs_f64(grace_secs).unwrap_or(Duration::MAX),
             state: self.state,
             extractor: (!fields.is_empty())
                 .then(|| Arc::new(Fields(fields)) as Arc<dyn PageExtractor>),
         };
-        Ok(config.validate()?)
+        let checked = config.validate().map_err(|e| match e.setting {
+            Setting::Timeout => ConfigError::timeout(timeout_secs),
+            Setting::Grace => ConfigError::grace(grace_secs),
+            _ => e,
+        });
+        // Report the first problem in the order the rules run, `--field` in its place.
+        match (checked, field_error) {
+            (Err(e), _) if Config::checked_before_fields(e.setting) => Err(e.into()),
+            (_, Some(e)) => Err(e.into()),
+            (Err(e), None) => Err(e.into()),
+            (Ok(config), None) => Ok(config),
+        }
     }
 }
 
@@ -261,6 +274,40 @@ mod tests {
         ] {
             let err = config(args).expect_err("invalid").to_string();
             assert!(err.starts_with(flag), "{args:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_first_bad_flag_is_reported_in_the_usual_order() {
+        for (args, message) in [
+            (&["--max-bytes", "0", "--rate", "0"][..], "--max-bytes"),
+            (&["--grace", "4000", "--max-bytes", "0"][..], "--grace"),
+            (&["-j", "0", "--field", "bad"][..], "--workers"),
+            (&["--fork-per-page", "--rate", "0"][..], "--fork-per-page"),
+            (
+                &["--user-agent", " ", "--per-host-rate", "0"][..],
+                "--user-agent",
+            ),
+            (&["--field", "bad", "--rate", "0"][..], "--field"),
+            (
+                &["--allow-domain", "a/b", "--rate", "0"][..],
+                "--allow-domain",
+            ),
+            (
+                &["--timeout", "1e-10"][..],
+                "--timeout: must be a number of seconds above 0 and at most 86400, got 0.0000000001",
+            ),
+            (
+                &["--grace=-1"][..],
+                "--grace: must be a number of seconds from 0 to 3600, got -1",
+            ),
+            (
+                &["-j", "10001"][..],
+                "--workers: must be at most 10000, got 10001",
+            ),
+        ] {
+            let err = config(args).expect_err("invalid").to_string();
+            assert!(err.starts_with(message), "{args:?}: {err}");
         }
     }
 

@@ -113,7 +113,9 @@ pub enum ProgressMode {
     Never,
 }
 
-/// A crawl, fully specified and validated.
+/// A crawl, fully specified. Build one with [`Config::new`] and set the fields you need; the
+/// front door ([`crate::run`], [`crate::Crawl`]) checks it with [`Config::validate`] before
+/// anything runs.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub seeds: Vec<Url>,
@@ -191,11 +193,12 @@ pub fn default_user_agent() -> String {
     format!("crawl/{}", env!("CARGO_PKG_VERSION"))
 }
 
-/// Slowest rate accepted: one request a day. Anything slower is a typo, and would overflow
-/// the limiter's period.
-pub const MIN_RATE: f64 = 1.0 / 86_400.0;
+pub use crate::ratelimit::MIN_RATE;
 /// Longest request timeout accepted.
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(86_400);
+/// Most workers accepted in any mode: far past where more help (see the README's sweeps), and
+/// low enough that no mode runs out of memory or file descriptors just setting them up.
+pub const MAX_WORKERS: usize = 10_000;
 /// Longest grace period accepted after Ctrl-C.
 pub const MAX_GRACE: Duration = Duration::from_secs(3600);
 
@@ -302,6 +305,8 @@ impl Config {
     /// `example.com`). The front door ([`crate::run`], [`crate::Crawl`]) calls this itself;
     /// call it early to report a bad setting before doing anything else.
     pub fn validate(mut self) -> Result<Config, ConfigError> {
+        // The rules run in the order the command line has always reported them, so the flag
+        // named first when several are wrong does not depend on how the config was built.
         if self.seeds.is_empty() {
             return Err(ConfigError::new(Setting::Seeds, "no seed URLs"));
         }
@@ -320,26 +325,19 @@ impl Config {
             _ if self.workers == 0 => {
                 return Err(ConfigError::new(Setting::Workers, "must be at least 1"));
             }
+            _ if self.workers > MAX_WORKERS => {
+                return Err(ConfigError::new(
+                    Setting::Workers,
+                    format!("must be at most {MAX_WORKERS}, got {}", self.workers),
+                ));
+            }
             _ => {}
         }
-        check_rate(Setting::Rate, self.rate)?;
-        check_rate(Setting::PerHostRate, self.per_host_rate)?;
-        if self.max_pages == Some(0) {
-            return Err(ConfigError::new(Setting::MaxPages, "must be at least 1"));
-        }
-        self.allow_domains = self
-            .allow_domains
-            .iter()
-            .map(|d| domain(d))
-            .collect::<Result<_, _>>()?;
         if self.timeout.is_zero() || self.timeout > MAX_TIMEOUT {
             return Err(ConfigError::timeout(self.timeout.as_secs_f64()));
         }
-        if self.max_bytes == 0 {
-            return Err(ConfigError::new(Setting::MaxBytes, "must be at least 1"));
-        }
-        if self.user_agent.trim().is_empty() {
-            return Err(ConfigError::new(Setting::UserAgent, "must not be empty"));
+        if self.grace > MAX_GRACE {
+            return Err(ConfigError::grace(self.grace.as_secs_f64()));
         }
         if self.mode != Mode::Processes {
             if self.fork_per_page {
@@ -355,10 +353,32 @@ impl Config {
                 ));
             }
         }
-        if self.grace > MAX_GRACE {
-            return Err(ConfigError::grace(self.grace.as_secs_f64()));
+        if self.max_bytes == 0 {
+            return Err(ConfigError::new(Setting::MaxBytes, "must be at least 1"));
         }
+        if self.max_pages == Some(0) {
+            return Err(ConfigError::new(Setting::MaxPages, "must be at least 1"));
+        }
+        if self.user_agent.trim().is_empty() {
+            return Err(ConfigError::new(Setting::UserAgent, "must not be empty"));
+        }
+        self.allow_domains = self
+            .allow_domains
+            .iter()
+            .map(|d| domain(d))
+            .collect::<Result<_, _>>()?;
+        check_rate(Setting::Rate, self.rate)?;
+        check_rate(Setting::PerHostRate, self.per_host_rate)?;
         Ok(self)
+    }
+
+    /// Whether a failed rule on `setting` is checked before the command line's `--field`
+    /// specifications are (the order the CLI reports errors in: see [`Config::validate`]).
+    pub(crate) fn checked_before_fields(setting: Setting) -> bool {
+        !matches!(
+            setting,
+            Setting::AllowDomains | Setting::Rate | Setting::PerHostRate
+        )
     }
 }
 
@@ -409,13 +429,14 @@ mod tests {
     #[test]
     fn every_rule_names_its_setting() {
         type Change = fn(&mut Config);
-        let cases: [(Change, Setting); 16] = [
+        let cases: [(Change, Setting); 17] = [
             (|c| c.seeds.clear(), Setting::Seeds),
             (
                 |c| c.seeds = vec![Url::parse("ftp://a.test/").expect("url")],
                 Setting::Seeds,
             ),
             (|c| c.workers = 0, Setting::Workers),
+            (|c| c.workers = MAX_WORKERS + 1, Setting::Workers),
             (|c| c.rate = Some(0.0), Setting::Rate),
             (|c| c.rate = Some(f64::NAN), Setting::Rate),
             (|c| c.rate = Some(1e-20), Setting::Rate),

@@ -17,10 +17,12 @@
 //!  worker         worker           fetch -> decode -> extract (-> your Extractor), one task
 //! ```
 //!
-//! **Imports go down this page, never up**: the front door uses the drivers, the drivers use
-//! the coordinator and the worker, the coordinator uses the parts below it. The leaves (config,
-//! scrape, task, normalize, ...) import nothing above them. No module imports one above it
-//! except a parent its child.
+//! **Imports go one way, down this map**: the front door uses the drivers, the drivers use the
+//! coordinator and the worker, the coordinator uses the parts below it, and a part uses only
+//! parts more basic than itself (the record uses the frontier's `Job`; the journal restores
+//! into the frontier). No module imports one above it except a parent its child, and there is
+//! no import circle. At the bottom, `normalize`, `decode`, `retry`, `ratelimit`, `shutdown`,
+//! `usage`, `shared_set` and `work` import nothing of the crate.
 //!
 //! ## The front door
 //! - [`run`]`(&config)`: a crawl whose records go to `config.output`, as the `crawl` binary
@@ -119,7 +121,6 @@ pub use crawler::{Crawl, CrawlError, run};
 pub use record::Record;
 pub use report::Summary;
 pub use shutdown::StopSignal;
-pub use task::WorkerId;
 /// The URL type every API here takes, so a scraper needs no `url` dependency of its own.
 pub use url::Url;
 
@@ -141,6 +142,7 @@ pub mod errors {
     pub use crate::coordinator::ledger::LedgerError;
     pub use crate::crawler::CrawlError;
     pub use crate::fetch::ClientError;
+    pub use crate::fields::FieldError;
     pub use crate::journal::JournalError;
     pub use crate::modes::DriverError;
     pub use crate::record::RecordError;

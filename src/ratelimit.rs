@@ -44,9 +44,25 @@ fn quota(rate: f64) -> Quota {
         .allow_burst(NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN))
 }
 
+/// Slowest rate accepted: one request a day. Anything slower is a typo, and would overflow
+/// the limiter's period.
+pub const MIN_RATE: f64 = 1.0 / 86_400.0;
+
+/// `rate` as the limiter can take it: a rate [`Config::validate`](crate::Config::validate)
+/// would refuse (below one a day, zero, negative, NaN) is taken as one a day rather than
+/// allowed to panic here; a validated configuration never has one.
+fn sane(rate: f64) -> f64 {
+    if rate.is_nan() || rate < MIN_RATE {
+        MIN_RATE
+    } else {
+        rate
+    }
+}
+
 impl Limiter {
     /// Limiters for the given rates in requests per second; `None` means unlimited.
     pub fn new(rate: Option<f64>, per_host_rate: Option<f64>) -> Self {
+        let (rate, per_host_rate) = (rate.map(sane), per_host_rate.map(sane));
         Limiter {
             global: rate.map(|r| RateLimiter::direct_with_clock(quota(r), MonotonicClock)),
             global_period: rate.map(|r| Duration::from_secs_f64(1.0 / r)),
@@ -87,6 +103,15 @@ impl Limiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rates_a_config_would_refuse_do_not_panic() {
+        for bad in [0.0, -1.0, f64::NAN, 1e-300] {
+            let l = Limiter::new(Some(bad), Some(bad));
+            assert!(l.take_global().is_ok(), "the first permit is free");
+            assert!(l.take_global().is_err(), "then one a day");
+        }
+    }
 
     #[test]
     fn unlimited_never_refuses() {

@@ -345,6 +345,8 @@ impl Coordinator {
     /// nothing and answers `Done` once the tasks in flight have come back. Their results are
     /// still recorded; queued pages are left unfetched.
     pub fn stop(&mut self) {
+        // Time after a stop is the stop's, not the rate limiter's.
+        self.settle_rate_wait(Instant::now());
         self.stopping = true;
     }
 

@@ -46,11 +46,20 @@ impl StopPolicy {
 
     /// The phase at `now`, given the signals `shutdown` has seen.
     pub(crate) fn phase(&mut self, shutdown: &Shutdown, now: Instant) -> Phase {
-        if shutdown.requested().is_none() {
+        let signals = match shutdown.requested() {
+            None => 0,
+            Some(_) => shutdown.count().max(1),
+        };
+        self.after(signals, now)
+    }
+
+    /// The phase at `now` after `signals` stop signals.
+    fn after(&mut self, signals: u32, now: Instant) -> Phase {
+        if signals == 0 {
             return Phase::Running;
         }
         let until = *self.deadline.get_or_insert(now + self.grace);
-        if shutdown.count() >= 2 || now >= until {
+        if signals >= 2 || now >= until {
             Phase::Cancelled
         } else {
             Phase::Draining { until }
@@ -130,5 +139,39 @@ impl Drop for Watching<'_> {
     fn drop(&mut self) {
         self.done.store(true, Ordering::SeqCst);
         self.shutdown.wake();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stop_drains_until_the_grace_period_ends() {
+        let t0 = Instant::now();
+        let grace = Duration::from_secs(5);
+        let mut policy = StopPolicy::new(grace);
+        assert_eq!(policy.after(0, t0), Phase::Running);
+        let until = t0 + Duration::from_secs(1) + grace;
+        // The grace period counts from the first look after the signal, and stays put.
+        assert_eq!(
+            policy.after(1, t0 + Duration::from_secs(1)),
+            Phase::Draining { until }
+        );
+        assert_eq!(
+            policy.after(1, t0 + Duration::from_secs(3)),
+            Phase::Draining { until }
+        );
+        assert_eq!(policy.after(1, until), Phase::Cancelled);
+    }
+
+    #[test]
+    fn a_second_signal_or_no_grace_cancels_at_once() {
+        let t0 = Instant::now();
+        let mut policy = StopPolicy::new(Duration::from_secs(5));
+        assert!(matches!(policy.after(1, t0), Phase::Draining { .. }));
+        assert_eq!(policy.after(2, t0), Phase::Cancelled);
+        let mut no_grace = StopPolicy::new(Duration::ZERO);
+        assert_eq!(no_grace.after(1, t0), Phase::Cancelled);
     }
 }

@@ -113,11 +113,16 @@ async fn dispatch(
             }
             Phase::Cancelled => return cancel(coordinator, running, carrying).await,
         }
-        let filled = fill(coordinator, free.len(), |_, task: Task| {
-            if let Some(slot) = free.pop() {
-                let id = task.id;
-                let handle = running.spawn(run_task(Arc::clone(&shared), task, slot));
-                carrying.insert(handle.id(), (slot, id));
+        let filled = fill(coordinator, free.len(), |coordinator, task: Task| {
+            match free.pop() {
+                Some(slot) => {
+                    let id = task.id;
+                    let handle = running.spawn(run_task(Arc::clone(&shared), task, slot));
+                    carrying.insert(handle.id(), (slot, id));
+                }
+                // `fill` asks for no more tasks than there are free slots; should that ever
+                // change, the task goes back rather than being lost.
+                None => coordinator.complete(task.id, Outcome::Unsent),
             }
             Ok::<(), std::convert::Infallible>(())
         });

@@ -200,7 +200,12 @@ impl Pool<'_> {
                     }
                     deadline = Some(until);
                 }
-                Phase::Cancelled => return Ok(()),
+                Phase::Cancelled => {
+                    // A second signal (or `--grace 0`) can arrive before this loop saw the
+                    // first: the coordinator must still learn that the crawl stopped.
+                    coordinator.stop();
+                    return Ok(());
+                }
             }
             let idle: Vec<usize> = (0..self.slots.len())
                 .filter(|&i| self.slots[i].as_ref().is_none_or(|w| w.task.is_none()))
