@@ -151,7 +151,9 @@ pub struct Args {
 /// The values of `--format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum FormatArg {
+    /// One JSON object per line ([`Format::Jsonl`]).
     Jsonl,
+    /// CSV with a header row ([`Format::Csv`]), the `--field` names as its extra columns.
     Csv,
 }
 
@@ -161,8 +163,11 @@ pub enum ArgsError {
     /// A rule of [`Config::validate`], reported with the flag's name.
     #[error("{}", .0.for_flag())]
     Invalid(#[from] ConfigError),
+    /// The seed list could not be read, has a line that is not a seed URL, or is empty.
     #[error(transparent)]
     Seeds(#[from] SeedError),
+    /// A `--field` is not `NAME=SELECTOR`, takes a record key's name or a name given before,
+    /// or has a selector that does not parse.
     #[error(transparent)]
     Field(#[from] crate::fields::FieldError),
 }

@@ -89,7 +89,10 @@ pub enum Dedupe {
 /// Where records go.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Output {
+    /// Standard output (`--output -`, or no `--output`): the default.
     Stdout,
+    /// This file (`--output FILE`): created, or emptied if it exists; when a `--state` crawl
+    /// resumes, records are appended to it instead.
     File(PathBuf),
     /// Nowhere: for library users who take items through [`crate::Crawl::for_each`].
     Discard,
@@ -101,7 +104,13 @@ pub enum Format {
     /// One JSON object per line.
     Jsonl,
     /// CSV with a header: the record's keys, then `columns` (the extractor's fields).
-    Csv { columns: Vec<String> },
+    Csv {
+        /// The extractor's keys whose columns follow the record's own, in order (the `--field`
+        /// names on the command line; left empty, [`crate::Crawl`] takes its extractor's
+        /// [`columns`](crate::scrape::Extractor::columns)). Keys not listed go, as one JSON
+        /// object, in a last `fields` column.
+        columns: Vec<String>,
+    },
 }
 
 /// When to draw progress bars on standard error.
@@ -109,7 +118,9 @@ pub enum Format {
 pub enum ProgressMode {
     /// Only when standard error is a terminal.
     Auto,
+    /// Always, even when standard error is a file or a pipe.
     Always,
+    /// Never; notes and the summary are still printed.
     Never,
 }
 
@@ -118,43 +129,73 @@ pub enum ProgressMode {
 /// anything runs.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// The URLs the crawl starts from, at depth 0: at least one, each an http(s) URL with a
+    /// host. On the command line, the lines of `URLS_FILE` (or standard input). No default:
+    /// [`Config::new`] takes them.
     pub seeds: Vec<Url>,
+    /// Where the fetch-and-parse stage runs (`--mode`, `-m`); default [`Mode::Async`].
     pub mode: Mode,
-    /// OS threads, worker processes or concurrent async tasks (1 in sequential mode).
+    /// OS threads, worker processes or concurrent async tasks (1 in sequential mode), at most
+    /// [`MAX_WORKERS`] (`--workers`, `-j`). Default 64, async mode's
+    /// [`default_workers`](Mode::default_workers): [`Config::new`] sets it for async, so set
+    /// it again when you change [`mode`](Config::mode).
     pub workers: usize,
-    /// Global requests per second across all workers; `None` is unlimited.
+    /// Global requests per second across all workers; `None` is unlimited (`--rate`). At least
+    /// [`MIN_RATE`] (one a day); default `None`.
     pub rate: Option<f64>,
-    /// Requests per second to any one origin; `None` is unlimited.
+    /// Requests per second to any one origin (scheme, host, port); `None` is unlimited
+    /// (`--per-host-rate`). At least [`MIN_RATE`]; default `None`.
     pub per_host_rate: Option<f64>,
-    /// Link hops from the seeds; 0 fetches the seeds only.
+    /// Link hops from the seeds; 0 fetches the seeds only (`--depth`, `-d`). Default 0.
     pub depth: u32,
-    /// Upper bound on records, seeds included; `None` is unlimited.
+    /// Upper bound on records, seeds and pages finished by an earlier `--state` run included;
+    /// `None` is unlimited (`--max-pages`). At least 1; default `None`.
     pub max_pages: Option<u64>,
-    /// Extra domains (and their subdomains) links and redirects may go to.
+    /// Extra domains (and their subdomains) links and redirects may go to, besides the seeds'
+    /// hosts (`--allow-domain`, repeatable). Bare names (`example.com`, not a URL);
+    /// [`Config::validate`] lower-cases them and strips leading and trailing dots. Default
+    /// none.
     pub allow_domains: Vec<String>,
-    /// Whole-request timeout, body included.
+    /// Whole-request timeout, body included; connecting may take at most 10 s of it
+    /// (`--timeout`, in seconds). Above 0 and at most [`MAX_TIMEOUT`]; default 30 s.
     pub timeout: Duration,
-    /// Extra attempts after a retryable failure.
+    /// Extra attempts after a retryable failure (a timeout, a connection that failed or broke,
+    /// a worker that died, HTTP 429 or 5xx), with backoff (`--retries`). Default 2.
     pub retries: u32,
-    /// Body bytes kept (after decompression); longer bodies are cut.
+    /// Body bytes kept (after decompression); longer bodies are cut, and their record says so
+    /// (`--max-bytes`). At least 1; default 10 MiB (10,485,760).
     pub max_bytes: u64,
+    /// The User-Agent header of every request; its first word, up to any `/`, is the product
+    /// token robots.txt groups are matched against (`--user-agent`). Not blank; default
+    /// `crawl/VERSION` ([`default_user_agent`]).
     pub user_agent: String,
+    /// Whether to fetch each origin's robots.txt before its pages and leave out the pages it
+    /// disallows (`--ignore-robots` sets it to false). Default true.
     pub obey_robots: bool,
+    /// Where records go (`--output`, `-o`); default [`Output::Stdout`].
     pub output: Output,
+    /// How records are written (`--format`); default [`Format::Jsonl`].
     pub format: Format,
+    /// When to draw progress bars on standard error (`--progress`); default
+    /// [`ProgressMode::Never`] here, `auto` on the command line.
     pub progress: ProgressMode,
-    /// Rounds of synthetic CPU work per parsed page.
+    /// Rounds of synthetic CPU work per parsed page (`--cpu-work`; 1,000,000 rounds take
+    /// about 2.4 ms on a 2024 x86 core). Default 0.
     pub cpu_work: u64,
-    /// Processes mode: where links are deduplicated first.
+    /// Processes mode: where links are deduplicated first (`--dedupe`). Default
+    /// [`Dedupe::Coordinator`], the only value the other modes accept.
     pub dedupe: Dedupe,
-    /// Processes mode: fork a fresh worker for every page instead of keeping a pool.
+    /// Processes mode: fork a fresh worker for every page instead of keeping a pool
+    /// (`--fork-per-page`). Default false; the other modes refuse true.
     pub fork_per_page: bool,
-    /// After Ctrl-C or SIGTERM, how long pages in flight may take to finish.
+    /// After Ctrl-C or SIGTERM, how long pages in flight may take to finish (`--grace`, in
+    /// seconds). At most [`MAX_GRACE`]; default 5 s.
     pub grace: Duration,
-    /// Where the crash-safe journal lives (`--state`); running again with it resumes.
+    /// Where the crash-safe journal lives (`--state`); running again with it resumes. Default
+    /// `None`: no journal.
     pub state: Option<PathBuf>,
     /// Runs on every 2xx HTML page and adds its item to the record (`--field`, or your own
-    /// through [`crate::Crawl`]).
+    /// through [`crate::Crawl`]). Default `None`.
     pub extractor: Option<Arc<dyn PageExtractor>>,
 }
 
@@ -206,17 +247,29 @@ pub const MAX_GRACE: Duration = Duration::from_secs(3600);
 /// command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Setting {
+    /// [`Config::seeds`]; the `URLS_FILE` argument.
     Seeds,
+    /// [`Config::workers`]; `--workers`.
     Workers,
+    /// [`Config::rate`]; `--rate`.
     Rate,
+    /// [`Config::per_host_rate`]; `--per-host-rate`.
     PerHostRate,
+    /// [`Config::max_pages`]; `--max-pages`.
     MaxPages,
+    /// [`Config::allow_domains`]; `--allow-domain`.
     AllowDomains,
+    /// [`Config::timeout`]; `--timeout`.
     Timeout,
+    /// [`Config::max_bytes`]; `--max-bytes`.
     MaxBytes,
+    /// [`Config::user_agent`]; `--user-agent`.
     UserAgent,
+    /// [`Config::dedupe`]; `--dedupe`.
     Dedupe,
+    /// [`Config::fork_per_page`]; `--fork-per-page`.
     ForkPerPage,
+    /// [`Config::grace`]; `--grace`.
     Grace,
 }
 
@@ -263,12 +316,14 @@ impl Setting {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{}: {message}", setting.field())]
 pub struct ConfigError {
+    /// The setting whose rule failed.
     pub setting: Setting,
     /// What is wrong, without the setting's name ("must be at least 1").
     pub message: String,
 }
 
 impl ConfigError {
+    /// A refusal of `setting`; `message` says what is wrong, without the setting's name.
     pub fn new(setting: Setting, message: impl Into<String>) -> Self {
         ConfigError {
             setting,

@@ -29,16 +29,25 @@ use crate::sink::{OpenError, Sink};
 /// Why a crawl could not run to the end. (A page that fails is a record, not an error.)
 #[derive(Debug, thiserror::Error)]
 pub enum CrawlError {
+    /// The configuration breaks a rule of [`Config::validate`]; nothing was started.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// The output file could not be opened.
     #[error(transparent)]
     Output(#[from] OpenError),
+    /// The `--state` directory could not be used: unreadable, locked by another crawl,
+    /// holding another crawl's journal, or not a journal.
     #[error(transparent)]
     State(#[from] JournalError),
+    /// SIGINT and SIGTERM could not be taken over: another crawl is running in this process,
+    /// or the OS refused.
     #[error(transparent)]
     Signals(#[from] ShutdownError),
+    /// The mode's driver could not start or keep its workers.
     #[error(transparent)]
     Driver(#[from] DriverError),
+    /// The crawl stopped on a fatal error: records or journal unwritable, or the item
+    /// callback failed.
     #[error(transparent)]
     Coordinator(#[from] CoordinatorError),
 }

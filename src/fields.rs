@@ -23,15 +23,34 @@ pub struct Field {
 /// A `--field` that cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum FieldError {
+    /// No `=`, or nothing before or after it.
     #[error("--field {spec:?}: expected NAME=SELECTOR (for example price=.price or img=img@src)")]
-    Shape { spec: String },
+    Shape {
+        /// The `--field` value as given.
+        spec: String,
+    },
+    /// The name is one of the record's own keys ([`crate::Record::KEYS`]) or `fields`.
     #[error("--field {spec:?}: {name:?} is already a key of every record; choose another name")]
-    Reserved { spec: String, name: String },
+    Reserved {
+        /// The `--field` value as given.
+        spec: String,
+        /// The name it asked for, trimmed.
+        name: String,
+    },
+    /// An earlier `--field` has the same name.
     #[error("--field {spec:?}: the name {name:?} is given twice")]
-    Duplicate { spec: String, name: String },
+    Duplicate {
+        /// The later `--field` value, as given.
+        spec: String,
+        /// The name both use.
+        name: String,
+    },
+    /// The selector (without any `@attr`) is not valid CSS.
     #[error("--field {spec:?}: {source}")]
     Selector {
+        /// The `--field` value as given.
         spec: String,
+        /// Why the selector does not parse.
         source: crate::scrape::CssError,
     },
 }

@@ -53,19 +53,39 @@ const SYNC_EVERY: Duration = Duration::from_secs(1);
 /// The state directory cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
+    /// Creating, opening, reading, writing or syncing the journal failed (or syncing the
+    /// records, which runs just before the journal's own sync).
     #[error("--state {dir}: {source}")]
-    Io { dir: PathBuf, source: io::Error },
+    Io {
+        /// The state directory, as given.
+        dir: PathBuf,
+        /// The operating system's error.
+        source: io::Error,
+    },
+    /// The journal's lock could not be taken: another crawl holds it.
     #[error("--state {dir}: another crawl is using this directory")]
-    Locked { dir: PathBuf },
+    Locked {
+        /// The state directory, as given.
+        dir: PathBuf,
+    },
+    /// The journal is of a crawl with other seeds, allowed domains, depth, page limit or
+    /// record format.
     #[error(
         "--state {dir}: it holds a crawl of other seeds, --allow-domain, --depth, --max-pages, \
          --format or --field; resume with the same ones, or use a new directory"
     )]
-    OtherCrawl { dir: PathBuf },
+    OtherCrawl {
+        /// The state directory, as given.
+        dir: PathBuf,
+    },
+    /// A line of the journal is not one this crawl writes (or not UTF-8).
     #[error("--state {dir}: {file} is not a crawl journal (line {line})")]
     Corrupt {
+        /// The state directory, as given.
         dir: PathBuf,
+        /// The journal's file name in it (`journal`).
         file: String,
+        /// The number of a line that does not read, counted from 1 (the header is line 1).
         line: usize,
     },
 }

@@ -74,6 +74,8 @@
 //! The fixture site that tests and benchmarks crawl is a separate crate (`fixtures/`), which
 //! this crate never imports.
 
+#![warn(missing_docs)]
+
 // The front door.
 mod crawler;
 

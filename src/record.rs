@@ -20,11 +20,15 @@ pub struct Record {
     pub status: Option<u16>,
     /// Link hops from a seed (seeds are 0).
     pub depth: u32,
+    /// The final response's Content-Type header as sent; null if none arrived or it had none.
     pub content_type: Option<String>,
     /// Decoded body bytes kept.
     pub bytes: u64,
     /// Whether the body was cut at `--max-bytes`.
     pub truncated: bool,
+    /// The page's first `<title>`, whitespace collapsed, at most
+    /// [`MAX_TITLE_BYTES`](crate::limits::MAX_TITLE_BYTES); null if it has none, it is blank,
+    /// or the page was not parsed (not a 2xx HTML response).
     pub title: Option<String>,
     /// Number of distinct http(s) links found on the page.
     pub links: usize,
@@ -81,6 +85,8 @@ pub enum RecordError {
     /// The body was cut at `--max-bytes`.
     #[error("body over {0} bytes")]
     BodyOver(u64),
+    /// robots.txt disallows the URL, or the redirect hop it led to; that URL was not
+    /// requested.
     #[error("blocked by robots.txt")]
     BlockedByRobots,
 }

@@ -16,12 +16,18 @@ pub const MAX_ROBOTS_REDIRECTS: u32 = 5;
 /// Why a redirect is not followed. The `Display` text is what the page's record says.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 pub enum RedirectRefusal {
+    /// The chain has followed its most hops already: [`MAX_REDIRECTS`] for a page,
+    /// [`MAX_ROBOTS_REDIRECTS`] for a robots.txt.
     #[error("too many redirects")]
     TooMany,
+    /// The `Location` is longer than [`MAX_URL_LEN`](crate::limits::MAX_URL_LEN) bytes.
     #[error("redirect to a URL over {MAX_URL_LEN} bytes")]
     TooLong,
+    /// The `Location` is not http or https; the scheme it has.
     #[error("redirect to unsupported scheme {0}")]
     Scheme(String),
+    /// The `Location`'s host is outside the crawl's scope (the seeds' hosts and
+    /// `--allow-domain`); that host.
     #[error("redirect to disallowed host {0}")]
     Host(String),
 }

@@ -24,8 +24,10 @@ pub struct Ipc {
     pub coordinator_ms: f64,
     /// Round-trip time beyond the worker's own fetch and parse time, summed.
     pub overhead_ms: f64,
-    /// Worker processes forked, and the coordinator time fork(2) took.
+    /// Worker processes forked, replacements and `--fork-per-page` workers included.
     pub forks: u64,
+    /// Milliseconds of coordinator time the forks took, summed (from before fork(2) to its
+    /// return in the coordinator).
     pub fork_ms: f64,
     /// Workers that died with a page in hand.
     pub deaths: u64,
@@ -34,15 +36,28 @@ pub struct Ipc {
 /// What a finished crawl did and where its time went.
 #[derive(Debug, Clone)]
 pub struct Summary {
+    /// The mode the crawl ran in.
     pub mode: Mode,
+    /// Worker slots: threads, processes or async pages in flight (1 in sequential mode).
     pub workers: usize,
+    /// Records without an error: 2xx pages kept whole.
     pub ok: u64,
+    /// Records with an error: no response, a redirect not followed, a status other than 2xx,
+    /// a body cut at `--max-bytes`, or blocked by robots.txt.
     pub failed: u64,
+    /// Wall time from the first task handed out to the end of the crawl (worker start-up
+    /// before it is not counted).
     pub elapsed: Duration,
+    /// Body bytes kept (after decompression), summed over the pages' final responses;
+    /// robots.txt and redirect responses are not counted.
     pub bytes: u64,
+    /// How worker time was spent over `elapsed`.
     pub split: Split,
+    /// Retries scheduled after a retryable failure, pages and robots.txt alike.
     pub retries: u64,
+    /// Pages robots.txt disallowed, never requested (each also counted in `failed`).
     pub robots_blocked: u64,
+    /// Links not followed, by reason.
     pub skipped: Skipped,
     /// Where the records went.
     pub output: String,
@@ -58,6 +73,7 @@ pub struct Summary {
     pub resumed: u64,
     /// What limited the crawl, and the figures that say so.
     pub verdict: Bottleneck,
+    /// The figures behind `verdict`, over the whole crawl.
     pub reading: Reading,
     /// Peak resident memory, worker processes included, in kilobytes.
     pub peak_rss_kb: u64,
@@ -149,10 +165,12 @@ impl Summary {
         self.ok + self.failed
     }
 
+    /// Records written per second of `elapsed`.
     pub fn pages_per_sec(&self) -> f64 {
         self.pages() as f64 / self.elapsed.as_secs_f64().max(1e-9)
     }
 
+    /// Body bytes kept (`bytes`) per second of `elapsed`.
     pub fn bytes_per_sec(&self) -> f64 {
         self.bytes as f64 / self.elapsed.as_secs_f64().max(1e-9)
     }

@@ -78,7 +78,9 @@ use crate::normalize::followable;
 pub struct Page<'a> {
     /// The URL the page was served from (after redirects).
     pub url: &'a Url,
+    /// The response's HTTP status (always 2xx).
     pub status: u16,
+    /// Every header of the response.
     pub headers: &'a HeaderMap,
     /// The parsed document (scraper's DOM), for CSS selectors.
     pub document: &'a Html,
@@ -163,11 +165,14 @@ pub struct Css(Selector);
 #[derive(Debug, thiserror::Error)]
 #[error("invalid CSS selector {css:?}: {reason}")]
 pub struct CssError {
+    /// The selector as given.
     pub css: String,
+    /// What the CSS parser said is wrong with it.
     pub reason: String,
 }
 
 impl Css {
+    /// Parses `css`, a selector list as in a style sheet (`h1.name`, `a[rel=next], .more`).
     pub fn new(css: &str) -> Result<Css, CssError> {
         Selector::parse(css).map(Css).map_err(|e| CssError {
             css: css.to_owned(),
@@ -210,6 +215,7 @@ pub enum Follow {
 pub struct Extracted<T> {
     /// Your item, if the page has one.
     pub item: Option<T>,
+    /// Which of the page's links the crawl follows; [`Follow::AllLinks`] unless you say.
     pub follow: Follow,
     /// Stop the whole crawl after this page: nothing new is started, pages
     /// in flight finish and are recorded.
@@ -264,6 +270,7 @@ pub trait Extractor: Send + Sync + 'static {
     /// What you extract; it must survive a round trip through JSON.
     type Item: Serialize + DeserializeOwned + Send + 'static;
 
+    /// Your item from `page`, the links to follow, and whether to stop the crawl.
     fn extract(&self, page: &Page<'_>) -> Extracted<Self::Item>;
 
     /// The item's keys, in order, for `--format csv` columns (keys not listed still reach the
@@ -288,7 +295,10 @@ where
 /// An extractor with its item type erased to JSON: what [`crate::Config::extractor`] holds and
 /// workers call. Every [`Extractor`] is one.
 pub trait PageExtractor: Send + Sync {
+    /// [`Extractor::extract`], its item turned into JSON (an item that will not serialise
+    /// becomes `{"extract_error": "item not serialisable: ..."}`).
     fn extract_value(&self, page: &Page<'_>) -> Extracted<Value>;
+    /// [`Extractor::columns`]: the item's keys for `--format csv`.
     fn columns(&self) -> Vec<String>;
 }
 

@@ -13,17 +13,32 @@ use crate::normalize::{is_http, normalize};
 /// Why the seed list could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum SeedError {
+    /// The file could not be opened, or the file or standard input could not be read.
     #[error("cannot read {name}: {source}")]
-    Read { name: String, source: io::Error },
+    Read {
+        /// The file's path as given, or "standard input".
+        name: String,
+        /// The operating system's error.
+        source: io::Error,
+    },
+    /// A line is not an http(s) URL with a host, or not UTF-8.
     #[error("{name}, line {line}: {reason}: {text:?}")]
     BadLine {
+        /// The file's path as given, or "standard input".
         name: String,
+        /// The line's number, counted from 1 (blank and comment lines included).
         line: usize,
+        /// The line, trimmed (one that is not UTF-8: as read, with U+FFFD for bad bytes).
         text: String,
+        /// What is wrong with it ("not a URL (...)", "URL has no host", ...).
         reason: String,
     },
+    /// No line holds a URL.
     #[error("{name}: no seed URLs (blank lines and # comments are ignored)")]
-    Empty { name: String },
+    Empty {
+        /// The file's path as given, or "standard input".
+        name: String,
+    },
 }
 
 /// Reads seeds from `path`, or from standard input when `path` is `None` or `-`.

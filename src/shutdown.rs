@@ -94,11 +94,13 @@ pub struct Shutdown {
 /// Signal handling could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum ShutdownError {
+    /// A crawl in this process holds the handlers already (one crawl at a time).
     #[error(
         "another crawl is already running in this process (a crawl handles SIGINT and SIGTERM \
          for its duration, so run one at a time)"
     )]
     Busy,
+    /// Making the wake-up pipe or installing a handler failed.
     #[error("cannot install the SIGINT/SIGTERM handlers: {0}")]
     Os(#[from] std::io::Error),
 }

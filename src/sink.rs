@@ -22,7 +22,9 @@ use crate::record::Record;
 #[derive(Debug, thiserror::Error)]
 #[error("--output: cannot create {path}: {source}")]
 pub struct OpenError {
+    /// The output file's path, as configured.
     pub path: PathBuf,
+    /// The operating system's error.
     pub source: io::Error,
 }
 

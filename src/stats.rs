@@ -62,8 +62,11 @@ pub struct Stats {
 pub struct Reading {
     /// CPU time used over elapsed time x cores, in 0..=1.
     pub cpu: f64,
+    /// CPU cores this process may use (`std::thread::available_parallelism`).
     pub cores: usize,
+    /// How worker time was spent over the same period.
     pub split: Split,
+    /// Worker slots (`--workers`; 1 in sequential mode).
     pub workers: usize,
     /// Mean time per request, in milliseconds.
     pub mean_fetch_ms: f64,
@@ -72,9 +75,15 @@ pub struct Reading {
 /// Shares of worker time, each in 0..=1, summing to 1.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct Split {
+    /// Waiting on the network: each request (robots.txt and retries included), from sending
+    /// it to its last body byte.
     pub network: f64,
+    /// Decoding, parsing, `--cpu-work` and a user's extractor, and waiting for a free core
+    /// to do so.
     pub parsing: f64,
+    /// Idle because a rate limiter (`--rate` or `--per-host-rate`) held back the next request.
     pub rate_limit: f64,
+    /// Idle with no work to hand out: the rest.
     pub idle: f64,
 }
 

@@ -125,21 +125,33 @@ pub struct Fetched {
 /// Why a fetch produced no response. The `Display` text is what records show in `error`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 pub enum FetchError {
+    /// The request took longer than `--timeout` (reading the body included), connecting took
+    /// longer than 10 s (or the timeout, if shorter), or the OS timed the connection out.
+    /// Retried.
     #[error("timeout")]
     Timeout,
+    /// The server refused the connection. Retried.
     #[error("connect refused")]
     ConnectRefused,
+    /// The connection could not be made otherwise (a failed DNS lookup or TLS handshake, an
+    /// unreachable host); the root cause's text. Retried.
     #[error("connect error: {0}")]
     Connect(String),
+    /// The connection failed while the request was sent or the body read; the root cause's
+    /// text. Retried.
     #[error("connection broken: {0}")]
     Broken(String),
     /// A robots.txt redirect that may not be followed (page redirects are the coordinator's).
     #[error(transparent)]
     Redirect(#[from] RedirectRefusal),
+    /// The response's bytes make no sense (a bad chunk size, a body that is not the
+    /// compression it claims); the root cause's text. Not retried: they would come again.
     #[error("bad response: {0}")]
     Protocol(String),
+    /// The worker died or panicked with the task in hand. Retried.
     #[error("worker died")]
     WorkerDied,
+    /// Any other failure; the root cause's text. Not retried.
     #[error("{0}")]
     Other(String),
 }

@@ -22,9 +22,14 @@ pub const CPU_BUSY: f64 = 0.75;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Bottleneck {
+    /// `cpu`: the crawl's processes used at least 75% of all cores, or parsing was the
+    /// largest share of worker time.
     Cpu,
+    /// `rate-limit`: waiting on the rate limiter was the largest share of worker time.
     RateLimit,
+    /// `network`: waiting on responses was the largest share of worker time.
     Network,
+    /// `starved`: idle time, with no work to hand out, was the largest share of worker time.
     Starved,
 }
 

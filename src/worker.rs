@@ -225,8 +225,10 @@ impl Drop for BlockingWorker {
 /// A worker could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum WorkerError {
+    /// The HTTP client could not be built.
     #[error(transparent)]
     Client(#[from] ClientError),
+    /// The worker's own tokio runtime (current-thread) could not be built.
     #[error("cannot start the worker's I/O runtime: {0}")]
     Runtime(#[from] std::io::Error),
 }

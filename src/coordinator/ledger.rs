@@ -17,8 +17,15 @@ use crate::sink::Sink;
 /// Writing the records or the journal failed: the crawl cannot go on without losing work.
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
+    /// Writing or flushing the records failed.
     #[error("writing records to {name}: {source}")]
-    Output { name: String, source: io::Error },
+    Output {
+        /// Where the records go, as the summary names it: a file's path, "standard output".
+        name: String,
+        /// The operating system's error.
+        source: io::Error,
+    },
+    /// Writing or syncing the journal (`--state`) failed.
     #[error(transparent)]
     Journal(#[from] JournalError),
 }

@@ -88,10 +88,18 @@ impl From<TaskResult> for Outcome {
 /// A fatal error while crawling (individual page failures are records, not errors).
 #[derive(Debug, thiserror::Error)]
 pub enum CoordinatorError {
+    /// The records or the journal could not be written.
     #[error(transparent)]
     Ledger(#[from] LedgerError),
+    /// The item callback of [`crate::Crawl::for_each`] failed: it returned an error or
+    /// panicked, or the item did not read back as the extractor's type.
     #[error("the item callback failed on {url}: {message}")]
-    Item { url: String, message: String },
+    Item {
+        /// The URL of the page whose item it was given (the record's `url`).
+        url: String,
+        /// The error's text (for a panic, `it panicked: ` and the panic's message).
+        message: String,
+    },
 }
 
 /// What the coordinator is built from, besides the config.

@@ -37,19 +37,29 @@ use crate::shared_set::SharedSet;
 /// Why a URL was or was not scheduled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Admit {
+    /// Admitted and queued: it will be fetched (or blocked by robots.txt) and get a record.
     Scheduled,
+    /// Already known: admitted before, or finished by an earlier `--state` run.
     Duplicate,
+    /// A link (not a seed) to a host outside the crawl's scope.
     OutOfScope,
+    /// New and in scope, but deeper than `--depth`.
     TooDeep,
+    /// New, in scope and within `--depth`, but `--max-pages` URLs are admitted already.
     OverMaxPages,
 }
 
 /// Counts of links not scheduled, by reason.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Skipped {
+    /// Links to URLs already known ([`Admit::Duplicate`]), those worker processes dropped
+    /// against the shared set (`--dedupe shared`) included.
     pub duplicate: u64,
+    /// Links off the crawl's hosts ([`Admit::OutOfScope`]).
     pub out_of_scope: u64,
+    /// New links beyond `--depth` ([`Admit::TooDeep`]).
     pub too_deep: u64,
+    /// New links refused because `--max-pages` was reached ([`Admit::OverMaxPages`]).
     pub over_max_pages: u64,
     /// Links past the per-page cap ([`crate::extract::MAX_LINKS`]): counted, never offered.
     pub over_page_limit: u64,

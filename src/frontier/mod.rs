@@ -75,6 +75,9 @@ pub struct Frontier {
 }
 
 impl Frontier {
+    /// An empty frontier for a crawl within `scope`, at most `max_depth` hops from the seeds
+    /// and `max_pages` records; with `obey_robots`, each origin's robots.txt is fetched before
+    /// its pages.
     pub fn new(
         scope: Arc<Scope>,
         max_depth: u32,
@@ -181,6 +184,7 @@ impl Frontier {
         self.admission.admitted()
     }
 
+    /// Links (and seeds) not admitted so far, counted by reason.
     pub fn skipped(&self) -> Skipped {
         self.admission.skipped()
     }

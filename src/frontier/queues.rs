@@ -37,7 +37,9 @@ pub struct Job {
     pub fetch_url: Url,
     /// The origin of `fetch_url` (queues, robots.txt and per-host limits are per origin).
     pub origin: Arc<str>,
+    /// Link hops from a seed (seeds are 0; a robots.txt job is 0 too).
     pub depth: u32,
+    /// A page, or its origin's robots.txt.
     pub kind: TaskKind,
     /// Requests made so far, retries and redirect hops included.
     pub attempts: u32,
@@ -45,8 +47,9 @@ pub struct Job {
     pub hop_attempts: u32,
     /// Redirect hops followed so far.
     pub redirects: u32,
-    /// Fetch and parse time summed over the attempts so far.
+    /// Fetch time summed over the attempts so far, in milliseconds.
     pub fetch_ms: f64,
+    /// Parse time summed over the attempts so far, in milliseconds.
     pub parse_ms: f64,
 }
 
@@ -87,7 +90,12 @@ pub enum Pop {
     /// robots.txt forbids this page: record it, do not fetch it.
     Blocked(Job),
     /// Nothing can start before `until`; `rate_limited` says whether a limiter is the reason.
-    Wait { until: Instant, rate_limited: bool },
+    Wait {
+        /// When the first origin's per-host permit or retry backoff runs out.
+        until: Instant,
+        /// Whether that is a per-host limit (`--per-host-rate`), not a retry's backoff.
+        rate_limited: bool,
+    },
     /// Nothing is queued or waiting (work may still be in flight or parked on robots.txt).
     Empty,
 }

@@ -72,19 +72,29 @@ pub(crate) fn driver(mode: Mode) -> Driver {
 /// Why a driver could not run the crawl to the end.
 #[derive(Debug, thiserror::Error)]
 pub enum DriverError {
+    /// A worker's HTTP client or I/O runtime could not be built.
     #[error(transparent)]
     Worker(#[from] WorkerError),
+    /// The operating system refused what the driver needs: a thread, the async mode's tokio
+    /// runtime, or in processes mode reading `/proc/self/task`, a socket pair, a fork, the
+    /// signal mask, `poll(2)` or the shared memory of `--dedupe shared`.
     #[error("cannot start the workers: {0}")]
     Runtime(std::io::Error),
+    /// The mode, by name, does not run on this platform (processes mode needs Linux).
     #[error("--mode {0} is not available on this platform; use sequential, threads or async")]
     Unsupported(&'static str),
+    /// Processes mode found more than one thread in the process before its first fork (the
+    /// number it found).
     #[error(
         "--mode processes must fork from a single-threaded process, but this one has {0} threads \
          (call crawl::run in processes mode before starting any runtime or thread)"
     )]
     NotSingleThreaded(usize),
+    /// A forked worker process could not set itself up, and said why.
     #[error("a worker process could not start: {0}")]
     WorkerStart(String),
+    /// Worker processes died with a page in hand more than 10 x workers + 10 times (the
+    /// number of deaths).
     #[error("worker processes keep dying ({0} deaths); giving up")]
     WorkersKeepDying(u64),
 }
