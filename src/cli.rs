@@ -58,6 +58,19 @@ pub struct Args {
     #[arg(long, value_name = "R")]
     pub per_host_rate: Option<f64>,
 
+    /// At most N pages of one origin in flight at once, across all workers of any mode; 0
+    /// lifts the cap. The default is polite to a real site; a robots.txt Crawl-delay (capped at
+    /// 60 s) and a 429 or 503 with Retry-After slow the whole origin further
+    /// [default: 8; with --demo, no cap: the fixture site is ours]
+    #[arg(long, value_name = "N")]
+    pub per_host_workers: Option<usize>,
+
+    /// Give up an origin after N connection failures or timeouts in a row: its remaining pages
+    /// are recorded as "host unreachable" at once instead of each waiting out its own timeouts
+    /// and retries (0: never)
+    #[arg(long, value_name = "N", default_value_t = crate::config::DEFAULT_HOST_FAILURES)]
+    pub host_failures: u32,
+
     /// Link hops to follow from the seeds; 0 fetches only the seeds [default: 0, or 5 with --demo]
     #[arg(short, long, value_name = "N")]
     pub depth: Option<u32>,
@@ -193,6 +206,13 @@ impl Args {
             workers: self.workers.unwrap_or_else(|| self.mode.default_workers()),
             rate: self.rate,
             per_host_rate: self.per_host_rate,
+            per_host_workers: match self.per_host_workers {
+                Some(0) => None,
+                Some(n) => Some(n),
+                None if self.demo => None,
+                None => Some(crate::config::DEFAULT_PER_HOST_WORKERS),
+            },
+            host_failures: self.host_failures,
             depth: self.depth.unwrap_or(if self.demo { 5 } else { 0 }),
             max_pages: self.max_pages,
             allow_domains: self.allow_domains,
@@ -314,6 +334,17 @@ mod tests {
             let err = config(args).expect_err("invalid").to_string();
             assert!(err.starts_with(message), "{args:?}: {err}");
         }
+    }
+
+    #[test]
+    fn the_per_host_cap_is_polite_by_default_and_can_be_lifted() {
+        assert_eq!(config(&[]).expect("valid").per_host_workers, Some(8));
+        let c = config(&["--per-host-workers", "3"]).expect("valid");
+        assert_eq!(c.per_host_workers, Some(3));
+        let c = config(&["--per-host-workers", "0"]).expect("valid");
+        assert_eq!(c.per_host_workers, None);
+        assert_eq!(config(&["--demo"]).expect("valid").per_host_workers, None);
+        assert_eq!(config(&[]).expect("valid").host_failures, 5);
     }
 
     #[test]

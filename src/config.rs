@@ -146,6 +146,14 @@ pub struct Config {
     /// Requests per second to any one origin (scheme, host, port); `None` is unlimited
     /// (`--per-host-rate`). At least [`MIN_RATE`]; default `None`.
     pub per_host_rate: Option<f64>,
+    /// Most pages of one origin in flight at once, across every worker; `None` is no cap
+    /// (`--per-host-workers`, where 0 means no cap). At least 1; default
+    /// [`DEFAULT_PER_HOST_WORKERS`] (8), polite to a real site whatever `workers` is.
+    pub per_host_workers: Option<usize>,
+    /// Give up an origin after this many connection failures or timeouts in a row, recording
+    /// its remaining pages as "host unreachable" at once (`--host-failures`); 0 never gives
+    /// up. Default [`DEFAULT_HOST_FAILURES`] (5).
+    pub host_failures: u32,
     /// Link hops from the seeds; 0 fetches the seeds only (`--depth`, `-d`). Default 0.
     pub depth: u32,
     /// Upper bound on records, seeds and pages finished by an earlier `--state` run included;
@@ -208,6 +216,8 @@ impl Config {
             workers: Mode::Async.default_workers(),
             rate: None,
             per_host_rate: None,
+            per_host_workers: Some(DEFAULT_PER_HOST_WORKERS),
+            host_failures: DEFAULT_HOST_FAILURES,
             depth: 0,
             max_pages: None,
             allow_domains: Vec::new(),
@@ -229,7 +239,8 @@ impl Config {
     }
 }
 
-/// `crawl/VERSION`, which is also the product token robots.txt groups are matched against.
+/// `crawl/VERSION`; its first word, `crawl`, is the product token robots.txt groups are matched
+/// against.
 pub fn default_user_agent() -> String {
     format!("crawl/{}", env!("CARGO_PKG_VERSION"))
 }
@@ -237,6 +248,12 @@ pub fn default_user_agent() -> String {
 pub use crate::ratelimit::MIN_RATE;
 /// Longest request timeout accepted.
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(86_400);
+/// Pages of one origin in flight at once by default: Scrapy's default per domain too. Enough
+/// to keep a real site's pages coming while no single server sees more than a browser or two
+/// would send it, whatever `--workers` is.
+pub const DEFAULT_PER_HOST_WORKERS: usize = 8;
+/// Connection failures or timeouts in a row after which an origin is given up, by default.
+pub const DEFAULT_HOST_FAILURES: u32 = 5;
 /// Most workers accepted in any mode: far past where more help (see the README's sweeps), and
 /// low enough that no mode runs out of memory or file descriptors just setting them up.
 pub const MAX_WORKERS: usize = 10_000;
@@ -255,6 +272,8 @@ pub enum Setting {
     Rate,
     /// [`Config::per_host_rate`]; `--per-host-rate`.
     PerHostRate,
+    /// [`Config::per_host_workers`]; `--per-host-workers`.
+    PerHostWorkers,
     /// [`Config::max_pages`]; `--max-pages`.
     MaxPages,
     /// [`Config::allow_domains`]; `--allow-domain`.
@@ -281,6 +300,7 @@ impl Setting {
             Setting::Workers => "workers",
             Setting::Rate => "rate",
             Setting::PerHostRate => "per_host_rate",
+            Setting::PerHostWorkers => "per_host_workers",
             Setting::MaxPages => "max_pages",
             Setting::AllowDomains => "allow_domains",
             Setting::Timeout => "timeout",
@@ -299,6 +319,7 @@ impl Setting {
             Setting::Workers => "--workers",
             Setting::Rate => "--rate",
             Setting::PerHostRate => "--per-host-rate",
+            Setting::PerHostWorkers => "--per-host-workers",
             Setting::MaxPages => "--max-pages",
             Setting::AllowDomains => "--allow-domain",
             Setting::Timeout => "--timeout",
@@ -387,6 +408,12 @@ impl Config {
                 ));
             }
             _ => {}
+        }
+        if self.per_host_workers == Some(0) {
+            return Err(ConfigError::new(
+                Setting::PerHostWorkers,
+                "must be at least 1 (no value means no cap)",
+            ));
         }
         if self.timeout.is_zero() || self.timeout > MAX_TIMEOUT {
             return Err(ConfigError::timeout(self.timeout.as_secs_f64()));
@@ -484,7 +511,7 @@ mod tests {
     #[test]
     fn every_rule_names_its_setting() {
         type Change = fn(&mut Config);
-        let cases: [(Change, Setting); 17] = [
+        let cases: [(Change, Setting); 18] = [
             (|c| c.seeds.clear(), Setting::Seeds),
             (
                 |c| c.seeds = vec![Url::parse("ftp://a.test/").expect("url")],
@@ -497,6 +524,7 @@ mod tests {
             (|c| c.rate = Some(1e-20), Setting::Rate),
             (|c| c.per_host_rate = Some(0.0), Setting::PerHostRate),
             (|c| c.per_host_rate = Some(-1.0), Setting::PerHostRate),
+            (|c| c.per_host_workers = Some(0), Setting::PerHostWorkers),
             (|c| c.max_pages = Some(0), Setting::MaxPages),
             (
                 |c| c.allow_domains = vec!["http://x.test/".into()],

@@ -134,7 +134,7 @@ pub mod limits {
     pub use crate::normalize::MAX_URL_LEN;
     pub use crate::redirect::{MAX_REDIRECTS, MAX_ROBOTS_REDIRECTS};
     pub use crate::retry::{MAX_BACKOFF, MAX_RETRY_AFTER};
-    pub use crate::robots::MAX_ROBOTS_BYTES;
+    pub use crate::robots::{MAX_CRAWL_DELAY, MAX_ROBOTS_BYTES};
 }
 
 /// Every error a crawl can end with, for matching on the cause. [`CrawlError`] wraps them.

@@ -22,7 +22,7 @@ pub struct Record {
     pub depth: u32,
     /// The final response's Content-Type header as sent; null if none arrived or it had none.
     pub content_type: Option<String>,
-    /// Decoded body bytes kept.
+    /// Body bytes kept, after decompression (before any charset decoding).
     pub bytes: u64,
     /// Whether the body was cut at `--max-bytes`.
     pub truncated: bool,
@@ -89,6 +89,10 @@ pub enum RecordError {
     /// requested.
     #[error("blocked by robots.txt")]
     BlockedByRobots,
+    /// The page's host was given up after a run of connection failures ("5 consecutive
+    /// timeouts"); the page was not fetched (again).
+    #[error("host unreachable: {0}")]
+    HostUnreachable(String),
 }
 
 impl Record {
@@ -146,6 +150,19 @@ impl Record {
         self.error = error.map(|e| e.to_string());
     }
 
+    /// The record of a page whose host was given up (`reason`), not fetched (again).
+    pub(crate) fn unreachable(job: &Job, reason: &str) -> Record {
+        let mut record = Record::of(job, None);
+        record.final_url = (job.redirects > 0).then(|| job.fetch_url.to_string());
+        record.set_unreachable(reason);
+        record
+    }
+
+    /// Says the page's host was given up, whatever the last attempt got.
+    pub(crate) fn set_unreachable(&mut self, reason: &str) {
+        self.error = Some(RecordError::HostUnreachable(reason.to_owned()).to_string());
+    }
+
     /// Records that no response arrived.
     pub(crate) fn set_failure(&mut self, error: FetchError) {
         self.error = Some(RecordError::from(error).to_string());
@@ -163,7 +180,7 @@ mod tests {
 
     #[test]
     fn errors_read_as_readme_documents_them() {
-        let cases: [(RecordError, &str); 8] = [
+        let cases: [(RecordError, &str); 9] = [
             (FetchError::Timeout.into(), "timeout"),
             (FetchError::ConnectRefused.into(), "connect refused"),
             (FetchError::WorkerDied.into(), "worker died"),
@@ -178,6 +195,10 @@ mod tests {
                 "body over 10485760 bytes",
             ),
             (RecordError::BlockedByRobots, "blocked by robots.txt"),
+            (
+                RecordError::HostUnreachable("5 consecutive timeouts".into()),
+                "host unreachable: 5 consecutive timeouts",
+            ),
         ];
         for (error, text) in cases {
             assert_eq!(error.to_string(), text);

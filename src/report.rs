@@ -57,6 +57,17 @@ pub struct Summary {
     pub retries: u64,
     /// Pages robots.txt disallowed, never requested (each also counted in `failed`).
     pub robots_blocked: u64,
+    /// Origins that asked for a robots.txt `Crawl-delay`.
+    pub crawl_delay_hosts: u64,
+    /// The longest `Crawl-delay` honoured (capped at [`crate::limits::MAX_CRAWL_DELAY`]).
+    pub longest_crawl_delay: Option<Duration>,
+    /// Times an origin asked the whole crawl to slow down (429 or 503 with Retry-After), each
+    /// holding every page of that origin.
+    pub server_holds: u64,
+    /// Origins given up after a run of connection failures or timeouts (`--host-failures`).
+    pub hosts_given_up: u64,
+    /// Pages recorded as "host unreachable" because their origin was given up.
+    pub unreachable: u64,
     /// Links not followed, by reason.
     pub skipped: Skipped,
     /// Where the records went.
@@ -82,6 +93,8 @@ pub struct Summary {
 /// The counts a summary takes from beyond the statistics.
 pub(crate) struct Tally {
     pub skipped: Skipped,
+    /// Origins with a `Crawl-delay`, and the longest.
+    pub crawl_delays: (u64, Option<Duration>),
     pub unfinished: u64,
     pub not_fetched: u64,
     pub resumed: u64,
@@ -107,6 +120,11 @@ impl Summary {
             split: stats.split(elapsed),
             retries: stats.retries,
             robots_blocked: stats.robots_blocked,
+            crawl_delay_hosts: tally.crawl_delays.0,
+            longest_crawl_delay: tally.crawl_delays.1,
+            server_holds: stats.server_holds,
+            hosts_given_up: stats.hosts_given_up,
+            unreachable: stats.unreachable,
             skipped: tally.skipped,
             output: tally.output,
             ipc: None,
@@ -151,6 +169,11 @@ impl Summary {
             "peak_rss_kb": self.peak_rss_kb,
             "retries": self.retries,
             "robots_blocked": self.robots_blocked,
+            "crawl_delay_hosts": self.crawl_delay_hosts,
+            "longest_crawl_delay_s": self.longest_crawl_delay.map(|d| d.as_secs_f64()),
+            "server_holds": self.server_holds,
+            "hosts_given_up": self.hosts_given_up,
+            "unreachable": self.unreachable,
             "ipc": self.ipc,
             "interrupted": self.interrupted.map(StopSignal::name),
             "unfinished": self.unfinished,
@@ -251,6 +274,33 @@ impl fmt::Display for Summary {
             self.robots_blocked,
             plural(self.robots_blocked, "page", "pages"),
         )?;
+        if self.crawl_delay_hosts > 0 {
+            writeln!(
+                f,
+                "  Crawl-delay: {} {} asked for one in robots.txt (longest {:.1} s between requests); that waiting counts as rate limiter time",
+                self.crawl_delay_hosts,
+                plural(self.crawl_delay_hosts, "host", "hosts"),
+                self.longest_crawl_delay.unwrap_or_default().as_secs_f64()
+            )?;
+        }
+        if self.server_holds > 0 {
+            writeln!(
+                f,
+                "  slowed down: {} {} (429 or 503 with Retry-After); every page of that host waited",
+                self.server_holds,
+                plural(self.server_holds, "time a host asked", "times a host asked"),
+            )?;
+        }
+        if self.hosts_given_up > 0 {
+            writeln!(
+                f,
+                "  given up: {} {} after a run of connection failures; {} {} recorded as host unreachable without waiting out timeouts and retries",
+                self.hosts_given_up,
+                plural(self.hosts_given_up, "host", "hosts"),
+                self.unreachable,
+                plural(self.unreachable, "page", "pages"),
+            )?;
+        }
         writeln!(f, "  {}", explain(self.verdict, &self.reading))?;
         if let Some(ipc) = &self.ipc {
             let trips = ipc.round_trips.max(1) as f64;

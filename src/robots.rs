@@ -9,6 +9,8 @@
 //! The frontier holds one verdict per origin; the file is fetched once, as a task like any
 //! other, so it goes through the same limiter and retries.
 
+use std::time::Duration;
+
 use url::Url;
 
 use crate::task::{FetchError, Fetched};
@@ -20,6 +22,12 @@ pub enum Verdict {
     DisallowAll,
     Rules(Box<texting_robots::Robot>),
 }
+
+/// The longest `Crawl-delay` honoured: a host asking for more (a typo, or 1e9) gets one request
+/// a minute, the same bound as a server's Retry-After ([`crate::retry::MAX_RETRY_AFTER`]), so
+/// no host can stall the crawl for ever while still being treated as politely as it asks
+/// within reason.
+pub const MAX_CRAWL_DELAY: Duration = Duration::from_secs(60);
 
 /// The longest robots.txt we read; the RFC asks crawlers to parse at least 500 KiB.
 pub const MAX_ROBOTS_BYTES: u64 = 512 * 1024;
@@ -42,6 +50,19 @@ impl Verdict {
             Err(FetchError::Redirect(_)) => Verdict::AllowAll,
             Err(_) => Verdict::DisallowAll,
         }
+    }
+
+    /// The `Crawl-delay` the rules ask of us, capped at [`MAX_CRAWL_DELAY`]; `None` when there
+    /// is none (or it is not a positive number of seconds).
+    pub fn crawl_delay(&self) -> Option<Duration> {
+        let Verdict::Rules(robot) = self else {
+            return None;
+        };
+        // Read back through its shortest text, so `Crawl-delay: 0.3` is 0.3 s, not the
+        // 0.300000012 an f32 widens to.
+        let secs: f64 = robot.delay?.to_string().parse().ok()?;
+        (secs.is_finite() && secs > 0.0)
+            .then(|| Duration::from_secs_f64(secs.min(MAX_CRAWL_DELAY.as_secs_f64())))
     }
 
     /// Whether `url` may be fetched.
@@ -112,6 +133,22 @@ mod tests {
             )
             .allows(&u)
         );
+    }
+
+    #[test]
+    fn crawl_delay_is_read_and_capped() {
+        let delay = |txt: &str| Verdict::from_outcome(&fetched(200, txt), "crawl").crawl_delay();
+        assert_eq!(
+            delay("User-agent: *\nCrawl-delay: 2.5\n"),
+            Some(Duration::from_millis(2500))
+        );
+        assert_eq!(
+            delay("User-agent: *\nCrawl-delay: 1e9\n"),
+            Some(MAX_CRAWL_DELAY)
+        );
+        assert_eq!(delay("User-agent: *\nDisallow: /x\n"), None);
+        assert_eq!(delay("User-agent: *\nCrawl-delay: -3\n"), None);
+        assert_eq!(Verdict::AllowAll.crawl_delay(), None);
     }
 
     #[test]

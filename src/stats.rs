@@ -40,6 +40,12 @@ pub struct Stats {
     pub rate_wait_ms: f64,
     pub retries: u64,
     pub robots_blocked: u64,
+    /// Origins given up after a run of connection failures, and the pages recorded as
+    /// unreachable because of it.
+    pub hosts_given_up: u64,
+    pub unreachable: u64,
+    /// Times an origin asked the whole crawl to slow down (429 or 503 with Retry-After).
+    pub server_holds: u64,
     /// Requests completed (every attempt, robots.txt included).
     pub requests: u64,
     /// This process's CPU time when the crawl started.
@@ -109,6 +115,9 @@ impl Stats {
             rate_wait_ms: 0.0,
             retries: 0,
             robots_blocked: 0,
+            hosts_given_up: 0,
+            unreachable: 0,
+            server_holds: 0,
             requests: 0,
             cpu_start_ms: own_cpu_ms(),
             worker_cpu_ms: HashMap::new(),

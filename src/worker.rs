@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use crate::config::Config;
 use crate::decode::decode_html;
-use crate::extract::extract;
+use crate::extract::{MAX_LINKS, extract};
 use crate::fetch::{ClientError, Fetcher, Response};
 use crate::robots::MAX_ROBOTS_BYTES;
 use crate::scope::Scope;
@@ -156,7 +156,13 @@ impl Downloaded {
                         Ok(out) => {
                             fetched.item = out.item;
                             fetched.stop = out.stop;
-                            if let Some(follow) = out.follow {
+                            if let Some(mut follow) = out.follow {
+                                // An extractor's links obey the same per-page bound as the
+                                // crawler's own ("what one page can cost").
+                                if follow.len() > MAX_LINKS {
+                                    fetched.links_over_limit += follow.len() - MAX_LINKS;
+                                    follow.truncate(MAX_LINKS);
+                                }
                                 fetched.links = follow;
                             }
                         }

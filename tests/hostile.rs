@@ -84,6 +84,9 @@ every_mode! {
                 "--timeout", &TIMEOUT_S.to_string(),
                 "--retries", &RETRIES.to_string(),
                 "--max-bytes", &max_bytes,
+                // Each page's own failure is under test here, so the host is never given up
+                // for its run of timeouts (that is tests/politeness.rs's subject).
+                "--host-failures", "0",
             ],
         );
         run.assert_ok();

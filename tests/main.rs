@@ -10,6 +10,7 @@ mod examples;
 mod hostile;
 mod interrupt;
 mod library;
+mod politeness;
 mod processes;
 mod resume;
 mod scrape;

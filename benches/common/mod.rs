@@ -10,11 +10,16 @@ use serde_json::Value;
 
 /// Runs `crawl ARGS` with `seeds` on standard input, records to /dev/null, and returns its
 /// summary. Panics if the crawl fails: a benchmark of a broken crawl means nothing.
+///
+/// Every bench crawls its own local server, one origin, to measure the modes: the per-host
+/// cap meant for real sites (`--per-host-workers`, 8 by default) is lifted, so `-j` alone
+/// sets the concurrency (a bench that wants a cap passes one after it, which wins).
 pub fn crawl(seeds: &[String], args: &[&str]) -> Value {
     static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let summary = std::env::temp_dir().join(format!("crawl-bench-{}-{n}.json", std::process::id()));
     let mut child = Command::new(env!("CARGO_BIN_EXE_crawl"))
+        .args(["--per-host-workers", "0"])
         .args(args)
         .args(["--progress", "never", "-o", "/dev/null", "--summary-json"])
         .arg(&summary)

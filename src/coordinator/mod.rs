@@ -40,7 +40,7 @@ use crate::ratelimit::Limiter;
 use crate::record::Record;
 use crate::redirect::{self, MAX_REDIRECTS};
 use crate::report::{Summary, Tally};
-use crate::retry::{backoff, retryable_status};
+use crate::retry::{MAX_RETRY_AFTER, backoff, retryable_status};
 use crate::robots::{Verdict, product_token};
 use crate::scope::Scope;
 use crate::shared_set::SharedSet;
@@ -130,6 +130,8 @@ pub struct Coordinator {
     /// there is nothing to do.
     rate_wait: Option<(Instant, usize)>,
     retries: u32,
+    /// Connection failures in a row after which an origin is given up (0: never).
+    host_failures: u32,
     max_bytes: u64,
     agent: String,
     scope: Arc<Scope>,
@@ -165,6 +167,7 @@ impl Coordinator {
         // From here on, what the frontier takes on goes in the journal (what was restored is
         // in it already).
         frontier.set_logging(parts.ledger.journaling());
+        frontier.limit_per_host(config.per_host_workers);
         for seed in &config.seeds {
             frontier.admit(seed.clone(), 0);
         }
@@ -178,6 +181,7 @@ impl Coordinator {
             started: false,
             rate_wait: None,
             retries: config.retries,
+            host_failures: config.host_failures,
             max_bytes: config.max_bytes,
             agent: product_token(&config.user_agent).to_owned(),
             scope: parts.scope,
@@ -241,6 +245,11 @@ impl Coordinator {
                     let record = Record::blocked(&job);
                     self.emit(record, false, &job.url);
                 }
+                Pop::HostDown { job, reason } => {
+                    self.stats.unreachable += 1;
+                    let record = Record::unreachable(&job, &reason);
+                    self.emit(record, false, &job.url);
+                }
                 Pop::Wait {
                     until,
                     rate_limited,
@@ -293,6 +302,8 @@ impl Coordinator {
             // Not ours (a duplicate after a worker restart, say): nothing to account for.
             return;
         };
+        // Its origin may take another page now, whatever became of this one.
+        self.frontier.release(&job.origin);
         match outcome {
             Outcome::Done(result) => self.take_result(job, *result),
             Outcome::Lost { worker, why } => {
@@ -336,7 +347,13 @@ impl Coordinator {
             ),
             Err(e) => (e.retryable(), None),
         };
-        if retryable && job.hop_attempts <= self.retries {
+        self.judge_host(&job, &result);
+        let gone = self.frontier.host_gone(&job.origin);
+        if let (true, Some(reason), TaskKind::Page) = (retryable, &gone, job.kind) {
+            // Its host was given up meanwhile: no more attempts, the page is recorded as
+            // unreachable now.
+            self.give_up_page(job, result, reason);
+        } else if retryable && job.hop_attempts <= self.retries && gone.is_none() {
             self.retry(job, retry_after);
         } else {
             match job.kind {
@@ -347,6 +364,46 @@ impl Coordinator {
                 TaskKind::Page => self.finish_page(job, result),
             }
         }
+    }
+
+    /// What a request's outcome says about its host: an answer ends a run of failures; a
+    /// 429 or 503 with Retry-After holds all the host's pages; a run of connection failures
+    /// or timeouts gives the host up.
+    fn judge_host(&mut self, job: &Job, result: &TaskResult) {
+        match &result.outcome {
+            Ok(page) => {
+                self.frontier.host_answered(&job.origin);
+                if let (429 | 503, Some(ms)) = (page.status, page.retry_after_ms) {
+                    let pause = Duration::from_millis(ms).min(MAX_RETRY_AFTER);
+                    self.frontier.hold(&job.origin, Instant::now() + pause);
+                    self.stats.server_holds += 1;
+                }
+            }
+            Err(error) => {
+                if let Some(reason) =
+                    self.frontier
+                        .host_failed(&job.origin, error, self.host_failures)
+                {
+                    self.stats.hosts_given_up += 1;
+                    self.note(&format!(
+                        "giving up {}: {reason}; its remaining pages are recorded as unreachable",
+                        job.origin
+                    ));
+                }
+            }
+        }
+    }
+
+    /// Records a page whose host was given up while it was in flight.
+    fn give_up_page(&mut self, job: Job, result: TaskResult, reason: &str) {
+        let mut record = Record::of(&job, Some(result.worker));
+        if let Ok(mut page) = result.outcome {
+            record.set_response(&mut page, None, self.max_bytes);
+            self.stats.bytes += page.bytes;
+        }
+        record.set_unreachable(reason);
+        self.stats.unreachable += 1;
+        self.emit(record, false, &job.url);
     }
 
     /// Stops the crawl early (Ctrl-C, SIGTERM): from now on [`Coordinator::next`] hands out
@@ -481,6 +538,7 @@ impl Coordinator {
             &self.stats,
             Tally {
                 skipped: self.frontier.skipped(),
+                crawl_delays: self.frontier.crawl_delays(),
                 // Anything still in flight here was cut off by a stop, like an abandoned task.
                 unfinished: self.abandoned + self.in_flight.len() as u64,
                 not_fetched: self.frontier.queued() as u64,

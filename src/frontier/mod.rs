@@ -29,7 +29,12 @@
 //!   blocks, how long to wait, or nothing queued;
 //! - **give back**: `follow_redirect(job)` and `retry_at(job, at)` for a job that needs another
 //!   request, `set_robots(origin, verdict)` for a robots.txt job that is done;
-//! - **done**: `finished(depth)` once a page's record is written (blocked pages included);
+//! - **done**: `finished(depth)` once a page's record is written (blocked pages included), and
+//!   `release(origin)` once a request handed out is back, however it ended (the per-host cap
+//!   counts requests in flight);
+//! - **host health**: `hold(origin, until)` for a Retry-After, `host_answered` and
+//!   `host_failed` (a run of failures gives the origin up; its pages then come out of `pop` as
+//!   [`Pop::HostDown`]), and `host_gone` for the coordinator's retry decision;
 //! - **what is left**: `queued()` (the crawl ends when nothing is queued or in flight), and for
 //!   the summary `admitted()`, `skipped()` and `count_links_over_limit(n)`.
 //!
@@ -49,6 +54,7 @@
 //! must be counted across all crawlers.
 
 mod admission;
+mod host;
 mod packed;
 mod queues;
 
@@ -172,6 +178,47 @@ impl Frontier {
         self.queues.pop(now, limiter, &mut |queues, depth| {
             admission.finished(depth, &mut |url, depth| queues.enqueue(url, depth));
         })
+    }
+
+    /// Caps the pages of one origin in flight at once (`--per-host-workers`; `None`: no cap).
+    pub(crate) fn limit_per_host(&mut self, cap: Option<usize>) {
+        self.queues.limit_per_host(cap);
+    }
+
+    /// A job handed out for `origin` (its origin when handed out) is back, however it ended.
+    pub(crate) fn release(&mut self, origin: &str) {
+        self.queues.release(origin);
+    }
+
+    /// Holds every page of `origin` until `until` (it asked for a pause with Retry-After).
+    pub(crate) fn hold(&mut self, origin: &str, until: Instant) {
+        self.queues.hold(origin, until);
+    }
+
+    /// `origin` answered a request, whatever the status.
+    pub(crate) fn host_answered(&mut self, origin: &str) {
+        self.queues.host_answered(origin);
+    }
+
+    /// A request to `origin` failed; after `threshold` connection failures or timeouts in a
+    /// row the origin is given up. Returns the reason when this failure gave it up.
+    pub(crate) fn host_failed(
+        &mut self,
+        origin: &str,
+        error: &crate::task::FetchError,
+        threshold: u32,
+    ) -> Option<Arc<str>> {
+        self.queues.host_failed(origin, error, threshold)
+    }
+
+    /// Why `origin` was given up, if it was.
+    pub(crate) fn host_gone(&self, origin: &str) -> Option<Arc<str>> {
+        self.queues.host_gone(origin)
+    }
+
+    /// How many origins asked for a `Crawl-delay`, and the longest (capped).
+    pub(crate) fn crawl_delays(&self) -> (u64, Option<std::time::Duration>) {
+        self.queues.crawl_delays()
     }
 
     /// Jobs waiting to be handed out (queued, parked on robots.txt, or backing off).

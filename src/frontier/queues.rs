@@ -7,6 +7,10 @@
 //! - **robots verdicts**: an origin's queue is parked until its robots.txt has been fetched,
 //!   then each page is handed out or blocked by the verdict;
 //! - **retry delays**: jobs put back wait in a time-ordered heap (`delayed`) until their time;
+//! - **politeness per host** ([`super::host`]): at most `--per-host-workers` pages of an origin in
+//!   flight, its `Crawl-delay` between requests, a Retry-After it sent holding all its pages,
+//!   and an origin given up after a run of connection failures, whose pages then come out as
+//!   [`Pop::HostDown`] at once;
 //! - **compact waiting pages**: an origin's admitted pages are kept as packed text
 //!   (`packed`), about 15 bytes each, not as [`Job`]s of about 300; a page becomes a `Job`
 //!   only when it reaches the front of its queue. That keeps memory at scale close to the
@@ -22,6 +26,7 @@ use std::time::Instant;
 
 use url::Url;
 
+use super::host::{Host, NotNow};
 use super::packed::{PackedUrls, Unreadable};
 use crate::normalize::origin_key;
 use crate::ratelimit::Limiter;
@@ -89,6 +94,14 @@ pub enum Pop {
     FetchRobots(Job),
     /// robots.txt forbids this page: record it, do not fetch it.
     Blocked(Job),
+    /// The page's host was given up after a run of connection failures: record it with
+    /// `reason`, do not fetch it.
+    HostDown {
+        /// The page.
+        job: Job,
+        /// Why the host was given up ("5 consecutive timeouts").
+        reason: Arc<str>,
+    },
     /// Nothing can start before `until`; `rate_limited` says whether a limiter is the reason.
     Wait {
         /// When the first origin's per-host permit or retry backoff runs out.
@@ -115,6 +128,7 @@ struct Origin {
     robots: Robots,
     /// Whether the origin is in `ready` or `waiting` (it must never be in both, or twice).
     scheduled: bool,
+    host: Host,
 }
 
 impl Origin {
@@ -154,6 +168,8 @@ pub(super) struct Queues {
     waiting: BinaryHeap<Reverse<(Instant, u64, Arc<str>)>>,
     delayed: BinaryHeap<Reverse<Delayed>>,
     obey_robots: bool,
+    /// Most pages of one origin in flight (`--per-host-workers`); `None`: no cap.
+    per_host: Option<usize>,
     queued: usize,
     seq: u64,
 }
@@ -166,9 +182,99 @@ impl Queues {
             waiting: BinaryHeap::new(),
             delayed: BinaryHeap::new(),
             obey_robots,
+            per_host: None,
             queued: 0,
             seq: 0,
         }
+    }
+
+    /// Caps the pages of one origin in flight at once (`None`: no cap).
+    pub(super) fn limit_per_host(&mut self, cap: Option<usize>) {
+        self.per_host = cap;
+    }
+
+    /// A request handed out for `origin` is back, however it ended: the origin may take
+    /// another.
+    pub(super) fn release(&mut self, origin: &str) {
+        let cap = self.per_host;
+        let Some((key, _)) = self.origins.get_key_value(origin) else {
+            return;
+        };
+        let key = Arc::clone(key);
+        let Some(entry) = self.origins.get_mut(&key) else {
+            return;
+        };
+        entry.host.finished(cap);
+        if !entry.scheduled && !entry.is_empty() && !matches!(entry.robots, Robots::Pending) {
+            entry.scheduled = true;
+            self.ready.push_back(key);
+        }
+    }
+
+    /// Holds every page of `origin` until `at` (it answered 429 or 503 with Retry-After).
+    pub(super) fn hold(&mut self, origin: &str, at: Instant) {
+        if let Some(entry) = self.origins.get_mut(origin) {
+            entry.host.hold_until(at);
+        }
+    }
+
+    /// `origin` answered a request (any status).
+    pub(super) fn host_answered(&mut self, origin: &str) {
+        if let Some(entry) = self.origins.get_mut(origin) {
+            entry.host.answered();
+        }
+    }
+
+    /// A request to `origin` failed with `error`; after `threshold` connection failures in a
+    /// row the origin is given up: its pages waiting for a retry are queued again at once, to
+    /// come out as [`Pop::HostDown`]. Returns the reason when this failure gave it up.
+    pub(super) fn host_failed(
+        &mut self,
+        origin: &str,
+        error: &crate::task::FetchError,
+        threshold: u32,
+    ) -> Option<Arc<str>> {
+        let (key, _) = self.origins.get_key_value(origin)?;
+        let key = Arc::clone(key);
+        let reason = self.origins.get_mut(&key)?.host.failed(error, threshold)?;
+        // Pages backing off for a retry need not wait: none of them will be fetched.
+        let delayed = std::mem::take(&mut self.delayed);
+        for Reverse(entry) in delayed {
+            if *entry.job.origin == *key && entry.job.kind == TaskKind::Page {
+                if let Some(origin) = self.origins.get_mut(&key) {
+                    origin.jobs.push_front(entry.job);
+                }
+            } else {
+                self.delayed.push(Reverse(entry));
+            }
+        }
+        if let Some(origin) = self.origins.get_mut(&key)
+            && !origin.scheduled
+            && !origin.is_empty()
+            && !matches!(origin.robots, Robots::Pending)
+        {
+            origin.scheduled = true;
+            self.ready.push_front(key);
+        }
+        Some(reason)
+    }
+
+    /// Why `origin` was given up, if it was.
+    pub(super) fn host_gone(&self, origin: &str) -> Option<Arc<str>> {
+        self.origins.get(origin)?.host.gone().cloned()
+    }
+
+    /// How many origins asked for a `Crawl-delay`, and the longest they asked (capped).
+    pub(super) fn crawl_delays(&self) -> (u64, Option<std::time::Duration>) {
+        self.origins
+            .values()
+            .filter_map(|o| o.host.delay())
+            .fold((0, None), |(n, longest), d| {
+                (
+                    n + 1,
+                    Some(longest.map_or(d, |l: std::time::Duration| l.max(d))),
+                )
+            })
     }
 
     /// Queues a newly admitted page at the back of its origin's queue, packed.
@@ -227,6 +333,7 @@ impl Queues {
             fresh: PackedUrls::default(),
             robots: Robots::Unknown,
             scheduled: false,
+            host: Host::default(),
         });
         add(origin, &key);
         if !origin.scheduled && !matches!(origin.robots, Robots::Pending) {
@@ -255,6 +362,7 @@ impl Queues {
         };
         let key = Arc::clone(key);
         if let Some(origin) = self.origins.get_mut(&key) {
+            origin.host.set_delay(verdict.crawl_delay());
             origin.robots = Robots::Known(verdict);
             if !origin.is_empty() && !origin.scheduled {
                 origin.scheduled = true;
@@ -278,10 +386,24 @@ impl Queues {
             };
             self.queued -= 1;
             if job.kind == TaskKind::Robots {
+                let Some(origin) = self.origins.get_mut(&job.origin) else {
+                    continue;
+                };
+                if origin.host.gone().is_some() {
+                    // Its host was given up: no robots.txt will come, and its pages are
+                    // recorded as unreachable (see below), so no verdict is waited for.
+                    origin.robots = Robots::Known(Verdict::DisallowAll);
+                    if !origin.scheduled && !origin.is_empty() {
+                        origin.scheduled = true;
+                        self.ready.push_front(Arc::clone(&job.origin));
+                    }
+                    continue;
+                }
                 if let Err(at) = limiter.take_host(&job.origin) {
                     self.retry_at(job, at);
                     continue;
                 }
+                origin.host.started(now);
                 return Pop::FetchRobots(job);
             }
             let key = Arc::clone(&job.origin);
@@ -312,6 +434,20 @@ impl Queues {
                 origin.scheduled = false;
                 continue;
             };
+            if let Some(reason) = origin.host.gone() {
+                let reason = Arc::clone(reason);
+                let job = origin.jobs.pop_front();
+                self.queued -= 1;
+                if origin.is_empty() {
+                    origin.scheduled = false;
+                } else {
+                    self.ready.push_front(key);
+                }
+                match job {
+                    Some(job) => return Pop::HostDown { job, reason },
+                    None => continue,
+                }
+            }
             if self.obey_robots {
                 match &origin.robots {
                     Robots::Unknown => {
@@ -323,6 +459,7 @@ impl Queues {
                         }
                         origin.robots = Robots::Pending;
                         origin.scheduled = false;
+                        origin.host.started(now);
                         return Pop::FetchRobots(robots);
                     }
                     Robots::Pending => {
@@ -346,11 +483,25 @@ impl Queues {
                     }
                 }
             }
+            match origin.host.may_start(now, self.per_host) {
+                Ok(()) => {}
+                // Served again when one of its pages comes back (`release`).
+                Err(NotNow::Busy) => {
+                    origin.scheduled = false;
+                    continue;
+                }
+                Err(NotNow::Until(at)) => {
+                    self.seq += 1;
+                    self.waiting.push(Reverse((at, self.seq, key)));
+                    continue;
+                }
+            }
             if let Err(at) = limiter.take_host(&key) {
                 self.seq += 1;
                 self.waiting.push(Reverse((at, self.seq, key)));
                 continue;
             }
+            origin.host.started(now);
             let job = origin.jobs.pop_front();
             if origin.is_empty() {
                 origin.scheduled = false;
