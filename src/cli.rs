@@ -102,6 +102,11 @@ pub struct Args {
     #[arg(long, value_name = "UA")]
     pub user_agent: Option<String>,
 
+    /// Add a header to every request, robots.txt included, as curl does: -H 'Accept-Language:
+    /// fr' (repeatable). Values are never printed. Set the User-Agent with --user-agent
+    #[arg(short = 'H', long = "header", value_name = "'NAME: VALUE'")]
+    pub headers: Vec<String>,
+
     /// Do not fetch or obey robots.txt
     #[arg(long)]
     pub ignore_robots: bool,
@@ -183,6 +188,31 @@ pub enum ArgsError {
     /// or has a selector that does not parse.
     #[error(transparent)]
     Field(#[from] crate::fields::FieldError),
+    /// A `-H` that is not `NAME: VALUE` (its value is not repeated: it may be a secret).
+    #[error("--header: {0}")]
+    Header(String),
+}
+
+/// `-H` specifications as a header map.
+fn headers(specs: &[String]) -> Result<http::HeaderMap, ArgsError> {
+    let mut map = http::HeaderMap::new();
+    for spec in specs {
+        let Some((name, value)) = spec.split_once(':') else {
+            return Err(ArgsError::Header(format!(
+                "expected 'NAME: VALUE', got a header with no ':' (starting {:?})",
+                spec.chars().take(12).collect::<String>()
+            )));
+        };
+        let name = http::HeaderName::from_bytes(name.trim().as_bytes())
+            .map_err(|_| ArgsError::Header(format!("{:?} is not a header name", name.trim())))?;
+        let value = http::HeaderValue::from_str(value.trim()).map_err(|_| {
+            ArgsError::Header(format!(
+                "the value of {name} has characters a header cannot hold"
+            ))
+        })?;
+        map.append(name, value);
+    }
+    Ok(map)
 }
 
 impl Args {
@@ -200,6 +230,7 @@ impl Args {
             Err(e) => (Vec::new(), Some(e)),
         };
         let (timeout_secs, grace_secs) = (self.timeout, self.grace);
+        let headers = headers(&self.headers)?;
         let config = Config {
             seeds,
             mode: self.mode,
@@ -222,6 +253,7 @@ impl Args {
             retries: self.retries,
             max_bytes: self.max_bytes,
             user_agent: self.user_agent.unwrap_or_else(default_user_agent),
+            headers,
             obey_robots: !self.ignore_robots,
             output: match self.output {
                 Some(p) if p.as_os_str() == "-" => Output::Stdout,
@@ -345,6 +377,34 @@ mod tests {
         assert_eq!(c.per_host_workers, None);
         assert_eq!(config(&["--demo"]).expect("valid").per_host_workers, None);
         assert_eq!(config(&[]).expect("valid").host_failures, 5);
+    }
+
+    #[test]
+    fn headers_are_name_value_pairs_and_bad_ones_name_the_flag() {
+        let c =
+            config(&["-H", "Accept-Language: fr", "--header", "X-Token:  s3cret "]).expect("valid");
+        assert_eq!(c.headers["accept-language"], "fr");
+        assert_eq!(c.headers["x-token"], "s3cret");
+        assert!(
+            !format!("{c:?}").contains("s3cret"),
+            "a header value is never printed"
+        );
+        for (spec, message) in [
+            ("nocolon", "--header: expected 'NAME: VALUE'"),
+            ("Bad Name: x", "--header: \"Bad Name\" is not a header name"),
+            (
+                "X-A: line\nbreak",
+                "--header: the value of x-a has characters",
+            ),
+            (
+                "User-Agent: me",
+                "--header: User-Agent is set with --user-agent",
+            ),
+        ] {
+            let err = config(&["-H", spec]).expect_err(spec).to_string();
+            assert!(err.starts_with(message), "{spec:?}: {err}");
+            assert!(!err.contains("break"), "{err}");
+        }
     }
 
     #[test]

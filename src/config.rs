@@ -177,6 +177,11 @@ pub struct Config {
     /// token robots.txt groups are matched against (`--user-agent`). Not blank; default
     /// `crawl/VERSION` ([`default_user_agent`]).
     pub user_agent: String,
+    /// Headers sent with every request, robots.txt included (`-H 'Name: value'`, repeatable).
+    /// Not `User-Agent`: set [`Config::user_agent`], which also names the robots.txt product
+    /// token. Default none. Their values are marked sensitive, so a `Debug` print of the
+    /// config does not show them (an `Authorization` header is a secret).
+    pub headers: http::HeaderMap,
     /// Whether to fetch each origin's robots.txt before its pages and leave out the pages it
     /// disallows (`--ignore-robots` sets it to false). Default true.
     pub obey_robots: bool,
@@ -225,6 +230,7 @@ impl Config {
             retries: 2,
             max_bytes: 10 * 1024 * 1024,
             user_agent: default_user_agent(),
+            headers: http::HeaderMap::new(),
             obey_robots: true,
             output: Output::Stdout,
             format: Format::Jsonl,
@@ -284,6 +290,8 @@ pub enum Setting {
     MaxBytes,
     /// [`Config::user_agent`]; `--user-agent`.
     UserAgent,
+    /// [`Config::headers`]; `-H`, `--header`.
+    Headers,
     /// [`Config::dedupe`]; `--dedupe`.
     Dedupe,
     /// [`Config::fork_per_page`]; `--fork-per-page`.
@@ -306,6 +314,7 @@ impl Setting {
             Setting::Timeout => "timeout",
             Setting::MaxBytes => "max_bytes",
             Setting::UserAgent => "user_agent",
+            Setting::Headers => "headers",
             Setting::Dedupe => "dedupe",
             Setting::ForkPerPage => "fork_per_page",
             Setting::Grace => "grace",
@@ -325,6 +334,7 @@ impl Setting {
             Setting::Timeout => "--timeout",
             Setting::MaxBytes => "--max-bytes",
             Setting::UserAgent => "--user-agent",
+            Setting::Headers => "--header",
             Setting::Dedupe => "--dedupe",
             Setting::ForkPerPage => "--fork-per-page",
             Setting::Grace => "--grace",
@@ -444,6 +454,16 @@ impl Config {
         if self.user_agent.trim().is_empty() {
             return Err(ConfigError::new(Setting::UserAgent, "must not be empty"));
         }
+        if self.headers.contains_key(http::header::USER_AGENT) {
+            return Err(ConfigError::new(
+                Setting::Headers,
+                "User-Agent is set with --user-agent (user_agent), which also names the \
+                 robots.txt product token",
+            ));
+        }
+        for value in self.headers.values_mut() {
+            value.set_sensitive(true);
+        }
         self.allow_domains = self
             .allow_domains
             .iter()
@@ -511,7 +531,7 @@ mod tests {
     #[test]
     fn every_rule_names_its_setting() {
         type Change = fn(&mut Config);
-        let cases: [(Change, Setting); 18] = [
+        let cases: [(Change, Setting); 19] = [
             (|c| c.seeds.clear(), Setting::Seeds),
             (
                 |c| c.seeds = vec![Url::parse("ftp://a.test/").expect("url")],
@@ -537,6 +557,15 @@ mod tests {
             ),
             (|c| c.max_bytes = 0, Setting::MaxBytes),
             (|c| c.user_agent = "  ".into(), Setting::UserAgent),
+            (
+                |c| {
+                    c.headers.insert(
+                        http::header::USER_AGENT,
+                        http::HeaderValue::from_static("x"),
+                    );
+                },
+                Setting::Headers,
+            ),
             (|c| c.fork_per_page = true, Setting::ForkPerPage),
             (|c| c.grace = Duration::from_secs(4000), Setting::Grace),
         ];

@@ -2,8 +2,9 @@
 //! [`crate::scrape`], is the only other HTML parsing).
 //!
 //! Links and the title need no document tree, so we run html5ever's tokenizer alone and watch
-//! the tags go by: `<a href>` and `<area href>` for links, `<base href>` for the base URL, the
-//! first `<title>`'s text. Skipping the tree builder removes most of the parsing cost (about
+//! the tags go by: `<a href>` and `<area href>` for links, `<iframe src>` and `<frame src>` too
+//! (a page reached only through a frame is a page of the site, as wget2 and Heritrix see it: a
+//! book's table of contents, say), `<base href>` for the base URL, the first `<title>`'s text. Skipping the tree builder removes most of the parsing cost (about
 //! two thirds of it; see the README's benchmark notes). The one thing the tree builder did that
 //! matters here is switching the tokenizer into raw-text states after `<script>`, `<style>`,
 //! `<title>`, `<textarea>` and friends, so that markup inside them is not mistaken for tags; the
@@ -145,6 +146,16 @@ impl Sink {
             if let Some(href) = attr(tag, &local_name!("href")) {
                 self.hrefs.borrow_mut().push(href.clone());
             }
+        } else if *name == local_name!("frame") {
+            if let Some(src) = attr(tag, &local_name!("src")) {
+                self.hrefs.borrow_mut().push(src.clone());
+            }
+        } else if *name == local_name!("iframe") {
+            if let Some(src) = attr(tag, &local_name!("src")) {
+                self.hrefs.borrow_mut().push(src.clone());
+            }
+            // Its content is fallback text for browsers without frames, not markup.
+            return TokenSinkResult::RawData(RawKind::Rawtext);
         } else if *name == local_name!("base") {
             let mut base = self.base.borrow_mut();
             if base.is_none() {
@@ -164,7 +175,6 @@ impl Sink {
         } else if [
             local_name!("style"),
             local_name!("xmp"),
-            local_name!("iframe"),
             local_name!("noembed"),
             local_name!("noframes"),
             // As a browser with scripting on reads it, like html5ever's tree builder.
@@ -194,6 +204,24 @@ mod tests {
 
     fn links(e: &Extracted) -> Vec<&str> {
         e.links.iter().map(Url::as_str).collect()
+    }
+
+    #[test]
+    fn frames_are_links() {
+        let e = page(
+            r#"<frameset><frame src="toc.html"><frame src="/ch1.html#top"></frameset>
+            <iframe src="embed.html"><a href="not-a-link.html">fallback</a></iframe>
+            <iframe srcdoc="<a href=x>"></iframe><a href="after.html">after</a>"#,
+        );
+        assert_eq!(
+            links(&e),
+            [
+                "http://h.test/dir/toc.html",
+                "http://h.test/ch1.html",
+                "http://h.test/dir/embed.html",
+                "http://h.test/dir/after.html",
+            ]
+        );
     }
 
     #[test]

@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use url::Url;
 
+use crate::config::Config;
 use crate::redirect::{self, MAX_ROBOTS_REDIRECTS};
 use crate::scope::Scope;
 use crate::task::FetchError;
@@ -64,17 +65,15 @@ pub struct Fetcher {
 
 impl Fetcher {
     /// A client with the crawl's timeout and User-Agent; `scope` bounds robots.txt redirects.
-    pub fn new(
-        timeout: Duration,
-        user_agent: &str,
-        scope: Arc<Scope>,
-    ) -> Result<Fetcher, ClientError> {
+    pub fn new(config: &Config, scope: Arc<Scope>) -> Result<Fetcher, ClientError> {
         // One client per worker: building one loads the TLS root store, which is most of what
         // a fresh worker costs (see the processes benchmark).
         let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(10)))
-            .user_agent(user_agent)
+            .timeout(config.timeout)
+            .connect_timeout(config.timeout.min(Duration::from_secs(10)))
+            .user_agent(&config.user_agent)
+            // `-H`: on every request, robots.txt included.
+            .default_headers(config.headers.clone())
             .tcp_nodelay(true)
             .redirect(reqwest::redirect::Policy::none())
             .build()

@@ -242,7 +242,7 @@ pub enum WorkerError {
 impl BlockingWorker {
     /// Worker `id` of `config`'s crawl.
     pub fn new(config: &Config, scope: Arc<Scope>, id: WorkerId) -> Result<Self, WorkerError> {
-        let fetcher = Fetcher::new(config.timeout, &config.user_agent, scope)?;
+        let fetcher = Fetcher::new(config, scope)?;
         Self::with_fetcher(fetcher, TaskLimits::from_config(config), id)
     }
 

@@ -105,3 +105,15 @@ fn summary_reports_counts_rates_and_the_time_split() {
         );
     }
 }
+
+#[test]
+fn a_malformed_header_is_a_usage_error_that_hides_its_value() {
+    let s = server();
+    for spec in ["nocolon-s3cret", "X-Token: s3cret\u{7f}", "User-Agent: me"] {
+        let run = run_with(&["-H", spec], &format!("{}\n", s.url("/")));
+        assert_eq!(run.code, 2, "{spec:?}: {}", run.stderr);
+        assert!(run.stderr.contains("--header"), "{}", run.stderr);
+        assert!(!run.stderr.contains("s3cret"), "{}", run.stderr);
+    }
+    assert_eq!(s.total_hits(), 0);
+}

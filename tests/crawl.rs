@@ -3,9 +3,47 @@
 //! Each test starts its own fixture server on an ephemeral port, so tests run in parallel and
 //! can assert exactly which requests the server saw.
 
+use std::collections::BTreeMap;
+
 use crate::support::*;
 
 every_mode! {
+    fn headers_given_with_dash_h_go_with_every_request(mode) {
+        let s = server();
+        let run = crawl(
+            mode,
+            &[s.url("/headers")],
+            &["-H", "X-Crawl-Test: hello", "-H", "Accept-Language: fr", "--field", "seen=pre"],
+        );
+        run.assert_ok();
+        let seen = run.get(&s.url("/headers")).fields["seen"].as_str().unwrap_or_default().to_owned();
+        for line in ["x-crawl-test: hello", "accept-language: fr", "user-agent: crawl/"] {
+            assert!(seen.contains(line), "{line:?} not in {seen:?}");
+        }
+        assert!(!run.stderr.contains("hello"), "header values are never printed");
+    }
+
+    fn pages_reached_only_through_frames_are_crawled(mode) {
+        let s = server();
+        let run = crawl(mode, &[s.url("/book/")], &["--depth", "2"]);
+        run.assert_ok();
+        let titles: BTreeMap<String, (Option<String>, u32)> = run
+            .records
+            .iter()
+            .map(|r| (r.url.clone(), (r.title.clone(), r.depth)))
+            .collect();
+        for (path, title, depth) in [
+            ("/book/toc.html", "Book: Contents", 1),
+            ("/book/chapter-1.html", "Book: Chapter 1", 1),
+            ("/book/cover.html", "Book: Cover", 1),
+            ("/book/chapter-2.html", "Book: Chapter 2", 2),
+        ] {
+            assert_eq!(titles.get(&s.url(path)), Some(&(Some(title.to_owned()), depth)), "{path}");
+        }
+        // The iframe's fallback content is text for browsers without frames, not a link.
+        assert_eq!(s.hits("/book/no-frames.html"), 0);
+    }
+
     fn depth_zero_fetches_only_the_seeds(mode) {
         let s = server();
         let run = crawl(mode, &[s.url("/"), s.url("/contact.html")], &[]);

@@ -50,8 +50,7 @@ pub(crate) fn run(coordinator: &mut Coordinator, setup: &Setup<'_>) -> Result<Ra
         .enable_all()
         .build()
         .map_err(DriverError::Runtime)?;
-    let fetcher = Fetcher::new(config.timeout, &config.user_agent, Arc::clone(&setup.scope))
-        .map_err(WorkerError::from)?;
+    let fetcher = Fetcher::new(config, Arc::clone(&setup.scope)).map_err(WorkerError::from)?;
     let shared = Arc::new(Shared {
         fetcher,
         limits: TaskLimits::from_config(config),

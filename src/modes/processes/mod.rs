@@ -87,8 +87,7 @@ pub(crate) fn run(coordinator: &mut Coordinator, setup: &Setup<'_>) -> Result<Ra
     let (config, shutdown) = (setup.config, setup.shutdown);
     // Build the client before checking threads: the check then also proves building it started
     // none, which is what makes the client safe to carry across fork.
-    let fetcher = Fetcher::new(config.timeout, &config.user_agent, Arc::clone(&setup.scope))
-        .map_err(WorkerError::from)?;
+    let fetcher = Fetcher::new(config, Arc::clone(&setup.scope)).map_err(WorkerError::from)?;
     let threads = thread_count().map_err(DriverError::Runtime)?;
     if threads != 1 {
         return Err(DriverError::NotSingleThreaded(threads));
