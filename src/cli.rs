@@ -11,7 +11,8 @@ use url::Url;
 use std::sync::Arc;
 
 use crate::config::{
-    Config, ConfigError, Dedupe, Format, Mode, Output, ProgressMode, Setting, default_user_agent,
+    Config, ConfigError, Dedupe, Format, Mode, Output, ProgressMode, ProxyUrl, Setting,
+    default_user_agent,
 };
 use crate::fields::Fields;
 use crate::scrape::PageExtractor;
@@ -102,6 +103,16 @@ pub struct Args {
     #[arg(long, value_name = "UA")]
     pub user_agent: Option<String>,
 
+    /// Send every request, robots.txt included, through this proxy: http://, https://,
+    /// socks5:// or socks5h://, with user:password@ if it needs them (never printed). Without
+    /// it, the http_proxy, https_proxy and no_proxy environment variables apply
+    #[arg(long, value_name = "URL")]
+    pub proxy: Option<String>,
+
+    /// Ignore the http_proxy, https_proxy and no_proxy environment variables
+    #[arg(long, conflicts_with = "proxy")]
+    pub no_proxy: bool,
+
     /// Add a header to every request, robots.txt included, as curl does: -H 'Accept-Language:
     /// fr' (repeatable). Values are never printed. Set the User-Agent with --user-agent
     #[arg(short = 'H', long = "header", value_name = "'NAME: VALUE'")]
@@ -191,6 +202,12 @@ pub enum ArgsError {
     /// A `-H` that is not `NAME: VALUE` (its value is not repeated: it may be a secret).
     #[error("--header: {0}")]
     Header(String),
+    /// A `--proxy` that is not a URL (not repeated: it may hold a password).
+    #[error(
+        "--proxy: not a URL (write http://HOST:PORT, or socks5://HOST:PORT, with \
+         user:password@ before the host if the proxy needs them)"
+    )]
+    Proxy,
 }
 
 /// `-H` specifications as a header map.
@@ -231,6 +248,12 @@ impl Args {
         };
         let (timeout_secs, grace_secs) = (self.timeout, self.grace);
         let headers = headers(&self.headers)?;
+        let proxy = match &self.proxy {
+            Some(text) => Some(ProxyUrl::new(
+                Url::parse(text.trim()).map_err(|_| ArgsError::Proxy)?,
+            )),
+            None => None,
+        };
         let config = Config {
             seeds,
             mode: self.mode,
@@ -254,6 +277,8 @@ impl Args {
             max_bytes: self.max_bytes,
             user_agent: self.user_agent.unwrap_or_else(default_user_agent),
             headers,
+            proxy,
+            env_proxy: !self.no_proxy,
             obey_robots: !self.ignore_robots,
             output: match self.output {
                 Some(p) if p.as_os_str() == "-" => Output::Stdout,

@@ -16,6 +16,40 @@ use url::Url;
 use crate::normalize::is_http;
 use crate::scrape::PageExtractor;
 
+/// A proxy's URL. Its password never shows: `Debug` and `Display` print `***` in its place, so
+/// a config, an error or a log line can name the proxy without giving its secret away.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ProxyUrl(Url);
+
+impl ProxyUrl {
+    /// Wraps `url`; [`Config::validate`] checks its scheme.
+    pub fn new(url: Url) -> Self {
+        ProxyUrl(url)
+    }
+
+    /// The whole URL, password included: for the HTTP client only.
+    pub fn url(&self) -> &Url {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for ProxyUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut shown = self.0.clone();
+        if shown.password().is_some() {
+            // Cannot fail for a URL that has a password (it has a host).
+            let _ = shown.set_password(Some("***"));
+        }
+        f.write_str(shown.as_str())
+    }
+}
+
+impl std::fmt::Debug for ProxyUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ProxyUrl({self})")
+    }
+}
+
 /// Where the fetch-and-parse stage runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Mode {
@@ -177,6 +211,12 @@ pub struct Config {
     /// token robots.txt groups are matched against (`--user-agent`). Not blank; default
     /// `crawl/VERSION` ([`default_user_agent`]).
     pub user_agent: String,
+    /// Send every request through this proxy (`--proxy`): `http://`, `https://`, `socks5://`
+    /// or `socks5h://`, with `user:password@` if it needs them. Default none.
+    pub proxy: Option<ProxyUrl>,
+    /// Whether the `http_proxy`, `https_proxy` and `no_proxy` environment variables apply
+    /// when no [`Config::proxy`] is set (`--no-proxy` turns them off). Default true.
+    pub env_proxy: bool,
     /// Headers sent with every request, robots.txt included (`-H 'Name: value'`, repeatable).
     /// Not `User-Agent`: set [`Config::user_agent`], which also names the robots.txt product
     /// token. Default none. Their values are marked sensitive, so a `Debug` print of the
@@ -231,6 +271,8 @@ impl Config {
             max_bytes: 10 * 1024 * 1024,
             user_agent: default_user_agent(),
             headers: http::HeaderMap::new(),
+            proxy: None,
+            env_proxy: true,
             obey_robots: true,
             output: Output::Stdout,
             format: Format::Jsonl,
@@ -292,6 +334,8 @@ pub enum Setting {
     UserAgent,
     /// [`Config::headers`]; `-H`, `--header`.
     Headers,
+    /// [`Config::proxy`]; `--proxy`.
+    Proxy,
     /// [`Config::dedupe`]; `--dedupe`.
     Dedupe,
     /// [`Config::fork_per_page`]; `--fork-per-page`.
@@ -315,6 +359,7 @@ impl Setting {
             Setting::MaxBytes => "max_bytes",
             Setting::UserAgent => "user_agent",
             Setting::Headers => "headers",
+            Setting::Proxy => "proxy",
             Setting::Dedupe => "dedupe",
             Setting::ForkPerPage => "fork_per_page",
             Setting::Grace => "grace",
@@ -335,6 +380,7 @@ impl Setting {
             Setting::MaxBytes => "--max-bytes",
             Setting::UserAgent => "--user-agent",
             Setting::Headers => "--header",
+            Setting::Proxy => "--proxy",
             Setting::Dedupe => "--dedupe",
             Setting::ForkPerPage => "--fork-per-page",
             Setting::Grace => "--grace",
@@ -464,6 +510,21 @@ impl Config {
         for value in self.headers.values_mut() {
             value.set_sensitive(true);
         }
+        if let Some(proxy) = &self.proxy {
+            let url = proxy.url();
+            if !matches!(url.scheme(), "http" | "https" | "socks5" | "socks5h") {
+                return Err(ConfigError::new(
+                    Setting::Proxy,
+                    format!("{proxy}: the scheme must be http, https, socks5 or socks5h"),
+                ));
+            }
+            if url.host().is_none() {
+                return Err(ConfigError::new(
+                    Setting::Proxy,
+                    format!("{proxy}: no host"),
+                ));
+            }
+        }
         self.allow_domains = self
             .allow_domains
             .iter()
@@ -531,7 +592,7 @@ mod tests {
     #[test]
     fn every_rule_names_its_setting() {
         type Change = fn(&mut Config);
-        let cases: [(Change, Setting); 19] = [
+        let cases: [(Change, Setting); 20] = [
             (|c| c.seeds.clear(), Setting::Seeds),
             (
                 |c| c.seeds = vec![Url::parse("ftp://a.test/").expect("url")],
@@ -567,6 +628,14 @@ mod tests {
                 Setting::Headers,
             ),
             (|c| c.fork_per_page = true, Setting::ForkPerPage),
+            (
+                |c| {
+                    c.proxy = Some(ProxyUrl::new(
+                        Url::parse("ftp://u:pw@p.test/").expect("url"),
+                    ))
+                },
+                Setting::Proxy,
+            ),
             (|c| c.grace = Duration::from_secs(4000), Setting::Grace),
         ];
         for (change, setting) in cases {
@@ -577,6 +646,18 @@ mod tests {
         }
         let err = refused(|c| c.dedupe = Dedupe::Shared);
         assert_eq!(err.for_flag(), "--dedupe: applies only to --mode processes");
+    }
+
+    #[test]
+    fn a_proxy_password_never_shows() {
+        let proxy = ProxyUrl::new(Url::parse("ftp://user:s3cret@p.test:2121/").expect("url"));
+        assert_eq!(proxy.to_string(), "ftp://user:***@p.test:2121/");
+        let mut c = config();
+        c.proxy = Some(proxy);
+        assert!(!format!("{c:?}").contains("s3cret"));
+        let err = c.validate().expect_err("ftp is no proxy scheme");
+        assert!(!err.to_string().contains("s3cret"), "{err}");
+        assert!(err.to_string().contains("user:***@p.test"), "{err}");
     }
 
     #[test]

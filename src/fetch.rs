@@ -68,13 +68,22 @@ impl Fetcher {
     pub fn new(config: &Config, scope: Arc<Scope>) -> Result<Fetcher, ClientError> {
         // One client per worker: building one loads the TLS root store, which is most of what
         // a fresh worker costs (see the processes benchmark).
-        let client = reqwest::Client::builder()
+        let builder = reqwest::Client::builder()
             .timeout(config.timeout)
             .connect_timeout(config.timeout.min(Duration::from_secs(10)))
             .user_agent(&config.user_agent)
             // `-H`: on every request, robots.txt included.
             .default_headers(config.headers.clone())
-            .tcp_nodelay(true)
+            .tcp_nodelay(true);
+        let builder = match &config.proxy {
+            // Credentials in the URL become Proxy-Authorization (reqwest reads them there).
+            Some(proxy) => {
+                builder.proxy(reqwest::Proxy::all(proxy.url().as_str()).map_err(ClientError::new)?)
+            }
+            None if !config.env_proxy => builder.no_proxy(),
+            None => builder,
+        };
+        let client = builder
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(ClientError::new)?;

@@ -117,7 +117,9 @@ pub mod cli;
 pub mod config;
 mod seeds;
 
-pub use config::{Config, ConfigError, Dedupe, Format, Mode, Output, ProgressMode, Setting};
+pub use config::{
+    Config, ConfigError, Dedupe, Format, Mode, Output, ProgressMode, ProxyUrl, Setting,
+};
 pub use coordinator::items::ItemError;
 pub use crawler::{Crawl, CrawlError, run};
 pub use record::Record;

@@ -117,3 +117,19 @@ fn a_malformed_header_is_a_usage_error_that_hides_its_value() {
     }
     assert_eq!(s.total_hits(), 0);
 }
+
+#[test]
+fn a_bad_proxy_is_a_usage_error_that_hides_its_password() {
+    let s = server();
+    for proxy in [
+        "ftp://u:s3cret@127.0.0.1:21/",
+        "not a url s3cret",
+        "socks5://u:s3cret@",
+    ] {
+        let run = run_with(&["--proxy", proxy], &format!("{}\n", s.url("/")));
+        assert_eq!(run.code, 2, "{proxy:?}: {}", run.stderr);
+        assert!(run.stderr.contains("--proxy"), "{}", run.stderr);
+        assert!(!run.stderr.contains("s3cret"), "{}", run.stderr);
+    }
+    assert_eq!(s.total_hits(), 0);
+}

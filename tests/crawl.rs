@@ -5,9 +5,62 @@
 
 use std::collections::BTreeMap;
 
+use crawl_fixture::ForwardProxy;
+
 use crate::support::*;
 
 every_mode! {
+    fn every_request_goes_through_the_proxy_with_its_credentials(mode) {
+        let proxy = ForwardProxy::start(Some(("crawler", "s3cret"))).expect("proxy starts");
+        let s = server();
+        let via = format!("http://crawler:s3cret@127.0.0.1:{}", proxy.port());
+        let run = crawl(mode, &[s.url("/")], &["--depth", "1", "--proxy", &via]);
+        run.assert_ok();
+        assert!(run.records.len() > 5, "{:?}", run.urls());
+        let forwarded = proxy.forwarded();
+        // The server saw nothing the proxy did not forward, robots.txt included, and the
+        // proxy refused nothing: the credentials went with every request.
+        assert_eq!(forwarded.len() as u64, s.total_hits(), "{forwarded:?}");
+        assert!(forwarded.contains(&s.url("/robots.txt")), "{forwarded:?}");
+        assert!(forwarded.contains(&s.url("/about.html")), "{forwarded:?}");
+        assert_eq!(proxy.refused(), 0);
+        assert_eq!(run.get(&s.url("/")).error, None);
+        let records = serde_json::to_string(&run.records).expect("records");
+        assert!(!run.stderr.contains("s3cret") && !records.contains("s3cret"));
+    }
+
+    fn the_environment_proxy_applies_unless_no_proxy(mode) {
+        let proxy = ForwardProxy::start(None).expect("proxy starts");
+        let s = server();
+        let run_with_env = |extra: &[&str]| {
+            let out = std::process::Command::new(env!("CARGO_BIN_EXE_crawl"))
+                .args(["--mode", mode, "--progress", "never", "-o", "/dev/null"])
+                .args(extra)
+                .arg("-")
+                .env("http_proxy", proxy.url())
+                .env_remove("no_proxy")
+                .env_remove("NO_PROXY")
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .and_then(|mut child| {
+                    use std::io::Write;
+                    if let Some(mut stdin) = child.stdin.take() {
+                        writeln!(stdin, "{}", s.url("/about.html"))?;
+                    }
+                    child.wait_with_output()
+                })
+                .expect("crawl runs");
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        };
+        run_with_env(&[]);
+        assert_eq!(proxy.forwarded(), [s.url("/robots.txt"), s.url("/about.html")]);
+        run_with_env(&["--no-proxy"]);
+        assert_eq!(proxy.forwarded().len(), 2, "--no-proxy went direct");
+        assert_eq!(s.total_hits(), 4);
+    }
+
     fn headers_given_with_dash_h_go_with_every_request(mode) {
         let s = server();
         let run = crawl(

@@ -83,6 +83,14 @@ pub fn spawn(fixed: &[&str], args: &[&str], stdin: &str) -> std::process::Child 
     let mut child = Command::new(env!("CARGO_BIN_EXE_crawl"))
         .args(fixed)
         .args(args)
+        // The fixture servers are on this machine: a proxy set in the environment must not
+        // stand between them and the crawler (the proxy tests set their own).
+        .env_remove("http_proxy")
+        .env_remove("HTTP_PROXY")
+        .env_remove("https_proxy")
+        .env_remove("HTTPS_PROXY")
+        .env_remove("all_proxy")
+        .env_remove("ALL_PROXY")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
