@@ -109,6 +109,13 @@ pub struct Args {
     #[arg(long, value_name = "URL")]
     pub proxy: Option<String>,
 
+    /// Keep one cookie jar for the crawl: a cookie a page sets is sent with later requests it
+    /// applies to (domain, path, expiry and Secure rules as browsers apply them), whichever
+    /// worker fetches them, in every mode. With --state the jar is kept in DIR/cookies.json
+    /// and a resumed crawl goes on with it
+    #[arg(long)]
+    pub cookies: bool,
+
     /// Ignore the http_proxy, https_proxy and no_proxy environment variables
     #[arg(long, conflicts_with = "proxy")]
     pub no_proxy: bool,
@@ -294,6 +301,7 @@ impl Args {
             },
             progress: self.progress,
             cpu_work: self.cpu_work,
+            cookies: self.cookies,
             dedupe: self.dedupe,
             fork_per_page: self.fork_per_page,
             grace: Duration::try_from_secs_f64(grace_secs).unwrap_or(Duration::MAX),

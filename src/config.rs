@@ -235,6 +235,9 @@ pub struct Config {
     /// Rounds of synthetic CPU work per parsed page (`--cpu-work`; 1,000,000 rounds take
     /// about 2.4 ms on a 2024 x86 core). Default 0.
     pub cpu_work: u64,
+    /// Keep one cookie jar for the crawl, shared by every worker in every mode (`--cookies`);
+    /// with [`Config::state`] it is kept across a resume. Default off.
+    pub cookies: bool,
     /// Processes mode: where links are deduplicated first (`--dedupe`). Default
     /// [`Dedupe::Coordinator`], the only value the other modes accept.
     pub dedupe: Dedupe,
@@ -278,6 +281,7 @@ impl Config {
             format: Format::Jsonl,
             progress: ProgressMode::Never,
             cpu_work: 0,
+            cookies: false,
             dedupe: Dedupe::Coordinator,
             fork_per_page: false,
             grace: Duration::from_secs(5),

@@ -12,6 +12,7 @@
 use std::sync::Arc;
 
 use crate::config::{Config, ConfigError, Dedupe, Format};
+use crate::cookies::{CookieError, Jar};
 use crate::coordinator::items::{ItemError, ItemHook};
 use crate::coordinator::ledger::Ledger;
 use crate::coordinator::{Coordinator, CoordinatorError, Parts};
@@ -50,6 +51,9 @@ pub enum CrawlError {
     /// callback failed.
     #[error(transparent)]
     Coordinator(#[from] CoordinatorError),
+    /// The `--cookies` jar kept in the state directory cannot be read.
+    #[error(transparent)]
+    Cookies(#[from] CookieError),
 }
 
 impl CrawlError {
@@ -60,6 +64,7 @@ impl CrawlError {
             CrawlError::Config(_)
                 | CrawlError::Output(_)
                 | CrawlError::Driver(DriverError::Unsupported(_))
+                | CrawlError::Cookies(CookieError::Unreadable { .. })
                 | CrawlError::State(
                     JournalError::OtherCrawl { .. }
                         | JournalError::Locked { .. }
@@ -105,6 +110,10 @@ fn run_with(config: Config, hook: Option<ItemHook>) -> Result<Summary, CrawlErro
     // A resumed crawl adds to the records its earlier runs wrote.
     let resuming = resume.as_ref().is_some_and(|r| r.is_resume());
     let sink = Sink::open_with(&config.output, &config.format, resuming)?;
+    let cookies = match config.cookies {
+        true => Some(Jar::open(config.state.as_deref())?),
+        false => None,
+    };
     let scope = Arc::new(Scope::new(&config.seeds, &config.allow_domains));
     let known = match config.dedupe {
         Dedupe::Coordinator => None,
@@ -124,6 +133,7 @@ fn run_with(config: Config, hook: Option<ItemHook>) -> Result<Summary, CrawlErro
             resume,
             known: known.clone(),
             item_hook: hook,
+            cookies,
         },
     );
     let setup = Setup {

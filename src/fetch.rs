@@ -92,17 +92,27 @@ impl Fetcher {
 
     /// GETs a page, keeping at most `max_bytes` of the decompressed body. A redirect is
     /// returned as is, with [`Response::location`] set.
-    pub async fn get(&self, url: &Url, max_bytes: u64) -> Result<Response, FetchError> {
-        get(&self.client, url, max_bytes).await
+    pub async fn get(
+        &self,
+        url: &Url,
+        max_bytes: u64,
+        cookie: Option<&str>,
+    ) -> Result<Response, FetchError> {
+        get(&self.client, url, max_bytes, cookie).await
     }
 
     /// GETs a robots.txt, following up to [`MAX_ROBOTS_REDIRECTS`] redirects under the
     /// crawl's redirect policy ([`crate::redirect`]).
-    pub async fn get_robots(&self, url: &Url, max_bytes: u64) -> Result<Response, FetchError> {
+    pub async fn get_robots(
+        &self,
+        url: &Url,
+        max_bytes: u64,
+        cookie: Option<&str>,
+    ) -> Result<Response, FetchError> {
         let mut url = url.clone();
         let mut hops = 0;
         loop {
-            let resp = get(&self.client, &url, max_bytes).await?;
+            let resp = get(&self.client, &url, max_bytes, cookie).await?;
             let Some(next) = resp.location else {
                 return Ok(resp);
             };
@@ -113,8 +123,17 @@ impl Fetcher {
     }
 }
 
-async fn get(client: &reqwest::Client, url: &Url, max_bytes: u64) -> Result<Response, FetchError> {
-    let mut resp = client.get(url.clone()).send().await.map_err(classify)?;
+async fn get(
+    client: &reqwest::Client,
+    url: &Url,
+    max_bytes: u64,
+    cookie: Option<&str>,
+) -> Result<Response, FetchError> {
+    let mut request = client.get(url.clone());
+    if let Some(cookie) = cookie {
+        request = request.header(reqwest::header::COOKIE, cookie);
+    }
+    let mut resp = request.send().await.map_err(classify)?;
     let status = resp.status().as_u16();
     let headers = resp.headers();
     let content_type = headers

@@ -83,6 +83,7 @@ mod crawler;
 mod modes;
 
 // The coordinator and the pipeline's parts.
+mod cookies;
 mod coordinator;
 pub mod frontier;
 mod journal;
@@ -142,6 +143,7 @@ pub mod limits {
 /// Every error a crawl can end with, for matching on the cause. [`CrawlError`] wraps them.
 pub mod errors {
     pub use crate::config::ConfigError;
+    pub use crate::cookies::CookieError;
     pub use crate::coordinator::CoordinatorError;
     pub use crate::coordinator::ledger::LedgerError;
     pub use crate::crawler::CrawlError;

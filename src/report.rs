@@ -68,6 +68,8 @@ pub struct Summary {
     pub hosts_given_up: u64,
     /// Pages recorded as "host unreachable" because their origin was given up.
     pub unreachable: u64,
+    /// With `--cookies`, the cookies the jar held at the end.
+    pub cookies: Option<u64>,
     /// Links not followed, by reason.
     pub skipped: Skipped,
     /// Where the records went.
@@ -95,6 +97,8 @@ pub(crate) struct Tally {
     pub skipped: Skipped,
     /// Origins with a `Crawl-delay`, and the longest.
     pub crawl_delays: (u64, Option<Duration>),
+    /// Cookies in the jar, with `--cookies`.
+    pub cookies: Option<u64>,
     pub unfinished: u64,
     pub not_fetched: u64,
     pub resumed: u64,
@@ -125,6 +129,7 @@ impl Summary {
             server_holds: stats.server_holds,
             hosts_given_up: stats.hosts_given_up,
             unreachable: stats.unreachable,
+            cookies: tally.cookies,
             skipped: tally.skipped,
             output: tally.output,
             ipc: None,
@@ -174,6 +179,7 @@ impl Summary {
             "server_holds": self.server_holds,
             "hosts_given_up": self.hosts_given_up,
             "unreachable": self.unreachable,
+            "cookies": self.cookies,
             "ipc": self.ipc,
             "interrupted": self.interrupted.map(StopSignal::name),
             "unfinished": self.unfinished,
@@ -289,6 +295,12 @@ impl fmt::Display for Summary {
                 "  slowed down: {} {} (429 or 503 with Retry-After); every page of that host waited",
                 self.server_holds,
                 plural(self.server_holds, "time a host asked", "times a host asked"),
+            )?;
+        }
+        if let Some(n) = self.cookies {
+            writeln!(
+                f,
+                "  cookies: {n} in the crawl's jar at the end (--cookies)"
             )?;
         }
         if self.hosts_given_up > 0 {

@@ -24,7 +24,11 @@ pub struct Task {
     /// The coordinator's handle for this attempt; the result carries it back.
     pub id: u64,
     pub kind: TaskKind,
+    /// The URL to fetch.
     pub url: Url,
+    /// The `Cookie` header to send, from the crawl's jar (`--cookies`); `None` sends none.
+    #[serde(default)]
+    pub cookie: Option<String>,
 }
 
 /// Which worker ran a task. Its `Display` is what records carry: "main", "thread 3",
@@ -120,6 +124,9 @@ pub struct Fetched {
     pub stop: bool,
     /// The raw body, returned only for robots.txt tasks.
     pub body: Option<Vec<u8>>,
+    /// The response's `Set-Cookie` values, for the crawl's jar (`--cookies`; empty without).
+    #[serde(default)]
+    pub set_cookies: Vec<String>,
 }
 
 /// Why a fetch produced no response. The `Display` text is what records show in `error`.

@@ -33,6 +33,8 @@ pub struct TaskLimits {
     pub cpu_work: u64,
     /// A user's extractor (`--field`, or [`crate::Crawl`]), run on every 2xx HTML page.
     pub extractor: Option<Arc<dyn PageExtractor>>,
+    /// `--cookies`: hand the responses' `Set-Cookie` values back to the coordinator's jar.
+    pub cookies: bool,
 }
 
 impl TaskLimits {
@@ -41,6 +43,7 @@ impl TaskLimits {
             max_bytes: config.max_bytes,
             cpu_work: config.cpu_work,
             extractor: config.extractor.clone(),
+            cookies: config.cookies,
         }
     }
 }
@@ -61,8 +64,12 @@ pub async fn download(fetcher: &Fetcher, task: Task, limits: &TaskLimits) -> Dow
     };
     let started = Instant::now();
     let result = match task.kind {
-        TaskKind::Page => fetcher.get(&task.url, cap).await,
-        TaskKind::Robots => fetcher.get_robots(&task.url, cap).await,
+        TaskKind::Page => fetcher.get(&task.url, cap, task.cookie.as_deref()).await,
+        TaskKind::Robots => {
+            fetcher
+                .get_robots(&task.url, cap, task.cookie.as_deref())
+                .await
+        }
     };
     Downloaded {
         task,
@@ -175,6 +182,14 @@ impl Downloaded {
             }
             if task.kind == TaskKind::Robots {
                 fetched.body = Some(r.body);
+            }
+            if limits.cookies {
+                fetched.set_cookies = r
+                    .headers
+                    .get_all(reqwest::header::SET_COOKIE)
+                    .iter()
+                    .filter_map(|v| v.to_str().ok().map(str::to_owned))
+                    .collect();
             }
             fetched.final_url = Some(r.final_url);
             fetched.location = r.location;

@@ -14,4 +14,5 @@ mod politeness;
 mod processes;
 mod resume;
 mod scrape;
+mod sessions;
 mod validation;

@@ -33,6 +33,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::config::{Config, Mode};
+use crate::cookies::{CookieError, Jar};
 use crate::frontier::{Frontier, Job, Pop};
 use crate::journal::Resume;
 use crate::progress::{Progress, Snapshot};
@@ -100,6 +101,9 @@ pub enum CoordinatorError {
         /// The error's text (for a panic, `it panicked: ` and the panic's message).
         message: String,
     },
+    /// The cookie jar could not be saved in the state directory.
+    #[error(transparent)]
+    Cookies(#[from] CookieError),
 }
 
 /// What the coordinator is built from, besides the config.
@@ -112,6 +116,8 @@ pub(crate) struct Parts {
     /// Processes mode's `--dedupe shared`: every admitted URL is mirrored there.
     pub known: Option<Arc<SharedSet>>,
     pub item_hook: Option<ItemHook>,
+    /// `--cookies`: the crawl's jar.
+    pub cookies: Option<Jar>,
 }
 
 /// The state of one crawl, shared by every mode.
@@ -146,6 +152,7 @@ pub struct Coordinator {
     /// Pages an earlier run (`--state`) already finished.
     resumed: u64,
     item_hook: Option<ItemHook>,
+    cookies: Option<Jar>,
 }
 
 impl Coordinator {
@@ -193,6 +200,7 @@ impl Coordinator {
             abandoned: 0,
             resumed,
             item_hook: parts.item_hook,
+            cookies: parts.cookies,
         }
     }
 
@@ -290,6 +298,10 @@ impl Coordinator {
             id: self.next_id,
             kind: job.kind,
             url: job.fetch_url.clone(),
+            cookie: self
+                .cookies
+                .as_ref()
+                .and_then(|jar| jar.header_for(&job.fetch_url)),
         };
         self.in_flight.insert(task.id, job);
         task
@@ -348,6 +360,7 @@ impl Coordinator {
             Err(e) => (e.retryable(), None),
         };
         self.judge_host(&job, &result);
+        self.keep_cookies(&job, &result);
         let gone = self.frontier.host_gone(&job.origin);
         if let (true, Some(reason), TaskKind::Page) = (retryable, &gone, job.kind) {
             // Its host was given up meanwhile: no more attempts, the page is recorded as
@@ -391,6 +404,22 @@ impl Coordinator {
                     ));
                 }
             }
+        }
+    }
+
+    /// Puts the cookies a response set in the jar (`--cookies`).
+    fn keep_cookies(&mut self, job: &Job, result: &TaskResult) {
+        let (Some(jar), Ok(page)) = (self.cookies.as_mut(), &result.outcome) else {
+            return;
+        };
+        if page.set_cookies.is_empty() {
+            return;
+        }
+        let url = page.final_url.as_ref().unwrap_or(&job.fetch_url);
+        if let Err(e) = jar.take(&page.set_cookies, url)
+            && self.fatal.is_none()
+        {
+            self.fatal = Some(CoordinatorError::Cookies(e));
         }
     }
 
@@ -539,6 +568,7 @@ impl Coordinator {
             Tally {
                 skipped: self.frontier.skipped(),
                 crawl_delays: self.frontier.crawl_delays(),
+                cookies: self.cookies.as_ref().map(|jar| jar.len() as u64),
                 // Anything still in flight here was cut off by a stop, like an abandoned task.
                 unfinished: self.abandoned + self.in_flight.len() as u64,
                 not_fetched: self.frontier.queued() as u64,

@@ -86,6 +86,7 @@ fn coordinator(config: &Config, memory: &Memory, journal: Option<&std::path::Pat
             resume,
             known: None,
             item_hook: None,
+            cookies: None,
         },
     )
 }

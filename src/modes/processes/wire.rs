@@ -76,6 +76,7 @@ mod tests {
             id: 7,
             kind: TaskKind::Page,
             url: url::Url::parse("http://a.test/x").expect("url"),
+            cookie: None,
         };
         let done = FromWorker::Done(Box::new(TaskResult {
             worker: WorkerId::Process(1),
