@@ -109,6 +109,13 @@ pub struct Args {
     #[arg(long, value_name = "URL")]
     pub proxy: Option<String>,
 
+    /// Read each seed host's sitemaps: those its robots.txt lists (Sitemap: lines), else
+    /// /sitemap.xml, following sitemap indexes and .xml.gz files (at most 50,000 URLs and 50 MB
+    /// each, 1,000 files a host). The pages they list are crawled as seeds of that host
+    /// (depth 0), within scope and robots.txt; each sitemap gets a record of its own
+    #[arg(long)]
+    pub sitemaps: bool,
+
     /// Keep one cookie jar for the crawl: a cookie a page sets is sent with later requests it
     /// applies to (domain, path, expiry and Secure rules as browsers apply them), whichever
     /// worker fetches them, in every mode. With --state the jar is kept in DIR/cookies.json
@@ -302,6 +309,7 @@ impl Args {
             progress: self.progress,
             cpu_work: self.cpu_work,
             cookies: self.cookies,
+            sitemaps: self.sitemaps,
             dedupe: self.dedupe,
             fork_per_page: self.fork_per_page,
             grace: Duration::try_from_secs_f64(grace_secs).unwrap_or(Duration::MAX),

@@ -235,6 +235,10 @@ pub struct Config {
     /// Rounds of synthetic CPU work per parsed page (`--cpu-work`; 1,000,000 rounds take
     /// about 2.4 ms on a 2024 x86 core). Default 0.
     pub cpu_work: u64,
+    /// Read each seed origin's sitemaps (`--sitemaps`): those its robots.txt names, else
+    /// `/sitemap.xml`, following sitemap indexes; the pages they list are crawled as seeds of
+    /// that origin (depth 0), within scope and robots.txt. Default off.
+    pub sitemaps: bool,
     /// Keep one cookie jar for the crawl, shared by every worker in every mode (`--cookies`);
     /// with [`Config::state`] it is kept across a resume. Default off.
     pub cookies: bool,
@@ -282,6 +286,7 @@ impl Config {
             progress: ProgressMode::Never,
             cpu_work: 0,
             cookies: false,
+            sitemaps: false,
             dedupe: Dedupe::Coordinator,
             fork_per_page: false,
             grace: Duration::from_secs(5),

@@ -99,6 +99,7 @@ pub mod scope;
 mod shared_set;
 mod shutdown;
 mod sink;
+mod sitemap;
 mod stats;
 mod usage;
 mod verdict;
@@ -138,6 +139,7 @@ pub mod limits {
     pub use crate::redirect::{MAX_REDIRECTS, MAX_ROBOTS_REDIRECTS};
     pub use crate::retry::{MAX_BACKOFF, MAX_RETRY_AFTER};
     pub use crate::robots::{MAX_CRAWL_DELAY, MAX_ROBOTS_BYTES};
+    pub use crate::sitemap::{MAX_SITEMAP_BYTES, MAX_SITEMAP_URLS, MAX_SITEMAPS_PER_ORIGIN};
 }
 
 /// Every error a crawl can end with, for matching on the cause. [`CrawlError`] wraps them.

@@ -93,6 +93,9 @@ pub enum RecordError {
     /// timeouts"); the page was not fetched (again).
     #[error("host unreachable: {0}")]
     HostUnreachable(String),
+    /// A sitemap that could not be read to the end (what it listed before that is crawled).
+    #[error("bad sitemap: {0}")]
+    Sitemap(String),
 }
 
 impl Record {

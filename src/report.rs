@@ -68,6 +68,10 @@ pub struct Summary {
     pub hosts_given_up: u64,
     /// Pages recorded as "host unreachable" because their origin was given up.
     pub unreachable: u64,
+    /// Sitemaps read with `--sitemaps` (2xx responses).
+    pub sitemaps: u64,
+    /// Page URLs those sitemaps listed (before dedupe and scope).
+    pub sitemap_urls: u64,
     /// With `--cookies`, the cookies the jar held at the end.
     pub cookies: Option<u64>,
     /// Links not followed, by reason.
@@ -130,6 +134,8 @@ impl Summary {
             hosts_given_up: stats.hosts_given_up,
             unreachable: stats.unreachable,
             cookies: tally.cookies,
+            sitemaps: stats.sitemaps,
+            sitemap_urls: stats.sitemap_urls,
             skipped: tally.skipped,
             output: tally.output,
             ipc: None,
@@ -180,6 +186,8 @@ impl Summary {
             "hosts_given_up": self.hosts_given_up,
             "unreachable": self.unreachable,
             "cookies": self.cookies,
+            "sitemaps": self.sitemaps,
+            "sitemap_urls": self.sitemap_urls,
             "ipc": self.ipc,
             "interrupted": self.interrupted.map(StopSignal::name),
             "unfinished": self.unfinished,
@@ -295,6 +303,15 @@ impl fmt::Display for Summary {
                 "  slowed down: {} {} (429 or 503 with Retry-After); every page of that host waited",
                 self.server_holds,
                 plural(self.server_holds, "time a host asked", "times a host asked"),
+            )?;
+        }
+        if self.sitemaps > 0 {
+            writeln!(
+                f,
+                "  sitemaps: {} read, listing {} page {}",
+                self.sitemaps,
+                self.sitemap_urls,
+                plural(self.sitemap_urls, "URL", "URLs")
             )?;
         }
         if let Some(n) = self.cookies {

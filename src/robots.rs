@@ -65,6 +65,19 @@ impl Verdict {
             .then(|| Duration::from_secs_f64(secs.min(MAX_CRAWL_DELAY.as_secs_f64())))
     }
 
+    /// The sitemaps its `Sitemap:` lines name (absolute http(s) URLs only).
+    pub fn sitemaps(&self) -> Vec<Url> {
+        let Verdict::Rules(robot) = self else {
+            return Vec::new();
+        };
+        robot
+            .sitemaps
+            .iter()
+            .filter_map(|s| Url::parse(s.trim()).ok())
+            .filter(crate::normalize::is_http)
+            .collect()
+    }
+
     /// Whether `url` may be fetched.
     pub fn allows(&self, url: &Url) -> bool {
         match self {

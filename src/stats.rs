@@ -46,6 +46,9 @@ pub struct Stats {
     pub unreachable: u64,
     /// Times an origin asked the whole crawl to slow down (429 or 503 with Retry-After).
     pub server_holds: u64,
+    /// Sitemaps read (`--sitemaps`), and the page URLs they listed.
+    pub sitemaps: u64,
+    pub sitemap_urls: u64,
     /// Requests completed (every attempt, robots.txt included).
     pub requests: u64,
     /// This process's CPU time when the crawl started.
@@ -118,6 +121,8 @@ impl Stats {
             hosts_given_up: 0,
             unreachable: 0,
             server_holds: 0,
+            sitemaps: 0,
+            sitemap_urls: 0,
             requests: 0,
             cpu_start_ms: own_cpu_ms(),
             worker_cpu_ms: HashMap::new(),

@@ -16,6 +16,8 @@ pub enum TaskKind {
     Page,
     /// An origin's robots.txt: fetch and hand the raw body back.
     Robots,
+    /// A sitemap or sitemap index (`--sitemaps`): fetch, then list the URLs it names.
+    Sitemap,
 }
 
 /// One unit of work handed to a worker.
@@ -127,6 +129,12 @@ pub struct Fetched {
     /// The response's `Set-Cookie` values, for the crawl's jar (`--cookies`; empty without).
     #[serde(default)]
     pub set_cookies: Vec<String>,
+    /// For a sitemap index, the sitemaps it lists (its pages are in `links`).
+    #[serde(default)]
+    pub sitemaps: Vec<Url>,
+    /// For a sitemap, why it was not read to the end, if it was not.
+    #[serde(default)]
+    pub sitemap_error: Option<String>,
 }
 
 /// Why a fetch produced no response. The `Display` text is what records show in `error`.

@@ -61,10 +61,14 @@ pub async fn download(fetcher: &Fetcher, task: Task, limits: &TaskLimits) -> Dow
     let cap = match task.kind {
         TaskKind::Page => limits.max_bytes,
         TaskKind::Robots => MAX_ROBOTS_BYTES,
+        // A .xml.gz is smaller than this; the uncompressed bound is `sitemap::read`'s.
+        TaskKind::Sitemap => crate::sitemap::MAX_SITEMAP_BYTES,
     };
     let started = Instant::now();
     let result = match task.kind {
-        TaskKind::Page => fetcher.get(&task.url, cap, task.cookie.as_deref()).await,
+        TaskKind::Page | TaskKind::Sitemap => {
+            fetcher.get(&task.url, cap, task.cookie.as_deref()).await
+        }
         TaskKind::Robots => {
             fetcher
                 .get_robots(&task.url, cap, task.cookie.as_deref())
@@ -179,6 +183,13 @@ impl Downloaded {
                         }
                     }
                 }
+            }
+            if task.kind == TaskKind::Sitemap && (200..300).contains(&r.status) {
+                let listed = crate::sitemap::read(&r.body, &r.final_url);
+                fetched.links_found = listed.pages.len() + listed.sitemaps.len();
+                fetched.links = listed.pages;
+                fetched.sitemaps = listed.sitemaps;
+                fetched.sitemap_error = listed.error;
             }
             if task.kind == TaskKind::Robots {
                 fetched.body = Some(r.body);

@@ -437,3 +437,41 @@ fn every_mode_yields_the_same_records() {
         assert_eq!(keys, first, "{mode} differs from {first_mode}");
     }
 }
+
+every_mode! {
+    fn sitemaps_add_pages_no_link_reaches(mode) {
+        let s = server();
+        let (run, summary) = crawl_with_summary(mode, &[s.url("/contact.html")], &["--sitemaps"]);
+        run.assert_ok();
+        let get = |path: &str| run.get(&s.url(path));
+        // Listed pages are seeds of their host: depth 0, whatever page they sit under.
+        for (path, title) in [
+            ("/only/sitemap?a=1&b=2", "Only sitemap"),
+            ("/only/gzipped", "Only gzipped"),
+            ("/only/before-the-break", "Only before-the-break"),
+        ] {
+            let r = get(path);
+            assert_eq!((r.title.as_deref(), r.depth, r.error.as_deref()), (Some(title), 0, None), "{path}");
+        }
+        assert_eq!(get("/about.html").depth, 0);
+        // Every sitemap gets a record; the broken one says why, and what it listed before the
+        // break is crawled all the same. The index lists itself and is read once.
+        for file in ["index.xml", "pages.xml", "more.xml.gz"] {
+            assert_eq!(get(&format!("/sitemaps/{file}")).error, None, "{file}");
+        }
+        let broken = get("/sitemaps/broken.xml").error.unwrap_or_default();
+        assert!(broken.starts_with("bad sitemap: not XML"), "{broken}");
+        assert_eq!(s.hits("/sitemaps/index.xml"), 1);
+        assert_eq!(s.hits("/sitemap.xml"), 0, "robots.txt named the sitemaps");
+        assert_eq!(summary["sitemaps"], 4);
+        assert_eq!(summary["skipped"]["out_of_scope"], 1, "the off-site URL is not fetched");
+        // Without robots.txt, /sitemap.xml is read.
+        let run = crawl(mode, &[s.url("/contact.html")], &["--sitemaps", "--ignore-robots"]);
+        run.assert_ok();
+        assert_eq!(run.get(&s.url("/only/fallback")).depth, 0);
+        // And without --sitemaps, none is.
+        let quiet = server();
+        crawl(mode, &[quiet.url("/contact.html")], &[]).assert_ok();
+        assert_eq!(quiet.hits("/sitemaps/index.xml") + quiet.hits("/sitemap.xml"), 0);
+    }
+}

@@ -32,19 +32,22 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use url::Url;
+
 use crate::config::{Config, Mode};
 use crate::cookies::{CookieError, Jar};
 use crate::frontier::{Frontier, Job, Pop};
 use crate::journal::Resume;
 use crate::progress::{Progress, Snapshot};
 use crate::ratelimit::Limiter;
-use crate::record::Record;
+use crate::record::{Record, RecordError};
 use crate::redirect::{self, MAX_REDIRECTS};
 use crate::report::{Summary, Tally};
 use crate::retry::{MAX_RETRY_AFTER, backoff, retryable_status};
 use crate::robots::{Verdict, product_token};
 use crate::scope::Scope;
 use crate::shared_set::SharedSet;
+use crate::sitemap::MAX_SITEMAPS_PER_ORIGIN;
 use crate::stats::Stats;
 use crate::task::{FetchError, Task, TaskKind, TaskResult, WorkerId};
 use items::ItemHook;
@@ -153,6 +156,16 @@ pub struct Coordinator {
     resumed: u64,
     item_hook: Option<ItemHook>,
     cookies: Option<Jar>,
+    /// `--sitemaps`: the seed origins whose sitemaps are still to be found (once their
+    /// robots.txt says where), and how many sitemaps each origin has had admitted.
+    sitemaps: Option<Sitemaps>,
+}
+
+/// Sitemap discovery state (`--sitemaps`).
+#[derive(Default)]
+struct Sitemaps {
+    pending: HashMap<Arc<str>, Url>,
+    admitted: HashMap<Arc<str>, usize>,
 }
 
 impl Coordinator {
@@ -178,7 +191,7 @@ impl Coordinator {
         for seed in &config.seeds {
             frontier.admit(seed.clone(), 0);
         }
-        Coordinator {
+        let mut coordinator = Coordinator {
             mode: config.mode,
             frontier,
             limiter: Limiter::new(config.rate, config.per_host_rate),
@@ -201,6 +214,70 @@ impl Coordinator {
             resumed,
             item_hook: parts.item_hook,
             cookies: parts.cookies,
+            sitemaps: None,
+        };
+        if config.sitemaps {
+            coordinator.start_sitemaps(config);
+        }
+        coordinator
+    }
+
+    /// `--sitemaps`: each seed origin's sitemaps are read once its robots.txt says where they
+    /// are (or, without robots.txt, from `/sitemap.xml` at once).
+    fn start_sitemaps(&mut self, config: &Config) {
+        let mut sitemaps = Sitemaps::default();
+        for seed in &config.seeds {
+            let origin: Arc<str> = Arc::from(crate::normalize::origin_key(seed));
+            let mut fallback = seed.clone();
+            fallback.set_path("/sitemap.xml");
+            fallback.set_query(None);
+            fallback.set_fragment(None);
+            sitemaps.pending.entry(origin).or_insert(fallback);
+        }
+        self.sitemaps = Some(sitemaps);
+        if !config.obey_robots {
+            let origins: Vec<Arc<str>> = self
+                .sitemaps
+                .as_ref()
+                .map(|s| s.pending.keys().cloned().collect())
+                .unwrap_or_default();
+            for origin in origins {
+                self.discover_sitemaps(&origin, Vec::new());
+            }
+        }
+    }
+
+    /// Admits `origin`'s sitemaps, once: `named` (from its robots.txt), else `/sitemap.xml`.
+    fn discover_sitemaps(&mut self, origin: &Arc<str>, named: Vec<Url>) {
+        let Some(fallback) = self
+            .sitemaps
+            .as_mut()
+            .and_then(|s| s.pending.remove(origin))
+        else {
+            return;
+        };
+        let urls = if named.is_empty() {
+            vec![fallback]
+        } else {
+            named
+        };
+        for url in urls {
+            self.admit_sitemap(url);
+        }
+    }
+
+    /// Admits one sitemap, within the per-origin bound on sitemap files.
+    fn admit_sitemap(&mut self, url: Url) {
+        let Some(sitemaps) = self.sitemaps.as_mut() else {
+            return;
+        };
+        let origin: Arc<str> = Arc::from(crate::normalize::origin_key(&url));
+        let count = sitemaps.admitted.entry(origin).or_default();
+        if *count >= MAX_SITEMAPS_PER_ORIGIN {
+            return;
+        }
+        if self.frontier.admit_sitemap(url) == crate::frontier::Admit::Scheduled {
+            *count += 1;
         }
     }
 
@@ -372,9 +449,12 @@ impl Coordinator {
             match job.kind {
                 TaskKind::Robots => {
                     let verdict = Verdict::from_outcome(&result.outcome, &self.agent);
+                    let named = verdict.sitemaps();
                     self.frontier.set_robots(&job.origin, verdict);
+                    self.discover_sitemaps(&job.origin, named);
                 }
                 TaskKind::Page => self.finish_page(job, result),
+                TaskKind::Sitemap => self.finish_sitemap(job, result),
             }
         }
     }
@@ -493,6 +573,41 @@ impl Coordinator {
                 }
                 if let Some(item) = page.item.take() {
                     self.hand_over_item(&mut record, item);
+                }
+            }
+        }
+        let ok = record.error.is_none();
+        self.emit(record, ok, &job.url);
+    }
+
+    /// Records a sitemap, and admits what it lists: pages as seeds of their origin (depth 0,
+    /// within scope), sitemaps to read next (within the per-origin bound).
+    fn finish_sitemap(&mut self, job: Job, result: TaskResult) {
+        let mut record = Record::of(&job, Some(result.worker));
+        match result.outcome {
+            Err(e) => record.set_failure(e),
+            Ok(mut page) => {
+                let mut refused = None;
+                if let Some(location) = page.location.take() {
+                    match redirect::check(job.redirects, MAX_REDIRECTS, &location, &self.scope) {
+                        Ok(()) => return self.follow_redirect(job, location),
+                        Err(refusal) => refused = Some(refusal),
+                    }
+                }
+                record.set_response(&mut page, refused, self.max_bytes);
+                self.stats.bytes += page.bytes;
+                if record.error.is_none() {
+                    self.stats.sitemaps += 1;
+                    self.stats.sitemap_urls += page.links.len() as u64;
+                    if let Some(why) = page.sitemap_error.take() {
+                        record.error = Some(RecordError::Sitemap(why).to_string());
+                    }
+                    for url in std::mem::take(&mut page.links) {
+                        self.frontier.admit_listed(url);
+                    }
+                    for url in std::mem::take(&mut page.sitemaps) {
+                        self.admit_sitemap(url);
+                    }
                 }
             }
         }

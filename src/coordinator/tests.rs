@@ -266,7 +266,7 @@ fn robots_txt_comes_first_and_its_rules_block_pages_unfetched() {
                 body: Some(b"User-agent: *\nDisallow: /private/".to_vec()),
                 ..Fetched::default()
             },
-            TaskKind::Page => page(200, &[]),
+            TaskKind::Page | TaskKind::Sitemap => page(200, &[]),
         }))
     });
     assert_eq!(asked, ["http://a.test/robots.txt", "http://a.test/"]);
@@ -406,4 +406,61 @@ fn waiting_on_the_rate_limiter_counts_for_every_idle_worker() {
     assert!(started.elapsed().as_millis() >= 80);
     assert!(summary.split.rate_limit > 0.5, "{:?}", summary.split);
     assert_eq!(summary.ok, 3);
+}
+
+#[test]
+fn sitemaps_named_by_robots_txt_add_seeds_and_get_records() {
+    let mut c = config(&["http://a.test/"]);
+    c.obey_robots = true;
+    c.sitemaps = true;
+    let memory = Memory::default();
+    let (summary, asked) = drive(coordinator(&c, &memory, None), |task, _| {
+        Some(done(match (task.kind, task.url.path()) {
+            (TaskKind::Robots, _) => Fetched {
+                status: 200,
+                body: Some(b"User-agent: *\nSitemap: http://a.test/index.xml".to_vec()),
+                ..Fetched::default()
+            },
+            (TaskKind::Sitemap, "/index.xml") => Fetched {
+                status: 200,
+                // It lists itself too: read once all the same.
+                sitemaps: vec![url("http://a.test/s1.xml"), url("http://a.test/index.xml")],
+                ..Fetched::default()
+            },
+            (TaskKind::Sitemap, _) => Fetched {
+                sitemap_error: Some("not XML at byte 99".into()),
+                ..page(
+                    200,
+                    &[
+                        "http://a.test/listed",
+                        "http://b.test/off-site",
+                        "http://a.test/",
+                    ],
+                )
+            },
+            _ => page(200, &[]),
+        }))
+    });
+    assert_eq!(
+        asked,
+        [
+            "http://a.test/robots.txt",
+            "http://a.test/",
+            "http://a.test/index.xml",
+            "http://a.test/s1.xml",
+            "http://a.test/listed"
+        ]
+    );
+    let records = by_url(memory.records());
+    assert_eq!(
+        records["http://a.test/listed"].depth, 0,
+        "a listed page is a seed"
+    );
+    assert_eq!(
+        records["http://a.test/s1.xml"].error.as_deref(),
+        Some("bad sitemap: not XML at byte 99")
+    );
+    assert_eq!(records["http://a.test/index.xml"].error, None);
+    assert_eq!((summary.sitemaps, summary.sitemap_urls), (2, 3));
+    assert_eq!(summary.skipped.out_of_scope, 1);
 }

@@ -180,6 +180,15 @@ impl Admission {
         verdict
     }
 
+    /// Admits `url` at depth 0 like a seed, but only within scope: a URL a sitemap lists.
+    pub(super) fn admit_listed(&mut self, url: Url, enqueue: &mut impl FnMut(Url, u32)) -> Admit {
+        if !self.scope.allows(&url) {
+            self.skipped.count(Admit::OutOfScope);
+            return Admit::OutOfScope;
+        }
+        self.admit(url, 0, enqueue)
+    }
+
     pub(super) fn publish_known(&mut self, known: Arc<SharedSet>) {
         for &fp in &self.seen {
             known.insert(fp);

@@ -120,6 +120,20 @@ impl Frontier {
             .admit(url, depth, &mut |url, depth| queues.enqueue(url, depth))
     }
 
+    /// Admits a page a sitemap lists: at depth 0, like a seed, but only within scope.
+    pub(crate) fn admit_listed(&mut self, url: Url) -> Admit {
+        let queues = &mut self.queues;
+        self.admission
+            .admit_listed(url, &mut |url, depth| queues.enqueue(url, depth))
+    }
+
+    /// Admits a sitemap to fetch (at depth 0, within scope); it yields a record like a page.
+    pub(crate) fn admit_sitemap(&mut self, url: Url) -> Admit {
+        let queues = &mut self.queues;
+        self.admission
+            .admit_listed(url, &mut |url, depth| queues.enqueue_sitemap(url, depth))
+    }
+
     /// Mirrors every admitted URL's fingerprint into `known` from now on (and all so far).
     pub(crate) fn publish_known(&mut self, known: Arc<SharedSet>) {
         self.admission.publish_known(known);

@@ -293,6 +293,16 @@ impl Queues {
         }
     }
 
+    /// Queues a sitemap (admitted like a page, at `depth` 0) ahead of its origin's pages.
+    pub(super) fn enqueue_sitemap(&mut self, url: Url, depth: u32) {
+        let origin = self.intern_origin(&url);
+        self.push(origin, |o, key| {
+            let key: Arc<str> = Arc::from(key);
+            o.jobs
+                .push_back(Job::new(url, &key, depth, TaskKind::Sitemap));
+        });
+    }
+
     /// Puts a redirect hop at the front of the queue of `job.origin` (its target's origin).
     pub(super) fn follow_redirect(&mut self, job: Job) {
         self.push(Arc::clone(&job.origin), |origin, _| {
