@@ -105,7 +105,8 @@ pub struct Args {
 
     /// Send every request, robots.txt included, through this proxy: http://, https://,
     /// socks5:// or socks5h://, with user:password@ if it needs them (never printed). Without
-    /// it, the http_proxy, https_proxy and no_proxy environment variables apply
+    /// it, the http_proxy, https_proxy, all_proxy and no_proxy environment variables (either
+    /// case) apply
     #[arg(long, value_name = "URL")]
     pub proxy: Option<String>,
 
@@ -123,12 +124,14 @@ pub struct Args {
     #[arg(long)]
     pub cookies: bool,
 
-    /// Ignore the http_proxy, https_proxy and no_proxy environment variables
+    /// Ignore the proxy environment variables (http_proxy, https_proxy, all_proxy, no_proxy,
+    /// either case)
     #[arg(long, conflicts_with = "proxy")]
     pub no_proxy: bool,
 
     /// Add a header to every request, robots.txt included, as curl does: -H 'Accept-Language:
-    /// fr' (repeatable). Values are never printed. Set the User-Agent with --user-agent
+    /// fr' (repeatable). It goes to every host the crawl requests (the seeds' hosts and
+    /// --allow-domain ones). Values are never printed. Set the User-Agent with --user-agent
     #[arg(short = 'H', long = "header", value_name = "'NAME: VALUE'")]
     pub headers: Vec<String>,
 
@@ -227,11 +230,13 @@ pub enum ArgsError {
 /// `-H` specifications as a header map.
 fn headers(specs: &[String]) -> Result<http::HeaderMap, ArgsError> {
     let mut map = http::HeaderMap::new();
-    for spec in specs {
+    for (n, spec) in specs.iter().enumerate() {
         let Some((name, value)) = spec.split_once(':') else {
+            // Nothing of it is echoed: a header given whole may be a token.
             return Err(ArgsError::Header(format!(
-                "expected 'NAME: VALUE', got a header with no ':' (starting {:?})",
-                spec.chars().take(12).collect::<String>()
+                "expected 'NAME: VALUE', but header {} of {} has no ':'",
+                n + 1,
+                specs.len()
             )));
         };
         let name = http::HeaderName::from_bytes(name.trim().as_bytes())

@@ -34,13 +34,22 @@ impl ProxyUrl {
 }
 
 impl std::fmt::Display for ProxyUrl {
+    /// `scheme://HOST:PORT`, with `***@` for any user name or password; a URL with no host
+    /// (`alice:s3cret@proxy:3128`, which reads as scheme `alice`) shows nothing of itself.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut shown = self.0.clone();
-        if shown.password().is_some() {
-            // Cannot fail for a URL that has a password (it has a host).
-            let _ = shown.set_password(Some("***"));
+        let url = &self.0;
+        let Some(host) = url.host_str() else {
+            return f.write_str("(a URL with no host)");
+        };
+        let who = if url.username().is_empty() && url.password().is_none() {
+            ""
+        } else {
+            "***@"
+        };
+        match url.port() {
+            Some(port) => write!(f, "{}://{who}{host}:{port}", url.scheme()),
+            None => write!(f, "{}://{who}{host}", url.scheme()),
         }
-        f.write_str(shown.as_str())
     }
 }
 
@@ -217,10 +226,12 @@ pub struct Config {
     /// Whether the `http_proxy`, `https_proxy` and `no_proxy` environment variables apply
     /// when no [`Config::proxy`] is set (`--no-proxy` turns them off). Default true.
     pub env_proxy: bool,
-    /// Headers sent with every request, robots.txt included (`-H 'Name: value'`, repeatable).
-    /// Not `User-Agent`: set [`Config::user_agent`], which also names the robots.txt product
-    /// token. Default none. Their values are marked sensitive, so a `Debug` print of the
-    /// config does not show them (an `Authorization` header is a secret).
+    /// Headers sent with every request, robots.txt included (`-H 'Name: value'`, repeatable),
+    /// to every host the crawl requests: the seeds' hosts and `allow_domains` (redirects stay
+    /// within them). Not `User-Agent`: set [`Config::user_agent`], which also names the
+    /// robots.txt product token. Default none. [`Config::validate`] marks their values
+    /// sensitive, so a `Debug` print of the config it returns does not show them (an
+    /// `Authorization` header is a secret); mark your own with `HeaderValue::set_sensitive`.
     pub headers: http::HeaderMap,
     /// Whether to fetch each origin's robots.txt before its pages and leave out the pages it
     /// disallows (`--ignore-robots` sets it to false). Default true.
@@ -521,16 +532,17 @@ impl Config {
         }
         if let Some(proxy) = &self.proxy {
             let url = proxy.url();
+            if url.host().is_none() {
+                return Err(ConfigError::new(
+                    Setting::Proxy,
+                    "not a proxy URL (write http://HOST:PORT, with user:password@ before the \
+                     host if the proxy needs them)",
+                ));
+            }
             if !matches!(url.scheme(), "http" | "https" | "socks5" | "socks5h") {
                 return Err(ConfigError::new(
                     Setting::Proxy,
                     format!("{proxy}: the scheme must be http, https, socks5 or socks5h"),
-                ));
-            }
-            if url.host().is_none() {
-                return Err(ConfigError::new(
-                    Setting::Proxy,
-                    format!("{proxy}: no host"),
                 ));
             }
         }
@@ -660,13 +672,15 @@ mod tests {
     #[test]
     fn a_proxy_password_never_shows() {
         let proxy = ProxyUrl::new(Url::parse("ftp://user:s3cret@p.test:2121/").expect("url"));
-        assert_eq!(proxy.to_string(), "ftp://user:***@p.test:2121/");
+        assert_eq!(proxy.to_string(), "ftp://***@p.test:2121");
+        let curl_style = ProxyUrl::new(Url::parse("alice:s3cret@proxy.test:3128").expect("url"));
+        assert_eq!(curl_style.to_string(), "(a URL with no host)");
         let mut c = config();
         c.proxy = Some(proxy);
         assert!(!format!("{c:?}").contains("s3cret"));
         let err = c.validate().expect_err("ftp is no proxy scheme");
         assert!(!err.to_string().contains("s3cret"), "{err}");
-        assert!(err.to_string().contains("user:***@p.test"), "{err}");
+        assert!(err.to_string().contains("ftp://***@p.test:2121"), "{err}");
     }
 
     #[test]

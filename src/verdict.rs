@@ -93,7 +93,8 @@ pub fn explain(verdict: Bottleneck, r: &Reading) -> String {
         Bottleneck::Starved => format!(
             "starved: workers were idle {:.0}% of the time, waiting for work; {cpu}; either \
              pages reveal new links more slowly than {} workers fetch them (fewer workers would \
-             do), or the coordinator cannot hand out work faster",
+             do), --per-host-workers holds each host to fewer pages at once, or the \
+             coordinator cannot hand out work faster",
             s.idle * 100.0,
             r.workers
         ),

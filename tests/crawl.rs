@@ -38,6 +38,9 @@ every_mode! {
                 .args(extra)
                 .arg("-")
                 .env("http_proxy", proxy.url())
+                .env_remove("HTTP_PROXY")
+                .env_remove("all_proxy")
+                .env_remove("ALL_PROXY")
                 .env_remove("no_proxy")
                 .env_remove("NO_PROXY")
                 .stdin(std::process::Stdio::piped())
@@ -326,8 +329,17 @@ every_mode! {
         run.assert_ok();
         assert_eq!(run.records.len(), 1, "robots.txt failures make no record of their own");
         let r = run.get(&url);
-        // An unreachable robots.txt means "disallow all" (RFC 9309).
-        assert_eq!(r.error.as_deref(), Some("blocked by robots.txt"));
+        // A robots.txt that cannot be reached even with retries gives the host up: its pages
+        // are recorded as unreachable (--host-failures; tests/politeness.rs).
+        assert_eq!(r.error.as_deref(), Some("host unreachable: 2 consecutive refused connections"));
+        // Without that, an unreachable robots.txt means "disallow all" (RFC 9309).
+        let run = crawl(
+            mode,
+            std::slice::from_ref(&url),
+            &["--retries", "1", "--host-failures", "0"],
+        );
+        run.assert_ok();
+        assert_eq!(run.get(&url).error.as_deref(), Some("blocked by robots.txt"));
 
         let run = crawl(mode, std::slice::from_ref(&url), &["--retries", "1", "--ignore-robots"]);
         let r = run.get(&url);

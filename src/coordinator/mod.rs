@@ -448,6 +448,25 @@ impl Coordinator {
         } else {
             match job.kind {
                 TaskKind::Robots => {
+                    // A robots.txt that could not be reached, even with retries, means no page
+                    // of the host will be: it is given up now, its pages recorded as
+                    // unreachable, rather than blocked by a robots.txt nobody saw.
+                    if self.host_failures > 0
+                        && let Err(e) = &result.outcome
+                        && matches!(
+                            e,
+                            FetchError::Timeout
+                                | FetchError::ConnectRefused
+                                | FetchError::Connect(_)
+                        )
+                        && let Some(reason) = self.frontier.give_up_host(&job.origin)
+                    {
+                        self.stats.hosts_given_up += 1;
+                        self.note(&format!(
+                            "giving up {}: {reason}; its pages are recorded as unreachable",
+                            job.origin
+                        ));
+                    }
                     let verdict = Verdict::from_outcome(&result.outcome, &self.agent);
                     let named = verdict.sitemaps();
                     self.frontier.set_robots(&job.origin, verdict);

@@ -113,15 +113,30 @@ impl Host {
         if threshold == 0 || self.failures < threshold || self.gone.is_some() {
             return None;
         }
+        let reason: Arc<str> = Arc::from(self.reason());
+        self.gone = Some(Arc::clone(&reason));
+        Some(reason)
+    }
+
+    /// Gives the host up now, after the failures so far (none: nothing to give up on). Returns
+    /// the reason, once.
+    pub(super) fn give_up(&mut self) -> Option<Arc<str>> {
+        if self.failures == 0 || self.gone.is_some() {
+            return None;
+        }
+        let reason: Arc<str> = Arc::from(self.reason());
+        self.gone = Some(Arc::clone(&reason));
+        Some(reason)
+    }
+
+    fn reason(&self) -> String {
         let what = match self.kind {
             Some(Failure::Timeout) => "timeouts",
             Some(Failure::Refused) => "refused connections",
             Some(Failure::Connect) => "connect errors",
             None => "connection failures",
         };
-        let reason: Arc<str> = Arc::from(format!("{} consecutive {what}", self.failures));
-        self.gone = Some(Arc::clone(&reason));
-        Some(reason)
+        format!("{} consecutive {what}", self.failures)
     }
 
     /// Why the host was given up, if it was.

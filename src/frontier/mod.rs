@@ -225,6 +225,12 @@ impl Frontier {
         self.queues.host_failed(origin, error, threshold)
     }
 
+    /// Gives `origin` up now, after the connection failures so far (its robots.txt could not
+    /// be reached). Returns the reason, once.
+    pub(crate) fn give_up_host(&mut self, origin: &str) -> Option<Arc<str>> {
+        self.queues.give_up(origin)
+    }
+
     /// Why `origin` was given up, if it was.
     pub(crate) fn host_gone(&self, origin: &str) -> Option<Arc<str>> {
         self.queues.host_gone(origin)

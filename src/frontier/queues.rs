@@ -237,7 +237,23 @@ impl Queues {
         let (key, _) = self.origins.get_key_value(origin)?;
         let key = Arc::clone(key);
         let reason = self.origins.get_mut(&key)?.host.failed(error, threshold)?;
-        // Pages backing off for a retry need not wait: none of them will be fetched.
+        self.flush_gone(key);
+        Some(reason)
+    }
+
+    /// Gives `origin` up at once, after the failures so far (its robots.txt could not be
+    /// reached even with retries, so no page of it will be). Returns the reason, once.
+    pub(super) fn give_up(&mut self, origin: &str) -> Option<Arc<str>> {
+        let (key, _) = self.origins.get_key_value(origin)?;
+        let key = Arc::clone(key);
+        let reason = self.origins.get_mut(&key)?.host.give_up()?;
+        self.flush_gone(key);
+        Some(reason)
+    }
+
+    /// A given-up origin's pages come out at once: those backing off for a retry, and the
+    /// origin itself if it was waiting out a delay (Crawl-delay, Retry-After, a rate limit).
+    fn flush_gone(&mut self, key: Arc<str>) {
         let delayed = std::mem::take(&mut self.delayed);
         for Reverse(entry) in delayed {
             if *entry.job.origin == *key && entry.job.kind == TaskKind::Page {
@@ -248,15 +264,28 @@ impl Queues {
                 self.delayed.push(Reverse(entry));
             }
         }
-        if let Some(origin) = self.origins.get_mut(&key)
-            && !origin.scheduled
+        let waiting = std::mem::take(&mut self.waiting);
+        let mut was_waiting = false;
+        for Reverse(entry) in waiting {
+            if entry.2 == key {
+                was_waiting = true;
+            } else {
+                self.waiting.push(Reverse(entry));
+            }
+        }
+        let Some(origin) = self.origins.get_mut(&key) else {
+            return;
+        };
+        if was_waiting {
+            // Still scheduled: it moves from `waiting` to the front of `ready`.
+            self.ready.push_front(key);
+        } else if !origin.scheduled
             && !origin.is_empty()
             && !matches!(origin.robots, Robots::Pending)
         {
             origin.scheduled = true;
             self.ready.push_front(key);
         }
-        Some(reason)
     }
 
     /// Why `origin` was given up, if it was.

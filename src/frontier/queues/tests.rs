@@ -229,3 +229,77 @@ fn a_robots_job_put_back_comes_back_as_robots_and_its_origin_stays_parked() {
     assert_eq!(pop_url(&mut q, &l).as_deref(), Some("http://a.test/1"));
     assert_eq!(q.queued(), 0);
 }
+
+#[test]
+fn the_per_host_cap_parks_an_origin_until_a_page_comes_back() {
+    let mut q = queues(
+        false,
+        &["http://a.test/1", "http://a.test/2", "http://b.test/1"],
+    );
+    q.limit_per_host(Some(1));
+    let l = Limiter::new(None, None);
+    assert_eq!(pop_url(&mut q, &l).as_deref(), Some("http://a.test/1"));
+    assert_eq!(pop_url(&mut q, &l).as_deref(), Some("http://b.test/1"));
+    assert!(
+        matches!(pop(&mut q, Instant::now(), &l), Pop::Empty),
+        "a.test is at its cap"
+    );
+    q.release("http://a.test");
+    assert_eq!(pop_url(&mut q, &l).as_deref(), Some("http://a.test/2"));
+}
+
+#[test]
+fn a_host_given_up_while_it_waits_out_a_hold_is_served_at_once() {
+    let mut q = queues(
+        false,
+        &["http://a.test/1", "http://a.test/2", "http://a.test/3"],
+    );
+    let l = Limiter::new(None, None);
+    let now = Instant::now();
+    assert!(matches!(pop(&mut q, now, &l), Pop::Job(_)));
+    q.hold("http://a.test", now + Duration::from_secs(60));
+    assert!(matches!(
+        pop(&mut q, now, &l),
+        Pop::Wait {
+            rate_limited: true,
+            ..
+        }
+    ));
+    let reason = q.host_failed("http://a.test", &crate::task::FetchError::ConnectRefused, 1);
+    assert_eq!(reason.as_deref(), Some("1 consecutive refused connections"));
+    for _ in 0..2 {
+        assert!(
+            matches!(pop(&mut q, now, &l), Pop::HostDown { ref reason, .. } if &**reason == "1 consecutive refused connections"),
+            "recorded now, not after the hold"
+        );
+    }
+    assert!(matches!(pop(&mut q, now, &l), Pop::Empty));
+    assert_eq!(q.queued(), 0);
+}
+
+#[test]
+fn giving_up_takes_the_failures_so_far_and_pages_backing_off() {
+    let mut q = queues(false, &["http://a.test/1", "http://a.test/2"]);
+    let l = Limiter::new(None, None);
+    let now = Instant::now();
+    let Pop::Job(first) = pop(&mut q, now, &l) else {
+        panic!("a page")
+    };
+    assert_eq!(q.give_up("http://a.test"), None, "no failure yet");
+    q.host_failed("http://a.test", &crate::task::FetchError::Timeout, 5);
+    q.host_failed("http://a.test", &crate::task::FetchError::Timeout, 5);
+    q.retry_at(first, now + Duration::from_secs(30));
+    assert_eq!(
+        q.give_up("http://a.test").as_deref(),
+        Some("2 consecutive timeouts")
+    );
+    let mut down = 0;
+    while let Pop::HostDown { .. } = pop(&mut q, now, &l) {
+        down += 1;
+    }
+    assert_eq!(
+        (down, q.queued()),
+        (2, 0),
+        "the retry did not wait its 30 s"
+    );
+}
