@@ -315,6 +315,7 @@ impl Args {
             cpu_work: self.cpu_work,
             cookies: self.cookies,
             sitemaps: self.sitemaps,
+            login: Vec::new(),
             dedupe: self.dedupe,
             fork_per_page: self.fork_per_page,
             grace: Duration::try_from_secs_f64(grace_secs).unwrap_or(Duration::MAX),

@@ -250,6 +250,12 @@ pub struct Config {
     /// `/sitemap.xml`, following sitemap indexes; the pages they list are crawled as seeds of
     /// that origin (depth 0), within scope and robots.txt. Default off.
     pub sitemaps: bool,
+    /// Requests made before the crawl, in order, such as a login form's POST
+    /// ([`crate::Request::post_form`]): the cookies they get back open the session the crawl
+    /// goes on with, so [`Config::cookies`] must be on. A request that fails (no response, or
+    /// a status of 400 or more) stops the crawl with its error. Not retried, not recorded.
+    /// Default none; library only.
+    pub login: Vec<crate::request::Request>,
     /// Keep one cookie jar for the crawl, shared by every worker in every mode (`--cookies`);
     /// with [`Config::state`] it is kept across a resume. Default off.
     pub cookies: bool,
@@ -297,6 +303,7 @@ impl Config {
             progress: ProgressMode::Never,
             cpu_work: 0,
             cookies: false,
+            login: Vec::new(),
             sitemaps: false,
             dedupe: Dedupe::Coordinator,
             fork_per_page: false,
@@ -356,6 +363,8 @@ pub enum Setting {
     Headers,
     /// [`Config::proxy`]; `--proxy`.
     Proxy,
+    /// [`Config::login`] (library only).
+    Login,
     /// [`Config::dedupe`]; `--dedupe`.
     Dedupe,
     /// [`Config::fork_per_page`]; `--fork-per-page`.
@@ -380,6 +389,7 @@ impl Setting {
             Setting::UserAgent => "user_agent",
             Setting::Headers => "headers",
             Setting::Proxy => "proxy",
+            Setting::Login => "login",
             Setting::Dedupe => "dedupe",
             Setting::ForkPerPage => "fork_per_page",
             Setting::Grace => "grace",
@@ -401,6 +411,7 @@ impl Setting {
             Setting::UserAgent => "--user-agent",
             Setting::Headers => "--header",
             Setting::Proxy => "--proxy",
+            Setting::Login => "login",
             Setting::Dedupe => "--dedupe",
             Setting::ForkPerPage => "--fork-per-page",
             Setting::Grace => "--grace",
@@ -546,6 +557,36 @@ impl Config {
                 ));
             }
         }
+        if !self.login.is_empty() && !self.cookies {
+            return Err(ConfigError::new(
+                Setting::Login,
+                "needs cookies = true: the session a login opens lives in the crawl's cookie jar",
+            ));
+        }
+        for request in &self.login {
+            if http::Method::from_bytes(request.method.as_bytes()).is_err() {
+                return Err(ConfigError::new(
+                    Setting::Login,
+                    format!("{:?} is not an HTTP method", request.method),
+                ));
+            }
+            if !is_http(&request.url) || request.url.host().is_none() {
+                return Err(ConfigError::new(
+                    Setting::Login,
+                    format!("{} is not an http(s) URL with a host", request.url),
+                ));
+            }
+            for (name, value) in &request.headers {
+                if http::HeaderName::from_bytes(name.as_bytes()).is_err()
+                    || http::HeaderValue::from_str(value).is_err()
+                {
+                    return Err(ConfigError::new(
+                        Setting::Login,
+                        format!("a header of {} is not a valid header", request.url),
+                    ));
+                }
+            }
+        }
         self.allow_domains = self
             .allow_domains
             .iter()
@@ -613,7 +654,7 @@ mod tests {
     #[test]
     fn every_rule_names_its_setting() {
         type Change = fn(&mut Config);
-        let cases: [(Change, Setting); 20] = [
+        let cases: [(Change, Setting); 21] = [
             (|c| c.seeds.clear(), Setting::Seeds),
             (
                 |c| c.seeds = vec![Url::parse("ftp://a.test/").expect("url")],
@@ -649,6 +690,13 @@ mod tests {
                 Setting::Headers,
             ),
             (|c| c.fork_per_page = true, Setting::ForkPerPage),
+            (
+                |c| {
+                    let url = Url::parse("http://a.test/login").expect("url");
+                    c.login = vec![crate::request::Request::post_form(url, &[("u", "p")])];
+                },
+                Setting::Login,
+            ),
             (
                 |c| {
                     c.proxy = Some(ProxyUrl::new(

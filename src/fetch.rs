@@ -101,6 +101,26 @@ impl Fetcher {
         get(&self.client, url, max_bytes, cookie).await
     }
 
+    /// Sends a request as given (a login's POST, say), without following a redirect.
+    pub async fn send(
+        &self,
+        request: &crate::request::Request,
+        max_bytes: u64,
+        cookie: Option<&str>,
+    ) -> Result<Response, FetchError> {
+        let method = reqwest::Method::from_bytes(request.method.as_bytes()).map_err(|_| {
+            FetchError::Other(format!("{:?} is not an HTTP method", request.method))
+        })?;
+        let mut builder = self
+            .client
+            .request(method, request.url.clone())
+            .body(request.body.clone());
+        for (name, value) in &request.headers {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+        fetch(builder, max_bytes, cookie).await
+    }
+
     /// GETs a robots.txt, following up to [`MAX_ROBOTS_REDIRECTS`] redirects under the
     /// crawl's redirect policy ([`crate::redirect`]).
     pub async fn get_robots(
@@ -129,7 +149,15 @@ async fn get(
     max_bytes: u64,
     cookie: Option<&str>,
 ) -> Result<Response, FetchError> {
-    let mut request = client.get(url.clone());
+    fetch(client.get(url.clone()), max_bytes, cookie).await
+}
+
+/// Sends `request` and reads its response, keeping at most `max_bytes` of the body.
+async fn fetch(
+    mut request: reqwest::RequestBuilder,
+    max_bytes: u64,
+    cookie: Option<&str>,
+) -> Result<Response, FetchError> {
     if let Some(cookie) = cookie {
         request = request.header(reqwest::header::COOKIE, cookie);
     }

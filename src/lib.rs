@@ -93,6 +93,7 @@ pub mod ratelimit;
 mod record;
 mod redirect;
 pub mod report;
+mod request;
 mod retry;
 mod robots;
 pub mod scope;
@@ -126,7 +127,10 @@ pub use coordinator::items::ItemError;
 pub use crawler::{Crawl, CrawlError, run};
 pub use record::Record;
 pub use report::Summary;
+pub use request::Request;
 pub use shutdown::StopSignal;
+/// The `url` crate itself, for its error types and helpers.
+pub use url;
 /// The URL type every API here takes, so a scraper needs no `url` dependency of its own.
 pub use url::Url;
 

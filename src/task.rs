@@ -18,6 +18,9 @@ pub enum TaskKind {
     Robots,
     /// A sitemap or sitemap index (`--sitemaps`): fetch, then list the URLs it names.
     Sitemap,
+    /// One of [`crate::Config::login`]'s requests, made before the crawl: send it as given
+    /// and hand the response back (its cookies open the session).
+    Login,
 }
 
 /// One unit of work handed to a worker.
@@ -31,6 +34,10 @@ pub struct Task {
     /// The `Cookie` header to send, from the crawl's jar (`--cookies`); `None` sends none.
     #[serde(default)]
     pub cookie: Option<String>,
+    /// For a [`TaskKind::Login`] task, the request to send (boxed: every other task is a GET,
+    /// and tasks are moved about by the million).
+    #[serde(default)]
+    pub request: Option<Box<crate::request::Request>>,
 }
 
 /// Which worker ran a task. Its `Display` is what records carry: "main", "thread 3",

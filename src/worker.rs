@@ -63,6 +63,7 @@ pub async fn download(fetcher: &Fetcher, task: Task, limits: &TaskLimits) -> Dow
         TaskKind::Robots => MAX_ROBOTS_BYTES,
         // A .xml.gz is smaller than this; the uncompressed bound is `sitemap::read`'s.
         TaskKind::Sitemap => crate::sitemap::MAX_SITEMAP_BYTES,
+        TaskKind::Login => limits.max_bytes,
     };
     let started = Instant::now();
     let result = match task.kind {
@@ -74,6 +75,12 @@ pub async fn download(fetcher: &Fetcher, task: Task, limits: &TaskLimits) -> Dow
                 .get_robots(&task.url, cap, task.cookie.as_deref())
                 .await
         }
+        TaskKind::Login => match &task.request {
+            Some(request) => fetcher.send(request, cap, task.cookie.as_deref()).await,
+            None => Err(FetchError::Other(
+                "a login task came without its request".into(),
+            )),
+        },
     };
     Downloaded {
         task,

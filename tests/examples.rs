@@ -26,6 +26,34 @@ fn example(name: &str) -> PathBuf {
 }
 
 every_mode! {
+    fn account_orders_logs_in_then_scrapes_the_account(mode) {
+        let out = Command::new(example("account_orders"))
+            .args(["--mode", mode])
+            .output()
+            .expect("the example runs");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+        let mut lines: Vec<&str> = stdout.lines().collect();
+        lines.sort_unstable();
+        let mut want: Vec<String> = crawl_fixture::shop::ORDERS
+            .iter()
+            .map(|(n, total)| format!("Order {n}: {total}"))
+            .collect();
+        want.push("3 orders".to_owned());
+        want.sort_unstable();
+        assert_eq!(lines, want);
+        // A wrong password: the login's 401 stops the crawl, nothing behind it is fetched.
+        let out = Command::new(example("account_orders"))
+            .args(["--mode", mode, "--password", "wrong"])
+            .output()
+            .expect("the example runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success());
+        assert!(stderr.contains("login request to http://127.0.0.1:"), "{stderr}");
+        assert!(stderr.contains("/shop/login failed: http 401"), "{stderr}");
+        assert!(!String::from_utf8_lossy(&out.stdout).contains("Order"));
+    }
+
     fn shop_products_writes_every_product(mode) {
         let csv_path = std::env::temp_dir().join(format!("crawl-example-{}-{mode}.csv", std::process::id()));
         let out = Command::new(example("shop_products"))

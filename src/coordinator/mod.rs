@@ -43,6 +43,7 @@ use crate::ratelimit::Limiter;
 use crate::record::{Record, RecordError};
 use crate::redirect::{self, MAX_REDIRECTS};
 use crate::report::{Summary, Tally};
+use crate::request::Request;
 use crate::retry::{MAX_RETRY_AFTER, backoff, retryable_status};
 use crate::robots::{Verdict, product_token};
 use crate::scope::Scope;
@@ -104,6 +105,14 @@ pub enum CoordinatorError {
         /// The error's text (for a panic, `it panicked: ` and the panic's message).
         message: String,
     },
+    /// A [`Config::login`] request got no answer, or a status of 400 or more.
+    #[error("login request to {url} failed: {why}")]
+    Login {
+        /// The request's URL.
+        url: String,
+        /// What came back instead of a session ("http 401", "connect refused").
+        why: String,
+    },
     /// The cookie jar could not be saved in the state directory.
     #[error(transparent)]
     Cookies(#[from] CookieError),
@@ -159,6 +168,10 @@ pub struct Coordinator {
     /// `--sitemaps`: the seed origins whose sitemaps are still to be found (once their
     /// robots.txt says where), and how many sitemaps each origin has had admitted.
     sitemaps: Option<Sitemaps>,
+    /// [`Config::login`]'s requests not sent yet, and the one in flight: nothing else is
+    /// handed out until they are done.
+    login: std::collections::VecDeque<Request>,
+    logging_in: Option<Request>,
 }
 
 /// Sitemap discovery state (`--sitemaps`).
@@ -215,6 +228,8 @@ impl Coordinator {
             item_hook: parts.item_hook,
             cookies: parts.cookies,
             sitemaps: None,
+            login: config.login.iter().cloned().collect(),
+            logging_in: None,
         };
         if config.sitemaps {
             coordinator.start_sitemaps(config);
@@ -301,6 +316,16 @@ impl Coordinator {
         if self.stopping {
             return (self.idle(), false);
         }
+        if self.fatal.is_some() {
+            return (Next::Done, false);
+        }
+        // The login requests first, one at a time: the crawl needs the session they open.
+        if self.logging_in.is_some() {
+            return (Next::Wait { until: None }, false);
+        }
+        if let Some(request) = self.login.pop_front() {
+            return (Next::Task(self.hand_out_login(request)), false);
+        }
         loop {
             if self.fatal.is_some() {
                 return (Next::Done, false);
@@ -367,6 +392,43 @@ impl Coordinator {
         }
     }
 
+    fn hand_out_login(&mut self, request: Request) -> Task {
+        let mut job = Job::for_login(request.url.clone());
+        job.attempts = 1;
+        job.hop_attempts = 1;
+        self.next_id += 1;
+        let task = Task {
+            id: self.next_id,
+            kind: TaskKind::Login,
+            url: request.url.clone(),
+            cookie: self
+                .cookies
+                .as_ref()
+                .and_then(|jar| jar.header_for(&request.url)),
+            request: Some(Box::new(request.clone())),
+        };
+        self.logging_in = Some(request);
+        self.in_flight.insert(task.id, job);
+        task
+    }
+
+    /// Ends the login request in flight: the session is open (any status below 400), or the
+    /// crawl stops with why it is not.
+    fn finish_login(&mut self, job: &Job, result: &TaskResult) {
+        self.logging_in = None;
+        let why = match &result.outcome {
+            Ok(response) if response.status < 400 => return,
+            Ok(response) => format!("http {}", response.status),
+            Err(e) => e.to_string(),
+        };
+        if self.fatal.is_none() {
+            self.fatal = Some(CoordinatorError::Login {
+                url: job.url.to_string(),
+                why,
+            });
+        }
+    }
+
     fn hand_out(&mut self, mut job: Job) -> Task {
         job.attempts += 1;
         job.hop_attempts += 1;
@@ -379,6 +441,7 @@ impl Coordinator {
                 .cookies
                 .as_ref()
                 .and_then(|jar| jar.header_for(&job.fetch_url)),
+            request: None,
         };
         self.in_flight.insert(task.id, job);
         task
@@ -391,6 +454,22 @@ impl Coordinator {
             // Not ours (a duplicate after a worker restart, say): nothing to account for.
             return;
         };
+        if job.kind == TaskKind::Login {
+            // Not the frontier's: a login request that never got an answer is sent again.
+            match outcome {
+                Outcome::Done(result) => {
+                    self.keep_cookies(&job, &result);
+                    self.finish_login(&job, &result);
+                }
+                Outcome::Lost { .. } | Outcome::Unsent => {
+                    if let Some(request) = self.logging_in.take() {
+                        self.login.push_front(request);
+                    }
+                }
+                Outcome::Abandoned => self.logging_in = None,
+            }
+            return;
+        }
         // Its origin may take another page now, whatever became of this one.
         self.frontier.release(&job.origin);
         match outcome {
@@ -474,6 +553,8 @@ impl Coordinator {
                 }
                 TaskKind::Page => self.finish_page(job, result),
                 TaskKind::Sitemap => self.finish_sitemap(job, result),
+                // Handled in `complete`, before anything here.
+                TaskKind::Login => {}
             }
         }
     }

@@ -266,7 +266,7 @@ fn robots_txt_comes_first_and_its_rules_block_pages_unfetched() {
                 body: Some(b"User-agent: *\nDisallow: /private/".to_vec()),
                 ..Fetched::default()
             },
-            TaskKind::Page | TaskKind::Sitemap => page(200, &[]),
+            TaskKind::Page | TaskKind::Sitemap | TaskKind::Login => page(200, &[]),
         }))
     });
     assert_eq!(asked, ["http://a.test/robots.txt", "http://a.test/"]);

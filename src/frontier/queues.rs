@@ -64,6 +64,12 @@ impl Job {
         Job::new(url, origin, depth, TaskKind::Page)
     }
 
+    /// A login request's job (not the queues': the coordinator sends it before any page).
+    pub(crate) fn for_login(url: Url) -> Job {
+        let origin: Arc<str> = Arc::from(origin_key(&url));
+        Job::new(url, &origin, 0, TaskKind::Login)
+    }
+
     /// The robots.txt of `origin`, whose page `page` is waiting for it.
     fn robots(page: &Url, origin: &Arc<str>) -> Job {
         Job::new(robots_url(page), origin, 0, TaskKind::Robots)

@@ -77,6 +77,7 @@ mod tests {
             kind: TaskKind::Page,
             url: url::Url::parse("http://a.test/x").expect("url"),
             cookie: None,
+            request: None,
         };
         let done = FromWorker::Done(Box::new(TaskResult {
             worker: WorkerId::Process(1),
