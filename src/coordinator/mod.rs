@@ -50,7 +50,7 @@ use crate::scope::Scope;
 use crate::shared_set::SharedSet;
 use crate::sitemap::MAX_SITEMAPS_PER_ORIGIN;
 use crate::stats::Stats;
-use crate::task::{FetchError, Task, TaskKind, TaskResult, WorkerId};
+use crate::task::{FetchError, Fetched, Task, TaskKind, TaskResult, WorkerId};
 use items::ItemHook;
 use ledger::{Ledger, LedgerError};
 
@@ -644,36 +644,53 @@ impl Coordinator {
         self.frontier.retry_at(job, Instant::now() + delay);
     }
 
-    fn finish_page(&mut self, job: Job, result: TaskResult) {
-        let mut record = Record::of(&job, Some(result.worker));
+    /// The record of `job`'s response (or failure), with the response for the caller to go on
+    /// with; `None` when the response was a redirect to follow, scheduled already.
+    fn answer(&mut self, job: &Job, result: TaskResult) -> Option<(Record, Option<Fetched>)> {
+        let mut record = Record::of(job, Some(result.worker));
         match result.outcome {
-            Err(e) => record.set_failure(e),
+            Err(e) => {
+                record.set_failure(e);
+                Some((record, None))
+            }
             Ok(mut page) => {
                 let mut refused = None;
                 if let Some(location) = page.location.take() {
                     match redirect::check(job.redirects, MAX_REDIRECTS, &location, &self.scope) {
-                        Ok(()) => return self.follow_redirect(job, location),
+                        Ok(()) => {
+                            self.follow_redirect(job.clone(), location);
+                            return None;
+                        }
                         Err(refusal) => refused = Some(refusal),
                     }
                 }
                 record.set_response(&mut page, refused, self.max_bytes);
                 self.stats.bytes += page.bytes;
-                self.frontier.count_known_links(page.links_known);
-                self.frontier.count_links_over_limit(page.links_over_limit);
-                if record.status.is_some_and(|s| (200..300).contains(&s)) {
-                    self.frontier
-                        .offer_links(job.depth, std::mem::take(&mut page.links));
-                }
-                if page.stop {
-                    self.note(&format!(
-                        "the extractor stopped the crawl at {}",
-                        record.url
-                    ));
-                    self.stop();
-                }
-                if let Some(item) = page.item.take() {
-                    self.hand_over_item(&mut record, item);
-                }
+                Some((record, Some(page)))
+            }
+        }
+    }
+
+    fn finish_page(&mut self, job: Job, result: TaskResult) {
+        let Some((mut record, page)) = self.answer(&job, result) else {
+            return;
+        };
+        if let Some(mut page) = page {
+            self.frontier.count_known_links(page.links_known);
+            self.frontier.count_links_over_limit(page.links_over_limit);
+            if record.status.is_some_and(|s| (200..300).contains(&s)) {
+                self.frontier
+                    .offer_links(job.depth, std::mem::take(&mut page.links));
+            }
+            if page.stop {
+                self.note(&format!(
+                    "the extractor stopped the crawl at {}",
+                    record.url
+                ));
+                self.stop();
+            }
+            if let Some(item) = page.item.take() {
+                self.hand_over_item(&mut record, item);
             }
         }
         let ok = record.error.is_none();
@@ -683,32 +700,22 @@ impl Coordinator {
     /// Records a sitemap, and admits what it lists: pages as seeds of their origin (depth 0,
     /// within scope), sitemaps to read next (within the per-origin bound).
     fn finish_sitemap(&mut self, job: Job, result: TaskResult) {
-        let mut record = Record::of(&job, Some(result.worker));
-        match result.outcome {
-            Err(e) => record.set_failure(e),
-            Ok(mut page) => {
-                let mut refused = None;
-                if let Some(location) = page.location.take() {
-                    match redirect::check(job.redirects, MAX_REDIRECTS, &location, &self.scope) {
-                        Ok(()) => return self.follow_redirect(job, location),
-                        Err(refusal) => refused = Some(refusal),
-                    }
-                }
-                record.set_response(&mut page, refused, self.max_bytes);
-                self.stats.bytes += page.bytes;
-                if record.error.is_none() {
-                    self.stats.sitemaps += 1;
-                    self.stats.sitemap_urls += page.links.len() as u64;
-                    if let Some(why) = page.sitemap_error.take() {
-                        record.error = Some(RecordError::Sitemap(why).to_string());
-                    }
-                    for url in std::mem::take(&mut page.links) {
-                        self.frontier.admit_listed(url);
-                    }
-                    for url in std::mem::take(&mut page.sitemaps) {
-                        self.admit_sitemap(url);
-                    }
-                }
+        let Some((mut record, page)) = self.answer(&job, result) else {
+            return;
+        };
+        if let Some(mut page) = page
+            && record.error.is_none()
+        {
+            self.stats.sitemaps += 1;
+            self.stats.sitemap_urls += page.links.len() as u64;
+            if let Some(why) = page.sitemap_error.take() {
+                record.error = Some(RecordError::Sitemap(why).to_string());
+            }
+            for url in std::mem::take(&mut page.links) {
+                self.frontier.admit_listed(url);
+            }
+            for url in std::mem::take(&mut page.sitemaps) {
+                self.admit_sitemap(url);
             }
         }
         let ok = record.error.is_none();

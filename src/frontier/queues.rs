@@ -481,14 +481,7 @@ impl Queues {
             };
             if let Some(reason) = origin.host.gone() {
                 let reason = Arc::clone(reason);
-                let job = origin.jobs.pop_front();
-                self.queued -= 1;
-                if origin.is_empty() {
-                    origin.scheduled = false;
-                } else {
-                    self.ready.push_front(key);
-                }
-                match job {
+                match self.take_front(key) {
                     Some(job) => return Pop::HostDown { job, reason },
                     None => continue,
                 }
@@ -513,17 +506,10 @@ impl Queues {
                     }
                     Robots::Known(verdict) => {
                         if !verdict.allows(&front.fetch_url) {
-                            let job = origin.jobs.pop_front();
-                            self.queued -= 1;
-                            if origin.is_empty() {
-                                origin.scheduled = false;
-                            } else {
-                                self.ready.push_front(key);
+                            match self.take_front(key) {
+                                Some(job) => return Pop::Blocked(job),
+                                None => continue,
                             }
-                            if let Some(job) = job {
-                                return Pop::Blocked(job);
-                            }
-                            continue;
                         }
                     }
                 }
@@ -575,6 +561,20 @@ impl Queues {
                 rate_limited: false,
             },
         }
+    }
+
+    /// Takes `key`'s front job without fetching it (it is recorded instead: blocked, or its
+    /// host given up), and puts the origin back at the front of `ready` if it has more.
+    fn take_front(&mut self, key: Arc<str>) -> Option<Job> {
+        let origin = self.origins.get_mut(&key)?;
+        let job = origin.jobs.pop_front()?;
+        self.queued -= 1;
+        if origin.is_empty() {
+            origin.scheduled = false;
+        } else {
+            self.ready.push_front(key);
+        }
+        Some(job)
     }
 
     pub(super) fn queued(&self) -> usize {
