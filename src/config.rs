@@ -253,7 +253,8 @@ pub struct Config {
     /// Requests made before the crawl, in order, such as a login form's POST
     /// ([`crate::Request::post_form`]): the cookies they get back open the session the crawl
     /// goes on with, so [`Config::cookies`] must be on. A request that fails (no response, or
-    /// a status of 400 or more) stops the crawl with its error. Not retried, not recorded.
+    /// a status of 400 or more, or a worker that died sending it) stops the crawl with its
+    /// error. Not retried, not recorded, and sent again by a `--state` resume.
     /// Default none; library only.
     pub login: Vec<crate::request::Request>,
     /// Keep one cookie jar for the crawl, shared by every worker in every mode (`--cookies`);

@@ -14,6 +14,7 @@
 
 use std::fs::File;
 use std::io::{BufReader, BufWriter};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use cookie_store::CookieStore;
@@ -85,15 +86,37 @@ impl Jar {
 
     /// Takes the `Set-Cookie` values of a response to `url`; saves the jar if it changed.
     pub(crate) fn take(&mut self, set_cookies: &[String], url: &Url) -> Result<(), CookieError> {
-        let mut changed = false;
+        // Many sites send the same cookie with every page: only a jar that really changed is
+        // written again.
+        let before = self.dir.is_some().then(|| self.contents());
         for value in set_cookies {
             // A malformed or foreign cookie is ignored, as a browser ignores it.
-            changed |= self.store.parse(value, url).is_ok();
+            let _ = self.store.parse(value, url);
         }
-        if changed {
+        if before.is_some_and(|before| before != self.contents()) {
             self.save()?;
         }
         Ok(())
+    }
+
+    /// What the jar holds, as a comparable list.
+    fn contents(&self) -> Vec<String> {
+        let mut all: Vec<String> = self
+            .store
+            .iter_any()
+            .map(|c| {
+                format!(
+                    "{}\t{:?}\t{:?}\t{}\t{:?}",
+                    c.name(),
+                    c.domain(),
+                    c.path(),
+                    c.value(),
+                    c.expires_datetime()
+                )
+            })
+            .collect();
+        all.sort_unstable();
+        all
     }
 
     /// Cookies held now (unexpired).
@@ -110,7 +133,15 @@ impl Jar {
             source,
         };
         let temp = dir.join(format!("{FILE_NAME}.tmp"));
-        let mut out = BufWriter::new(File::create(&temp).map_err(failed)?);
+        // Readable by this user alone: session cookies are credentials.
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&temp)
+            .map_err(failed)?;
+        let mut out = BufWriter::new(file);
         cookie_store::serde::json::save_incl_expired_and_nonpersistent(&self.store, &mut out)
             .map_err(|e| failed(std::io::Error::other(e.to_string())))?;
         let file = out.into_inner().map_err(|e| failed(e.into_error()))?;

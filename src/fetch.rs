@@ -131,7 +131,11 @@ impl Fetcher {
     ) -> Result<Response, FetchError> {
         let mut url = url.clone();
         let mut hops = 0;
+        let origin = url.origin();
         loop {
+            // The cookie was chosen for the first URL: it does not follow a hop to another
+            // origin.
+            let cookie = cookie.filter(|_| url.origin() == origin);
             let resp = get(&self.client, &url, max_bytes, cookie).await?;
             let Some(next) = resp.location else {
                 return Ok(resp);

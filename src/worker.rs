@@ -101,7 +101,21 @@ fn is_html(content_type: Option<&str>, body: &[u8]) -> bool {
 }
 
 impl Downloaded {
-    /// Whether [`finish`](Self::finish) has CPU work to do: an HTML page that succeeded.
+    /// Whether [`finish`](Self::finish) has CPU work to do: an HTML page or a sitemap that
+    /// succeeded (a sitemap can be 50 MB of XML once inflated).
+    pub fn has_cpu_work(&self) -> bool {
+        self.needs_parse() || self.is_sitemap()
+    }
+
+    fn is_sitemap(&self) -> bool {
+        self.task.kind == TaskKind::Sitemap
+            && self
+                .result
+                .as_ref()
+                .is_ok_and(|r| (200..300).contains(&r.status))
+    }
+
+    /// Whether [`finish`](Self::finish) parses HTML: a page that succeeded.
     pub fn needs_parse(&self) -> bool {
         match &self.result {
             Ok(r) => {
@@ -131,6 +145,7 @@ impl Downloaded {
     pub fn finish(self, limits: &TaskLimits, worker: WorkerId) -> TaskResult {
         let started = Instant::now();
         let parse = self.needs_parse();
+        let cpu_work = self.has_cpu_work();
         let Downloaded {
             task,
             result,
@@ -214,7 +229,7 @@ impl Downloaded {
             fetched.content_type = r.content_type;
             fetched
         });
-        let parse_ms = if parse {
+        let parse_ms = if cpu_work {
             started.elapsed().as_secs_f64() * 1000.0
         } else {
             0.0

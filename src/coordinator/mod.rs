@@ -247,7 +247,11 @@ impl Coordinator {
             fallback.set_path("/sitemap.xml");
             fallback.set_query(None);
             fallback.set_fragment(None);
-            sitemaps.pending.entry(origin).or_insert(fallback);
+            if let std::collections::hash_map::Entry::Vacant(e) = sitemaps.pending.entry(origin) {
+                e.insert(fallback);
+                // Until its sitemaps are known, pages they list may still come at depth 0.
+                self.frontier.early_started();
+            }
         }
         self.sitemaps = Some(sitemaps);
         if !config.obey_robots {
@@ -279,6 +283,21 @@ impl Coordinator {
         for url in urls {
             self.admit_sitemap(url);
         }
+        self.frontier.early_done();
+    }
+
+    /// Reads the fallback sitemap of every seed origin still waiting for its robots.txt when
+    /// nothing else is left; returns whether there was one.
+    fn discover_leftover_sitemaps(&mut self) -> bool {
+        let origins: Vec<Arc<str>> = self
+            .sitemaps
+            .as_ref()
+            .map(|s| s.pending.keys().cloned().collect())
+            .unwrap_or_default();
+        for origin in &origins {
+            self.discover_sitemaps(origin, Vec::new());
+        }
+        !origins.is_empty()
     }
 
     /// Admits one sitemap, within the per-origin bound on sitemap files.
@@ -293,6 +312,7 @@ impl Coordinator {
         }
         if self.frontier.admit_sitemap(url) == crate::frontier::Admit::Scheduled {
             *count += 1;
+            self.frontier.early_started();
         }
     }
 
@@ -353,18 +373,25 @@ impl Coordinator {
                 Pop::Blocked(job) => {
                     self.stats.robots_blocked += 1;
                     let record = Record::blocked(&job);
-                    self.emit(record, false, &job.url);
+                    self.emit(record, false, &job);
                 }
                 Pop::HostDown { job, reason } => {
                     self.stats.unreachable += 1;
                     let record = Record::unreachable(&job, &reason);
-                    self.emit(record, false, &job.url);
+                    self.emit(record, false, &job);
                 }
                 Pop::Wait {
                     until,
                     rate_limited,
                 } => return (Next::Wait { until: Some(until) }, rate_limited),
-                Pop::Empty => return (self.idle(), false),
+                Pop::Empty => {
+                    // A seed origin whose robots.txt will not be fetched (its pages are all
+                    // done, on a resume) still has its sitemaps read, from /sitemap.xml.
+                    if self.in_flight.is_empty() && self.discover_leftover_sitemaps() {
+                        continue;
+                    }
+                    return (self.idle(), false);
+                }
             }
         }
     }
@@ -461,10 +488,16 @@ impl Coordinator {
                     self.keep_cookies(&job, &result);
                     self.finish_login(&job, &result);
                 }
-                Outcome::Lost { .. } | Outcome::Unsent => {
+                // Never sent: send it again.
+                Outcome::Unsent => {
                     if let Some(request) = self.logging_in.take() {
                         self.login.push_front(request);
                     }
+                }
+                // Its worker died with it: it may have reached the server (a POST is not
+                // safely repeated), so the crawl stops, as for any failed login.
+                Outcome::Lost { .. } => {
+                    self.finish_login(&job, &TaskResult::lost(WorkerId::Main));
                 }
                 Outcome::Abandoned => self.logging_in = None,
             }
@@ -612,7 +645,7 @@ impl Coordinator {
         }
         record.set_unreachable(reason);
         self.stats.unreachable += 1;
-        self.emit(record, false, &job.url);
+        self.emit(record, false, &job);
     }
 
     /// Stops the crawl early (Ctrl-C, SIGTERM): from now on [`Coordinator::next`] hands out
@@ -694,7 +727,7 @@ impl Coordinator {
             }
         }
         let ok = record.error.is_none();
-        self.emit(record, ok, &job.url);
+        self.emit(record, ok, &job);
     }
 
     /// Records a sitemap, and admits what it lists: pages as seeds of their origin (depth 0,
@@ -719,7 +752,7 @@ impl Coordinator {
             }
         }
         let ok = record.error.is_none();
-        self.emit(record, ok, &job.url);
+        self.emit(record, ok, &job);
     }
 
     fn hand_over_item(&mut self, record: &mut Record, item: serde_json::Value) {
@@ -743,8 +776,13 @@ impl Coordinator {
     }
 
     /// Writes the record for the admitted URL `url`.
-    fn emit(&mut self, record: Record, ok: bool, url: &url::Url) {
+    fn emit(&mut self, record: Record, ok: bool, job: &Job) {
+        let url = &job.url;
         self.frontier.finished(record.depth);
+        if job.kind == TaskKind::Sitemap {
+            // What it listed is admitted: links found one level down may go in now.
+            self.frontier.early_done();
+        }
         if ok {
             self.stats.ok += 1;
         } else {

@@ -464,3 +464,81 @@ fn sitemaps_named_by_robots_txt_add_seeds_and_get_records() {
     assert_eq!((summary.sitemaps, summary.sitemap_urls), (2, 3));
     assert_eq!(summary.skipped.out_of_scope, 1);
 }
+
+#[test]
+fn a_page_both_linked_and_listed_in_a_sitemap_is_at_depth_0() {
+    let mut c = config(&["http://a.test/"]);
+    c.obey_robots = true;
+    c.sitemaps = true;
+    c.depth = 1;
+    let memory = Memory::default();
+    let (_, asked) = drive(coordinator(&c, &memory, None), |task, _| {
+        Some(done(match (task.kind, task.url.path()) {
+            (TaskKind::Robots, _) => page(404, &[]),
+            // The seed is fetched before the sitemap and links to /listed first.
+            (TaskKind::Page, "/") => page(200, &["http://a.test/listed", "http://a.test/other"]),
+            (TaskKind::Sitemap, _) => page(200, &["http://a.test/listed"]),
+            (_, "/listed") => page(200, &["http://a.test/under-listed"]),
+            _ => page(200, &[]),
+        }))
+    });
+    assert_eq!(
+        &asked[..3],
+        [
+            "http://a.test/robots.txt",
+            "http://a.test/",
+            "http://a.test/sitemap.xml"
+        ]
+    );
+    let records = by_url(memory.records());
+    assert_eq!(
+        records["http://a.test/listed"].depth, 0,
+        "listed, so a seed"
+    );
+    assert_eq!(records["http://a.test/other"].depth, 1);
+    // /listed is at depth 0, so what it links to is within --depth 1.
+    assert_eq!(records["http://a.test/under-listed"].depth, 1);
+}
+
+#[test]
+fn a_login_whose_worker_died_stops_the_crawl_and_is_not_sent_again() {
+    let mut c = config(&["http://a.test/"]);
+    c.cookies = true;
+    c.login = vec![crate::request::Request::post_form(
+        url("http://a.test/login"),
+        &[("u", "p")],
+    )];
+    let memory = Memory::default();
+    let cookies = Some(crate::cookies::Jar::open(None).expect("jar"));
+    let mut coordinator = coordinator(&c, &memory, None);
+    coordinator.cookies = cookies;
+    let mut logins = 0;
+    let mut now = Instant::now();
+    loop {
+        match coordinator.next(now) {
+            Next::Task(task) => {
+                assert_eq!(task.kind, TaskKind::Login, "nothing before the login");
+                logins += 1;
+                let lost = Outcome::Lost {
+                    worker: WorkerId::Process(7),
+                    why: None,
+                };
+                coordinator.complete(task.id, lost);
+            }
+            Next::Wait { until } => now = until.unwrap_or(now),
+            Next::Done => break,
+        }
+        assert!(logins < 5, "the login is sent again and again");
+    }
+    assert_eq!(logins, 1);
+    let err = coordinator
+        .finish()
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert_eq!(
+        err,
+        "login request to http://a.test/login failed: worker died"
+    );
+    assert!(memory.records().is_empty());
+}

@@ -111,6 +111,10 @@ pub(super) struct Admission {
     outstanding: Vec<u64>,
     /// Links waiting for shallower pages to finish, by the depth they would be admitted at.
     held: BTreeMap<u32, PackedUrls>,
+    /// Work that may still admit pages at depth 0 after the seeds: sitemaps to find or to
+    /// read (`--sitemaps`). It counts below every level, so no link is admitted one level
+    /// down while a sitemap could still list it at depth 0.
+    early: u64,
     /// A copy of `seen` in shared memory, for worker processes to consult (processes mode).
     known: Option<Arc<SharedSet>>,
     /// With `--state`: URLs taken on (admitted or held) since the last `drain_log`.
@@ -128,6 +132,7 @@ impl Admission {
             skipped: Skipped::default(),
             outstanding: Vec::new(),
             held: BTreeMap::new(),
+            early: 0,
             known: None,
             log: None,
         }
@@ -189,6 +194,25 @@ impl Admission {
         self.admit(url, 0, enqueue)
     }
 
+    /// [`Admission::admit_listed`], without a journal line.
+    pub(super) fn admit_unlogged(&mut self, url: Url, enqueue: &mut impl FnMut(Url, u32)) -> Admit {
+        let log = self.log.take();
+        let verdict = self.admit_listed(url, enqueue);
+        self.log = log;
+        verdict
+    }
+
+    /// Work began that may still admit depth-0 pages (see `early`).
+    pub(super) fn early_started(&mut self) {
+        self.early += 1;
+    }
+
+    /// Such work ended; releases held links it no longer holds back.
+    pub(super) fn early_done(&mut self, enqueue: &mut impl FnMut(Url, u32)) {
+        self.early = self.early.saturating_sub(1);
+        self.release_held(enqueue);
+    }
+
     pub(super) fn publish_known(&mut self, known: Arc<SharedSet>) {
         for &fp in &self.seen {
             known.insert(fp);
@@ -239,6 +263,11 @@ impl Admission {
         if let Some(n) = self.outstanding.get_mut(depth as usize) {
             *n = n.saturating_sub(1);
         }
+        self.release_held(enqueue);
+    }
+
+    /// Admits the held links no shallower page (or early work) can still find first.
+    fn release_held(&mut self, enqueue: &mut impl FnMut(Url, u32)) {
         while let Some(&level) = self.held.keys().next() {
             // Links held for `level` came from pages at `level - 1`.
             if self.outstanding_below(level - 1) > 0 {
@@ -255,7 +284,8 @@ impl Admission {
     }
 
     fn outstanding_below(&self, depth: u32) -> u64 {
-        self.outstanding.iter().take(depth as usize).sum()
+        // Early work (sitemaps) can admit depth-0 pages, so it counts below every level.
+        self.early + self.outstanding.iter().take(depth as usize).sum::<u64>()
     }
 
     /// The admission verdict, in the order the summary reports it (a link off-site is

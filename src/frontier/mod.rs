@@ -128,10 +128,25 @@ impl Frontier {
     }
 
     /// Admits a sitemap to fetch (at depth 0, within scope); it yields a record like a page.
+    /// It is not journaled: a resumed crawl finds it again (and reads it again unless its record
+    /// was written), rather than mistaking it for a page.
     pub(crate) fn admit_sitemap(&mut self, url: Url) -> Admit {
         let queues = &mut self.queues;
         self.admission
-            .admit_listed(url, &mut |url, depth| queues.enqueue_sitemap(url, depth))
+            .admit_unlogged(url, &mut |url, depth| queues.enqueue_sitemap(url, depth))
+    }
+
+    /// Work began that may still admit pages at depth 0 (a sitemap to find or to read): until
+    /// it is done, links one level down are held, so depths stay exact.
+    pub(crate) fn early_started(&mut self) {
+        self.admission.early_started();
+    }
+
+    /// Such work is done; held links may go in.
+    pub(crate) fn early_done(&mut self) {
+        let queues = &mut self.queues;
+        self.admission
+            .early_done(&mut |url, depth| queues.enqueue(url, depth));
     }
 
     /// Mirrors every admitted URL's fingerprint into `known` from now on (and all so far).

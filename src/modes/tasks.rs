@@ -195,7 +195,7 @@ async fn cancel(
 async fn run_task(shared: Arc<Shared>, task: Task, slot: usize) -> TaskResult {
     let downloaded = download(&shared.fetcher, task, &shared.limits).await;
     let worker = WorkerId::Task(slot);
-    if !downloaded.needs_parse() || downloaded.parse_is_cheap(&shared.limits) {
+    if !downloaded.has_cpu_work() || downloaded.parse_is_cheap(&shared.limits) {
         return downloaded.finish(&shared.limits, worker);
     }
     let queued = Instant::now();
