@@ -20,11 +20,14 @@
 //! processes alike), retries with backoff ([`crate::retry`]), robots.txt verdicts, redirects
 //! ([`crate::redirect`]), scheduling the links a page yielded, and exactly one record per
 //! admitted URL. The parts live beside it: [`ledger`] writes records and the journal in a safe
-//! order, [`items`] hands extracted items over, [`crate::record`] builds records,
+//! order, [`items`] hands extracted items over, `hosts` hears what outcomes say about their
+//! hosts and the session, `sitemaps` finds and admits sitemaps, [`crate::record`] builds records,
 //! [`crate::report`] the summary, [`crate::journal`] restores a resumed crawl.
 
+mod hosts;
 pub(crate) mod items;
 pub(crate) mod ledger;
+mod sitemaps;
 #[cfg(test)]
 mod tests;
 
@@ -32,23 +35,20 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use url::Url;
-
 use crate::config::{Config, Mode};
 use crate::cookies::{CookieError, Jar};
 use crate::frontier::{Frontier, Job, Pop};
 use crate::journal::Resume;
 use crate::progress::{Progress, Snapshot};
 use crate::ratelimit::Limiter;
-use crate::record::{Record, RecordError};
+use crate::record::Record;
 use crate::redirect::{self, MAX_REDIRECTS};
 use crate::report::{Summary, Tally};
 use crate::request::Request;
-use crate::retry::{MAX_RETRY_AFTER, backoff, retryable_status};
+use crate::retry::{backoff, retryable_status};
 use crate::robots::{Verdict, product_token};
 use crate::scope::Scope;
 use crate::shared_set::SharedSet;
-use crate::sitemap::MAX_SITEMAPS_PER_ORIGIN;
 use crate::stats::Stats;
 use crate::task::{FetchError, Fetched, Task, TaskKind, TaskResult, WorkerId};
 use items::ItemHook;
@@ -167,18 +167,11 @@ pub struct Coordinator {
     cookies: Option<Jar>,
     /// `--sitemaps`: the seed origins whose sitemaps are still to be found (once their
     /// robots.txt says where), and how many sitemaps each origin has had admitted.
-    sitemaps: Option<Sitemaps>,
+    sitemaps: Option<sitemaps::Sitemaps>,
     /// [`Config::login`]'s requests not sent yet, and the one in flight: nothing else is
     /// handed out until they are done.
     login: std::collections::VecDeque<Request>,
     logging_in: Option<Request>,
-}
-
-/// Sitemap discovery state (`--sitemaps`).
-#[derive(Default)]
-struct Sitemaps {
-    pending: HashMap<Arc<str>, Url>,
-    admitted: HashMap<Arc<str>, usize>,
 }
 
 impl Coordinator {
@@ -235,85 +228,6 @@ impl Coordinator {
             coordinator.start_sitemaps(config);
         }
         coordinator
-    }
-
-    /// `--sitemaps`: each seed origin's sitemaps are read once its robots.txt says where they
-    /// are (or, without robots.txt, from `/sitemap.xml` at once).
-    fn start_sitemaps(&mut self, config: &Config) {
-        let mut sitemaps = Sitemaps::default();
-        for seed in &config.seeds {
-            let origin: Arc<str> = Arc::from(crate::normalize::origin_key(seed));
-            let mut fallback = seed.clone();
-            fallback.set_path("/sitemap.xml");
-            fallback.set_query(None);
-            fallback.set_fragment(None);
-            if let std::collections::hash_map::Entry::Vacant(e) = sitemaps.pending.entry(origin) {
-                e.insert(fallback);
-                // Until its sitemaps are known, pages they list may still come at depth 0.
-                self.frontier.early_started();
-            }
-        }
-        self.sitemaps = Some(sitemaps);
-        if !config.obey_robots {
-            let origins: Vec<Arc<str>> = self
-                .sitemaps
-                .as_ref()
-                .map(|s| s.pending.keys().cloned().collect())
-                .unwrap_or_default();
-            for origin in origins {
-                self.discover_sitemaps(&origin, Vec::new());
-            }
-        }
-    }
-
-    /// Admits `origin`'s sitemaps, once: `named` (from its robots.txt), else `/sitemap.xml`.
-    fn discover_sitemaps(&mut self, origin: &Arc<str>, named: Vec<Url>) {
-        let Some(fallback) = self
-            .sitemaps
-            .as_mut()
-            .and_then(|s| s.pending.remove(origin))
-        else {
-            return;
-        };
-        let urls = if named.is_empty() {
-            vec![fallback]
-        } else {
-            named
-        };
-        for url in urls {
-            self.admit_sitemap(url);
-        }
-        self.frontier.early_done();
-    }
-
-    /// Reads the fallback sitemap of every seed origin still waiting for its robots.txt when
-    /// nothing else is left; returns whether there was one.
-    fn discover_leftover_sitemaps(&mut self) -> bool {
-        let origins: Vec<Arc<str>> = self
-            .sitemaps
-            .as_ref()
-            .map(|s| s.pending.keys().cloned().collect())
-            .unwrap_or_default();
-        for origin in &origins {
-            self.discover_sitemaps(origin, Vec::new());
-        }
-        !origins.is_empty()
-    }
-
-    /// Admits one sitemap, within the per-origin bound on sitemap files.
-    fn admit_sitemap(&mut self, url: Url) {
-        let Some(sitemaps) = self.sitemaps.as_mut() else {
-            return;
-        };
-        let origin: Arc<str> = Arc::from(crate::normalize::origin_key(&url));
-        let count = sitemaps.admitted.entry(origin).or_default();
-        if *count >= MAX_SITEMAPS_PER_ORIGIN {
-            return;
-        }
-        if self.frontier.admit_sitemap(url) == crate::frontier::Admit::Scheduled {
-            *count += 1;
-            self.frontier.early_started();
-        }
     }
 
     /// The next task to run at `now`, or how long to wait.
@@ -416,43 +330,6 @@ impl Coordinator {
         if let Some((since, idle)) = self.rate_wait.take() {
             let waited = now.saturating_duration_since(since) * idle as u32;
             self.stats.rate_wait_ms += waited.as_secs_f64() * 1000.0;
-        }
-    }
-
-    fn hand_out_login(&mut self, request: Request) -> Task {
-        let mut job = Job::for_login(request.url.clone());
-        job.attempts = 1;
-        job.hop_attempts = 1;
-        self.next_id += 1;
-        let task = Task {
-            id: self.next_id,
-            kind: TaskKind::Login,
-            url: request.url.clone(),
-            cookie: self
-                .cookies
-                .as_ref()
-                .and_then(|jar| jar.header_for(&request.url)),
-            request: Some(Box::new(request.clone())),
-        };
-        self.logging_in = Some(request);
-        self.in_flight.insert(task.id, job);
-        task
-    }
-
-    /// Ends the login request in flight: the session is open (any status below 400), or the
-    /// crawl stops with why it is not.
-    fn finish_login(&mut self, job: &Job, result: &TaskResult) {
-        self.logging_in = None;
-        let why = match &result.outcome {
-            Ok(response) if response.status < 400 => return,
-            Ok(response) => format!("http {}", response.status),
-            Err(e) => e.to_string(),
-        };
-        if self.fatal.is_none() {
-            self.fatal = Some(CoordinatorError::Login {
-                url: job.url.to_string(),
-                why,
-            });
         }
     }
 
@@ -592,62 +469,6 @@ impl Coordinator {
         }
     }
 
-    /// What a request's outcome says about its host: an answer ends a run of failures; a
-    /// 429 or 503 with Retry-After holds all the host's pages; a run of connection failures
-    /// or timeouts gives the host up.
-    fn judge_host(&mut self, job: &Job, result: &TaskResult) {
-        match &result.outcome {
-            Ok(page) => {
-                self.frontier.host_answered(&job.origin);
-                if let (429 | 503, Some(ms)) = (page.status, page.retry_after_ms) {
-                    let pause = Duration::from_millis(ms).min(MAX_RETRY_AFTER);
-                    self.frontier.hold(&job.origin, Instant::now() + pause);
-                    self.stats.server_holds += 1;
-                }
-            }
-            Err(error) => {
-                if let Some(reason) =
-                    self.frontier
-                        .host_failed(&job.origin, error, self.host_failures)
-                {
-                    self.stats.hosts_given_up += 1;
-                    self.note(&format!(
-                        "giving up {}: {reason}; its remaining pages are recorded as unreachable",
-                        job.origin
-                    ));
-                }
-            }
-        }
-    }
-
-    /// Puts the cookies a response set in the jar (`--cookies`).
-    fn keep_cookies(&mut self, job: &Job, result: &TaskResult) {
-        let (Some(jar), Ok(page)) = (self.cookies.as_mut(), &result.outcome) else {
-            return;
-        };
-        if page.set_cookies.is_empty() {
-            return;
-        }
-        let url = page.final_url.as_ref().unwrap_or(&job.fetch_url);
-        if let Err(e) = jar.take(&page.set_cookies, url)
-            && self.fatal.is_none()
-        {
-            self.fatal = Some(CoordinatorError::Cookies(e));
-        }
-    }
-
-    /// Records a page whose host was given up while it was in flight.
-    fn give_up_page(&mut self, job: Job, result: TaskResult, reason: &str) {
-        let mut record = Record::of(&job, Some(result.worker));
-        if let Ok(mut page) = result.outcome {
-            record.set_response(&mut page, None, self.max_bytes);
-            self.stats.bytes += page.bytes;
-        }
-        record.set_unreachable(reason);
-        self.stats.unreachable += 1;
-        self.emit(record, false, &job);
-    }
-
     /// Stops the crawl early (Ctrl-C, SIGTERM): from now on [`Coordinator::next`] hands out
     /// nothing and answers `Done` once the tasks in flight have come back. Their results are
     /// still recorded; queued pages are left unfetched.
@@ -724,31 +545,6 @@ impl Coordinator {
             }
             if let Some(item) = page.item.take() {
                 self.hand_over_item(&mut record, item);
-            }
-        }
-        let ok = record.error.is_none();
-        self.emit(record, ok, &job);
-    }
-
-    /// Records a sitemap, and admits what it lists: pages as seeds of their origin (depth 0,
-    /// within scope), sitemaps to read next (within the per-origin bound).
-    fn finish_sitemap(&mut self, job: Job, result: TaskResult) {
-        let Some((mut record, page)) = self.answer(&job, result) else {
-            return;
-        };
-        if let Some(mut page) = page
-            && record.error.is_none()
-        {
-            self.stats.sitemaps += 1;
-            self.stats.sitemap_urls += page.links.len() as u64;
-            if let Some(why) = page.sitemap_error.take() {
-                record.error = Some(RecordError::Sitemap(why).to_string());
-            }
-            for url in std::mem::take(&mut page.links) {
-                self.frontier.admit_listed(url);
-            }
-            for url in std::mem::take(&mut page.sitemaps) {
-                self.admit_sitemap(url);
             }
         }
         let ok = record.error.is_none();

@@ -1,0 +1,127 @@
+//! The rules of [`Config::validate`], one by one.
+
+use super::*;
+
+fn config() -> Config {
+    Config::new(vec![Url::parse("http://a.test/").expect("url")])
+}
+
+fn refused(change: impl FnOnce(&mut Config)) -> ConfigError {
+    let mut c = config();
+    change(&mut c);
+    c.validate().expect_err("refused")
+}
+
+#[test]
+fn the_defaults_are_valid() {
+    assert!(config().validate().is_ok());
+}
+
+#[test]
+fn every_rule_names_its_setting() {
+    type Change = fn(&mut Config);
+    let cases: [(Change, Setting); 21] = [
+        (|c| c.seeds.clear(), Setting::Seeds),
+        (
+            |c| c.seeds = vec![Url::parse("ftp://a.test/").expect("url")],
+            Setting::Seeds,
+        ),
+        (|c| c.workers = 0, Setting::Workers),
+        (|c| c.workers = MAX_WORKERS + 1, Setting::Workers),
+        (|c| c.rate = Some(0.0), Setting::Rate),
+        (|c| c.rate = Some(f64::NAN), Setting::Rate),
+        (|c| c.rate = Some(1e-20), Setting::Rate),
+        (|c| c.per_host_rate = Some(0.0), Setting::PerHostRate),
+        (|c| c.per_host_rate = Some(-1.0), Setting::PerHostRate),
+        (|c| c.per_host_workers = Some(0), Setting::PerHostWorkers),
+        (|c| c.max_pages = Some(0), Setting::MaxPages),
+        (
+            |c| c.allow_domains = vec!["http://x.test/".into()],
+            Setting::AllowDomains,
+        ),
+        (|c| c.timeout = Duration::ZERO, Setting::Timeout),
+        (
+            |c| c.timeout = Duration::from_secs(100_000),
+            Setting::Timeout,
+        ),
+        (|c| c.max_bytes = 0, Setting::MaxBytes),
+        (|c| c.user_agent = "  ".into(), Setting::UserAgent),
+        (
+            |c| {
+                c.headers.insert(
+                    http::header::USER_AGENT,
+                    http::HeaderValue::from_static("x"),
+                );
+            },
+            Setting::Headers,
+        ),
+        (|c| c.fork_per_page = true, Setting::ForkPerPage),
+        (
+            |c| {
+                let url = Url::parse("http://a.test/login").expect("url");
+                c.login = vec![crate::request::Request::post_form(url, &[("u", "p")])];
+            },
+            Setting::Login,
+        ),
+        (
+            |c| {
+                c.proxy = Some(ProxyUrl::new(
+                    Url::parse("ftp://u:pw@p.test/").expect("url"),
+                ))
+            },
+            Setting::Proxy,
+        ),
+        (|c| c.grace = Duration::from_secs(4000), Setting::Grace),
+    ];
+    for (change, setting) in cases {
+        let err = refused(change);
+        assert_eq!(err.setting, setting, "{err}");
+        assert!(err.to_string().starts_with(setting.field()), "{err}");
+        assert!(err.for_flag().starts_with(setting.flag()), "{err}");
+    }
+    let err = refused(|c| c.dedupe = Dedupe::Shared);
+    assert_eq!(err.for_flag(), "--dedupe: applies only to --mode processes");
+}
+
+#[test]
+fn a_proxy_password_never_shows() {
+    let proxy = ProxyUrl::new(Url::parse("ftp://user:s3cret@p.test:2121/").expect("url"));
+    assert_eq!(proxy.to_string(), "ftp://***@p.test:2121");
+    let curl_style = ProxyUrl::new(Url::parse("alice:s3cret@proxy.test:3128").expect("url"));
+    assert_eq!(curl_style.to_string(), "(a URL with no host)");
+    let mut c = config();
+    c.proxy = Some(proxy);
+    assert!(!format!("{c:?}").contains("s3cret"));
+    let err = c.validate().expect_err("ftp is no proxy scheme");
+    assert!(!err.to_string().contains("s3cret"), "{err}");
+    assert!(err.to_string().contains("ftp://***@p.test:2121"), "{err}");
+}
+
+#[test]
+fn messages_are_the_same_for_code_and_flags() {
+    let err = refused(|c| c.rate = Some(0.0));
+    assert_eq!(
+        err.to_string(),
+        "rate: must be a number of requests per second of at least 1/86400 (one a day), got 0"
+    );
+    assert_eq!(
+        err.for_flag(),
+        "--rate: must be a number of requests per second of at least 1/86400 (one a day), got 0"
+    );
+}
+
+#[test]
+fn validation_settles_what_the_mode_implies() {
+    let mut c = config();
+    c.mode = Mode::Sequential;
+    c.workers = 0;
+    c.allow_domains = vec![".Example.COM.".into()];
+    let c = c.validate().expect("valid");
+    assert_eq!(c.workers, 1);
+    assert_eq!(c.allow_domains, ["example.com"]);
+    let mut p = config();
+    p.mode = Mode::Processes;
+    p.fork_per_page = true;
+    p.dedupe = Dedupe::Shared;
+    assert!(p.validate().is_ok());
+}
