@@ -110,10 +110,10 @@ fn run_with(config: Config, hook: Option<ItemHook>) -> Result<Summary, CrawlErro
     // A resumed crawl adds to the records its earlier runs wrote.
     let resuming = resume.as_ref().is_some_and(|r| r.is_resume());
     let sink = Sink::open_with(&config.output, &config.format, resuming)?;
-    let cookies = match config.cookies {
-        true => Some(Jar::open(config.state.as_deref())?),
-        false => None,
-    };
+    let cookies = config
+        .cookies
+        .then(|| Jar::open(config.state.as_deref()))
+        .transpose()?;
     let scope = Arc::new(Scope::new(&config.seeds, &config.allow_domains));
     let known = match config.dedupe {
         Dedupe::Coordinator => None,

@@ -32,6 +32,15 @@ pub fn followable(url: Url) -> Option<Url> {
     (is_http(&url) && url.as_str().len() <= MAX_URL_LEN).then_some(url)
 }
 
+/// `path` at the root of `url`'s origin (`/robots.txt`, `/sitemap.xml`).
+pub fn at_root(url: &Url, path: &str) -> Url {
+    let mut at = url.clone();
+    at.set_path(path);
+    at.set_query(None);
+    at.set_fragment(None);
+    at
+}
+
 /// The dedupe key of a normalised URL.
 pub fn fingerprint(url: &Url) -> u64 {
     xxhash_rust::xxh3::xxh3_64(url.as_str().as_bytes())

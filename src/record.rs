@@ -122,10 +122,16 @@ impl Record {
 
     /// The record of a page robots.txt forbids: never requested.
     pub(crate) fn blocked(job: &Job) -> Record {
-        let mut record = Record::of(job, None);
-        // A redirect may have led here: say where the disallowed hop pointed.
-        record.final_url = (job.redirects > 0).then(|| job.fetch_url.to_string());
+        let mut record = Record::not_fetched(job);
         record.error = Some(RecordError::BlockedByRobots.to_string());
+        record
+    }
+
+    /// The record of a page not fetched (again): blocked, or its host given up.
+    fn not_fetched(job: &Job) -> Record {
+        let mut record = Record::of(job, None);
+        // A redirect may have led here: say where the hop not taken pointed.
+        record.final_url = (job.redirects > 0).then(|| job.fetch_url.to_string());
         record
     }
 
@@ -155,8 +161,7 @@ impl Record {
 
     /// The record of a page whose host was given up (`reason`), not fetched (again).
     pub(crate) fn unreachable(job: &Job, reason: &str) -> Record {
-        let mut record = Record::of(job, None);
-        record.final_url = (job.redirects > 0).then(|| job.fetch_url.to_string());
+        let mut record = Record::not_fetched(job);
         record.set_unreachable(reason);
         record
     }

@@ -90,11 +90,7 @@ impl Verdict {
 
 /// The robots.txt URL for the origin of `url`.
 pub fn robots_url(url: &Url) -> Url {
-    let mut r = url.clone();
-    r.set_path("/robots.txt");
-    r.set_query(None);
-    r.set_fragment(None);
-    r
+    crate::normalize::at_root(url, "/robots.txt")
 }
 
 /// The product token robots.txt groups are matched against: the User-Agent's first word,

@@ -15,11 +15,7 @@ const PAGES: usize = 400;
 const WORKERS: u64 = 4;
 
 fn temp(name: &str, mode: &str) -> PathBuf {
-    let path =
-        std::env::temp_dir().join(format!("crawl-resume-{}-{mode}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&path);
-    let _ = std::fs::remove_file(&path);
-    path
+    fresh_temp("resume", name, mode)
 }
 
 fn lines(path: &Path) -> usize {

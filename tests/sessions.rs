@@ -12,13 +12,7 @@ fn title(run: &Run, url: &str) -> String {
 }
 
 fn temp(name: &str, mode: &str) -> PathBuf {
-    let path = std::env::temp_dir().join(format!(
-        "crawl-sessions-{}-{mode}-{name}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&path);
-    let _ = std::fs::remove_file(&path);
-    path
+    fresh_temp("sessions", name, mode)
 }
 
 every_mode! {

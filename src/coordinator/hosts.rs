@@ -51,8 +51,10 @@ impl Coordinator {
 
     /// What a request's outcome says about its host: an answer ends a run of failures; a
     /// 429 or 503 with Retry-After holds all the host's pages; a run of connection failures
-    /// or timeouts gives the host up.
-    pub(super) fn judge_host(&mut self, job: &Job, result: &TaskResult) {
+    /// or timeouts gives the host up, and so does a robots.txt that cannot be reached on its
+    /// `last_attempt` (no page of the host will be either: its pages are recorded as
+    /// unreachable, rather than blocked by a robots.txt nobody saw).
+    pub(super) fn judge_host(&mut self, job: &Job, result: &TaskResult, last_attempt: bool) {
         match &result.outcome {
             Ok(page) => {
                 self.frontier.host_answered(&job.origin);
@@ -63,10 +65,17 @@ impl Coordinator {
                 }
             }
             Err(error) => {
-                if let Some(reason) =
-                    self.frontier
-                        .host_failed(&job.origin, error, self.host_failures)
+                let mut gone = self
+                    .frontier
+                    .host_failed(&job.origin, error, self.host_failures);
+                if gone.is_none()
+                    && last_attempt
+                    && job.kind == TaskKind::Robots
+                    && self.host_failures > 0
                 {
+                    gone = self.frontier.give_up_host(&job.origin, error);
+                }
+                if let Some(reason) = gone {
                     self.stats.hosts_given_up += 1;
                     self.note(&format!(
                         "giving up {}: {reason}; its remaining pages are recorded as unreachable",

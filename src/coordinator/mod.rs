@@ -425,37 +425,19 @@ impl Coordinator {
             ),
             Err(e) => (e.retryable(), None),
         };
-        self.judge_host(&job, &result);
+        let retries_left = retryable && job.hop_attempts <= self.retries;
+        self.judge_host(&job, &result, !retries_left);
         self.keep_cookies(&job, &result);
         let gone = self.frontier.host_gone(&job.origin);
         if let (true, Some(reason), TaskKind::Page) = (retryable, &gone, job.kind) {
             // Its host was given up meanwhile: no more attempts, the page is recorded as
             // unreachable now.
             self.give_up_page(job, result, reason);
-        } else if retryable && job.hop_attempts <= self.retries && gone.is_none() {
+        } else if retries_left && gone.is_none() {
             self.retry(job, retry_after);
         } else {
             match job.kind {
                 TaskKind::Robots => {
-                    // A robots.txt that could not be reached, even with retries, means no page
-                    // of the host will be: it is given up now, its pages recorded as
-                    // unreachable, rather than blocked by a robots.txt nobody saw.
-                    if self.host_failures > 0
-                        && let Err(e) = &result.outcome
-                        && matches!(
-                            e,
-                            FetchError::Timeout
-                                | FetchError::ConnectRefused
-                                | FetchError::Connect(_)
-                        )
-                        && let Some(reason) = self.frontier.give_up_host(&job.origin)
-                    {
-                        self.stats.hosts_given_up += 1;
-                        self.note(&format!(
-                            "giving up {}: {reason}; its pages are recorded as unreachable",
-                            job.origin
-                        ));
-                    }
                     let verdict = Verdict::from_outcome(&result.outcome, &self.agent);
                     let named = verdict.sitemaps();
                     self.frontier.set_robots(&job.origin, verdict);

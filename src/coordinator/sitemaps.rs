@@ -28,10 +28,7 @@ impl Coordinator {
         let mut sitemaps = Sitemaps::default();
         for seed in &config.seeds {
             let origin: Arc<str> = Arc::from(crate::normalize::origin_key(seed));
-            let mut fallback = seed.clone();
-            fallback.set_path("/sitemap.xml");
-            fallback.set_query(None);
-            fallback.set_fragment(None);
+            let fallback = crate::normalize::at_root(seed, "/sitemap.xml");
             if let std::collections::hash_map::Entry::Vacant(e) = sitemaps.pending.entry(origin) {
                 e.insert(fallback);
                 // Until its sitemaps are known, pages they list may still come at depth 0.

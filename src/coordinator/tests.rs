@@ -125,9 +125,18 @@ fn done(fetched: Fetched) -> Outcome {
 /// Runs the crawl to the end, one task at a time, answering each with `answer`; returns the
 /// summary and the URLs of the tasks in the order they were handed out.
 fn drive(
+    coordinator: Coordinator,
+    answer: impl FnMut(&Task, &mut Coordinator) -> Option<Outcome>,
+) -> (Summary, Vec<String>) {
+    let (coordinator, asked) = run_to_end(coordinator, answer);
+    (coordinator.finish().expect("summary"), asked)
+}
+
+/// [`drive`] up to the end, before `finish`, for a crawl that ends in an error.
+fn run_to_end(
     mut coordinator: Coordinator,
     mut answer: impl FnMut(&Task, &mut Coordinator) -> Option<Outcome>,
-) -> (Summary, Vec<String>) {
+) -> (Coordinator, Vec<String>) {
     let mut asked = Vec::new();
     let mut now = Instant::now();
     for _ in 0..10_000 {
@@ -149,7 +158,7 @@ fn drive(
             Next::Done => break,
         }
     }
-    (coordinator.finish().expect("summary"), asked)
+    (coordinator, asked)
 }
 
 fn by_url(records: Vec<Record>) -> HashMap<String, Record> {
@@ -512,25 +521,14 @@ fn a_login_whose_worker_died_stops_the_crawl_and_is_not_sent_again() {
     let cookies = Some(crate::cookies::Jar::open(None).expect("jar"));
     let mut coordinator = coordinator(&c, &memory, None);
     coordinator.cookies = cookies;
-    let mut logins = 0;
-    let mut now = Instant::now();
-    loop {
-        match coordinator.next(now) {
-            Next::Task(task) => {
-                assert_eq!(task.kind, TaskKind::Login, "nothing before the login");
-                logins += 1;
-                let lost = Outcome::Lost {
-                    worker: WorkerId::Process(7),
-                    why: None,
-                };
-                coordinator.complete(task.id, lost);
-            }
-            Next::Wait { until } => now = until.unwrap_or(now),
-            Next::Done => break,
-        }
-        assert!(logins < 5, "the login is sent again and again");
-    }
-    assert_eq!(logins, 1);
+    let (coordinator, asked) = run_to_end(coordinator, |task, _| {
+        assert_eq!(task.kind, TaskKind::Login, "nothing before the login");
+        Some(Outcome::Lost {
+            worker: WorkerId::Process(7),
+            why: None,
+        })
+    });
+    assert_eq!(asked, ["http://a.test/login"], "sent once");
     let err = coordinator
         .finish()
         .err()

@@ -31,6 +31,18 @@ enum Failure {
     Connect,
 }
 
+impl Failure {
+    /// The failures that say a host is down; any other error says nothing of it.
+    fn of(error: &FetchError) -> Option<Failure> {
+        match error {
+            FetchError::Timeout => Some(Failure::Timeout),
+            FetchError::ConnectRefused => Some(Failure::Refused),
+            FetchError::Connect(_) => Some(Failure::Connect),
+            _ => None,
+        }
+    }
+}
+
 /// One origin's politeness state.
 #[derive(Debug, Default)]
 pub(super) struct Host {
@@ -98,12 +110,7 @@ impl Host {
     /// body, a worker that died) are ignored; after `threshold` connection failures or
     /// timeouts in a row (0: never), the host is given up, and the reason is returned, once.
     pub(super) fn failed(&mut self, error: &FetchError, threshold: u32) -> Option<Arc<str>> {
-        let kind = match error {
-            FetchError::Timeout => Failure::Timeout,
-            FetchError::ConnectRefused => Failure::Refused,
-            FetchError::Connect(_) => Failure::Connect,
-            _ => return None,
-        };
+        let kind = Failure::of(error)?;
         self.kind = match (self.failures, self.kind) {
             (0, _) => Some(kind),
             (_, Some(k)) if k == kind => Some(kind),
@@ -118,9 +125,10 @@ impl Host {
         Some(reason)
     }
 
-    /// Gives the host up now, after the failures so far (none: nothing to give up on). Returns
-    /// the reason, once.
-    pub(super) fn give_up(&mut self) -> Option<Arc<str>> {
+    /// Gives the host up now, after the failures so far, if `error` is one that says the host
+    /// is down (none so far: nothing to give up on). Returns the reason, once.
+    pub(super) fn give_up(&mut self, error: &FetchError) -> Option<Arc<str>> {
+        Failure::of(error)?;
         if self.failures == 0 || self.gone.is_some() {
             return None;
         }

@@ -240,10 +240,14 @@ impl Frontier {
         self.queues.host_failed(origin, error, threshold)
     }
 
-    /// Gives `origin` up now, after the connection failures so far (its robots.txt could not
-    /// be reached). Returns the reason, once.
-    pub(crate) fn give_up_host(&mut self, origin: &str) -> Option<Arc<str>> {
-        self.queues.give_up(origin)
+    /// Gives `origin` up now if `error` is a connection failure or timeout, after the run of
+    /// them so far (its robots.txt could not be reached). Returns the reason, once.
+    pub(crate) fn give_up_host(
+        &mut self,
+        origin: &str,
+        error: &crate::task::FetchError,
+    ) -> Option<Arc<str>> {
+        self.queues.give_up(origin, error)
     }
 
     /// Why `origin` was given up, if it was.

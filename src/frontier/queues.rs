@@ -249,10 +249,14 @@ impl Queues {
 
     /// Gives `origin` up at once, after the failures so far (its robots.txt could not be
     /// reached even with retries, so no page of it will be). Returns the reason, once.
-    pub(super) fn give_up(&mut self, origin: &str) -> Option<Arc<str>> {
+    pub(super) fn give_up(
+        &mut self,
+        origin: &str,
+        error: &crate::task::FetchError,
+    ) -> Option<Arc<str>> {
         let (key, _) = self.origins.get_key_value(origin)?;
         let key = Arc::clone(key);
-        let reason = self.origins.get_mut(&key)?.host.give_up()?;
+        let reason = self.origins.get_mut(&key)?.host.give_up(error)?;
         self.flush_gone(key);
         Some(reason)
     }

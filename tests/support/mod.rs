@@ -59,6 +59,18 @@ impl Run {
     }
 }
 
+/// A path in the temporary directory for this test process, `crawl-PREFIX-PID-MODE-NAME`,
+/// with nothing there yet.
+pub fn fresh_temp(prefix: &str, name: &str, mode: &str) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!(
+        "crawl-{prefix}-{}-{mode}-{name}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&path);
+    let _ = std::fs::remove_file(&path);
+    path
+}
+
 /// A fixture server with default options.
 pub fn server() -> FixtureServer {
     server_with(Options::default())

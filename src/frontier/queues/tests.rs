@@ -285,12 +285,13 @@ fn giving_up_takes_the_failures_so_far_and_pages_backing_off() {
     let Pop::Job(first) = pop(&mut q, now, &l) else {
         panic!("a page")
     };
-    assert_eq!(q.give_up("http://a.test"), None, "no failure yet");
+    let timeout = crate::task::FetchError::Timeout;
+    assert_eq!(q.give_up("http://a.test", &timeout), None, "no failure yet");
     q.host_failed("http://a.test", &crate::task::FetchError::Timeout, 5);
     q.host_failed("http://a.test", &crate::task::FetchError::Timeout, 5);
     q.retry_at(first, now + Duration::from_secs(30));
     assert_eq!(
-        q.give_up("http://a.test").as_deref(),
+        q.give_up("http://a.test", &timeout).as_deref(),
         Some("2 consecutive timeouts")
     );
     let mut down = 0;

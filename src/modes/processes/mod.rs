@@ -206,21 +206,22 @@ impl Pool<'_> {
                     return Ok(());
                 }
             }
-            let idle: Vec<usize> = (0..self.slots.len())
-                .filter(|&i| self.slots[i].as_ref().is_none_or(|w| w.task.is_none()))
-                .collect();
-            let mut idle_slots = idle.iter().copied();
-            let filled = fill(
-                coordinator,
-                idle.len(),
-                |coordinator, task| match idle_slots.next() {
-                    Some(i) => self.dispatch(i, task, coordinator),
+            let idle = (0..self.slots.len()).filter(|&i| self.is_idle(i)).count();
+            // Slots are filled in order, each idle one once a turn (one whose worker was just
+            // found dead waits for the next turn), with no list built on every wake-up.
+            let mut from = 0;
+            let filled = fill(coordinator, idle, |coordinator, task| {
+                match (from..self.slots.len()).find(|&i| self.is_idle(i)) {
+                    Some(i) => {
+                        from = i + 1;
+                        self.dispatch(i, task, coordinator)
+                    }
                     None => {
                         coordinator.complete(task.id, Outcome::Unsent);
                         Ok(())
                     }
-                },
-            )?;
+                }
+            })?;
             let wake_at = match filled {
                 Filled::Wait(until) => until,
                 Filled::Done => return Ok(()),
@@ -237,6 +238,11 @@ impl Pool<'_> {
                 return Err(DriverError::WorkersKeepDying(self.ipc.deaths));
             }
         }
+    }
+
+    /// Whether slot `i` can take a task: no worker yet, or one with nothing in hand.
+    fn is_idle(&self, i: usize) -> bool {
+        self.slots[i].as_ref().is_none_or(|w| w.task.is_none())
     }
 
     /// Sends `task` to slot `i`, forking a worker there first if it is empty.
