@@ -87,7 +87,8 @@ pub fn explain(verdict: Bottleneck, r: &Reading) -> String {
         }
         Bottleneck::RateLimit => format!(
             "rate-limit-bound: workers waited on the rate limiter {:.0}% of the time; {cpu}; \
-             only a higher --rate or --per-host-rate would go faster",
+             only a higher --rate or --per-host-rate would go faster (a host's Crawl-delay or \
+             Retry-After is the site's to set)",
             s.rate_limit * 100.0
         ),
         Bottleneck::Starved => format!(
