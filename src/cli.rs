@@ -11,8 +11,8 @@ use url::Url;
 use std::sync::Arc;
 
 use crate::config::{
-    Config, ConfigError, Dedupe, Format, Mode, Output, ProgressMode, ProxyUrl, Setting,
-    default_user_agent,
+    Config, ConfigError, Dedupe, Format, FrontierUrl, Mode, Output, ProgressMode, ProxyUrl,
+    Setting, SharedCrawl, default_user_agent,
 };
 use crate::fields::Fields;
 use crate::scrape::PageExtractor;
@@ -184,6 +184,44 @@ pub struct Args {
     #[arg(long, value_name = "DIR")]
     pub state: Option<PathBuf>,
 
+    /// Share the crawl with other crawl processes, here or on other machines, through a
+    /// frontier in Redis: URL is redis://[USER:PASSWORD@]HOST[:PORT][/DB] (rediss:// for TLS).
+    /// The first node with seeds starts the crawl; a node without URLS_FILE joins it and takes
+    /// its seeds, --depth, --max-pages, --allow-domain and robots setting. Each node writes its
+    /// own records; together they crawl each page once. Needs --crawl-id
+    #[arg(
+        long,
+        value_name = "URL",
+        requires = "crawl_id",
+        help_heading = "Shared crawl"
+    )]
+    pub frontier: Option<String>,
+
+    /// The shared crawl to start or join (--frontier): 1 to 64 letters, digits, '.', '_', '-'
+    #[arg(
+        long,
+        value_name = "ID",
+        requires = "frontier",
+        help_heading = "Shared crawl"
+    )]
+    pub crawl_id: Option<String>,
+
+    /// Seconds a node keeps a page of a shared crawl without renewing its lease (it renews
+    /// every third of it). A node that dies or is cut off loses its pages to the others after
+    /// this; it is also how long a node waits for a Redis that went away before giving up
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 30.0,
+        help_heading = "Shared crawl"
+    )]
+    pub lease: f64,
+
+    /// Stop every node of the shared crawl --crawl-id, as Ctrl-C stops one (their pages in
+    /// flight finish and are recorded), then exit
+    #[arg(long, requires = "frontier", help_heading = "Shared crawl")]
+    pub stop_crawl: bool,
+
     /// Also write the end-of-crawl summary as JSON to FILE (for scripts and benchmarks)
     #[arg(long, value_name = "FILE")]
     pub summary_json: Option<PathBuf>,
@@ -219,6 +257,12 @@ pub enum ArgsError {
     /// A `-H` that is not `NAME: VALUE` (its value is not repeated: it may be a secret).
     #[error("--header: {0}")]
     Header(String),
+    /// A `--frontier` that is not a URL (not repeated: it may hold a password).
+    #[error(
+        "--frontier: not a URL (write redis://HOST:PORT/DB, with :PASSWORD@ or \
+         USER:PASSWORD@ before the host if Redis needs them)"
+    )]
+    Frontier,
     /// A `--proxy` that is not a URL (not repeated: it may hold a password).
     #[error(
         "--proxy: not a URL (write http://HOST:PORT, or socks5://HOST:PORT, with \
@@ -252,9 +296,41 @@ fn headers(specs: &[String]) -> Result<http::HeaderMap, ArgsError> {
 }
 
 impl Args {
-    /// Reads the seed list named by the arguments (a file, or standard input).
+    /// Reads the seed list named by the arguments (a file, or standard input). A node that
+    /// joins a shared crawl (`--frontier`, no URLS_FILE) has none: it takes the crawl's.
     pub fn read_seeds(&self) -> Result<Vec<Url>, ArgsError> {
+        if self.frontier.is_some() && self.urls_file.is_none() {
+            return Ok(Vec::new());
+        }
         Ok(seeds::read_seeds(self.urls_file.as_deref())?)
+    }
+
+    /// The shared crawl the flags name (`--frontier`, `--crawl-id`, `--lease`), unchecked.
+    pub fn shared_crawl(&self) -> Result<Option<SharedCrawl>, ArgsError> {
+        let (Some(url), Some(id)) = (&self.frontier, &self.crawl_id) else {
+            return Ok(None);
+        };
+        let url = Url::parse(url.trim()).map_err(|_| ArgsError::Frontier)?;
+        let mut explicit = Vec::new();
+        if self.depth.is_some() {
+            explicit.push(Setting::Depth);
+        }
+        if self.max_pages.is_some() {
+            explicit.push(Setting::MaxPages);
+        }
+        if !self.allow_domains.is_empty() {
+            explicit.push(Setting::AllowDomains);
+        }
+        if self.ignore_robots {
+            explicit.push(Setting::ObeyRobots);
+        }
+        Ok(Some(SharedCrawl {
+            url: FrontierUrl::new(url),
+            crawl_id: id.clone(),
+            // Negative or NaN seconds: a stand-in the rules refuse.
+            lease: Duration::try_from_secs_f64(self.lease).unwrap_or(Duration::ZERO),
+            explicit,
+        }))
     }
 
     /// Turns the flags into a [`Config`] crawling `seeds`, validated by the same rules as a
@@ -273,6 +349,7 @@ impl Args {
             )),
             None => None,
         };
+        let shared = self.shared_crawl()?;
         let config = Config {
             seeds,
             mode: self.mode,
@@ -320,6 +397,7 @@ impl Args {
             fork_per_page: self.fork_per_page,
             grace: Duration::try_from_secs_f64(grace_secs).unwrap_or(Duration::MAX),
             state: self.state,
+            shared,
             extractor: (!fields.is_empty())
                 .then(|| Arc::new(Fields(fields)) as Arc<dyn PageExtractor>),
         };

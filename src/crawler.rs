@@ -23,6 +23,7 @@ use crate::record::Record;
 use crate::report::Summary;
 use crate::scope::Scope;
 use crate::scrape::Extractor;
+use crate::shared::{SharedError, SharedFrontier};
 use crate::shared_set::SharedSet;
 use crate::shutdown::{Shutdown, ShutdownError};
 use crate::sink::{OpenError, Sink};
@@ -54,6 +55,16 @@ pub enum CrawlError {
     /// The `--cookies` jar kept in the state directory cannot be read.
     #[error(transparent)]
     Cookies(#[from] CookieError),
+    /// The shared frontier (`--frontier`) could not be used: Redis unreachable, a wrong
+    /// password, a crawl id holding other data, settings that disagree with the crawl's.
+    #[error(transparent)]
+    Shared(Box<SharedError>),
+}
+
+impl From<SharedError> for CrawlError {
+    fn from(e: SharedError) -> Self {
+        CrawlError::Shared(Box::new(e))
+    }
 }
 
 impl CrawlError {
@@ -70,6 +81,16 @@ impl CrawlError {
                         | JournalError::Locked { .. }
                         | JournalError::Corrupt { .. }
                 )
+        ) || matches!(
+            self,
+            CrawlError::Shared(e) if matches!(
+                **e,
+                SharedError::Url { .. }
+                    | SharedError::OtherData { .. }
+                    | SharedError::NoSuchCrawl { .. }
+                    | SharedError::Disagrees { .. }
+                    | SharedError::Auth { .. }
+            )
         )
     }
 }
@@ -89,7 +110,7 @@ pub fn run(config: &Config) -> Result<Summary, CrawlError> {
 
 /// [`run`], handing each extracted item to `hook` as well.
 fn run_with(config: Config, hook: Option<ItemHook>) -> Result<Summary, CrawlError> {
-    let config = config.validate()?;
+    let mut config = config.validate()?;
     // Before the journal and the output, so a second crawl in this process is refused before
     // it touches either. It starts no thread, so the processes mode can still fork after it.
     let shutdown = Shutdown::install()?;
@@ -106,6 +127,17 @@ fn run_with(config: Config, hook: Option<ItemHook>) -> Result<Summary, CrawlErro
             (Some(journal), Some(resume))
         }
         None => (None, None),
+    };
+    // Before the output is opened: a Redis that cannot be reached, or a crawl this node
+    // disagrees with, is said before anything is written. A joining node takes the crawl's
+    // seeds and scope. It opens one socket and starts no thread (processes mode forks later).
+    let shared = match config.shared.clone() {
+        Some(crawl) => {
+            let (shared, stored) = SharedFrontier::open(&config, &crawl)?;
+            stored.adopt(&mut config);
+            Some(shared)
+        }
+        None => None,
     };
     // A resumed crawl adds to the records its earlier runs wrote.
     let resuming = resume.as_ref().is_some_and(|r| r.is_resume());
@@ -134,6 +166,7 @@ fn run_with(config: Config, hook: Option<ItemHook>) -> Result<Summary, CrawlErro
             known: known.clone(),
             item_hook: hook,
             cookies,
+            shared,
         },
     );
     let setup = Setup {

@@ -97,6 +97,7 @@ mod request;
 mod retry;
 mod robots;
 pub mod scope;
+pub mod shared;
 mod shared_set;
 mod shutdown;
 mod sink;
@@ -121,7 +122,8 @@ pub mod config;
 mod seeds;
 
 pub use config::{
-    Config, ConfigError, Dedupe, Format, Mode, Output, ProgressMode, ProxyUrl, Setting,
+    Config, ConfigError, Dedupe, Format, FrontierUrl, Mode, Output, ProgressMode, ProxyUrl,
+    Setting, SharedCrawl,
 };
 pub use coordinator::items::ItemError;
 pub use crawler::{Crawl, CrawlError, run};
@@ -137,7 +139,9 @@ pub use url::Url;
 /// The bounds a crawl enforces whatever the configuration, so that one page, link or server
 /// cannot cost more than this (README, "What one page can cost").
 pub mod limits {
-    pub use crate::config::{MAX_GRACE, MAX_TIMEOUT, MIN_RATE};
+    pub use crate::config::{
+        DEFAULT_LEASE, MAX_GRACE, MAX_LEASE, MAX_TIMEOUT, MIN_LEASE, MIN_RATE,
+    };
     pub use crate::extract::{MAX_LINKS, MAX_TITLE_BYTES};
     pub use crate::normalize::MAX_URL_LEN;
     pub use crate::redirect::{MAX_REDIRECTS, MAX_ROBOTS_REDIRECTS};
@@ -161,6 +165,7 @@ pub mod errors {
     pub use crate::redirect::RedirectRefusal;
     pub use crate::scrape::CssError;
     pub use crate::seeds::SeedError;
+    pub use crate::shared::SharedError;
     pub use crate::shutdown::ShutdownError;
     pub use crate::sink::OpenError;
     pub use crate::task::FetchError;

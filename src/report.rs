@@ -1,5 +1,6 @@
 //! The end-of-crawl summary printed on standard error, and the types it is made of.
 
+use crate::shared::SharedReport;
 use std::fmt;
 use std::time::Duration;
 
@@ -94,6 +95,8 @@ pub struct Summary {
     pub reading: Reading,
     /// Peak resident memory, worker processes included, in kilobytes.
     pub peak_rss_kb: u64,
+    /// A shared crawl (`--frontier`): this node's part and the whole crawl's counts.
+    pub shared: Option<SharedReport>,
 }
 
 /// The counts a summary takes from beyond the statistics.
@@ -139,6 +142,7 @@ impl Summary {
             skipped: tally.skipped,
             output: tally.output,
             ipc: None,
+            shared: None,
             interrupted: None,
             unfinished: tally.unfinished,
             not_fetched: tally.not_fetched,
@@ -189,6 +193,7 @@ impl Summary {
             "sitemaps": self.sitemaps,
             "sitemap_urls": self.sitemap_urls,
             "ipc": self.ipc,
+            "shared": self.shared,
             "interrupted": self.interrupted.map(StopSignal::name),
             "unfinished": self.unfinished,
             "not_fetched": self.not_fetched,
@@ -348,6 +353,32 @@ impl fmt::Display for Summary {
                 ipc.forks,
                 ipc.fork_ms * 1000.0 / ipc.forks.max(1) as f64,
                 ipc.deaths
+            )?;
+        }
+        if let Some(shared) = &self.shared {
+            writeln!(
+                f,
+                "  shared crawl {} (node {}{}): this node leased {} page(s), dropped {} result(s) whose lease had gone, gave back {}, took back {} expired lease(s); {} Redis round trips ({:.2} per record)",
+                shared.crawl_id,
+                shared.node,
+                if shared.created { ", created it" } else { "" },
+                shared.claimed,
+                shared.dropped,
+                shared.given_back,
+                shared.reclaimed,
+                shared.round_trips,
+                shared.round_trips as f64 / self.pages().max(1) as f64,
+            )?;
+            writeln!(
+                f,
+                "  whole crawl: {} record(s) by every node, {} URL(s) admitted, {}",
+                shared.crawl_records,
+                shared.crawl_admitted,
+                match (shared.crawl_outstanding, shared.crawl_stopped) {
+                    (0, _) => "finished".to_owned(),
+                    (n, true) => format!("stopped with {n} page(s) outstanding"),
+                    (n, false) => format!("{n} page(s) outstanding on other nodes"),
+                },
             )?;
         }
         if self.resumed > 0 {

@@ -15,4 +15,5 @@ mod processes;
 mod resume;
 mod scrape;
 mod sessions;
+mod shared;
 mod validation;

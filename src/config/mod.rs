@@ -37,18 +37,84 @@ impl std::fmt::Display for ProxyUrl {
     /// `scheme://HOST:PORT`, with `***@` for any user name or password; a URL with no host
     /// (`alice:s3cret@proxy:3128`, which reads as scheme `alice`) shows nothing of itself.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let url = &self.0;
-        let Some(host) = url.host_str() else {
-            return f.write_str("(a URL with no host)");
-        };
-        let who = if url.username().is_empty() && url.password().is_none() {
-            ""
-        } else {
-            "***@"
-        };
-        match url.port() {
-            Some(port) => write!(f, "{}://{who}{host}:{port}", url.scheme()),
-            None => write!(f, "{}://{who}{host}", url.scheme()),
+        redacted(&self.0, f)
+    }
+}
+
+/// `url` as `scheme://HOST:PORT/PATH`, with `***@` for any user name or password.
+fn redacted(url: &Url, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    let Some(host) = url.host_str() else {
+        return f.write_str("(a URL with no host)");
+    };
+    let who = if url.username().is_empty() && url.password().is_none() {
+        ""
+    } else {
+        "***@"
+    };
+    let path = url.path().trim_end_matches('/');
+    match url.port() {
+        Some(port) => write!(f, "{}://{who}{host}:{port}{path}", url.scheme()),
+        None => write!(f, "{}://{who}{host}{path}", url.scheme()),
+    }
+}
+
+/// The Redis that holds a shared frontier (`--frontier redis://[USER:PASSWORD@]HOST[:PORT][/DB]`,
+/// or `rediss://` for TLS). Like [`ProxyUrl`], it never shows its password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct FrontierUrl(Url);
+
+impl FrontierUrl {
+    /// Wraps `url`; [`Config::validate`] checks it.
+    pub fn new(url: Url) -> Self {
+        FrontierUrl(url)
+    }
+
+    /// The whole URL, password included: for the Redis client only.
+    pub fn url(&self) -> &Url {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for FrontierUrl {
+    /// `redis://HOST:PORT/DB`, with `***@` for any user name or password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        redacted(&self.0, f)
+    }
+}
+
+impl std::fmt::Debug for FrontierUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "FrontierUrl({self})")
+    }
+}
+
+/// A crawl shared with other crawl processes through Redis ([`Config::shared`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SharedCrawl {
+    /// Where the frontier lives (`--frontier`).
+    pub url: FrontierUrl,
+    /// Which crawl in it (`--crawl-id`): letters, digits, `.`, `_` and `-`, at most 64.
+    pub crawl_id: String,
+    /// How long a page a node has taken stays its own without a renewal (`--lease`); a node
+    /// renews its leases every third of this, and a node that stops renewing (dead, cut off,
+    /// stopped) loses its pages to the others after it. Also how long a node waits for a
+    /// Redis that is gone before it gives up. Default [`DEFAULT_LEASE`].
+    pub lease: Duration,
+    /// A node without seeds joins the crawl and takes its `depth`, `max_pages`,
+    /// `allow_domains` and `obey_robots`, except those named here, which it set itself and
+    /// which must then agree (the CLI names the flags given on its command line). A node with
+    /// seeds must agree on all of them.
+    pub explicit: Vec<Setting>,
+}
+
+impl SharedCrawl {
+    /// Crawl `crawl_id` in the Redis at `url`, with the default lease.
+    pub fn new(url: FrontierUrl, crawl_id: impl Into<String>) -> Self {
+        SharedCrawl {
+            url,
+            crawl_id: crawl_id.into(),
+            lease: DEFAULT_LEASE,
+            explicit: Vec::new(),
         }
     }
 }
@@ -272,6 +338,9 @@ pub struct Config {
     /// Where the crash-safe journal lives (`--state`); running again with it resumes. Default
     /// `None`: no journal.
     pub state: Option<PathBuf>,
+    /// Crawl together with other crawl processes through a frontier in Redis (`--frontier`,
+    /// `--crawl-id`, `--lease`). Default `None`: the frontier is this process's own.
+    pub shared: Option<SharedCrawl>,
     /// Runs on every 2xx HTML page and adds its item to the record (`--field`, or your own
     /// through [`crate::Crawl`]). Default `None`.
     pub extractor: Option<Arc<dyn PageExtractor>>,
@@ -310,6 +379,7 @@ impl Config {
             fork_per_page: false,
             grace: Duration::from_secs(5),
             state: None,
+            shared: None,
             extractor: None,
         }
     }
@@ -333,6 +403,13 @@ pub const DEFAULT_HOST_FAILURES: u32 = 5;
 /// Most workers accepted in any mode: far past where more help (see the README's sweeps), and
 /// low enough that no mode runs out of memory or file descriptors just setting them up.
 pub const MAX_WORKERS: usize = 10_000;
+/// How long a shared crawl's node keeps a page without renewing its lease, by default.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
+/// Shortest lease accepted: a node renews every third of it, and a round trip to Redis across
+/// machines must fit with room to spare.
+pub const MIN_LEASE: Duration = Duration::from_secs(2);
+/// Longest lease accepted: a dead node's pages wait this long for another node.
+pub const MAX_LEASE: Duration = Duration::from_secs(86_400);
 /// Longest grace period accepted after Ctrl-C.
 pub const MAX_GRACE: Duration = Duration::from_secs(3600);
 
@@ -372,6 +449,16 @@ pub enum Setting {
     ForkPerPage,
     /// [`Config::grace`]; `--grace`.
     Grace,
+    /// [`Config::depth`]; `--depth`.
+    Depth,
+    /// [`Config::obey_robots`]; `--ignore-robots`.
+    ObeyRobots,
+    /// [`Config::shared`]'s URL; `--frontier`.
+    Frontier,
+    /// [`Config::shared`]'s crawl id; `--crawl-id`.
+    CrawlId,
+    /// [`Config::shared`]'s lease; `--lease`.
+    Lease,
 }
 
 impl Setting {
@@ -394,6 +481,11 @@ impl Setting {
             Setting::Dedupe => "dedupe",
             Setting::ForkPerPage => "fork_per_page",
             Setting::Grace => "grace",
+            Setting::Depth => "depth",
+            Setting::ObeyRobots => "obey_robots",
+            Setting::Frontier => "shared.url",
+            Setting::CrawlId => "shared.crawl_id",
+            Setting::Lease => "shared.lease",
         }
     }
 
@@ -416,6 +508,11 @@ impl Setting {
             Setting::Dedupe => "--dedupe",
             Setting::ForkPerPage => "--fork-per-page",
             Setting::Grace => "--grace",
+            Setting::Depth => "--depth",
+            Setting::ObeyRobots => "--ignore-robots",
+            Setting::Frontier => "--frontier",
+            Setting::CrawlId => "--crawl-id",
+            Setting::Lease => "--lease",
         }
     }
 }
@@ -471,7 +568,8 @@ impl Config {
     pub fn validate(mut self) -> Result<Config, ConfigError> {
         // The rules run in the order the command line has always reported them, so the flag
         // named first when several are wrong does not depend on how the config was built.
-        if self.seeds.is_empty() {
+        // A node joining a shared crawl takes the crawl's seeds.
+        if self.seeds.is_empty() && self.shared.is_none() {
             return Err(ConfigError::new(Setting::Seeds, "no seed URLs"));
         }
         if let Some(bad) = self
@@ -595,6 +693,9 @@ impl Config {
             .collect::<Result<_, _>>()?;
         check_rate(Setting::Rate, self.rate)?;
         check_rate(Setting::PerHostRate, self.per_host_rate)?;
+        if let Some(shared) = &self.shared {
+            self.check_shared(shared)?;
+        }
         Ok(self)
     }
 
@@ -605,6 +706,58 @@ impl Config {
             setting,
             Setting::AllowDomains | Setting::Rate | Setting::PerHostRate
         )
+    }
+}
+
+impl Config {
+    fn check_shared(&self, shared: &SharedCrawl) -> Result<(), ConfigError> {
+        let url = shared.url.url();
+        if !matches!(url.scheme(), "redis" | "rediss") || url.host().is_none() {
+            return Err(ConfigError::new(
+                Setting::Frontier,
+                format!(
+                    "{}: write redis://HOST:PORT/DB (rediss:// for TLS), with \
+                     :PASSWORD@ or USER:PASSWORD@ before the host if Redis needs them",
+                    shared.url
+                ),
+            ));
+        }
+        let id = &shared.crawl_id;
+        let fine = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+        if id.is_empty() || id.len() > 64 || !id.chars().all(fine) {
+            return Err(ConfigError::new(
+                Setting::CrawlId,
+                format!(
+                    "{id:?}: a crawl id is 1 to 64 letters, digits, '.', '_' or '-' (it is \
+                     part of every Redis key of the crawl)"
+                ),
+            ));
+        }
+        if shared.lease < MIN_LEASE || shared.lease > MAX_LEASE {
+            return Err(ConfigError::new(
+                Setting::Lease,
+                format!(
+                    "must be from {} to {} seconds, got {}",
+                    MIN_LEASE.as_secs(),
+                    MAX_LEASE.as_secs(),
+                    shared.lease.as_secs_f64()
+                ),
+            ));
+        }
+        if self.state.is_some() {
+            return Err(ConfigError::new(
+                Setting::Frontier,
+                "cannot go with --state: a shared crawl keeps its state in Redis; run the \
+                 node again with the same --crawl-id to resume",
+            ));
+        }
+        if self.sitemaps {
+            return Err(ConfigError::new(
+                Setting::Frontier,
+                "cannot go with --sitemaps yet: give the sitemap's pages as seeds",
+            ));
+        }
+        Ok(())
     }
 }
 

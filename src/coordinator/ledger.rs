@@ -65,6 +65,18 @@ impl Ledger {
         Ok(())
     }
 
+    /// [`Ledger::write`], then flushes the record to the operating system: a shared crawl
+    /// completes a page in Redis only once its record would survive this process dying.
+    pub(crate) fn write_flushed(
+        &mut self,
+        record: &Record,
+        url: &Url,
+        frontier: &mut Frontier,
+    ) -> Result<(), LedgerError> {
+        self.write(record, url, frontier)?;
+        self.sink.flush().map_err(|e| self.output_error(e))
+    }
+
     /// Flushes everything and makes it durable: the end of a crawl.
     pub(crate) fn close(&mut self, frontier: &mut Frontier) -> Result<(), LedgerError> {
         self.commit(None, true, frontier)?;

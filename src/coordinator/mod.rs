@@ -48,6 +48,7 @@ use crate::request::Request;
 use crate::retry::{backoff, retryable_status};
 use crate::robots::{Verdict, product_token};
 use crate::scope::Scope;
+use crate::shared::{Completed, SharedError, SharedFrontier};
 use crate::shared_set::SharedSet;
 use crate::stats::Stats;
 use crate::task::{FetchError, Fetched, Task, TaskKind, TaskResult, WorkerId};
@@ -116,6 +117,16 @@ pub enum CoordinatorError {
     /// The cookie jar could not be saved in the state directory.
     #[error(transparent)]
     Cookies(#[from] CookieError),
+    /// The shared frontier's Redis was lost and did not come back within the lease. The
+    /// records of the pages in flight were written; run the node again to go on.
+    #[error(transparent)]
+    Shared(Box<SharedError>),
+}
+
+impl From<SharedError> for CoordinatorError {
+    fn from(e: SharedError) -> Self {
+        CoordinatorError::Shared(Box::new(e))
+    }
 }
 
 /// What the coordinator is built from, besides the config.
@@ -130,6 +141,8 @@ pub(crate) struct Parts {
     pub item_hook: Option<ItemHook>,
     /// `--cookies`: the crawl's jar.
     pub cookies: Option<Jar>,
+    /// `--frontier`: the crawl's frontier in Redis, shared with other nodes.
+    pub shared: Option<SharedFrontier>,
 }
 
 /// The state of one crawl, shared by every mode.
@@ -172,6 +185,16 @@ pub struct Coordinator {
     /// handed out until they are done.
     login: std::collections::VecDeque<Request>,
     logging_in: Option<Request>,
+    /// `--frontier`: admission and the crawl's end are Redis's; this node's frontier queues
+    /// only the pages it has leased (see [`crate::shared`]).
+    shared: Option<SharedFrontier>,
+    /// The links of the page being recorded, for the shared frontier's completion step.
+    page_links: Vec<url::Url>,
+    /// The shared frontier failed for good: nothing more is asked of it.
+    shared_error: Option<SharedError>,
+    /// `--rate` and `--per-host-rate`, held crawl-wide in Redis too when shared.
+    rate: Option<f64>,
+    per_host_rate: Option<f64>,
 }
 
 impl Coordinator {
@@ -194,8 +217,11 @@ impl Coordinator {
         // in it already).
         frontier.set_logging(parts.ledger.journaling());
         frontier.limit_per_host(config.per_host_workers);
-        for seed in &config.seeds {
-            frontier.admit(seed.clone(), 0);
+        // A shared crawl's seeds were admitted in Redis when the node joined.
+        if parts.shared.is_none() {
+            for seed in &config.seeds {
+                frontier.admit(seed.clone(), 0);
+            }
         }
         let mut coordinator = Coordinator {
             mode: config.mode,
@@ -223,6 +249,11 @@ impl Coordinator {
             sitemaps: None,
             login: config.login.iter().cloned().collect(),
             logging_in: None,
+            shared: parts.shared,
+            page_links: Vec::new(),
+            shared_error: None,
+            rate: config.rate,
+            per_host_rate: config.per_host_rate,
         };
         if config.sitemaps {
             coordinator.start_sitemaps(config);
@@ -237,18 +268,96 @@ impl Coordinator {
             self.stats.restart_clock();
         }
         self.settle_rate_wait(now);
-        let (next, rate_limited) = self.decide(now);
+        let (mut next, rate_limited) = self.decide(now);
         if rate_limited {
             let idle = self.stats.workers.saturating_sub(self.in_flight.len());
             self.rate_wait = Some((now, idle));
         }
+        // A shared node must come back to renew its leases and to look for work other nodes
+        // add, even when none of its own tasks completes meanwhile.
+        if let (Next::Wait { until }, Some(shared)) = (&mut next, &self.shared)
+            && self.shared_error.is_none()
+        {
+            let wake = shared.wake_at(now);
+            *until = Some(until.map_or(wake, |u| u.min(wake)));
+        }
         next
+    }
+
+    /// A shared node's turn with Redis: renew its leases, notice a crawl-wide stop, and lease
+    /// more pages when its own queue runs low.
+    fn shared_tick(&mut self, now: Instant) {
+        if self.shared_error.is_some() || self.stopping {
+            return;
+        }
+        let Some(shared) = self.shared.as_mut() else {
+            return;
+        };
+        let step = shared.renew_if_due(now).and_then(|()| {
+            let have = self.frontier.queued() + self.in_flight.len();
+            let workers = self.stats.workers.max(1);
+            if have > workers {
+                return Ok(Vec::new());
+            }
+            shared.claim(now, (workers * 2).saturating_sub(have).max(1))
+        });
+        match step {
+            Ok(pages) => {
+                for (url, depth) in pages {
+                    self.frontier.take_leased(url, depth);
+                }
+            }
+            Err(e) => return self.shared_failed(e),
+        }
+        if self
+            .shared
+            .as_ref()
+            .is_some_and(SharedFrontier::crawl_stopped)
+        {
+            self.note("the whole crawl was stopped (--stop-crawl)");
+            self.stop();
+        }
+    }
+
+    /// Redis is gone for good: finish what is in flight, write its records, then fail.
+    fn shared_failed(&mut self, e: SharedError) {
+        self.note(&format!(
+            "{e}; finishing the pages in flight, then stopping"
+        ));
+        self.shared_error = Some(e);
+        self.stop();
+    }
+
+    /// The crawl-wide limits, when shared: `None` if `job` may go now, or when to try again.
+    fn shared_permit(&mut self, job: &Job) -> Option<Duration> {
+        if self.shared_error.is_some() {
+            return None;
+        }
+        let shared = self.shared.as_mut()?;
+        let mut wait = None;
+        let mut check = |name: &str, rate: Option<f64>| match rate {
+            Some(rate) if wait.is_none() => match shared.permit(name, rate) {
+                Ok(w) => {
+                    wait = w;
+                    Ok(())
+                }
+                Err(e) => Err(e),
+            },
+            _ => Ok(()),
+        };
+        let step = check("rate", self.rate)
+            .and_then(|()| check(&format!("host:{}", job.origin), self.per_host_rate));
+        if let Err(e) = step {
+            self.shared_failed(e);
+            return None;
+        }
+        wait
     }
 
     /// What to do next, and whether a rate limiter is why there is nothing to do.
     fn decide(&mut self, now: Instant) -> (Next, bool) {
         if self.stopping {
-            return (self.idle(), false);
+            return (self.idle(now), false);
         }
         if self.fatal.is_some() {
             return (Next::Done, false);
@@ -259,6 +368,10 @@ impl Coordinator {
         }
         if let Some(request) = self.login.pop_front() {
             return (Next::Task(self.hand_out_login(request)), false);
+        }
+        self.shared_tick(now);
+        if self.stopping {
+            return (self.idle(now), false);
         }
         loop {
             if self.fatal.is_some() {
@@ -276,11 +389,22 @@ impl Coordinator {
                     Err(until) if self.frontier.queued() > 0 => {
                         return (Next::Wait { until: Some(until) }, true);
                     }
-                    Err(_) => return (self.idle(), false),
+                    Err(_) => return (self.idle(now), false),
                 }
             }
             match self.frontier.pop(now, &self.limiter) {
                 Pop::Job(job) | Pop::FetchRobots(job) => {
+                    if let Some(wait) = self.shared_permit(&job) {
+                        // Another node spent the crawl-wide permit: this job waits its turn.
+                        self.frontier.release(&job.origin);
+                        self.frontier.retry_at(job, now + wait);
+                        return (
+                            Next::Wait {
+                                until: Some(now + wait),
+                            },
+                            true,
+                        );
+                    }
                     self.holding_permit = None;
                     return (Next::Task(self.hand_out(job)), false);
                 }
@@ -304,23 +428,32 @@ impl Coordinator {
                     if self.in_flight.is_empty() && self.discover_leftover_sitemaps() {
                         continue;
                     }
-                    return (self.idle(), false);
+                    return (self.idle(now), false);
                 }
             }
         }
     }
 
-    /// Nothing can be handed out: done if nothing is in flight or queued either.
-    fn idle(&self) -> Next {
+    /// Nothing can be handed out: done if nothing is in flight or queued either (and, when
+    /// shared, nothing is outstanding anywhere in the crawl).
+    fn idle(&self, now: Instant) -> Next {
         let queued = if self.stopping {
             0
         } else {
             self.frontier.queued()
         };
-        if self.in_flight.is_empty() && queued == 0 {
-            Next::Done
-        } else {
-            Next::Wait { until: None }
+        if !self.in_flight.is_empty() || queued > 0 {
+            return Next::Wait { until: None };
+        }
+        match &self.shared {
+            Some(shared)
+                if !self.stopping && self.shared_error.is_none() && !shared.crawl_done() =>
+            {
+                Next::Wait {
+                    until: Some(shared.wake_at(now)),
+                }
+            }
+            _ => Next::Done,
         }
     }
 
@@ -398,7 +531,15 @@ impl Coordinator {
                 job.hop_attempts -= 1;
                 self.frontier.retry_at(job, Instant::now());
             }
-            Outcome::Abandoned => self.abandoned += 1,
+            Outcome::Abandoned => {
+                self.abandoned += 1;
+                // Another node may take it at once.
+                if let (Some(shared), None) = (self.shared.as_mut(), &self.shared_error)
+                    && let Err(e) = shared.give_back(&job.url)
+                {
+                    self.shared_error = Some(e);
+                }
+            }
         }
         self.show_progress();
     }
@@ -515,8 +656,13 @@ impl Coordinator {
             self.frontier.count_known_links(page.links_known);
             self.frontier.count_links_over_limit(page.links_over_limit);
             if record.status.is_some_and(|s| (200..300).contains(&s)) {
-                self.frontier
-                    .offer_links(job.depth, std::mem::take(&mut page.links));
+                let links = std::mem::take(&mut page.links);
+                if self.shared.is_some() {
+                    // Sent with the page's completion, once its record is written.
+                    self.page_links = links;
+                } else {
+                    self.frontier.offer_links(job.depth, links);
+                }
             }
             if page.stop {
                 self.note(&format!(
@@ -555,6 +701,9 @@ impl Coordinator {
 
     /// Writes the record for the admitted URL `url`.
     fn emit(&mut self, record: Record, ok: bool, job: &Job) {
+        if self.shared.is_some() {
+            return self.emit_shared(record, ok, job);
+        }
         let url = &job.url;
         self.frontier.finished(record.depth);
         if job.kind == TaskKind::Sitemap {
@@ -571,6 +720,53 @@ impl Coordinator {
         }
         if let Err(e) = self.ledger.write(&record, url, &mut self.frontier) {
             self.fatal = Some(e.into());
+        }
+    }
+
+    /// [`Coordinator::emit`] for a shared crawl: the record is written only while this node
+    /// holds the page's lease, and reaches the OS before the page is completed in Redis, so a
+    /// node that dies loses no record (see [`crate::shared`]).
+    fn emit_shared(&mut self, record: Record, ok: bool, job: &Job) {
+        let links = std::mem::take(&mut self.page_links);
+        let Some(shared) = self.shared.as_mut() else {
+            return;
+        };
+        if self.shared_error.is_none() {
+            match shared.still_mine(&job.url, Instant::now()) {
+                Ok(true) => {}
+                Ok(false) => {
+                    shared.drop_result(&job.url);
+                    return;
+                }
+                // Redis is gone: the record is written all the same (nothing lost); the page
+                // is fetched again after its lease, by this node or another.
+                Err(e) => self.shared_failed(e),
+            }
+        }
+        if ok {
+            self.stats.ok += 1;
+        } else {
+            self.stats.failed += 1;
+        }
+        if self.fatal.is_some() {
+            return;
+        }
+        if let Err(e) = self
+            .ledger
+            .write_flushed(&record, &job.url, &mut self.frontier)
+        {
+            self.fatal = Some(e.into());
+            return;
+        }
+        if self.shared_error.is_some() {
+            return;
+        }
+        let Some(shared) = self.shared.as_mut() else {
+            return;
+        };
+        match shared.complete(&job.url, record.depth, links) {
+            Ok(Completed::Done | Completed::Lost) => shared.look_now(),
+            Err(e) => self.shared_failed(e),
         }
     }
 
@@ -600,11 +796,30 @@ impl Coordinator {
             return Err(err);
         }
         self.ledger.close(&mut self.frontier)?;
-        Ok(Summary::new(
+        let mut skipped = self.frontier.skipped();
+        let mut shared_report = None;
+        if let Some(shared) = self.shared.as_mut() {
+            if self.shared_error.is_none() {
+                // Pages leased here and not finished (a stop): another node takes them now.
+                if let Err(e) = shared.give_back_all() {
+                    self.shared_error = Some(e);
+                }
+            }
+            let theirs = shared.skipped();
+            skipped.duplicate += theirs.duplicate;
+            skipped.out_of_scope += theirs.out_of_scope;
+            skipped.too_deep += theirs.too_deep;
+            skipped.over_max_pages += theirs.over_max_pages;
+            shared_report = Some(shared.report());
+        }
+        if let Some(e) = self.shared_error.take() {
+            return Err(e.into());
+        }
+        let mut summary = Summary::new(
             self.mode,
             &self.stats,
             Tally {
-                skipped: self.frontier.skipped(),
+                skipped,
                 crawl_delays: self.frontier.crawl_delays(),
                 cookies: self.cookies.as_ref().map(|jar| jar.len() as u64),
                 // Anything still in flight here was cut off by a stop, like an abandoned task.
@@ -613,6 +828,8 @@ impl Coordinator {
                 resumed: self.resumed,
                 output: self.ledger.name().to_owned(),
             },
-        ))
+        );
+        summary.shared = shared_report;
+        Ok(summary)
     }
 }

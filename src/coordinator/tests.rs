@@ -87,6 +87,7 @@ fn coordinator(config: &Config, memory: &Memory, journal: Option<&std::path::Pat
             known: None,
             item_hook: None,
             cookies: None,
+            shared: None,
         },
     )
 }

@@ -120,6 +120,12 @@ impl Frontier {
             .admit(url, depth, &mut |url, depth| queues.enqueue(url, depth))
     }
 
+    /// Queues a page leased from a shared frontier ([`crate::shared`]): admission (dedupe,
+    /// depths, limits) was Redis's, so it goes straight to its origin's queue.
+    pub(crate) fn take_leased(&mut self, url: Url, depth: u32) {
+        self.queues.enqueue(url, depth);
+    }
+
     /// Admits a page a sitemap lists: at depth 0, like a seed, but only within scope.
     pub(crate) fn admit_listed(&mut self, url: Url) -> Admit {
         let queues = &mut self.queues;

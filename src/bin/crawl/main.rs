@@ -34,9 +34,40 @@ impl From<Exit> for ExitCode {
     }
 }
 
+/// `crawl --frontier URL --crawl-id ID --stop-crawl`: asks every node of the crawl to stop.
+fn stop_crawl(args: &Args) -> ExitCode {
+    let shared = match args.shared_crawl() {
+        Ok(Some(shared)) => shared,
+        Ok(None) => {
+            eprintln!("crawl: --stop-crawl needs --frontier and --crawl-id");
+            return Exit::Usage.into();
+        }
+        Err(e) => {
+            eprintln!("crawl: {e}");
+            return Exit::Usage.into();
+        }
+    };
+    match crawl::shared::stop_crawl(&shared.url, &shared.crawl_id) {
+        Ok(()) => {
+            eprintln!(
+                "crawl: asked every node of crawl {} to stop; each finishes its pages in flight and writes their records",
+                shared.crawl_id
+            );
+            Exit::Ok.into()
+        }
+        Err(e) => {
+            eprintln!("crawl: {e}");
+            Exit::Fatal.into()
+        }
+    }
+}
+
 fn main() -> ExitCode {
     // clap prints its own message and exits 2 for unknown or malformed flags.
     let args = Args::parse();
+    if args.stop_crawl {
+        return stop_crawl(&args);
+    }
     // The fixture server for --demo is a child process; it is stopped when this guard drops.
     let demo = if args.demo {
         match demo::FixtureProcess::start() {

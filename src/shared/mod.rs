@@ -1,0 +1,618 @@
+//! The shared frontier: several crawl processes, on one machine or many, crawl one site once,
+//! with the crawl's frontier in Redis (`--frontier redis://HOST/DB --crawl-id ID`).
+//!
+//! ## Who owns what
+//! Redis owns what must be one for the whole crawl: the seen set, the queue of admitted pages,
+//! the leases on pages a node is working on, the pages outstanding at each depth, the links held
+//! back for exact depths, the crawl's settings and counts, and the shared rate limits. Each step
+//! that changes them is one Lua script (`scripts.lua`), so it is atomic: two nodes never both
+//! finish a page, and no link is lost between "fetched" and "its links admitted".
+//!
+//! A node keeps its own in-memory [`crate::frontier::Frontier`] as the queues of the pages it
+//! has leased: per-origin politeness, robots.txt, retries and redirects work as on one machine.
+//! Admission (dedupe, `--depth`, `--max-pages`, exact depths) is Redis's, not the node's.
+//!
+//! ## A page's life
+//! 1. **claim**: a node leases a few queued pages (`--lease` seconds), taking back expired
+//!    leases of dead or stalled nodes first (their pages go to the front of the queue);
+//! 2. it renews its leases every third of a lease while it holds them, so a slow page stays
+//!    its own;
+//! 3. **complete**: once the page's record has reached the operating system, the node removes
+//!    its lease, admits the page's links (or holds them until no shallower page is
+//!    outstanding anywhere) and counts the page finished, in one script. A node that finds
+//!    its lease gone before writing (it was stopped past its lease) drops its result: the page
+//!    is another node's now;
+//! 4. **give back**: on Ctrl-C, a node returns the leases of pages it has not finished, at once.
+//!
+//! The crawl is done when no page is outstanding anywhere: queued, leased or held back.
+//!
+//! ## What a node that dies costs
+//! Its leases expire and other nodes fetch those pages again: at most the pages it held.
+//! A node killed between writing a record and completing its page (a few microseconds) leaves
+//! a record that another node writes again; the union of the records then has that URL twice.
+
+mod redis;
+mod settings;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use url::Url;
+
+use crate::config::{Config, FrontierUrl, SharedCrawl};
+use crate::frontier::Skipped;
+use crate::normalize::{fingerprint, normalize};
+use crate::scope::Scope;
+use redis::Redis;
+pub(crate) use settings::Settings;
+
+/// What marks a Redis hash as this crawler's: another program's data (or a future layout) under
+/// the same key is refused, never overwritten.
+const MAGIC: &str = "crawl-frontier/1";
+/// Seen-set buckets: sets of at most 512 integers stay intsets (8 bytes a member), so 4096
+/// buckets keep about 2 million URLs at that size.
+const BUCKETS: u64 = 4096;
+/// Pages claimed at once at most.
+const MAX_CLAIM: usize = 256;
+/// How often an idle node looks for work others may add, or leases that expired.
+const POLL: Duration = Duration::from_millis(100);
+
+/// Why the shared frontier could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum SharedError {
+    /// The `--frontier` URL is not one the Redis client accepts.
+    #[error("--frontier {url}: {why}")]
+    Url {
+        /// The URL, password hidden.
+        url: FrontierUrl,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// Redis could not be reached at the start.
+    #[error("cannot reach Redis at {url}: {cause}")]
+    Unreachable {
+        /// The URL, password hidden.
+        url: FrontierUrl,
+        /// The client's error.
+        cause: String,
+    },
+    /// Redis refused the password (or wants one and none was given).
+    #[error(
+        "Redis at {url} refused the credentials: give the password in the URL, \
+         redis://:PASSWORD@HOST:PORT/DB (or redis://USER:PASSWORD@... with ACL users)"
+    )]
+    Auth {
+        /// The URL, password hidden.
+        url: FrontierUrl,
+    },
+    /// Redis was lost mid-crawl and did not come back within the lease.
+    #[error("lost Redis at {url} and it did not come back within the lease: {cause}")]
+    Lost {
+        /// The URL, password hidden.
+        url: FrontierUrl,
+        /// The last error.
+        cause: String,
+    },
+    /// The crawl id's keys hold something that is not a crawl of this crawler.
+    #[error(
+        "--crawl-id {id}: the key {key} holds {what}, not a crawl of this crawler; \
+         choose another --crawl-id"
+    )]
+    OtherData {
+        /// The crawl id.
+        id: String,
+        /// The key that holds it.
+        key: String,
+        /// What it holds.
+        what: String,
+    },
+    /// A node without seeds asked to join a crawl that does not exist.
+    #[error(
+        "--crawl-id {id}: no such crawl at {url}; start it on one node with the seed URLs \
+         (URLS_FILE), then start the others without"
+    )]
+    NoSuchCrawl {
+        /// The crawl id.
+        id: String,
+        /// The URL, password hidden.
+        url: FrontierUrl,
+    },
+    /// The node's flags disagree with the crawl's stored settings.
+    #[error("{flag} disagrees with crawl {id}, which has {stored}; this node has {given}")]
+    Disagrees {
+        /// The crawl id.
+        id: String,
+        /// The flag that differs.
+        flag: &'static str,
+        /// The crawl's value.
+        stored: String,
+        /// This node's.
+        given: String,
+    },
+}
+
+/// What one page's completion did.
+pub(crate) enum Completed {
+    /// The page was this node's: its links were admitted or held, it counts as finished.
+    Done,
+    /// Its lease had gone (this node was stalled past it): another node has the page.
+    Lost,
+}
+
+/// A lease this node holds.
+struct Lease {
+    entry: String,
+    /// When it runs out at the latest, by this node's clock (measured from before the request
+    /// that granted or renewed it).
+    expires: Instant,
+    lost: bool,
+}
+
+/// This node's counts, and the crawl's, for the summary.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SharedReport {
+    /// The crawl id.
+    pub crawl_id: String,
+    /// This node's name in Redis (host name, pid and a random suffix).
+    pub node: String,
+    /// Whether this node created the crawl (it had seeds and the crawl was new).
+    pub created: bool,
+    /// Pages this node leased.
+    pub claimed: u64,
+    /// Results dropped because this node's lease had gone (stalled past it).
+    pub dropped: u64,
+    /// Leases given back unfinished (a stop).
+    pub given_back: u64,
+    /// Expired leases of other nodes this node took back.
+    pub reclaimed: u64,
+    /// Round trips to Redis.
+    pub round_trips: u64,
+    /// The whole crawl's records, as Redis counts them.
+    pub crawl_records: u64,
+    /// URLs the whole crawl admitted.
+    pub crawl_admitted: u64,
+    /// Pages the whole crawl still has outstanding (0 when it is done).
+    pub crawl_outstanding: u64,
+    /// Whether the whole crawl was stopped (`--stop-crawl`).
+    pub crawl_stopped: bool,
+}
+
+/// This node's handle on the shared frontier.
+pub(crate) struct SharedFrontier {
+    redis: Redis,
+    prefix: String,
+    node: String,
+    lease: Duration,
+    max_depth: u32,
+    max_pages: u64,
+    scope: Arc<Scope>,
+    leases: HashMap<String, Lease>,
+    renew_at: Instant,
+    /// No claim before this (the queue was empty at the last look).
+    claim_after: Instant,
+    outstanding: u64,
+    stopgen: u64,
+    joined_stopgen: u64,
+    skipped: Skipped,
+    report: SharedReport,
+}
+
+impl SharedFrontier {
+    /// Connects, and creates or joins the crawl `config.crawl_id`. A node with seeds creates
+    /// it (or joins it, if its settings agree); a node without joins it.
+    pub(crate) fn open(
+        config: &Config,
+        shared: &SharedCrawl,
+    ) -> Result<(SharedFrontier, Settings), SharedError> {
+        let (url, id, lease) = (&shared.url, shared.crawl_id.as_str(), shared.lease);
+        let mut redis = Redis::connect(url, lease)?;
+        let prefix = format!("crawl:{{{id}}}:");
+        let mine = Settings::of(config);
+        let max_pages = config.max_pages.unwrap_or(0);
+        let seeds = triples(config.seeds.iter().cloned());
+        let reply: Vec<::redis::Value> = redis.call(|conn, s| {
+            let mut call = s.open.key(&prefix);
+            call.arg(MAGIC)
+                .arg(mine.to_json())
+                .arg(u8::from(!config.seeds.is_empty()))
+                .arg(max_pages);
+            for part in &seeds {
+                call.arg(part);
+            }
+            call.invoke(conn)
+        })?;
+        let text = |i: usize| -> String {
+            match reply.get(i) {
+                Some(::redis::Value::BulkString(b)) => String::from_utf8_lossy(b).into_owned(),
+                Some(::redis::Value::SimpleString(s)) => s.clone(),
+                _ => String::new(),
+            }
+        };
+        let stored = match text(0).as_str() {
+            "created" | "joined" => {
+                Settings::from_json(&text(1)).ok_or_else(|| SharedError::OtherData {
+                    id: id.to_owned(),
+                    key: format!("{prefix}meta"),
+                    what: "settings this crawler cannot read".into(),
+                })?
+            }
+            "missing" => {
+                return Err(SharedError::NoSuchCrawl {
+                    id: id.to_owned(),
+                    url: url.clone(),
+                });
+            }
+            _ => {
+                return Err(SharedError::OtherData {
+                    id: id.to_owned(),
+                    key: format!("{prefix}meta"),
+                    what: text(1),
+                });
+            }
+        };
+        let created = text(0) == "created";
+        stored.check(&mine, &shared.explicit, id)?;
+        let node = node_name();
+        let stopgen: Option<u64> = redis.call(|conn, _| {
+            ::redis::cmd("GET")
+                .arg(format!("{prefix}stopgen"))
+                .query(conn)
+        })?;
+        let scope = Arc::new(Scope::new(&stored.seeds, &stored.allow_domains));
+        let mut shared = SharedFrontier {
+            redis,
+            prefix,
+            node: node.clone(),
+            lease,
+            max_depth: stored.depth,
+            max_pages: stored.max_pages.unwrap_or(0),
+            scope,
+            leases: HashMap::new(),
+            renew_at: Instant::now() + lease / 3,
+            claim_after: Instant::now(),
+            outstanding: 1,
+            stopgen: stopgen.unwrap_or(0),
+            joined_stopgen: stopgen.unwrap_or(0),
+            skipped: Skipped::default(),
+            report: SharedReport {
+                crawl_id: id.to_owned(),
+                node,
+                created,
+                ..SharedReport::default()
+            },
+        };
+        if !created && !config.seeds.is_empty() {
+            // Joining with the same seeds: they are duplicates unless this is a new run of a
+            // crawl whose seeds were never admitted (they were, by the creator).
+            let prefix = shared.prefix.clone();
+            let _: Vec<u64> = shared.redis.call(|conn, s| {
+                let mut call = s.seed.key(&prefix);
+                call.arg(max_pages);
+                for part in &seeds {
+                    call.arg(part);
+                }
+                call.invoke(conn)
+            })?;
+        }
+        Ok((shared, stored))
+    }
+
+    /// Leases up to `want` pages when it is time to look; returns them as `(url, depth)`.
+    pub(crate) fn claim(
+        &mut self,
+        now: Instant,
+        want: usize,
+    ) -> Result<Vec<(Url, u32)>, SharedError> {
+        if now < self.claim_after {
+            return Ok(Vec::new());
+        }
+        let want = want.min(MAX_CLAIM);
+        let (prefix, node, lease_ms) = (&self.prefix, &self.node, millis(self.lease));
+        let sent = Instant::now();
+        let (entries, reclaimed, outstanding, stopgen): (Vec<String>, u64, u64, u64) =
+            self.redis.call(|conn, s| {
+                s.claim
+                    .key(prefix)
+                    .arg(node)
+                    .arg(want)
+                    .arg(lease_ms)
+                    .invoke(conn)
+            })?;
+        self.report.reclaimed += reclaimed;
+        self.outstanding = outstanding;
+        self.stopgen = stopgen;
+        if entries.is_empty() {
+            self.claim_after = now + POLL;
+        }
+        let mut pages = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let Some((depth, url)) = entry.split_once(' ') else {
+                continue;
+            };
+            let (Ok(depth), Ok(parsed)) = (depth.parse::<u32>(), Url::parse(url)) else {
+                continue;
+            };
+            self.report.claimed += 1;
+            self.leases.insert(
+                parsed.as_str().to_owned(),
+                Lease {
+                    entry: entry.clone(),
+                    expires: sent + self.lease,
+                    lost: false,
+                },
+            );
+            pages.push((parsed, depth));
+        }
+        Ok(pages)
+    }
+
+    /// When this node must next talk to Redis even if nothing happens: to renew its leases,
+    /// or to look for work.
+    pub(crate) fn wake_at(&self, now: Instant) -> Instant {
+        let look = self.claim_after.max(now + POLL / 2);
+        if self.leases.is_empty() {
+            look
+        } else {
+            look.min(self.renew_at)
+        }
+    }
+
+    /// Renews this node's leases if a third of a lease has passed since the last renewal.
+    pub(crate) fn renew_if_due(&mut self, now: Instant) -> Result<(), SharedError> {
+        if now < self.renew_at || self.leases.is_empty() {
+            return Ok(());
+        }
+        self.renew_at = now + self.lease / 3;
+        let entries: Vec<(String, String)> = self
+            .leases
+            .iter()
+            .filter(|(_, l)| !l.lost)
+            .map(|(k, l)| (k.clone(), l.entry.clone()))
+            .collect();
+        let (prefix, node, lease_ms) = (&self.prefix, &self.node, millis(self.lease));
+        let sent = Instant::now();
+        let lost: Vec<usize> = self.redis.call(|conn, s| {
+            let mut call = s.renew.key(prefix);
+            call.arg(node).arg(lease_ms);
+            for (_, entry) in &entries {
+                call.arg(entry);
+            }
+            call.invoke(conn)
+        })?;
+        let lost: HashSet<usize> = lost.into_iter().collect();
+        for (i, (key, _)) in entries.iter().enumerate() {
+            if let Some(lease) = self.leases.get_mut(key) {
+                if lost.contains(&(i + 1)) {
+                    lease.lost = true;
+                } else {
+                    lease.expires = sent + self.lease;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether this node still holds the lease on `url`, so that its record may be written.
+    /// Asks Redis only when the lease may have run out by this node's clock.
+    pub(crate) fn still_mine(&mut self, url: &Url, now: Instant) -> Result<bool, SharedError> {
+        let margin = self.lease / 4;
+        match self.leases.get(url.as_str()) {
+            None => Ok(false),
+            Some(lease) if lease.lost => Ok(false),
+            Some(lease) if now + margin < lease.expires => Ok(true),
+            Some(_) => {
+                // Past (or near) the lease by this node's clock: renewing says for sure.
+                self.renew_at = now;
+                self.renew_if_due(now)?;
+                Ok(self.leases.get(url.as_str()).is_some_and(|l| !l.lost))
+            }
+        }
+    }
+
+    /// Forgets the lease on `url` without telling Redis: its result was dropped, the page is
+    /// another node's.
+    pub(crate) fn drop_result(&mut self, url: &Url) {
+        if self.leases.remove(url.as_str()).is_some() {
+            self.report.dropped += 1;
+        }
+    }
+
+    /// Finishes the page `url` at `depth` crawl-wide, with the links it yielded (judged here
+    /// for scope and `--depth`, and in Redis for dedupe and `--max-pages`).
+    pub(crate) fn complete(
+        &mut self,
+        url: &Url,
+        depth: u32,
+        links: Vec<Url>,
+    ) -> Result<Completed, SharedError> {
+        let Some(lease) = self.leases.remove(url.as_str()) else {
+            return Ok(Completed::Lost);
+        };
+        let level = depth.saturating_add(1);
+        let mut unique = HashSet::new();
+        let mut parts = Vec::new();
+        for link in links {
+            if !self.scope.allows(&link) {
+                self.skipped.out_of_scope += 1;
+                continue;
+            }
+            let link = normalize(link);
+            let fp = fingerprint(&link);
+            if !unique.insert(fp) {
+                self.skipped.duplicate += 1;
+            } else if level > self.max_depth {
+                self.skipped.too_deep += 1;
+            } else {
+                push_triple(&mut parts, fp, link.as_str());
+            }
+        }
+        let (prefix, node, max_pages) = (&self.prefix, &self.node, self.max_pages);
+        let (held, dup, over, _admitted): (u8, u64, u64, u64) = self.redis.call(|conn, s| {
+            let mut call = s.complete.key(prefix);
+            call.arg(node).arg(depth).arg(&lease.entry).arg(max_pages);
+            for part in &parts {
+                call.arg(part);
+            }
+            call.invoke(conn)
+        })?;
+        self.skipped.duplicate += dup;
+        self.skipped.over_max_pages += over;
+        if held == 1 {
+            Ok(Completed::Done)
+        } else {
+            self.report.dropped += 1;
+            Ok(Completed::Lost)
+        }
+    }
+
+    /// Gives every lease this node holds back to the crawl (a stop, or the end of a run with
+    /// pages still queued here).
+    pub(crate) fn give_back_all(&mut self) -> Result<(), SharedError> {
+        if self.leases.is_empty() {
+            return Ok(());
+        }
+        let entries: Vec<String> = self.leases.drain().map(|(_, l)| l.entry).collect();
+        let (prefix, node) = (&self.prefix, &self.node);
+        let back: u64 = self.redis.call(|conn, s| {
+            let mut call = s.give_back.key(prefix);
+            call.arg(node);
+            for entry in &entries {
+                call.arg(entry);
+            }
+            call.invoke(conn)
+        })?;
+        self.report.given_back += back;
+        Ok(())
+    }
+
+    /// Gives back the lease on one page (abandoned after a stop).
+    pub(crate) fn give_back(&mut self, url: &Url) -> Result<(), SharedError> {
+        let Some(lease) = self.leases.remove(url.as_str()) else {
+            return Ok(());
+        };
+        let (prefix, node) = (&self.prefix, &self.node);
+        let back: u64 = self.redis.call(|conn, s| {
+            s.give_back
+                .key(prefix)
+                .arg(node)
+                .arg(&lease.entry)
+                .invoke(conn)
+        })?;
+        self.report.given_back += back;
+        Ok(())
+    }
+
+    /// Takes one permit of the crawl-wide limit `name` (`rate`, or `host:ORIGIN`) of `rate`
+    /// requests a second: `None` when the request may go, or how long to wait.
+    pub(crate) fn permit(
+        &mut self,
+        name: &str,
+        rate: f64,
+    ) -> Result<Option<Duration>, SharedError> {
+        let interval = 1e6 / rate;
+        // The same 50 ms of tolerance for timer lateness as the local limiter (`ratelimit`).
+        let tolerance = (interval * ((rate * 0.05).ceil().max(1.0) - 1.0)).max(0.0);
+        let prefix = &self.prefix;
+        let wait_us: u64 = self.redis.call(|conn, s| {
+            s.gcra
+                .key(prefix)
+                .arg(name)
+                .arg(format!("{interval:.3}"))
+                .arg(format!("{tolerance:.3}"))
+                .invoke(conn)
+        })?;
+        Ok((wait_us > 0).then(|| Duration::from_micros(wait_us)))
+    }
+
+    /// Whether the whole crawl is finished: nothing outstanding anywhere, as of the last look.
+    pub(crate) fn crawl_done(&self) -> bool {
+        self.outstanding == 0
+    }
+
+    /// Whether `crawl --stop-crawl` was run since this node joined.
+    pub(crate) fn crawl_stopped(&self) -> bool {
+        self.stopgen > self.joined_stopgen
+    }
+
+    /// Makes the next [`SharedFrontier::claim`] ask Redis, whatever the last one found.
+    pub(crate) fn look_now(&mut self) {
+        self.claim_after = Instant::now();
+    }
+
+    /// Links this node did not send on, by reason, and those Redis refused.
+    pub(crate) fn skipped(&self) -> Skipped {
+        self.skipped
+    }
+
+    /// This node's counts and the crawl's, read from Redis now if it answers.
+    pub(crate) fn report(&mut self) -> SharedReport {
+        let key = format!("{}tally", self.prefix);
+        let tally: Result<HashMap<String, u64>, _> = self
+            .redis
+            .call(|conn, _| ::redis::cmd("HGETALL").arg(&key).query(conn));
+        let mut report = self.report.clone();
+        if let Ok(tally) = tally {
+            let get = |k: &str| tally.get(k).copied().unwrap_or(0);
+            report.crawl_records = get("records");
+            report.crawl_admitted = get("admitted");
+            report.crawl_outstanding = get("outstanding");
+        }
+        report.crawl_stopped = self.crawl_stopped();
+        report.round_trips = self.redis.round_trips;
+        report
+    }
+}
+
+/// Asks every node of crawl `id` to stop (as Ctrl-C does on one): `crawl --stop-crawl`.
+pub fn stop_crawl(url: &FrontierUrl, id: &str) -> Result<(), SharedError> {
+    let mut redis = Redis::connect(url, Duration::from_secs(10))?;
+    let key = format!("crawl:{{{id}}}:stopgen");
+    let meta = format!("crawl:{{{id}}}:meta");
+    let exists: bool = redis.call(|conn, _| ::redis::cmd("EXISTS").arg(&meta).query(conn))?;
+    if !exists {
+        return Err(SharedError::NoSuchCrawl {
+            id: id.to_owned(),
+            url: url.clone(),
+        });
+    }
+    let _: u64 = redis.call(|conn, _| ::redis::cmd("INCR").arg(&key).query(conn))?;
+    Ok(())
+}
+
+/// `urls` as the `BUCKET FP URL` arguments the scripts take, normalised.
+fn triples(urls: impl Iterator<Item = Url>) -> Vec<String> {
+    let mut parts = Vec::new();
+    for url in urls {
+        let url = normalize(url);
+        push_triple(&mut parts, fingerprint(&url), url.as_str());
+    }
+    parts
+}
+
+fn push_triple(parts: &mut Vec<String>, fp: u64, url: &str) {
+    parts.push((fp % BUCKETS).to_string());
+    // As a signed integer, so that Redis keeps it in an intset (8 bytes), not as a string.
+    parts.push((fp as i64).to_string());
+    parts.push(url.to_owned());
+}
+
+fn millis(d: Duration) -> u64 {
+    d.as_millis().try_into().unwrap_or(u64::MAX)
+}
+
+/// `HOST-PID-RANDOM`: unique per run, readable in `redis-cli ZRANGE ... leases`.
+fn node_name() -> String {
+    let host = nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_else(|| "node".into());
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let host: String = host
+        .chars()
+        .map(|c| if c.is_ascii_graphic() { c } else { '_' })
+        .collect();
+    format!("{host}-{}-{:06x}", std::process::id(), nanos & 0xff_ffff)
+}

@@ -1,0 +1,165 @@
+//! One connection to the shared frontier's Redis, and the patience to ride out a restart.
+//!
+//! Every call goes through [`Redis::call`]: a connection error, a timeout or a server still
+//! loading its append-only file is retried with backoff (reconnecting each time) until the
+//! patience runs out, then reported with the URL (never its password) and the cause. A stalled
+//! server (`DEBUG SLEEP`, a long fork for a snapshot) is simply waited for: the read timeout is
+//! the patience itself.
+
+use std::time::{Duration, Instant};
+
+use redis::{Client, Connection, RedisError, RedisResult, Script};
+
+use super::SharedError;
+use crate::config::FrontierUrl;
+
+/// The scripts, cut from `scripts.lua` at its `--@ NAME` lines, each with the common part.
+pub(super) struct Scripts {
+    pub open: Script,
+    pub seed: Script,
+    pub claim: Script,
+    pub renew: Script,
+    pub complete: Script,
+    pub give_back: Script,
+    pub gcra: Script,
+}
+
+const SOURCE: &str = include_str!("scripts.lua");
+
+impl Scripts {
+    fn load() -> Scripts {
+        let mut parts = SOURCE.split("\n--@ ");
+        let common = parts.next().unwrap_or_default();
+        let mut named = std::collections::HashMap::new();
+        for part in parts {
+            let (name, body) = part.split_once('\n').unwrap_or((part, ""));
+            named.insert(name.trim(), format!("{common}\n{body}"));
+        }
+        let mut take = |name: &str| Script::new(named.remove(name).as_deref().unwrap_or(""));
+        Scripts {
+            open: take("open"),
+            seed: take("seed"),
+            claim: take("claim"),
+            renew: take("renew"),
+            complete: take("complete"),
+            give_back: take("give_back"),
+            gcra: take("gcra"),
+        }
+    }
+}
+
+pub(super) struct Redis {
+    client: Client,
+    conn: Option<Connection>,
+    url: FrontierUrl,
+    patience: Duration,
+    pub scripts: Scripts,
+    /// Round trips made, for the summary (what the shared frontier costs).
+    pub round_trips: u64,
+}
+
+impl Redis {
+    /// Connects, or says why not: the first contact is not retried (a wrong address or
+    /// password should be said at once, not after the patience).
+    pub fn connect(url: &FrontierUrl, patience: Duration) -> Result<Redis, SharedError> {
+        let client = Client::open(url.url().as_str()).map_err(|e| SharedError::Url {
+            url: url.clone(),
+            why: e.to_string(),
+        })?;
+        let conn = open(&client, patience).map_err(|e| first_contact(url, e))?;
+        let mut redis = Redis {
+            client,
+            conn: Some(conn),
+            url: url.clone(),
+            patience,
+            scripts: Scripts::load(),
+            round_trips: 0,
+        };
+        // A server that accepts the connection but not our commands (a password needed, a
+        // replica, an old server) is found here, before anything is written.
+        let pong: RedisResult<String> = redis::cmd("PING").query(redis.conn_mut()?);
+        pong.map_err(|e| first_contact(url, e))?;
+        Ok(redis)
+    }
+
+    fn conn_mut(&mut self) -> Result<&mut Connection, SharedError> {
+        self.conn.as_mut().ok_or_else(|| SharedError::Lost {
+            url: self.url.clone(),
+            cause: "not connected".into(),
+        })
+    }
+
+    /// Runs `f`, retrying through connection losses for up to the patience.
+    pub fn call<T>(
+        &mut self,
+        mut f: impl FnMut(&mut Connection, &Scripts) -> RedisResult<T>,
+    ) -> Result<T, SharedError> {
+        let deadline = Instant::now() + self.patience;
+        let mut pause = Duration::from_millis(50);
+        loop {
+            self.round_trips += 1;
+            let result = match self.conn.as_mut() {
+                Some(conn) => f(conn, &self.scripts),
+                None => open(&self.client, self.patience).and_then(|conn| {
+                    let conn = self.conn.insert(conn);
+                    f(conn, &self.scripts)
+                }),
+            };
+            match result {
+                Ok(value) => return Ok(value),
+                Err(e) if passing(&e) && Instant::now() + pause < deadline => {
+                    self.conn = None;
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_secs(2));
+                }
+                Err(e) => {
+                    if passing(&e) {
+                        self.conn = None;
+                    }
+                    return Err(SharedError::Lost {
+                        url: self.url.clone(),
+                        cause: e.to_string(),
+                    });
+                }
+            }
+        }
+    }
+}
+
+fn open(client: &Client, patience: Duration) -> RedisResult<Connection> {
+    let conn = client.get_connection_with_timeout(Duration::from_secs(5).min(patience))?;
+    // A stalled server is waited for, up to the patience, rather than taken for dead.
+    conn.set_read_timeout(Some(patience))?;
+    conn.set_write_timeout(Some(patience))?;
+    Ok(conn)
+}
+
+/// Errors that pass: the server restarting, loading its data, or briefly unreachable.
+fn passing(e: &RedisError) -> bool {
+    e.is_io_error()
+        || e.is_connection_dropped()
+        || e.is_connection_refusal()
+        || e.is_timeout()
+        || matches!(
+            e.kind(),
+            redis::ErrorKind::Server(redis::ServerErrorKind::BusyLoading)
+                | redis::ErrorKind::Server(redis::ServerErrorKind::TryAgain)
+                | redis::ErrorKind::Server(redis::ServerErrorKind::MasterDown)
+        )
+}
+
+fn first_contact(url: &FrontierUrl, e: RedisError) -> SharedError {
+    let text = e.to_string();
+    if matches!(e.kind(), redis::ErrorKind::AuthenticationFailed)
+        || text.contains("NOAUTH")
+        || text.contains("WRONGPASS")
+        || text.contains("invalid password")
+    {
+        SharedError::Auth { url: url.clone() }
+    } else {
+        SharedError::Unreachable {
+            url: url.clone(),
+            cause: text,
+        }
+    }
+}

@@ -1,0 +1,228 @@
+-- The shared frontier's atomic steps, run by Redis one at a time (EVALSHA).
+--
+-- Every script takes KEYS[1] = the crawl's key prefix, "crawl:{ID}:", and derives its keys from
+-- it. The braces make a Redis Cluster hash tag: every key of one crawl lives in one slot, so a
+-- script never touches two slots.
+--
+-- Keys (P is the prefix):
+--   P.."meta"        hash: magic, settings (JSON), created
+--   P.."seen:"..B    set of 64-bit fingerprints (decimal), B = fp mod 4096: small sets stay
+--                    intsets, 8 bytes a URL
+--   P.."queue"       list of "DEPTH URL": admitted, not leased
+--   P.."leases"      sorted set of "NODE DEPTH URL", scored by expiry (ms, Redis clock)
+--   P.."out"         hash DEPTH -> pages admitted and not finished at that depth
+--   P.."held:"..L    list of "B FP URL": links waiting to be admitted at depth L
+--   P.."heldlevels"  sorted set of the L with a held list
+--   P.."tally"       hash of crawl-wide counts (admitted, outstanding, records, ...)
+--   P.."stopgen"     bumped by `crawl --stop-crawl`
+--   P.."gcra:"..NAME a rate limit's theoretical arrival time (microseconds)
+--
+-- This file is split at the "--@ NAME" lines into one script each, prefixed with the common
+-- part above the first marker.
+
+local P = KEYS[1]
+
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+local function tally(field, by)
+  return redis.call('HINCRBY', P .. 'tally', field, by)
+end
+
+-- Pages outstanding at depths below `level`.
+local function below(level)
+  local sum = 0
+  local all = redis.call('HGETALL', P .. 'out')
+  for i = 1, #all, 2 do
+    if tonumber(all[i]) < level then
+      sum = sum + tonumber(all[i + 1])
+    end
+  end
+  return sum
+end
+
+-- counts = {duplicate, over_max_pages, admitted}
+local function admit(level, bucket, fp, url, max_pages, counts)
+  local seen = P .. 'seen:' .. bucket
+  if redis.call('SISMEMBER', seen, fp) == 1 then
+    counts[1] = counts[1] + 1
+    return
+  end
+  if max_pages > 0 and tonumber(redis.call('HGET', P .. 'tally', 'admitted') or '0') >= max_pages then
+    counts[2] = counts[2] + 1
+    return
+  end
+  redis.call('SADD', seen, fp)
+  tally('admitted', 1)
+  tally('outstanding', 1)
+  redis.call('HINCRBY', P .. 'out', level, 1)
+  redis.call('RPUSH', P .. 'queue', level .. ' ' .. url)
+  counts[3] = counts[3] + 1
+end
+
+-- "B FP URL" -> B, FP, URL
+local function split3(item)
+  local a = string.find(item, ' ', 1, true)
+  local b = string.find(item, ' ', a + 1, true)
+  return string.sub(item, 1, a - 1), string.sub(item, a + 1, b - 1), string.sub(item, b + 1)
+end
+
+-- Admits held links that no shallower page can find first any more (the in-memory
+-- frontier's rule, crawl-wide: links held for level L came from pages at L - 1).
+local function release(max_pages, counts)
+  while true do
+    local levels = redis.call('ZRANGE', P .. 'heldlevels', 0, 0)
+    if #levels == 0 then return end
+    local level = tonumber(levels[1])
+    if below(level - 1) > 0 then return end
+    local key = P .. 'held:' .. level
+    while true do
+      local items = redis.call('LPOP', key, 1000)
+      if not items then break end
+      for _, item in ipairs(items) do
+        local b, fp, url = split3(item)
+        admit(level, b, fp, url, max_pages, counts)
+      end
+    end
+    redis.call('ZREM', P .. 'heldlevels', levels[1])
+  end
+end
+
+-- A page at `depth` is finished crawl-wide.
+local function finished(depth)
+  local left = redis.call('HINCRBY', P .. 'out', depth, -1)
+  if left <= 0 then redis.call('HDEL', P .. 'out', depth) end
+  tally('outstanding', -1)
+end
+
+--@ open
+-- ARGV: magic, settings, has_seeds (0/1), max_pages, then B FP URL triples (seeds, depth 0).
+-- Returns {"created", settings, dup, over, admitted} | {"joined", settings, 0, 0, 0}
+--       | {"missing"} | {"other", what}
+local meta = P .. 'meta'
+local kind = redis.call('TYPE', meta)['ok']
+if kind == 'hash' then
+  if redis.call('HGET', meta, 'magic') ~= ARGV[1] then
+    return {'other', 'a hash without this version of crawl\'s mark'}
+  end
+  return {'joined', redis.call('HGET', meta, 'settings'), 0, 0, 0}
+elseif kind ~= 'none' then
+  return {'other', 'a ' .. kind}
+end
+if ARGV[3] ~= '1' then return {'missing'} end
+redis.call('HSET', meta, 'magic', ARGV[1], 'settings', ARGV[2], 'created', now_ms())
+local counts = {0, 0, 0}
+local max_pages = tonumber(ARGV[4])
+for i = 5, #ARGV, 3 do
+  admit(0, ARGV[i], ARGV[i + 1], ARGV[i + 2], max_pages, counts)
+end
+return {'created', ARGV[2], counts[1], counts[2], counts[3]}
+
+--@ seed
+-- A joining node's seeds (the crawl exists): ARGV: max_pages, then triples at depth 0.
+local counts = {0, 0, 0}
+local max_pages = tonumber(ARGV[1])
+for i = 2, #ARGV, 3 do
+  admit(0, ARGV[i], ARGV[i + 1], ARGV[i + 2], max_pages, counts)
+end
+return counts
+
+--@ claim
+-- ARGV: node, n, lease_ms. Takes back expired leases first (their pages go to the front of
+-- the queue), then leases up to n queued pages to `node`.
+-- Returns {entries, reclaimed, outstanding, stopgen}
+local node, n, lease = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local now = now_ms()
+local expired = redis.call('ZRANGEBYSCORE', P .. 'leases', '-inf', now, 'LIMIT', 0, 1000)
+for _, member in ipairs(expired) do
+  local sp = string.find(member, ' ', 1, true)
+  redis.call('LPUSH', P .. 'queue', string.sub(member, sp + 1))
+  redis.call('ZREM', P .. 'leases', member)
+end
+if #expired > 0 then tally('reclaimed', #expired) end
+local got = {}
+if n > 0 then
+  got = redis.call('LPOP', P .. 'queue', n) or {}
+  for _, entry in ipairs(got) do
+    redis.call('ZADD', P .. 'leases', now + lease, node .. ' ' .. entry)
+  end
+end
+return {got, #expired, tonumber(redis.call('HGET', P .. 'tally', 'outstanding') or '0'),
+  tonumber(redis.call('GET', P .. 'stopgen') or '0')}
+
+--@ renew
+-- ARGV: node, lease_ms, entries... Extends each lease `node` still holds; returns the
+-- 1-based positions of those it no longer holds (expired and taken back).
+local node, lease = ARGV[1], tonumber(ARGV[2])
+local until_ms = now_ms() + lease
+local lost = {}
+for i = 3, #ARGV do
+  local member = node .. ' ' .. ARGV[i]
+  if redis.call('ZSCORE', P .. 'leases', member) then
+    redis.call('ZADD', P .. 'leases', until_ms, member)
+  else
+    lost[#lost + 1] = i - 2
+  end
+end
+return lost
+
+--@ complete
+-- ARGV: node, depth, entry ("DEPTH URL"), max_pages, then the page's links as triples, to be
+-- admitted at depth + 1. Returns {held (1) or lost (0), dup, over, admitted}: a lease
+-- `node` no longer holds means another node has (or will have) the page; nothing is changed.
+local node, depth, entry = ARGV[1], tonumber(ARGV[2]), ARGV[3]
+local max_pages = tonumber(ARGV[4])
+if redis.call('ZREM', P .. 'leases', node .. ' ' .. entry) == 0 then
+  tally('dropped', 1)
+  return {0, 0, 0, 0}
+end
+local counts = {0, 0, 0}
+local level = depth + 1
+if #ARGV >= 5 then
+  if below(depth) == 0 then
+    for i = 5, #ARGV, 3 do
+      admit(level, ARGV[i], ARGV[i + 1], ARGV[i + 2], max_pages, counts)
+    end
+  else
+    local key = P .. 'held:' .. level
+    for i = 5, #ARGV, 3 do
+      redis.call('RPUSH', key, ARGV[i] .. ' ' .. ARGV[i + 1] .. ' ' .. ARGV[i + 2])
+    end
+    redis.call('ZADD', P .. 'heldlevels', level, tostring(level))
+  end
+end
+finished(depth)
+tally('records', 1)
+release(max_pages, counts)
+return {1, counts[1], counts[2], counts[3]}
+
+--@ give_back
+-- ARGV: node, entries... Leases `node` gives up (Ctrl-C, a stop): their pages go back to the
+-- front of the queue at once. Returns how many it still held.
+local node = ARGV[1]
+local back = 0
+for i = 2, #ARGV do
+  if redis.call('ZREM', P .. 'leases', node .. ' ' .. ARGV[i]) == 1 then
+    redis.call('LPUSH', P .. 'queue', ARGV[i])
+    back = back + 1
+  end
+end
+return back
+
+--@ gcra
+-- ARGV: name, interval_us, tolerance_us. GCRA, as governor does it in one process: a request
+-- may go when now >= TAT - tolerance; it moves TAT on by one interval. Returns 0 (go) or the
+-- microseconds to wait; a refusal changes nothing.
+local key = P .. 'gcra:' .. ARGV[1]
+local interval, tolerance = tonumber(ARGV[2]), tonumber(ARGV[3])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local tat = tonumber(redis.call('GET', key) or '0')
+if tat < now then tat = now end
+local wait = tat - tolerance - now
+if wait > 0 then return math.ceil(wait) end
+local next_tat = tat + interval
+redis.call('SET', key, string.format('%.0f', next_tat), 'PX', math.ceil((next_tat - now) / 1000) + 1000)
+return 0

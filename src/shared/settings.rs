@@ -1,0 +1,132 @@
+//! The settings a shared crawl is stored with: what every node must agree on for the union of
+//! their records to be one crawl (seeds, scope, depth, page limit, robots, record format and
+//! fields). Flags that only change how one node works (mode, workers, rates, timeouts) may
+//! differ between nodes.
+
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use super::SharedError;
+use crate::config::{Config, Format, Setting};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Settings {
+    pub(crate) seeds: Vec<Url>,
+    pub(crate) allow_domains: Vec<String>,
+    pub(crate) depth: u32,
+    pub(crate) max_pages: Option<u64>,
+    pub(crate) obey_robots: bool,
+    pub(crate) format: String,
+    pub(crate) fields: Vec<String>,
+}
+
+impl Settings {
+    pub(crate) fn of(config: &Config) -> Settings {
+        let format = match &config.format {
+            Format::Jsonl => "jsonl".to_owned(),
+            Format::Csv { columns } => format!("csv {}", columns.join(",")),
+        };
+        let fields = config
+            .extractor
+            .as_ref()
+            .map(|e| e.columns())
+            .unwrap_or_default();
+        Settings {
+            seeds: config.seeds.clone(),
+            allow_domains: config.allow_domains.clone(),
+            depth: config.depth,
+            max_pages: config.max_pages,
+            obey_robots: config.obey_robots,
+            format,
+            fields,
+        }
+    }
+
+    pub(crate) fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    pub(crate) fn from_json(text: &str) -> Option<Settings> {
+        serde_json::from_str(text).ok()
+    }
+
+    /// Makes `config` run with these settings (a joining node takes the crawl's).
+    pub(crate) fn adopt(&self, config: &mut Config) {
+        config.seeds = self.seeds.clone();
+        config.allow_domains = self.allow_domains.clone();
+        config.depth = self.depth;
+        config.max_pages = self.max_pages;
+        config.obey_robots = self.obey_robots;
+    }
+
+    /// Checks `mine` (a node's) against these (the crawl's); a node without seeds takes the
+    /// crawl's, so its seeds are not compared.
+    pub(crate) fn check(
+        &self,
+        mine: &Settings,
+        explicit: &[Setting],
+        id: &str,
+    ) -> Result<(), SharedError> {
+        // A node with seeds says what the crawl is: all of it must agree. A node without
+        // takes the crawl's settings, except those it set itself.
+        let given = |s: Setting| !mine.seeds.is_empty() || explicit.contains(&s);
+        let differ = |flag: &'static str, stored: String, given: String| {
+            Err(SharedError::Disagrees {
+                id: id.to_owned(),
+                flag,
+                stored,
+                given,
+            })
+        };
+        let list = |v: &[String]| {
+            if v.is_empty() {
+                "none".to_owned()
+            } else {
+                v.join(", ")
+            }
+        };
+        if !mine.seeds.is_empty() && mine.seeds != self.seeds {
+            let urls = |v: &[Url]| v.iter().map(Url::as_str).collect::<Vec<_>>().join(" ");
+            return differ(
+                "URLS_FILE",
+                format!("seeds {}", urls(&self.seeds)),
+                format!("seeds {}", urls(&mine.seeds)),
+            );
+        }
+        if given(Setting::AllowDomains) && mine.allow_domains != self.allow_domains {
+            return differ(
+                "--allow-domain",
+                list(&self.allow_domains),
+                list(&mine.allow_domains),
+            );
+        }
+        if given(Setting::Depth) && mine.depth != self.depth {
+            return differ("--depth", self.depth.to_string(), mine.depth.to_string());
+        }
+        if given(Setting::MaxPages) && mine.max_pages != self.max_pages {
+            let show = |m: Option<u64>| m.map_or("no limit".to_owned(), |n| n.to_string());
+            return differ("--max-pages", show(self.max_pages), show(mine.max_pages));
+        }
+        if given(Setting::ObeyRobots) && mine.obey_robots != self.obey_robots {
+            let show = |obey: bool| {
+                if obey {
+                    "robots.txt obeyed"
+                } else {
+                    "robots.txt ignored"
+                }
+            };
+            return differ(
+                "--ignore-robots",
+                show(self.obey_robots).into(),
+                show(mine.obey_robots).into(),
+            );
+        }
+        if mine.format != self.format {
+            return differ("--format", self.format.clone(), mine.format.clone());
+        }
+        if mine.fields != self.fields {
+            return differ("--field", list(&self.fields), list(&mine.fields));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,582 @@
+//! The shared frontier (`--frontier redis://...`): several crawl processes crawl one site once.
+//!
+//! Every test starts its own real `redis-server` (crawl_fixture::RedisServer: an ephemeral
+//! port, a temporary directory, stopped on Drop); there is no Redis mock. Where redis-server
+//! is not installed the tests fail, saying how to install it.
+//!
+//! The yardstick is always a one-process crawl of the same site in the same mode: the union of
+//! the nodes' records must equal it URL for URL and depth for depth.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Child;
+use std::time::{Duration, Instant};
+
+use crawl_fixture::{RedisOptions, RedisServer};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+use crate::support::*;
+
+const PAGES: usize = 300;
+
+/// A node of a shared crawl, running in the background.
+struct Node {
+    child: Child,
+    out: PathBuf,
+    summary: PathBuf,
+}
+
+impl Node {
+    /// Starts `crawl --mode MODE --frontier URL --crawl-id ID ARGS`, with `seeds` as URLS_FILE
+    /// (read from standard input) when given: without, the node joins.
+    fn start(mode: &str, redis: &str, id: &str, seeds: Option<&str>, args: &[&str]) -> Node {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let out = fresh_temp("shared", &format!("{id}-{n}.jsonl"), mode);
+        let summary = fresh_temp("shared", &format!("{id}-{n}.json"), mode);
+        let (o, s) = (
+            out.to_str().expect("UTF-8"),
+            summary.to_str().expect("UTF-8"),
+        );
+        let mut all = vec![
+            "--frontier",
+            redis,
+            "--crawl-id",
+            id,
+            "-o",
+            o,
+            "--summary-json",
+            s,
+        ];
+        all.extend_from_slice(args);
+        if seeds.is_some() {
+            all.push("-");
+        }
+        let child = spawn(
+            &["--mode", mode, "--progress", "never"],
+            &all,
+            seeds.unwrap_or(""),
+        );
+        Node {
+            child,
+            out,
+            summary,
+        }
+    }
+
+    fn pid(&self) -> Pid {
+        Pid::from_raw(self.child.id() as i32)
+    }
+
+    fn records(&self) -> usize {
+        std::fs::read_to_string(&self.out).map_or(0, |t| t.lines().count())
+    }
+
+    /// Waits for the node to exit: its exit code, stderr and summary (if it wrote one).
+    fn finish(self) -> (i32, String, Option<serde_json::Value>, PathBuf) {
+        let out = self.child.wait_with_output().expect("node exits");
+        let summary = std::fs::read_to_string(&self.summary)
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok());
+        let _ = std::fs::remove_file(&self.summary);
+        (
+            std::os::unix::process::ExitStatusExt::signal(&out.status)
+                .map_or_else(|| out.status.code().unwrap_or(-1), |s| 128 + s),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+            summary,
+            self.out,
+        )
+    }
+
+    /// Waits until the node has written `n` records.
+    fn wait_for_records(&self, n: usize) {
+        let started = Instant::now();
+        while self.records() < n {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "the node never wrote {n} records"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+/// Waits until the crawl `id` exists in Redis (its creator has admitted the seeds), so that a
+/// node started without seeds joins it rather than finding no crawl.
+fn wait_for_crawl(redis: &RedisServer, id: &str) {
+    let started = Instant::now();
+    while redis.cli(&["EXISTS", &format!("crawl:{{{id}}}:meta")]) != "1" {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "crawl {id} was never created"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// URL -> depth over the records in `files`, with how many records each URL has.
+fn union(files: &[PathBuf]) -> (BTreeMap<String, u32>, BTreeMap<String, usize>) {
+    let mut depths = BTreeMap::new();
+    let mut counts = BTreeMap::new();
+    for file in files {
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        for line in text.lines() {
+            let record: Record = serde_json::from_str(line).expect("a record per line");
+            if let Some(depth) = depths.insert(record.url.clone(), record.depth) {
+                assert_eq!(depth, record.depth, "{} recorded at two depths", record.url);
+            }
+            *counts.entry(record.url).or_insert(0) += 1;
+        }
+        let _ = std::fs::remove_file(file);
+    }
+    (depths, counts)
+}
+
+/// The one-process crawl of the site: URL -> depth.
+fn reference(mode: &str, s: &FixtureServer) -> BTreeMap<String, u32> {
+    let run = crawl(mode, &[s.url("/gen/0")], &["-d", "100", "-j", "4"]);
+    run.assert_ok();
+    let map: BTreeMap<String, u32> = run
+        .by_url()
+        .into_iter()
+        .map(|(url, r)| (url, r.depth))
+        .collect();
+    s.reset();
+    map
+}
+
+fn site(latency_ms: u64) -> FixtureServer {
+    server_with(Options {
+        pages: PAGES,
+        latency: Duration::from_millis(latency_ms),
+        ..Options::default()
+    })
+}
+
+/// Paths the server was asked for more than once (robots.txt aside).
+fn fetched_twice(s: &FixtureServer) -> Vec<(String, u64)> {
+    s.hit_counts()
+        .into_iter()
+        .filter(|(path, n)| *n > 1 && path != "/robots.txt")
+        .collect()
+}
+
+/// A node's exit code, stderr and summary.
+type Ended = (i32, String, Option<serde_json::Value>);
+
+/// Runs a crawl of the fixture site on a creator in `modes[0]` and joiners in the rest, all
+/// started together; returns the exit codes, stderrs and summaries, and the union.
+fn crawl_together(
+    redis: &RedisServer,
+    s: &FixtureServer,
+    id: &str,
+    modes: &[&str],
+    args: &[&str],
+) -> (Vec<Ended>, BTreeMap<String, u32>, BTreeMap<String, usize>) {
+    let seeds = format!("{}\n", s.url("/gen/0"));
+    let mut creator_args = vec!["-d", "100"];
+    creator_args.extend_from_slice(args);
+    let mut nodes = vec![Node::start(
+        modes[0],
+        &redis.url(),
+        id,
+        Some(&seeds),
+        &creator_args,
+    )];
+    wait_for_crawl(redis, id);
+    for mode in &modes[1..] {
+        nodes.push(Node::start(mode, &redis.url(), id, None, args));
+    }
+    let mut results = Vec::new();
+    let mut files = Vec::new();
+    for node in nodes {
+        let (code, stderr, summary, out) = node.finish();
+        results.push((code, stderr, summary));
+        files.push(out);
+    }
+    let (depths, counts) = union(&files);
+    (results, depths, counts)
+}
+
+every_mode! {
+    fn two_nodes_crawl_the_site_once(mode) {
+        let redis = RedisServer::start();
+        let s = site(10);
+        let expected = reference(mode, &s);
+        assert_eq!(expected.len(), PAGES);
+        let (results, got, counts) =
+            crawl_together(&redis, &s, "two", &[mode, mode], &["-j", "4"]);
+        for (code, stderr, _) in &results {
+            assert_eq!(*code, 0, "a node failed:\n{stderr}");
+            assert!(stderr.contains(&format!("whole crawl: {PAGES} record(s)")), "{stderr}");
+            assert!(stderr.contains("finished"), "{stderr}");
+        }
+        assert_eq!(got, expected, "the union differs from a one-process crawl");
+        assert!(counts.values().all(|&n| n == 1), "a URL recorded twice");
+        assert!(fetched_twice(&s).is_empty(), "fetched twice: {:?}", fetched_twice(&s));
+        // Both nodes did part of it.
+        let mine: Vec<u64> = results
+            .iter()
+            .map(|(_, _, summary)| summary.as_ref().expect("summary")["ok"].as_u64().unwrap_or(0))
+            .collect();
+        assert_eq!(mine.iter().sum::<u64>(), PAGES as u64, "{mine:?}");
+    }
+
+    fn a_node_killed_mid_crawl_loses_nothing(mode) {
+        let redis = RedisServer::start();
+        let s = site(20);
+        let expected = reference(mode, &s);
+        let seeds = format!("{}\n", s.url("/gen/0"));
+        let url = redis.url();
+        let args = ["-j", "4", "--lease", "2"];
+        let a = Node::start(mode, &url, "kill", Some(&seeds), &["-d", "100", "-j", "4", "--lease", "2"]);
+        wait_for_crawl(&redis, "kill");
+        let b = Node::start(mode, &url, "kill", None, &args);
+        b.wait_for_records(20);
+        kill(b.pid(), Signal::SIGKILL).expect("kill node b");
+        let (code_b, _, _, out_b) = b.finish();
+        assert_eq!(code_b, 128 + Signal::SIGKILL as i32);
+        let (code_a, stderr_a, summary, out_a) = a.finish();
+        assert_eq!(code_a, 0, "{stderr_a}");
+        let (got, counts) = union(&[out_a, out_b]);
+        assert_eq!(got, expected, "the union differs from a one-process crawl");
+        // What the dead node had in flight may be fetched again; nothing else.
+        let in_flight = if mode == "sequential" { 1 } else { 4 };
+        let twice = fetched_twice(&s);
+        assert!(twice.len() <= in_flight, "fetched twice: {twice:?}");
+        let recorded_twice = counts.values().filter(|&&n| n > 1).count();
+        assert!(recorded_twice <= in_flight, "{recorded_twice} URLs recorded twice");
+        let summary = summary.expect("summary");
+        assert!(summary["shared"]["reclaimed"].as_u64().unwrap_or(0) > 0, "{stderr_a}");
+    }
+}
+
+#[test]
+fn three_nodes_in_three_modes_crawl_the_site_once() {
+    let redis = RedisServer::start();
+    let s = site(10);
+    let expected = reference("async", &s);
+    let modes = ["async", "threads", "processes"];
+    let (results, got, counts) = crawl_together(&redis, &s, "three", &modes, &["-j", "4"]);
+    for (code, stderr, _) in &results {
+        assert_eq!(*code, 0, "a node failed:\n{stderr}");
+    }
+    assert_eq!(got, expected);
+    assert!(counts.values().all(|&n| n == 1), "a URL recorded twice");
+    assert!(fetched_twice(&s).is_empty());
+}
+
+#[test]
+fn a_node_stopped_past_its_lease_drops_its_pages_and_records_nothing_twice() {
+    let redis = RedisServer::start();
+    let s = site(50);
+    let expected = reference("async", &s);
+    let seeds = format!("{}\n", s.url("/gen/0"));
+    let url = redis.url();
+    let a = Node::start(
+        "async",
+        &url,
+        "pause",
+        Some(&seeds),
+        &["-d", "100", "-j", "4", "--lease", "2"],
+    );
+    wait_for_crawl(&redis, "pause");
+    let b = Node::start("threads", &url, "pause", None, &["-j", "4", "--lease", "2"]);
+    b.wait_for_records(10);
+    kill(b.pid(), Signal::SIGSTOP).expect("stop node b");
+    std::thread::sleep(Duration::from_secs(5));
+    kill(b.pid(), Signal::SIGCONT).expect("wake node b");
+    let (code_b, stderr_b, summary_b, out_b) = b.finish();
+    let (code_a, stderr_a, _, out_a) = a.finish();
+    assert_eq!((code_a, code_b), (0, 0), "{stderr_a}\n{stderr_b}");
+    let (got, counts) = union(&[out_a, out_b]);
+    assert_eq!(got, expected);
+    let twice: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "recorded twice: {twice:?}");
+    let summary_b = summary_b.expect("summary");
+    assert!(
+        summary_b["shared"]["dropped"].as_u64().unwrap_or(0) > 0,
+        "the woken node kept results whose lease had gone:\n{stderr_b}"
+    );
+}
+
+#[test]
+fn the_rate_limit_holds_across_three_nodes() {
+    let redis = RedisServer::start();
+    let s = server_with(Options {
+        pages: 400,
+        log_requests: true,
+        ..Options::default()
+    });
+    let rate = 30.0;
+    let r = "30";
+    let modes = ["async", "threads", "processes"];
+    let (results, got, _) = crawl_together(
+        &redis,
+        &s,
+        "rate",
+        &modes,
+        &["-j", "4", "--rate", r, "--max-pages", "330"],
+    );
+    for (code, stderr, _) in &results {
+        assert_eq!(*code, 0, "a node failed:\n{stderr}");
+    }
+    assert_eq!(got.len(), 330);
+    // Over the middle of the crawl (the first and last second aside), the server saw the
+    // asked rate from the three nodes together.
+    let times: Vec<Instant> = s
+        .requests()
+        .into_iter()
+        .filter(|(p, _)| p.starts_with("/gen/"))
+        .map(|(_, t)| t)
+        .collect();
+    let (first, last) = (times[0], times[times.len() - 1]);
+    let (from, to) = (
+        first + Duration::from_secs(1),
+        last - Duration::from_secs(1),
+    );
+    let n = times.iter().filter(|t| **t >= from && **t < to).count() as f64;
+    let achieved = n / (to - from).as_secs_f64();
+    assert!(
+        (achieved - rate).abs() <= rate * 0.02 + 1.0 / (to - from).as_secs_f64(),
+        "{achieved:.2} requests/s across three nodes, asked {rate}"
+    );
+}
+
+#[test]
+fn a_crawl_survives_a_redis_restart_and_a_stall() {
+    let mut redis = RedisServer::start();
+    let s = site(20);
+    let expected = reference("async", &s);
+    let seeds = format!("{}\n", s.url("/gen/0"));
+    let url = redis.url();
+    let args = ["-j", "4", "--lease", "10"];
+    let a = Node::start(
+        "async",
+        &url,
+        "ride",
+        Some(&seeds),
+        &["-d", "100", "-j", "4", "--lease", "10"],
+    );
+    wait_for_crawl(&redis, "ride");
+    let b = Node::start("processes", &url, "ride", None, &args);
+    b.wait_for_records(40);
+    redis.stall(Duration::from_secs(3));
+    b.wait_for_records(b.records() + 20);
+    redis.restart();
+    let (code_a, stderr_a, _, out_a) = a.finish();
+    let (code_b, stderr_b, _, out_b) = b.finish();
+    assert_eq!((code_a, code_b), (0, 0), "{stderr_a}\n{stderr_b}");
+    let (got, counts) = union(&[out_a, out_b]);
+    assert_eq!(got, expected);
+    assert!(counts.values().all(|&n| n == 1), "a URL recorded twice");
+}
+
+#[test]
+fn stop_crawl_stops_every_node_and_a_rerun_finishes_the_crawl() {
+    let redis = RedisServer::start();
+    let s = site(30);
+    let expected = reference("async", &s);
+    let seeds = format!("{}\n", s.url("/gen/0"));
+    let url = redis.url();
+    let a = Node::start(
+        "async",
+        &url,
+        "halt",
+        Some(&seeds),
+        &["-d", "100", "-j", "4"],
+    );
+    wait_for_crawl(&redis, "halt");
+    let b = Node::start("threads", &url, "halt", None, &["-j", "4"]);
+    b.wait_for_records(20);
+    let stop = crawl_raw(
+        &["--frontier", &url, "--crawl-id", "halt", "--stop-crawl"],
+        &[],
+        "",
+    );
+    stop.assert_ok();
+    let (code_a, stderr_a, _, out_a) = a.finish();
+    let (code_b, stderr_b, _, out_b) = b.finish();
+    assert_eq!((code_a, code_b), (0, 0), "{stderr_a}\n{stderr_b}");
+    assert!(stderr_a.contains("stopped with"), "{stderr_a}");
+    // Every lease went back: the crawl goes on when a node joins it again.
+    assert_eq!(redis.cli(&["ZCARD", "crawl:{halt}:leases"]), "0");
+    let c = Node::start("processes", &url, "halt", None, &["-j", "4"]);
+    // A node joining after the stop: the stop was for the nodes running then.
+    let (code_c, stderr_c, _, out_c) = c.finish();
+    assert_eq!(code_c, 0, "{stderr_c}");
+    assert!(stderr_c.contains("finished"), "{stderr_c}");
+    let (got, counts) = union(&[out_a, out_b, out_c]);
+    assert_eq!(got, expected);
+    assert!(counts.values().all(|&n| n == 1), "a URL recorded twice");
+}
+
+/// Runs one node that should be refused, and returns its exit code and stderr.
+fn refused(args: &[&str], stdin: &str) -> (i32, String) {
+    let run = crawl_raw(&["--progress", "never"], args, stdin);
+    assert!(run.records.is_empty());
+    (run.code, run.stderr)
+}
+
+#[test]
+fn refusals_name_the_problem_and_never_the_password() {
+    let s = site(0);
+    let seeds = format!("{}\n", s.url("/gen/0"));
+    // Nothing listens: exit 1, the URL named without its password.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let dead = format!("redis://:s3cret@127.0.0.1:{port}/0");
+    let (code, stderr) = refused(&["--frontier", &dead, "--crawl-id", "x", "-"], &seeds);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "cannot reach Redis at redis://***@127.0.0.1:{port}/0"
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("s3cret"), "{stderr}");
+
+    // A wrong password: exit 2, and it is not printed.
+    let redis = RedisServer::start_with(RedisOptions {
+        password: Some("right-one".into()),
+        ..RedisOptions::default()
+    });
+    let wrong = format!("redis://:wrong-one@127.0.0.1:{}/0", redis.port());
+    let (code, stderr) = refused(&["--frontier", &wrong, "--crawl-id", "x", "-"], &seeds);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("refused the credentials"), "{stderr}");
+    assert!(
+        !stderr.contains("wrong-one") && !stderr.contains("right-one"),
+        "{stderr}"
+    );
+    let url = redis.url();
+
+    // A crawl id that is not a name.
+    let (code, stderr) = refused(&["--frontier", &url, "--crawl-id", "a b", "-"], &seeds);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("--crawl-id"), "{stderr}");
+
+    // A crawl id whose key holds something else.
+    redis.cli(&["SET", "crawl:{taken}:meta", "someone else's"]);
+    let (code, stderr) = refused(&["--frontier", &url, "--crawl-id", "taken", "-"], &seeds);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("not a crawl of this crawler"), "{stderr}");
+    assert_eq!(redis.cli(&["GET", "crawl:{taken}:meta"]), "someone else's");
+
+    // Joining a crawl that does not exist.
+    let (code, stderr) = refused(&["--frontier", &url, "--crawl-id", "none"], "");
+    assert_eq!(code, 2);
+    assert!(stderr.contains("no such crawl"), "{stderr}");
+
+    // Flags that disagree with the crawl's: a joining node's explicit --depth, a node with
+    // other seeds, another --format.
+    let run = crawl_raw(
+        &["--progress", "never"],
+        &[
+            "--frontier",
+            &url,
+            "--crawl-id",
+            "set",
+            "-d",
+            "1",
+            "--max-pages",
+            "2",
+            "-",
+        ],
+        &seeds,
+    );
+    run.assert_ok();
+    let (code, stderr) = refused(&["--frontier", &url, "--crawl-id", "set", "-d", "3"], "");
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("--depth disagrees with crawl set, which has 1; this node has 3"),
+        "{stderr}"
+    );
+    let other = format!("{}\n", s.url("/gen/1"));
+    let (code, stderr) = refused(
+        &["--frontier", &url, "--crawl-id", "set", "-d", "1", "-"],
+        &other,
+    );
+    assert_eq!(code, 2);
+    assert!(stderr.contains("URLS_FILE disagrees"), "{stderr}");
+    let (code, stderr) = refused(
+        &["--frontier", &url, "--crawl-id", "set", "--format", "csv"],
+        "",
+    );
+    assert_eq!(code, 2);
+    assert!(stderr.contains("--format disagrees"), "{stderr}");
+    // A joiner without those flags takes the crawl's: it finds the crawl finished.
+    let run = crawl_raw(
+        &["--progress", "never"],
+        &["--frontier", &url, "--crawl-id", "set"],
+        "",
+    );
+    run.assert_ok();
+    assert!(
+        run.stderr.contains("whole crawl: 2 record(s)"),
+        "{}",
+        run.stderr
+    );
+
+    // --state belongs to a one-process crawl.
+    let state = fresh_temp("shared", "state", "x");
+    let (code, stderr) = refused(
+        &[
+            "--frontier",
+            &url,
+            "--crawl-id",
+            "y",
+            "--state",
+            state.to_str().expect("UTF-8"),
+            "-",
+        ],
+        &seeds,
+    );
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("--frontier: cannot go with --state"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_node_that_loses_redis_writes_what_it_fetched_then_exits_1() {
+    let mut redis = RedisServer::start_with(RedisOptions {
+        appendonly: false,
+        ..RedisOptions::default()
+    });
+    let s = site(50);
+    let seeds = format!("{}\n", s.url("/gen/0"));
+    let a = Node::start(
+        "async",
+        &redis.url(),
+        "gone",
+        Some(&seeds),
+        &["-d", "100", "-j", "4", "--lease", "2"],
+    );
+    a.wait_for_records(10);
+    redis.kill();
+    let (code, stderr, _, out) = a.finish();
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("lost Redis at redis://127.0.0.1:"),
+        "{stderr}"
+    );
+    // Every page the server answered has its record: the pages in flight were written.
+    let (got, _) = union(&[out]);
+    let served: Vec<String> = s
+        .hit_counts()
+        .into_keys()
+        .filter(|p| p.starts_with("/gen/"))
+        .collect();
+    for path in served {
+        assert!(
+            got.contains_key(&s.url(&path)),
+            "{path} was fetched but has no record"
+        );
+    }
+}
