@@ -31,6 +31,9 @@ pub struct Snapshot {
     pub queued: usize,
     /// The last second or two, for the live split and verdict.
     pub live: Reading,
+    /// A shared crawl's records by every node, and pages outstanding anywhere: the bar then
+    /// shows the whole crawl, and the message this node.
+    pub crawl: Option<(u64, u64)>,
 }
 
 impl Progress {
@@ -77,9 +80,17 @@ impl Progress {
         if self.bar.is_hidden() {
             return;
         }
-        self.bar
-            .set_length(snap.done + (snap.in_flight + snap.queued) as u64);
-        self.bar.set_position(snap.done);
+        match snap.crawl {
+            Some((records, outstanding)) => {
+                self.bar.set_length(records + outstanding);
+                self.bar.set_position(records);
+            }
+            None => {
+                self.bar
+                    .set_length(snap.done + (snap.in_flight + snap.queued) as u64);
+                self.bar.set_position(snap.done);
+            }
+        }
         let now = Instant::now();
         if self
             .last_message
@@ -88,8 +99,12 @@ impl Progress {
             self.last_message = Some(now);
             let s = snap.live.split;
             let rate = snap.done as f64 / now.duration_since(self.started).as_secs_f64().max(1e-3);
+            let node = match snap.crawl {
+                Some(_) => format!("(whole crawl) | this node {} pages, ", snap.done),
+                None => String::new(),
+            };
             self.bar.set_message(format!(
-                "{rate:.0}/s | in flight {} | queued {} | {}: cpu {:.0}% | network {:.0}% parsing {:.0}% limiter {:.0}% idle {:.0}%",
+                "{node}{rate:.0}/s | in flight {} | queued {} | {}: cpu {:.0}% | network {:.0}% parsing {:.0}% limiter {:.0}% idle {:.0}%",
                 snap.in_flight,
                 snap.queued,
                 judge(&snap.live),

@@ -580,3 +580,80 @@ fn a_node_that_loses_redis_writes_what_it_fetched_then_exits_1() {
         );
     }
 }
+
+/// When each page of the fixture site (`/gen/*` or `/busy/*`) was asked for, in order.
+fn page_times(s: &FixtureServer) -> Vec<Instant> {
+    s.requests()
+        .into_iter()
+        .filter(|(p, _)| p.starts_with("/gen/") || p.starts_with("/busy/"))
+        .map(|(_, t)| t)
+        .collect()
+}
+
+/// Starts a creator (async) with `seeds` and a joiner (threads), and waits for both.
+fn two_nodes(redis: &RedisServer, id: &str, seeds: &[String], args: &[&str]) -> Vec<PathBuf> {
+    let seeds = seeds.join("\n") + "\n";
+    let a = Node::start("async", &redis.url(), id, Some(&seeds), args);
+    wait_for_crawl(redis, id);
+    let b = Node::start("threads", &redis.url(), id, None, args);
+    let mut files = Vec::new();
+    for node in [a, b] {
+        let (code, stderr, _, out) = node.finish();
+        assert_eq!(code, 0, "{stderr}");
+        files.push(out);
+    }
+    files
+}
+
+#[test]
+fn crawl_delay_paces_the_host_across_nodes() {
+    let redis = RedisServer::start();
+    let s = server_with(Options {
+        crawl_delay: Some(0.3),
+        log_requests: true,
+        ..Options::default()
+    });
+    let seeds: Vec<String> = (0..8).map(|i| s.url(&format!("/gen/{i}"))).collect();
+    let files = two_nodes(&redis, "delay", &seeds, &["-j", "4"]);
+    let (got, _) = union(&files);
+    assert_eq!(got.len(), 8);
+    let at = page_times(&s);
+    assert_eq!(at.len(), 8);
+    for pair in at.windows(2) {
+        let gap = pair[1].duration_since(pair[0]);
+        // 300 ms apart by the shared limiter; 100 ms of slack for a loaded machine.
+        assert!(
+            gap >= Duration::from_millis(200),
+            "{gap:?} between two nodes' requests"
+        );
+    }
+}
+
+#[test]
+fn retry_after_holds_the_host_on_every_node() {
+    let redis = RedisServer::start();
+    let s = server_with(Options {
+        log_requests: true,
+        ..Options::default()
+    });
+    let seeds: Vec<String> = (1..=8).map(|i| s.url(&format!("/busy/{i}"))).collect();
+    let args = ["-j", "2", "--per-host-workers", "1", "--ignore-robots"];
+    let files = two_nodes(&redis, "hold", &seeds, &args);
+    let (got, _) = union(&files);
+    assert_eq!(got.len(), 8);
+    // The first page got 503 with Retry-After: 1. The other node hears of it at its next
+    // look at the crawl (every 100 ms at most); after that, no page of the host was asked
+    // for until the second was over.
+    let at = page_times(&s);
+    assert_eq!(at.len(), 9, "eight pages and one retry");
+    let quiet = (
+        at[0] + Duration::from_millis(250),
+        at[0] + Duration::from_millis(950),
+    );
+    let during: Vec<_> = at
+        .iter()
+        .filter(|t| **t > quiet.0 && **t < quiet.1)
+        .map(|t| t.duration_since(at[0]))
+        .collect();
+    assert!(during.is_empty(), "requests during the pause: {during:?}");
+}

@@ -62,6 +62,7 @@ impl Coordinator {
                     let pause = Duration::from_millis(ms).min(MAX_RETRY_AFTER);
                     self.frontier.hold(&job.origin, Instant::now() + pause);
                     self.stats.server_holds += 1;
+                    self.share_hold(&job.origin, pause);
                 }
             }
             Err(error) => {

@@ -306,6 +306,10 @@ impl Coordinator {
                 for (url, depth) in pages {
                     self.frontier.take_leased(url, depth);
                 }
+                // A host that asked another node to slow down is held here too.
+                for (origin, left) in shared.take_holds() {
+                    self.frontier.hold(&origin, now + left);
+                }
             }
             Err(e) => return self.shared_failed(e),
         }
@@ -316,6 +320,18 @@ impl Coordinator {
         {
             self.note("the whole crawl was stopped (--stop-crawl)");
             self.stop();
+        }
+    }
+
+    /// Tells the other nodes of a shared crawl that `origin` asked for a pause.
+    fn share_hold(&mut self, origin: &str, pause: Duration) {
+        if self.shared_error.is_some() {
+            return;
+        }
+        if let Some(shared) = self.shared.as_mut()
+            && let Err(e) = shared.share_hold(origin, pause)
+        {
+            self.shared_failed(e);
         }
     }
 
@@ -345,8 +361,18 @@ impl Coordinator {
             },
             _ => Ok(()),
         };
+        // Crawl-delay is a per-host rate too: the slower of the two holds crawl-wide.
+        let delay_rate = self
+            .frontier
+            .crawl_delay(&job.origin)
+            .filter(|d| !d.is_zero())
+            .map(|d| 1.0 / d.as_secs_f64());
+        let host_rate = match (self.per_host_rate, delay_rate) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         let step = check("rate", self.rate)
-            .and_then(|()| check(&format!("host:{}", job.origin), self.per_host_rate));
+            .and_then(|()| check(&format!("host:{}", job.origin), host_rate));
         if let Err(e) = step {
             self.shared_failed(e);
             return None;
@@ -784,6 +810,7 @@ impl Coordinator {
             in_flight: self.in_flight.len(),
             queued: self.frontier.queued(),
             live: self.stats.live_reading(Instant::now()),
+            crawl: self.shared.as_ref().map(SharedFrontier::crawl_progress),
         };
         self.progress.update(&snap);
     }

@@ -261,6 +261,11 @@ impl Frontier {
         self.queues.host_gone(origin)
     }
 
+    /// The `Crawl-delay` `origin`'s robots.txt asked for, if any (capped).
+    pub(crate) fn crawl_delay(&self, origin: &str) -> Option<std::time::Duration> {
+        self.queues.crawl_delay(origin)
+    }
+
     /// How many origins asked for a `Crawl-delay`, and the longest (capped).
     pub(crate) fn crawl_delays(&self) -> (u64, Option<std::time::Duration>) {
         self.queues.crawl_delays()

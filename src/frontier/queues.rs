@@ -303,6 +303,11 @@ impl Queues {
         self.origins.get(origin)?.host.gone().cloned()
     }
 
+    /// The `Crawl-delay` of `origin`, if its robots.txt asked for one.
+    pub(super) fn crawl_delay(&self, origin: &str) -> Option<std::time::Duration> {
+        self.origins.get(origin)?.host.delay()
+    }
+
     /// How many origins asked for a `Crawl-delay`, and the longest they asked (capped).
     pub(super) fn crawl_delays(&self) -> (u64, Option<std::time::Duration>) {
         self.origins

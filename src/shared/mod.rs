@@ -196,6 +196,10 @@ pub(crate) struct SharedFrontier {
     joined_stopgen: u64,
     skipped: Skipped,
     report: SharedReport,
+    /// The whole crawl's records, as of the last claim (for the progress line).
+    crawl_records: u64,
+    /// Origins paused crawl-wide as of the last claim, with the time left.
+    holds: Vec<(String, Duration)>,
 }
 
 impl SharedFrontier {
@@ -275,6 +279,8 @@ impl SharedFrontier {
             stopgen: stopgen.unwrap_or(0),
             joined_stopgen: stopgen.unwrap_or(0),
             skipped: Skipped::default(),
+            crawl_records: 0,
+            holds: Vec::new(),
             report: SharedReport {
                 crawl_id: id.to_owned(),
                 node,
@@ -310,7 +316,8 @@ impl SharedFrontier {
         let want = want.min(MAX_CLAIM);
         let (prefix, node, lease_ms) = (&self.prefix, &self.node, millis(self.lease));
         let sent = Instant::now();
-        let (entries, reclaimed, outstanding, stopgen): (Vec<String>, u64, u64, u64) =
+        type Claimed = (Vec<String>, u64, u64, u64, u64, Vec<String>);
+        let (entries, reclaimed, outstanding, stopgen, records, holds): Claimed =
             self.redis.call(|conn, s| {
                 s.claim
                     .key(prefix)
@@ -322,6 +329,14 @@ impl SharedFrontier {
         self.report.reclaimed += reclaimed;
         self.outstanding = outstanding;
         self.stopgen = stopgen;
+        self.crawl_records = records;
+        self.holds = holds
+            .chunks(2)
+            .filter_map(|pair| match pair {
+                [origin, ms] => Some((origin.clone(), Duration::from_millis(ms.parse().ok()?))),
+                _ => None,
+            })
+            .collect();
         if entries.is_empty() {
             self.claim_after = now + POLL;
         }
@@ -523,6 +538,30 @@ impl SharedFrontier {
                 .invoke(conn)
         })?;
         Ok((wait_us > 0).then(|| Duration::from_micros(wait_us)))
+    }
+
+    /// Tells every node that `origin` asked for a pause of `pause` (Retry-After).
+    pub(crate) fn share_hold(&mut self, origin: &str, pause: Duration) -> Result<(), SharedError> {
+        let prefix = &self.prefix;
+        let _: u64 = self.redis.call(|conn, s| {
+            s.hold
+                .key(prefix)
+                .arg(origin)
+                .arg(millis(pause))
+                .invoke(conn)
+        })?;
+        Ok(())
+    }
+
+    /// The pauses other nodes (or this one) shared, as of the last claim: each is applied
+    /// once.
+    pub(crate) fn take_holds(&mut self) -> Vec<(String, Duration)> {
+        std::mem::take(&mut self.holds)
+    }
+
+    /// The whole crawl's records and outstanding pages, as of the last claim.
+    pub(crate) fn crawl_progress(&self) -> (u64, u64) {
+        (self.crawl_records, self.outstanding)
     }
 
     /// Whether the whole crawl is finished: nothing outstanding anywhere, as of the last look.

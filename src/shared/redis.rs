@@ -21,6 +21,7 @@ pub(super) struct Scripts {
     pub renew: Script,
     pub complete: Script,
     pub give_back: Script,
+    pub hold: Script,
     pub gcra: Script,
 }
 
@@ -43,6 +44,7 @@ impl Scripts {
             renew: take("renew"),
             complete: take("complete"),
             give_back: take("give_back"),
+            hold: take("hold"),
             gcra: take("gcra"),
         }
     }

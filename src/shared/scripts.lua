@@ -16,6 +16,8 @@
 --   P.."tally"       hash of crawl-wide counts (admitted, outstanding, records, ...)
 --   P.."stopgen"     bumped by `crawl --stop-crawl`
 --   P.."gcra:"..NAME a rate limit's theoretical arrival time (microseconds)
+--   P.."holds"       sorted set of origins that asked the crawl to pause (Retry-After),
+--                    scored by the end of the pause (ms)
 --
 -- This file is split at the "--@ NAME" lines into one script each, prefixed with the common
 -- part above the first marker.
@@ -132,7 +134,8 @@ return counts
 --@ claim
 -- ARGV: node, n, lease_ms. Takes back expired leases first (their pages go to the front of
 -- the queue), then leases up to n queued pages to `node`.
--- Returns {entries, reclaimed, outstanding, stopgen}
+-- Returns {entries, reclaimed, outstanding, stopgen, records, holds}, holds being origins
+-- paused now and the milliseconds left of each, flattened.
 local node, n, lease = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local now = now_ms()
 local expired = redis.call('ZRANGEBYSCORE', P .. 'leases', '-inf', now, 'LIMIT', 0, 1000)
@@ -149,8 +152,16 @@ if n > 0 then
     redis.call('ZADD', P .. 'leases', now + lease, node .. ' ' .. entry)
   end
 end
+redis.call('ZREMRANGEBYSCORE', P .. 'holds', '-inf', now)
+local held = redis.call('ZRANGEBYSCORE', P .. 'holds', now, '+inf', 'WITHSCORES')
+local holds = {}
+for i = 1, #held, 2 do
+  holds[#holds + 1] = held[i]
+  holds[#holds + 1] = tostring(math.floor(tonumber(held[i + 1]) - now))
+end
 return {got, #expired, tonumber(redis.call('HGET', P .. 'tally', 'outstanding') or '0'),
-  tonumber(redis.call('GET', P .. 'stopgen') or '0')}
+  tonumber(redis.call('GET', P .. 'stopgen') or '0'),
+  tonumber(redis.call('HGET', P .. 'tally', 'records') or '0'), holds}
 
 --@ renew
 -- ARGV: node, lease_ms, entries... Extends each lease `node` still holds; returns the
@@ -210,6 +221,12 @@ for i = 2, #ARGV do
   end
 end
 return back
+
+--@ hold
+-- ARGV: origin, ms. The origin asked for a pause (Retry-After): every node holds its pages
+-- until then (a later end wins; an earlier one does not shorten it).
+redis.call('ZADD', P .. 'holds', 'GT', now_ms() + tonumber(ARGV[2]), ARGV[1])
+return 1
 
 --@ gcra
 -- ARGV: name, interval_us, tolerance_us. GCRA, as governor does it in one process: a request
