@@ -1,0 +1,843 @@
+//! The shared frontier in Redis (`--frontier redis://... --crawl-id ID`): how a crawl scales
+//! with nodes, what Redis costs a node per page, and how many bytes of Redis a URL takes.
+//!
+//! `cargo bench --bench shared` (about 75 s on 2 cores; `-- scaling`, `-- cost` or
+//! `-- memory` runs one part). Every part starts its own `redis-server` (crawl_fixture's
+//! RedisServer: an ephemeral port, no persistence) and runs the real `crawl` binary. The tables
+//! are printed and written to `target/bench-results/shared.md`, the chart to
+//! `target/bench-results/shared-scaling.svg`.
+//!
+//! 1. **Scaling**: 1, 2 and 4 nodes of `--mode async -j 16` crawl a 3,000-page generated site
+//!    served with 50 ms of latency, all started together (the first with the seed, the others
+//!    as soon as the crawl exists in Redis). Pages/s is the union of the nodes' records over the
+//!    wall time from the first start to the last exit (median of three), beside Little's law
+//!    (nodes x 16 / 50 ms) and the bound the site's depths set. The union must hold every page
+//!    of the site exactly once, or the bench fails.
+//! 2. **What Redis costs**: one node, no latency, `-j 64`, a 20,000-page site, with the Redis
+//!    frontier and with the in-memory one (median of five each), with round trips per page and
+//!    Redis's time per page (`INFO commandstats`, reset before each crawl, and `INFO cpu`).
+//! 3. **Memory per URL**: the frontier's layout loaded directly (a 1,000,000-page crawl takes
+//!    too long here): N random fingerprints SADDed into the 4096 `seen:B` buckets as the
+//!    scripts store them, and N `"DEPTH URL"` entries RPUSHed into one queue list, each weighed
+//!    by `used_memory` before and after.
+
+mod common;
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::fs::File;
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use common::{Series, line_chart, machine, num, publish};
+use crawl_fixture::{FixtureServer, Options, RedisOptions, RedisServer};
+use nix::sys::resource::{UsageWho, getrusage};
+use serde_json::Value;
+
+/// Node counts of part 1.
+const NODES: [usize; 3] = [1, 2, 4];
+/// Workers (pages in flight) of each node in part 1.
+const WORKERS: usize = 16;
+/// Pages of part 1's site: several seconds for one node.
+const SCALE_PAGES: usize = 3000;
+/// The fixture server's latency in part 1.
+const LATENCY: Duration = Duration::from_millis(50);
+/// Runs of each node count in part 1 (the median is reported).
+const SCALE_REPS: usize = 3;
+/// Pages of part 2's site.
+const COST_PAGES: usize = 20_000;
+/// Runs of each frontier in part 2 (the median is reported).
+const COST_REPS: usize = 5;
+/// URLs loaded in part 3.
+const MEMORY_SIZES: [usize; 2] = [100_000, 1_000_000];
+/// The scripts' seen-set buckets (`BUCKETS` in src/shared/mod.rs).
+const BUCKETS: u64 = 4096;
+/// Commands per pipeline in part 3.
+const BATCH: usize = 10_000;
+/// `--depth` far past any depth of the generated sites.
+const DEPTH: &str = "100000";
+
+/// A Redis without persistence: the crawl's own cost, not the disk's.
+fn redis_server() -> RedisServer {
+    RedisServer::start_with(RedisOptions {
+        password: None,
+        appendonly: false,
+    })
+}
+
+fn connect(redis: &RedisServer) -> redis::Connection {
+    redis::Client::open(redis.url())
+        .and_then(|c| c.get_connection())
+        .expect("the bench connects to its Redis")
+}
+
+/// `INFO section` as `field -> value`.
+fn info(conn: &mut redis::Connection, section: &str) -> HashMap<String, String> {
+    let text: String = redis::cmd("INFO")
+        .arg(section)
+        .query(conn)
+        .expect("INFO answers");
+    text.lines()
+        .filter_map(|l| l.trim().split_once(':'))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+fn info_f64(info: &HashMap<String, String>, field: &str) -> f64 {
+    info.get(field).and_then(|v| v.parse().ok()).unwrap_or(0.0)
+}
+
+/// Seconds of CPU Redis has used since it started.
+fn redis_cpu_s(conn: &mut redis::Connection) -> f64 {
+    let cpu = info(conn, "cpu");
+    info_f64(&cpu, "used_cpu_user") + info_f64(&cpu, "used_cpu_sys")
+}
+
+/// `used_memory`, after a round trip that makes sure every earlier reply has been read.
+fn used_memory(conn: &mut redis::Connection) -> f64 {
+    let _: String = redis::cmd("PING").query(conn).expect("PING");
+    info_f64(&info(conn, "memory"), "used_memory")
+}
+
+/// Seconds of CPU used by this process (the fixture server runs in it) or by its waited-for
+/// children (the crawl nodes; redis-server is waited for only when dropped).
+fn cpu_s(who: UsageWho) -> f64 {
+    let usage = getrusage(who).expect("getrusage");
+    let s = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 / 1e6;
+    s(usage.user_time()) + s(usage.system_time())
+}
+
+fn temp(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("crawl-bench-shared-{}-{name}", std::process::id()))
+}
+
+/// A node of a shared crawl, running.
+struct Node {
+    child: Child,
+    out: PathBuf,
+    summary: PathBuf,
+    stderr: PathBuf,
+}
+
+impl Node {
+    /// Starts `crawl --frontier URL --crawl-id ID ARGS -o OUT`, the creator (with `seeds` on
+    /// standard input) or a node that joins (no URLS_FILE).
+    fn start(
+        redis: &RedisServer,
+        id: &str,
+        n: usize,
+        seeds: Option<&[String]>,
+        args: &[&str],
+    ) -> Node {
+        let (out, summary, stderr) = (
+            temp(&format!("{id}-{n}.jsonl")),
+            temp(&format!("{id}-{n}.json")),
+            temp(&format!("{id}-{n}.stderr")),
+        );
+        let mut command = Command::new(env!("CARGO_BIN_EXE_crawl"));
+        command
+            .args(args)
+            .args([
+                "--progress",
+                "never",
+                "--frontier",
+                &redis.url(),
+                "--crawl-id",
+                id,
+            ])
+            .arg("-o")
+            .arg(&out)
+            .arg("--summary-json")
+            .arg(&summary)
+            .stdout(Stdio::null())
+            .stderr(File::create(&stderr).expect("stderr file"));
+        if seeds.is_some() {
+            command.arg("-").stdin(Stdio::piped());
+        } else {
+            command.stdin(Stdio::null());
+        }
+        let mut child = command.spawn().expect("crawl runs");
+        if let Some(seeds) = seeds {
+            let mut stdin = child.stdin.take().expect("stdin");
+            for s in seeds {
+                writeln!(stdin, "{s}").expect("seed written");
+            }
+        }
+        Node {
+            child,
+            out,
+            summary,
+            stderr,
+        }
+    }
+
+    /// Waits for the node; its summary and records file. Panics, quoting its stderr, if it
+    /// failed.
+    fn finish(mut self) -> (Value, PathBuf) {
+        let status = self.child.wait().expect("node exits");
+        let stderr = std::fs::read_to_string(&self.stderr).unwrap_or_default();
+        let _ = std::fs::remove_file(&self.stderr);
+        assert!(status.success(), "a node failed ({status}):\n{stderr}");
+        let text = std::fs::read_to_string(&self.summary).expect("summary written");
+        let _ = std::fs::remove_file(&self.summary);
+        (
+            serde_json::from_str(&text).expect("summary is JSON"),
+            self.out,
+        )
+    }
+}
+
+/// Waits until the crawl `id` exists in Redis (its creator admitted the seeds), so that a node
+/// without seeds joins it rather than finding no crawl.
+fn wait_for_crawl(conn: &mut redis::Connection, id: &str, creator: &mut Node) {
+    let key = format!("crawl:{{{id}}}:meta");
+    let started = Instant::now();
+    loop {
+        let exists: bool = redis::cmd("EXISTS").arg(&key).query(conn).expect("EXISTS");
+        if exists {
+            return;
+        }
+        if let Ok(Some(status)) = creator.child.try_wait() {
+            panic!(
+                "the creator of {id} exited ({status}) before the crawl existed:\n{}",
+                std::fs::read_to_string(&creator.stderr).unwrap_or_default()
+            );
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "crawl {id} was never created"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// One run of part 1.
+struct ScaleRun {
+    nodes: usize,
+    wall_s: f64,
+    pages: usize,
+    /// Records per node, in start order.
+    per_node: Vec<u64>,
+    round_trips: f64,
+    /// Pages at each depth.
+    depths: Vec<usize>,
+    /// CPU seconds: the nodes, the fixture server (this process), Redis.
+    cpu: [f64; 3],
+}
+
+/// Reads the nodes' records: the union must hold every page of the site once, without errors.
+/// Returns the pages at each depth.
+fn check_union(files: &[PathBuf], pages: usize, what: &str) -> Vec<usize> {
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut depths = Vec::new();
+    let mut errors = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(file).expect("records written");
+        let _ = std::fs::remove_file(file);
+        for line in text.lines() {
+            let record: Value = serde_json::from_str(line).expect("a JSON record per line");
+            let url = record["url"]
+                .as_str()
+                .expect("a record has a url")
+                .to_owned();
+            if !record["error"].is_null() {
+                errors.push(format!("{url}: {}", record["error"]));
+            }
+            let depth = record["depth"].as_u64().unwrap_or(0) as usize;
+            if depths.len() <= depth {
+                depths.resize(depth + 1, 0);
+            }
+            depths[depth] += 1;
+            *seen.entry(url).or_insert(0) += 1;
+        }
+    }
+    let twice: Vec<(&String, &usize)> = seen.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(
+        twice.is_empty(),
+        "{what}: {} URL(s) recorded more than once, e.g. {:?}",
+        twice.len(),
+        &twice[..twice.len().min(5)]
+    );
+    assert_eq!(
+        seen.len(),
+        pages,
+        "{what}: the union has {} URLs, the site {pages}",
+        seen.len()
+    );
+    assert!(
+        errors.is_empty(),
+        "{what}: {} page(s) failed, e.g. {:?}",
+        errors.len(),
+        &errors[..errors.len().min(5)]
+    );
+    depths
+}
+
+fn scale_run(server: &FixtureServer, nodes: usize) -> ScaleRun {
+    let redis = redis_server();
+    let mut conn = connect(&redis);
+    let id = format!("scale-{nodes}");
+    let workers = WORKERS.to_string();
+    let args = [
+        "--mode",
+        "async",
+        "-j",
+        &workers,
+        "--per-host-workers",
+        "0",
+        "--ignore-robots",
+        "-d",
+        DEPTH,
+    ];
+    let seeds = [server.url("/gen/0")];
+    let (children_before, self_before, redis_before) = (
+        cpu_s(UsageWho::RUSAGE_CHILDREN),
+        cpu_s(UsageWho::RUSAGE_SELF),
+        redis_cpu_s(&mut conn),
+    );
+    let started = Instant::now();
+    let mut running = vec![Node::start(&redis, &id, 0, Some(&seeds), &args)];
+    if nodes > 1 {
+        wait_for_crawl(&mut conn, &id, &mut running[0]);
+        for n in 1..nodes {
+            running.push(Node::start(&redis, &id, n, None, &args));
+        }
+    }
+    let ended: Vec<(Value, PathBuf)> = running.into_iter().map(Node::finish).collect();
+    let wall_s = started.elapsed().as_secs_f64();
+    let cpu = [
+        cpu_s(UsageWho::RUSAGE_CHILDREN) - children_before,
+        cpu_s(UsageWho::RUSAGE_SELF) - self_before,
+        redis_cpu_s(&mut conn) - redis_before,
+    ];
+    let summaries: Vec<&Value> = ended.iter().map(|(s, _)| s).collect();
+    for s in &summaries {
+        assert_eq!(
+            num(s, &["shared", "crawl_outstanding"]),
+            0.0,
+            "{id}: a node ended with pages outstanding"
+        );
+    }
+    let files: Vec<PathBuf> = ended.iter().map(|(_, f)| f.clone()).collect();
+    let depths = check_union(&files, SCALE_PAGES, &id);
+    let per_node: Vec<u64> = summaries
+        .iter()
+        .map(|s| num(s, &["pages"]) as u64)
+        .collect();
+    let round_trips: f64 = summaries
+        .iter()
+        .map(|s| num(s, &["shared", "round_trips"]))
+        .sum();
+    ScaleRun {
+        nodes,
+        wall_s,
+        pages: SCALE_PAGES,
+        per_node,
+        round_trips,
+        depths,
+        cpu,
+    }
+}
+
+/// Pages/s if every depth took whole rounds of one latency each, `slots` pages at a time: the
+/// most a crawl that admits depth by depth can do, whatever its frontier.
+fn level_bound(depths: &[usize], slots: usize) -> f64 {
+    let rounds: usize = depths.iter().map(|d| d.div_ceil(slots)).sum();
+    depths.iter().sum::<usize>() as f64 / (rounds as f64 * LATENCY.as_secs_f64())
+}
+
+fn scaling(out: &mut String) {
+    let server = FixtureServer::start(Options {
+        pages: SCALE_PAGES,
+        latency: LATENCY,
+        ..Options::default()
+    })
+    .expect("fixture server");
+    // Every node count once per round, so that a slow moment of the machine does not fall on
+    // one count only.
+    let mut runs: Vec<Vec<ScaleRun>> = NODES.iter().map(|_| Vec::new()).collect();
+    for _ in 0..SCALE_REPS {
+        for (i, &n) in NODES.iter().enumerate() {
+            runs[i].push(scale_run(&server, n));
+        }
+    }
+    let cores = std::thread::available_parallelism().map_or(1, usize::from) as f64;
+    let latency_s = LATENCY.as_secs_f64();
+
+    writeln!(
+        out,
+        "### 1. Scaling: nodes of one crawl, 50 ms server latency\n\n\
+         A generated site of {SCALE_PAGES} pages (10 links each, seed `/gen/0`) served with \
+         {} ms of latency; every node `--mode async -j {WORKERS} --per-host-workers 0 \
+         --ignore-robots -d {DEPTH}`, all started together (the first with the seed, the others \
+         as soon as `crawl:{{ID}}:meta` exists). Pages/s is the union of the records over the \
+         wall time from the first start to the last exit; the union held every page exactly \
+         once, without errors, in every run. Little's law: nodes x {WORKERS} / {} s. The depth \
+         bound is what any crawl that admits depth by depth could do: every depth in whole \
+         rounds of {} ms, nodes x {WORKERS} pages a round. Median of {SCALE_REPS} runs (by \
+         wall time), each round runs 1, 2 and 4 nodes in turn; CPU is that run's, over its wall \
+         time, as a share of the machine's {cores} cores.\n",
+        LATENCY.as_millis(),
+        latency_s,
+        LATENCY.as_millis(),
+    )
+    .ok();
+    writeln!(
+        out,
+        "| nodes | wall s | pages/s | all runs | Little's law | share | depth bound | share \
+         | records per node | Redis round trips per page | CPU: nodes | CPU: fixture server \
+         | CPU: Redis |"
+    )
+    .ok();
+    writeln!(
+        out,
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|"
+    )
+    .ok();
+    let mut measured = Vec::new();
+    let mut ideal = Vec::new();
+    let mut bounded = Vec::new();
+    let mut depths = Vec::new();
+    for mut reps in runs {
+        let all: Vec<String> = reps
+            .iter()
+            .map(|r| format!("{:.0}", r.pages as f64 / r.wall_s))
+            .collect();
+        reps.sort_by(|a, b| a.wall_s.total_cmp(&b.wall_s));
+        let r = reps.swap_remove(reps.len() / 2);
+        let got = r.pages as f64 / r.wall_s;
+        let law = (r.nodes * WORKERS) as f64 / latency_s;
+        let bound = level_bound(&r.depths, r.nodes * WORKERS);
+        let share = |cpu: f64| format!("{:.0}%", 100.0 * cpu / (r.wall_s * cores));
+        let per_node: Vec<String> = r.per_node.iter().map(u64::to_string).collect();
+        writeln!(
+            out,
+            "| {} | {:.2} | {got:.0} | {} | {law:.0} | {:.0}% | {bound:.0} | {:.0}% | {} | \
+             {:.2} | {} | {} | {} |",
+            r.nodes,
+            r.wall_s,
+            all.join(", "),
+            100.0 * got / law,
+            100.0 * got / bound,
+            per_node.join(" / "),
+            r.round_trips / r.pages as f64,
+            share(r.cpu[0]),
+            share(r.cpu[1]),
+            share(r.cpu[2]),
+        )
+        .ok();
+        measured.push((r.nodes as f64, got));
+        ideal.push((r.nodes as f64, law));
+        bounded.push((r.nodes as f64, bound));
+        depths = r.depths;
+    }
+    let levels: Vec<String> = depths.iter().map(usize::to_string).collect();
+    writeln!(
+        out,
+        "\nPages at each depth from the seed: {}. A depth is admitted only when no shallower \
+         page is outstanding anywhere, so the crawl starts with 1, then 10 pages in flight, and \
+         every depth ends with a partial round: that, not Redis or the CPU, is most of the gap \
+         to Little's law. The rest is starting the processes and the joiners' first look for \
+         work.",
+        levels.join(", ")
+    )
+    .ok();
+    let title = "shared crawl: pages/s against nodes (16 workers each, 50 ms latency)";
+    let series: Vec<Series> = vec![
+        ("measured".to_owned(), measured),
+        (format!("Little's law: nodes x {WORKERS} / 50 ms"), ideal),
+        ("depth bound".to_owned(), bounded),
+    ];
+    match line_chart("shared-scaling", title, "nodes", "pages/s", false, &series) {
+        Ok(path) => writeln!(out, "\n![{title}]({})\n", path.display()).ok(),
+        Err(e) => writeln!(out, "\n(chart shared-scaling not drawn: {e})\n").ok(),
+    };
+}
+
+/// Runs one `crawl ARGS --progress never -o /dev/null` with `seeds` on standard input, as
+/// common::crawl does, but keeps its stderr to quote if it fails.
+fn solo(seeds: &[String], args: &[&str]) -> Value {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let (summary, stderr) = (
+        temp(&format!("solo-{n}.json")),
+        temp(&format!("solo-{n}.stderr")),
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_crawl"))
+        .args(["--per-host-workers", "0"])
+        .args(args)
+        .args(["--progress", "never", "-o", "/dev/null", "--summary-json"])
+        .arg(&summary)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(File::create(&stderr).expect("stderr file"))
+        .spawn()
+        .expect("crawl runs");
+    {
+        let mut stdin = child.stdin.take().expect("stdin");
+        for s in seeds {
+            writeln!(stdin, "{s}").expect("seed written");
+        }
+    }
+    let status = child.wait().expect("crawl finishes");
+    let text = std::fs::read_to_string(&stderr).unwrap_or_default();
+    let _ = std::fs::remove_file(&stderr);
+    assert!(
+        status.success(),
+        "crawl {args:?} failed ({status}):\n{text}"
+    );
+    let text = std::fs::read_to_string(&summary).expect("summary written");
+    let _ = std::fs::remove_file(&summary);
+    serde_json::from_str(&text).expect("summary is JSON")
+}
+
+/// One crawl of part 2.
+struct CostRun {
+    pages_per_s: f64,
+    round_trips: f64,
+    scripts: f64,
+    script_us: f64,
+    redis_cpu_s: f64,
+    /// used_memory after the crawl, less before (the first run only).
+    memory: f64,
+    admitted: f64,
+}
+
+/// `(calls, usec)` of every script call (EVALSHA and its EVAL fallback) since CONFIG RESETSTAT.
+fn script_stats(conn: &mut redis::Connection) -> (f64, f64) {
+    let stats = info(conn, "commandstats");
+    let mut total = (0.0, 0.0);
+    for name in ["cmdstat_evalsha", "cmdstat_eval"] {
+        if let Some(line) = stats.get(name) {
+            for part in line.split(',') {
+                match part.split_once('=') {
+                    Some(("calls", v)) => total.0 += v.parse::<f64>().unwrap_or(0.0),
+                    Some(("usec", v)) => total.1 += v.parse::<f64>().unwrap_or(0.0),
+                    _ => {}
+                }
+            }
+        }
+    }
+    total
+}
+
+fn cost(out: &mut String, memory_rows: &mut Vec<String>) {
+    let server = FixtureServer::start(Options {
+        pages: COST_PAGES,
+        ..Options::default()
+    })
+    .expect("fixture server");
+    let redis = redis_server();
+    let mut conn = connect(&redis);
+    let seeds = [server.url("/gen/0")];
+    let url = redis.url();
+    let args = ["-m", "async", "-j", "64", "--ignore-robots", "-d", DEPTH];
+    let mut memory_runs = Vec::new();
+    let mut redis_runs = Vec::new();
+    for rep in 0..COST_REPS {
+        let s = solo(&seeds, &args);
+        assert_eq!(num(&s, &["pages"]) as usize, COST_PAGES, "in-memory crawl");
+        memory_runs.push(num(&s, &["pages_per_s"]));
+
+        let id = format!("cost-{rep}");
+        let mut shared_args = args.to_vec();
+        shared_args.extend_from_slice(&["--frontier", &url, "--crawl-id", &id, "-"]);
+        let _: () = redis::cmd("CONFIG")
+            .arg("RESETSTAT")
+            .query(&mut conn)
+            .expect("CONFIG RESETSTAT");
+        let cpu_before = redis_cpu_s(&mut conn);
+        let s = solo(&seeds, &shared_args);
+        let (scripts, script_us) = script_stats(&mut conn);
+        let cpu_after = redis_cpu_s(&mut conn);
+        // What the crawl left in Redis is what dropping its keys frees (used_memory before the
+        // crawl would also count Redis's per-command latency histograms, allocated on first use
+        // after the RESETSTAT, about 0.7 MB).
+        let memory_after = used_memory(&mut conn);
+        let _: () = redis::cmd("FLUSHALL").query(&mut conn).expect("FLUSHALL");
+        let memory_before = used_memory(&mut conn);
+        assert_eq!(num(&s, &["pages"]) as usize, COST_PAGES, "Redis crawl");
+        redis_runs.push(CostRun {
+            pages_per_s: num(&s, &["pages_per_s"]),
+            round_trips: num(&s, &["shared", "round_trips"]),
+            scripts,
+            script_us,
+            redis_cpu_s: cpu_after - cpu_before,
+            memory: memory_after - memory_before,
+            admitted: num(&s, &["shared", "crawl_admitted"]),
+        });
+    }
+    // Every run, in the order they ran, then the medians.
+    let all = |v: &mut dyn Iterator<Item = f64>| {
+        v.map(|x| format!("{x:.0}")).collect::<Vec<_>>().join(", ")
+    };
+    let memory_all = all(&mut memory_runs.iter().copied());
+    let redis_all = all(&mut redis_runs.iter().map(|r| r.pages_per_s));
+    memory_runs.sort_by(f64::total_cmp);
+    let memory_median = memory_runs[COST_REPS / 2];
+    let first_memory = (redis_runs[0].memory, redis_runs[0].admitted);
+    redis_runs.sort_by(|a, b| a.pages_per_s.total_cmp(&b.pages_per_s));
+    let r = &redis_runs[COST_REPS / 2];
+    let pages = COST_PAGES as f64;
+
+    writeln!(
+        out,
+        "### 2. What Redis costs one node\n\n\
+         One node, no server latency, a generated site of {COST_PAGES} pages, `--mode async \
+         -j 64 --per-host-workers 0 --ignore-robots -d {DEPTH}`, with the in-memory frontier \
+         and with the Redis one (Redis on 127.0.0.1, no persistence). Median of {COST_REPS} \
+         runs each, alternated (all runs listed in the order they ran); pages/s is the crawl's own (`pages_per_s` of its summary). \
+         Script time is `INFO commandstats`' EVALSHA (and EVAL) microseconds, reset before \
+         the crawl; Redis CPU is its `used_cpu_user + used_cpu_sys` over the crawl (network \
+         I/O included).\n"
+    )
+    .ok();
+    writeln!(
+        out,
+        "| frontier | pages/s | all runs | round trips per page | scripts per page | \
+         script µs per page | Redis CPU µs per page |"
+    )
+    .ok();
+    writeln!(out, "|---|---:|---:|---:|---:|---:|---:|").ok();
+    writeln!(
+        out,
+        "| in memory | {memory_median:.0} | {memory_all} | 0 | 0 | 0 | 0 |"
+    )
+    .ok();
+    writeln!(
+        out,
+        "| Redis | {:.0} | {} | {:.2} | {:.2} | {:.1} | {:.1} |",
+        r.pages_per_s,
+        redis_all,
+        r.round_trips / pages,
+        r.scripts / pages,
+        r.script_us / pages,
+        r.redis_cpu_s * 1e6 / pages,
+    )
+    .ok();
+    let us = r.redis_cpu_s * 1e6 / pages;
+    writeln!(
+        out,
+        "\nThe Redis frontier runs at {:.0}% of the in-memory one here: {:.0} µs a page \
+         against {:.0} µs. Each page costs about one round trip (its `complete` script; claims \
+         come in batches), made in turn by the node's coordinator. At {us:.0} µs of Redis CPU \
+         a page, one Redis core would serve about {:.0} pages/s for all nodes together.\n",
+        100.0 * r.pages_per_s / memory_median,
+        1e6 / r.pages_per_s,
+        1e6 / memory_median,
+        1e6 / us.max(1e-9),
+    )
+    .ok();
+    memory_rows.push(format!(
+        "| a real crawl of {:.0} pages (part 2), after it finished: what dropping its keys \
+         frees | {:.0} known | {:.2} MB | {:.1} |",
+        first_memory.1,
+        first_memory.1,
+        first_memory.0 / 1048576.0,
+        first_memory.0 / first_memory.1.max(1.0)
+    ));
+}
+
+/// splitmix64: random fingerprints without a dependency.
+fn splitmix(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// Sends `commands` through pipelines of [`BATCH`]; returns the seconds it took.
+fn load(
+    conn: &mut redis::Connection,
+    n: usize,
+    mut command: impl FnMut(usize, &mut redis::Pipeline),
+) -> f64 {
+    let started = Instant::now();
+    let mut i = 0;
+    while i < n {
+        let mut pipe = redis::pipe();
+        for j in i..(i + BATCH).min(n) {
+            command(j, &mut pipe);
+        }
+        pipe.exec(conn).expect("pipeline");
+        i += BATCH;
+    }
+    started.elapsed().as_secs_f64()
+}
+
+fn memory(out: &mut String, memory_rows: &[String]) {
+    let redis = redis_server();
+    let mut conn = connect(&redis);
+    // Redis 7 allocates a latency histogram for each command on its first use: off, so that
+    // only the data is weighed.
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("latency-tracking")
+        .arg("no")
+        .query(&mut conn)
+        .expect("CONFIG SET");
+    let prefix = "crawl:{m}:";
+    let mut rows = Vec::new();
+    let mut notes = Vec::new();
+    let mut rng = 0x5eed_u64;
+    // The layout's fixed cost: every bucket with one fingerprint (a set key, its object and
+    // the smallest intset).
+    let _: () = redis::cmd("FLUSHALL").query(&mut conn).expect("FLUSHALL");
+    let before = used_memory(&mut conn);
+    load(&mut conn, BUCKETS as usize, |b, pipe| {
+        let fp = splitmix(&mut rng) / BUCKETS * BUCKETS + b as u64;
+        pipe.cmd("SADD")
+            .arg(format!("{prefix}seen:{b}"))
+            .arg((fp as i64).to_string())
+            .ignore();
+    });
+    let bucket_cost = (used_memory(&mut conn) - before) / BUCKETS as f64;
+    notes.push(format!(
+        "The {BUCKETS} buckets themselves: {bucket_cost:.0} bytes each with one fingerprint, \
+         {:.2} MB in all, whatever the crawl's size; that is most of what a small crawl leaves \
+         in Redis.",
+        bucket_cost * BUCKETS as f64 / 1048576.0
+    ));
+    for n in MEMORY_SIZES {
+        let _: () = redis::cmd("FLUSHALL").query(&mut conn).expect("FLUSHALL");
+        let before = used_memory(&mut conn);
+        let secs = load(&mut conn, n, |_, pipe| {
+            let fp = splitmix(&mut rng);
+            // As push_triple sends it: bucket fp % 4096, the member fp as a signed integer.
+            pipe.cmd("SADD")
+                .arg(format!("{prefix}seen:{}", fp % BUCKETS))
+                .arg((fp as i64).to_string())
+                .ignore();
+        });
+        let after = used_memory(&mut conn);
+        // Every bucket's encoding and size: the layout counts on intsets (at most 512 members).
+        let mut pipe = redis::pipe();
+        for b in 0..BUCKETS {
+            let key = format!("{prefix}seen:{b}");
+            pipe.cmd("OBJECT").arg("ENCODING").arg(&key);
+            pipe.cmd("SCARD").arg(&key);
+        }
+        let replies: Vec<redis::Value> = pipe.query(&mut conn).expect("encodings");
+        let mut intsets = 0;
+        let mut largest = 0i64;
+        let mut members = 0i64;
+        for pair in replies.chunks(2) {
+            if let [encoding, card] = pair {
+                let encoding: String = redis::from_redis_value_ref(encoding).unwrap_or_default();
+                let card: i64 = redis::from_redis_value_ref(card).unwrap_or(0);
+                intsets += usize::from(encoding == "intset");
+                largest = largest.max(card);
+                members += card;
+            }
+        }
+        rows.push(format!(
+            "| {n} fingerprints in the 4096 `seen:B` sets (a known URL) | {members} known | \
+             {:.2} MB | {:.1} |",
+            (after - before) / 1048576.0,
+            (after - before) / n as f64
+        ));
+        notes.push(format!(
+            "{n} fingerprints: {intsets} of {BUCKETS} buckets are intsets, the largest holds \
+             {largest} members (Redis keeps a set an intset up to `set-max-intset-entries`, \
+             512); loaded in {secs:.1} s."
+        ));
+
+        let _: () = redis::cmd("FLUSHALL").query(&mut conn).expect("FLUSHALL");
+        let before = used_memory(&mut conn);
+        let queue = format!("{prefix}queue");
+        let mut entry_bytes = 0usize;
+        let secs = load(&mut conn, n, |_, pipe| {
+            let page = 100_000 + splitmix(&mut rng) % 900_000;
+            let entry = format!("4 http://127.0.0.1:8080/gen/{page}");
+            entry_bytes = entry.len();
+            pipe.cmd("RPUSH").arg(&queue).arg(entry).ignore();
+        });
+        let after = used_memory(&mut conn);
+        let len: i64 = redis::cmd("LLEN")
+            .arg(&queue)
+            .query(&mut conn)
+            .expect("LLEN");
+        assert_eq!(len as usize, n, "every entry queued");
+        rows.push(format!(
+            "| {n} entries like `4 http://127.0.0.1:8080/gen/123456` ({entry_bytes} bytes) in \
+             the `queue` list (a queued page) | {len} queued | {:.2} MB | {:.1} |",
+            (after - before) / 1048576.0,
+            (after - before) / n as f64
+        ));
+        notes.push(format!("{n} queue entries loaded in {secs:.1} s."));
+    }
+    let _: () = redis::cmd("FLUSHALL").query(&mut conn).expect("FLUSHALL");
+
+    writeln!(
+        out,
+        "### 3. Redis memory per URL\n\n\
+         The frontier's layout loaded directly, as the scripts store it (a crawl of a million \
+         pages takes too long on this machine): random 64-bit fingerprints SADDed one by one \
+         into `crawl:{{m}}:seen:B`, B = fp mod {BUCKETS}, the member the fingerprint as a signed \
+         decimal integer; and `\"DEPTH URL\"` entries RPUSHed into one `queue` list. Bytes are \
+         Redis's `used_memory` after, less before, over N; pipelines of {BATCH} commands. A \
+         known URL keeps its fingerprint for the whole crawl; a queued one also has its queue \
+         entry until a node claims it (then a lease entry until it is finished). The target \
+         is at most 100 bytes per known URL.\n"
+    )
+    .ok();
+    writeln!(out, "| what | N | used_memory | bytes per URL |").ok();
+    writeln!(out, "|---|---:|---:|---:|").ok();
+    for row in rows.iter().chain(memory_rows) {
+        writeln!(out, "{row}").ok();
+    }
+    writeln!(out).ok();
+    for note in notes {
+        writeln!(out, "- {note}").ok();
+    }
+    writeln!(out).ok();
+}
+
+fn main() {
+    let started = Instant::now();
+    let probe = redis_server();
+    let version = info(&mut connect(&probe), "server")
+        .get("redis_version")
+        .cloned()
+        .unwrap_or_else(|| "?".into());
+    drop(probe);
+    // The cpuinfo flag a hypervisor sets: figures on a VM share its host.
+    let vm = if std::fs::read_to_string("/proc/cpuinfo").is_ok_and(|c| c.contains(" hypervisor")) {
+        ", a virtual machine"
+    } else {
+        ""
+    };
+    let mut out = format!(
+        "## Shared frontier: nodes, Redis's cost, Redis's memory\n\nMachine: {}{vm}; redis-server \
+         {version}. The fixture server runs in the bench process and shares the cores with the \
+         nodes and Redis.\n\n",
+        machine()
+    );
+    // cargo passes `--bench`; any other word names the parts to run.
+    let parts: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let wants = |part: &str| parts.is_empty() || parts.iter().any(|p| p == part);
+    let mut memory_rows = Vec::new();
+    if wants("scaling") {
+        scaling(&mut out);
+    }
+    if wants("cost") {
+        cost(&mut out, &mut memory_rows);
+    }
+    if wants("memory") {
+        memory(&mut out, &memory_rows);
+    }
+    writeln!(
+        out,
+        "The bench took {:.0} s.",
+        started.elapsed().as_secs_f64()
+    )
+    .ok();
+    publish("shared", &out);
+}
