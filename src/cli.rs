@@ -212,7 +212,7 @@ pub struct Args {
     #[arg(
         long,
         value_name = "SECS",
-        default_value_t = 30.0,
+        default_value_t = 60.0,
         help_heading = "Shared crawl"
     )]
     pub lease: f64,

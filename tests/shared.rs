@@ -221,6 +221,7 @@ every_mode! {
             .map(|(_, _, summary)| summary.as_ref().expect("summary")["ok"].as_u64().unwrap_or(0))
             .collect();
         assert_eq!(mine.iter().sum::<u64>(), PAGES as u64, "{mine:?}");
+        assert!(mine.iter().all(|&n| n > 0), "a node did nothing: {mine:?}");
     }
 
     fn a_node_killed_mid_crawl_loses_nothing(mode) {
@@ -229,8 +230,9 @@ every_mode! {
         let expected = reference(mode, &s);
         let seeds = format!("{}\n", s.url("/gen/0"));
         let url = redis.url();
-        let args = ["-j", "4", "--lease", "2"];
-        let a = Node::start(mode, &url, "kill", Some(&seeds), &["-d", "100", "-j", "4", "--lease", "2"]);
+        // A sequential node's lease must be twice --timeout (it renews only between pages).
+        let args = ["-j", "4", "--lease", "4", "--timeout", "2"];
+        let a = Node::start(mode, &url, "kill", Some(&seeds), &["-d", "100", "-j", "4", "--timeout", "2", "--lease", "4"]);
         wait_for_crawl(&redis, "kill");
         let b = Node::start(mode, &url, "kill", None, &args);
         b.wait_for_records(20);
@@ -279,13 +281,13 @@ fn a_node_stopped_past_its_lease_drops_its_pages_and_records_nothing_twice() {
         &url,
         "pause",
         Some(&seeds),
-        &["-d", "100", "-j", "4", "--lease", "2"],
+        &["-d", "100", "-j", "4", "--lease", "3"],
     );
     wait_for_crawl(&redis, "pause");
-    let b = Node::start("threads", &url, "pause", None, &["-j", "4", "--lease", "2"]);
+    let b = Node::start("threads", &url, "pause", None, &["-j", "4", "--lease", "3"]);
     b.wait_for_records(10);
     kill(b.pid(), Signal::SIGSTOP).expect("stop node b");
-    std::thread::sleep(Duration::from_secs(5));
+    std::thread::sleep(Duration::from_secs(7));
     kill(b.pid(), Signal::SIGCONT).expect("wake node b");
     let (code_b, stderr_b, summary_b, out_b) = b.finish();
     let (code_a, stderr_a, _, out_a) = a.finish();
@@ -632,7 +634,10 @@ fn crawl_delay_paces_the_host_across_nodes() {
 #[test]
 fn retry_after_holds_the_host_on_every_node() {
     let redis = RedisServer::start();
+    // 100 ms a response: a node that did not hold the host would ask for its next page well
+    // inside the pause.
     let s = server_with(Options {
+        latency: Duration::from_millis(100),
         log_requests: true,
         ..Options::default()
     });
@@ -641,9 +646,9 @@ fn retry_after_holds_the_host_on_every_node() {
     let files = two_nodes(&redis, "hold", &seeds, &args);
     let (got, _) = union(&files);
     assert_eq!(got.len(), 8);
-    // The first page got 503 with Retry-After: 1. The other node hears of it at its next
-    // look at the crawl (every 100 ms at most); after that, no page of the host was asked
-    // for until the second was over.
+    // The first page got 503 with Retry-After: 1 (after 100 ms). The other node hears of it
+    // at its next look at the crawl (every 100 ms while it has work); after that, no page of
+    // the host was asked for until the second was over.
     let at = page_times(&s);
     assert_eq!(at.len(), 9, "eight pages and one retry");
     let quiet = (
@@ -656,4 +661,99 @@ fn retry_after_holds_the_host_on_every_node() {
         .map(|t| t.duration_since(at[0]))
         .collect();
     assert!(during.is_empty(), "requests during the pause: {during:?}");
+}
+
+/// CPU seconds (user + system) a running process has used so far.
+fn cpu_seconds(pid: Pid) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc stat");
+    // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
+    let rest = &stat[stat.rfind(')').expect("stat format") + 2..];
+    let fields: Vec<&str> = rest.split(' ').collect();
+    let ticks: f64 =
+        fields[11].parse::<f64>().unwrap_or(0.0) + fields[12].parse::<f64>().unwrap_or(0.0);
+    // /proc counts in USER_HZ, 100 a second on Linux whatever the kernel's tick.
+    let hz = 100.0;
+    ticks / hz
+}
+
+every_mode! {
+    fn a_stopped_node_keeps_its_slow_page_and_waits_without_spinning(mode) {
+        let redis = RedisServer::start();
+        let s = server_with(Options { log_requests: true, ..Options::default() });
+        // One page that takes 4 s, twice the lease: only renewals keep it this node's. A
+        // sequential node renews only between pages, so its lease must be twice --timeout.
+        let seeds = format!("{}\n", s.url("/slow?ms=4000"));
+        let url = redis.url();
+        let lease: &[&str] = if mode == "sequential" {
+            &["--lease", "10", "--timeout", "5"]
+        } else {
+            &["--lease", "2"]
+        };
+        let mut args = vec!["-j", "2", "--grace", "8", "--ignore-robots"];
+        args.extend_from_slice(lease);
+        let a = Node::start(mode, &url, "slow", Some(&seeds), &args);
+        wait_for_crawl(&redis, "slow");
+        let b = Node::start("async", &url, "slow", None, &["-j", "2", "--lease", "2"]);
+        if mode == "sequential" {
+            let run = crawl_raw(
+                &["--mode", "sequential", "--frontier", &url, "--crawl-id", "slow"],
+                &["--lease", "2"],
+                "",
+            );
+            assert_eq!(run.code, 2);
+            assert!(run.stderr.contains("--lease: must be at least twice --timeout (30 s)"), "{}", run.stderr);
+        }
+        let started = Instant::now();
+        while s.hits("/slow") == 0 {
+            assert!(started.elapsed() < Duration::from_secs(20), "the slow page was never asked for");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        kill(a.pid(), Signal::SIGINT).expect("Ctrl-C node a");
+        let before = cpu_seconds(a.pid());
+        std::thread::sleep(Duration::from_secs(3));
+        let spent = cpu_seconds(a.pid()) - before;
+        assert!(spent < 0.5, "the stopping node used {spent:.2} CPU s in 3 s, waiting");
+        let (code_a, stderr_a, _, out_a) = a.finish();
+        let (code_b, stderr_b, _, out_b) = b.finish();
+        assert_eq!(code_a, 130, "{stderr_a}");
+        assert_eq!(code_b, 0, "{stderr_b}");
+        let (got, counts) = union(&[out_a, out_b]);
+        assert_eq!(got.len(), 1);
+        assert!(counts.values().all(|&n| n == 1));
+        // The stopping node renewed its lease while the page was slow: nobody fetched it again.
+        assert_eq!(s.hits("/slow"), 1, "the slow page was fetched twice");
+    }
+}
+
+#[test]
+fn a_crawl_whose_keys_vanish_is_not_taken_for_finished() {
+    let mut redis = RedisServer::start_with(RedisOptions {
+        appendonly: false,
+        ..RedisOptions::default()
+    });
+    let s = site(30);
+    let seeds = format!("{}\n", s.url("/gen/0"));
+    let a = Node::start(
+        "threads",
+        &redis.url(),
+        "vanish",
+        Some(&seeds),
+        &["-d", "100", "-j", "4", "--lease", "5"],
+    );
+    a.wait_for_records(10);
+    // Back at once, but empty: no append-only file.
+    redis.restart();
+    let (code, stderr, _, out) = a.finish();
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("the crawl's keys are gone from Redis"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("finished"), "{stderr}");
+    let (got, _) = union(&[out]);
+    assert!(
+        got.len() >= 10 && got.len() < PAGES,
+        "{} records",
+        got.len()
+    );
 }

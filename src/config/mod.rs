@@ -404,7 +404,7 @@ pub const DEFAULT_HOST_FAILURES: u32 = 5;
 /// low enough that no mode runs out of memory or file descriptors just setting them up.
 pub const MAX_WORKERS: usize = 10_000;
 /// How long a shared crawl's node keeps a page without renewing its lease, by default.
-pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(60);
 /// Shortest lease accepted: a node renews every third of it, and a round trip to Redis across
 /// machines must fit with room to spare.
 pub const MIN_LEASE: Duration = Duration::from_secs(2);
@@ -740,6 +740,20 @@ impl Config {
                     "must be from {} to {} seconds, got {}",
                     MIN_LEASE.as_secs(),
                     MAX_LEASE.as_secs(),
+                    shared.lease.as_secs_f64()
+                ),
+            ));
+        }
+        // A sequential node fetches on the thread that renews its leases: no renewal happens
+        // during a fetch, so a page must fit in a lease with room for the wait since the
+        // last renewal (a third of a lease at most).
+        if self.mode == Mode::Sequential && shared.lease < self.timeout * 2 {
+            return Err(ConfigError::new(
+                Setting::Lease,
+                format!(
+                    "must be at least twice --timeout ({} s) in sequential mode, which renews \
+                     leases only between pages; got {} s",
+                    self.timeout.as_secs_f64(),
                     shared.lease.as_secs_f64()
                 ),
             ));

@@ -67,6 +67,15 @@ pub enum Next {
     Done,
 }
 
+/// Which crawl-wide limit of a shared crawl said "wait".
+#[derive(Debug, Clone, Copy)]
+enum Refused {
+    /// The page's host's: `--per-host-rate` or its Crawl-delay.
+    Host,
+    /// `--rate`.
+    Crawl,
+}
+
 /// How a task handed out by [`Coordinator::next`] ended.
 #[derive(Debug)]
 pub enum Outcome {
@@ -268,6 +277,7 @@ impl Coordinator {
             self.stats.restart_clock();
         }
         self.settle_rate_wait(now);
+        self.shared_renew(now);
         let (mut next, rate_limited) = self.decide(now);
         if rate_limited {
             let idle = self.stats.workers.saturating_sub(self.in_flight.len());
@@ -278,14 +288,27 @@ impl Coordinator {
         if let (Next::Wait { until }, Some(shared)) = (&mut next, &self.shared)
             && self.shared_error.is_none()
         {
-            let wake = shared.wake_at(now);
+            let wake = shared.wake_at(now, !self.stopping);
             *until = Some(until.map_or(wake, |u| u.min(wake)));
         }
         next
     }
 
-    /// A shared node's turn with Redis: renew its leases, notice a crawl-wide stop, and lease
-    /// more pages when its own queue runs low.
+    /// Renews a shared node's leases when due: while it works, and while a stop lets the
+    /// pages in flight finish.
+    fn shared_renew(&mut self, now: Instant) {
+        if self.shared_error.is_some() {
+            return;
+        }
+        if let Some(shared) = self.shared.as_mut()
+            && let Err(e) = shared.renew_if_due(now)
+        {
+            self.shared_failed(e);
+        }
+    }
+
+    /// A shared node's turn with Redis: lease more pages when its own queue runs low, or only
+    /// look (at most every 100 ms) to hear of a crawl-wide stop and of paused hosts.
     fn shared_tick(&mut self, now: Instant) {
         if self.shared_error.is_some() || self.stopping {
             return;
@@ -293,15 +316,14 @@ impl Coordinator {
         let Some(shared) = self.shared.as_mut() else {
             return;
         };
-        let step = shared.renew_if_due(now).and_then(|()| {
-            let have = self.frontier.queued() + self.in_flight.len();
-            let workers = self.stats.workers.max(1);
-            if have > workers {
-                return Ok(Vec::new());
-            }
-            shared.claim(now, (workers * 2).saturating_sub(have).max(1))
-        });
-        match step {
+        let have = self.frontier.queued() + self.in_flight.len();
+        let workers = self.stats.workers.max(1);
+        let want = if have > workers {
+            0
+        } else {
+            (workers * 2).saturating_sub(have).max(1)
+        };
+        match shared.claim(now, want) {
             Ok(pages) => {
                 for (url, depth) in pages {
                     self.frontier.take_leased(url, depth);
@@ -344,23 +366,13 @@ impl Coordinator {
         self.stop();
     }
 
-    /// The crawl-wide limits, when shared: `None` if `job` may go now, or when to try again.
-    fn shared_permit(&mut self, job: &Job) -> Option<Duration> {
+    /// The crawl-wide limits, when shared: `None` if `job` may go now, or which limit says
+    /// wait, and for how long.
+    fn shared_permit(&mut self, job: &Job) -> Option<(Refused, Duration)> {
         if self.shared_error.is_some() {
             return None;
         }
         let shared = self.shared.as_mut()?;
-        let mut wait = None;
-        let mut check = |name: &str, rate: Option<f64>| match rate {
-            Some(rate) if wait.is_none() => match shared.permit(name, rate) {
-                Ok(w) => {
-                    wait = w;
-                    Ok(())
-                }
-                Err(e) => Err(e),
-            },
-            _ => Ok(()),
-        };
         // Crawl-delay is a per-host rate too: the slower of the two holds crawl-wide.
         let delay_rate = self
             .frontier
@@ -371,13 +383,24 @@ impl Coordinator {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        let step = check("rate", self.rate)
-            .and_then(|()| check(&format!("host:{}", job.origin), host_rate));
-        if let Err(e) = step {
-            self.shared_failed(e);
-            return None;
+        // The host's permit first: when it says wait, the crawl-wide one is not spent, and
+        // other hosts' pages may go meanwhile.
+        let checks = [
+            (Refused::Host, format!("host:{}", job.origin), host_rate),
+            (Refused::Crawl, "rate".to_owned(), self.rate),
+        ];
+        for (which, name, rate) in checks {
+            let Some(rate) = rate else { continue };
+            match shared.permit(&name, rate) {
+                Ok(None) => {}
+                Ok(Some(wait)) => return Some((which, wait)),
+                Err(e) => {
+                    self.shared_failed(e);
+                    return None;
+                }
+            }
         }
-        wait
+        None
     }
 
     /// What to do next, and whether a rate limiter is why there is nothing to do.
@@ -420,16 +443,33 @@ impl Coordinator {
             }
             match self.frontier.pop(now, &self.limiter) {
                 Pop::Job(job) | Pop::FetchRobots(job) => {
-                    if let Some(wait) = self.shared_permit(&job) {
-                        // Another node spent the crawl-wide permit: this job waits its turn.
+                    if job.kind == TaskKind::Page
+                        && self.shared.as_ref().is_some_and(|s| s.lost(&job.url))
+                    {
+                        // Its lease was taken back while this node stalled: another node has
+                        // the page now.
+                        self.frontier.release(&job.origin);
+                        if let Some(shared) = self.shared.as_mut() {
+                            shared.drop_result(&job.url);
+                        }
+                        continue;
+                    }
+                    if let Some((which, wait)) = self.shared_permit(&job) {
+                        // Other nodes spent the permit: this job waits its turn.
                         self.frontier.release(&job.origin);
                         self.frontier.retry_at(job, now + wait);
-                        return (
-                            Next::Wait {
-                                until: Some(now + wait),
-                            },
-                            true,
-                        );
+                        match which {
+                            // Other hosts' pages may go meanwhile.
+                            Refused::Host => continue,
+                            Refused::Crawl => {
+                                return (
+                                    Next::Wait {
+                                        until: Some(now + wait),
+                                    },
+                                    true,
+                                );
+                            }
+                        }
                     }
                     self.holding_permit = None;
                     return (Next::Task(self.hand_out(job)), false);
@@ -476,7 +516,7 @@ impl Coordinator {
                 if !self.stopping && self.shared_error.is_none() && !shared.crawl_done() =>
             {
                 Next::Wait {
-                    until: Some(shared.wake_at(now)),
+                    until: Some(shared.wake_at(now, true)),
                 }
             }
             _ => Next::Done,
@@ -819,6 +859,13 @@ impl Coordinator {
     pub fn finish(mut self) -> Result<Summary, CoordinatorError> {
         self.settle_rate_wait(Instant::now());
         self.progress.finish();
+        // Pages leased here and not finished (a stop, a fatal error): another node takes
+        // them now rather than after their lease.
+        if let (Some(shared), None) = (self.shared.as_mut(), &self.shared_error)
+            && let Err(e) = shared.give_back_all()
+        {
+            self.shared_error = Some(e);
+        }
         if let Some(err) = self.fatal.take() {
             return Err(err);
         }
@@ -826,18 +873,12 @@ impl Coordinator {
         let mut skipped = self.frontier.skipped();
         let mut shared_report = None;
         if let Some(shared) = self.shared.as_mut() {
-            if self.shared_error.is_none() {
-                // Pages leased here and not finished (a stop): another node takes them now.
-                if let Err(e) = shared.give_back_all() {
-                    self.shared_error = Some(e);
-                }
-            }
             let theirs = shared.skipped();
             skipped.duplicate += theirs.duplicate;
             skipped.out_of_scope += theirs.out_of_scope;
             skipped.too_deep += theirs.too_deep;
             skipped.over_max_pages += theirs.over_max_pages;
-            shared_report = Some(shared.report());
+            shared_report = Some(shared.report(self.shared_error.is_none()));
         }
         if let Some(e) = self.shared_error.take() {
             return Err(e.into());

@@ -94,6 +94,15 @@ pub enum SharedError {
         /// The last error.
         cause: String,
     },
+    /// The crawl's keys vanished from Redis mid-crawl.
+    #[error(
+        "the crawl's keys are gone from Redis at {url} (restarted without appendonly, evicted \
+         under maxmemory, or deleted); the records written so far stand"
+    )]
+    Gone {
+        /// The URL, password hidden.
+        url: FrontierUrl,
+    },
     /// The crawl id's keys hold something that is not a crawl of this crawler.
     #[error(
         "--crawl-id {id}: the key {key} holds {what}, not a crawl of this crawler; \
@@ -191,6 +200,8 @@ pub(crate) struct SharedFrontier {
     renew_at: Instant,
     /// No claim before this (the queue was empty at the last look).
     claim_after: Instant,
+    /// No look (a claim of nothing, by a node with work enough) before this.
+    look_after: Instant,
     outstanding: u64,
     stopgen: u64,
     joined_stopgen: u64,
@@ -275,6 +286,7 @@ impl SharedFrontier {
             leases: HashMap::new(),
             renew_at: Instant::now() + lease / 3,
             claim_after: Instant::now(),
+            look_after: Instant::now(),
             outstanding: 1,
             stopgen: stopgen.unwrap_or(0),
             joined_stopgen: stopgen.unwrap_or(0),
@@ -310,11 +322,19 @@ impl SharedFrontier {
         now: Instant,
         want: usize,
     ) -> Result<Vec<(Url, u32)>, SharedError> {
-        if now < self.claim_after {
+        if want > 0 && now < self.claim_after {
             return Ok(Vec::new());
         }
         let want = want.min(MAX_CLAIM);
+        if want == 0 {
+            // Only a look (stop, pauses, held links to release): at most every POLL.
+            if now < self.look_after {
+                return Ok(Vec::new());
+            }
+            self.look_after = now + POLL;
+        }
         let (prefix, node, lease_ms) = (&self.prefix, &self.node, millis(self.lease));
+        let max_pages = self.max_pages;
         let sent = Instant::now();
         type Claimed = (Vec<String>, u64, u64, u64, u64, Vec<String>);
         let (entries, reclaimed, outstanding, stopgen, records, holds): Claimed =
@@ -324,6 +344,7 @@ impl SharedFrontier {
                     .arg(node)
                     .arg(want)
                     .arg(lease_ms)
+                    .arg(max_pages)
                     .invoke(conn)
             })?;
         self.report.reclaimed += reclaimed;
@@ -337,7 +358,7 @@ impl SharedFrontier {
                 _ => None,
             })
             .collect();
-        if entries.is_empty() {
+        if entries.is_empty() && want > 0 {
             self.claim_after = now + POLL;
         }
         let mut pages = Vec::with_capacity(entries.len());
@@ -364,13 +385,23 @@ impl SharedFrontier {
 
     /// When this node must next talk to Redis even if nothing happens: to renew its leases,
     /// or to look for work.
-    pub(crate) fn wake_at(&self, now: Instant) -> Instant {
+    /// While `looking` (not stopping), also to look for work.
+    pub(crate) fn wake_at(&self, now: Instant, looking: bool) -> Instant {
         let look = self.claim_after.max(now + POLL / 2);
-        if self.leases.is_empty() {
-            look
-        } else {
-            look.min(self.renew_at)
-        }
+        let at = match (looking, self.leases.is_empty()) {
+            (true, true) => look,
+            (true, false) => look.min(self.renew_at),
+            (false, false) => self.renew_at,
+            (false, true) => now + self.lease,
+        };
+        // Never in the past: a driver told to wake at once would spin.
+        at.max(now + Duration::from_millis(1))
+    }
+
+    /// Whether the lease on `url` is known to be gone (a renewal found it taken back): the
+    /// page is another node's, and must not be fetched here.
+    pub(crate) fn lost(&self, url: &Url) -> bool {
+        self.leases.get(url.as_str()).is_some_and(|l| l.lost)
     }
 
     /// Renews this node's leases if a third of a lease has passed since the last renewal.
@@ -465,7 +496,7 @@ impl SharedFrontier {
         let (prefix, node, max_pages) = (&self.prefix, &self.node, self.max_pages);
         let (held, dup, over, _admitted): (u8, u64, u64, u64) = self.redis.call(|conn, s| {
             let mut call = s.complete.key(prefix);
-            call.arg(node).arg(depth).arg(&lease.entry).arg(max_pages);
+            call.arg(node).arg(&lease.entry).arg(max_pages);
             for part in &parts {
                 call.arg(part);
             }
@@ -584,14 +615,17 @@ impl SharedFrontier {
         self.skipped
     }
 
-    /// This node's counts and the crawl's, read from Redis now if it answers.
-    pub(crate) fn report(&mut self) -> SharedReport {
+    /// This node's counts and the crawl's, read from Redis now if `ask` (it answered so far).
+    pub(crate) fn report(&mut self, ask: bool) -> SharedReport {
         let key = format!("{}tally", self.prefix);
-        let tally: Result<HashMap<String, u64>, _> = self
-            .redis
-            .call(|conn, _| ::redis::cmd("HGETALL").arg(&key).query(conn));
+        let tally: Result<HashMap<String, u64>, _> = if ask {
+            self.redis
+                .call(|conn, _| ::redis::cmd("HGETALL").arg(&key).query(conn))
+        } else {
+            Ok(HashMap::new())
+        };
         let mut report = self.report.clone();
-        if let Ok(tally) = tally {
+        if let (true, Ok(tally)) = (ask, tally) {
             let get = |k: &str| tally.get(k).copied().unwrap_or(0);
             report.crawl_records = get("records");
             report.crawl_admitted = get("admitted");

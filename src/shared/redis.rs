@@ -114,6 +114,11 @@ impl Redis {
                     std::thread::sleep(pause);
                     pause = (pause * 2).min(Duration::from_secs(2));
                 }
+                Err(e) if e.code() == Some("CRAWLGONE") => {
+                    return Err(SharedError::Gone {
+                        url: self.url.clone(),
+                    });
+                }
                 Err(e) => {
                     if passing(&e) {
                         self.conn = None;
@@ -138,7 +143,10 @@ fn open(client: &Client, patience: Duration) -> RedisResult<Connection> {
 
 /// Errors that pass: the server restarting, loading its data, or briefly unreachable.
 fn passing(e: &RedisError) -> bool {
-    e.is_io_error()
+    // BUSY: another client's script is running past Redis's busy limit; it ends, or an
+    // operator kills it.
+    e.code() == Some("BUSY")
+        || e.is_io_error()
         || e.is_connection_dropped()
         || e.is_connection_refusal()
         || e.is_timeout()

@@ -33,16 +33,31 @@ local function tally(field, by)
   return redis.call('HINCRBY', P .. 'tally', field, by)
 end
 
--- Pages outstanding at depths below `level`.
-local function below(level)
-  local sum = 0
+-- Most held links one script admits: at about 6 us each, 20,000 keep a script well under
+-- Redis's 5 s busy limit however many links a level collected; the rest go on the next call.
+local RELEASE_BUDGET = 20000
+
+-- The crawl's keys were lost (a restart without persistence, an eviction, a FLUSHALL): the
+-- node must stop, not take an empty crawl for a finished one.
+local function alive()
+  if redis.call('EXISTS', P .. 'meta') == 0 then
+    return redis.error_reply('CRAWLGONE the crawl\'s keys are gone from Redis (restarted ' ..
+      'without appendonly, evicted under maxmemory, or deleted); records written so far stand')
+  end
+  return nil
+end
+
+-- Whether links found on a page at `depth` must wait: a page at a smaller depth is still
+-- outstanding (it could find them first, one level up), or links held for a level up to
+-- `depth` are not all admitted yet (a release cut short by its budget).
+local function blocked(depth)
   local all = redis.call('HGETALL', P .. 'out')
   for i = 1, #all, 2 do
-    if tonumber(all[i]) < level then
-      sum = sum + tonumber(all[i + 1])
+    if tonumber(all[i]) < depth and tonumber(all[i + 1]) > 0 then
+      return true
     end
   end
-  return sum
+  return #redis.call('ZRANGEBYSCORE', P .. 'heldlevels', '-inf', depth, 'LIMIT', 0, 1) > 0
 end
 
 -- counts = {duplicate, over_max_pages, admitted}
@@ -74,15 +89,18 @@ end
 -- Admits held links that no shallower page can find first any more (the in-memory
 -- frontier's rule, crawl-wide: links held for level L came from pages at L - 1).
 local function release(max_pages, counts)
+  local budget = RELEASE_BUDGET
   while true do
     local levels = redis.call('ZRANGE', P .. 'heldlevels', 0, 0)
     if #levels == 0 then return end
     local level = tonumber(levels[1])
-    if below(level - 1) > 0 then return end
+    if blocked(level - 1) then return end
     local key = P .. 'held:' .. level
     while true do
-      local items = redis.call('LPOP', key, 1000)
+      if budget <= 0 then return end
+      local items = redis.call('LPOP', key, math.min(1000, budget))
       if not items then break end
+      budget = budget - #items
       for _, item in ipairs(items) do
         local b, fp, url = split3(item)
         admit(level, b, fp, url, max_pages, counts)
@@ -90,6 +108,12 @@ local function release(max_pages, counts)
     end
     redis.call('ZREM', P .. 'heldlevels', levels[1])
   end
+end
+
+-- Pages outstanding anywhere, counting a level of held links not yet admitted as work left.
+local function left()
+  return tonumber(redis.call('HGET', P .. 'tally', 'outstanding') or '0') +
+    redis.call('ZCARD', P .. 'heldlevels')
 end
 
 -- A page at `depth` is finished crawl-wide.
@@ -135,9 +159,13 @@ return counts
 -- ARGV: node, n, lease_ms. Takes back expired leases first (their pages go to the front of
 -- the queue), then leases up to n queued pages to `node`.
 -- Returns {entries, reclaimed, outstanding, stopgen, records, holds}, holds being origins
--- paused now and the milliseconds left of each, flattened.
+-- paused now and the milliseconds left of each, flattened. It also goes on admitting held
+-- links a completion left for later (its budget ran out).
+local gone = alive()
+if gone then return gone end
 local node, n, lease = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local now = now_ms()
+release(tonumber(ARGV[4]), {0, 0, 0})
 local expired = redis.call('ZRANGEBYSCORE', P .. 'leases', '-inf', now, 'LIMIT', 0, 1000)
 for _, member in ipairs(expired) do
   local sp = string.find(member, ' ', 1, true)
@@ -159,13 +187,15 @@ for i = 1, #held, 2 do
   holds[#holds + 1] = held[i]
   holds[#holds + 1] = tostring(math.floor(tonumber(held[i + 1]) - now))
 end
-return {got, #expired, tonumber(redis.call('HGET', P .. 'tally', 'outstanding') or '0'),
+return {got, #expired, left(),
   tonumber(redis.call('GET', P .. 'stopgen') or '0'),
   tonumber(redis.call('HGET', P .. 'tally', 'records') or '0'), holds}
 
 --@ renew
 -- ARGV: node, lease_ms, entries... Extends each lease `node` still holds; returns the
 -- 1-based positions of those it no longer holds (expired and taken back).
+local gone = alive()
+if gone then return gone end
 local node, lease = ARGV[1], tonumber(ARGV[2])
 local until_ms = now_ms() + lease
 local lost = {}
@@ -180,25 +210,30 @@ end
 return lost
 
 --@ complete
--- ARGV: node, depth, entry ("DEPTH URL"), max_pages, then the page's links as triples, to be
--- admitted at depth + 1. Returns {held (1) or lost (0), dup, over, admitted}: a lease
+-- ARGV: node, entry ("DEPTH URL"), max_pages, then the page's links as triples, to be
+-- admitted at DEPTH + 1. Returns {held (1) or lost (0), dup, over, admitted}: a lease
 -- `node` no longer holds means another node has (or will have) the page; nothing is changed.
-local node, depth, entry = ARGV[1], tonumber(ARGV[2]), ARGV[3]
-local max_pages = tonumber(ARGV[4])
+local gone = alive()
+if gone then return gone end
+local node, entry = ARGV[1], ARGV[2]
+-- The depth the page was admitted at, from the entry itself: the count it leaves must be
+-- the one it was added to.
+local depth = tonumber(string.sub(entry, 1, string.find(entry, ' ', 1, true) - 1))
+local max_pages = tonumber(ARGV[3])
 if redis.call('ZREM', P .. 'leases', node .. ' ' .. entry) == 0 then
   tally('dropped', 1)
   return {0, 0, 0, 0}
 end
 local counts = {0, 0, 0}
 local level = depth + 1
-if #ARGV >= 5 then
-  if below(depth) == 0 then
-    for i = 5, #ARGV, 3 do
+if #ARGV >= 4 then
+  if not blocked(depth) then
+    for i = 4, #ARGV, 3 do
       admit(level, ARGV[i], ARGV[i + 1], ARGV[i + 2], max_pages, counts)
     end
   else
     local key = P .. 'held:' .. level
-    for i = 5, #ARGV, 3 do
+    for i = 4, #ARGV, 3 do
       redis.call('RPUSH', key, ARGV[i] .. ' ' .. ARGV[i + 1] .. ' ' .. ARGV[i + 2])
     end
     redis.call('ZADD', P .. 'heldlevels', level, tostring(level))
