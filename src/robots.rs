@@ -52,6 +52,36 @@ impl Verdict {
         }
     }
 
+    /// A final robots.txt outcome in a form other crawl processes can read back with
+    /// [`Verdict::from_portable`] (a shared crawl keeps one verdict per origin): `A` (allow
+    /// all), `D` (disallow all), or `R` and the file's body.
+    pub(crate) fn portable(outcome: &Result<Fetched, FetchError>) -> Vec<u8> {
+        match outcome {
+            Ok(f) if (200..300).contains(&f.status) => {
+                let mut text = b"R".to_vec();
+                text.extend_from_slice(f.body.as_deref().unwrap_or_default());
+                text
+            }
+            Ok(f) if (300..500).contains(&f.status) => b"A".to_vec(),
+            Ok(_) => b"D".to_vec(),
+            Err(FetchError::Redirect(_)) => b"A".to_vec(),
+            Err(_) => b"D".to_vec(),
+        }
+    }
+
+    /// The verdict [`Verdict::portable`] wrote, as `agent` reads it: the same one
+    /// [`Verdict::from_outcome`] gives for that outcome.
+    pub(crate) fn from_portable(text: &[u8], agent: &str) -> Verdict {
+        match text.split_first() {
+            Some((b'R', body)) => match texting_robots::Robot::new(agent, body) {
+                Ok(robot) => Verdict::Rules(Box::new(robot)),
+                Err(_) => Verdict::AllowAll,
+            },
+            Some((b'A', _)) => Verdict::AllowAll,
+            _ => Verdict::DisallowAll,
+        }
+    }
+
     /// The `Crawl-delay` the rules ask of us, capped at [`MAX_CRAWL_DELAY`]; `None` when there
     /// is none (or it is not a positive number of seconds).
     pub fn crawl_delay(&self) -> Option<Duration> {
@@ -114,6 +144,26 @@ mod tests {
 
     fn url(s: &str) -> Url {
         Url::parse(s).expect("url")
+    }
+
+    #[test]
+    fn a_portable_verdict_reads_back_as_the_same_verdict() {
+        let body = "User-agent: *\nDisallow: /private\nCrawl-delay: 2\n";
+        let outcomes = [
+            fetched(200, body),
+            fetched(404, ""),
+            fetched(503, ""),
+            Err(FetchError::Timeout),
+        ];
+        let probe = [url("http://a.test/private/x"), url("http://a.test/open")];
+        for outcome in &outcomes {
+            let direct = Verdict::from_outcome(outcome, "crawl");
+            let shared = Verdict::from_portable(&Verdict::portable(outcome), "crawl");
+            for u in &probe {
+                assert_eq!(direct.allows(u), shared.allows(u), "{outcome:?} {u}");
+            }
+            assert_eq!(direct.crawl_delay(), shared.crawl_delay());
+        }
     }
 
     #[test]

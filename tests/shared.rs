@@ -757,3 +757,41 @@ fn a_crawl_whose_keys_vanish_is_not_taken_for_finished() {
         got.len()
     );
 }
+
+#[test]
+fn robots_txt_is_read_once_for_the_whole_crawl() {
+    let redis = RedisServer::start();
+    let s = site(20);
+    let expected = reference("threads", &s);
+    let seeds = format!("{}\n", s.url("/gen/0"));
+    let url = redis.url();
+    let a = Node::start(
+        "threads",
+        &url,
+        "robots",
+        Some(&seeds),
+        &["-d", "100", "-j", "2"],
+    );
+    a.wait_for_records(5);
+    // Node a has read robots.txt (its pages are recorded); b takes the crawl's verdict.
+    let b = Node::start("processes", &url, "robots", None, &["-j", "4"]);
+    let (code_b, stderr_b, summary_b, out_b) = b.finish();
+    let (code_a, stderr_a, _, out_a) = a.finish();
+    assert_eq!((code_a, code_b), (0, 0), "{stderr_a}\n{stderr_b}");
+    let (got, _) = union(&[out_a, out_b]);
+    assert_eq!(got, expected);
+    assert!(
+        summary_b.expect("summary")["ok"].as_u64().unwrap_or(0) > 0,
+        "{stderr_b}"
+    );
+    assert_eq!(
+        s.hits("/robots.txt"),
+        1,
+        "robots.txt read by more than one node"
+    );
+    assert!(
+        redis
+            .cli(&["GET", &format!("crawl:{{robots}}:robots:{}", s.url(""))])
+            .starts_with('R')
+    );
+}

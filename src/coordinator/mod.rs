@@ -345,6 +345,46 @@ impl Coordinator {
         }
     }
 
+    /// A shared crawl's verdict on `origin`'s robots.txt, if a node has found one: applied
+    /// here, so this node need not fetch the file. One round trip per origin.
+    fn known_robots(&mut self, origin: &Arc<str>) -> bool {
+        if self.shared_error.is_some() {
+            return false;
+        }
+        let Some(shared) = self.shared.as_mut() else {
+            return false;
+        };
+        match shared.robots(origin) {
+            Ok(Some(text)) => {
+                let verdict = Verdict::from_portable(&text, &self.agent);
+                self.frontier.set_robots(origin, verdict);
+                true
+            }
+            Ok(None) => false,
+            Err(e) => {
+                self.shared_failed(e);
+                false
+            }
+        }
+    }
+
+    /// The crawl's verdict on `origin`'s robots.txt once this node has fetched it: the first
+    /// any node found (usually this one's), so every node obeys the same file.
+    fn shared_robots_verdict(&mut self, origin: &str, result: &TaskResult) -> Option<Verdict> {
+        if self.shared_error.is_some() {
+            return None;
+        }
+        let shared = self.shared.as_mut()?;
+        let mine = Verdict::portable(&result.outcome);
+        match shared.agree_robots(origin, &mine) {
+            Ok(text) => Some(Verdict::from_portable(&text, &self.agent)),
+            Err(e) => {
+                self.shared_failed(e);
+                None
+            }
+        }
+    }
+
     /// Tells the other nodes of a shared crawl that `origin` asked for a pause.
     fn share_hold(&mut self, origin: &str, pause: Duration) {
         if self.shared_error.is_some() {
@@ -442,6 +482,10 @@ impl Coordinator {
                 }
             }
             match self.frontier.pop(now, &self.limiter) {
+                Pop::FetchRobots(job) if self.known_robots(&job.origin) => {
+                    // Another node read this origin's robots.txt: its verdict is the crawl's.
+                    self.frontier.release(&job.origin);
+                }
                 Pop::Job(job) | Pop::FetchRobots(job) => {
                     if job.kind == TaskKind::Page
                         && self.shared.as_ref().is_some_and(|s| s.lost(&job.url))
@@ -645,7 +689,10 @@ impl Coordinator {
         } else {
             match job.kind {
                 TaskKind::Robots => {
-                    let verdict = Verdict::from_outcome(&result.outcome, &self.agent);
+                    let verdict = match self.shared_robots_verdict(&job.origin, &result) {
+                        Some(verdict) => verdict,
+                        None => Verdict::from_outcome(&result.outcome, &self.agent),
+                    };
                     let named = verdict.sitemaps();
                     self.frontier.set_robots(&job.origin, verdict);
                     self.discover_sitemaps(&job.origin, named);

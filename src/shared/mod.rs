@@ -571,6 +571,26 @@ impl SharedFrontier {
         Ok((wait_us > 0).then(|| Duration::from_micros(wait_us)))
     }
 
+    /// The verdict on `origin`'s robots.txt another node found, if one did (in
+    /// [`crate::robots::Verdict::portable`] form).
+    pub(crate) fn robots(&mut self, origin: &str) -> Result<Option<Vec<u8>>, SharedError> {
+        let key = format!("{}robots:{origin}", self.prefix);
+        self.redis
+            .call(|conn, _| ::redis::cmd("GET").arg(&key).query(conn))
+    }
+
+    /// Offers this node's verdict on `origin`'s robots.txt; returns the crawl's, which is the
+    /// first any node offered.
+    pub(crate) fn agree_robots(
+        &mut self,
+        origin: &str,
+        verdict: &[u8],
+    ) -> Result<Vec<u8>, SharedError> {
+        let prefix = &self.prefix;
+        self.redis
+            .call(|conn, s| s.robots.key(prefix).arg(origin).arg(verdict).invoke(conn))
+    }
+
     /// Tells every node that `origin` asked for a pause of `pause` (Retry-After).
     pub(crate) fn share_hold(&mut self, origin: &str, pause: Duration) -> Result<(), SharedError> {
         let prefix = &self.prefix;

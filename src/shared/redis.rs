@@ -22,6 +22,7 @@ pub(super) struct Scripts {
     pub complete: Script,
     pub give_back: Script,
     pub hold: Script,
+    pub robots: Script,
     pub gcra: Script,
 }
 
@@ -45,6 +46,7 @@ impl Scripts {
             complete: take("complete"),
             give_back: take("give_back"),
             hold: take("hold"),
+            robots: take("robots"),
             gcra: take("gcra"),
         }
     }

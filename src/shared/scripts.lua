@@ -16,6 +16,7 @@
 --   P.."tally"       hash of crawl-wide counts (admitted, outstanding, records, ...)
 --   P.."stopgen"     bumped by `crawl --stop-crawl`
 --   P.."gcra:"..NAME a rate limit's theoretical arrival time (microseconds)
+--   P.."robots:"..O  the verdict on origin O's robots.txt (the first a node found)
 --   P.."holds"       sorted set of origins that asked the crawl to pause (Retry-After),
 --                    scored by the end of the pause (ms)
 --
@@ -256,6 +257,13 @@ for i = 2, #ARGV do
   end
 end
 return back
+
+--@ robots
+-- ARGV: origin, verdict. Keeps the first verdict any node found for the origin's robots.txt
+-- and returns the one kept: every node obeys the same one.
+local key = P .. 'robots:' .. ARGV[1]
+redis.call('SET', key, ARGV[2], 'NX')
+return redis.call('GET', key)
 
 --@ hold
 -- ARGV: origin, ms. The origin asked for a pause (Retry-After): every node holds its pages
