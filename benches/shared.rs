@@ -63,8 +63,8 @@ const DEPTH: &str = "100000";
 /// A Redis without persistence: the crawl's own cost, not the disk's.
 fn redis_server() -> RedisServer {
     RedisServer::start_with(RedisOptions {
-        password: None,
         appendonly: false,
+        ..RedisOptions::default()
     })
 }
 

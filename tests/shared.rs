@@ -795,3 +795,67 @@ fn robots_txt_is_read_once_for_the_whole_crawl() {
             .starts_with('R')
     );
 }
+
+#[test]
+fn rediss_needs_a_certificate_the_node_trusts() {
+    let redis = RedisServer::start_with(RedisOptions {
+        tls: true,
+        password: Some("tls-secret".into()),
+        ..RedisOptions::default()
+    });
+    let s = site(0);
+    let seeds = format!("{}\n", s.url("/gen/0"));
+    let url = redis.tls_url();
+    assert!(url.starts_with("rediss://"), "{url}");
+    // The test CA is not among the system's roots: refused, and said so.
+    let (code, stderr) = refused(
+        &["--frontier", &url, "--crawl-id", "tls", "-d", "2", "-"],
+        &seeds,
+    );
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("cannot reach Redis at rediss://***@127.0.0.1:"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("certificate"), "{stderr}");
+    assert!(!stderr.contains("tls-secret"), "{stderr}");
+    // Trusting it (SSL_CERT_FILE, which rustls-native-certs reads), the crawl runs over TLS.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_crawl"))
+        .args([
+            "--progress",
+            "never",
+            "--frontier",
+            &url,
+            "--crawl-id",
+            "tls",
+            "-d",
+            "2",
+            "-",
+        ])
+        .env("SSL_CERT_FILE", redis.ca_file())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child
+                .stdin
+                .take()
+                .expect("stdin")
+                .write_all(seeds.as_bytes())?;
+            child.wait_with_output()
+        })
+        .expect("crawl runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let plain = crawl("async", &[s.url("/gen/0")], &["-d", "2"]);
+    plain.assert_ok();
+    let records = String::from_utf8_lossy(&out.stdout).lines().count();
+    assert_eq!(records, plain.records.len(), "{stderr}");
+    assert!(
+        stderr.contains(&format!("whole crawl: {records} record(s)")),
+        "{stderr}"
+    );
+    assert_eq!(redis.cli(&["EXISTS", "crawl:{tls}:meta"]), "1");
+}
