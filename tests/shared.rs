@@ -859,3 +859,36 @@ fn rediss_needs_a_certificate_the_node_trusts() {
     );
     assert_eq!(redis.cli(&["EXISTS", "crawl:{tls}:meta"]), "1");
 }
+
+#[test]
+fn the_per_host_cap_holds_across_nodes() {
+    let redis = RedisServer::start();
+    let s = server_with(Options {
+        pages: 200,
+        latency: Duration::from_millis(50),
+        ..Options::default()
+    });
+    let seeds = format!("{}\n", s.url("/gen/0"));
+    let url = redis.url();
+    let args = ["-j", "8", "--per-host-workers", "4", "--ignore-robots"];
+    let mut creator = vec!["-d", "100"];
+    creator.extend_from_slice(&args);
+    let a = Node::start("async", &url, "cap", Some(&seeds), &creator);
+    wait_for_crawl(&redis, "cap");
+    let b = Node::start("threads", &url, "cap", None, &args);
+    b.wait_for_records(3);
+    // Both nodes are live and have looked at the crawl: from here on the cap is shared.
+    std::thread::sleep(Duration::from_millis(300));
+    s.reset();
+    let (code_a, stderr_a, _, out_a) = a.finish();
+    let (code_b, stderr_b, _, out_b) = b.finish();
+    assert_eq!((code_a, code_b), (0, 0), "{stderr_a}\n{stderr_b}");
+    let (got, _) = union(&[out_a, out_b]);
+    assert_eq!(got.len(), 200);
+    let most = s.max_in_flight();
+    assert!(
+        most <= 4,
+        "{most} pages of one host in flight across two nodes, cap 4"
+    );
+    assert!(most >= 3, "the nodes never used the cap ({most} at most)");
+}

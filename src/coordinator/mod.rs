@@ -204,6 +204,8 @@ pub struct Coordinator {
     /// `--rate` and `--per-host-rate`, held crawl-wide in Redis too when shared.
     rate: Option<f64>,
     per_host_rate: Option<f64>,
+    /// `--per-host-workers`, which a shared crawl divides among its live nodes.
+    per_host_workers: Option<usize>,
 }
 
 impl Coordinator {
@@ -263,6 +265,7 @@ impl Coordinator {
             shared_error: None,
             rate: config.rate,
             per_host_rate: config.per_host_rate,
+            per_host_workers: config.per_host_workers,
         };
         if config.sitemaps {
             coordinator.start_sitemaps(config);
@@ -331,6 +334,10 @@ impl Coordinator {
                 // A host that asked another node to slow down is held here too.
                 for (origin, left) in shared.take_holds() {
                     self.frontier.hold(&origin, now + left);
+                }
+                // --per-host-workers holds crawl-wide: each live node takes an equal share.
+                if let Some(cap) = self.per_host_workers {
+                    self.frontier.limit_per_host(Some(shared.share_of(cap)));
                 }
             }
             Err(e) => return self.shared_failed(e),

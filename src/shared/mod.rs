@@ -211,6 +211,8 @@ pub(crate) struct SharedFrontier {
     crawl_records: u64,
     /// Origins paused crawl-wide as of the last claim, with the time left.
     holds: Vec<(String, Duration)>,
+    /// Nodes that looked at the crawl within a lease, this one included.
+    live_nodes: u64,
 }
 
 impl SharedFrontier {
@@ -293,6 +295,7 @@ impl SharedFrontier {
             skipped: Skipped::default(),
             crawl_records: 0,
             holds: Vec::new(),
+            live_nodes: 1,
             report: SharedReport {
                 crawl_id: id.to_owned(),
                 node,
@@ -336,8 +339,8 @@ impl SharedFrontier {
         let (prefix, node, lease_ms) = (&self.prefix, &self.node, millis(self.lease));
         let max_pages = self.max_pages;
         let sent = Instant::now();
-        type Claimed = (Vec<String>, u64, u64, u64, u64, Vec<String>);
-        let (entries, reclaimed, outstanding, stopgen, records, holds): Claimed =
+        type Claimed = (Vec<String>, u64, u64, u64, u64, Vec<String>, u64);
+        let (entries, reclaimed, outstanding, stopgen, records, holds, nodes): Claimed =
             self.redis.call(|conn, s| {
                 s.claim
                     .key(prefix)
@@ -351,6 +354,7 @@ impl SharedFrontier {
         self.outstanding = outstanding;
         self.stopgen = stopgen;
         self.crawl_records = records;
+        self.live_nodes = nodes.max(1);
         self.holds = holds
             .chunks(2)
             .filter_map(|pair| match pair {
@@ -514,15 +518,13 @@ impl SharedFrontier {
 
     /// Gives every lease this node holds back to the crawl (a stop, or the end of a run with
     /// pages still queued here).
+    /// This node then leaves: it no longer counts as live.
     pub(crate) fn give_back_all(&mut self) -> Result<(), SharedError> {
-        if self.leases.is_empty() {
-            return Ok(());
-        }
         let entries: Vec<String> = self.leases.drain().map(|(_, l)| l.entry).collect();
         let (prefix, node) = (&self.prefix, &self.node);
         let back: u64 = self.redis.call(|conn, s| {
             let mut call = s.give_back.key(prefix);
-            call.arg(node);
+            call.arg(node).arg(1);
             for entry in &entries {
                 call.arg(entry);
             }
@@ -542,6 +544,7 @@ impl SharedFrontier {
             s.give_back
                 .key(prefix)
                 .arg(node)
+                .arg(0)
                 .arg(&lease.entry)
                 .invoke(conn)
         })?;
@@ -608,6 +611,12 @@ impl SharedFrontier {
     /// once.
     pub(crate) fn take_holds(&mut self) -> Vec<(String, Duration)> {
         std::mem::take(&mut self.holds)
+    }
+
+    /// This node's share of a crawl-wide cap of `cap` pages of one host in flight: an equal
+    /// share per live node, at least one.
+    pub(crate) fn share_of(&self, cap: usize) -> usize {
+        (cap / self.live_nodes.max(1) as usize).max(1)
     }
 
     /// The whole crawl's records and outstanding pages, as of the last claim.

@@ -16,6 +16,7 @@
 --   P.."tally"       hash of crawl-wide counts (admitted, outstanding, records, ...)
 --   P.."stopgen"     bumped by `crawl --stop-crawl`
 --   P.."gcra:"..NAME a rate limit's theoretical arrival time (microseconds)
+--   P.."nodes"       sorted set of live nodes, scored by when each last looked (ms)
 --   P.."robots:"..O  the verdict on origin O's robots.txt (the first a node found)
 --   P.."holds"       sorted set of origins that asked the crawl to pause (Retry-After),
 --                    scored by the end of the pause (ms)
@@ -159,14 +160,17 @@ return counts
 --@ claim
 -- ARGV: node, n, lease_ms. Takes back expired leases first (their pages go to the front of
 -- the queue), then leases up to n queued pages to `node`.
--- Returns {entries, reclaimed, outstanding, stopgen, records, holds}, holds being origins
--- paused now and the milliseconds left of each, flattened. It also goes on admitting held
+-- Returns {entries, reclaimed, outstanding, stopgen, records, holds, nodes}, holds being
+-- origins paused now and the milliseconds left of each, flattened, and nodes the live nodes
+-- (this one included: those that looked within a lease). It also goes on admitting held
 -- links a completion left for later (its budget ran out).
 local gone = alive()
 if gone then return gone end
 local node, n, lease = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local now = now_ms()
 release(tonumber(ARGV[4]), {0, 0, 0})
+redis.call('ZADD', P .. 'nodes', now, node)
+redis.call('ZREMRANGEBYSCORE', P .. 'nodes', '-inf', now - lease)
 local expired = redis.call('ZRANGEBYSCORE', P .. 'leases', '-inf', now, 'LIMIT', 0, 1000)
 for _, member in ipairs(expired) do
   local sp = string.find(member, ' ', 1, true)
@@ -190,7 +194,8 @@ for i = 1, #held, 2 do
 end
 return {got, #expired, left(),
   tonumber(redis.call('GET', P .. 'stopgen') or '0'),
-  tonumber(redis.call('HGET', P .. 'tally', 'records') or '0'), holds}
+  tonumber(redis.call('HGET', P .. 'tally', 'records') or '0'), holds,
+  redis.call('ZCARD', P .. 'nodes')}
 
 --@ renew
 -- ARGV: node, lease_ms, entries... Extends each lease `node` still holds; returns the
@@ -246,11 +251,13 @@ release(max_pages, counts)
 return {1, counts[1], counts[2], counts[3]}
 
 --@ give_back
--- ARGV: node, entries... Leases `node` gives up (Ctrl-C, a stop): their pages go back to the
--- front of the queue at once. Returns how many it still held.
+-- ARGV: node, leaving (1/0), entries... Leases `node` gives up (Ctrl-C, a stop): their pages
+-- go back to the front of the queue at once. A node leaving no longer counts as live.
+-- Returns how many it still held.
 local node = ARGV[1]
+if ARGV[2] == '1' then redis.call('ZREM', P .. 'nodes', node) end
 local back = 0
-for i = 2, #ARGV do
+for i = 3, #ARGV do
   if redis.call('ZREM', P .. 'leases', node .. ' ' .. ARGV[i]) == 1 then
     redis.call('LPUSH', P .. 'queue', ARGV[i])
     back = back + 1
