@@ -219,8 +219,7 @@ return lost
 -- ARGV: node, entry ("DEPTH URL"), max_pages, then the page's links as triples, to be
 -- admitted at DEPTH + 1. Returns {held (1) or lost (0), dup, over, admitted}: a lease
 -- `node` no longer holds means another node has (or will have) the page; nothing is changed.
-local gone = alive()
-if gone then return gone end
+-- (Keys that vanished show as a lease gone; the node's next claim says why.)
 local node, entry = ARGV[1], ARGV[2]
 -- The depth the page was admitted at, from the entry itself: the count it leaves must be
 -- the one it was added to.
