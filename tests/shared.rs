@@ -115,6 +115,23 @@ fn wait_for_crawl(redis: &RedisServer, id: &str) {
     }
 }
 
+/// Waits until `node` holds a lease in crawl `id`.
+fn wait_for_lease(redis: &RedisServer, id: &str, node: &Node) {
+    let mark = format!("-{}-", node.pid());
+    let started = Instant::now();
+    while !redis
+        .cli(&["ZRANGE", &format!("crawl:{{{id}}}:leases"), "0", "-1"])
+        .lines()
+        .any(|member| member.split(' ').next().is_some_and(|n| n.contains(&mark)))
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the node never held a lease"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
 /// URL -> depth over the records in `files`, with how many records each URL has.
 fn union(files: &[PathBuf]) -> (BTreeMap<String, u32>, BTreeMap<String, usize>) {
     let mut depths = BTreeMap::new();
@@ -236,6 +253,9 @@ every_mode! {
         wait_for_crawl(&redis, "kill");
         let b = Node::start(mode, &url, "kill", None, &args);
         b.wait_for_records(20);
+        // Killed while it holds leases (node names carry the pid): between two levels of
+        // the site a node may hold none, and then there is nothing to lose.
+        wait_for_lease(&redis, "kill", &b);
         kill(b.pid(), Signal::SIGKILL).expect("kill node b");
         let (code_b, _, _, out_b) = b.finish();
         assert_eq!(code_b, 128 + Signal::SIGKILL as i32);
@@ -286,6 +306,7 @@ fn a_node_stopped_past_its_lease_drops_its_pages_and_records_nothing_twice() {
     wait_for_crawl(&redis, "pause");
     let b = Node::start("threads", &url, "pause", None, &["-j", "4", "--lease", "3"]);
     b.wait_for_records(10);
+    wait_for_lease(&redis, "pause", &b);
     kill(b.pid(), Signal::SIGSTOP).expect("stop node b");
     std::thread::sleep(Duration::from_secs(7));
     kill(b.pid(), Signal::SIGCONT).expect("wake node b");

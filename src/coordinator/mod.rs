@@ -48,7 +48,7 @@ use crate::request::Request;
 use crate::retry::{backoff, retryable_status};
 use crate::robots::{Verdict, product_token};
 use crate::scope::Scope;
-use crate::shared::{Completed, SharedError, SharedFrontier};
+use crate::shared::{SharedError, SharedFrontier};
 use crate::shared_set::SharedSet;
 use crate::stats::Stats;
 use crate::task::{FetchError, Fetched, Task, TaskKind, TaskResult, WorkerId};
@@ -297,14 +297,15 @@ impl Coordinator {
         next
     }
 
-    /// Renews a shared node's leases when due: while it works, and while a stop lets the
-    /// pages in flight finish.
+    /// A shared node's upkeep at each turn: the pages whose records were written since the
+    /// last turn are finished in Redis, in one round trip, and its leases are renewed when
+    /// due (while it works, and while a stop lets the pages in flight finish).
     fn shared_renew(&mut self, now: Instant) {
         if self.shared_error.is_some() {
             return;
         }
         if let Some(shared) = self.shared.as_mut()
-            && let Err(e) = shared.renew_if_due(now)
+            && let Err(e) = shared.flush().and_then(|()| shared.renew_if_due(now))
         {
             self.shared_failed(e);
         }
@@ -881,12 +882,8 @@ impl Coordinator {
         if self.shared_error.is_some() {
             return;
         }
-        let Some(shared) = self.shared.as_mut() else {
-            return;
-        };
-        match shared.complete(&job.url, record.depth, links) {
-            Ok(Completed::Done | Completed::Lost) => shared.look_now(),
-            Err(e) => self.shared_failed(e),
+        if let Some(shared) = self.shared.as_mut() {
+            shared.finish_page(&job.url, record.depth, links);
         }
     }
 
@@ -913,10 +910,10 @@ impl Coordinator {
     pub fn finish(mut self) -> Result<Summary, CoordinatorError> {
         self.settle_rate_wait(Instant::now());
         self.progress.finish();
-        // Pages leased here and not finished (a stop, a fatal error): another node takes
-        // them now rather than after their lease.
+        // Pages finished here are sent; those leased here and not finished (a stop, a fatal
+        // error) go back: another node takes them now rather than after their lease.
         if let (Some(shared), None) = (self.shared.as_mut(), &self.shared_error)
-            && let Err(e) = shared.give_back_all()
+            && let Err(e) = shared.flush().and_then(|()| shared.give_back_all())
         {
             self.shared_error = Some(e);
         }

@@ -152,22 +152,38 @@ async fn dispatch(
                 }
             }
         };
-        match joined {
-            Some(Ok((tokio_id, result))) => {
-                if let Some((slot, id)) = carrying.remove(&tokio_id) {
-                    free.push(slot);
-                    coordinator.complete(id, result.into());
-                }
+        // Every task that has finished by now is taken back before the slots are filled
+        // again: the coordinator's next turn then deals with them together (a shared
+        // frontier finishes them in Redis in one round trip).
+        let mut joined = joined;
+        while let Some(done) = joined.take() {
+            take_back(coordinator, done, &mut carrying, &mut free);
+            joined = running.try_join_next_with_id();
+        }
+    }
+}
+
+/// Hands a finished (or panicked) task's outcome to the coordinator and frees its slot.
+fn take_back(
+    coordinator: &mut Coordinator,
+    joined: Result<(tokio::task::Id, TaskResult), tokio::task::JoinError>,
+    carrying: &mut HashMap<tokio::task::Id, (usize, u64)>,
+    free: &mut Vec<usize>,
+) {
+    match joined {
+        Ok((tokio_id, result)) => {
+            if let Some((slot, id)) = carrying.remove(&tokio_id) {
+                free.push(slot);
+                coordinator.complete(id, result.into());
             }
-            Some(Err(err)) => {
-                // The task panicked: its page goes back to the coordinator as lost work.
-                if let Some((slot, id)) = carrying.remove(&err.id()) {
-                    free.push(slot);
-                    let worker = WorkerId::Task(slot);
-                    coordinator.complete(id, Outcome::Lost { worker, why: None });
-                }
+        }
+        Err(err) => {
+            // The task panicked: its page goes back to the coordinator as lost work.
+            if let Some((slot, id)) = carrying.remove(&err.id()) {
+                free.push(slot);
+                let worker = WorkerId::Task(slot);
+                coordinator.complete(id, Outcome::Lost { worker, why: None });
             }
-            None => {}
         }
     }
 }

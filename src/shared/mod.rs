@@ -141,14 +141,6 @@ pub enum SharedError {
     },
 }
 
-/// What one page's completion did.
-pub(crate) enum Completed {
-    /// The page was this node's: its links were admitted or held, it counts as finished.
-    Done,
-    /// Its lease had gone (this node was stalled past it): another node has the page.
-    Lost,
-}
-
 /// A lease this node holds.
 struct Lease {
     entry: String,
@@ -213,6 +205,8 @@ pub(crate) struct SharedFrontier {
     holds: Vec<(String, Duration)>,
     /// Nodes that looked at the crawl within a lease, this one included.
     live_nodes: u64,
+    /// Pages finished since the last flush, as the `complete` script's arguments.
+    finished: Vec<String>,
 }
 
 impl SharedFrontier {
@@ -296,6 +290,7 @@ impl SharedFrontier {
             crawl_records: 0,
             holds: Vec::new(),
             live_nodes: 1,
+            finished: Vec::new(),
             report: SharedReport {
                 crawl_id: id.to_owned(),
                 node,
@@ -469,15 +464,12 @@ impl SharedFrontier {
     }
 
     /// Finishes the page `url` at `depth` crawl-wide, with the links it yielded (judged here
-    /// for scope and `--depth`, and in Redis for dedupe and `--max-pages`).
-    pub(crate) fn complete(
-        &mut self,
-        url: &Url,
-        depth: u32,
-        links: Vec<Url>,
-    ) -> Result<Completed, SharedError> {
+    /// for scope and `--depth`, and in Redis for dedupe and `--max-pages`). Its record must
+    /// have reached the OS. The step itself goes to Redis at [`SharedFrontier::flush`], with
+    /// every page finished since the last one: one round trip for them all.
+    pub(crate) fn finish_page(&mut self, url: &Url, depth: u32, links: Vec<Url>) {
         let Some(lease) = self.leases.remove(url.as_str()) else {
-            return Ok(Completed::Lost);
+            return;
         };
         let level = depth.saturating_add(1);
         let mut unique = HashSet::new();
@@ -497,23 +489,33 @@ impl SharedFrontier {
                 push_triple(&mut parts, fp, link.as_str());
             }
         }
+        self.finished.push(lease.entry);
+        self.finished.push((parts.len() / 3).to_string());
+        self.finished.extend(parts);
+    }
+
+    /// Sends the pages finished since the last flush (see [`SharedFrontier::finish_page`]).
+    pub(crate) fn flush(&mut self) -> Result<(), SharedError> {
+        if self.finished.is_empty() {
+            return Ok(());
+        }
+        let pages = std::mem::take(&mut self.finished);
         let (prefix, node, max_pages) = (&self.prefix, &self.node, self.max_pages);
-        let (held, dup, over, _admitted): (u8, u64, u64, u64) = self.redis.call(|conn, s| {
-            let mut call = s.complete.key(prefix);
-            call.arg(node).arg(&lease.entry).arg(max_pages);
-            for part in &parts {
-                call.arg(part);
-            }
-            call.invoke(conn)
-        })?;
+        let (dropped, dup, over, _admitted): (u64, u64, u64, u64) =
+            self.redis.call(|conn, s| {
+                let mut call = s.complete.key(prefix);
+                call.arg(node).arg(max_pages);
+                for part in &pages {
+                    call.arg(part);
+                }
+                call.invoke(conn)
+            })?;
         self.skipped.duplicate += dup;
         self.skipped.over_max_pages += over;
-        if held == 1 {
-            Ok(Completed::Done)
-        } else {
-            self.report.dropped += 1;
-            Ok(Completed::Lost)
-        }
+        self.report.dropped += dropped;
+        // Links went in: there may be work to lease at once.
+        self.claim_after = Instant::now();
+        Ok(())
     }
 
     /// Gives every lease this node holds back to the crawl (a stop, or the end of a run with
@@ -632,11 +634,6 @@ impl SharedFrontier {
     /// Whether `crawl --stop-crawl` was run since this node joined.
     pub(crate) fn crawl_stopped(&self) -> bool {
         self.stopgen > self.joined_stopgen
-    }
-
-    /// Makes the next [`SharedFrontier::claim`] ask Redis, whatever the last one found.
-    pub(crate) fn look_now(&mut self) {
-        self.claim_after = Instant::now();
     }
 
     /// Links this node did not send on, by reason, and those Redis refused.

@@ -216,38 +216,47 @@ end
 return lost
 
 --@ complete
--- ARGV: node, entry ("DEPTH URL"), max_pages, then the page's links as triples, to be
--- admitted at DEPTH + 1. Returns {held (1) or lost (0), dup, over, admitted}: a lease
--- `node` no longer holds means another node has (or will have) the page; nothing is changed.
--- (Keys that vanished show as a lease gone; the node's next claim says why.)
-local node, entry = ARGV[1], ARGV[2]
--- The depth the page was admitted at, from the entry itself: the count it leaves must be
--- the one it was added to.
-local depth = tonumber(string.sub(entry, 1, string.find(entry, ' ', 1, true) - 1))
-local max_pages = tonumber(ARGV[3])
-if redis.call('ZREM', P .. 'leases', node .. ' ' .. entry) == 0 then
-  tally('dropped', 1)
-  return {0, 0, 0, 0}
-end
+-- ARGV: node, max_pages, then for each page this node finished: its lease entry ("DEPTH
+-- URL"), how many links it yielded, and those links as triples, to be admitted at DEPTH + 1.
+-- A node sends the pages whose records it wrote since its last turn in one call.
+-- Returns {dropped, dup, over, admitted}: a page whose lease `node` no longer holds is
+-- another node's (it has it, or will); nothing of it is changed, and it counts as dropped.
+-- (Keys that vanished show as leases gone; the node's next claim says why.)
+local node, max_pages = ARGV[1], tonumber(ARGV[2])
 local counts = {0, 0, 0}
-local level = depth + 1
-if #ARGV >= 4 then
-  if not blocked(depth) then
-    for i = 4, #ARGV, 3 do
-      admit(level, ARGV[i], ARGV[i + 1], ARGV[i + 2], max_pages, counts)
-    end
+local dropped = 0
+local i = 3
+while i <= #ARGV do
+  local entry, n = ARGV[i], tonumber(ARGV[i + 1])
+  local first, last = i + 2, i + 1 + 3 * n
+  i = last + 1
+  if redis.call('ZREM', P .. 'leases', node .. ' ' .. entry) == 0 then
+    dropped = dropped + 1
   else
-    local key = P .. 'held:' .. level
-    for i = 4, #ARGV, 3 do
-      redis.call('RPUSH', key, ARGV[i] .. ' ' .. ARGV[i + 1] .. ' ' .. ARGV[i + 2])
+    -- The depth the page was admitted at, from the entry itself: the count it leaves must
+    -- be the one it was added to.
+    local depth = tonumber(string.sub(entry, 1, string.find(entry, ' ', 1, true) - 1))
+    local level = depth + 1
+    if n > 0 then
+      if not blocked(depth) then
+        for j = first, last, 3 do
+          admit(level, ARGV[j], ARGV[j + 1], ARGV[j + 2], max_pages, counts)
+        end
+      else
+        local key = P .. 'held:' .. level
+        for j = first, last, 3 do
+          redis.call('RPUSH', key, ARGV[j] .. ' ' .. ARGV[j + 1] .. ' ' .. ARGV[j + 2])
+        end
+        redis.call('ZADD', P .. 'heldlevels', level, tostring(level))
+      end
     end
-    redis.call('ZADD', P .. 'heldlevels', level, tostring(level))
+    finished(depth)
+    tally('records', 1)
+    release(max_pages, counts)
   end
 end
-finished(depth)
-tally('records', 1)
-release(max_pages, counts)
-return {1, counts[1], counts[2], counts[3]}
+if dropped > 0 then tally('dropped', dropped) end
+return {dropped, counts[1], counts[2], counts[3]}
 
 --@ give_back
 -- ARGV: node, leaving (1/0), entries... Leases `node` gives up (Ctrl-C, a stop): their pages
