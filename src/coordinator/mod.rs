@@ -305,7 +305,7 @@ impl Coordinator {
             return;
         }
         if let Some(shared) = self.shared.as_mut()
-            && let Err(e) = shared.flush().and_then(|()| shared.renew_if_due(now))
+            && let Err(e) = shared.flush(now).and_then(|()| shared.renew_if_due(now))
         {
             self.shared_failed(e);
         }
@@ -913,7 +913,9 @@ impl Coordinator {
         // Pages finished here are sent; those leased here and not finished (a stop, a fatal
         // error) go back: another node takes them now rather than after their lease.
         if let (Some(shared), None) = (self.shared.as_mut(), &self.shared_error)
-            && let Err(e) = shared.flush().and_then(|()| shared.give_back_all())
+            && let Err(e) = shared
+                .flush(Instant::now())
+                .and_then(|()| shared.give_back_all())
         {
             self.shared_error = Some(e);
         }

@@ -494,8 +494,9 @@ impl SharedFrontier {
         self.finished.extend(parts);
     }
 
-    /// Sends the pages finished since the last flush (see [`SharedFrontier::finish_page`]).
-    pub(crate) fn flush(&mut self) -> Result<(), SharedError> {
+    /// Sends the pages finished since the last flush (see [`SharedFrontier::finish_page`]),
+    /// in the turn that began at `now`.
+    pub(crate) fn flush(&mut self, now: Instant) -> Result<(), SharedError> {
         if self.finished.is_empty() {
             return Ok(());
         }
@@ -513,8 +514,9 @@ impl SharedFrontier {
         self.skipped.duplicate += dup;
         self.skipped.over_max_pages += over;
         self.report.dropped += dropped;
-        // Links went in: there may be work to lease at once.
-        self.claim_after = Instant::now();
+        // Links went in: there may be work to lease at once, in this very turn (`now`, not
+        // the clock after the round trip, which the turn's claim would find in its future).
+        self.claim_after = now;
         Ok(())
     }
 
