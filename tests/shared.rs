@@ -567,12 +567,10 @@ fn refusals_name_the_problem_and_never_the_password() {
 }
 
 #[test]
-fn a_node_that_loses_redis_writes_what_it_fetched_then_exits_1() {
-    let mut redis = RedisServer::start_with(RedisOptions {
-        appendonly: false,
-        ..RedisOptions::default()
-    });
+fn a_node_that_loses_redis_writes_what_it_fetched_then_exits_1_and_a_rerun_loses_nothing() {
+    let mut redis = RedisServer::start();
     let s = site(50);
+    let expected = reference("async", &s);
     let seeds = format!("{}\n", s.url("/gen/0"));
     let a = Node::start(
         "async",
@@ -582,26 +580,50 @@ fn a_node_that_loses_redis_writes_what_it_fetched_then_exits_1() {
         &["-d", "100", "-j", "4", "--lease", "2"],
     );
     a.wait_for_records(10);
+    // The append-only file is synced every second: let it hold the crawl before the crash.
+    std::thread::sleep(Duration::from_millis(1200));
     redis.kill();
-    let (code, stderr, _, out) = a.finish();
+    let (code, stderr, _, out_a) = a.finish();
     assert_eq!(code, 1, "{stderr}");
     assert!(
         stderr.contains("lost Redis at redis://127.0.0.1:"),
         "{stderr}"
     );
     // Every page the server answered has its record: the pages in flight were written.
-    let (got, _) = union(&[out]);
+    let text = std::fs::read_to_string(&out_a).unwrap_or_default();
+    let written: Vec<Record> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a record per line"))
+        .collect();
     let served: Vec<String> = s
         .hit_counts()
         .into_keys()
         .filter(|p| p.starts_with("/gen/"))
         .collect();
+    assert!(
+        written.len() < PAGES,
+        "the crawl finished before Redis was lost"
+    );
     for path in served {
         assert!(
-            got.contains_key(&s.url(&path)),
+            written.iter().any(|r| r.url == s.url(&path)),
             "{path} was fetched but has no record"
         );
     }
+    // Redis comes back (from its append-only file) and a node joins again: the crawl ends
+    // with every page recorded, at its depth.
+    redis.restart();
+    let b = Node::start(
+        "threads",
+        &redis.url(),
+        "gone",
+        None,
+        &["-j", "4", "--lease", "2"],
+    );
+    let (code, stderr, _, out_b) = b.finish();
+    assert_eq!(code, 0, "{stderr}");
+    let (got, _) = union(&[out_a, out_b]);
+    assert_eq!(got, expected, "the crawl lost pages across the Redis crash");
 }
 
 /// When each page of the fixture site (`/gen/*` or `/busy/*`) was asked for, in order.
