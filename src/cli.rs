@@ -32,6 +32,8 @@ Examples:
   crawl -d 2 -o records.jsonl urls.txt  seeds plus two hops of links, records to a file
   crawl -m threads -j 32 --rate 10 urls.txt
   echo https://example.com/ | crawl -d 1
+  crawl --frontier redis://HOST:6379/0 --crawl-id shop -d 3 urls.txt -o a.jsonl   start a shared crawl
+  crawl --frontier redis://HOST:6379/0 --crawl-id shop -o b.jsonl                 another node joins it
 
 Exit status: 0 when the crawl finishes (failed pages are records, not exit codes),
 2 for bad flags or input, 1 for a fatal runtime error.")]
@@ -185,7 +187,8 @@ pub struct Args {
     pub state: Option<PathBuf>,
 
     /// Share the crawl with other crawl processes, here or on other machines, through a
-    /// frontier in Redis: URL is redis://[USER:PASSWORD@]HOST[:PORT][/DB] (rediss:// for TLS).
+    /// frontier in Redis: URL is redis://HOST:PORT/DB, with USER:PASSWORD@ before the host if
+    /// Redis needs them (rediss:// for TLS).
     /// The first node with seeds starts the crawl; a node without URLS_FILE joins it and takes
     /// its seeds, --depth, --max-pages, --allow-domain and robots setting. Each node writes its
     /// own records; together they crawl each page once. Needs --crawl-id

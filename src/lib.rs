@@ -11,6 +11,7 @@
 //!      |
 //!  coordinator    coordinator      next / complete / stop: the crawl's one decision maker
 //!      |             ├─ frontier   admission (seen set, scope, depth) and per-origin queues
+//!      |             ├─ shared     --frontier: admission and leases in Redis, across processes
 //!      |             ├─ ratelimit, robots, redirect, retry        what may be fetched, and when
 //!      |             └─ record, sink, journal, report, progress   what comes out
 //!      |
@@ -56,12 +57,15 @@
 //!
 //! Drivers, the only code that spawns anything: `modes` (one signature, one stop policy).
 //!
-//! The shared pipeline, no threads and no sockets:
+//! The shared pipeline, no threads and no sockets but one:
 //! - `coordinator`: hands out tasks, takes back outcomes, decides retries and redirects, writes
 //!   one record per admitted URL (its `ledger` orders records and journal; its `items` hands
 //!   extracted items over);
 //! - [`frontier`]: what to fetch next and what has been seen; [`scope`]; `normalize`;
 //!   `robots`; [`ratelimit`]; `redirect`; `retry`;
+//! - [`shared`]: with `--frontier`, the crawl's admission, leases and limits in Redis, shared
+//!   by several crawl processes; its one connection, used by the coordinator, is the one
+//!   socket (and a round trip the one blocking call) in this layer;
 //! - `record` and `sink` (the output), `journal` (`--state`), `stats`, `verdict`, `usage`,
 //!   `progress`, [`report`] (where the time went, live and at the end);
 //! - `shutdown` (SIGINT and SIGTERM as an orderly stop), `shared_set` (shared-memory dedupe).
