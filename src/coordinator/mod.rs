@@ -10,7 +10,8 @@
 //! 3. [`Coordinator::stop`]: hand out nothing more (Ctrl-C, SIGTERM);
 //! 4. [`Coordinator::retired`]: a worker process has exited (its memory no longer counts).
 //!
-//! The coordinator never blocks and never spawns: waiting is the driver's job, because only the
+//! The coordinator never waits and never spawns (a shared crawl's round trips to Redis, a few
+//! per turn at most, are its only blocking calls): waiting is the driver's job, because only the
 //! driver knows whether it waits on a condition variable, a tokio timer or `poll(2)`. What
 //! waiting costs is accounted here, not in the drivers: while `next` says the rate limiter is
 //! why there is nothing to do, every idle worker slot is counted as waiting on it.

@@ -130,3 +130,64 @@ impl Settings {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(seeds: &[&str], depth: u32) -> Settings {
+        Settings {
+            seeds: seeds.iter().map(|s| Url::parse(s).expect("url")).collect(),
+            allow_domains: Vec::new(),
+            depth,
+            max_pages: None,
+            obey_robots: true,
+            format: "jsonl".into(),
+            fields: Vec::new(),
+        }
+    }
+
+    fn flag(result: Result<(), SharedError>) -> Option<&'static str> {
+        match result {
+            Err(SharedError::Disagrees { flag, .. }) => Some(flag),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn a_joiner_takes_what_it_did_not_set_and_must_agree_on_what_it_did() {
+        let crawl = settings(&["http://a.test/"], 3);
+        // Without seeds and without -d: it takes the crawl's depth.
+        assert!(crawl.check(&settings(&[], 0), &[], "x").is_ok());
+        // With -d given: it must agree.
+        let given = [Setting::Depth];
+        assert_eq!(
+            flag(crawl.check(&settings(&[], 1), &given, "x")),
+            Some("--depth")
+        );
+        assert!(crawl.check(&settings(&[], 3), &given, "x").is_ok());
+        // A node with seeds says what the crawl is: everything is compared.
+        assert_eq!(
+            flag(crawl.check(&settings(&["http://a.test/"], 0), &[], "x")),
+            Some("--depth")
+        );
+        assert_eq!(
+            flag(crawl.check(&settings(&["http://b.test/"], 3), &[], "x")),
+            Some("URLS_FILE")
+        );
+        // The record format and fields always: they are what each node writes.
+        let mut csv = settings(&[], 0);
+        csv.format = "csv ".into();
+        assert_eq!(flag(crawl.check(&csv, &[], "x")), Some("--format"));
+        let mut fields = settings(&[], 0);
+        fields.fields = vec!["price".into()];
+        assert_eq!(flag(crawl.check(&fields, &[], "x")), Some("--field"));
+    }
+
+    #[test]
+    fn settings_survive_the_trip_through_redis() {
+        let s = settings(&["http://a.test/x"], 7);
+        assert_eq!(Settings::from_json(&s.to_json()), Some(s));
+        assert_eq!(Settings::from_json("{\"not\": \"settings\"}"), None);
+    }
+}
