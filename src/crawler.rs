@@ -175,7 +175,15 @@ fn run_with(config: Config, hook: Option<ItemHook>) -> Result<Summary, CrawlErro
         known,
         shutdown: &shutdown,
     };
-    let ran = modes::driver(config.mode)(&mut coordinator, &setup)?;
+    let ran = match modes::driver(config.mode)(&mut coordinator, &setup) {
+        Ok(ran) => ran,
+        Err(e) => {
+            // A shared crawl's finished pages are still sent and its unfinished leases given
+            // back, so other nodes need not wait out a lease (or fetch pages again).
+            coordinator.leave_shared();
+            return Err(e.into());
+        }
+    };
     // `shutdown` is still installed here, so a signal while flushing cannot lose records.
     let mut summary = coordinator.finish()?;
     summary.ipc = ran.ipc;

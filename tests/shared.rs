@@ -301,10 +301,16 @@ fn a_node_stopped_past_its_lease_drops_its_pages_and_records_nothing_twice() {
         &url,
         "pause",
         Some(&seeds),
-        &["-d", "100", "-j", "4", "--lease", "3"],
+        &["-d", "100", "-j", "4", "--lease", "3", "--timeout", "1.5"],
     );
     wait_for_crawl(&redis, "pause");
-    let b = Node::start("threads", &url, "pause", None, &["-j", "4", "--lease", "3"]);
+    let b = Node::start(
+        "threads",
+        &url,
+        "pause",
+        None,
+        &["-j", "4", "--lease", "3", "--timeout", "1.5"],
+    );
     b.wait_for_records(10);
     wait_for_lease(&redis, "pause", &b);
     kill(b.pid(), Signal::SIGSTOP).expect("stop node b");
@@ -374,13 +380,13 @@ fn a_crawl_survives_a_redis_restart_and_a_stall() {
     let expected = reference("async", &s);
     let seeds = format!("{}\n", s.url("/gen/0"));
     let url = redis.url();
-    let args = ["-j", "4", "--lease", "10"];
+    let args = ["-j", "4", "--lease", "10", "--timeout", "5"];
     let a = Node::start(
         "async",
         &url,
         "ride",
         Some(&seeds),
-        &["-d", "100", "-j", "4", "--lease", "10"],
+        &["-d", "100", "-j", "4", "--lease", "10", "--timeout", "5"],
     );
     wait_for_crawl(&redis, "ride");
     let b = Node::start("processes", &url, "ride", None, &args);
@@ -577,7 +583,7 @@ fn a_node_that_loses_redis_writes_what_it_fetched_then_exits_1_and_a_rerun_loses
         &redis.url(),
         "gone",
         Some(&seeds),
-        &["-d", "100", "-j", "4", "--lease", "2"],
+        &["-d", "100", "-j", "4", "--lease", "2", "--timeout", "1"],
     );
     a.wait_for_records(10);
     // The append-only file is synced every second: let it hold the crawl before the crash.
@@ -618,7 +624,7 @@ fn a_node_that_loses_redis_writes_what_it_fetched_then_exits_1_and_a_rerun_loses
         &redis.url(),
         "gone",
         None,
-        &["-j", "4", "--lease", "2"],
+        &["-j", "4", "--lease", "2", "--timeout", "1"],
     );
     let (code, stderr, _, out_b) = b.finish();
     assert_eq!(code, 0, "{stderr}");
@@ -723,29 +729,22 @@ every_mode! {
     fn a_stopped_node_keeps_its_slow_page_and_waits_without_spinning(mode) {
         let redis = RedisServer::start();
         let s = server_with(Options { log_requests: true, ..Options::default() });
-        // One page that takes 4 s, twice the lease: only renewals keep it this node's. A
-        // sequential node renews only between pages, so its lease must be twice --timeout.
+        // One page that takes 4 s, more than a third of the lease: the node renews while it
+        // waits for it, stopping. A lease must be at least twice --timeout (a node renews
+        // between pages), in every mode.
         let seeds = format!("{}\n", s.url("/slow?ms=4000"));
         let url = redis.url();
-        let lease: &[&str] = if mode == "sequential" {
-            &["--lease", "10", "--timeout", "5"]
-        } else {
-            &["--lease", "2"]
-        };
-        let mut args = vec!["-j", "2", "--grace", "8", "--ignore-robots"];
-        args.extend_from_slice(lease);
+        let args = ["-j", "2", "--grace", "8", "--ignore-robots", "--lease", "10", "--timeout", "5"];
         let a = Node::start(mode, &url, "slow", Some(&seeds), &args);
         wait_for_crawl(&redis, "slow");
-        let b = Node::start("async", &url, "slow", None, &["-j", "2", "--lease", "2"]);
-        if mode == "sequential" {
-            let run = crawl_raw(
-                &["--mode", "sequential", "--frontier", &url, "--crawl-id", "slow"],
-                &["--lease", "2"],
-                "",
-            );
-            assert_eq!(run.code, 2);
-            assert!(run.stderr.contains("--lease: must be at least twice --timeout (30 s)"), "{}", run.stderr);
-        }
+        let b = Node::start("async", &url, "slow", None, &["-j", "2", "--lease", "2", "--timeout", "1"]);
+        let run = crawl_raw(
+            &["--mode", mode, "--frontier", &url, "--crawl-id", "slow"],
+            &["--lease", "2"],
+            "",
+        );
+        assert_eq!(run.code, 2);
+        assert!(run.stderr.contains("--lease: must be at least twice --timeout (30 s)"), "{}", run.stderr);
         let started = Instant::now();
         while s.hits("/slow") == 0 {
             assert!(started.elapsed() < Duration::from_secs(20), "the slow page was never asked for");
@@ -781,7 +780,7 @@ fn a_crawl_whose_keys_vanish_is_not_taken_for_finished() {
         &redis.url(),
         "vanish",
         Some(&seeds),
-        &["-d", "100", "-j", "4", "--lease", "5"],
+        &["-d", "100", "-j", "4", "--lease", "5", "--timeout", "2.5"],
     );
     a.wait_for_records(10);
     // Back at once, but empty: no append-only file.

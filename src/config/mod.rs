@@ -744,15 +744,16 @@ impl Config {
                 ),
             ));
         }
-        // A sequential node fetches on the thread that renews its leases: no renewal happens
-        // during a fetch, so a page must fit in a lease with room for the wait since the
-        // last renewal (a third of a lease at most).
-        if self.mode == Mode::Sequential && shared.lease < self.timeout * 2 {
+        // A node renews its leases between pages: when every worker is busy (or, in
+        // sequential mode, the one thread is fetching), the next renewal waits for a page to
+        // end, at most --timeout later. Twice --timeout leaves room for the third of a lease
+        // since the last renewal.
+        if shared.lease < self.timeout * 2 {
             return Err(ConfigError::new(
                 Setting::Lease,
                 format!(
-                    "must be at least twice --timeout ({} s) in sequential mode, which renews \
-                     leases only between pages; got {} s",
+                    "must be at least twice --timeout ({} s): a node renews its leases between \
+                     pages, and a page may take that long; got {} s",
                     self.timeout.as_secs_f64(),
                     shared.lease.as_secs_f64()
                 ),

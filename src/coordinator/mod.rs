@@ -283,6 +283,9 @@ impl Coordinator {
         self.settle_rate_wait(now);
         self.shared_renew(now);
         let (mut next, rate_limited) = self.decide(now);
+        // Pages recorded in this very turn (blocked by robots.txt, their host given up) are
+        // finished in Redis now: the driver may not come back until a task completes.
+        self.shared_flush(now);
         if rate_limited {
             let idle = self.stats.workers.saturating_sub(self.in_flight.len());
             self.rate_wait = Some((now, idle));
@@ -296,6 +299,18 @@ impl Coordinator {
             *until = Some(until.map_or(wake, |u| u.min(wake)));
         }
         next
+    }
+
+    /// Sends a shared node's finished pages, if any are waiting.
+    fn shared_flush(&mut self, now: Instant) {
+        if self.shared_error.is_some() {
+            return;
+        }
+        if let Some(shared) = self.shared.as_mut()
+            && let Err(e) = shared.flush(now)
+        {
+            self.shared_failed(e);
+        }
     }
 
     /// A shared node's upkeep at each turn: the pages whose records were written since the
@@ -378,9 +393,11 @@ impl Coordinator {
     }
 
     /// The crawl's verdict on `origin`'s robots.txt once this node has fetched it: the first
-    /// any node found (usually this one's), so every node obeys the same file.
+    /// any node found (usually this one's), so every node obeys the same file. Only an
+    /// answer from the server is shared: a node that could not reach the file (its own DNS or
+    /// network, say) keeps its verdict to itself rather than disallow the origin crawl-wide.
     fn shared_robots_verdict(&mut self, origin: &str, result: &TaskResult) -> Option<Verdict> {
-        if self.shared_error.is_some() {
+        if self.shared_error.is_some() || result.outcome.is_err() {
             return None;
         }
         let shared = self.shared.as_mut()?;
@@ -475,6 +492,10 @@ impl Coordinator {
             if self.fatal.is_some() {
                 return (Next::Done, false);
             }
+            // A shared crawl's Redis failed for good during this turn: nothing more goes out.
+            if self.stopping {
+                return (self.idle(now), false);
+            }
             if self
                 .holding_permit
                 .is_some_and(|taken| !self.limiter.permit_is_fresh(taken, now))
@@ -491,9 +512,14 @@ impl Coordinator {
                 }
             }
             match self.frontier.pop(now, &self.limiter) {
-                Pop::FetchRobots(job) if self.known_robots(&job.origin) => {
+                Pop::FetchRobots(job) if self.known_robots(&job.origin) || self.stopping => {
                     // Another node read this origin's robots.txt: its verdict is the crawl's.
                     self.frontier.release(&job.origin);
+                    if self.stopping {
+                        // Asking Redis failed and stopped the node: the job stays queued.
+                        self.frontier.retry_at(job, now);
+                        return (self.idle(now), false);
+                    }
                 }
                 Pop::Job(job) | Pop::FetchRobots(job) => {
                     if job.kind == TaskKind::Page
@@ -905,6 +931,16 @@ impl Coordinator {
             crawl: self.shared.as_ref().map(SharedFrontier::crawl_progress),
         };
         self.progress.update(&snap);
+    }
+
+    /// A driver failed: a shared crawl's finished pages are sent and its leases given back, as
+    /// far as Redis answers (the driver's error is what the caller reports).
+    pub(crate) fn leave_shared(&mut self) {
+        if let (Some(shared), None) = (self.shared.as_mut(), &self.shared_error) {
+            let _ = shared
+                .flush(Instant::now())
+                .and_then(|()| shared.give_back_all());
+        }
     }
 
     /// Flushes the records and returns the summary, or the fatal error that stopped the crawl.

@@ -28,8 +28,10 @@
 //!
 //! ## What a node that dies costs
 //! Its leases expire and other nodes fetch those pages again: at most the pages it held.
-//! A node killed between writing a record and completing its page (a few microseconds) leaves
-//! a record that another node writes again; the union of the records then has that URL twice.
+//! A node killed between writing a record and completing its page (the rest of its
+//! coordinator's turn: the pages finished in one turn are completed together, in one round
+//! trip, when the turn ends) leaves a record that another node writes again; the union of
+//! the records then has that URL twice.
 
 mod redis;
 mod settings;

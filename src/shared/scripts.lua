@@ -252,9 +252,12 @@ while i <= #ARGV do
     end
     finished(depth)
     tally('records', 1)
-    release(max_pages, counts)
   end
 end
+-- Once for the whole batch, within one budget: holding links is always safe (a page above
+-- whose links find a level not yet released holds them too), and one call must stay well
+-- under Redis's busy limit however many pages it carries.
+release(max_pages, counts)
 if dropped > 0 then tally('dropped', dropped) end
 return {dropped, counts[1], counts[2], counts[3]}
 
@@ -262,6 +265,8 @@ return {dropped, counts[1], counts[2], counts[3]}
 -- ARGV: node, leaving (1/0), entries... Leases `node` gives up (Ctrl-C, a stop): their pages
 -- go back to the front of the queue at once. A node leaving no longer counts as live.
 -- Returns how many it still held.
+local gone = alive()
+if gone then return gone end
 local node = ARGV[1]
 if ARGV[2] == '1' then redis.call('ZREM', P .. 'nodes', node) end
 local back = 0
