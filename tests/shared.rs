@@ -737,7 +737,6 @@ every_mode! {
         let args = ["-j", "2", "--grace", "8", "--ignore-robots", "--lease", "10", "--timeout", "5"];
         let a = Node::start(mode, &url, "slow", Some(&seeds), &args);
         wait_for_crawl(&redis, "slow");
-        let b = Node::start("async", &url, "slow", None, &["-j", "2", "--lease", "2", "--timeout", "1"]);
         let run = crawl_raw(
             &["--mode", mode, "--frontier", &url, "--crawl-id", "slow"],
             &["--lease", "2"],
@@ -750,6 +749,8 @@ every_mode! {
             assert!(started.elapsed() < Duration::from_secs(20), "the slow page was never asked for");
             std::thread::sleep(Duration::from_millis(5));
         }
+        // Node a has the page; b joins, and must not get it while a finishes it.
+        let b = Node::start("async", &url, "slow", None, &["-j", "2", "--lease", "2", "--timeout", "1"]);
         kill(a.pid(), Signal::SIGINT).expect("Ctrl-C node a");
         let before = cpu_seconds(a.pid());
         std::thread::sleep(Duration::from_secs(3));
@@ -763,7 +764,7 @@ every_mode! {
         assert_eq!(got.len(), 1);
         assert!(counts.values().all(|&n| n == 1));
         // The stopping node renewed its lease while the page was slow: nobody fetched it again.
-        assert_eq!(s.hits("/slow"), 1, "the slow page was fetched twice");
+        assert_eq!(s.hits("/slow"), 1, "the slow page was fetched twice\n{stderr_a}\n{stderr_b}");
     }
 }
 
