@@ -191,7 +191,9 @@ pub struct Args {
     /// Redis needs them (rediss:// for TLS).
     /// The first node with seeds starts the crawl; a node without URLS_FILE joins it and takes
     /// its seeds, --depth, --max-pages, --allow-domain and robots setting. Each node writes its
-    /// own records; together they crawl each page once. Needs --crawl-id
+    /// own records; together they crawl each page once. Needs --crawl-id. A URL without a
+    /// password takes the one in the environment variable CRAWL_REDIS_PASSWORD, which `ps`
+    /// does not show as it shows a command line
     #[arg(
         long,
         value_name = "URL",
@@ -234,6 +236,9 @@ pub struct Args {
     #[arg(long, conflicts_with = "urls_file")]
     pub demo: bool,
 }
+
+/// The environment variable a `--frontier` URL without a password takes its password from.
+pub const PASSWORD_VAR: &str = "CRAWL_REDIS_PASSWORD";
 
 /// The values of `--format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -313,7 +318,14 @@ impl Args {
         let (Some(url), Some(id)) = (&self.frontier, &self.crawl_id) else {
             return Ok(None);
         };
-        let url = Url::parse(url.trim()).map_err(|_| ArgsError::Frontier)?;
+        let mut url = Url::parse(url.trim()).map_err(|_| ArgsError::Frontier)?;
+        if url.password().is_none()
+            && let Ok(password) = std::env::var(PASSWORD_VAR)
+            && !password.is_empty()
+        {
+            url.set_password(Some(&password))
+                .map_err(|()| ArgsError::Frontier)?;
+        }
         let mut explicit = Vec::new();
         if self.depth.is_some() {
             explicit.push(Setting::Depth);

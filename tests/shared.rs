@@ -935,3 +935,59 @@ fn the_per_host_cap_holds_across_nodes() {
     );
     assert!(most >= 3, "the nodes never used the cap ({most} at most)");
 }
+
+#[test]
+fn the_password_can_come_from_the_environment() {
+    let redis = RedisServer::start_with(RedisOptions {
+        password: Some("env-secret".into()),
+        ..RedisOptions::default()
+    });
+    let s = site(0);
+    let seeds = format!("{}\n", s.url("/gen/0"));
+    let url = format!("redis://127.0.0.1:{}/0", redis.port());
+    let run = |password: Option<&str>| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_crawl"));
+        command
+            .args([
+                "--progress",
+                "never",
+                "--frontier",
+                &url,
+                "--crawl-id",
+                "env",
+                "-d",
+                "1",
+                "-",
+            ])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .env_remove("CRAWL_REDIS_PASSWORD");
+        if let Some(password) = password {
+            command.env("CRAWL_REDIS_PASSWORD", password);
+        }
+        let out = command
+            .spawn()
+            .and_then(|mut child| {
+                use std::io::Write;
+                child
+                    .stdin
+                    .take()
+                    .expect("stdin")
+                    .write_all(seeds.as_bytes())?;
+                child.wait_with_output()
+            })
+            .expect("crawl runs");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, stderr) = run(None);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("refused the credentials"), "{stderr}");
+    let (code, stderr) = run(Some("env-secret"));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("whole crawl: 11 record(s)"), "{stderr}");
+    assert!(!stderr.contains("env-secret"), "{stderr}");
+}

@@ -79,6 +79,17 @@ pub enum SharedError {
         /// The client's error.
         cause: String,
     },
+    /// The server is older than the scripts need.
+    #[error(
+        "Redis at {url} is version {version}; the shared frontier needs 6.2 or later (LPOP with \
+         a count, ZADD GT)"
+    )]
+    TooOld {
+        /// The URL, password hidden.
+        url: FrontierUrl,
+        /// What the server reports.
+        version: String,
+    },
     /// Redis refused the password (or wants one and none was given).
     #[error(
         "Redis at {url} refused the credentials: give the password in the URL, \

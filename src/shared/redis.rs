@@ -83,6 +83,19 @@ impl Redis {
         // replica, an old server) is found here, before anything is written.
         let pong: RedisResult<String> = redis::cmd("PING").query(redis.conn_mut()?);
         pong.map_err(|e| first_contact(url, e))?;
+        let info: RedisResult<String> = redis::cmd("INFO").arg("server").query(redis.conn_mut()?);
+        let info = info.map_err(|e| first_contact(url, e))?;
+        let version = info
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("redis_version:"))
+            .unwrap_or("unknown")
+            .to_owned();
+        if !new_enough(&version) {
+            return Err(SharedError::TooOld {
+                url: url.clone(),
+                version,
+            });
+        }
         Ok(redis)
     }
 
@@ -135,6 +148,17 @@ impl Redis {
     }
 }
 
+/// Whether a server of `version` runs the scripts: LPOP with a count and ZADD GT came in 6.2.
+/// A version that does not read as numbers is given the benefit of the doubt (a fork may
+/// report its own); the scripts then fail with Redis's own error if it lacks them.
+fn new_enough(version: &str) -> bool {
+    let mut parts = version.split('.').map(|p| p.parse::<u32>());
+    match (parts.next(), parts.next()) {
+        (Some(Ok(major)), Some(Ok(minor))) => (major, minor) >= (6, 2),
+        _ => true,
+    }
+}
+
 fn open(client: &Client, patience: Duration) -> RedisResult<Connection> {
     let conn = client.get_connection_with_timeout(Duration::from_secs(5).min(patience))?;
     // A stalled server is waited for, up to the patience, rather than taken for dead.
@@ -172,6 +196,25 @@ fn first_contact(url: &FrontierUrl, e: RedisError) -> SharedError {
         SharedError::Unreachable {
             url: url.clone(),
             cause: text,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::new_enough;
+
+    #[test]
+    fn the_scripts_need_redis_6_2() {
+        for (version, ok) in [
+            ("7.0.15", true),
+            ("6.2.0", true),
+            ("6.0.16", false),
+            ("5.0.7", false),
+            ("10.1", true),
+            ("valkey-8", true),
+        ] {
+            assert_eq!(new_enough(version), ok, "{version}");
         }
     }
 }
