@@ -100,7 +100,8 @@ fn reqwest_alone(server: &FixtureServer) -> Result<f64, String> {
     Ok(PAGES as f64 / secs)
 }
 
-/// wget2 --recursive over the whole site with its default 5 threads: (pages, seconds).
+/// wget2 --recursive over the whole site as the neutral harness (`../shared/peers`) runs it:
+/// 16 threads, each file deleted once parsed: (pages, seconds).
 fn wget2(server: &FixtureServer) -> Result<(usize, f64), String> {
     if !installed("wget2") {
         return Err("wget2 not installed (apt-get install wget2)".into());
@@ -116,6 +117,8 @@ fn wget2(server: &FixtureServer) -> Result<(usize, f64), String> {
             "--no-robots",
             "--quiet",
             "--no-host-directories",
+            "--max-threads=16",
+            "--delete-after",
         ])
         .arg("--directory-prefix")
         .arg(&dir)
@@ -216,7 +219,7 @@ fn main() {
             bars.push(("wget2 --recursive".to_owned(), pages as f64 / secs));
             writeln!(
                 out,
-                "| wget2 --recursive (5 threads) | {pages} | {:.0} | | |",
+                "| wget2 --recursive (16 threads, files deleted after parsing, as ../shared/peers runs it) | {pages} | {:.0} | | one run |",
                 pages as f64 / secs
             )
             .ok()
