@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::Instant;
 
-use common::{Series, crawl, line_chart, machine, num, publish};
+use common::{Series, crawl, line_chart, machine, num, publish, wanted_parts};
 use crawl::frontier::{Frontier, Pop};
 use crawl::ratelimit::Limiter;
 use crawl::scope::Scope;
@@ -234,12 +234,7 @@ fn main() {
          server shares the machine.\n\n",
         machine()
     );
-    // cargo passes `--bench`; any other word names the parts to run.
-    let parts: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
-    let wants = |part: &str| parts.is_empty() || parts.iter().any(|p| p == part);
+    let wants = wanted_parts();
     if wants("frontier") {
         frontier_alone(&mut out);
     }

@@ -29,10 +29,9 @@ use std::fs::File;
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Series, line_chart, machine, num, publish};
+use common::{Series, crawl, line_chart, machine, num, publish, wanted_parts};
 use crawl_fixture::{FixtureServer, Options, RedisOptions, RedisServer};
 use nix::sys::resource::{UsageWho, getrusage};
 use serde_json::Value;
@@ -457,43 +456,6 @@ fn scaling(out: &mut String) {
     };
 }
 
-/// Runs one `crawl ARGS --progress never -o /dev/null` with `seeds` on standard input, as
-/// common::crawl does, but keeps its stderr to quote if it fails.
-fn solo(seeds: &[String], args: &[&str]) -> Value {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let (summary, stderr) = (
-        temp(&format!("solo-{n}.json")),
-        temp(&format!("solo-{n}.stderr")),
-    );
-    let mut child = Command::new(env!("CARGO_BIN_EXE_crawl"))
-        .args(["--per-host-workers", "0"])
-        .args(args)
-        .args(["--progress", "never", "-o", "/dev/null", "--summary-json"])
-        .arg(&summary)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(File::create(&stderr).expect("stderr file"))
-        .spawn()
-        .expect("crawl runs");
-    {
-        let mut stdin = child.stdin.take().expect("stdin");
-        for s in seeds {
-            writeln!(stdin, "{s}").expect("seed written");
-        }
-    }
-    let status = child.wait().expect("crawl finishes");
-    let text = std::fs::read_to_string(&stderr).unwrap_or_default();
-    let _ = std::fs::remove_file(&stderr);
-    assert!(
-        status.success(),
-        "crawl {args:?} failed ({status}):\n{text}"
-    );
-    let text = std::fs::read_to_string(&summary).expect("summary written");
-    let _ = std::fs::remove_file(&summary);
-    serde_json::from_str(&text).expect("summary is JSON")
-}
-
 /// One crawl of part 2.
 struct CostRun {
     pages_per_s: f64,
@@ -603,7 +565,7 @@ fn link(out: &mut String) {
         "link",
         "-",
     ];
-    let s = solo(&seeds, &args);
+    let s = crawl(&seeds, &args);
     assert_eq!(
         num(&s, &["pages"]) as usize,
         COST_PAGES,
@@ -640,7 +602,7 @@ fn cost(out: &mut String, memory_rows: &mut Vec<String>) {
     let mut memory_runs = Vec::new();
     let mut redis_runs = Vec::new();
     for rep in 0..COST_REPS {
-        let s = solo(&seeds, &args);
+        let s = crawl(&seeds, &args);
         assert_eq!(num(&s, &["pages"]) as usize, COST_PAGES, "in-memory crawl");
         memory_runs.push(num(&s, &["pages_per_s"]));
 
@@ -652,7 +614,7 @@ fn cost(out: &mut String, memory_rows: &mut Vec<String>) {
             .query(&mut conn)
             .expect("CONFIG RESETSTAT");
         let cpu_before = redis_cpu_s(&mut conn);
-        let s = solo(&seeds, &shared_args);
+        let s = crawl(&seeds, &shared_args);
         let (scripts, script_us) = script_stats(&mut conn);
         let cpu_after = redis_cpu_s(&mut conn);
         // What the crawl left in Redis is what dropping its keys frees (used_memory before the
@@ -921,12 +883,7 @@ fn main() {
          nodes and Redis.\n\n",
         machine()
     );
-    // cargo passes `--bench`; any other word names the parts to run.
-    let parts: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
-    let wants = |part: &str| parts.is_empty() || parts.iter().any(|p| p == part);
+    let wants = wanted_parts();
     let mut memory_rows = Vec::new();
     if wants("scaling") {
         scaling(&mut out);

@@ -24,10 +24,8 @@ fn lines(path: &Path) -> usize {
 
 /// URL -> depth over every record in the file, asserting a URL's records agree.
 fn union(path: &Path) -> BTreeMap<String, u32> {
-    let text = std::fs::read_to_string(path).expect("records file");
     let mut map = BTreeMap::new();
-    for line in text.lines() {
-        let record: Record = serde_json::from_str(line).expect("a record per line");
+    for record in records_in(path) {
         if let Some(depth) = map.insert(record.url.clone(), record.depth) {
             assert_eq!(depth, record.depth, "{} recorded at two depths", record.url);
         }
@@ -39,11 +37,7 @@ fn union(path: &Path) -> BTreeMap<String, u32> {
 fn reference(mode: &str, s: &FixtureServer) -> BTreeMap<String, u32> {
     let run = crawl(mode, &[s.url("/gen/0")], &["-d", "100", "--ignore-robots"]);
     run.assert_ok();
-    let map: BTreeMap<String, u32> = run
-        .by_url()
-        .into_iter()
-        .map(|(url, r)| (url, r.depth))
-        .collect();
+    let map = run.depths();
     assert_eq!(map.len(), PAGES);
     s.reset();
     map

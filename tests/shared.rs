@@ -65,6 +65,17 @@ impl Node {
         }
     }
 
+    /// Starts the node that creates crawl `id` of the generated site on `s` (seed `/gen/0`,
+    /// `-d 100`, then `args`), and waits until Redis holds the crawl.
+    fn create(mode: &str, redis: &RedisServer, s: &FixtureServer, id: &str, args: &[&str]) -> Node {
+        let seeds = format!("{}\n", s.url("/gen/0"));
+        let mut all = vec!["-d", "100"];
+        all.extend_from_slice(args);
+        let node = Node::start(mode, &redis.url(), id, Some(&seeds), &all);
+        wait_for_crawl(redis, id);
+        node
+    }
+
     fn pid(&self) -> Pid {
         Pid::from_raw(self.child.id() as i32)
     }
@@ -137,9 +148,7 @@ fn union(files: &[PathBuf]) -> (BTreeMap<String, u32>, BTreeMap<String, usize>) 
     let mut depths = BTreeMap::new();
     let mut counts = BTreeMap::new();
     for file in files {
-        let text = std::fs::read_to_string(file).unwrap_or_default();
-        for line in text.lines() {
-            let record: Record = serde_json::from_str(line).expect("a record per line");
+        for record in records_in(file) {
             if let Some(depth) = depths.insert(record.url.clone(), record.depth) {
                 assert_eq!(depth, record.depth, "{} recorded at two depths", record.url);
             }
@@ -154,13 +163,8 @@ fn union(files: &[PathBuf]) -> (BTreeMap<String, u32>, BTreeMap<String, usize>) 
 fn reference(mode: &str, s: &FixtureServer) -> BTreeMap<String, u32> {
     let run = crawl(mode, &[s.url("/gen/0")], &["-d", "100", "-j", "4"]);
     run.assert_ok();
-    let map: BTreeMap<String, u32> = run
-        .by_url()
-        .into_iter()
-        .map(|(url, r)| (url, r.depth))
-        .collect();
     s.reset();
-    map
+    run.depths()
 }
 
 fn site(latency_ms: u64) -> FixtureServer {
@@ -191,17 +195,7 @@ fn crawl_together(
     modes: &[&str],
     args: &[&str],
 ) -> (Vec<Ended>, BTreeMap<String, u32>, BTreeMap<String, usize>) {
-    let seeds = format!("{}\n", s.url("/gen/0"));
-    let mut creator_args = vec!["-d", "100"];
-    creator_args.extend_from_slice(args);
-    let mut nodes = vec![Node::start(
-        modes[0],
-        &redis.url(),
-        id,
-        Some(&seeds),
-        &creator_args,
-    )];
-    wait_for_crawl(redis, id);
+    let mut nodes = vec![Node::create(modes[0], redis, s, id, args)];
     for mode in &modes[1..] {
         nodes.push(Node::start(mode, &redis.url(), id, None, args));
     }
@@ -245,12 +239,10 @@ every_mode! {
         let redis = RedisServer::start();
         let s = site(20);
         let expected = reference(mode, &s);
-        let seeds = format!("{}\n", s.url("/gen/0"));
         let url = redis.url();
-        // A sequential node's lease must be twice --timeout (it renews only between pages).
+        // A lease must be at least twice --timeout (a node renews between pages).
         let args = ["-j", "4", "--lease", "4", "--timeout", "2"];
-        let a = Node::start(mode, &url, "kill", Some(&seeds), &["-d", "100", "-j", "4", "--timeout", "2", "--lease", "4"]);
-        wait_for_crawl(&redis, "kill");
+        let a = Node::create(mode, &redis, &s, "kill", &args);
         let b = Node::start(mode, &url, "kill", None, &args);
         b.wait_for_records(20);
         // Killed while it holds leases (node names carry the pid): between two levels of
@@ -294,23 +286,10 @@ fn a_node_stopped_past_its_lease_drops_its_pages_and_records_nothing_twice() {
     let redis = RedisServer::start();
     let s = site(50);
     let expected = reference("async", &s);
-    let seeds = format!("{}\n", s.url("/gen/0"));
     let url = redis.url();
-    let a = Node::start(
-        "async",
-        &url,
-        "pause",
-        Some(&seeds),
-        &["-d", "100", "-j", "4", "--lease", "3", "--timeout", "1.5"],
-    );
-    wait_for_crawl(&redis, "pause");
-    let b = Node::start(
-        "threads",
-        &url,
-        "pause",
-        None,
-        &["-j", "4", "--lease", "3", "--timeout", "1.5"],
-    );
+    let args = ["-j", "4", "--lease", "3", "--timeout", "1.5"];
+    let a = Node::create("async", &redis, &s, "pause", &args);
+    let b = Node::start("threads", &url, "pause", None, &args);
     b.wait_for_records(10);
     wait_for_lease(&redis, "pause", &b);
     kill(b.pid(), Signal::SIGSTOP).expect("stop node b");
@@ -378,17 +357,9 @@ fn a_crawl_survives_a_redis_restart_and_a_stall() {
     let mut redis = RedisServer::start();
     let s = site(20);
     let expected = reference("async", &s);
-    let seeds = format!("{}\n", s.url("/gen/0"));
     let url = redis.url();
     let args = ["-j", "4", "--lease", "10", "--timeout", "5"];
-    let a = Node::start(
-        "async",
-        &url,
-        "ride",
-        Some(&seeds),
-        &["-d", "100", "-j", "4", "--lease", "10", "--timeout", "5"],
-    );
-    wait_for_crawl(&redis, "ride");
+    let a = Node::create("async", &redis, &s, "ride", &args);
     let b = Node::start("processes", &url, "ride", None, &args);
     b.wait_for_records(40);
     redis.stall(Duration::from_secs(3));
@@ -407,16 +378,8 @@ fn stop_crawl_stops_every_node_and_a_rerun_finishes_the_crawl() {
     let redis = RedisServer::start();
     let s = site(30);
     let expected = reference("async", &s);
-    let seeds = format!("{}\n", s.url("/gen/0"));
     let url = redis.url();
-    let a = Node::start(
-        "async",
-        &url,
-        "halt",
-        Some(&seeds),
-        &["-d", "100", "-j", "4"],
-    );
-    wait_for_crawl(&redis, "halt");
+    let a = Node::create("async", &redis, &s, "halt", &["-j", "4"]);
     let b = Node::start("threads", &url, "halt", None, &["-j", "4"]);
     b.wait_for_records(20);
     let stop = crawl_raw(
@@ -577,13 +540,12 @@ fn a_node_that_loses_redis_writes_what_it_fetched_then_exits_1_and_a_rerun_loses
     let mut redis = RedisServer::start();
     let s = site(50);
     let expected = reference("async", &s);
-    let seeds = format!("{}\n", s.url("/gen/0"));
-    let a = Node::start(
+    let a = Node::create(
         "async",
-        &redis.url(),
+        &redis,
+        &s,
         "gone",
-        Some(&seeds),
-        &["-d", "100", "-j", "4", "--lease", "2", "--timeout", "1"],
+        &["-j", "4", "--lease", "2", "--timeout", "1"],
     );
     a.wait_for_records(10);
     // The append-only file is synced every second: let it hold the crawl before the crash.
@@ -596,11 +558,7 @@ fn a_node_that_loses_redis_writes_what_it_fetched_then_exits_1_and_a_rerun_loses
         "{stderr}"
     );
     // Every page the server answered has its record: the pages in flight were written.
-    let text = std::fs::read_to_string(&out_a).unwrap_or_default();
-    let written: Vec<Record> = text
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("a record per line"))
-        .collect();
+    let written = records_in(&out_a);
     let served: Vec<String> = s
         .hit_counts()
         .into_keys()
@@ -775,14 +733,8 @@ fn a_crawl_whose_keys_vanish_is_not_taken_for_finished() {
         ..RedisOptions::default()
     });
     let s = site(30);
-    let seeds = format!("{}\n", s.url("/gen/0"));
-    let a = Node::start(
-        "threads",
-        &redis.url(),
-        "vanish",
-        Some(&seeds),
-        &["-d", "100", "-j", "4", "--lease", "5", "--timeout", "2.5"],
-    );
+    let args = ["-j", "4", "--lease", "5", "--timeout", "2.5"];
+    let a = Node::create("threads", &redis, &s, "vanish", &args);
     a.wait_for_records(10);
     // Back at once, but empty: no append-only file.
     redis.restart();
@@ -806,15 +758,8 @@ fn robots_txt_is_read_once_for_the_whole_crawl() {
     let redis = RedisServer::start();
     let s = site(20);
     let expected = reference("threads", &s);
-    let seeds = format!("{}\n", s.url("/gen/0"));
     let url = redis.url();
-    let a = Node::start(
-        "threads",
-        &url,
-        "robots",
-        Some(&seeds),
-        &["-d", "100", "-j", "2"],
-    );
+    let a = Node::create("threads", &redis, &s, "robots", &["-j", "2"]);
     a.wait_for_records(5);
     // Node a has read robots.txt (its pages are recorded); b takes the crawl's verdict.
     let b = Node::start("processes", &url, "robots", None, &["-j", "4"]);
@@ -911,13 +856,9 @@ fn the_per_host_cap_holds_across_nodes() {
         latency: Duration::from_millis(50),
         ..Options::default()
     });
-    let seeds = format!("{}\n", s.url("/gen/0"));
     let url = redis.url();
     let args = ["-j", "8", "--per-host-workers", "4", "--ignore-robots"];
-    let mut creator = vec!["-d", "100"];
-    creator.extend_from_slice(&args);
-    let a = Node::start("async", &url, "cap", Some(&seeds), &creator);
-    wait_for_crawl(&redis, "cap");
+    let a = Node::create("async", &redis, &s, "cap", &args);
     let b = Node::start("threads", &url, "cap", None, &args);
     b.wait_for_records(3);
     // Both nodes are live and have looked at the crawl: from here on the cap is shared.

@@ -17,14 +17,19 @@ use serde_json::Value;
 pub fn crawl(seeds: &[String], args: &[&str]) -> Value {
     static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let summary = std::env::temp_dir().join(format!("crawl-bench-{}-{n}.json", std::process::id()));
+    let temp = |ext: &str| {
+        std::env::temp_dir().join(format!("crawl-bench-{}-{n}.{ext}", std::process::id()))
+    };
+    let (summary, stderr) = (temp("json"), temp("stderr"));
+    // Kept to quote if the crawl fails, so a broken run says why.
+    let stderr_file = std::fs::File::create(&stderr).expect("stderr file");
     let mut child = Command::new(env!("CARGO_BIN_EXE_crawl"))
         .args(["--per-host-workers", "0"])
         .args(args)
         .args(["--progress", "never", "-o", "/dev/null", "--summary-json"])
         .arg(&summary)
         .stdin(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(stderr_file)
         .spawn()
         .expect("crawl runs");
     {
@@ -34,10 +39,25 @@ pub fn crawl(seeds: &[String], args: &[&str]) -> Value {
         }
     }
     let status = child.wait().expect("crawl finishes");
-    assert!(status.success(), "crawl {args:?} failed");
+    let said = std::fs::read_to_string(&stderr).unwrap_or_default();
+    let _ = std::fs::remove_file(&stderr);
+    assert!(
+        status.success(),
+        "crawl {args:?} failed ({status}):\n{said}"
+    );
     let text = std::fs::read_to_string(&summary).expect("summary written");
     let _ = std::fs::remove_file(&summary);
     serde_json::from_str(&text).expect("summary is JSON")
+}
+
+/// Which parts of a bench to run: cargo passes `--bench`; any other word on the command line
+/// names a part (`cargo bench --bench shared -- link`), and none means all.
+pub fn wanted_parts() -> impl Fn(&str) -> bool {
+    let parts: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    move |part| parts.is_empty() || parts.iter().any(|p| p == part)
 }
 
 /// The run with the median pages/s out of `reps`.

@@ -675,14 +675,18 @@ impl Coordinator {
 
     /// Writes the record for the admitted URL `url`.
     fn emit(&mut self, record: Record, ok: bool, job: &Job) {
+        let links = std::mem::take(&mut self.page_links);
         if self.shared.is_some() {
-            return self.emit_shared(record, ok, job);
-        }
-        let url = &job.url;
-        self.frontier.finished(record.depth);
-        if job.kind == TaskKind::Sitemap {
-            // What it listed is admitted: links found one level down may go in now.
-            self.frontier.early_done();
+            // Written only while this node holds the page's lease.
+            if !self.shared_may_record(job) {
+                return;
+            }
+        } else {
+            self.frontier.finished(record.depth);
+            if job.kind == TaskKind::Sitemap {
+                // What it listed is admitted: links found one level down may go in now.
+                self.frontier.early_done();
+            }
         }
         if ok {
             self.stats.ok += 1;
@@ -692,8 +696,17 @@ impl Coordinator {
         if self.fatal.is_some() {
             return;
         }
-        if let Err(e) = self.ledger.write(&record, url, &mut self.frontier) {
-            self.fatal = Some(e.into());
+        // A shared crawl's record reaches the OS before its page is finished in Redis, so a
+        // node that dies loses no record.
+        let written = if self.shared.is_some() {
+            self.ledger
+                .write_flushed(&record, &job.url, &mut self.frontier)
+        } else {
+            self.ledger.write(&record, &job.url, &mut self.frontier)
+        };
+        match written {
+            Ok(()) => self.shared_recorded(job, record.depth, links),
+            Err(e) => self.fatal = Some(e.into()),
         }
     }
 

@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use super::Coordinator;
 use crate::frontier::Job;
-use crate::record::Record;
 use crate::robots::Verdict;
 use crate::shared::{SharedError, SharedFrontier};
 use crate::task::TaskResult;
@@ -196,46 +195,32 @@ impl Coordinator {
         }
     }
 
-    /// [`Coordinator::emit`] for a shared crawl: the record is written only while this node
-    /// holds the page's lease, and reaches the OS before the page is completed in Redis, so a
-    /// node that dies loses no record (see [`crate::shared`]).
-    pub(super) fn emit_shared(&mut self, record: Record, ok: bool, job: &Job) {
-        let links = std::mem::take(&mut self.page_links);
-        let Some(shared) = self.shared.as_mut() else {
-            return;
+    /// Whether this node still holds the lease on `job`'s page, so that its record may be
+    /// written ([`Coordinator::emit`]). A node stalled past its lease drops the result: the page
+    /// is another node's now. When Redis is gone the record is written all the same (nothing
+    /// lost); the page is fetched again after its lease, by this node or another.
+    pub(super) fn shared_may_record(&mut self, job: &Job) -> bool {
+        let (Some(shared), None) = (self.shared.as_mut(), &self.shared_error) else {
+            return true;
         };
-        if self.shared_error.is_none() {
-            match shared.still_mine(&job.url, Instant::now()) {
-                Ok(true) => {}
-                Ok(false) => {
-                    shared.drop_result(&job.url);
-                    return;
-                }
-                // Redis is gone: the record is written all the same (nothing lost); the page
-                // is fetched again after its lease, by this node or another.
-                Err(e) => self.shared_failed(e),
+        match shared.still_mine(&job.url, Instant::now()) {
+            Ok(true) => true,
+            Ok(false) => {
+                shared.drop_result(&job.url);
+                false
+            }
+            Err(e) => {
+                self.shared_failed(e);
+                true
             }
         }
-        if ok {
-            self.stats.ok += 1;
-        } else {
-            self.stats.failed += 1;
-        }
-        if self.fatal.is_some() {
-            return;
-        }
-        if let Err(e) = self
-            .ledger
-            .write_flushed(&record, &job.url, &mut self.frontier)
-        {
-            self.fatal = Some(e.into());
-            return;
-        }
-        if self.shared_error.is_some() {
-            return;
-        }
-        if let Some(shared) = self.shared.as_mut() {
-            shared.finish_page(&job.url, record.depth, links);
+    }
+
+    /// `job`'s record was written: a shared crawl finishes its page in Redis, with the links it
+    /// yielded, at the end of this turn.
+    pub(super) fn shared_recorded(&mut self, job: &Job, depth: u32, links: Vec<url::Url>) {
+        if let (Some(shared), None) = (self.shared.as_mut(), &self.shared_error) {
+            shared.finish_page(&job.url, depth, links);
         }
     }
 

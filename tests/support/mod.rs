@@ -46,6 +46,14 @@ impl Run {
             .unwrap_or_else(|| panic!("no record for {url}; have {:#?}", self.urls()))
     }
 
+    /// URL -> depth, asserting that no URL has two records.
+    pub fn depths(&self) -> BTreeMap<String, u32> {
+        self.by_url()
+            .into_iter()
+            .map(|(url, r)| (url, r.depth))
+            .collect()
+    }
+
     pub fn urls(&self) -> Vec<String> {
         let mut urls: Vec<String> = self.records.iter().map(|r| r.url.clone()).collect();
         urls.sort();
@@ -69,6 +77,15 @@ pub fn fresh_temp(prefix: &str, name: &str, mode: &str) -> std::path::PathBuf {
     let _ = std::fs::remove_dir_all(&path);
     let _ = std::fs::remove_file(&path);
     path
+}
+
+/// The records in a JSON Lines file the binary wrote (none if there is no file yet).
+pub fn records_in(path: &std::path::Path) -> Vec<Record> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad record {l:?}: {e}")))
+        .collect()
 }
 
 /// A fixture server with default options.
