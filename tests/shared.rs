@@ -808,42 +808,23 @@ fn rediss_needs_a_certificate_the_node_trusts() {
     assert!(stderr.contains("certificate"), "{stderr}");
     assert!(!stderr.contains("tls-secret"), "{stderr}");
     // Trusting it (SSL_CERT_FILE, which rustls-native-certs reads), the crawl runs over TLS.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_crawl"))
-        .args([
-            "--progress",
-            "never",
-            "--frontier",
-            &url,
-            "--crawl-id",
-            "tls",
-            "-d",
-            "2",
-            "-",
-        ])
-        .env("SSL_CERT_FILE", redis.ca_file())
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .and_then(|mut child| {
-            use std::io::Write;
-            child
-                .stdin
-                .take()
-                .expect("stdin")
-                .write_all(seeds.as_bytes())?;
-            child.wait_with_output()
-        })
-        .expect("crawl runs");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let ca = redis.ca_file();
+    let run = crawl_raw_with(
+        &["--progress", "never"],
+        &["--frontier", &url, "--crawl-id", "tls", "-d", "2", "-"],
+        &seeds,
+        &[("SSL_CERT_FILE", Some(ca.as_os_str()))],
+    );
+    run.assert_ok();
     let plain = crawl("async", &[s.url("/gen/0")], &["-d", "2"]);
     plain.assert_ok();
-    let records = String::from_utf8_lossy(&out.stdout).lines().count();
-    assert_eq!(records, plain.records.len(), "{stderr}");
+    let records = run.records.len();
+    assert_eq!(records, plain.records.len(), "{}", run.stderr);
     assert!(
-        stderr.contains(&format!("whole crawl: {records} record(s)")),
-        "{stderr}"
+        run.stderr
+            .contains(&format!("whole crawl: {records} record(s)")),
+        "{}",
+        run.stderr
     );
     assert_eq!(redis.cli(&["EXISTS", "crawl:{tls}:meta"]), "1");
 }
@@ -887,42 +868,13 @@ fn the_password_can_come_from_the_environment() {
     let seeds = format!("{}\n", s.url("/gen/0"));
     let url = format!("redis://127.0.0.1:{}/0", redis.port());
     let run = |password: Option<&str>| {
-        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_crawl"));
-        command
-            .args([
-                "--progress",
-                "never",
-                "--frontier",
-                &url,
-                "--crawl-id",
-                "env",
-                "-d",
-                "1",
-                "-",
-            ])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .env_remove("CRAWL_REDIS_PASSWORD");
-        if let Some(password) = password {
-            command.env("CRAWL_REDIS_PASSWORD", password);
-        }
-        let out = command
-            .spawn()
-            .and_then(|mut child| {
-                use std::io::Write;
-                child
-                    .stdin
-                    .take()
-                    .expect("stdin")
-                    .write_all(seeds.as_bytes())?;
-                child.wait_with_output()
-            })
-            .expect("crawl runs");
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        let run = crawl_raw_with(
+            &["--progress", "never"],
+            &["--frontier", &url, "--crawl-id", "env", "-d", "1", "-"],
+            &seeds,
+            &[("CRAWL_REDIS_PASSWORD", password.map(std::ffi::OsStr::new))],
+        );
+        (Some(run.code), run.stderr)
     };
     let (code, stderr) = run(None);
     assert_eq!(code, Some(2), "{stderr}");

@@ -109,7 +109,24 @@ pub fn crawl(mode: &str, seeds: &[String], args: &[&str]) -> Run {
 
 /// Starts the binary with `fixed` then `args`, feeds it `stdin` and closes it.
 pub fn spawn(fixed: &[&str], args: &[&str], stdin: &str) -> std::process::Child {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_crawl"))
+    spawn_with(fixed, args, stdin, &[])
+}
+
+/// [`spawn`], with environment variables set (`Some`) or removed (`None`).
+pub fn spawn_with(
+    fixed: &[&str],
+    args: &[&str],
+    stdin: &str,
+    env: &[(&str, Option<&std::ffi::OsStr>)],
+) -> std::process::Child {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_crawl"));
+    for (name, value) in env {
+        match value {
+            Some(value) => command.env(name, value),
+            None => command.env_remove(name),
+        };
+    }
+    let mut child = command
         .args(fixed)
         .args(args)
         // The fixture servers are on this machine: a proxy set in the environment must not
@@ -150,8 +167,18 @@ pub fn crawl_with_summary(mode: &str, seeds: &[String], args: &[&str]) -> (Run, 
 
 /// Runs the binary with `fixed` then `args`, feeding `stdin`.
 pub fn crawl_raw(fixed: &[&str], args: &[&str], stdin: &str) -> Run {
+    crawl_raw_with(fixed, args, stdin, &[])
+}
+
+/// [`crawl_raw`], with environment variables set or removed (see [`spawn_with`]).
+pub fn crawl_raw_with(
+    fixed: &[&str],
+    args: &[&str],
+    stdin: &str,
+    env: &[(&str, Option<&std::ffi::OsStr>)],
+) -> Run {
     let started = Instant::now();
-    let child = spawn(fixed, args, stdin);
+    let child = spawn_with(fixed, args, stdin, env);
     let out = child.wait_with_output().expect("crawl finishes");
     let elapsed = started.elapsed();
     let stdout = String::from_utf8(out.stdout).expect("records are UTF-8");
