@@ -16,19 +16,93 @@ const PRESCAN: usize = 1024;
 
 /// Decodes an HTML body to text using the best encoding evidence available.
 pub fn decode_html<'a>(body: &'a [u8], content_type: Option<&str>) -> Cow<'a, str> {
-    let encoding = content_type
+    let encoding = header_encoding(content_type)
+        .unwrap_or_else(|| prescanned(&body[..body.len().min(PRESCAN)]));
+    // `decode` sniffs a BOM first, as browsers do.
+    let (text, _, _) = encoding.decode(body);
+    text
+}
+
+/// The encoding Content-Type's `charset` names, if it names one we can decode.
+fn header_encoding(content_type: Option<&str>) -> Option<&'static Encoding> {
+    content_type
         .and_then(charset_param)
         .and_then(|label| Encoding::for_label(label.as_bytes()))
-        .or_else(|| meta_charset(&body[..body.len().min(PRESCAN)]))
-        .unwrap_or(UTF_8);
-    // `decode` sniffs a BOM first, as browsers do; UTF-16 without a BOM is not HTML on the wire.
-    let encoding = if encoding.output_encoding() != encoding {
+        .map(ascii_compatible)
+}
+
+/// The encoding a `<meta>` in `head` (the first [`PRESCAN`] bytes) declares, or UTF-8.
+fn prescanned(head: &[u8]) -> &'static Encoding {
+    meta_charset(head).map_or(UTF_8, ascii_compatible)
+}
+
+/// UTF-16 without a BOM is not HTML on the wire: a label that says so means UTF-8 (with a BOM,
+/// the decoder's sniffing finds UTF-16 anyway).
+fn ascii_compatible(encoding: &'static Encoding) -> &'static Encoding {
+    if encoding.output_encoding() != encoding {
         UTF_8
     } else {
         encoding
-    };
-    let (text, _, _) = encoding.decode(body);
-    text
+    }
+}
+
+/// Decodes an HTML body that arrives in pieces, with exactly the rules of [`decode_html`]:
+/// without a charset in Content-Type, the first [`PRESCAN`] bytes are held back until they
+/// are all here (or the body ends), so a `<meta>` split across pieces is still found.
+pub struct StreamDecoder {
+    state: State,
+    /// What the last [`decode`](Self::decode) produced; reused, so a page costs one buffer.
+    text: String,
+}
+
+enum State {
+    /// No encoding yet: the bytes so far, fewer than [`PRESCAN`].
+    Prescan(Vec<u8>),
+    Decoding(encoding_rs::Decoder),
+}
+
+impl StreamDecoder {
+    /// A decoder for a body served with `content_type`.
+    pub fn new(content_type: Option<&str>) -> Self {
+        let state = match header_encoding(content_type) {
+            // `new_decoder` sniffs a BOM, which overrides the header, as in `decode`.
+            Some(encoding) => State::Decoding(encoding.new_decoder()),
+            None => State::Prescan(Vec::new()),
+        };
+        StreamDecoder {
+            state,
+            text: String::new(),
+        }
+    }
+
+    /// Decodes the next piece of the body (`last` for the end of it, with or without bytes),
+    /// returning the text it completes. Text can lag the bytes: a character split between
+    /// pieces, or the prescan window, waits for the rest.
+    pub fn decode(&mut self, bytes: &[u8], last: bool) -> &str {
+        self.text.clear();
+        let held;
+        let bytes = match &mut self.state {
+            State::Prescan(head) => {
+                head.extend_from_slice(bytes);
+                if head.len() < PRESCAN && !last {
+                    return &self.text;
+                }
+                held = std::mem::take(head);
+                let encoding = prescanned(&held[..held.len().min(PRESCAN)]);
+                self.state = State::Decoding(encoding.new_decoder());
+                &held[..]
+            }
+            State::Decoding(_) => bytes,
+        };
+        if let State::Decoding(decoder) = &mut self.state {
+            let room = decoder
+                .max_utf8_buffer_length(bytes.len())
+                .unwrap_or(usize::MAX);
+            self.text.reserve(room);
+            let (_, _, _) = decoder.decode_to_string(bytes, &mut self.text, last);
+        }
+        &self.text
+    }
 }
 
 /// The `charset` parameter of a Content-Type value, unquoted.
@@ -129,6 +203,36 @@ mod tests {
             "<title>Café</title>"
         );
         assert_eq!(decode_html(b"a\xffb", None), "a\u{FFFD}b");
+    }
+
+    /// Everything `decode_html` gives, pieced together from the stream, for a split at every
+    /// point of a body that needs the prescan, a header charset, or a BOM.
+    #[test]
+    fn streaming_agrees_with_decoding_whole() {
+        let mut meta = b"<html><head><meta charset=windows-1252>".to_vec();
+        meta.extend_from_slice(CAFE_1252);
+        let mut late = vec![b' '; PRESCAN - 10];
+        late.extend_from_slice(b"<meta charset=windows-1252>\xe9");
+        let bodies: [(&[u8], Option<&str>); 5] = [
+            (&meta, None),
+            (&late, Some("text/html")),
+            (CAFE_1252, Some("text/html; charset=windows-1252")),
+            (
+                b"\xef\xbb\xbf<title>Caf\xc3\xa9</title>",
+                Some("text/html; charset=latin1"),
+            ),
+            ("<p>caf\u{e9} \u{1F980}</p>".as_bytes(), None),
+        ];
+        for (body, content_type) in bodies {
+            let whole = decode_html(body, content_type);
+            for split in 0..=body.len() {
+                let mut stream = StreamDecoder::new(content_type);
+                let mut text = stream.decode(&body[..split], false).to_owned();
+                text.push_str(stream.decode(&body[split..], false));
+                text.push_str(stream.decode(&[], true));
+                assert_eq!(text, whole, "split at {split} of {body:?}");
+            }
+        }
     }
 
     #[test]

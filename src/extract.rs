@@ -22,6 +22,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
+use std::time::{Duration, Instant};
 
 use html5ever::tendril::StrTendril;
 use html5ever::tokenizer::states::RawKind;
@@ -30,6 +31,8 @@ use html5ever::tokenizer::{
 };
 use html5ever::{LocalName, local_name};
 use url::Url;
+
+use crate::decode::StreamDecoder;
 
 pub use crate::normalize::MAX_URL_LEN;
 use crate::normalize::{fingerprint, followable};
@@ -56,15 +59,91 @@ pub struct Extracted {
 
 /// Extracts the title and links of `html`, fetched from `page_url`.
 pub fn extract(html: &str, page_url: &Url) -> Extracted {
-    let sink = Sink::default();
-    let tokenizer = Tokenizer::new(sink, TokenizerOpts::default());
-    let input = BufferQueue::default();
-    input.push_back(StrTendril::from_slice(html));
-    // Our sink never asks the tokenizer to pause for a script, so one feed consumes all input.
-    let _ = tokenizer.feed(&input);
-    tokenizer.end();
-    let sink = tokenizer.sink;
+    let mut pass = Pass::new();
+    pass.feed(html);
+    pass.finish(page_url)
+}
 
+/// Extracts the title and links of an HTML body as its bytes arrive, chunk by chunk, so a
+/// page is never held whole: the text is decoded as it comes ([`StreamDecoder`], with the
+/// same charset rules as [`crate::decode::decode_html`]) and tokenized as it is decoded.
+/// Feeding a body in any pieces gives what [`extract`] gives for the whole of it decoded.
+pub struct PageStream {
+    pass: Pass,
+    decoder: StreamDecoder,
+    /// Time spent decoding and tokenizing: the CPU share of the download.
+    busy: Duration,
+}
+
+// SAFETY: a `PageStream` is not `Send` by default only because html5ever's tendrils are not:
+// clones of a tendril share a buffer through a non-atomic reference count. Every tendril a
+// stream holds was made inside it (the input queue's copies of decoded text, the tokenizer's
+// buffers, the sink's hrefs cloned from them) and none is ever handed out (`finish` returns
+// owned `String`s and `Url`s), so all the tendrils sharing any buffer move between threads
+// together, and no count is ever touched from two threads. An async task carries the stream
+// across `.await`s, where the runtime may move it to another thread.
+unsafe impl Send for PageStream {}
+
+impl PageStream {
+    /// A pass over a body served with `content_type`.
+    pub fn new(content_type: Option<&str>) -> Self {
+        PageStream {
+            pass: Pass::new(),
+            decoder: StreamDecoder::new(content_type),
+            busy: Duration::ZERO,
+        }
+    }
+
+    /// Takes the next piece of the body.
+    pub fn write(&mut self, bytes: &[u8]) {
+        let started = Instant::now();
+        self.pass.feed(self.decoder.decode(bytes, false));
+        self.busy += started.elapsed();
+    }
+
+    /// The end of the body: what the page yields, with links resolved against `page_url`,
+    /// and the time spent on it.
+    pub fn finish(mut self, page_url: &Url) -> (Extracted, Duration) {
+        let started = Instant::now();
+        self.pass.feed(self.decoder.decode(&[], true));
+        let extracted = self.pass.finish(page_url);
+        (extracted, self.busy + started.elapsed())
+    }
+}
+
+/// One tokenizer pass: text in, in as many pieces as it comes; title and links out.
+struct Pass {
+    tokenizer: Tokenizer<Sink>,
+    input: BufferQueue,
+}
+
+impl Pass {
+    fn new() -> Self {
+        Pass {
+            tokenizer: Tokenizer::new(Sink::default(), TokenizerOpts::default()),
+            input: BufferQueue::default(),
+        }
+    }
+
+    fn feed(&mut self, text: &str) {
+        if text.is_empty() {
+            return;
+        }
+        self.input.push_back(StrTendril::from_slice(text));
+        // Our sink never asks the tokenizer to pause for a script, so a feed consumes all
+        // input; a tag or character reference cut by the end of a piece waits inside the
+        // tokenizer for the next one.
+        let _ = self.tokenizer.feed(&self.input);
+    }
+
+    fn finish(self, page_url: &Url) -> Extracted {
+        self.tokenizer.end();
+        finish(self.tokenizer.sink, page_url)
+    }
+}
+
+/// Resolves, filters and de-duplicates what the sink collected.
+fn finish(sink: Sink, page_url: &Url) -> Extracted {
     let title = sink.title.into_inner().and_then(|t| {
         let collapsed = t.split_whitespace().collect::<Vec<_>>().join(" ");
         (!collapsed.is_empty()).then_some(collapsed)
@@ -131,6 +210,11 @@ impl TokenSink for Sink {
                         room -= 1;
                     }
                     title.push_str(&text[..room]);
+                    if room < text.len() {
+                        // Cut: the title is the longest prefix that fits, however the text
+                        // was split into tokens (a later, shorter character must not slip in).
+                        self.in_title.set(false);
+                    }
                 }
             }
             _ => {}

@@ -23,6 +23,7 @@ use std::time::Duration;
 use url::Url;
 
 use crate::config::Config;
+use crate::extract::{Extracted, PageStream};
 use crate::redirect::{self, MAX_ROBOTS_REDIRECTS};
 use crate::scope::Scope;
 use crate::task::FetchError;
@@ -35,11 +36,24 @@ pub struct Response {
     pub content_type: Option<String>,
     /// Every response header, for a user's extractor.
     pub headers: reqwest::header::HeaderMap,
+    /// The body, unless it went through a [`PageStream`] (then empty: see `streamed`).
     pub body: Vec<u8>,
+    /// How many body bytes arrived (after decompression, at most the cap), kept or not.
+    pub len: u64,
+    /// What the page yielded when its body was streamed through the link extractor, and the
+    /// time that took.
+    pub streamed: Option<(Extracted, Duration)>,
     pub truncated: bool,
     pub retry_after: Option<Duration>,
     /// For a 3xx, where it points (resolved against the request URL; any scheme).
     pub location: Option<Url>,
+}
+
+/// A response before its body: what decides whether the body is streamed.
+#[derive(Debug, Clone, Copy)]
+pub struct Head<'a> {
+    pub status: u16,
+    pub content_type: Option<&'a str>,
 }
 
 /// The client could not be built (a TLS backend failed to initialise, for instance). The cause
@@ -101,6 +115,20 @@ impl Fetcher {
         get(&self.client, url, max_bytes, cookie).await
     }
 
+    /// GETs a page like [`get`](Self::get), but when `stream` answers a [`PageStream`] for
+    /// the response's head, the body goes through it as it arrives and is not kept: what the
+    /// page yields comes back in [`Response::streamed`].
+    pub async fn get_streamed(
+        &self,
+        url: &Url,
+        max_bytes: u64,
+        cookie: Option<&str>,
+        stream: impl FnOnce(Head<'_>) -> Option<PageStream>,
+    ) -> Result<Response, FetchError> {
+        let request = self.client.get(url.clone());
+        fetch_with(request, max_bytes, cookie, stream).await
+    }
+
     /// Sends a request as given (a login's POST, say), without following a redirect.
     pub async fn send(
         &self,
@@ -158,9 +186,19 @@ async fn get(
 
 /// Sends `request` and reads its response, keeping at most `max_bytes` of the body.
 async fn fetch(
+    request: reqwest::RequestBuilder,
+    max_bytes: u64,
+    cookie: Option<&str>,
+) -> Result<Response, FetchError> {
+    fetch_with(request, max_bytes, cookie, |_| None).await
+}
+
+/// [`fetch`], with the body streamed through what `stream` answers for the head, if anything.
+async fn fetch_with(
     mut request: reqwest::RequestBuilder,
     max_bytes: u64,
     cookie: Option<&str>,
+    stream: impl FnOnce(Head<'_>) -> Option<PageStream>,
 ) -> Result<Response, FetchError> {
     if let Some(cookie) = cookie {
         request = request.header(reqwest::header::COOKIE, cookie);
@@ -184,31 +222,46 @@ async fn fetch(
         .flatten()
         .and_then(|v| v.to_str().ok())
         .and_then(|loc| final_url.join(loc.trim()).ok());
-    let cap = usize::try_from(max_bytes).unwrap_or(usize::MAX);
+    let cap = max_bytes;
+    let mut page = stream(Head {
+        status,
+        content_type: content_type.as_deref(),
+    });
     // Size the buffer from Content-Length, but never trust it beyond the cap.
-    let hint = resp
-        .content_length()
-        .map_or(16 * 1024, |n| n as usize)
-        .min(cap);
+    let hint = match page {
+        Some(_) => 0,
+        None => resp.content_length().map_or(16 * 1024, |n| n.min(cap)),
+    };
     // Moved out, not copied: an extractor may want them, and nothing below reads them.
     let headers = std::mem::take(resp.headers_mut());
-    let mut body = Vec::with_capacity(hint);
+    let mut body = Vec::with_capacity(usize::try_from(hint).unwrap_or(0));
+    let mut len = 0u64;
     let mut truncated = false;
     while let Some(chunk) = resp.chunk().await.map_err(classify)? {
-        let room = cap - body.len();
-        if chunk.len() > room {
-            body.extend_from_slice(&chunk[..room]);
+        let room = cap - len;
+        let take = if chunk.len() as u64 > room {
             truncated = true;
+            &chunk[..usize::try_from(room).unwrap_or(0)]
+        } else {
+            &chunk[..]
+        };
+        len += take.len() as u64;
+        match &mut page {
+            Some(page) => page.write(take),
+            None => body.extend_from_slice(take),
+        }
+        if truncated {
             break;
         }
-        body.extend_from_slice(&chunk);
     }
     Ok(Response {
+        streamed: page.map(|page| page.finish(&final_url)),
         final_url,
         status,
         content_type,
         headers,
         body,
+        len,
         truncated,
         retry_after,
         location,

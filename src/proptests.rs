@@ -15,7 +15,7 @@ use proptest::prelude::*;
 use url::Url;
 
 use crate::decode::decode_html;
-use crate::extract::{MAX_LINKS, MAX_URL_LEN, extract};
+use crate::extract::{MAX_LINKS, MAX_URL_LEN, PageStream, extract};
 use crate::normalize::{fingerprint, is_http, normalize};
 use crate::seeds::{SeedError, parse_seed, read_from};
 
@@ -200,6 +200,62 @@ proptest! {
         let text = decode_html(&bytes, content_type.as_deref());
         // Every byte is accounted for: nothing decodes to more than a few characters.
         prop_assert!(text.len() <= 3 * bytes.len() + 3);
+    }
+
+    /// A body fed to [`PageStream`] in pieces (one byte, seven bytes, or cut at random)
+    /// yields exactly what the whole body decoded and extracted yields: the same charset
+    /// (a `<meta>` split across pieces, near or past the 1024-byte prescan window, a BOM,
+    /// a header), the same title and links.
+    #[test]
+    fn streaming_in_any_pieces_matches_the_whole_body(
+        html in html(),
+        padding in prop_oneof![Just(0usize), 990..1030usize, 0..2000usize],
+        declared in prop_oneof![
+            Just(&b""[..]),
+            Just(&b"\xef\xbb\xbf"[..]),
+            Just(&b"<meta charset=windows-1252>"[..]),
+            Just(&b"<meta http-equiv=Content-Type content='text/html; charset=shift_jis'>"[..]),
+            Just(&b"<meta charset=utf-16le>"[..]),
+        ],
+        legacy in prop::collection::vec(any::<u8>(), 0..40),
+        content_type in prop::option::of(prop_oneof![
+            Just("text/html".to_owned()),
+            Just("text/html; charset=utf-8".to_owned()),
+            Just("text/html; charset=windows-1252".to_owned()),
+        ]),
+        pieces in prop_oneof![
+            Just(vec![1usize]),
+            Just(vec![7usize]),
+            prop::collection::vec(1..700usize, 1..20),
+        ],
+        base in page_url(),
+    ) {
+        // The BOM must come first to count; a <meta> may sit after padding.
+        let mut bytes = Vec::new();
+        if declared.starts_with(b"\xef") {
+            bytes.extend_from_slice(declared);
+            bytes.resize(bytes.len() + padding, b' ');
+        } else {
+            bytes.resize(padding, b' ');
+            bytes.extend_from_slice(declared);
+        }
+        bytes.extend_from_slice(html.as_bytes());
+        bytes.extend_from_slice(&legacy);
+        bytes.extend_from_slice(b"<title>caf\xe9</title><a href=\"/\xe9\">e</a>");
+        let whole = extract(&decode_html(&bytes, content_type.as_deref()), &base);
+
+        let mut stream = PageStream::new(content_type.as_deref());
+        let mut rest = &bytes[..];
+        for &n in pieces.iter().cycle() {
+            if rest.is_empty() {
+                break;
+            }
+            let (piece, after) = rest.split_at(n.min(rest.len()));
+            stream.write(piece);
+            rest = after;
+        }
+        let (streamed, _) = stream.finish(&base);
+        prop_assert_eq!(streamed, whole);
     }
 
     #[test]

@@ -10,8 +10,8 @@ use std::time::Instant;
 
 use crate::config::Config;
 use crate::decode::decode_html;
-use crate::extract::{MAX_LINKS, extract};
-use crate::fetch::{ClientError, Fetcher, Response};
+use crate::extract::{MAX_LINKS, PageStream, extract};
+use crate::fetch::{ClientError, Fetcher, Head, Response};
 use crate::robots::MAX_ROBOTS_BYTES;
 use crate::scope::Scope;
 use crate::scrape::{PageExtractor, run_extractor};
@@ -67,6 +67,16 @@ pub async fn download(fetcher: &Fetcher, task: Task, limits: &TaskLimits) -> Dow
     };
     let started = Instant::now();
     let result = match task.kind {
+        // A page's body goes through the link extractor as it arrives, unless the user's
+        // extractor wants the whole text (it builds a DOM).
+        TaskKind::Page if limits.extractor.is_none() => {
+            let stream = |head: Head<'_>| {
+                ((200..300).contains(&head.status) && is_html_type(head.content_type))
+                    .then(|| PageStream::new(head.content_type))
+            };
+            let cookie = task.cookie.as_deref();
+            fetcher.get_streamed(&task.url, cap, cookie, stream).await
+        }
         TaskKind::Page | TaskKind::Sitemap => {
             fetcher.get(&task.url, cap, task.cookie.as_deref()).await
         }
@@ -91,20 +101,31 @@ pub async fn download(fetcher: &Fetcher, task: Task, limits: &TaskLimits) -> Dow
 
 fn is_html(content_type: Option<&str>, body: &[u8]) -> bool {
     match content_type {
-        Some(ct) => {
-            let ct = ct.to_ascii_lowercase();
-            ct.contains("text/html") || ct.contains("application/xhtml")
-        }
+        Some(_) => is_html_type(content_type),
         // No Content-Type: sniff, as browsers do, for markup at the start.
         None => body.trim_ascii_start().starts_with(b"<"),
     }
+}
+
+/// Whether a Content-Type says HTML (without one, the body must be sniffed, so it is kept).
+fn is_html_type(content_type: Option<&str>) -> bool {
+    content_type.is_some_and(|ct| {
+        let ct = ct.to_ascii_lowercase();
+        ct.contains("text/html") || ct.contains("application/xhtml")
+    })
 }
 
 impl Downloaded {
     /// Whether [`finish`](Self::finish) has CPU work to do: an HTML page or a sitemap that
     /// succeeded (a sitemap can be 50 MB of XML once inflated).
     pub fn has_cpu_work(&self) -> bool {
-        self.needs_parse() || self.is_sitemap()
+        self.needs_parse() || self.is_sitemap() || self.was_streamed()
+    }
+
+    /// A page parsed as it streamed in: what is left (`--cpu-work`, packing) is
+    /// [`parse_is_cheap`](Self::parse_is_cheap) unless there is `--cpu-work`.
+    fn was_streamed(&self) -> bool {
+        self.result.as_ref().is_ok_and(|r| r.streamed.is_some())
     }
 
     fn is_sitemap(&self) -> bool {
@@ -115,11 +136,13 @@ impl Downloaded {
                 .is_ok_and(|r| (200..300).contains(&r.status))
     }
 
-    /// Whether [`finish`](Self::finish) parses HTML: a page that succeeded.
+    /// Whether [`finish`](Self::finish) parses HTML: a page that succeeded and was not
+    /// already parsed as it streamed in.
     pub fn needs_parse(&self) -> bool {
         match &self.result {
             Ok(r) => {
                 self.task.kind == TaskKind::Page
+                    && r.streamed.is_none()
                     && (200..300).contains(&r.status)
                     && is_html(r.content_type.as_deref(), &r.body)
             }
@@ -151,22 +174,33 @@ impl Downloaded {
             result,
             fetch_ms,
         } = self;
-        let outcome = result.map(|r| {
+        let mut streamed_ms = 0.0;
+        let outcome = result.map(|mut r| {
             let mut fetched = Fetched {
                 status: r.status,
-                bytes: r.body.len() as u64,
+                bytes: r.len,
                 truncated: r.truncated,
                 retry_after_ms: r
                     .retry_after
                     .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
                 ..Fetched::default()
             };
+            if let Some((extracted, took)) = r.streamed.take() {
+                streamed_ms = took.as_secs_f64() * 1000.0;
+                if limits.cpu_work > 0 {
+                    burn(limits.cpu_work, r.len ^ task.id);
+                }
+                fetched.title = extracted.title;
+                fetched.links_found = extracted.links_found;
+                fetched.links_over_limit = extracted.links_found - extracted.links.len();
+                fetched.links = extracted.links;
+            }
             if parse {
                 let text = decode_html(&r.body, r.content_type.as_deref());
                 let extracted = extract(&text, &r.final_url);
                 if limits.cpu_work > 0 {
                     // Seeded by the page so the work cannot be hoisted out and shared.
-                    burn(limits.cpu_work, r.body.len() as u64 ^ task.id);
+                    burn(limits.cpu_work, r.len ^ task.id);
                 }
                 fetched.title = extracted.title;
                 fetched.links_found = extracted.links_found;
@@ -236,8 +270,9 @@ impl Downloaded {
         };
         TaskResult {
             worker,
-            fetch_ms,
-            parse_ms,
+            // A streamed page was parsed while it downloaded: that time was CPU, not waiting.
+            fetch_ms: (fetch_ms - streamed_ms).max(0.0),
+            parse_ms: parse_ms + streamed_ms,
             cpu_wait_ms: 0.0,
             worker_cpu_ms: None,
             worker_peak_rss_kb: None,
