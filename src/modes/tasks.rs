@@ -1,26 +1,35 @@
-//! Async mode: a tokio runtime with up to N pages in flight.
+//! Async mode: up to N pages in flight as tokio tasks, on one reactor thread per core.
 //!
-//! One dispatcher owns the coordinator (no lock needed): it spawns a tokio task per page while
-//! it has free slots, and collects them from a `JoinSet` — which also reports a task that
-//! panicked, so its page is retried instead of silently vanishing. A task's I/O runs on the
-//! runtime's reactor threads; its CPU half (decode, parse, `--cpu-work`) runs on tokio's
-//! blocking pool behind a semaphore of one permit per core — unless it is cheap (a small page
-//! and no `--cpu-work`), in which case it runs where it is, since the hand-off would cost more
-//! than the parse. Heavy parses run on the pool, so they never stall the reactor that every
-//! other in-flight request depends on; the semaphore keeps them from oversubscribing the cores
-//! and leaves the blocking pool free for the DNS lookups that also run there.
+//! Each reactor is a thread running its own current-thread tokio runtime, its own HTTP client
+//! (so its connections, and their background tasks, stay on its thread) and its own share of
+//! the N slots. It takes tasks from the coordinator, which sits behind a mutex as in the
+//! threads mode, spawns a tokio task per page while it has free slots, and collects them from
+//! a `JoinSet`, which also reports a task that panicked, so its page is retried instead of
+//! silently vanishing. Every turn hands back all the pages that have finished on that reactor
+//! at once (a shared frontier then finishes them in Redis in one round trip) before filling
+//! the free slots again.
 //!
-//! Measured on the 2-core development machine (3,000 generated 3 KB pages, no latency), the
-//! blocking pool and parsing inline on the reactor gave the same throughput within noise
-//! (10-17k vs 11-12k pages/s with no extra work, 2.2k vs 2.3k with `--cpu-work 300000`). The
-//! pool wins on what throughput hides: with parsing inline, a long parse delays every timer and
-//! socket on that reactor thread, turning CPU load into spurious timeouts.
+//! Why not one multi-threaded runtime with a dispatcher: there, every page crosses threads
+//! twice (the dispatcher spawns it onto a worker, the worker wakes the dispatcher when it
+//! ends), and on the peers' `wide` site (50,000 pages of 3 KB from nginx) those wake-ups cost
+//! a third of the crawl's CPU. A reactor that runs its own pages and its own turns of the
+//! coordinator wakes another thread only when that one sits idle waiting for work.
+//!
+//! A task's I/O runs on its reactor, and so does the link extractor, which takes an HTML
+//! page's body chunk by chunk as it arrives ([`crate::extract::PageStream`]): a chunk costs
+//! microseconds, never long enough to hold up the other requests on that thread. What cannot
+//! be cut into chunks (`--cpu-work`; a user's extractor, which needs the whole page and runs
+//! code we cannot bound; a big page without a Content-Type) runs on tokio's blocking pool
+//! behind a semaphore of one permit per core, so it never stalls a reactor; the semaphore
+//! keeps it from oversubscribing the cores and leaves the blocking pool free for the DNS
+//! lookups that also run there.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::ops::Range;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinSet;
 
 use super::stop::spawn_watcher;
@@ -30,135 +39,222 @@ use crate::fetch::Fetcher;
 use crate::task::{Task, TaskResult, WorkerId};
 use crate::worker::{TaskLimits, WorkerError, download};
 
-/// Where a stop stands, as the signal watcher tells the dispatcher.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
-    Running,
-    /// Hand out nothing more; let pages in flight finish.
-    Stopping,
-    /// The grace period is over: give up the pages still in flight.
-    Cancelled,
-}
-
 /// Crawls to the end with `config.workers` pages in flight.
 pub(crate) fn run(coordinator: &mut Coordinator, setup: &Setup<'_>) -> Result<Ran, DriverError> {
     let config = setup.config;
     let cores = std::thread::available_parallelism().map_or(2, usize::from);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(cores)
-        .thread_name("crawl-async")
-        .enable_all()
-        .build()
-        .map_err(DriverError::Runtime)?;
-    let fetcher = Fetcher::new(config, Arc::clone(&setup.scope)).map_err(WorkerError::from)?;
-    let shared = Arc::new(Shared {
-        fetcher,
+    let reactors = shares(config.workers, cores);
+    // Built before any thread starts, so a setup failure stops the crawl up front.
+    let fetchers = reactors
+        .iter()
+        .map(|_| Fetcher::new(config, Arc::clone(&setup.scope)))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(WorkerError::from)?;
+    let shared = Shared {
+        coordinator: Mutex::new(coordinator),
+        changed: Notify::new(),
+        cores: Arc::new(Semaphore::new(cores)),
         limits: TaskLimits::from_config(config),
-        cores: Semaphore::new(cores),
-    });
-    let (phase_tx, phase) = watch::channel(Phase::Running);
+    };
+    let (cancel_tx, cancel) = watch::channel(false);
     std::thread::scope(|s| {
         let on_stop = || {
-            phase_tx.send_replace(Phase::Stopping);
+            shared.lock().stop();
+            shared.changed.notify_waiters();
         };
         let on_cancel = || {
-            phase_tx.send_replace(Phase::Cancelled);
+            cancel_tx.send_replace(true);
         };
         let _watching = spawn_watcher(s, setup.shutdown, config.grace, on_stop, on_cancel)?;
-        runtime.block_on(dispatch(coordinator, shared, config.workers, phase));
-        Ok::<(), DriverError>(())
+        let mut handles = Vec::with_capacity(reactors.len());
+        for (i, (slots, fetcher)) in reactors.into_iter().zip(fetchers).enumerate() {
+            let (shared, cancel) = (&shared, cancel.clone());
+            let handle = std::thread::Builder::new()
+                .name(format!("crawl-async-{i}"))
+                .spawn_scoped(s, move || reactor(shared, slots, fetcher, cancel));
+            match handle {
+                Ok(handle) => handles.push(handle),
+                Err(e) => {
+                    // The reactors already running must not wait for work forever.
+                    cancel_tx.send_replace(true);
+                    return Err(DriverError::Runtime(e));
+                }
+            }
+        }
+        let mut failed = None;
+        for handle in handles {
+            match handle.join() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => failed = Some(e),
+                // A panic in the coordinator itself: re-raise it where the crawl can see it.
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        failed.map_or(Ok(()), |e| Err(DriverError::Runtime(e)))
     })?;
-    // Dropping the runtime would wait for its blocking threads: a parse that a stop cut off,
-    // or a DNS lookup that hangs. Nothing they could still produce is wanted now.
-    runtime.shutdown_background();
     Ok(Ran::default())
 }
 
-/// Resolves when the phase changes; never, once the watcher has gone (so a `select!` on it
-/// cannot spin).
-async fn phase_changed(phase: &mut watch::Receiver<Phase>) {
-    if phase.changed().await.is_err() {
+/// Splits `workers` slots between at most `cores` reactors, as evenly as they go: the slot
+/// numbers each reactor owns (they name the workers in records, "task 7").
+fn shares(workers: usize, cores: usize) -> Vec<Range<usize>> {
+    let reactors = cores.clamp(1, workers.max(1));
+    let (each, extra) = (workers / reactors, workers % reactors);
+    let mut start = 0;
+    (0..reactors)
+        .map(|i| {
+            let len = each + usize::from(i < extra);
+            start += len;
+            start - len..start
+        })
+        .collect()
+}
+
+/// What the reactors share.
+struct Shared<'c> {
+    /// The crawl's single source of truth; every turn takes this lock, briefly.
+    coordinator: Mutex<&'c mut Coordinator>,
+    /// Notified after a turn that completed tasks (it may have queued work or finished the
+    /// crawl), and on a stop: what a reactor with free slots and nothing to start waits for.
+    changed: Notify,
+    /// One permit per core: work that goes to the blocking pool queues here, not there.
+    cores: Arc<Semaphore>,
+    limits: TaskLimits,
+}
+
+impl<'c> Shared<'c> {
+    fn lock(&self) -> MutexGuard<'_, &'c mut Coordinator> {
+        // Nothing panics while holding it except the coordinator itself, which ends the crawl.
+        self.coordinator
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// What a running page needs, shared by the tokio tasks of one reactor.
+struct TaskKit {
+    fetcher: Fetcher,
+    limits: TaskLimits,
+    cores: Arc<Semaphore>,
+}
+
+/// One reactor thread: a current-thread runtime running `slots` pages at a time until the
+/// crawl is done or cancelled.
+fn reactor(
+    shared: &Shared<'_>,
+    slots: Range<usize>,
+    fetcher: Fetcher,
+    cancel: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let kit = Arc::new(TaskKit {
+        fetcher,
+        limits: shared.limits.clone(),
+        cores: Arc::clone(&shared.cores),
+    });
+    runtime.block_on(turns(shared, slots, kit, cancel));
+    // Dropping the runtime would wait for its blocking threads: a parse that a stop cut off,
+    // or a DNS lookup that hangs. Nothing they could still produce is wanted now.
+    runtime.shutdown_background();
+    Ok(())
+}
+
+/// Resolves once the grace period is over; never, if the watcher has gone without saying so
+/// (so a `select!` on it cannot spin).
+async fn cancelled(cancel: &mut watch::Receiver<bool>) {
+    if cancel.wait_for(|&cancelled| cancelled).await.is_err() {
         std::future::pending::<()>().await;
     }
 }
 
-/// What every task needs.
-struct Shared {
-    fetcher: Fetcher,
-    limits: TaskLimits,
-    /// One permit per core: parses waiting for a core queue here, not in the blocking pool.
-    cores: Semaphore,
-}
-
-async fn dispatch(
-    coordinator: &mut Coordinator,
-    shared: Arc<Shared>,
-    slots: usize,
-    mut phase: watch::Receiver<Phase>,
+/// The reactor's loop: take back what finished, fill the free slots, wait for the next thing
+/// that can change either.
+async fn turns(
+    shared: &Shared<'_>,
+    slots: Range<usize>,
+    kit: Arc<TaskKit>,
+    mut cancel: watch::Receiver<bool>,
 ) {
     let mut running = JoinSet::new();
     // Which slot and coordinator task each tokio task carries, so a panic can be attributed.
     let mut carrying: HashMap<tokio::task::Id, (usize, u64)> = HashMap::new();
-    // Free slot numbers, which name the workers in records ("task 7").
-    let mut free: Vec<usize> = (0..slots).rev().collect();
-    let mut stopped = false;
+    let mut free: Vec<usize> = slots.rev().collect();
+    let mut joined = None;
     loop {
-        match *phase.borrow_and_update() {
-            Phase::Running => {}
-            Phase::Stopping if stopped => {}
-            Phase::Stopping => {
-                stopped = true;
-                coordinator.stop();
-            }
-            Phase::Cancelled => return cancel(coordinator, running, carrying).await,
+        if *cancel.borrow() {
+            return give_up(shared, running, carrying).await;
         }
-        let filled = fill(coordinator, free.len(), |coordinator, task: Task| {
-            match free.pop() {
-                Some(slot) => {
-                    let id = task.id;
-                    let handle = running.spawn(run_task(Arc::clone(&shared), task, slot));
-                    carrying.insert(handle.id(), (slot, id));
-                }
-                // `fill` asks for no more tasks than there are free slots; should that ever
-                // change, the task goes back rather than being lost.
-                None => coordinator.complete(task.id, Outcome::Unsent),
+        // Registered before the turn, so a notice sent while this reactor holds or waits for
+        // the lock is not lost.
+        let changed = shared.changed.notified();
+        tokio::pin!(changed);
+        changed.as_mut().enable();
+        let (filled, took_back) = {
+            let mut coordinator = shared.lock();
+            // Every task that has finished by now is taken back before the slots are filled
+            // again: the coordinator's turn then deals with them together.
+            let mut took_back = false;
+            while let Some(done) = joined.take().or_else(|| running.try_join_next_with_id()) {
+                take_back(&mut coordinator, done, &mut carrying, &mut free);
+                took_back = true;
             }
-            Ok::<(), std::convert::Infallible>(())
-        });
+            let filled = fill(&mut coordinator, free.len(), |coordinator, task: Task| {
+                match free.pop() {
+                    Some(slot) => {
+                        let id = task.id;
+                        let handle = running.spawn(run_task(Arc::clone(&kit), task, slot));
+                        carrying.insert(handle.id(), (slot, id));
+                    }
+                    // `fill` asks for no more tasks than there are free slots; should that
+                    // ever change, the task goes back rather than being lost.
+                    None => coordinator.complete(task.id, Outcome::Unsent),
+                }
+                Ok::<(), std::convert::Infallible>(())
+            });
+            (filled, took_back)
+        };
+        if took_back {
+            shared.changed.notify_waiters();
+        }
         let wake_at = match filled {
             Ok(Filled::Wait(until)) => until,
-            Ok(Filled::Done) => return,
+            Ok(Filled::Done) => {
+                // Others waiting for work learn the crawl is over.
+                shared.changed.notify_waiters();
+                return;
+            }
             Err(never) => match never {},
         };
-        let joined = match wake_at {
-            // An empty JoinSet answers `None` at once, which would make this loop spin.
-            Some(at) if running.is_empty() => {
-                tokio::select! {
-                    () = tokio::time::sleep_until(at.into()) => None,
-                    () = phase_changed(&mut phase) => None,
-                }
-            }
-            Some(at) if !free.is_empty() => {
-                tokio::select! {
-                    joined = running.join_next_with_id() => joined,
-                    () = tokio::time::sleep_until(at.into()) => None,
-                    () = phase_changed(&mut phase) => None,
-                }
-            }
-            _ => {
-                tokio::select! {
-                    joined = running.join_next_with_id() => joined,
-                    () = phase_changed(&mut phase) => None,
-                }
+        // With no free slot, only a finished task (or a cancel) can change anything here.
+        let idle = !free.is_empty();
+        let sleep = async {
+            match wake_at {
+                Some(at) if idle => tokio::time::sleep_until(at.into()).await,
+                _ => std::future::pending().await,
             }
         };
-        // Every task that has finished by now is taken back before the slots are filled
-        // again: the coordinator's next turn then deals with them together (a shared
-        // frontier finishes them in Redis in one round trip).
-        let mut joined = joined;
-        while let Some(done) = joined.take() {
-            take_back(coordinator, done, &mut carrying, &mut free);
-            joined = running.try_join_next_with_id();
+        let next = async {
+            // An empty JoinSet answers `None` at once, which would make this loop spin.
+            if running.is_empty() {
+                std::future::pending().await
+            } else {
+                running.join_next_with_id().await
+            }
+        };
+        let work_appeared = async {
+            if idle {
+                changed.await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        };
+        tokio::select! {
+            done = next => joined = done,
+            () = sleep => {}
+            () = work_appeared => {}
+            () = cancelled(&mut cancel) => {}
         }
     }
 }
@@ -190,8 +286,8 @@ fn take_back(
 
 /// The grace period is over: tasks still running are aborted and taken back unfinished; any
 /// that completed meanwhile are recorded as usual.
-async fn cancel(
-    coordinator: &mut Coordinator,
+async fn give_up(
+    shared: &Shared<'_>,
     mut running: JoinSet<TaskResult>,
     mut carrying: HashMap<tokio::task::Id, (usize, u64)>,
 ) {
@@ -202,31 +298,46 @@ async fn cancel(
             Err(err) => (err.id(), Outcome::Abandoned),
         };
         if let Some((_, id)) = carrying.remove(&tokio_id) {
-            coordinator.complete(id, outcome);
+            shared.lock().complete(id, outcome);
         }
     }
 }
 
-/// Runs one task: I/O on the reactor, parsing on the blocking pool once a core is free.
-async fn run_task(shared: Arc<Shared>, task: Task, slot: usize) -> TaskResult {
-    let downloaded = download(&shared.fetcher, task, &shared.limits).await;
+/// Runs one task: I/O and streamed parsing on the reactor, whatever else is left on the
+/// blocking pool once a core is free.
+async fn run_task(kit: Arc<TaskKit>, task: Task, slot: usize) -> TaskResult {
+    let downloaded = download(&kit.fetcher, task, &kit.limits).await;
     let worker = WorkerId::Task(slot);
-    if !downloaded.has_cpu_work() || downloaded.parse_is_cheap(&shared.limits) {
-        return downloaded.finish(&shared.limits, worker);
+    if !downloaded.has_cpu_work() || downloaded.parse_is_cheap(&kit.limits) {
+        return downloaded.finish(&kit.limits, worker);
     }
     let queued = Instant::now();
     // The semaphore is never closed, so acquire cannot fail; if it somehow did, parsing
     // without a permit is still correct, only less polite to the other cores.
-    let _core = shared.cores.acquire().await.ok();
+    let _core = kit.cores.acquire().await.ok();
     let cpu_wait = queued.elapsed();
-    let limits = shared.limits.clone();
+    let limits = kit.limits.clone();
     let parse = tokio::task::spawn_blocking(move || downloaded.finish(&limits, worker));
     match parse.await {
         Ok(mut result) => {
             result.cpu_wait_ms = cpu_wait.as_secs_f64() * 1000.0;
             result
         }
-        // Re-raise a parse panic in this task, where the dispatcher's JoinSet sees it.
+        // Re-raise a parse panic in this task, where the reactor's JoinSet sees it.
         Err(err) => std::panic::resume_unwind(err.into_panic()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_are_split_evenly_between_at_most_one_reactor_per_core() {
+        assert_eq!(shares(64, 2), [0..32, 32..64]);
+        assert_eq!(shares(5, 2), [0..3, 3..5]);
+        assert_eq!(shares(1, 8), vec![Range { start: 0, end: 1 }]);
+        assert_eq!(shares(3, 8), [0..1, 1..2, 2..3]);
+        assert_eq!(shares(0, 2), vec![Range { start: 0, end: 0 }]);
     }
 }
