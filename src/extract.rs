@@ -64,6 +64,9 @@ pub fn extract(html: &str, page_url: &Url) -> Extracted {
     pass.finish(page_url)
 }
 
+/// The most bytes [`PageStream::write`] decodes and tokenizes at once.
+const PIECE: usize = 16 * 1024;
+
 /// Extracts the title and links of an HTML body as its bytes arrive, chunk by chunk, so a
 /// page is never held whole: the text is decoded as it comes ([`StreamDecoder`], with the
 /// same charset rules as [`crate::decode::decode_html`]) and tokenized as it is decoded.
@@ -97,7 +100,12 @@ impl PageStream {
     /// Takes the next piece of the body.
     pub fn write(&mut self, bytes: &[u8]) {
         let started = Instant::now();
-        self.pass.feed(self.decoder.decode(bytes, false));
+        // In pieces of at most PIECE bytes, so the decoded text and its tendril stay small
+        // however large a chunk the connection hands over (hyper's read buffer grows to
+        // hundreds of KB on a fast link): memory per page in flight stays flat.
+        for piece in bytes.chunks(PIECE) {
+            self.pass.feed(self.decoder.decode(piece, false));
+        }
         self.busy += started.elapsed();
     }
 
