@@ -153,7 +153,13 @@ impl Pass {
 /// Resolves, filters and de-duplicates what the sink collected.
 fn finish(sink: Sink, page_url: &Url) -> Extracted {
     let title = sink.title.into_inner().and_then(|t| {
-        let collapsed = t.split_whitespace().collect::<Vec<_>>().join(" ");
+        let mut collapsed = String::with_capacity(t.len());
+        for word in t.split_whitespace() {
+            if !collapsed.is_empty() {
+                collapsed.push(' ');
+            }
+            collapsed.push_str(word);
+        }
         (!collapsed.is_empty()).then_some(collapsed)
     });
     let base = sink
@@ -161,9 +167,12 @@ fn finish(sink: Sink, page_url: &Url) -> Extracted {
         .into_inner()
         .and_then(|href| page_url.join(href.trim()).ok())
         .unwrap_or_else(|| page_url.clone());
-    let mut seen = HashSet::new();
-    let mut links = Vec::new();
-    for href in sink.hrefs.into_inner() {
+    let hrefs = sink.hrefs.into_inner();
+    // Sized once: a page's links cost one allocation each for the set and the list, not a
+    // doubling per power of two.
+    let mut seen = HashSet::with_capacity(hrefs.len());
+    let mut links = Vec::with_capacity(hrefs.len().min(MAX_LINKS));
+    for href in hrefs {
         // A link over the limit as written is almost always over it once resolved too, and
         // checking first spares parsing megabyte-long hrefs.
         let href = href.trim();
@@ -186,13 +195,24 @@ fn finish(sink: Sink, page_url: &Url) -> Extracted {
 
 /// Collects what [`extract`] needs as tokens stream by. The tokenizer hands the sink out by
 /// shared reference, hence the cells.
-#[derive(Default)]
 struct Sink {
     hrefs: RefCell<Vec<StrTendril>>,
     base: RefCell<Option<StrTendril>>,
     /// The first title's text; `Some` from its start tag on.
     title: RefCell<Option<String>>,
     in_title: Cell<bool>,
+}
+
+impl Default for Sink {
+    fn default() -> Self {
+        Sink {
+            // Room for a typical page's links from the start, rather than growing 4, 8, 16.
+            hrefs: RefCell::new(Vec::with_capacity(32)),
+            base: RefCell::default(),
+            title: RefCell::default(),
+            in_title: Cell::default(),
+        }
+    }
 }
 
 fn attr<'a>(tag: &'a Tag, name: &LocalName) -> Option<&'a StrTendril> {

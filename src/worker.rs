@@ -1,9 +1,11 @@
-//! What a worker does with one task, in two halves: [`download`] (I/O) and
-//! [`Downloaded::finish`] (CPU: decode, parse, `--cpu-work`).
+//! What a worker does with one task, in two halves: [`download`] (I/O, and for an HTML page
+//! with a Content-Type the link extractor too, fed chunk by chunk as the body arrives) and
+//! [`Downloaded::finish`] (the rest of the CPU work: a user's extractor, `--cpu-work`, a
+//! sitemap, a page that had to be kept whole).
 //!
 //! The halves are separate so a mode can choose where the CPU half runs: the async mode moves
-//! it off the reactor, the other modes run both on the worker's own thread. [`BlockingWorker`]
-//! packages both halves for the modes that own a thread.
+//! it off the reactor when it is heavy, the other modes run both on the worker's own thread.
+//! [`BlockingWorker`] packages both halves for the modes that own a thread.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -18,9 +20,9 @@ use crate::scrape::{PageExtractor, run_extractor};
 use crate::task::{FetchError, Fetched, Task, TaskKind, TaskResult, WorkerId};
 use crate::work::burn;
 
-/// Bodies up to this size are parsed where they arrive even in async mode: the streaming
-/// extractor gets through 64 KiB in well under a millisecond, less than handing the page to
-/// another thread and back would cost in latency.
+/// Kept bodies (no Content-Type to say they are HTML, so they were not streamed) up to this
+/// size are parsed where they arrive even in async mode: the extractor gets through 64 KiB in
+/// well under a millisecond, less than handing the page to another thread and back would cost.
 pub const INLINE_PARSE_BYTES: usize = 64 * 1024;
 
 /// Turns true when tasks in flight must be given up (see [`BlockingWorker::run_cancellable`]).

@@ -8,7 +8,7 @@
 //! |--------------|-----------------------------------|-----------------------------|
 //! | `sequential` | the calling thread, one at a time | a condition variable        |
 //! | `threads`    | N OS threads                      | a mutex and condvar         |
-//! | `async`      | tokio tasks, N in flight          | a dispatcher task and timers|
+//! | `async`      | tokio tasks, N in flight, on one current-thread runtime per core | a mutex, a `Notify` and timers |
 //! | `processes`  | N forked worker processes         | `poll(2)` on their pipes    |
 //!
 //! What they share lives here once: the stop policy ([`stop`]), filling free worker slots
