@@ -6,8 +6,9 @@
 //! (reqwest's `blocking` hides a runtime on a background thread); owning the runtime ourselves
 //! keeps the I/O on the worker's own thread, which is the point of the threads mode.
 //!
-//! What it enforces: the whole-request timeout (body included) and at most `max_bytes` of
-//! decompressed body.
+//! What it enforces: at most `max_bytes` of decompressed body, and a connect timeout. The
+//! whole-request timeout (body included) is the caller's, [`crate::worker::download`]'s, so
+//! that time the calling thread spent elsewhere does not count against a request.
 //!
 //! Pages are fetched **without** following redirects: a 3xx comes back with its resolved
 //! `Location`, and the coordinator schedules the next hop as a task like any other, so every
@@ -83,7 +84,6 @@ impl Fetcher {
         // One client per worker: building one loads the TLS root store, which is most of what
         // a fresh worker costs (see the processes benchmark).
         let builder = reqwest::Client::builder()
-            .timeout(config.timeout)
             .connect_timeout(config.timeout.min(Duration::from_secs(10)))
             .user_agent(&config.user_agent)
             // `-H`: on every request, robots.txt included.

@@ -29,3 +29,21 @@ pub fn own_cpu_ms() -> f64 {
         ms(u.user_time()) + ms(u.system_time())
     })
 }
+
+/// A forked worker process's CPU time (milliseconds) and peak resident memory (kilobytes),
+/// from one `getrusage(2)`: cheap enough to report with every page.
+///
+/// `ru_maxrss` is the right peak here, unlike in [`own_peak_rss_kb`]: what survives exec(2)
+/// is the per-process maximum kept beside the memory map, and fork(2) starts a child's at zero,
+/// so in a worker that was forked and never exec'd it is the memory map's own high-water mark,
+/// the `VmHWM` that /proc/self/status shows (reading and parsing that file for every page cost
+/// a worker about as much CPU as the syscalls of the page's request).
+pub fn forked_worker_usage() -> (f64, u64) {
+    use nix::sys::resource::{UsageWho, getrusage};
+    getrusage(UsageWho::RUSAGE_SELF).map_or((0.0, 0), |u| {
+        let ms =
+            |t: nix::sys::time::TimeVal| t.tv_sec() as f64 * 1000.0 + t.tv_usec() as f64 / 1000.0;
+        let rss = u64::try_from(u.max_rss()).unwrap_or(0);
+        (ms(u.user_time()) + ms(u.system_time()), rss)
+    })
+}

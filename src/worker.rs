@@ -8,7 +8,8 @@
 //! [`BlockingWorker`] packages both halves for the modes that own a thread.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use crate::config::Config;
 use crate::decode::decode_html;
@@ -31,6 +32,8 @@ pub type Cancel = tokio::sync::watch::Receiver<bool>;
 /// The per-worker settings every task needs.
 #[derive(Debug, Clone)]
 pub struct TaskLimits {
+    /// The whole-request timeout, body included ([`download`] enforces it).
+    pub timeout: Duration,
     pub max_bytes: u64,
     pub cpu_work: u64,
     /// A user's extractor (`--field`, or [`crate::Crawl`]), run on every 2xx HTML page.
@@ -42,6 +45,7 @@ pub struct TaskLimits {
 impl TaskLimits {
     pub fn from_config(config: &Config) -> Self {
         TaskLimits {
+            timeout: config.timeout,
             max_bytes: config.max_bytes,
             cpu_work: config.cpu_work,
             extractor: config.extractor.clone(),
@@ -58,8 +62,35 @@ pub struct Downloaded {
     fetch_ms: f64,
 }
 
-/// Fetches `task`'s URL; the I/O half of a task.
-pub async fn download(fetcher: &Fetcher, task: Task, limits: &TaskLimits) -> Downloaded {
+/// Time a thread that runs tasks' I/O spent unable to run it: an async reactor's turns of the
+/// coordinator, which may block (a record written to a full pipe, a Redis round trip, a
+/// journal sync) while that reactor's own requests wait, their responses arriving unread.
+/// [`download`]'s timeout does not count this time, so a stall of the crawler's own making
+/// never turns an answered request into a timeout.
+#[derive(Debug, Default)]
+pub struct Stalls(AtomicU64);
+
+impl Stalls {
+    /// Adds `stalled` to the total.
+    pub fn add(&self, stalled: Duration) {
+        let nanos = u64::try_from(stalled.as_nanos()).unwrap_or(u64::MAX);
+        self.0.fetch_add(nanos, Ordering::Relaxed);
+    }
+
+    /// All the time stalled so far.
+    pub fn total(&self) -> Duration {
+        Duration::from_nanos(self.0.load(Ordering::Relaxed))
+    }
+}
+
+/// Fetches `task`'s URL within the crawl's timeout (not counting `stalls`, when the caller's
+/// thread has them); the I/O half of a task.
+pub async fn download(
+    fetcher: &Fetcher,
+    task: Task,
+    limits: &TaskLimits,
+    stalls: Option<&Stalls>,
+) -> Downloaded {
     let cap = match task.kind {
         TaskKind::Page => limits.max_bytes,
         TaskKind::Robots => MAX_ROBOTS_BYTES,
@@ -68,36 +99,65 @@ pub async fn download(fetcher: &Fetcher, task: Task, limits: &TaskLimits) -> Dow
         TaskKind::Login => limits.max_bytes,
     };
     let started = Instant::now();
-    let result = match task.kind {
-        // A page's body goes through the link extractor as it arrives, unless the user's
-        // extractor wants the whole text (it builds a DOM).
-        TaskKind::Page if limits.extractor.is_none() => {
-            let stream = |head: Head<'_>| {
-                ((200..300).contains(&head.status) && is_html_type(head.content_type))
-                    .then(|| PageStream::new(head.content_type))
-            };
-            let cookie = task.cookie.as_deref();
-            fetcher.get_streamed(&task.url, cap, cookie, stream).await
+    let fetch = async {
+        match task.kind {
+            // A page's body goes through the link extractor as it arrives, unless the user's
+            // extractor wants the whole text (it builds a DOM).
+            TaskKind::Page if limits.extractor.is_none() => {
+                let stream = |head: Head<'_>| {
+                    ((200..300).contains(&head.status) && is_html_type(head.content_type))
+                        .then(|| PageStream::new(head.content_type))
+                };
+                let cookie = task.cookie.as_deref();
+                fetcher.get_streamed(&task.url, cap, cookie, stream).await
+            }
+            TaskKind::Page | TaskKind::Sitemap => {
+                fetcher.get(&task.url, cap, task.cookie.as_deref()).await
+            }
+            TaskKind::Robots => {
+                fetcher
+                    .get_robots(&task.url, cap, task.cookie.as_deref())
+                    .await
+            }
+            TaskKind::Login => match &task.request {
+                Some(request) => fetcher.send(request, cap, task.cookie.as_deref()).await,
+                None => Err(FetchError::Other(
+                    "a login task came without its request".into(),
+                )),
+            },
         }
-        TaskKind::Page | TaskKind::Sitemap => {
-            fetcher.get(&task.url, cap, task.cookie.as_deref()).await
-        }
-        TaskKind::Robots => {
-            fetcher
-                .get_robots(&task.url, cap, task.cookie.as_deref())
-                .await
-        }
-        TaskKind::Login => match &task.request {
-            Some(request) => fetcher.send(request, cap, task.cookie.as_deref()).await,
-            None => Err(FetchError::Other(
-                "a login task came without its request".into(),
-            )),
-        },
     };
+    let result = within(limits.timeout, stalls, fetch).await;
     Downloaded {
         task,
         result,
         fetch_ms: started.elapsed().as_secs_f64() * 1000.0,
+    }
+}
+
+/// Runs `fetch` for at most `timeout` (body included), plus whatever time `stalls` grew by
+/// meanwhile: when the timer goes off, the stalls since the start extend the deadline, and
+/// only a deadline that nothing extends is a timeout.
+async fn within<T>(
+    timeout: Duration,
+    stalls: Option<&Stalls>,
+    fetch: impl Future<Output = Result<T, FetchError>>,
+) -> Result<T, FetchError> {
+    let stalled = || stalls.map_or(Duration::ZERO, Stalls::total);
+    let (start, stalled_before) = (tokio::time::Instant::now(), stalled());
+    let mut deadline = start + timeout;
+    let mut fetch = std::pin::pin!(fetch);
+    loop {
+        match tokio::time::timeout_at(deadline, &mut fetch).await {
+            Ok(result) => return result,
+            Err(_) => {
+                let extended = start + timeout + (stalled() - stalled_before);
+                if extended <= deadline {
+                    return Err(FetchError::Timeout);
+                }
+                deadline = extended;
+            }
+        }
     }
 }
 
@@ -363,7 +423,7 @@ impl BlockingWorker {
     pub fn run(&self, task: Task) -> TaskResult {
         let downloaded = self
             .runtime()
-            .block_on(download(&self.fetcher, task, &self.limits));
+            .block_on(download(&self.fetcher, task, &self.limits, None));
         downloaded.finish(&self.limits, self.id)
     }
 
@@ -373,7 +433,7 @@ impl BlockingWorker {
         let mut cancel = cancel.clone();
         let downloaded = self.runtime().block_on(async {
             tokio::select! {
-                downloaded = download(&self.fetcher, task, &self.limits) => Some(downloaded),
+                downloaded = download(&self.fetcher, task, &self.limits, None) => Some(downloaded),
                 _ = cancel.wait_for(|&cancelled| cancelled) => None,
             }
         })?;
@@ -382,5 +442,52 @@ impl BlockingWorker {
             return None;
         }
         Some(downloaded.finish(&self.limits, self.id))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("runtime")
+    }
+
+    /// An answer that takes 250 ms, against a 100 ms timeout.
+    async fn slow_answer() -> Result<u8, FetchError> {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        Ok(7)
+    }
+
+    #[test]
+    fn a_request_past_its_timeout_is_a_timeout() {
+        let stalls = Stalls::default();
+        let got = runtime().block_on(within(
+            Duration::from_millis(100),
+            Some(&stalls),
+            slow_answer(),
+        ));
+        assert!(matches!(got, Err(FetchError::Timeout)), "{got:?}");
+    }
+
+    #[test]
+    fn time_the_thread_was_stalled_does_not_count_against_the_timeout() {
+        let stalls = Stalls::default();
+        let got = runtime().block_on(async {
+            let stall = async {
+                // The thread's other work held it up for 200 ms while the request waited.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                stalls.add(Duration::from_millis(200));
+                std::future::pending::<()>().await;
+            };
+            tokio::select! {
+                got = within(Duration::from_millis(100), Some(&stalls), slow_answer()) => got,
+                () = stall => unreachable!(),
+            }
+        });
+        assert!(matches!(got, Ok(7)), "{got:?}");
     }
 }

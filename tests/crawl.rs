@@ -487,3 +487,40 @@ every_mode! {
         assert_eq!(quiet.hits("/sitemaps/index.xml") + quiet.hits("/sitemap.xml"), 0);
     }
 }
+
+// Records written to a pipe nobody reads block the crawler (in async mode, on the very threads
+// that run the requests). The pages in flight meanwhile were answered: when the reader comes
+// back, none of them may come out as a timeout.
+every_mode! {
+    fn a_reader_that_stalls_turns_no_answered_page_into_a_timeout(mode) {
+        // Latency keeps requests in flight at every moment, so some are waiting on the
+        // threads that block.
+        let s = server_with(Options {
+            pages: 400,
+            latency: std::time::Duration::from_millis(20),
+            ..Options::default()
+        });
+        let child = spawn(
+            &["--mode", mode, "--progress", "never"],
+            &["--timeout", "1", "--retries", "0", "--depth", "1000", "--per-host-workers", "0"],
+            &format!("{}\n", s.url("/gen/0")),
+        );
+        // The pipe holds 64 KB, a few hundred records: the crawler blocks on it well before
+        // the end, for three times the timeout.
+        std::thread::sleep(std::time::Duration::from_secs(3));
+        let out = child.wait_with_output().expect("crawl finishes");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        let records: Vec<Record> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad record {l:?}: {e}")))
+            .collect();
+        assert_eq!(records.len(), 400, "{stderr}");
+        let failed: Vec<_> = records
+            .iter()
+            .filter(|r| r.error.is_some())
+            .map(|r| (&r.url, &r.error))
+            .collect();
+        assert!(failed.is_empty(), "{} failed: {failed:?}", failed.len());
+    }
+}

@@ -2,12 +2,18 @@
 //!
 //! Each reactor is a thread running its own current-thread tokio runtime, its own HTTP client
 //! (so its connections, and their background tasks, stay on its thread) and its own share of
-//! the N slots. It takes tasks from the coordinator, which sits behind a mutex as in the
-//! threads mode, spawns a tokio task per page while it has free slots, and collects them from
-//! a `JoinSet`, which also reports a task that panicked, so its page is retried instead of
-//! silently vanishing. Every turn hands back all the pages that have finished on that reactor
-//! at once (a shared frontier then finishes them in Redis in one round trip) before filling
-//! the free slots again.
+//! the N slots. It takes tasks from the coordinator, which sits behind an async mutex (a
+//! reactor waiting for it keeps its pages' I/O running), spawns a tokio task per page while it
+//! has free slots, and collects them from a `JoinSet`, which also reports a task that
+//! panicked, so its page is retried instead of silently vanishing. Every turn hands back all
+//! the pages that have finished on that reactor at once (a shared frontier then finishes them
+//! in Redis in one round trip) before filling the free slots again.
+//!
+//! The price of running the coordinator on the threads that run the I/O: a turn that blocks
+//! (records written to a pipe nobody reads, Redis retried for up to a lease, a journal sync)
+//! holds up that reactor's requests, whose responses wait unread. So a reactor adds the time
+//! of its turns to its [`Stalls`], and [`download`]'s timeout does not count it: a stall of the
+//! crawler's own making never turns an answered request into a timeout.
 //!
 //! Why not one multi-threaded runtime with a dispatcher: there, every page crosses threads
 //! twice (the dispatcher spawns it onto a worker, the worker wakes the dispatcher when it
@@ -26,10 +32,10 @@
 
 use std::collections::HashMap;
 use std::ops::Range;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 use std::time::Instant;
 
-use tokio::sync::{Notify, Semaphore, watch};
+use tokio::sync::{Mutex, Notify, Semaphore, watch};
 use tokio::task::JoinSet;
 
 use super::stop::spawn_watcher;
@@ -37,7 +43,7 @@ use super::{DriverError, Filled, Ran, Setup, fill};
 use crate::coordinator::{Coordinator, Outcome};
 use crate::fetch::Fetcher;
 use crate::task::{Task, TaskResult, WorkerId};
-use crate::worker::{TaskLimits, WorkerError, download};
+use crate::worker::{Stalls, TaskLimits, WorkerError, download};
 
 /// Crawls to the end with `config.workers` pages in flight.
 pub(crate) fn run(coordinator: &mut Coordinator, setup: &Setup<'_>) -> Result<Ran, DriverError> {
@@ -59,7 +65,8 @@ pub(crate) fn run(coordinator: &mut Coordinator, setup: &Setup<'_>) -> Result<Ra
     let (cancel_tx, cancel) = watch::channel(false);
     std::thread::scope(|s| {
         let on_stop = || {
-            shared.lock().stop();
+            // The watcher is a plain thread, outside every runtime: it may block on the lock.
+            shared.coordinator.blocking_lock().stop();
             shared.changed.notify_waiters();
         };
         let on_cancel = || {
@@ -112,7 +119,8 @@ fn shares(workers: usize, cores: usize) -> Vec<Range<usize>> {
 
 /// What the reactors share.
 struct Shared<'c> {
-    /// The crawl's single source of truth; every turn takes this lock, briefly.
+    /// The crawl's single source of truth; every turn takes this lock, briefly. An async
+    /// lock: a reactor waiting for it keeps running its pages' I/O meanwhile.
     coordinator: Mutex<&'c mut Coordinator>,
     /// Notified after a turn that completed tasks (it may have queued work or finished the
     /// crawl), and on a stop: what a reactor with free slots and nothing to start waits for.
@@ -122,20 +130,14 @@ struct Shared<'c> {
     limits: TaskLimits,
 }
 
-impl<'c> Shared<'c> {
-    fn lock(&self) -> MutexGuard<'_, &'c mut Coordinator> {
-        // Nothing panics while holding it except the coordinator itself, which ends the crawl.
-        self.coordinator
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
 /// What a running page needs, shared by the tokio tasks of one reactor.
 struct TaskKit {
     fetcher: Fetcher,
     limits: TaskLimits,
     cores: Arc<Semaphore>,
+    /// Time this reactor spent in the coordinator's turns, when its pages' I/O could not run:
+    /// their timeouts do not count it (see [`Stalls`]).
+    stalls: Stalls,
 }
 
 /// One reactor thread: a current-thread runtime running `slots` pages at a time until the
@@ -153,6 +155,7 @@ fn reactor(
         fetcher,
         limits: shared.limits.clone(),
         cores: Arc::clone(&shared.cores),
+        stalls: Stalls::default(),
     });
     runtime.block_on(turns(shared, slots, kit, cancel));
     // Dropping the runtime would wait for its blocking threads: a parse that a stop cut off,
@@ -191,8 +194,9 @@ async fn turns(
         let changed = shared.changed.notified();
         tokio::pin!(changed);
         changed.as_mut().enable();
+        let mut coordinator = shared.coordinator.lock().await;
+        let turn = Instant::now();
         let (filled, took_back) = {
-            let mut coordinator = shared.lock();
             // Every task that has finished by now is taken back before the slots are filled
             // again: the coordinator's turn then deals with them together.
             let mut took_back = false;
@@ -215,6 +219,10 @@ async fn turns(
             });
             (filled, took_back)
         };
+        drop(coordinator);
+        // The coordinator may have blocked (a full pipe, Redis, a journal sync): this
+        // reactor's requests could not run meanwhile, and their timeouts must not count it.
+        kit.stalls.add(turn.elapsed());
         if took_back {
             shared.changed.notify_waiters();
         }
@@ -298,7 +306,7 @@ async fn give_up(
             Err(err) => (err.id(), Outcome::Abandoned),
         };
         if let Some((_, id)) = carrying.remove(&tokio_id) {
-            shared.lock().complete(id, outcome);
+            shared.coordinator.lock().await.complete(id, outcome);
         }
     }
 }
@@ -306,7 +314,7 @@ async fn give_up(
 /// Runs one task: I/O and streamed parsing on the reactor, whatever else is left on the
 /// blocking pool once a core is free.
 async fn run_task(kit: Arc<TaskKit>, task: Task, slot: usize) -> TaskResult {
-    let downloaded = download(&kit.fetcher, task, &kit.limits).await;
+    let downloaded = download(&kit.fetcher, task, &kit.limits, Some(&kit.stalls)).await;
     let worker = WorkerId::Task(slot);
     if !downloaded.has_cpu_work() || downloaded.parse_is_cheap(&kit.limits) {
         return downloaded.finish(&kit.limits, worker);

@@ -64,8 +64,9 @@ pub(super) fn serve(mut stream: UnixStream, setup: Setup<'_>) -> i32 {
             Err(_) => return 1,
         };
         let mut result = worker.run(task);
-        result.worker_cpu_ms = Some(crate::usage::own_cpu_ms());
-        result.worker_peak_rss_kb = Some(crate::usage::own_peak_rss_kb());
+        let (cpu_ms, peak_rss_kb) = crate::usage::forked_worker_usage();
+        result.worker_cpu_ms = Some(cpu_ms);
+        result.worker_peak_rss_kb = Some(peak_rss_kb);
         if let (Some(known), Ok(page)) = (setup.known, &mut result.outcome) {
             // Links the coordinator already has need not cross the socket.
             let before = page.links.len();
