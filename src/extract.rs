@@ -83,8 +83,9 @@ pub struct PageStream {
 // stream holds was made inside it (the input queue's copies of decoded text, the tokenizer's
 // buffers, the sink's hrefs cloned from them) and none is ever handed out (`finish` returns
 // owned `String`s and `Url`s), so all the tendrils sharing any buffer move between threads
-// together, and no count is ever touched from two threads. An async task carries the stream
-// across `.await`s, where the runtime may move it to another thread.
+// together, and no count is ever touched from two threads. The async mode needs it: a task
+// carries the stream across `.await`s, and tokio spawns only `Send` tasks (its current-thread
+// reactors never actually move one).
 unsafe impl Send for PageStream {}
 
 impl PageStream {
@@ -123,17 +124,35 @@ impl PageStream {
 struct Pass {
     tokenizer: Tokenizer<Sink>,
     input: BufferQueue,
+    /// Whether any text has come yet.
+    started: bool,
 }
 
 impl Pass {
     fn new() -> Self {
+        // html5ever drops a U+FEFF at the start of every feed when asked to; a U+FEFF inside
+        // a title or href that happens to start a piece is text, so only the document's first
+        // one is dropped, here.
+        let opts = TokenizerOpts {
+            discard_bom: false,
+            ..TokenizerOpts::default()
+        };
         Pass {
-            tokenizer: Tokenizer::new(Sink::default(), TokenizerOpts::default()),
+            tokenizer: Tokenizer::new(Sink::default(), opts),
             input: BufferQueue::default(),
+            started: false,
         }
     }
 
     fn feed(&mut self, text: &str) {
+        if text.is_empty() {
+            return;
+        }
+        let text = match self.started {
+            true => text,
+            false => text.strip_prefix('\u{feff}').unwrap_or(text),
+        };
+        self.started = true;
         if text.is_empty() {
             return;
         }
@@ -342,6 +361,25 @@ mod tests {
         let url = Url::parse("http://a.test/").expect("URL");
         let title = extract(&page, &url).title.expect("a title");
         assert!(title.len() <= MAX_TITLE_BYTES && title.len() > MAX_TITLE_BYTES - 4);
+    }
+
+    /// A U+FEFF inside the text is text, wherever the pieces are cut; only the document's
+    /// first is dropped, as a whole-body parse drops it.
+    #[test]
+    fn a_byte_order_mark_that_starts_a_piece_is_still_text() {
+        let url = Url::parse("http://h.test/").expect("url");
+        let whole = "\u{feff}<title>a\u{feff}b</title><a href=\"/\u{feff}x\">x</a>";
+        let expected = extract(whole, &url);
+        assert_eq!(expected.title.as_deref(), Some("a\u{feff}b"));
+        let mut stream = PageStream::new(Some("text/html; charset=utf-8"));
+        for piece in [
+            "\u{feff}<title>a",
+            "\u{feff}b</title><a href=\"/",
+            "\u{feff}x\">x</a>",
+        ] {
+            stream.write(piece.as_bytes());
+        }
+        assert_eq!(stream.finish(&url).0, expected);
     }
 
     #[test]

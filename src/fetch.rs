@@ -79,7 +79,8 @@ pub struct Fetcher {
 }
 
 impl Fetcher {
-    /// A client with the crawl's timeout and User-Agent; `scope` bounds robots.txt redirects.
+    /// A client with the crawl's connect timeout, User-Agent and headers; `scope` bounds
+    /// robots.txt redirects. (The whole-request timeout is [`crate::worker::download`]'s.)
     pub fn new(config: &Config, scope: Arc<Scope>) -> Result<Fetcher, ClientError> {
         // One client per worker: building one loads the TLS root store, which is most of what
         // a fresh worker costs (see the processes benchmark).

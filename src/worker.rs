@@ -178,8 +178,10 @@ fn is_html_type(content_type: Option<&str>) -> bool {
 }
 
 impl Downloaded {
-    /// Whether [`finish`](Self::finish) has CPU work to do: an HTML page or a sitemap that
-    /// succeeded (a sitemap can be 50 MB of XML once inflated).
+    /// Whether [`finish`](Self::finish) has CPU work to do: an HTML page kept whole or a
+    /// sitemap that succeeded (a sitemap can be 50 MB of XML once inflated), or a page parsed
+    /// as it streamed in, whose `--cpu-work` is still to do (without it,
+    /// [`parse_is_cheap`](Self::parse_is_cheap) says so).
     pub fn has_cpu_work(&self) -> bool {
         self.needs_parse() || self.is_sitemap() || self.was_streamed()
     }

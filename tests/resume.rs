@@ -84,8 +84,9 @@ fn resume_after(
         ..Options::default()
     });
     let expected = reference(mode, &s);
-    let state = temp("state", mode);
-    let out = temp("records.jsonl", mode);
+    // Named for the signal too: the SIGKILL and Ctrl-C tests of a mode run at the same time.
+    let state = temp(&format!("state-{signal}"), mode);
+    let out = temp(&format!("records-{signal}.jsonl"), mode);
     let (state_arg, out_arg) = (state.to_str().expect("UTF-8"), out.to_str().expect("UTF-8"));
     let args = [
         "-j",

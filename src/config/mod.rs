@@ -274,7 +274,10 @@ pub struct Config {
     /// none.
     pub allow_domains: Vec<String>,
     /// Whole-request timeout, body included; connecting may take at most 10 s of it
-    /// (`--timeout`, in seconds). Above 0 and at most [`MAX_TIMEOUT`]; default 30 s.
+    /// (`--timeout`, in seconds). Above 0 and at most [`MAX_TIMEOUT`]; default 30 s. A
+    /// robots.txt and the redirects it follows share one timeout. In async mode, time the
+    /// request's thread spent blocked in the crawler's own work (records written to a pipe
+    /// nobody reads, say) does not count, so an answered request never times out for it.
     pub timeout: Duration,
     /// Extra attempts after a retryable failure (a timeout, a connection that failed or broke,
     /// a worker that died, HTTP 429 or 5xx), with backoff (`--retries`). Default 2.

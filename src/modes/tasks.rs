@@ -58,7 +58,8 @@ pub(crate) fn run(coordinator: &mut Coordinator, setup: &Setup<'_>) -> Result<Ra
         .map_err(WorkerError::from)?;
     let shared = Shared {
         coordinator: Mutex::new(coordinator),
-        changed: Notify::new(),
+        wake: reactors.iter().map(|_| Notify::new()).collect(),
+        over: watch::Sender::new(false),
         cores: Arc::new(Semaphore::new(cores)),
         limits: TaskLimits::from_config(config),
     };
@@ -67,7 +68,7 @@ pub(crate) fn run(coordinator: &mut Coordinator, setup: &Setup<'_>) -> Result<Ra
         let on_stop = || {
             // The watcher is a plain thread, outside every runtime: it may block on the lock.
             shared.coordinator.blocking_lock().stop();
-            shared.changed.notify_waiters();
+            shared.wake_all_but(None);
         };
         let on_cancel = || {
             cancel_tx.send_replace(true);
@@ -78,7 +79,7 @@ pub(crate) fn run(coordinator: &mut Coordinator, setup: &Setup<'_>) -> Result<Ra
             let (shared, cancel) = (&shared, cancel.clone());
             let handle = std::thread::Builder::new()
                 .name(format!("crawl-async-{i}"))
-                .spawn_scoped(s, move || reactor(shared, slots, fetcher, cancel));
+                .spawn_scoped(s, move || reactor(shared, i, slots, fetcher, cancel));
             match handle {
                 Ok(handle) => handles.push(handle),
                 Err(e) => {
@@ -122,12 +123,27 @@ struct Shared<'c> {
     /// The crawl's single source of truth; every turn takes this lock, briefly. An async
     /// lock: a reactor waiting for it keeps running its pages' I/O meanwhile.
     coordinator: Mutex<&'c mut Coordinator>,
-    /// Notified after a turn that completed tasks (it may have queued work or finished the
-    /// crawl), and on a stop: what a reactor with free slots and nothing to start waits for.
-    changed: Notify,
+    /// One per reactor, notified after another reactor's turn that completed tasks (it may
+    /// have queued work), and on a stop: what a reactor with free slots and nothing to start
+    /// waits for. One each, so a reactor's notice does not wake itself for an empty turn.
+    wake: Vec<Notify>,
+    /// Turns true when the crawl is over (the coordinator said so, or a reactor panicked):
+    /// every reactor returns, even one whose slots are all busy.
+    over: watch::Sender<bool>,
     /// One permit per core: work that goes to the blocking pool queues here, not there.
     cores: Arc<Semaphore>,
     limits: TaskLimits,
+}
+
+impl Shared<'_> {
+    /// Wakes every reactor waiting for work but `me`.
+    fn wake_all_but(&self, me: Option<usize>) {
+        for (i, wake) in self.wake.iter().enumerate() {
+            if Some(i) != me {
+                wake.notify_waiters();
+            }
+        }
+    }
 }
 
 /// What a running page needs, shared by the tokio tasks of one reactor.
@@ -140,10 +156,11 @@ struct TaskKit {
     stalls: Stalls,
 }
 
-/// One reactor thread: a current-thread runtime running `slots` pages at a time until the
-/// crawl is done or cancelled.
+/// Reactor `me`'s thread: a current-thread runtime running `slots` pages at a time until the
+/// crawl is over or cancelled.
 fn reactor(
     shared: &Shared<'_>,
+    me: usize,
     slots: Range<usize>,
     fetcher: Fetcher,
     cancel: watch::Receiver<bool>,
@@ -157,17 +174,25 @@ fn reactor(
         cores: Arc::clone(&shared.cores),
         stalls: Stalls::default(),
     });
-    runtime.block_on(turns(shared, slots, kit, cancel));
+    let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        runtime.block_on(turns(shared, me, slots, kit, cancel));
+    }));
+    if let Err(panic) = ran {
+        // The coordinator panicked in this reactor's turn: the others must not wait for its
+        // pages forever. The panic goes on to the crawl through the thread's join.
+        shared.over.send_replace(true);
+        std::panic::resume_unwind(panic);
+    }
     // Dropping the runtime would wait for its blocking threads: a parse that a stop cut off,
     // or a DNS lookup that hangs. Nothing they could still produce is wanted now.
     runtime.shutdown_background();
     Ok(())
 }
 
-/// Resolves once the grace period is over; never, if the watcher has gone without saying so
-/// (so a `select!` on it cannot spin).
-async fn cancelled(cancel: &mut watch::Receiver<bool>) {
-    if cancel.wait_for(|&cancelled| cancelled).await.is_err() {
+/// Resolves once `flag` turns true (the grace period is over, or the crawl is); never, if its
+/// sender has gone without saying so (so a `select!` on it cannot spin).
+async fn turned(flag: &mut watch::Receiver<bool>) {
+    if flag.wait_for(|&on| on).await.is_err() {
         std::future::pending::<()>().await;
     }
 }
@@ -176,22 +201,29 @@ async fn cancelled(cancel: &mut watch::Receiver<bool>) {
 /// that can change either.
 async fn turns(
     shared: &Shared<'_>,
+    me: usize,
     slots: Range<usize>,
     kit: Arc<TaskKit>,
     mut cancel: watch::Receiver<bool>,
 ) {
+    let mut over = shared.over.subscribe();
     let mut running = JoinSet::new();
     // Which slot and coordinator task each tokio task carries, so a panic can be attributed.
     let mut carrying: HashMap<tokio::task::Id, (usize, u64)> = HashMap::new();
     let mut free: Vec<usize> = slots.rev().collect();
     let mut joined = None;
     loop {
+        if *over.borrow() {
+            // Over (a fatal error, or a panic elsewhere): pages still running are dropped with
+            // the JoinSet, as the coordinator expects nothing more.
+            return;
+        }
         if *cancel.borrow() {
-            return give_up(shared, running, carrying).await;
+            return give_up(shared, joined, running, carrying).await;
         }
         // Registered before the turn, so a notice sent while this reactor holds or waits for
         // the lock is not lost.
-        let changed = shared.changed.notified();
+        let changed = shared.wake[me].notified();
         tokio::pin!(changed);
         changed.as_mut().enable();
         let mut coordinator = shared.coordinator.lock().await;
@@ -224,13 +256,14 @@ async fn turns(
         // reactor's requests could not run meanwhile, and their timeouts must not count it.
         kit.stalls.add(turn.elapsed());
         if took_back {
-            shared.changed.notify_waiters();
+            shared.wake_all_but(Some(me));
         }
         let wake_at = match filled {
             Ok(Filled::Wait(until)) => until,
             Ok(Filled::Done) => {
-                // Others waiting for work learn the crawl is over.
-                shared.changed.notify_waiters();
+                // The others learn it too, even those whose slots are all busy (after a fatal
+                // error the coordinator says Done with pages still in flight).
+                shared.over.send_replace(true);
                 return;
             }
             Err(never) => match never {},
@@ -262,7 +295,8 @@ async fn turns(
             done = next => joined = done,
             () = sleep => {}
             () = work_appeared => {}
-            () = cancelled(&mut cancel) => {}
+            () = turned(&mut cancel) => {}
+            () = turned(&mut over) => {}
         }
     }
 }
@@ -293,12 +327,18 @@ fn take_back(
 }
 
 /// The grace period is over: tasks still running are aborted and taken back unfinished; any
-/// that completed meanwhile are recorded as usual.
+/// that completed meanwhile (`joined`, the one the last wait returned, among them) are recorded
+/// as usual.
 async fn give_up(
     shared: &Shared<'_>,
+    joined: Option<Result<(tokio::task::Id, TaskResult), tokio::task::JoinError>>,
     mut running: JoinSet<TaskResult>,
     mut carrying: HashMap<tokio::task::Id, (usize, u64)>,
 ) {
+    if let Some(done) = joined {
+        let mut coordinator = shared.coordinator.lock().await;
+        take_back(&mut coordinator, done, &mut carrying, &mut Vec::new());
+    }
     running.abort_all();
     while let Some(joined) = running.join_next_with_id().await {
         let (tokio_id, outcome) = match joined {
