@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::Config;
 use crate::decode::decode_html;
-use crate::extract::{MAX_LINKS, PageStream, extract};
+use crate::extract::{Extracted, MAX_LINKS, PageStream, extract};
 use crate::fetch::{ClientError, Fetcher, Head, Response};
 use crate::robots::MAX_ROBOTS_BYTES;
 use crate::scope::Scope;
@@ -251,25 +251,12 @@ impl Downloaded {
             };
             if let Some((extracted, took)) = r.streamed.take() {
                 streamed_ms = took.as_secs_f64() * 1000.0;
-                if limits.cpu_work > 0 {
-                    burn(limits.cpu_work, r.len ^ task.id);
-                }
-                fetched.title = extracted.title;
-                fetched.links_found = extracted.links_found;
-                fetched.links_over_limit = extracted.links_found - extracted.links.len();
-                fetched.links = extracted.links;
+                yielded(&mut fetched, extracted, limits, r.len ^ task.id);
             }
             if parse {
                 let text = decode_html(&r.body, r.content_type.as_deref());
                 let extracted = extract(&text, &r.final_url);
-                if limits.cpu_work > 0 {
-                    // Seeded by the page so the work cannot be hoisted out and shared.
-                    burn(limits.cpu_work, r.len ^ task.id);
-                }
-                fetched.title = extracted.title;
-                fetched.links_found = extracted.links_found;
-                fetched.links_over_limit = extracted.links_found - extracted.links.len();
-                fetched.links = extracted.links;
+                yielded(&mut fetched, extracted, limits, r.len ^ task.id);
                 if let Some(extractor) = &limits.extractor {
                     // A panic in the user's extractor costs that page its item, not the worker
                     // (in processes mode, the worker process) or a retry.
@@ -343,6 +330,18 @@ impl Downloaded {
             outcome,
         }
     }
+}
+
+/// Fills `fetched` with what an HTML page yielded, streamed or parsed whole, after its
+/// `--cpu-work`, seeded by the page (`seed`) so the work cannot be hoisted out and shared.
+fn yielded(fetched: &mut Fetched, extracted: Extracted, limits: &TaskLimits, seed: u64) {
+    if limits.cpu_work > 0 {
+        burn(limits.cpu_work, seed);
+    }
+    fetched.title = extracted.title;
+    fetched.links_found = extracted.links_found;
+    fetched.links_over_limit = extracted.links_found - extracted.links.len();
+    fetched.links = extracted.links;
 }
 
 /// The text a panic carried, if it was a string (as `panic!` and `unwrap` make it).
