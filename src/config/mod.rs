@@ -132,7 +132,8 @@ pub enum Mode {
     Sequential,
     /// N OS threads, each fetching and parsing the pages it takes.
     Threads,
-    /// A tokio runtime with up to N pages in flight; parsing runs off the reactor.
+    /// Up to N pages in flight as tokio tasks, on one single-threaded runtime per core; pages
+    /// are parsed as they stream in.
     Async,
     /// N forked worker processes fed by the coordinator over pipes.
     Processes,
