@@ -502,12 +502,12 @@ every_mode! {
         });
         let child = spawn(
             &["--mode", mode, "--progress", "never"],
-            &["--timeout", "1", "--retries", "0", "--depth", "1000", "--per-host-workers", "0"],
+            &["--timeout", "2", "--retries", "0", "--depth", "1000", "--per-host-workers", "0"],
             &format!("{}\n", s.url("/gen/0")),
         );
         // The pipe holds 64 KB, a few hundred records: the crawler blocks on it well before
-        // the end, for three times the timeout.
-        std::thread::sleep(std::time::Duration::from_secs(3));
+        // the end, for more than twice the timeout.
+        std::thread::sleep(std::time::Duration::from_secs(5));
         let out = child.wait_with_output().expect("crawl finishes");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "{stderr}");
