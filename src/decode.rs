@@ -95,11 +95,21 @@ impl StreamDecoder {
             State::Decoding(_) => bytes,
         };
         if let State::Decoding(decoder) = &mut self.state {
-            let room = decoder
-                .max_utf8_buffer_length(bytes.len())
-                .unwrap_or(usize::MAX);
-            self.text.reserve(room);
-            let (_, _, _) = decoder.decode_to_string(bytes, &mut self.text, last);
+            let mut rest = bytes;
+            // Room for the worst case, so one round decodes it all (pieces are small, so the
+            // bound is computable; were it not, each further round doubles the room).
+            let mut room = decoder
+                .max_utf8_buffer_length(rest.len())
+                .unwrap_or(rest.len());
+            loop {
+                self.text.reserve(room);
+                let (result, read, _) = decoder.decode_to_string(rest, &mut self.text, last);
+                rest = &rest[read..];
+                if result == encoding_rs::CoderResult::InputEmpty {
+                    break;
+                }
+                room = self.text.capacity().max(16);
+            }
         }
         &self.text
     }

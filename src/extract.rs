@@ -148,9 +148,10 @@ impl Pass {
         if text.is_empty() {
             return;
         }
-        let text = match self.started {
-            true => text,
-            false => text.strip_prefix('\u{feff}').unwrap_or(text),
+        let text = if self.started {
+            text
+        } else {
+            text.strip_prefix('\u{feff}').unwrap_or(text)
         };
         self.started = true;
         if text.is_empty() {

@@ -223,15 +223,16 @@ async fn fetch_with(
         .flatten()
         .and_then(|v| v.to_str().ok())
         .and_then(|loc| final_url.join(loc.trim()).ok());
-    let cap = max_bytes;
     let mut page = stream(Head {
         status,
         content_type: content_type.as_deref(),
     });
-    // Size the buffer from Content-Length, but never trust it beyond the cap.
+    // Size the buffer from Content-Length, but never trust it beyond `max_bytes`.
     let hint = match page {
         Some(_) => 0,
-        None => resp.content_length().map_or(16 * 1024, |n| n.min(cap)),
+        None => resp
+            .content_length()
+            .map_or(16 * 1024, |n| n.min(max_bytes)),
     };
     // Moved out, not copied: an extractor may want them, and nothing below reads them.
     let headers = std::mem::take(resp.headers_mut());
@@ -239,7 +240,7 @@ async fn fetch_with(
     let mut len = 0u64;
     let mut truncated = false;
     while let Some(chunk) = resp.chunk().await.map_err(classify)? {
-        let room = cap - len;
+        let room = max_bytes - len;
         let take = if chunk.len() as u64 > room {
             truncated = true;
             &chunk[..usize::try_from(room).unwrap_or(0)]

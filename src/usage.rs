@@ -22,12 +22,7 @@ pub fn own_peak_rss_kb() -> u64 {
 
 /// CPU time this process has used (all threads), in milliseconds.
 pub fn own_cpu_ms() -> f64 {
-    use nix::sys::resource::{UsageWho, getrusage};
-    getrusage(UsageWho::RUSAGE_SELF).map_or(0.0, |u| {
-        let ms =
-            |t: nix::sys::time::TimeVal| t.tv_sec() as f64 * 1000.0 + t.tv_usec() as f64 / 1000.0;
-        ms(u.user_time()) + ms(u.system_time())
-    })
+    rusage().map_or(0.0, |(cpu_ms, _)| cpu_ms)
 }
 
 /// A forked worker process's CPU time (milliseconds) and peak resident memory (kilobytes),
@@ -39,11 +34,14 @@ pub fn own_cpu_ms() -> f64 {
 /// the `VmHWM` that /proc/self/status shows (reading and parsing that file for every page cost
 /// a worker about as much CPU as the syscalls of the page's request).
 pub fn forked_worker_usage() -> (f64, u64) {
+    rusage().unwrap_or((0.0, 0))
+}
+
+/// This process's CPU time in milliseconds (user + system) and `ru_maxrss` in kilobytes.
+fn rusage() -> Option<(f64, u64)> {
     use nix::sys::resource::{UsageWho, getrusage};
-    getrusage(UsageWho::RUSAGE_SELF).map_or((0.0, 0), |u| {
-        let ms =
-            |t: nix::sys::time::TimeVal| t.tv_sec() as f64 * 1000.0 + t.tv_usec() as f64 / 1000.0;
-        let rss = u64::try_from(u.max_rss()).unwrap_or(0);
-        (ms(u.user_time()) + ms(u.system_time()), rss)
-    })
+    let u = getrusage(UsageWho::RUSAGE_SELF).ok()?;
+    let ms = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 * 1000.0 + t.tv_usec() as f64 / 1000.0;
+    let max_rss = u64::try_from(u.max_rss()).unwrap_or(0);
+    Some((ms(u.user_time()) + ms(u.system_time()), max_rss))
 }

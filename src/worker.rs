@@ -170,10 +170,12 @@ fn is_html(content_type: Option<&str>, body: &[u8]) -> bool {
 }
 
 /// Whether a Content-Type says HTML (without one, the body must be sniffed, so it is kept).
+/// Asked of every response, so it compares in place rather than lower-casing a copy.
 fn is_html_type(content_type: Option<&str>) -> bool {
+    let mentions =
+        |ct: &[u8], what: &[u8]| ct.windows(what.len()).any(|w| w.eq_ignore_ascii_case(what));
     content_type.is_some_and(|ct| {
-        let ct = ct.to_ascii_lowercase();
-        ct.contains("text/html") || ct.contains("application/xhtml")
+        mentions(ct.as_bytes(), b"text/html") || mentions(ct.as_bytes(), b"application/xhtml")
     })
 }
 
