@@ -110,6 +110,11 @@ impl PageStream {
         self.busy += started.elapsed();
     }
 
+    /// The time spent decoding and tokenizing so far.
+    pub fn busy(&self) -> Duration {
+        self.busy
+    }
+
     /// The end of the body: what the page yields, with links resolved against `page_url`,
     /// and the time spent on it.
     pub fn finish(mut self, page_url: &Url) -> (Extracted, Duration) {

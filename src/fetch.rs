@@ -64,7 +64,7 @@ pub struct Head<'a> {
 pub struct ClientError(#[source] Box<dyn std::error::Error + Send + Sync>);
 
 impl ClientError {
-    fn new(err: reqwest::Error) -> Self {
+    fn new(err: impl std::error::Error + Send + Sync + 'static) -> Self {
         ClientError(Box::new(err))
     }
 }
@@ -74,35 +74,101 @@ impl ClientError {
 #[derive(Clone)]
 pub struct Fetcher {
     client: reqwest::Client,
+    /// What built `client`, to build the next worker's (see [`Fetcher::another`]).
+    recipe: Arc<Recipe>,
     /// Where robots.txt redirects may lead.
     scope: Arc<Scope>,
+}
+
+/// Everything a crawl's clients are built from, the TLS settings included.
+struct Recipe {
+    connect_timeout: Duration,
+    user_agent: String,
+    headers: http::HeaderMap,
+    /// `None` with `env_proxy` false: no proxy at all, not even the environment's.
+    proxy: Option<reqwest::Proxy>,
+    env_proxy: bool,
+    /// Built once per crawl: building it reads and parses the system's CA roots (3-4 ms for
+    /// Debian's store), which reqwest would otherwise do again for every worker's client.
+    tls: rustls::ClientConfig,
+}
+
+impl Recipe {
+    fn client(&self) -> Result<reqwest::Client, ClientError> {
+        let builder = reqwest::Client::builder()
+            .connect_timeout(self.connect_timeout)
+            .user_agent(&self.user_agent)
+            // `-H`: on every request, robots.txt included.
+            .default_headers(self.headers.clone())
+            .tcp_nodelay(true)
+            .tls_backend_preconfigured(self.tls.clone());
+        let builder = match &self.proxy {
+            // Credentials in the URL become Proxy-Authorization (reqwest reads them there).
+            Some(proxy) => builder.proxy(proxy.clone()),
+            None if !self.env_proxy => builder.no_proxy(),
+            None => builder,
+        };
+        builder
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(ClientError::new)
+    }
+}
+
+/// The TLS settings reqwest's `rustls` feature would build, built by us so that they are built
+/// once: certificates checked against the platform's roots (which honours `SSL_CERT_FILE` and
+/// `SSL_CERT_DIR`), rustls's safe protocol versions, and HTTP/2 offered before HTTP/1.1.
+fn tls_config() -> Result<rustls::ClientConfig, ClientError> {
+    let provider = rustls::crypto::CryptoProvider::get_default()
+        .cloned()
+        .unwrap_or_else(|| Arc::new(rustls::crypto::aws_lc_rs::default_provider()));
+    let verifier =
+        rustls_platform_verifier::Verifier::new(Arc::clone(&provider)).map_err(ClientError::new)?;
+    let mut tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(ClientError::new)?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_no_client_auth();
+    tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(tls)
 }
 
 impl Fetcher {
     /// A client with the crawl's connect timeout, User-Agent and headers; `scope` bounds
     /// robots.txt redirects. (The whole-request timeout is [`crate::worker::download`]'s.)
+    /// Build one per crawl and the rest with [`another`](Self::another).
     pub fn new(config: &Config, scope: Arc<Scope>) -> Result<Fetcher, ClientError> {
-        // One client per worker: building one loads the TLS root store, which is most of what
-        // a fresh worker costs (see the processes benchmark).
-        let builder = reqwest::Client::builder()
-            .connect_timeout(config.timeout.min(Duration::from_secs(10)))
-            .user_agent(&config.user_agent)
-            // `-H`: on every request, robots.txt included.
-            .default_headers(config.headers.clone())
-            .tcp_nodelay(true);
-        let builder = match &config.proxy {
-            // Credentials in the URL become Proxy-Authorization (reqwest reads them there).
+        let proxy = match &config.proxy {
             Some(proxy) => {
-                builder.proxy(reqwest::Proxy::all(proxy.url().as_str()).map_err(ClientError::new)?)
+                Some(reqwest::Proxy::all(proxy.url().as_str()).map_err(ClientError::new)?)
             }
-            None if !config.env_proxy => builder.no_proxy(),
-            None => builder,
+            None => None,
         };
-        let client = builder
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(ClientError::new)?;
-        Ok(Fetcher { client, scope })
+        let recipe = Arc::new(Recipe {
+            connect_timeout: config.timeout.min(Duration::from_secs(10)),
+            user_agent: config.user_agent.clone(),
+            headers: config.headers.clone(),
+            proxy,
+            env_proxy: config.env_proxy,
+            tls: tls_config()?,
+        });
+        Ok(Fetcher {
+            client: recipe.client()?,
+            recipe,
+            scope,
+        })
+    }
+
+    /// Another client for the same crawl, with its own connections (a worker's connections
+    /// belong to the runtime that opened them, so workers on different runtimes cannot share a
+    /// pool), built without reading the TLS roots again.
+    pub fn another(&self) -> Result<Fetcher, ClientError> {
+        Ok(Fetcher {
+            client: self.recipe.client()?,
+            recipe: Arc::clone(&self.recipe),
+            scope: Arc::clone(&self.scope),
+        })
     }
 
     /// GETs a page, keeping at most `max_bytes` of the decompressed body. A redirect is
@@ -185,6 +251,9 @@ async fn get(
     fetch(client.get(url.clone()), max_bytes, cookie).await
 }
 
+/// How much parsing a streamed body may do before the task lets the others on its thread run.
+const YIELD_EVERY: Duration = Duration::from_millis(2);
+
 /// Sends `request` and reads its response, keeping at most `max_bytes` of the body.
 async fn fetch(
     request: reqwest::RequestBuilder,
@@ -239,6 +308,7 @@ async fn fetch_with(
     let mut body = Vec::with_capacity(usize::try_from(hint).unwrap_or(0));
     let mut len = 0u64;
     let mut truncated = false;
+    let mut next_yield = YIELD_EVERY;
     while let Some(chunk) = resp.chunk().await.map_err(classify)? {
         let room = max_bytes - len;
         let take = if chunk.len() as u64 > room {
@@ -249,7 +319,18 @@ async fn fetch_with(
         };
         len += take.len() as u64;
         match &mut page {
-            Some(page) => page.write(take),
+            Some(page) => {
+                page.write(take);
+                // While chunks keep arriving, reading them never returns to the scheduler
+                // until tokio's budget of 128 runs out, and parsing a long body that way can
+                // hold the thread for a long while (a second per megabyte in a debug build).
+                // Every few milliseconds of parsing, let the thread's other requests run, so
+                // an answer already waiting is read in time, not taken for a timeout.
+                if page.busy() >= next_yield {
+                    next_yield = page.busy() + YIELD_EVERY;
+                    tokio::task::yield_now().await;
+                }
+            }
             None => body.extend_from_slice(take),
         }
         if truncated {
@@ -291,6 +372,9 @@ fn classify(err: reqwest::Error) -> FetchError {
         return FetchError::Timeout;
     }
     let root = root_cause(&err);
+    if find_source::<rustls::Error>(&err).is_some() {
+        return FetchError::Tls(root);
+    }
     if let Some(io) = find_source::<std::io::Error>(&err) {
         match io.kind() {
             std::io::ErrorKind::ConnectionRefused => return FetchError::ConnectRefused,

@@ -155,10 +155,14 @@ pub enum FetchError {
     /// The server refused the connection. Retried.
     #[error("connect refused")]
     ConnectRefused,
-    /// The connection could not be made otherwise (a failed DNS lookup or TLS handshake, an
-    /// unreachable host); the root cause's text. Retried.
+    /// The connection could not be made otherwise (a failed DNS lookup, an unreachable host);
+    /// the root cause's text. Retried.
     #[error("connect error: {0}")]
     Connect(String),
+    /// The TLS handshake failed (a certificate not trusted, expired or for another name; no
+    /// protocol in common); rustls's text. Not retried: the same certificate would come again.
+    #[error("TLS error: {0}")]
+    Tls(String),
     /// The connection failed while the request was sent or the body read; the root cause's
     /// text. Retried.
     #[error("connection broken: {0}")]

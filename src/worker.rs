@@ -135,9 +135,14 @@ pub async fn download(
     }
 }
 
-/// Runs `fetch` for at most `timeout` (body included), plus whatever time `stalls` grew by
-/// meanwhile: when the timer goes off, the stalls since the start extend the deadline, and
-/// only a deadline that nothing extends is a timeout.
+/// The least extension of a deadline that [`within`] grants.
+const MIN_EXTENSION: Duration = Duration::from_millis(1);
+
+/// Runs `fetch` for at most `timeout` (body included), not counting two kinds of time that are
+/// the crawler's, not the server's: what `stalls` grew by meanwhile (the thread was busy
+/// elsewhere), and the time spent inside `fetch`'s own polls (decompressing and parsing the
+/// body as it arrives). When the timer goes off, those extend the deadline; only a deadline
+/// that nothing extends is a timeout.
 async fn within<T>(
     timeout: Duration,
     stalls: Option<&Stalls>,
@@ -145,14 +150,23 @@ async fn within<T>(
 ) -> Result<T, FetchError> {
     let stalled = || stalls.map_or(Duration::ZERO, Stalls::total);
     let (start, stalled_before) = (tokio::time::Instant::now(), stalled());
-    let mut deadline = start + timeout;
+    let working = Stalls::default();
     let mut fetch = std::pin::pin!(fetch);
+    let mut fetch = std::pin::pin!(std::future::poll_fn(|cx| {
+        let polled = Instant::now();
+        let poll = fetch.as_mut().poll(cx);
+        working.add(polled.elapsed());
+        poll
+    }));
+    let mut deadline = start + timeout;
     loop {
         match tokio::time::timeout_at(deadline, &mut fetch).await {
             Ok(result) => return result,
             Err(_) => {
-                let extended = start + timeout + (stalled() - stalled_before);
-                if extended <= deadline {
+                let extended = start + timeout + (stalled() - stalled_before) + working.total();
+                // Each expiry polls `fetch` once more, which itself adds a few microseconds:
+                // an extension that small is that poll, not time owed.
+                if extended <= deadline + MIN_EXTENSION {
                     return Err(FetchError::Timeout);
                 }
                 deadline = extended;
@@ -473,6 +487,23 @@ mod tests {
             Some(&stalls),
             slow_answer(),
         ));
+        assert!(matches!(got, Err(FetchError::Timeout)), "{got:?}");
+    }
+
+    #[test]
+    fn time_spent_working_on_the_response_does_not_count_against_the_timeout() {
+        let got = runtime().block_on(within(Duration::from_millis(100), None, async {
+            // Parsing a long body: 150 ms of the thread's time, then the answer.
+            std::thread::sleep(Duration::from_millis(150));
+            tokio::task::yield_now().await;
+            Ok::<_, FetchError>(7)
+        }));
+        assert!(matches!(got, Ok(7)), "{got:?}");
+        // Waiting for the server still counts, whatever else the request did.
+        let got = runtime().block_on(within(Duration::from_millis(100), None, async {
+            std::thread::sleep(Duration::from_millis(20));
+            slow_answer().await
+        }));
         assert!(matches!(got, Err(FetchError::Timeout)), "{got:?}");
     }
 

@@ -5,11 +5,54 @@
 
 use std::collections::BTreeMap;
 
-use crawl_fixture::ForwardProxy;
+use crawl_fixture::{ForwardProxy, TlsFront};
 
 use crate::support::*;
 
 every_mode! {
+    fn https_pages_are_crawled_when_their_certificate_is_trusted(mode) {
+        let s = server();
+        let front = TlsFront::start(s.addr()).expect("TLS front starts");
+        let seed = front.url("/gen/0");
+        let args = ["-j", "4", "--depth", "2"];
+        // The test CA is not among the system's roots: the seed fails on its certificate,
+        // and nothing reaches the site.
+        let refused = crawl(mode, std::slice::from_ref(&seed), &args);
+        assert_eq!(refused.records.len(), 1, "{}", refused.stderr);
+        let error = refused.records[0].error.clone().unwrap_or_default();
+        assert!(error.contains("certificate"), "{error}");
+        assert_eq!(front.handshakes(), 0);
+        assert_eq!(s.hits("/gen/0"), 0);
+        // Trusted (SSL_CERT_FILE, read once per crawl however many workers there are), the
+        // crawl finds what a plain-HTTP crawl of the same site finds, every URL https.
+        let ca = front.ca_file();
+        let mut fixed = vec!["--mode", mode, "--progress", "never"];
+        fixed.extend_from_slice(&args);
+        let trusted = crawl_raw_with(
+            &fixed,
+            &[],
+            &format!("{seed}\n"),
+            &[("SSL_CERT_FILE", Some(ca.as_os_str()))],
+        );
+        trusted.assert_ok();
+        let plain = crawl(mode, &[s.url("/gen/0")], &args);
+        plain.assert_ok();
+        let https_base = front.url("");
+        let expected: BTreeMap<String, (u32, Option<String>)> = plain
+            .by_url()
+            .into_iter()
+            .map(|(url, r)| (url.replace(&s.url(""), &https_base), (r.depth, r.title)))
+            .collect();
+        let got: BTreeMap<String, (u32, Option<String>)> = trusted
+            .by_url()
+            .into_iter()
+            .map(|(url, r)| (url, (r.depth, r.title)))
+            .collect();
+        assert_eq!(got, expected);
+        assert!(got.len() > 20, "{}", got.len());
+        // Connections are kept alive: a handshake per connection, not per page.
+        assert!(front.handshakes() <= 8, "{} handshakes", front.handshakes());
+    }
     fn every_request_goes_through_the_proxy_with_its_credentials(mode) {
         let proxy = ForwardProxy::start(Some(("crawler", "s3cret"))).expect("proxy starts");
         let s = server();

@@ -29,6 +29,7 @@ enum Failure {
     Timeout,
     Refused,
     Connect,
+    Tls,
 }
 
 impl Failure {
@@ -38,6 +39,8 @@ impl Failure {
             FetchError::Timeout => Some(Failure::Timeout),
             FetchError::ConnectRefused => Some(Failure::Refused),
             FetchError::Connect(_) => Some(Failure::Connect),
+            // A certificate the crawl does not trust is the host's for every page.
+            FetchError::Tls(_) => Some(Failure::Tls),
             _ => None,
         }
     }
@@ -54,6 +57,9 @@ pub(super) struct Host {
     /// Failures in a row, and of which kind (`None` once they differ).
     failures: u32,
     kind: Option<Failure>,
+    /// The last of those failures, which the reason quotes (a run of "connect errors" says
+    /// little until it says which).
+    last: Option<String>,
     /// Set once the host is given up: the error its remaining pages are recorded with.
     gone: Option<Arc<str>>,
 }
@@ -104,6 +110,7 @@ impl Host {
     pub(super) fn answered(&mut self) {
         self.failures = 0;
         self.kind = None;
+        self.last = None;
     }
 
     /// A request failed with `error`. Failures that say nothing about the host (a broken
@@ -117,6 +124,7 @@ impl Host {
             _ => None,
         };
         self.failures += 1;
+        self.last = Some(error.to_string());
         if threshold == 0 || self.failures < threshold || self.gone.is_some() {
             return None;
         }
@@ -142,9 +150,16 @@ impl Host {
             Some(Failure::Timeout) => "timeouts",
             Some(Failure::Refused) => "refused connections",
             Some(Failure::Connect) => "connect errors",
+            Some(Failure::Tls) => "TLS failures",
             None => "connection failures",
         };
-        format!("{} consecutive {what}", self.failures)
+        match &self.last {
+            // A timeout or a refusal says all there is to say in the count.
+            Some(last) if matches!(self.kind, Some(Failure::Connect | Failure::Tls) | None) => {
+                format!("{} consecutive {what}, the last: {last}", self.failures)
+            }
+            _ => format!("{} consecutive {what}", self.failures),
+        }
     }
 
     /// Why the host was given up, if it was.
@@ -211,7 +226,19 @@ mod tests {
         host.failed(&FetchError::ConnectRefused, 3);
         host.failed(&FetchError::Timeout, 3);
         let reason = host.failed(&FetchError::Connect("no route".into()), 3);
-        assert_eq!(reason.as_deref(), Some("3 consecutive connection failures"));
+        assert_eq!(
+            reason.as_deref(),
+            Some("3 consecutive connection failures, the last: connect error: no route")
+        );
+        let mut tls = Host::default();
+        let bad = FetchError::Tls("invalid peer certificate: UnknownIssuer".into());
+        tls.failed(&bad, 2);
+        assert_eq!(
+            tls.failed(&bad, 2).as_deref(),
+            Some(
+                "2 consecutive TLS failures, the last: TLS error: invalid peer certificate: UnknownIssuer"
+            )
+        );
         let mut never = Host::default();
         for _ in 0..100 {
             assert_eq!(never.failed(&FetchError::ConnectRefused, 0), None);

@@ -23,7 +23,9 @@
 //!
 //! A task's I/O runs on its reactor, and so does the link extractor, which takes an HTML
 //! page's body chunk by chunk as it arrives ([`crate::extract::PageStream`]): a chunk costs
-//! microseconds, never long enough to hold up the other requests on that thread. What cannot
+//! microseconds, and a long body lets the reactor's other requests run every 2 ms of parsing,
+//! so none holds up the others for long; nor does the time a request spends parsing its own
+//! body count against its timeout (see [`download`]). What cannot
 //! be cut into chunks (`--cpu-work`; a user's extractor, which needs the whole page and runs
 //! code we cannot bound; a big page without a Content-Type) runs on tokio's blocking pool
 //! behind a semaphore of one permit per core, so it never stalls a reactor; the semaphore
@@ -51,9 +53,11 @@ pub(crate) fn run(coordinator: &mut Coordinator, setup: &Setup<'_>) -> Result<Ra
     let cores = std::thread::available_parallelism().map_or(2, usize::from);
     let reactors = shares(config.workers, cores);
     // Built before any thread starts, so a setup failure stops the crawl up front.
+    // One recipe for every reactor's client: the TLS roots are read once.
+    let recipe = Fetcher::new(config, Arc::clone(&setup.scope)).map_err(WorkerError::from)?;
     let fetchers = reactors
         .iter()
-        .map(|_| Fetcher::new(config, Arc::clone(&setup.scope)))
+        .map(|_| recipe.another())
         .collect::<Result<Vec<_>, _>>()
         .map_err(WorkerError::from)?;
     let shared = Shared {
