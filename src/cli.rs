@@ -48,10 +48,19 @@ pub struct Args {
     #[arg(short, long, value_enum, default_value_t = Mode::Async)]
     pub mode: Mode,
 
-    /// Workers: OS threads, worker processes, or pages in flight for async, at most 10000
+    /// Workers: OS threads, worker processes, or pages in flight for async, at most 10000; or
+    /// `auto`: the crawl sets its own, starting at 2 per core and moving every half second or
+    /// so on what it measures (up while network-bound and pages/s rise with it; back down when
+    /// more in flight buys no pages/s or latency rises with pages/s flat; halved on 429 and
+    /// 503; held when CPU-bound, rate-limited or out of work)
     /// [default: threads 16, async 64, processes 2 x cores; sequential is always 1]
-    #[arg(short = 'j', long, value_name = "N")]
-    pub workers: Option<usize>,
+    #[arg(short = 'j', long, value_name = "N|auto", value_parser = parse_workers)]
+    pub workers: Option<Workers>,
+
+    /// With `-j auto`, the most workers it may use
+    /// [default: threads 256, async 1024, processes 64]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=crate::config::MAX_WORKERS as u64))]
+    pub max_workers: Option<u64>,
 
     /// Global limit in requests per second, across all workers [default: unlimited]
     #[arg(long, value_name = "R")]
@@ -277,6 +286,27 @@ pub enum ArgsError {
          user:password@ before the host if the proxy needs them)"
     )]
     Proxy,
+    /// `--max-workers` without `-j auto`.
+    #[error("--max-workers: only with -j auto (a fixed -j N is already the number of workers)")]
+    MaxWorkers,
+}
+
+/// `-j`: a number of workers, or `auto`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Workers {
+    /// `-j N`.
+    Fixed(usize),
+    /// `-j auto`.
+    Auto,
+}
+
+fn parse_workers(text: &str) -> Result<Workers, String> {
+    if text.eq_ignore_ascii_case("auto") {
+        return Ok(Workers::Auto);
+    }
+    text.parse()
+        .map(Workers::Fixed)
+        .map_err(|_| format!("expected a number of workers or `auto`, got {text:?}"))
 }
 
 /// `-H` specifications as a header map.
@@ -365,10 +395,21 @@ impl Args {
             None => None,
         };
         let shared = self.shared_crawl()?;
+        if self.max_workers.is_some() && self.workers != Some(Workers::Auto) {
+            return Err(ArgsError::MaxWorkers);
+        }
         let config = Config {
             seeds,
             mode: self.mode,
-            workers: self.workers.unwrap_or_else(|| self.mode.default_workers()),
+            workers: match self.workers {
+                Some(Workers::Fixed(n)) => n,
+                Some(Workers::Auto) => self
+                    .max_workers
+                    .and_then(|n| usize::try_from(n).ok())
+                    .unwrap_or_else(|| self.mode.default_max_workers()),
+                None => self.mode.default_workers(),
+            },
+            auto_workers: self.workers == Some(Workers::Auto),
             rate: self.rate,
             per_host_rate: self.per_host_rate,
             per_host_workers: match self.per_host_workers {
@@ -505,6 +546,34 @@ mod tests {
         ] {
             let err = config(args).expect_err("invalid").to_string();
             assert!(err.starts_with(message), "{args:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn j_auto_takes_its_bound_from_max_workers_or_the_mode() {
+        let c = config(&["-j", "auto"]).expect("valid");
+        assert!(c.auto_workers);
+        assert_eq!(c.workers, 1024);
+        let c = config(&["-m", "threads", "-j", "AUTO", "--max-workers", "12"]).expect("valid");
+        assert!(c.auto_workers && c.workers == 12);
+        let c = config(&["-m", "processes", "-j", "auto"]).expect("valid");
+        assert_eq!(c.workers, 64);
+        let c = config(&["-m", "sequential", "-j", "auto"]).expect("valid");
+        assert_eq!(c.workers, 1);
+        assert!(!config(&["-j", "8"]).expect("valid").auto_workers);
+        let err = config(&["-j", "8", "--max-workers", "12"]).expect_err("needs auto");
+        assert!(
+            err.to_string()
+                .starts_with("--max-workers: only with -j auto"),
+            "{err}"
+        );
+        for bad in [
+            &["-j", "lots"][..],
+            &["-j", "auto", "--max-workers", "0"][..],
+        ] {
+            let parsed = Args::try_parse_from(std::iter::once("crawl").chain(bad.iter().copied()));
+            let err = parsed.err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(err.contains("invalid value"), "{bad:?}: {err}");
         }
     }
 

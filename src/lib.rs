@@ -66,6 +66,7 @@
 //! - [`shared`]: with `--frontier`, the crawl's admission, leases and limits in Redis, shared
 //!   by several crawl processes; its one connection, used by the coordinator, is the one
 //!   socket (and a round trip the one blocking call) in this layer;
+//! - [`autoscale`]: `-j auto`, the limit on pages in flight that the crawl sets itself;
 //! - `record` and `sink` (the output), `journal` (`--state`), `stats`, `verdict`, `usage`,
 //!   `progress`, [`report`] (where the time went, live and at the end);
 //! - `shutdown` (SIGINT and SIGTERM as an orderly stop), `shared_set` (shared-memory dedupe).
@@ -87,6 +88,7 @@ mod crawler;
 mod modes;
 
 // The coordinator and the pipeline's parts.
+pub mod autoscale;
 mod cookies;
 mod coordinator;
 pub mod frontier;

@@ -24,7 +24,7 @@ pub struct Progress {
 }
 
 /// What the bar shows at one moment.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Snapshot {
     pub done: u64,
     pub in_flight: usize,
@@ -34,6 +34,8 @@ pub struct Snapshot {
     /// A shared crawl's records by every node, and pages outstanding anywhere: the bar then
     /// shows the whole crawl, and the message this node.
     pub crawl: Option<(u64, u64)>,
+    /// `-j auto`: the limit on pages in flight, and why it last changed.
+    pub auto: Option<(usize, Option<String>)>,
 }
 
 impl Progress {
@@ -103,9 +105,15 @@ impl Progress {
                 Some(_) => format!("(whole crawl) | this node {} pages, ", snap.done),
                 None => String::new(),
             };
+            let in_flight = match &snap.auto {
+                Some((limit, Some(why))) => {
+                    format!("{} of {limit} (-j auto {why})", snap.in_flight)
+                }
+                Some((limit, None)) => format!("{} of {limit} (-j auto)", snap.in_flight),
+                None => snap.in_flight.to_string(),
+            };
             self.bar.set_message(format!(
-                "{node}{rate:.0}/s | in flight {} | queued {} | {}: cpu {:.0}% | network {:.0}% parsing {:.0}% limiter {:.0}% idle {:.0}%",
-                snap.in_flight,
+                "{node}{rate:.0}/s | in flight {in_flight} | queued {} | {}: cpu {:.0}% | network {:.0}% parsing {:.0}% limiter {:.0}% idle {:.0}%",
                 snap.queued,
                 judge(&snap.live),
                 snap.live.cpu * 100.0,

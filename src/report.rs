@@ -97,6 +97,22 @@ pub struct Summary {
     pub peak_rss_kb: u64,
     /// A shared crawl (`--frontier`): this node's part and the whole crawl's counts.
     pub shared: Option<SharedReport>,
+    /// `-j auto`: the limit on pages in flight over the crawl.
+    pub concurrency: Option<Concurrency>,
+}
+
+/// How `-j auto` set the limit on pages in flight over a crawl: its value at every decision,
+/// summarised, and the last decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Concurrency {
+    /// The lowest limit.
+    pub min: usize,
+    /// The median of the limit's values at each decision.
+    pub median: usize,
+    /// The highest limit.
+    pub max: usize,
+    /// The last decision, as the progress line showed it (`hold: cpu-bound at 2 cores`).
+    pub last: Option<String>,
 }
 
 /// The counts a summary takes from beyond the statistics.
@@ -110,6 +126,7 @@ pub(crate) struct Tally {
     pub not_fetched: u64,
     pub resumed: u64,
     pub output: String,
+    pub concurrency: Option<Concurrency>,
 }
 
 impl Summary {
@@ -143,6 +160,7 @@ impl Summary {
             output: tally.output,
             ipc: None,
             shared: None,
+            concurrency: tally.concurrency,
             interrupted: None,
             unfinished: tally.unfinished,
             not_fetched: tally.not_fetched,
@@ -199,6 +217,12 @@ impl Summary {
             "not_fetched": self.not_fetched,
             "resumed": self.resumed,
             "output": self.output,
+            "concurrency": self.concurrency.as_ref().map(|c| serde_json::json!({
+                "min": c.min,
+                "median": c.median,
+                "max": c.max,
+                "last": c.last,
+            })),
         })
     }
 
@@ -241,10 +265,10 @@ fn plural<'a>(n: u64, one: &'a str, many: &'a str) -> &'a str {
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = &self.split;
-        let workers = if self.workers == 1 {
-            "1 worker".to_owned()
-        } else {
-            format!("{} workers", self.workers)
+        let workers = match (&self.concurrency, self.workers) {
+            (Some(_), n) => format!("-j auto, {n} at the end"),
+            (None, 1) => "1 worker".to_owned(),
+            (None, n) => format!("{n} workers"),
         };
         writeln!(
             f,
@@ -271,6 +295,18 @@ impl fmt::Display for Summary {
             s.rate_limit * 100.0,
             s.idle * 100.0
         )?;
+        if let Some(c) = &self.concurrency {
+            writeln!(
+                f,
+                "  concurrency (-j auto): min {} / median {} / max {} in flight; last decision: {}",
+                c.min,
+                c.median,
+                c.max,
+                c.last
+                    .as_deref()
+                    .unwrap_or("none (the crawl ended within one interval)")
+            )?;
+        }
         let k = &self.skipped;
         writeln!(
             f,

@@ -18,7 +18,7 @@ const WINDOW: Duration = Duration::from_secs(1);
 
 /// Cumulative counters at one instant, to measure a window against.
 #[derive(Debug, Clone, Copy)]
-struct Mark {
+pub(crate) struct Mark {
     at: Instant,
     cpu_ms: f64,
     fetch_ms: f64,
@@ -64,6 +64,10 @@ pub struct Stats {
     cores: usize,
     /// The live window: from `marks.0` to now, with `marks.1` the most recent roll.
     marks: (Mark, Mark),
+    /// Worker-slot time before `slots_since`, in ms: with `-j auto` the number of slots
+    /// changes, and the split's denominator is their sum over time.
+    slot_ms: f64,
+    slots_since: Instant,
 }
 
 /// The figures a verdict is drawn from.
@@ -131,6 +135,8 @@ impl Stats {
             gone_worker_cpu_ms: 0.0,
             cores: std::thread::available_parallelism().map_or(1, usize::from),
             marks: (mark, mark),
+            slot_ms: 0.0,
+            slots_since: now,
         }
     }
 
@@ -141,6 +147,19 @@ impl Stats {
         self.cpu_start_ms = own_cpu_ms();
         let mark = self.mark(self.started);
         self.marks = (mark, mark);
+        self.slot_ms = 0.0;
+        self.slots_since = self.started;
+    }
+
+    /// The number of worker slots changed at `now` (`-j auto`).
+    pub fn set_workers(&mut self, workers: usize, now: Instant) {
+        let held = now
+            .saturating_duration_since(self.slots_since)
+            .as_secs_f64()
+            * 1000.0;
+        self.slot_ms += held * self.workers.max(1) as f64;
+        self.slots_since = now;
+        self.workers = workers;
     }
 
     /// Records a worker process's cumulative CPU time, as it reported it.
@@ -177,7 +196,7 @@ impl Stats {
             + self.gone_worker_cpu_ms
     }
 
-    fn mark(&self, at: Instant) -> Mark {
+    pub(crate) fn mark(&self, at: Instant) -> Mark {
         Mark {
             at,
             cpu_ms: self.cpu_ms(),
@@ -211,7 +230,7 @@ impl Stats {
         self.reading_since(&since, current)
     }
 
-    fn reading_since(&self, from: &Mark, to: Mark) -> Reading {
+    pub(crate) fn reading_since(&self, from: &Mark, to: Mark) -> Reading {
         let elapsed = to.at.saturating_duration_since(from.at);
         let wall_ms = elapsed.as_secs_f64() * 1000.0;
         let requests = to.requests.saturating_sub(from.requests);
@@ -237,7 +256,9 @@ impl Stats {
 
     /// The split of worker time after `elapsed`.
     pub fn split(&self, elapsed: Duration) -> Split {
-        let capacity = elapsed.as_secs_f64() * 1000.0 * self.workers.max(1) as f64;
+        let before = self.slots_since.saturating_duration_since(self.started);
+        let capacity = self.slot_ms
+            + elapsed.saturating_sub(before).as_secs_f64() * 1000.0 * self.workers.max(1) as f64;
         split_of(self.fetch_ms, self.parse_ms, self.rate_wait_ms, capacity)
     }
 }

@@ -4,6 +4,7 @@
 
 mod support;
 
+mod auto;
 mod cli;
 mod crawl;
 mod examples;

@@ -158,6 +158,18 @@ impl Mode {
         Mode::Processes,
     ];
 
+    /// The most workers `-j auto` may use in a mode when `--max-workers` is not given: far
+    /// enough for Little's law at a real site's latencies (1,000 pages in flight at 100 ms is
+    /// 10,000 pages/s), bounded by what each worker costs (a process is megabytes).
+    pub fn default_max_workers(self) -> usize {
+        match self {
+            Mode::Sequential => 1,
+            Mode::Threads => 256,
+            Mode::Async => 1024,
+            Mode::Processes => 64,
+        }
+    }
+
     /// How many workers a mode gets when `--workers` is not given.
     pub fn default_workers(self) -> usize {
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
@@ -250,6 +262,10 @@ pub struct Config {
     /// [`default_workers`](Mode::default_workers): [`Config::new`] sets it for async, so set
     /// it again when you change [`mode`](Config::mode).
     pub workers: usize,
+    /// `-j auto`: the crawl sets its own concurrency ([`crate::autoscale`]'s rules), starting
+    /// low and never above `workers`, which is then the most it may use (`--max-workers`;
+    /// default [`Mode::default_max_workers`]). Default false. Sequential mode stays at 1.
+    pub auto_workers: bool,
     /// Global requests per second across all workers; `None` is unlimited (`--rate`). At least
     /// [`MIN_RATE`] (one a day); default `None`.
     pub rate: Option<f64>,
@@ -357,6 +373,7 @@ impl Config {
             seeds,
             mode: Mode::Async,
             workers: Mode::Async.default_workers(),
+            auto_workers: false,
             rate: None,
             per_host_rate: None,
             per_host_workers: Some(DEFAULT_PER_HOST_WORKERS),

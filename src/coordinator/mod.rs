@@ -31,6 +31,7 @@ pub(crate) mod items;
 pub(crate) mod ledger;
 mod shared;
 mod sitemaps;
+mod steer;
 #[cfg(test)]
 mod tests;
 
@@ -201,12 +202,15 @@ pub struct Coordinator {
     per_host_rate: Option<f64>,
     /// `--per-host-workers`, which a shared crawl divides among its live nodes.
     per_host_workers: Option<usize>,
+    /// `-j auto`: the controller that sets [`Coordinator::limit`].
+    steering: Option<steer::Steering>,
 }
 
 impl Coordinator {
     /// A coordinator for `config`'s crawl (validated), with what an earlier run left restored
     /// and every unique seed admitted.
     pub(crate) fn new(config: &Config, parts: Parts) -> Self {
+        let steering = steer::Steering::new(config);
         let mut frontier = Frontier::new(
             Arc::clone(&parts.scope),
             config.depth,
@@ -244,7 +248,11 @@ impl Coordinator {
             agent: product_token(&config.user_agent).to_owned(),
             scope: parts.scope,
             ledger: parts.ledger,
-            stats: Stats::new(config.workers),
+            stats: Stats::new(
+                steering
+                    .as_ref()
+                    .map_or(config.workers, steer::Steering::limit),
+            ),
             progress: parts.progress,
             fatal: None,
             stopping: false,
@@ -261,6 +269,7 @@ impl Coordinator {
             rate: config.rate,
             per_host_rate: config.per_host_rate,
             per_host_workers: config.per_host_workers,
+            steering,
         };
         if config.sitemaps {
             coordinator.start_sitemaps(config);
@@ -302,6 +311,10 @@ impl Coordinator {
         }
         if self.fatal.is_some() {
             return (Next::Done, false);
+        }
+        // `-j auto`: a worker over the limit waits, as a parked one would, for a page to end.
+        if self.in_flight.len() >= self.limit() {
+            return (Next::Wait { until: None }, false);
         }
         // The login requests first, one at a time: the crawl needs the session they open.
         if self.logging_in.is_some() {
@@ -512,6 +525,7 @@ impl Coordinator {
                 }
             }
         }
+        self.steer(Instant::now());
         self.show_progress();
     }
 
@@ -529,6 +543,7 @@ impl Coordinator {
             self.stats.worker_rss(result.worker, rss);
         }
         self.stats.parse_ms += result.parse_ms + result.cpu_wait_ms;
+        self.observe(&result);
 
         let (retryable, retry_after) = match &result.outcome {
             Ok(f) => (
@@ -725,6 +740,7 @@ impl Coordinator {
             queued: self.frontier.queued(),
             live: self.stats.live_reading(Instant::now()),
             crawl: self.shared.as_ref().map(SharedFrontier::crawl_progress),
+            auto: self.steering_now(),
         };
         self.progress.update(&snap);
     }
@@ -771,6 +787,7 @@ impl Coordinator {
                 not_fetched: self.frontier.queued() as u64,
                 resumed: self.resumed,
                 output: self.ledger.name().to_owned(),
+                concurrency: self.concurrency(),
             },
         );
         summary.shared = shared_report;

@@ -2,9 +2,12 @@
 //! coordinator behind a mutex, runs them on its own thread, and sleeps on a condition variable
 //! when there is nothing to do. Sequential mode is this loop with one worker on the calling
 //! thread; threads mode is the same loop on N threads. Beside them, a watcher thread applies
-//! the stop policy ([`super::stop`]).
+//! the stop policy ([`super::stop`]). With `-j auto`, thread `i` works only while the
+//! coordinator's limit is above `i`; past it, it parks on a condition variable of its own, so
+//! the threads over the limit are not woken by every page that ends.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
@@ -32,6 +35,8 @@ pub(crate) fn run(
     let shared = Shared {
         coordinator: Mutex::new(coordinator),
         changed: Condvar::new(),
+        parked: Condvar::new(),
+        over: AtomicBool::new(false),
     };
     let (cancel_tx, cancel) = tokio::sync::watch::channel(false);
     std::thread::scope(|s| {
@@ -42,14 +47,14 @@ pub(crate) fn run(
         // Held until this closure ends, however it ends: dropping it sends the watcher away.
         let _watching = spawn_watcher(s, setup.shutdown, setup.config.grace, on_stop, on_cancel)?;
         match (placement, workers) {
-            (Placement::CallingThread, [worker]) => work(&shared, worker, &cancel),
+            (Placement::CallingThread, [worker]) => work(&shared, worker, 0, &cancel),
             _ => {
                 let mut handles = Vec::with_capacity(workers.len());
-                for worker in workers {
+                for (index, worker) in workers.iter().enumerate() {
                     let (shared, cancel) = (&shared, &cancel);
                     let handle = std::thread::Builder::new()
                         .name(worker.id().to_string())
-                        .spawn_scoped(s, move || work(shared, worker, cancel));
+                        .spawn_scoped(s, move || work(shared, worker, index, cancel));
                     match handle {
                         Ok(handle) => handles.push(handle),
                         Err(e) => {
@@ -74,6 +79,10 @@ struct Shared<'c> {
     coordinator: Mutex<&'c mut Coordinator>,
     /// Signalled when a task completes: it may have queued work or finished the crawl.
     changed: Condvar,
+    /// `-j auto`: signalled when the limit grows or the crawl ends, for threads past it.
+    parked: Condvar,
+    /// The crawl is over: no thread parks any more.
+    over: AtomicBool,
 }
 
 impl<'c> Shared<'c> {
@@ -88,12 +97,29 @@ impl<'c> Shared<'c> {
         self.lock().stop();
         self.changed.notify_all();
     }
+
+    /// The crawl is over: every thread, parked or waiting, goes to see.
+    fn end(&self) {
+        self.over.store(true, Ordering::SeqCst);
+        self.changed.notify_all();
+        self.parked.notify_all();
+    }
 }
 
-/// Runs tasks on this thread until the crawl is done.
-fn work(shared: &Shared<'_>, worker: &BlockingWorker, cancel: &Cancel) {
+/// Runs tasks on this thread, the `index`th, until the crawl is done.
+fn work(shared: &Shared<'_>, worker: &BlockingWorker, index: usize, cancel: &Cancel) {
     let mut coordinator = shared.lock();
     loop {
+        // Past the limit (`-j auto`), park until it grows past this thread or the crawl ends.
+        // Thread 0 never parks (the limit is at least 1), so someone is always there to see
+        // the end and wake the rest.
+        if index >= coordinator.limit() && !shared.over.load(Ordering::SeqCst) {
+            coordinator = shared
+                .parked
+                .wait(coordinator)
+                .unwrap_or_else(PoisonError::into_inner);
+            continue;
+        }
         match coordinator.next(Instant::now()) {
             Next::Task(task) => {
                 let id = task.id;
@@ -110,8 +136,12 @@ fn work(shared: &Shared<'_>, worker: &BlockingWorker, cancel: &Cancel) {
                     },
                 };
                 coordinator = shared.lock();
+                let limit = coordinator.limit();
                 coordinator.complete(id, outcome);
                 shared.changed.notify_all();
+                if coordinator.limit() > limit {
+                    shared.parked.notify_all();
+                }
             }
             Next::Wait { until: Some(until) } => {
                 let timeout = until.saturating_duration_since(Instant::now());
@@ -128,7 +158,7 @@ fn work(shared: &Shared<'_>, worker: &BlockingWorker, cancel: &Cancel) {
                     .unwrap_or_else(PoisonError::into_inner);
             }
             Next::Done => {
-                shared.changed.notify_all();
+                shared.end();
                 return;
             }
         }

@@ -101,8 +101,9 @@ pub(crate) fn run(coordinator: &mut Coordinator, setup: &Setup<'_>) -> Result<Ra
         buf: Vec::with_capacity(4096),
     };
     if !config.fork_per_page {
-        // Prefork the pool so start-up cost is paid once, before the crawl clock matters.
-        for i in 0..pool.slots.len() {
+        // Prefork the pool so start-up cost is paid once, before the crawl clock matters
+        // (with `-j auto`, as many as it starts with: the rest are forked as it grows).
+        for i in 0..pool.slots.len().min(coordinator.limit()) {
             match pool.spawn() {
                 Ok(worker) => pool.slots[i] = Some(worker),
                 Err(e) => {
@@ -234,8 +235,21 @@ impl Pool<'_> {
             for (i, hung_up) in ready {
                 self.collect(i, hung_up, coordinator)?;
             }
+            self.retire_past(coordinator.limit(), coordinator);
             if self.ipc.deaths > max_deaths {
                 return Err(DriverError::WorkersKeepDying(self.ipc.deaths));
+            }
+        }
+    }
+
+    /// `-j auto` came down to `limit`: workers in the slots past it with nothing in hand exit
+    /// now (those still busy, when their page is back). Tasks always go to the lowest idle
+    /// slot, which is below the limit whenever a task may go out at all, so the slots past it
+    /// empty and stay empty until the limit grows again, when `dispatch` forks anew.
+    fn retire_past(&mut self, limit: usize, coordinator: &mut Coordinator) {
+        for i in limit..self.slots.len() {
+            if self.slots[i].as_ref().is_some_and(|w| w.task.is_none()) {
+                self.bury(i, coordinator);
             }
         }
     }

@@ -1,0 +1,495 @@
+//! `-j auto`: the crawl sets its own concurrency from what it measures.
+//!
+//! The controller owns one number, the **limit** on pages in flight, which the coordinator
+//! enforces for every mode alike (a worker over the limit gets no task: an async slot stays
+//! empty, a thread parks, a worker process waits or is retired). Every control interval (at
+//! least [`MIN_INTERVAL`] and [`MIN_SAMPLES`] completed requests, at most [`MAX_INTERVAL`]) it
+//! reads what the interval showed — pages per second, mean response time, whether a server
+//! said "slow down", and the verdict's shares of worker time ([`crate::verdict`]) — and moves
+//! the limit by these rules, first match wins:
+//!
+//! 1. **A server said slow down** (429 or 503) during the interval: halve the limit, as TCP
+//!    does on loss, and grow only additively from then on.
+//! 2. **The last step up did not pay**: it raised the limit from `a` to `b`, and pages/s rose
+//!    by less than half of `b / a - 1`. More in flight bought nothing (the server or the path
+//!    is saturating and a queue is building), so go back to `a`, and wait a few intervals
+//!    before probing again. This is what acts on latency before a server starts failing.
+//! 3. **CPU-bound** (the cores are busy, or parsing is the largest share): hold; more workers
+//!    would only add memory and switches.
+//! 4. **Rate-limit-bound**: concurrency is not the limit; come down to what keeps the limiter
+//!    busy (Little's law: rate x response time, with half again as margin), never up.
+//! 5. **Starved**, or network-bound with under [`BUSY_ENOUGH`] of the slots busy (a per-host
+//!    cap or the frontier holds the crawl back): hold; the limit is not what binds.
+//! 6. **Network-bound**, at the same limit as last interval: if response time rose by half
+//!    while pages/s stayed flat, a queue is building that this crawl did not cause by a step:
+//!    come down by a quarter. Otherwise go up: doubling while every doubling pays ("slow
+//!    start"), then by an eighth at a time once a step has failed.
+//!
+//! The limit never goes below 1 or above `--max-workers`; the per-host caps and `--rate` still
+//! bound what is actually in flight.
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use crate::stats::Reading;
+use crate::verdict::{Bottleneck, judge};
+
+/// The shortest control interval: shorter ones measure noise.
+pub const MIN_INTERVAL: Duration = Duration::from_millis(500);
+/// The longest: a slow crawl still gets a decision this often.
+pub const MAX_INTERVAL: Duration = Duration::from_secs(3);
+/// Completed requests an interval needs before it is judged (unless it reaches
+/// [`MAX_INTERVAL`]).
+pub const MIN_SAMPLES: u64 = 8;
+/// The share of slot time that must be busy for more slots to be worth having.
+pub const BUSY_ENOUGH: f64 = 0.6;
+/// Intervals to hold after a step up failed, before probing again.
+const COOL_DOWN: u32 = 4;
+
+/// What one control interval showed.
+#[derive(Debug, Clone, Copy)]
+pub struct Sample {
+    /// Its length.
+    pub secs: f64,
+    /// Requests completed in it.
+    pub completed: u64,
+    /// Their mean response time, in milliseconds.
+    pub mean_ms: f64,
+    /// How many answered 429 or 503.
+    pub slowdowns: u64,
+    /// The verdict's inputs over the interval.
+    pub reading: Reading,
+}
+
+impl Sample {
+    fn pages_per_sec(&self) -> f64 {
+        self.completed as f64 / self.secs.max(1e-9)
+    }
+}
+
+/// A change of the limit (or a decision to hold it), and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    /// The limit before.
+    pub from: usize,
+    /// The limit after (equal to `from` for a hold).
+    pub to: usize,
+    /// Why, in a few words with the figures behind them.
+    pub why: String,
+}
+
+impl fmt::Display for Change {
+    /// `+8: network-bound, 92% of Little's law`, `-4: ...`, `hold: ...`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.to.cmp(&self.from) {
+            std::cmp::Ordering::Greater => write!(f, "+{}: {}", self.to - self.from, self.why),
+            std::cmp::Ordering::Less => write!(f, "-{}: {}", self.from - self.to, self.why),
+            std::cmp::Ordering::Equal => write!(f, "hold: {}", self.why),
+        }
+    }
+}
+
+/// A step up being judged: the limit before it, and what that limit achieved.
+#[derive(Debug, Clone, Copy)]
+struct Probe {
+    from: usize,
+    pages_per_sec: f64,
+    mean_ms: f64,
+}
+
+/// What the current limit achieved in its first interval, to see a queue build at it.
+#[derive(Debug, Clone, Copy)]
+struct Reference {
+    pages_per_sec: f64,
+    mean_ms: f64,
+}
+
+/// The controller (see the module doc for its rules).
+#[derive(Debug)]
+pub struct Autoscale {
+    limit: usize,
+    max: usize,
+    /// Doubling while steps pay; false once one has not.
+    slow_start: bool,
+    cool_down: u32,
+    probe: Option<Probe>,
+    reference: Option<Reference>,
+    /// The interval being measured.
+    since: Instant,
+    completed: u64,
+    fetch_ms: f64,
+    slowdowns: u64,
+    last: Option<Change>,
+    /// The limit at every decision, for the summary's min / median / max.
+    history: Vec<usize>,
+}
+
+impl Autoscale {
+    /// A controller starting at `start` pages in flight (clamped to 1..=`max`).
+    pub fn new(start: usize, max: usize, now: Instant) -> Self {
+        let max = max.max(1);
+        let limit = start.clamp(1, max);
+        Autoscale {
+            limit,
+            max,
+            slow_start: true,
+            cool_down: 0,
+            probe: None,
+            reference: None,
+            since: now,
+            completed: 0,
+            fetch_ms: 0.0,
+            slowdowns: 0,
+            last: None,
+            history: vec![limit],
+        }
+    }
+
+    /// Pages allowed in flight now.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// The most recent decision, for the progress line.
+    pub fn last(&self) -> Option<&Change> {
+        self.last.as_ref()
+    }
+
+    /// The limit over the crawl: (min, median, max) of its value at every decision.
+    pub fn spread(&self) -> (usize, usize, usize) {
+        let mut seen = self.history.clone();
+        seen.sort_unstable();
+        let min = seen.first().copied().unwrap_or(self.limit);
+        let max = seen.last().copied().unwrap_or(self.limit);
+        (
+            min,
+            seen.get(seen.len() / 2).copied().unwrap_or(self.limit),
+            max,
+        )
+    }
+
+    /// A request completed after `fetch_ms`; `slowdown` if it answered 429 or 503.
+    pub fn observe(&mut self, fetch_ms: f64, slowdown: bool) {
+        self.completed += 1;
+        self.fetch_ms += fetch_ms;
+        self.slowdowns += u64::from(slowdown);
+    }
+
+    /// Whether the interval has enough in it to be judged at `now`.
+    pub fn due(&self, now: Instant) -> bool {
+        let age = now.saturating_duration_since(self.since);
+        (age >= MIN_INTERVAL && (self.completed >= MIN_SAMPLES || self.slowdowns > 0))
+            || age >= MAX_INTERVAL
+    }
+
+    /// Ends the interval at `now` and decides on it, given the verdict's `reading` over the
+    /// same time. Returns the decision (a change, or a hold with its reason).
+    pub fn tick(&mut self, now: Instant, reading: Reading) -> Change {
+        let sample = Sample {
+            secs: now.saturating_duration_since(self.since).as_secs_f64(),
+            completed: self.completed,
+            mean_ms: self.fetch_ms / self.completed.max(1) as f64,
+            slowdowns: self.slowdowns,
+            reading,
+        };
+        self.since = now;
+        self.completed = 0;
+        self.fetch_ms = 0.0;
+        self.slowdowns = 0;
+        let change = self.decide(&sample);
+        if change.to != change.from {
+            self.limit = change.to;
+            self.reference = None;
+        }
+        self.history.push(self.limit);
+        self.last = Some(change.clone());
+        change
+    }
+
+    /// The rules of the module doc, in order.
+    fn decide(&mut self, s: &Sample) -> Change {
+        let from = self.limit;
+        let to = |to: usize, why: String| Change {
+            from,
+            to: to.clamp(1, self.max),
+            why,
+        };
+        // 1. A server said slow down.
+        if s.slowdowns > 0 {
+            self.slow_start = false;
+            self.probe = None;
+            self.cool_down = COOL_DOWN;
+            return to(
+                from / 2,
+                format!(
+                    "{} answer(s) were 429 or 503: the server said slow down",
+                    s.slowdowns
+                ),
+            );
+        }
+        if s.completed == 0 {
+            self.probe = None;
+            return to(from, "nothing completed in the interval".into());
+        }
+        let pages = s.pages_per_sec();
+        // 2. The last step up did not pay.
+        if let Some(probe) = self.probe.take() {
+            let wanted = (from as f64 / probe.from as f64 - 1.0) / 2.0;
+            let got = pages / probe.pages_per_sec.max(1e-9) - 1.0;
+            if got < wanted {
+                self.slow_start = false;
+                self.cool_down = COOL_DOWN;
+                let rose = s.mean_ms / probe.mean_ms.max(1e-9) - 1.0;
+                let why = if rose > 0.2 {
+                    format!(
+                        "latency rose {:.0}% at {from} in flight, pages/s flat",
+                        rose * 100.0
+                    )
+                } else {
+                    format!("no more pages/s at {from} in flight than at {}", probe.from)
+                };
+                return to(probe.from, why);
+            }
+        }
+        let reading = &s.reading;
+        let split = &reading.split;
+        match judge(reading) {
+            // 3. CPU-bound.
+            Bottleneck::Cpu => to(
+                from,
+                format!(
+                    "cpu-bound at {} cores (CPU {:.0}%)",
+                    reading.cores,
+                    reading.cpu * 100.0
+                ),
+            ),
+            // 4. Rate-limit-bound.
+            Bottleneck::RateLimit => {
+                let needed = (pages * s.mean_ms / 1000.0 * 1.5).ceil() as usize + 1;
+                if needed < from {
+                    to(
+                        needed,
+                        "rate-limit-bound: enough to keep the limiter busy".into(),
+                    )
+                } else {
+                    to(from, "rate-limit-bound".into())
+                }
+            }
+            // 5. Not what binds.
+            Bottleneck::Starved => to(
+                from,
+                format!(
+                    "starved: slots idle {:.0}% of the time, no work for more",
+                    split.idle * 100.0
+                ),
+            ),
+            Bottleneck::Network => {
+                let busy = 1.0 - split.idle - split.rate_limit;
+                if busy < BUSY_ENOUGH {
+                    return to(
+                        from,
+                        format!(
+                            "{:.0}% of slots busy: a per-host cap or the frontier holds it",
+                            busy * 100.0
+                        ),
+                    );
+                }
+                // 6. A queue building at this limit, or room to grow.
+                match self.reference {
+                    None => {
+                        self.reference = Some(Reference {
+                            pages_per_sec: pages,
+                            mean_ms: s.mean_ms,
+                        });
+                    }
+                    Some(r) if s.mean_ms > 1.5 * r.mean_ms && pages < 1.2 * r.pages_per_sec => {
+                        // A latency rise that halves pages/s is the path slowing down, which
+                        // more in flight makes up for; one with pages/s flat is a queue.
+                        if pages > 0.8 * r.pages_per_sec {
+                            self.slow_start = false;
+                            return to(
+                                from * 3 / 4,
+                                format!(
+                                    "latency rose {:.0}% at {from} in flight, pages/s flat",
+                                    (s.mean_ms / r.mean_ms - 1.0) * 100.0
+                                ),
+                            );
+                        }
+                    }
+                    Some(_) => {}
+                }
+                if self.cool_down > 0 {
+                    self.cool_down -= 1;
+                    return to(from, "network-bound, at the knee".into());
+                }
+                if from >= self.max {
+                    return to(from, "network-bound, at --max-workers".into());
+                }
+                let step = if self.slow_start {
+                    from
+                } else {
+                    (from / 8).max(1)
+                };
+                self.probe = Some(Probe {
+                    from,
+                    pages_per_sec: pages,
+                    mean_ms: s.mean_ms,
+                });
+                let little = from as f64 * 1000.0 / s.mean_ms.max(1e-3);
+                to(
+                    from + step,
+                    format!(
+                        "network-bound, {:.0}% of Little's law",
+                        (pages / little * 100.0).min(999.0)
+                    ),
+                )
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::Split;
+
+    /// An interval of `secs` seconds in which `pages` requests took `ms` each, judged from
+    /// worker-time shares `network`, `idle` and CPU `cpu`.
+    fn sample(pages: u64, ms: f64, network: f64, idle: f64, cpu: f64) -> Sample {
+        Sample {
+            secs: 1.0,
+            completed: pages,
+            mean_ms: ms,
+            slowdowns: 0,
+            reading: Reading {
+                cpu,
+                cores: 2,
+                split: Split {
+                    network,
+                    parsing: 1.0 - network - idle,
+                    rate_limit: 0.0,
+                    idle,
+                },
+                workers: 8,
+                mean_fetch_ms: ms,
+            },
+        }
+    }
+
+    /// A server with `capacity` requests served at once, each taking `work_ms`: below the
+    /// capacity response time is the work; above it requests queue.
+    fn server(limit: usize, capacity: usize, work_ms: f64) -> Sample {
+        let served = limit.min(capacity) as f64;
+        let ms = work_ms * (limit as f64 / served).max(1.0);
+        let pages = (served * 1000.0 / work_ms) as u64;
+        sample(pages, ms, 0.95, 0.03, 0.2)
+    }
+
+    impl Autoscale {
+        /// `tick` without the clock: decides on `s` and applies it.
+        fn decide_and_apply(&mut self, s: &Sample) -> Change {
+            let change = self.decide(s);
+            if change.to != change.from {
+                self.limit = change.to;
+                self.reference = None;
+            }
+            self.history.push(self.limit);
+            change
+        }
+    }
+
+    #[test]
+    fn network_bound_doubles_then_settles_at_a_servers_capacity() {
+        let mut auto = Autoscale::new(4, 512, Instant::now());
+        let mut seen = Vec::new();
+        for _ in 0..30 {
+            let s = server(auto.limit(), 32, 20.0);
+            auto.decide_and_apply(&s);
+            seen.push(auto.limit());
+        }
+        // Up by doublings to 64, where nothing was gained: back to 32, and probes above it
+        // come back too.
+        assert_eq!(&seen[..4], &[8, 16, 32, 64], "{seen:?}");
+        assert_eq!(seen[4], 32, "{seen:?}");
+        let tail = &seen[10..];
+        assert!(tail.iter().all(|&l| (32..=36).contains(&l)), "{seen:?}");
+    }
+
+    #[test]
+    fn an_unbounded_latency_bound_site_goes_to_the_cap() {
+        let mut auto = Autoscale::new(4, 100, Instant::now());
+        for _ in 0..10 {
+            let s = server(auto.limit(), usize::MAX, 100.0);
+            auto.decide_and_apply(&s);
+        }
+        assert_eq!(auto.limit(), 100);
+        let hold = auto.decide_and_apply(&server(100, usize::MAX, 100.0));
+        assert_eq!(hold.to_string(), "hold: network-bound, at --max-workers");
+    }
+
+    #[test]
+    fn slow_down_answers_halve_and_never_below_one() {
+        let mut auto = Autoscale::new(16, 64, Instant::now());
+        let mut s = server(16, usize::MAX, 10.0);
+        s.slowdowns = 3;
+        let change = auto.decide_and_apply(&s);
+        assert_eq!((change.from, change.to), (16, 8));
+        assert!(
+            change
+                .to_string()
+                .starts_with("-8: 3 answer(s) were 429 or 503")
+        );
+        for _ in 0..10 {
+            auto.decide_and_apply(&s);
+        }
+        assert_eq!(auto.limit(), 1);
+    }
+
+    #[test]
+    fn cpu_bound_holds() {
+        let mut auto = Autoscale::new(4, 64, Instant::now());
+        let change = auto.decide_and_apply(&sample(400, 2.0, 0.1, 0.05, 0.95));
+        assert_eq!(change.to_string(), "hold: cpu-bound at 2 cores (CPU 95%)");
+    }
+
+    #[test]
+    fn a_latency_rise_with_flat_pages_comes_down_and_a_slower_path_goes_up() {
+        // Settled at 32 (a reference interval), then the same pages/s at twice the latency.
+        let mut auto = Autoscale::new(32, 64, Instant::now());
+        auto.cool_down = 1;
+        auto.decide_and_apply(&sample(1600, 20.0, 0.95, 0.03, 0.2));
+        let change = auto.decide_and_apply(&sample(1600, 40.0, 0.95, 0.03, 0.2));
+        assert_eq!((change.from, change.to), (32, 24), "{change}");
+        // The path slows down instead: pages/s fall with it, and more in flight makes up.
+        let mut auto = Autoscale::new(32, 64, Instant::now());
+        auto.cool_down = 1;
+        auto.decide_and_apply(&sample(1600, 20.0, 0.95, 0.03, 0.2));
+        let change = auto.decide_and_apply(&sample(320, 100.0, 0.95, 0.03, 0.2));
+        assert!(change.to > change.from, "{change}");
+    }
+
+    #[test]
+    fn idle_slots_and_the_rate_limiter_never_raise_it() {
+        let mut auto = Autoscale::new(16, 64, Instant::now());
+        let change = auto.decide_and_apply(&sample(100, 10.0, 0.55, 0.45, 0.1));
+        assert_eq!(change.to, 16, "{change}");
+        let mut limited = sample(200, 10.0, 0.1, 0.1, 0.1);
+        limited.reading.split.rate_limit = 0.8;
+        limited.reading.split.parsing = 0.0;
+        let change = auto.decide_and_apply(&limited);
+        // 200 pages/s x 10 ms = 2 in flight, with margin: 4.
+        assert_eq!(change.to, 4, "{change}");
+    }
+
+    #[test]
+    fn spread_is_min_median_max() {
+        let mut auto = Autoscale::new(4, 512, Instant::now());
+        for _ in 0..6 {
+            let s = server(auto.limit(), 8, 10.0);
+            auto.decide_and_apply(&s);
+        }
+        let (min, median, max) = auto.spread();
+        assert_eq!((min, max), (4, 16));
+        assert!((4..=16).contains(&median));
+    }
+}

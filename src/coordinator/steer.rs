@@ -1,0 +1,92 @@
+//! `-j auto` in the coordinator: every completed request is shown to the controller
+//! ([`crate::autoscale`]), which moves the limit on pages in flight when an interval is over;
+//! [`Coordinator::limit`] is what every driver obeys.
+
+use std::time::Instant;
+
+use super::Coordinator;
+use crate::autoscale::Autoscale;
+use crate::config::Config;
+use crate::report::Concurrency;
+use crate::stats::{Mark, Stats};
+use crate::task::TaskResult;
+
+/// The controller, and where its interval started in the statistics.
+pub(super) struct Steering {
+    auto: Autoscale,
+    mark: Option<Mark>,
+}
+
+impl Steering {
+    /// `-j auto` for `config`, if asked for: two pages in flight per core to start with (a
+    /// CPU-bound crawl needs no more; a network-bound one doubles from there).
+    pub(super) fn new(config: &Config) -> Option<Steering> {
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        config.auto_workers.then(|| Steering {
+            auto: Autoscale::new(2 * cores, config.workers, Instant::now()),
+            mark: None,
+        })
+    }
+
+    pub(super) fn limit(&self) -> usize {
+        self.auto.limit()
+    }
+}
+
+impl Coordinator {
+    /// Pages this crawl may have in flight now: `-j auto`'s current limit, or no limit beyond
+    /// the workers a driver runs.
+    pub fn limit(&self) -> usize {
+        self.steering.as_ref().map_or(usize::MAX, Steering::limit)
+    }
+
+    /// Shows a completed request to the controller.
+    pub(super) fn observe(&mut self, result: &TaskResult) {
+        if let Some(steering) = self.steering.as_mut() {
+            let slowdown = result
+                .outcome
+                .as_ref()
+                .is_ok_and(|page| matches!(page.status, 429 | 503));
+            steering.auto.observe(result.fetch_ms, slowdown);
+        }
+    }
+
+    /// Ends the controller's interval if it is due, and applies its decision.
+    pub(super) fn steer(&mut self, now: Instant) {
+        let Some(steering) = self.steering.as_mut() else {
+            return;
+        };
+        let stats: &mut Stats = &mut self.stats;
+        let from = *steering
+            .mark
+            .get_or_insert_with(|| stats.mark(stats.started));
+        if !steering.auto.due(now) {
+            return;
+        }
+        let reading = stats.reading_since(&from, stats.mark(now));
+        steering.mark = Some(stats.mark(now));
+        let change = steering.auto.tick(now, reading);
+        if change.to != change.from {
+            stats.set_workers(change.to, now);
+        }
+    }
+
+    /// The limit and its last decision, for the progress line.
+    pub(super) fn steering_now(&self) -> Option<(usize, Option<String>)> {
+        let steering = self.steering.as_ref()?;
+        let last = steering.auto.last().map(ToString::to_string);
+        Some((steering.limit(), last))
+    }
+
+    /// The limit over the crawl, for the summary.
+    pub(super) fn concurrency(&self) -> Option<Concurrency> {
+        let steering = self.steering.as_ref()?;
+        let (min, median, max) = steering.auto.spread();
+        Some(Concurrency {
+            min,
+            median,
+            max,
+            last: steering.auto.last().map(ToString::to_string),
+        })
+    }
+}
