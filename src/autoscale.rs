@@ -2,11 +2,14 @@
 //!
 //! The controller owns one number, the **limit** on pages in flight, which the coordinator
 //! enforces for every mode alike (a worker over the limit gets no task: an async slot stays
-//! empty, a thread parks, a worker process waits or is retired). Every control interval (at
-//! least [`MIN_INTERVAL`] and [`MIN_SAMPLES`] completed requests, at most [`MAX_INTERVAL`]) it
-//! reads what the interval showed — pages per second, mean response time, whether a server
-//! said "slow down", and the verdict's shares of worker time ([`crate::verdict`]) — and moves
-//! the limit by these rules, first match wins:
+//! empty, a thread parks, a worker process waits or is retired). After a change it lets one
+//! response time go by (the new slots' first requests are still on their way), then measures
+//! an interval: at least two response times, [`MIN_INTERVAL`] and [`MIN_SAMPLES`] completed
+//! requests while doubling; three response times, [`STEADY_INTERVAL`] and [`STEADY_SAMPLES`]
+//! once growing by small steps (whose gains are small and need more samples to see); at most
+//! [`MAX_INTERVAL`]. It reads what the interval showed (pages per second, mean response
+//! time, whether a server said "slow down", and the verdict's shares of worker time: network,
+//! parsing, rate limiter, idle) and moves the limit by these rules, first match wins:
 //!
 //! 1. **A server said slow down** (429 or 503) during the interval: halve the limit, as TCP
 //!    does on loss, and grow only additively from then on.
@@ -14,6 +17,12 @@
 //!    by less than half of `b / a - 1`. More in flight bought nothing (the server or the path
 //!    is saturating and a queue is building), so go back to `a`, and wait a few intervals
 //!    before probing again. This is what acts on latency before a server starts failing.
+//!    Unless the rate limiter held pages/s (a tenth of slot time or more spent waiting on it):
+//!    then `b` stays, as margin that keeps the limiter busy.
+//!    Then, past the knee, probe **down** by a quarter: if pages/s fell by less than half the
+//!    step's proportion, the slots given up were only queueing, so keep going down; if they
+//!    fell more, go back up and wait a few intervals. So the limit settles at the fewest pages
+//!    in flight that keep the most pages/s, whichever side it started on.
 //! 3. **CPU-bound** (the cores are busy, or parsing is the largest share): hold; more workers
 //!    would only add memory and switches.
 //! 4. **Rate-limit-bound**: concurrency is not the limit; come down to what keeps the limiter
@@ -34,8 +43,14 @@ use std::time::{Duration, Instant};
 use crate::stats::Reading;
 use crate::verdict::{Bottleneck, judge};
 
-/// The shortest control interval: shorter ones measure noise.
-pub const MIN_INTERVAL: Duration = Duration::from_millis(500);
+/// The shortest control interval while doubling: shorter ones measure noise.
+pub const MIN_INTERVAL: Duration = Duration::from_millis(200);
+/// The shortest once growing by an eighth at a time.
+pub const STEADY_INTERVAL: Duration = Duration::from_millis(500);
+/// Completed requests an interval needs once growing by an eighth.
+pub const STEADY_SAMPLES: u64 = 32;
+/// The longest wait for a change to settle (one response time, as measured).
+const MAX_SETTLE: Duration = Duration::from_secs(2);
 /// The longest: a slow crawl still gets a decision this often.
 pub const MAX_INTERVAL: Duration = Duration::from_secs(3);
 /// Completed requests an interval needs before it is judged (unless it reaches
@@ -43,6 +58,9 @@ pub const MAX_INTERVAL: Duration = Duration::from_secs(3);
 pub const MIN_SAMPLES: u64 = 8;
 /// The share of slot time that must be busy for more slots to be worth having.
 pub const BUSY_ENOUGH: f64 = 0.6;
+/// The share of slot time waiting on the rate limiter above which a step up that bought
+/// nothing is put down to the limiter, not to the server.
+const RATE_BOUND: f64 = 0.1;
 /// Intervals to hold after a step up failed, before probing again.
 const COOL_DOWN: u32 = 4;
 
@@ -111,17 +129,40 @@ pub struct Autoscale {
     max: usize,
     /// Doubling while steps pay; false once one has not.
     slow_start: bool,
+    /// Past the knee: the next probe goes down, to find the fewest in flight that keep
+    /// pages/s.
+    probe_down: bool,
     cool_down: u32,
     probe: Option<Probe>,
     reference: Option<Reference>,
-    /// The interval being measured.
+    /// The interval being measured started then (after any settling).
     since: Instant,
+    /// Mean response time of the last interval, which sets how long the next one is.
+    last_mean: Duration,
     completed: u64,
     fetch_ms: f64,
     slowdowns: u64,
     last: Option<Change>,
     /// The limit at every decision, for the summary's min / median / max.
     history: Vec<usize>,
+    /// Every interval judged, for the summary's time series.
+    steps: Vec<Step>,
+    created: Instant,
+}
+
+/// One judged interval: when it ended, what it showed and the limit decided on it.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Step {
+    /// Seconds from the controller's start to the interval's end.
+    pub at_s: f64,
+    /// Pages per second over the interval (requests completed, robots.txt included).
+    pub pages_per_s: f64,
+    /// Their mean response time, in milliseconds.
+    pub mean_ms: f64,
+    /// The limit the interval ran at.
+    pub limit_before: usize,
+    /// The limit decided at its end.
+    pub limit: usize,
 }
 
 impl Autoscale {
@@ -133,15 +174,19 @@ impl Autoscale {
             limit,
             max,
             slow_start: true,
+            probe_down: false,
             cool_down: 0,
             probe: None,
             reference: None,
             since: now,
+            last_mean: Duration::ZERO,
             completed: 0,
             fetch_ms: 0.0,
             slowdowns: 0,
             last: None,
             history: vec![limit],
+            steps: Vec::new(),
+            created: now,
         }
     }
 
@@ -168,40 +213,71 @@ impl Autoscale {
         )
     }
 
+    /// Every interval judged so far, in order.
+    pub fn steps(&self) -> &[Step] {
+        &self.steps
+    }
+
     /// A request completed after `fetch_ms`; `slowdown` if it answered 429 or 503.
-    pub fn observe(&mut self, fetch_ms: f64, slowdown: bool) {
-        self.completed += 1;
-        self.fetch_ms += fetch_ms;
+    /// A request completed at `now` is counted only once a change has settled; a slow-down
+    /// answer always is.
+    pub fn observe(&mut self, now: Instant, fetch_ms: f64, slowdown: bool) {
         self.slowdowns += u64::from(slowdown);
+        if now >= self.since {
+            self.completed += 1;
+            self.fetch_ms += fetch_ms;
+        }
     }
 
     /// Whether the interval has enough in it to be judged at `now`.
     pub fn due(&self, now: Instant) -> bool {
+        if self.slowdowns > 0 {
+            return true;
+        }
         let age = now.saturating_duration_since(self.since);
-        (age >= MIN_INTERVAL && (self.completed >= MIN_SAMPLES || self.slowdowns > 0))
-            || age >= MAX_INTERVAL
+        let (least, samples) = if self.slow_start {
+            (MIN_INTERVAL.max(self.last_mean * 2), MIN_SAMPLES)
+        } else {
+            (STEADY_INTERVAL.max(self.last_mean * 3), STEADY_SAMPLES)
+        };
+        (age >= least && self.completed >= samples) || age >= MAX_INTERVAL
     }
 
     /// Ends the interval at `now` and decides on it, given the verdict's `reading` over the
     /// same time. Returns the decision (a change, or a hold with its reason).
     pub fn tick(&mut self, now: Instant, reading: Reading) -> Change {
         let sample = Sample {
-            secs: now.saturating_duration_since(self.since).as_secs_f64(),
+            secs: now
+                .saturating_duration_since(self.since)
+                .as_secs_f64()
+                .max(1e-3),
             completed: self.completed,
             mean_ms: self.fetch_ms / self.completed.max(1) as f64,
             slowdowns: self.slowdowns,
             reading,
         };
-        self.since = now;
         self.completed = 0;
         self.fetch_ms = 0.0;
         self.slowdowns = 0;
+        if sample.completed > 0 {
+            self.last_mean = Duration::from_secs_f64(sample.mean_ms.max(0.0) / 1000.0);
+        }
         let change = self.decide(&sample);
+        self.since = now;
         if change.to != change.from {
             self.limit = change.to;
             self.reference = None;
+            // The next interval starts once the new slots' first answers can be back.
+            self.since = now + self.last_mean.min(MAX_SETTLE);
         }
         self.history.push(self.limit);
+        self.steps.push(Step {
+            at_s: now.saturating_duration_since(self.created).as_secs_f64(),
+            pages_per_s: sample.pages_per_sec(),
+            mean_ms: sample.mean_ms,
+            limit_before: change.from,
+            limit: self.limit,
+        });
         self.last = Some(change.clone());
         change
     }
@@ -217,6 +293,7 @@ impl Autoscale {
         // 1. A server said slow down.
         if s.slowdowns > 0 {
             self.slow_start = false;
+            self.probe_down = false;
             self.probe = None;
             self.cool_down = COOL_DOWN;
             return to(
@@ -232,13 +309,69 @@ impl Autoscale {
             return to(from, "nothing completed in the interval".into());
         }
         let pages = s.pages_per_sec();
+        // A probe is judged by pages/s before and after it, which says nothing if every
+        // response got much slower (or faster) at the same time for reasons of the server's
+        // or the path's: a queue this crawl built grows response time at most in proportion to
+        // the step. Then the probe is dropped, and the new limit measured afresh.
+        if let Some(probe) = self.probe.take_if(|p| {
+            let step = (from as f64 / p.from as f64).max(p.from as f64 / from as f64);
+            let moved = (s.mean_ms / p.mean_ms.max(1e-9)).max(p.mean_ms / s.mean_ms.max(1e-9));
+            moved > 1.5 * step
+        }) {
+            if s.mean_ms > probe.mean_ms {
+                // Slower responses: the knee moved up, so grow by doubling again.
+                self.slow_start = true;
+                self.probe_down = false;
+                self.cool_down = 0;
+            }
+            return to(
+                from,
+                format!(
+                    "response time went from {:.0} to {:.0} ms, more than the step explains: \
+                     measuring again",
+                    probe.mean_ms, s.mean_ms
+                ),
+            );
+        }
+        // 2b. The last step down: kept if pages/s held, undone if they fell.
+        if let Some(probe) = self.probe.take_if(|p| p.from > from) {
+            let fell = 1.0 - pages / probe.pages_per_sec.max(1e-9);
+            let proportional = 1.0 - from as f64 / probe.from as f64;
+            if fell > proportional / 2.0 {
+                self.probe_down = false;
+                self.cool_down = COOL_DOWN;
+                return to(
+                    probe.from,
+                    format!(
+                        "pages/s fell {:.0}% at {from} in flight: back to {}",
+                        fell.max(0.0) * 100.0,
+                        probe.from
+                    ),
+                );
+            }
+            // As many pages/s with fewer in flight: the rest was queueing. Keep going down.
+            self.probe_down = true;
+        }
         // 2. The last step up did not pay.
         if let Some(probe) = self.probe.take() {
             let wanted = (from as f64 / probe.from as f64 - 1.0) / 2.0;
             let got = pages / probe.pages_per_sec.max(1e-9) - 1.0;
+            // A step that paid nearly in proportion is far from any knee (the path slowed
+            // down, or the crawl started low): double again.
+            if got >= 1.5 * wanted {
+                self.slow_start = true;
+            }
             if got < wanted {
                 self.slow_start = false;
                 self.cool_down = COOL_DOWN;
+                if s.reading.split.rate_limit >= RATE_BOUND {
+                    // The limiter held pages/s where they were, not the server: the step
+                    // stays, as margin that keeps the limiter busy.
+                    return to(
+                        from,
+                        "rate-limit-bound: the limiter, not concurrency, sets pages/s".into(),
+                    );
+                }
                 let rose = s.mean_ms / probe.mean_ms.max(1e-9) - 1.0;
                 let why = if rose > 0.2 {
                     format!(
@@ -248,6 +381,9 @@ impl Autoscale {
                 } else {
                     format!("no more pages/s at {from} in flight than at {}", probe.from)
                 };
+                // Past the knee: next, see whether fewer than `probe.from` do as well.
+                self.probe_down = true;
+                self.cool_down = 0;
                 return to(probe.from, why);
             }
         }
@@ -289,8 +425,11 @@ impl Autoscale {
                     return to(
                         from,
                         format!(
-                            "{:.0}% of slots busy: a per-host cap or the frontier holds it",
-                            busy * 100.0
+                            "{:.0}% of slots busy (rate limiter {:.0}%, idle {:.0}%): more would \
+                             not be used",
+                            busy * 100.0,
+                            split.rate_limit * 100.0,
+                            split.idle * 100.0
                         ),
                     );
                 }
@@ -305,7 +444,24 @@ impl Autoscale {
                     Some(r) if s.mean_ms > 1.5 * r.mean_ms && pages < 1.2 * r.pages_per_sec => {
                         // A latency rise that halves pages/s is the path slowing down, which
                         // more in flight makes up for; one with pages/s flat is a queue.
-                        if pages > 0.8 * r.pages_per_sec {
+                        if pages <= 0.8 * r.pages_per_sec {
+                            // Every response slower, pages/s down with it: the path slowed,
+                            // and the knee moved up. Grow by doubling again, from a clean
+                            // measure of this limit on the slower path (this interval may
+                            // hold some of each).
+                            self.slow_start = true;
+                            self.probe_down = false;
+                            self.cool_down = 0;
+                            self.reference = None;
+                            return to(
+                                from,
+                                format!(
+                                    "response time rose from {:.0} to {:.0} ms with pages/s \
+                                     down: the path slowed; measuring again",
+                                    r.mean_ms, s.mean_ms
+                                ),
+                            );
+                        } else {
                             self.slow_start = false;
                             return to(
                                 from * 3 / 4,
@@ -321,6 +477,17 @@ impl Autoscale {
                 if self.cool_down > 0 {
                     self.cool_down -= 1;
                     return to(from, "network-bound, at the knee".into());
+                }
+                if self.probe_down && from > 1 {
+                    self.probe = Some(Probe {
+                        from,
+                        pages_per_sec: pages,
+                        mean_ms: s.mean_ms,
+                    });
+                    return to(
+                        from - (from / 4).max(1),
+                        format!("probing down: {pages:.0} pages/s with fewer in flight?"),
+                    );
                 }
                 if from >= self.max {
                     return to(from, "network-bound, at --max-workers".into());
@@ -407,12 +574,48 @@ mod tests {
             auto.decide_and_apply(&s);
             seen.push(auto.limit());
         }
-        // Up by doublings to 64, where nothing was gained: back to 32, and probes above it
-        // come back too.
+        // Up by doublings to 64, where nothing was gained: back to 32; probes above it (36)
+        // and below it (24) come back too, so it spends most intervals at 32.
         assert_eq!(&seen[..4], &[8, 16, 32, 64], "{seen:?}");
         assert_eq!(seen[4], 32, "{seen:?}");
         let tail = &seen[10..];
-        assert!(tail.iter().all(|&l| (32..=36).contains(&l)), "{seen:?}");
+        assert!(tail.iter().all(|&l| (24..=36).contains(&l)), "{seen:?}");
+        let at_32 = tail.iter().filter(|&&l| l == 32).count();
+        assert!(at_32 * 2 > tail.len(), "{seen:?}");
+    }
+
+    #[test]
+    fn starting_past_a_servers_capacity_it_comes_down_to_it() {
+        let mut auto = Autoscale::new(64, 512, Instant::now());
+        let mut seen = Vec::new();
+        for _ in 0..30 {
+            let s = server(auto.limit(), 8, 20.0);
+            auto.decide_and_apply(&s);
+            seen.push(auto.limit());
+        }
+        // A doubling that buys nothing, then quarters off while pages/s hold, to the 8 that
+        // the server serves at once (and probes around it).
+        assert_eq!(&seen[..2], &[128, 64], "{seen:?}");
+        assert!(
+            seen[10..].iter().all(|&l| (6..=10).contains(&l)),
+            "{seen:?}"
+        );
+    }
+
+    #[test]
+    fn small_steps_that_pay_in_full_go_back_to_doubling() {
+        // Settled at 64 on a fast path (past the knee), then every response takes 20 times
+        // longer: each step now pays in proportion, and growth turns multiplicative again.
+        let mut auto = Autoscale::new(64, 1024, Instant::now());
+        auto.slow_start = false;
+        let mut seen = Vec::new();
+        for _ in 0..8 {
+            let s = server(auto.limit(), usize::MAX, 100.0);
+            auto.decide_and_apply(&s);
+            seen.push(auto.limit());
+        }
+        assert_eq!(&seen[..3], &[72, 144, 288], "{seen:?}");
+        assert_eq!(*seen.last().unwrap_or(&0), 1024, "{seen:?}");
     }
 
     #[test]
@@ -465,7 +668,9 @@ mod tests {
         auto.cool_down = 1;
         auto.decide_and_apply(&sample(1600, 20.0, 0.95, 0.03, 0.2));
         let change = auto.decide_and_apply(&sample(320, 100.0, 0.95, 0.03, 0.2));
-        assert!(change.to > change.from, "{change}");
+        assert_eq!(change.to, change.from, "measured again first: {change}");
+        let change = auto.decide_and_apply(&sample(320, 100.0, 0.95, 0.03, 0.2));
+        assert_eq!(change.to, 2 * change.from, "then doubling: {change}");
     }
 
     #[test]
@@ -479,6 +684,35 @@ mod tests {
         let change = auto.decide_and_apply(&limited);
         // 200 pages/s x 10 ms = 2 in flight, with margin: 4.
         assert_eq!(change.to, 4, "{change}");
+    }
+
+    #[test]
+    fn a_step_the_rate_limiter_made_useless_stays_as_margin() {
+        let mut auto = Autoscale::new(4, 64, Instant::now());
+        auto.decide_and_apply(&sample(150, 20.0, 0.95, 0.03, 0.1));
+        assert_eq!(auto.limit(), 8);
+        // At 8, pages/s stayed at the rate and a fifth of slot time waited on the limiter.
+        let mut limited = sample(200, 20.0, 0.7, 0.1, 0.1);
+        limited.reading.split.rate_limit = 0.2;
+        limited.reading.split.parsing = 0.0;
+        let change = auto.decide_and_apply(&limited);
+        assert_eq!(change.to, 8, "{change}");
+        assert!(change.why.starts_with("rate-limit-bound"), "{change}");
+    }
+
+    #[test]
+    fn a_probe_that_met_a_slower_path_is_measured_again_then_doubling_resumes() {
+        let mut auto = Autoscale::new(96, 1024, Instant::now());
+        auto.slow_start = false;
+        // Probing 96 -> 108 on a 9 ms path...
+        let change = auto.decide_and_apply(&sample(10_000, 9.0, 0.95, 0.03, 0.2));
+        assert_eq!(change.to, 108, "{change}");
+        // ... when every response starts taking 100 ms: pages/s fall, but not for the step.
+        let change = auto.decide_and_apply(&sample(1000, 100.0, 0.95, 0.03, 0.2));
+        assert_eq!(change.to, 108, "{change}");
+        assert!(change.why.contains("measuring again"), "{change}");
+        let change = auto.decide_and_apply(&sample(1080, 100.0, 0.95, 0.03, 0.2));
+        assert_eq!(change.to, 216, "doubling again: {change}");
     }
 
     #[test]

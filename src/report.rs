@@ -103,7 +103,7 @@ pub struct Summary {
 
 /// How `-j auto` set the limit on pages in flight over a crawl: its value at every decision,
 /// summarised, and the last decision.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Concurrency {
     /// The lowest limit.
     pub min: usize,
@@ -113,6 +113,8 @@ pub struct Concurrency {
     pub max: usize,
     /// The last decision, as the progress line showed it (`hold: cpu-bound at 2 cores`).
     pub last: Option<String>,
+    /// Every control interval, in order: the limit over time.
+    pub steps: Vec<crate::autoscale::Step>,
 }
 
 /// The counts a summary takes from beyond the statistics.
@@ -217,12 +219,7 @@ impl Summary {
             "not_fetched": self.not_fetched,
             "resumed": self.resumed,
             "output": self.output,
-            "concurrency": self.concurrency.as_ref().map(|c| serde_json::json!({
-                "min": c.min,
-                "median": c.median,
-                "max": c.max,
-                "last": c.last,
-            })),
+            "concurrency": self.concurrency,
         })
     }
 

@@ -25,6 +25,8 @@ pub(crate) struct Mark {
     parse_ms: f64,
     rate_wait_ms: f64,
     requests: u64,
+    /// Worker-slot time so far, in ms: the split's denominator, which `-j auto` moves.
+    slot_ms: f64,
 }
 
 /// Running totals for one crawl.
@@ -110,6 +112,7 @@ impl Stats {
             parse_ms: 0.0,
             rate_wait_ms: 0.0,
             requests: 0,
+            slot_ms: 0.0,
         };
         Stats {
             started: now,
@@ -204,6 +207,10 @@ impl Stats {
             parse_ms: self.parse_ms,
             rate_wait_ms: self.rate_wait_ms,
             requests: self.requests,
+            slot_ms: self.slot_ms
+                + at.saturating_duration_since(self.slots_since).as_secs_f64()
+                    * 1000.0
+                    * self.workers.max(1) as f64,
         }
     }
 
@@ -216,6 +223,7 @@ impl Stats {
             parse_ms: 0.0,
             rate_wait_ms: 0.0,
             requests: 0,
+            slot_ms: 0.0,
         };
         self.reading_since(&start, self.mark(Instant::now()))
     }
@@ -242,7 +250,7 @@ impl Stats {
                 to.fetch_ms - from.fetch_ms,
                 to.parse_ms - from.parse_ms,
                 to.rate_wait_ms - from.rate_wait_ms,
-                wall_ms * self.workers.max(1) as f64,
+                (to.slot_ms - from.slot_ms).max(0.0),
             ),
             workers: self.workers,
             mean_fetch_ms: (to.fetch_ms - from.fetch_ms) / requests.max(1) as f64,

@@ -18,12 +18,17 @@ pub(super) struct Steering {
 }
 
 impl Steering {
-    /// `-j auto` for `config`, if asked for: two pages in flight per core to start with (a
-    /// CPU-bound crawl needs no more; a network-bound one doubles from there).
+    /// `-j auto` for `config`, if asked for: two workers per core to start with (a CPU-bound
+    /// crawl needs no more; a network-bound one doubles from there), or eight pages in flight
+    /// per core in async mode, where one costs a task, not a thread or a process.
     pub(super) fn new(config: &Config) -> Option<Steering> {
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        let start = match config.mode {
+            crate::config::Mode::Async => 8 * cores,
+            _ => 2 * cores,
+        };
         config.auto_workers.then(|| Steering {
-            auto: Autoscale::new(2 * cores, config.workers, Instant::now()),
+            auto: Autoscale::new(start, config.workers, Instant::now()),
             mark: None,
         })
     }
@@ -47,7 +52,9 @@ impl Coordinator {
                 .outcome
                 .as_ref()
                 .is_ok_and(|page| matches!(page.status, 429 | 503));
-            steering.auto.observe(result.fetch_ms, slowdown);
+            steering
+                .auto
+                .observe(Instant::now(), result.fetch_ms, slowdown);
         }
     }
 
@@ -87,6 +94,7 @@ impl Coordinator {
             median,
             max,
             last: steering.auto.last().map(ToString::to_string),
+            steps: steering.auto.steps().to_vec(),
         })
     }
 }
