@@ -19,10 +19,12 @@
 //!    before probing again. This is what acts on latency before a server starts failing.
 //!    Unless the rate limiter held pages/s (a tenth of slot time or more spent waiting on it):
 //!    then `b` stays, as margin that keeps the limiter busy.
-//!    Then, past the knee, probe **down** by a quarter: if pages/s fell by less than half the
-//!    step's proportion, the slots given up were only queueing, so keep going down; if they
-//!    fell more, go back up and wait a few intervals. So the limit settles at the fewest pages
-//!    in flight that keep the most pages/s, whichever side it started on.
+//!    If response time grew with the step (a queue), probe **down** by a quarter next: while
+//!    pages/s hold and responses come back faster, the slots given up were only queueing, so
+//!    keep going down; when pages/s fall, or nothing got faster (pages/s are set by something
+//!    else, such as how fast the frontier grows), go back up and wait a few intervals. So the
+//!    limit settles at the fewest pages in flight that keep the most pages/s, whichever side
+//!    of a server's capacity it started on.
 //! 3. **CPU-bound** (the cores are busy, or parsing is the largest share): hold; more workers
 //!    would only add memory and switches.
 //! 4. **Rate-limit-bound**: concurrency is not the limit; come down to what keeps the limiter
@@ -349,7 +351,23 @@ impl Autoscale {
                     ),
                 );
             }
-            // As many pages/s with fewer in flight: the rest was queueing. Keep going down.
+            let eased = 1.0 - s.mean_ms / probe.mean_ms.max(1e-9);
+            if eased < proportional / 2.0 {
+                // Pages/s held, but responses came no faster: nothing was queueing, and
+                // pages/s are set by something else (how fast the frontier grows, a few slow
+                // pages). Fewer slots would only leave less room when work comes: back up.
+                self.probe_down = false;
+                self.cool_down = COOL_DOWN;
+                return to(
+                    probe.from,
+                    format!(
+                        "fewer in flight changed nothing: pages/s are set elsewhere; back to {}",
+                        probe.from
+                    ),
+                );
+            }
+            // As many pages/s with fewer in flight, and each answered sooner: the rest was
+            // queueing. Keep going down.
             self.probe_down = true;
         }
         // 2. The last step up did not pay.
@@ -381,9 +399,12 @@ impl Autoscale {
                 } else {
                     format!("no more pages/s at {from} in flight than at {}", probe.from)
                 };
-                // Past the knee: next, see whether fewer than `probe.from` do as well.
-                self.probe_down = true;
-                self.cool_down = 0;
+                // Response time grew with the step: a queue, so the knee may be below
+                // `probe.from` too; next, see whether fewer do as well. Without that sign
+                // (pages/s set by the frontier, say), there is nothing to find below.
+                let step = from as f64 / probe.from as f64 - 1.0;
+                self.probe_down = rose >= step / 2.0;
+                self.cool_down = if self.probe_down { 0 } else { COOL_DOWN };
                 return to(probe.from, why);
             }
         }
@@ -600,6 +621,20 @@ mod tests {
             seen[10..].iter().all(|&l| (6..=10).contains(&l)),
             "{seen:?}"
         );
+    }
+
+    #[test]
+    fn pages_set_by_the_frontier_do_not_drag_it_down() {
+        // 300 pages/s whatever the limit, at an unchanging 20 ms: the frontier, not the
+        // server, sets the pace, and slots are busy (slow pages hold some of them).
+        let mut auto = Autoscale::new(16, 512, Instant::now());
+        let mut seen = Vec::new();
+        for _ in 0..20 {
+            auto.decide_and_apply(&sample(300, 20.0, 0.9, 0.05, 0.1));
+            seen.push(auto.limit());
+        }
+        assert_eq!(&seen[..2], &[32, 16], "{seen:?}");
+        assert!(seen.iter().all(|&l| l >= 16), "{seen:?}");
     }
 
     #[test]

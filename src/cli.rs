@@ -49,8 +49,8 @@ pub struct Args {
     pub mode: Mode,
 
     /// Workers: OS threads, worker processes, or pages in flight for async, at most 10000; or
-    /// `auto`: the crawl sets its own, starting at 2 per core and moving every half second or
-    /// so on what it measures (up while network-bound and pages/s rise with it; back down when
+    /// `auto`: the crawl sets its own, starting at 2 per core (8 in async mode) and moving every
+    /// few response times on what it measures (up while network-bound and pages/s rise with it; back down when
     /// more in flight buys no pages/s or latency rises with pages/s flat; halved on 429 and
     /// 503; held when CPU-bound, rate-limited or out of work)
     /// [default: threads 16, async 64, processes 2 x cores; sequential is always 1]
