@@ -145,9 +145,9 @@ pub struct Autoscale {
     fetch_ms: f64,
     slowdowns: u64,
     last: Option<Change>,
-    /// The limit at every decision, for the summary's min / median / max.
-    history: Vec<usize>,
-    /// Every interval judged, for the summary's time series.
+    /// The limit it started at, and every interval judged since: the summary's time series
+    /// and its min / median / max.
+    start: usize,
     steps: Vec<Step>,
     created: Instant,
 }
@@ -186,7 +186,7 @@ impl Autoscale {
             fetch_ms: 0.0,
             slowdowns: 0,
             last: None,
-            history: vec![limit],
+            start: limit,
             steps: Vec::new(),
             created: now,
         }
@@ -204,7 +204,9 @@ impl Autoscale {
 
     /// The limit over the crawl: (min, median, max) of its value at every decision.
     pub fn spread(&self) -> (usize, usize, usize) {
-        let mut seen = self.history.clone();
+        let mut seen: Vec<usize> = std::iter::once(self.start)
+            .chain(self.steps.iter().map(|s| s.limit))
+            .collect();
         seen.sort_unstable();
         let min = seen.first().copied().unwrap_or(self.limit);
         let max = seen.last().copied().unwrap_or(self.limit);
@@ -272,7 +274,6 @@ impl Autoscale {
             // The next interval starts once the new slots' first answers can be back.
             self.since = now + self.last_mean.min(MAX_SETTLE);
         }
-        self.history.push(self.limit);
         self.steps.push(Step {
             at_s: now.saturating_duration_since(self.created).as_secs_f64(),
             pages_per_s: sample.pages_per_sec(),
@@ -581,7 +582,13 @@ mod tests {
                 self.limit = change.to;
                 self.reference = None;
             }
-            self.history.push(self.limit);
+            self.steps.push(Step {
+                at_s: 0.0,
+                pages_per_s: s.pages_per_sec(),
+                mean_ms: s.mean_ms,
+                limit_before: change.from,
+                limit: self.limit,
+            });
             change
         }
     }

@@ -470,7 +470,8 @@ impl Coordinator {
 
     /// Takes back task `id`: retries it, records it, schedules its links, as its outcome says.
     pub fn complete(&mut self, id: u64, outcome: Outcome) {
-        self.settle_rate_wait(Instant::now());
+        let now = Instant::now();
+        self.settle_rate_wait(now);
         let Some(job) = self.in_flight.remove(&id) else {
             // Not ours (a duplicate after a worker restart, say): nothing to account for.
             return;
@@ -525,7 +526,7 @@ impl Coordinator {
                 }
             }
         }
-        self.steer(Instant::now());
+        self.steer(now);
         self.show_progress();
     }
 
