@@ -79,7 +79,7 @@ fn main() {
         let mut config = Config::new(vec![seed]);
         config.mode = mode;
         config.workers = workers;
-        config.depth = u32::MAX;
+        config.depth = crawl::UNLIMITED_DEPTH;
         config.per_host_workers = None;
         config.obey_robots = false;
         config.progress = ProgressMode::Never;

@@ -83,8 +83,9 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = crate::config::DEFAULT_HOST_FAILURES)]
     pub host_failures: u32,
 
-    /// Link hops to follow from the seeds; 0 fetches only the seeds [default: 0, or 5 with --demo]
-    #[arg(short, long, value_name = "N")]
+    /// Link hops to follow from the seeds; 0 fetches only the seeds, `inf` follows links with
+    /// no limit (scope, --max-pages and robots.txt still apply) [default: 0, or 5 with --demo]
+    #[arg(short, long, value_name = "N|inf", value_parser = parse_depth)]
     pub depth: Option<u32>,
 
     /// Stop scheduling after N records (seeds included) [default: unlimited]
@@ -307,6 +308,15 @@ fn parse_workers(text: &str) -> Result<Workers, String> {
     text.parse()
         .map(Workers::Fixed)
         .map_err(|_| format!("expected a number of workers or `auto`, got {text:?}"))
+}
+
+/// `--depth`: a number of link hops, or `inf` for no limit ([`crate::config::UNLIMITED_DEPTH`]).
+fn parse_depth(text: &str) -> Result<u32, String> {
+    if text.eq_ignore_ascii_case("inf") {
+        return Ok(crate::config::UNLIMITED_DEPTH);
+    }
+    text.parse()
+        .map_err(|_| format!("expected a number of link hops or `inf`, got {text:?}"))
 }
 
 /// `-H` specifications as a header map.

@@ -109,7 +109,7 @@ pub fn run(config: &Config) -> Result<Summary, CrawlError> {
 }
 
 /// [`run`], handing each extracted item to `hook` as well.
-fn run_with(config: Config, hook: Option<ItemHook>) -> Result<Summary, CrawlError> {
+fn run_with(config: Config, hook: Option<ItemHook<'_>>) -> Result<Summary, CrawlError> {
     let mut config = config.validate()?;
     // Before the journal and the output, so a second crawl in this process is refused before
     // it touches either. It starts no thread, so the processes mode can still fork after it.
@@ -221,12 +221,30 @@ impl<E: Extractor> Crawl<E> {
     /// tokio runtime (do not `block_on` there); in processes mode it runs in the coordinator,
     /// which must stay single-threaded to fork (start no threads in it). Writing a file, as the
     /// examples do, is fine everywhere; for slow work, send the items down a channel.
-    pub fn for_each(
+    ///
+    /// `on_item` may borrow from the caller (a `Vec` to push into, a counter): the crawl is
+    /// over, every thread and process of it ended, when `for_each` returns.
+    ///
+    /// ```no_run
+    /// use crawl::scrape::{Extracted, Page};
+    /// use crawl::{Config, Crawl, Url};
+    ///
+    /// let config = Config::new(vec![Url::parse("http://127.0.0.1:8080/")?]);
+    /// let status = |page: &Page<'_>| Extracted::item(page.status);
+    /// let mut seen: Vec<(String, u16)> = Vec::new();
+    /// Crawl::new(config, status).for_each(|record, status| {
+    ///     seen.push((record.url.clone(), status));
+    ///     Ok(())
+    /// })?;
+    /// println!("{} pages", seen.len());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn for_each<'h>(
         self,
-        mut on_item: impl FnMut(&Record, E::Item) -> Result<(), ItemError> + Send + 'static,
+        mut on_item: impl FnMut(&Record, E::Item) -> Result<(), ItemError> + Send + 'h,
     ) -> Result<Summary, CrawlError> {
         let config = self.prepare();
-        let hook: ItemHook = Box::new(move |record, value| {
+        let hook: ItemHook<'h> = Box::new(move |record, value| {
             let item: E::Item = serde_json::from_value(value)
                 .map_err(|e| format!("{}: item does not read back: {e}", record.url))?;
             on_item(record, item)

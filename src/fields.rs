@@ -3,8 +3,11 @@
 //! Each field is a CSS selector, optionally ending in `@attr` to take that attribute instead of
 //! the text (`img@src`, `a.next@href`, `meta[name=description]@content`). On each page a field
 //! becomes one key of the record: the text (whitespace collapsed) or attribute of the one
-//! matching element, a list when several match, null when none does. It is an ordinary
-//! [`Extractor`], so it runs in every mode exactly like one written in Rust.
+//! matching element, a list when several match, null when none does. Attributes that hold a
+//! URL ([`URL_ATTRIBUTES`]: `href`, `src`, ...) come resolved against the page and its
+//! `<base href>`, as a scraper wants them (`/img/a.png` becomes
+//! `https://shop.example/img/a.png`); a value that does not resolve is kept as written. It is
+//! an ordinary [`Extractor`], so it runs in every mode exactly like one written in Rust.
 
 use serde_json::{Map, Value};
 
@@ -95,6 +98,18 @@ impl Field {
     /// This field's value on `page`.
     fn value(&self, page: &Page<'_>) -> Value {
         let mut found: Vec<String> = match &self.attr {
+            Some(attr) if URL_ATTRIBUTES.contains(&attr.as_str()) => {
+                let mut values = page.attrs(&self.css, attr);
+                if !values.is_empty() {
+                    let base = page.base_url();
+                    for value in &mut values {
+                        if let Ok(url) = base.join(value) {
+                            *value = url.into();
+                        }
+                    }
+                }
+                values
+            }
             Some(attr) => page.attrs(&self.css, attr),
             None => page.texts(&self.css),
         };
@@ -105,6 +120,20 @@ impl Field {
         }
     }
 }
+
+/// The HTML attributes whose value is a URL (HTML's own list, less `srcset` and `ping`, which
+/// hold several): a `--field` taking one of them gets it resolved.
+pub const URL_ATTRIBUTES: [&str; 9] = [
+    "href",
+    "src",
+    "action",
+    "formaction",
+    "poster",
+    "cite",
+    "data",
+    "longdesc",
+    "background",
+];
 
 fn is_attr_name(s: &str) -> bool {
     let mut chars = s.chars();
@@ -161,7 +190,7 @@ mod tests {
     fn on_page(fields: &[&str], html: &str) -> Map<String, Value> {
         let specs: Vec<String> = fields.iter().map(|s| (*s).to_owned()).collect();
         let fields = Fields(parse_all(&specs).expect("fields parse"));
-        let url = Url::parse("http://shop.test/p").expect("URL");
+        let url = Url::parse("http://shop.test/p/q").expect("URL");
         let document = scraper::Html::parse_document(html);
         let headers = HeaderMap::new();
         let page = Page {
@@ -170,6 +199,7 @@ mod tests {
             headers: &headers,
             document: &document,
             links: &[],
+            truncated: false,
         };
         fields.extract(&page).item.expect("an item")
     }
@@ -188,13 +218,41 @@ mod tests {
                <a href="mailto:a@b.test">write</a>"#,
         );
         assert_eq!(item["price"], "£4.50");
-        assert_eq!(item["img"], serde_json::json!(["a.png", "b.png"]));
+        assert_eq!(
+            item["img"],
+            serde_json::json!(["http://shop.test/p/a.png", "http://shop.test/p/b.png"]),
+            "URL attributes are resolved against the page"
+        );
         assert_eq!(item["note"], Value::Null);
         assert_eq!(
             item["mail"], "write",
             "an @ inside quotes is part of the selector"
         );
         assert_eq!(item["mailto"], "mailto:a@b.test");
+    }
+
+    #[test]
+    fn url_attributes_resolve_against_base_href_and_others_stay_as_written() {
+        let item = on_page(
+            &[
+                "next=a.next@href",
+                "logo=img@src",
+                "alt=img@alt",
+                "meta=meta[name=x]@content",
+                "odd=a.odd@href",
+            ],
+            r#"<head><base href="/shop/"><meta name=x content="/not/a/url"></head>
+               <a class=next href="?page=2">n</a><img src="../img/l.png" alt="../x">
+               <a class=odd href="http://[oops">o</a>"#,
+        );
+        assert_eq!(item["next"], "http://shop.test/shop/?page=2");
+        assert_eq!(item["logo"], "http://shop.test/img/l.png");
+        assert_eq!(item["alt"], "../x", "alt is not a URL attribute");
+        assert_eq!(item["meta"], "/not/a/url", "neither is content");
+        assert_eq!(
+            item["odd"], "http://[oops",
+            "a value that does not resolve is kept"
+        );
     }
 
     #[test]

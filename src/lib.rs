@@ -129,7 +129,7 @@ mod seeds;
 
 pub use config::{
     Config, ConfigError, Dedupe, Format, FrontierUrl, Mode, Output, ProgressMode, ProxyUrl,
-    Setting, SharedCrawl,
+    Setting, SharedCrawl, UNLIMITED_DEPTH,
 };
 pub use coordinator::items::ItemError;
 pub use crawler::{Crawl, CrawlError, run};

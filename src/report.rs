@@ -196,6 +196,7 @@ impl Summary {
                 "too_deep": k.too_deep,
                 "over_max_pages": k.over_max_pages,
                 "over_page_limit": k.over_page_limit,
+                "declined": k.declined,
             },
             "verdict": self.verdict,
             "cpu": self.reading.cpu,
@@ -305,11 +306,15 @@ impl fmt::Display for Summary {
             )?;
         }
         let k = &self.skipped;
-        writeln!(
+        write!(
             f,
             "  links not followed: {} already seen, {} off-site, {} beyond --depth, {} over --max-pages",
             k.duplicate, k.out_of_scope, k.too_deep, k.over_max_pages
         )?;
+        if k.declined > 0 {
+            write!(f, ", {} declined by the extractor", k.declined)?;
+        }
+        writeln!(f)?;
         if k.over_page_limit > 0 {
             writeln!(
                 f,

@@ -86,6 +86,9 @@ pub struct Page<'a> {
     pub document: &'a Html,
     /// The links the crawler found on the page: absolute, normalised, http(s) only, in order.
     pub links: &'a [Url],
+    /// The body was cut at `--max-bytes` (`Config::max_bytes`): the document is the part that
+    /// arrived, so an item read from its end may be missing.
+    pub truncated: bool,
 }
 
 impl Page<'_> {
@@ -124,15 +127,16 @@ impl Page<'_> {
     /// `a.product-link`), resolved against the page and normalised like every link the crawler
     /// follows; anything not http(s) is dropped.
     pub fn links_in(&self, css: &Css) -> Vec<Url> {
-        let base = self.base();
+        let base = self.base_url();
         self.select(css)
             .filter_map(|e| e.value().attr("href"))
             .filter_map(|href| base.join(href.trim()).ok().and_then(followable))
             .collect()
     }
 
-    /// `<base href>` if the page has one, else the page's URL.
-    fn base(&self) -> Url {
+    /// The URL relative references on this page resolve against: its `<base href>` (itself
+    /// resolved against the page) if it has one, else the page's own URL, as a browser does.
+    pub fn base_url(&self) -> Url {
         thread_local! {
             static BASE: Option<Selector> = Selector::parse("base[href]").ok();
         }
@@ -346,6 +350,7 @@ pub(crate) fn run_extractor(
     headers: &HeaderMap,
     html: &str,
     links: &[Url],
+    truncated: bool,
 ) -> ExtractorOutput {
     let document = Html::parse_document(html);
     let page = Page {
@@ -354,6 +359,7 @@ pub(crate) fn run_extractor(
         headers,
         document: &document,
         links,
+        truncated,
     };
     let out = extractor.extract_value(&page);
     let follow = match out.follow {
@@ -382,6 +388,7 @@ mod tests {
             headers: &headers,
             document: &document,
             links: &[],
+            truncated: false,
         });
     }
 
@@ -422,6 +429,7 @@ mod tests {
             &HeaderMap::new(),
             "<p>hi</p>",
             &[],
+            false,
         );
         assert_eq!(out.item, Some(serde_json::json!(200)));
         assert_eq!(out.follow, Some(Vec::new()));

@@ -127,6 +127,9 @@ pub struct Fetched {
     pub links_known: usize,
     /// Distinct links past the per-page cap ([`crate::extract::MAX_LINKS`]), never offered.
     pub links_over_limit: usize,
+    /// Links the crawler found that the user's extractor left out of its `follow` list.
+    #[serde(default)]
+    pub links_declined: usize,
     /// What the user's extractor returned for the page, as JSON.
     pub item: Option<serde_json::Value>,
     /// The extractor asked to stop the crawl.

@@ -20,6 +20,7 @@ use crate::scope::Scope;
 use crate::scrape::{PageExtractor, run_extractor};
 use crate::task::{FetchError, Fetched, Task, TaskKind, TaskResult, WorkerId};
 use crate::work::burn;
+use url::Url;
 
 /// Kept bodies (no Content-Type to say they are HTML, so they were not streamed) up to this
 /// size are parsed where they arrive even in async mode: the extractor gets through 64 KiB in
@@ -284,6 +285,7 @@ impl Downloaded {
                             &r.headers,
                             &text,
                             &fetched.links,
+                            r.truncated,
                         )
                     }));
                     match ran {
@@ -291,6 +293,7 @@ impl Downloaded {
                             fetched.item = out.item;
                             fetched.stop = out.stop;
                             if let Some(mut follow) = out.follow {
+                                fetched.links_declined = declined(&fetched.links, &follow);
                                 // An extractor's links obey the same per-page bound as the
                                 // crawler's own ("what one page can cost").
                                 if follow.len() > MAX_LINKS {
@@ -358,6 +361,13 @@ fn yielded(fetched: &mut Fetched, extracted: Extracted, limits: &TaskLimits, see
     fetched.links_found = extracted.links_found;
     fetched.links_over_limit = extracted.links_found - extracted.links.len();
     fetched.links = extracted.links;
+}
+
+/// How many of the crawler's `found` links an extractor's `follow` list leaves out (the
+/// summary's "declined by the extractor"); links it adds of its own are not counted.
+fn declined(found: &[Url], follow: &[Url]) -> usize {
+    let kept: std::collections::HashSet<&str> = follow.iter().map(Url::as_str).collect();
+    found.iter().filter(|u| !kept.contains(u.as_str())).count()
 }
 
 /// The text a panic carried, if it was a string (as `panic!` and `unwrap` make it).

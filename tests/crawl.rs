@@ -167,6 +167,21 @@ every_mode! {
         assert_eq!(s.hits("/robots.txt"), 1, "robots.txt is fetched once per origin");
     }
 
+    fn depth_inf_follows_a_chain_to_its_end(mode) {
+        // 60 generated pages, one link each: /gen/0 -> /gen/1 -> ... -> /gen/59 -> /gen/0.
+        let s = server_with(Options { pages: 60, links: 1, ..Options::default() });
+        let run = crawl(mode, &[s.url("/gen/0")], &["--depth", "inf", "--ignore-robots"]);
+        run.assert_ok();
+        let want: BTreeMap<String, u32> =
+            (0..60u32).map(|i| (s.url(&format!("/gen/{i}")), i)).collect();
+        assert_eq!(run.depths(), want);
+        assert!(run.stderr.contains("0 beyond --depth"), "{}", run.stderr);
+
+        let run = crawl(mode, &[s.url("/gen/0")], &["--depth", "endless"]);
+        assert_eq!(run.code, 2);
+        assert!(run.stderr.contains("--depth") && run.stderr.contains("`inf`"), "{}", run.stderr);
+    }
+
     fn full_site_crawl_finds_every_page_once(mode) {
         let s = server();
         let run = crawl(mode, &[s.url("/")], &["--depth", "3"]);

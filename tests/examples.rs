@@ -64,6 +64,10 @@ every_mode! {
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
         assert!(stdout.contains("wrote 20 products"), "{stdout}");
+        // The scraper follows only category, next-page and product links; the rest of each
+        // page's links are counted as its own reason, in every mode (processes too).
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("declined by the extractor"), "{stderr}");
         let mut reader = csv::Reader::from_path(&csv_path).expect("the CSV exists");
         let rows: BTreeMap<String, csv::StringRecord> = reader
             .records()

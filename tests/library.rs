@@ -105,6 +105,57 @@ fn items_land_in_records_and_never_overwrite_a_record_key() {
 }
 
 #[test]
+fn for_each_borrows_from_the_caller_and_pages_say_whether_they_were_cut() {
+    let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+    let s = server();
+    for mode in in_process_modes() {
+        let mut config = config(&s, mode, Output::Discard);
+        config.max_bytes = 1000;
+        // Declines every link into /shop/coffee/: counted in the summary, never fetched.
+        let extractor = |page: &Page<'_>| {
+            let keep = page
+                .links
+                .iter()
+                .filter(|u| !u.path().starts_with("/shop/coffee/"));
+            Extracted::item(page.truncated).follow(keep.cloned().collect())
+        };
+        // Borrowed from this stack frame: no Arc, no 'static.
+        let mut seen: Vec<(String, bool, bool)> = Vec::new();
+        let summary = Crawl::new(config, extractor)
+            .for_each(|record, truncated: bool| {
+                seen.push((record.url.clone(), truncated, record.truncated));
+                Ok(())
+            })
+            .unwrap_or_else(|e| panic!("{mode:?}: {e}"));
+        assert!(!seen.is_empty(), "{mode:?}");
+        for (url, page_says, record_says) in &seen {
+            assert_eq!(page_says, record_says, "{mode:?}: {url}");
+        }
+        assert!(
+            seen.iter().any(|(_, cut, _)| *cut),
+            "{mode:?}: 1000 bytes cut no page"
+        );
+        assert!(
+            seen.iter().all(|(url, ..)| !url.contains("/shop/coffee/")),
+            "{mode:?}"
+        );
+        assert!(
+            summary.skipped.declined > 0,
+            "{mode:?}: {:?}",
+            summary.skipped
+        );
+        assert!(
+            summary.to_string().contains("declined by the extractor"),
+            "{mode:?}"
+        );
+    }
+    // A crawl without an extractor declines nothing, and says nothing of it.
+    let summary = crawl::run(&config(&s, Mode::Sequential, Output::Discard)).expect("crawl");
+    assert_eq!(summary.skipped.declined, 0);
+    assert!(!summary.to_string().contains("declined"));
+}
+
+#[test]
 fn an_error_in_the_item_callback_stops_the_crawl_and_is_returned() {
     let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
     let s = server();

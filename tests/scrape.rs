@@ -36,7 +36,8 @@ every_mode! {
             assert_eq!(r.fields["name"], product.name);
             assert_eq!(r.fields["price"], product.price_text());
             assert_eq!(r.fields["stock"], product.stock.to_string());
-            let images = product.image_paths();
+            // `@src` comes resolved against the page, as a scraper wants it.
+            let images: Vec<String> = product.image_paths().iter().map(|p| s.url(p)).collect();
             let want = match images.as_slice() {
                 [one] => json!(one),
                 many => json!(many),

@@ -280,7 +280,8 @@ pub struct Config {
     /// its remaining pages as "host unreachable" at once (`--host-failures`); 0 never gives
     /// up. Default [`DEFAULT_HOST_FAILURES`] (5).
     pub host_failures: u32,
-    /// Link hops from the seeds; 0 fetches the seeds only (`--depth`, `-d`). Default 0.
+    /// Link hops from the seeds; 0 fetches the seeds only (`--depth`, `-d`), and
+    /// [`UNLIMITED_DEPTH`] follows links with no limit (`--depth inf`). Default 0.
     pub depth: u32,
     /// Upper bound on records, seeds and pages finished by an earlier `--state` run included;
     /// `None` is unlimited (`--max-pages`). At least 1; default `None`.
@@ -419,6 +420,8 @@ pub const MAX_TIMEOUT: Duration = Duration::from_secs(86_400);
 /// to keep a real site's pages coming while no single server sees more than a browser or two
 /// would send it, whatever `--workers` is.
 pub const DEFAULT_PER_HOST_WORKERS: usize = 8;
+/// [`Config::depth`] with no limit (`--depth inf`): more hops than any site has.
+pub const UNLIMITED_DEPTH: u32 = u32::MAX;
 /// Connection failures or timeouts in a row after which an origin is given up, by default.
 pub const DEFAULT_HOST_FAILURES: u32 = 5;
 /// Most workers accepted in any mode: far past where more help (see the README's sweeps), and

@@ -11,7 +11,7 @@ use crate::request::Request;
 use crate::retry::MAX_RETRY_AFTER;
 use crate::task::{Task, TaskKind, TaskResult};
 
-impl Coordinator {
+impl Coordinator<'_> {
     pub(super) fn hand_out_login(&mut self, request: Request) -> Task {
         let mut job = Job::for_login(request.url.clone());
         job.attempts = 1;

@@ -10,7 +10,8 @@ use crate::record::Record;
 pub type ItemError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The callback [`crate::Crawl::for_each`] installs (items as JSON; it reads them back typed).
-pub(crate) type ItemHook = Box<dyn FnMut(&Record, Value) -> Result<(), ItemError> + Send>;
+/// It lives as long as the crawl (`'h`), so it may borrow from the caller's stack.
+pub(crate) type ItemHook<'h> = Box<dyn FnMut(&Record, Value) -> Result<(), ItemError> + Send + 'h>;
 
 /// Why the item callback stopped the crawl.
 pub(crate) struct HookFailed(pub String);
@@ -22,7 +23,7 @@ pub(crate) struct HookFailed(pub String);
 pub(crate) fn hand_over(
     record: &mut Record,
     item: Value,
-    hook: Option<&mut ItemHook>,
+    hook: Option<&mut ItemHook<'_>>,
 ) -> Result<(), HookFailed> {
     // Copied only when a callback wants it too (`--field` has none): this runs per page.
     let for_hook = hook.is_some().then(|| item.clone());

@@ -134,8 +134,8 @@ impl From<SharedError> for CoordinatorError {
     }
 }
 
-/// What the coordinator is built from, besides the config.
-pub(crate) struct Parts {
+/// What the coordinator is built from, besides the config; `'h` is the item callback's life.
+pub(crate) struct Parts<'h> {
     pub scope: Arc<Scope>,
     pub ledger: Ledger,
     pub progress: Progress,
@@ -143,15 +143,17 @@ pub(crate) struct Parts {
     pub resume: Option<Resume>,
     /// Processes mode's `--dedupe shared`: every admitted URL is mirrored there.
     pub known: Option<Arc<SharedSet>>,
-    pub item_hook: Option<ItemHook>,
+    pub item_hook: Option<ItemHook<'h>>,
     /// `--cookies`: the crawl's jar.
     pub cookies: Option<Jar>,
     /// `--frontier`: the crawl's frontier in Redis, shared with other nodes.
     pub shared: Option<SharedFrontier>,
 }
 
-/// The state of one crawl, shared by every mode.
-pub struct Coordinator {
+/// The state of one crawl, shared by every mode. `'h` is the life of the item callback
+/// ([`crate::Crawl::for_each`]), which may borrow from its caller's stack: every driver runs
+/// the crawl to its end inside one call, with scoped threads and runtimes.
+pub struct Coordinator<'h> {
     mode: Mode,
     frontier: Frontier,
     limiter: Limiter,
@@ -181,7 +183,7 @@ pub struct Coordinator {
     abandoned: u64,
     /// Pages an earlier run (`--state`) already finished.
     resumed: u64,
-    item_hook: Option<ItemHook>,
+    item_hook: Option<ItemHook<'h>>,
     cookies: Option<Jar>,
     /// `--sitemaps`: the seed origins whose sitemaps are still to be found (once their
     /// robots.txt says where), and how many sitemaps each origin has had admitted.
@@ -206,10 +208,10 @@ pub struct Coordinator {
     steering: Option<steer::Steering>,
 }
 
-impl Coordinator {
+impl<'h> Coordinator<'h> {
     /// A coordinator for `config`'s crawl (validated), with what an earlier run left restored
     /// and every unique seed admitted.
-    pub(crate) fn new(config: &Config, parts: Parts) -> Self {
+    pub(crate) fn new(config: &Config, parts: Parts<'h>) -> Self {
         let steering = steer::Steering::new(config);
         let mut frontier = Frontier::new(
             Arc::clone(&parts.scope),
@@ -645,6 +647,7 @@ impl Coordinator {
         if let Some(mut page) = page {
             self.frontier.count_known_links(page.links_known);
             self.frontier.count_links_over_limit(page.links_over_limit);
+            self.frontier.count_declined_links(page.links_declined);
             if record.status.is_some_and(|s| (200..300).contains(&s)) {
                 let links = std::mem::take(&mut page.links);
                 if self.shared.is_some() {

@@ -22,7 +22,7 @@ pub(super) enum Refused {
     Crawl,
 }
 
-impl Coordinator {
+impl Coordinator<'_> {
     /// A shared node's upkeep at each turn: the pages whose records were written since the
     /// last turn are finished in Redis, in one round trip, and its leases are renewed when
     /// due (while it works, and while a stop lets the pages in flight finish).

@@ -21,7 +21,7 @@ pub(super) struct Sitemaps {
     admitted: HashMap<Arc<str>, usize>,
 }
 
-impl Coordinator {
+impl Coordinator<'_> {
     /// `--sitemaps`: each seed origin's sitemaps are read once its robots.txt says where they
     /// are (or, without robots.txt, from `/sitemap.xml` at once).
     pub(super) fn start_sitemaps(&mut self, config: &Config) {

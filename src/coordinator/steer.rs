@@ -38,7 +38,7 @@ impl Steering {
     }
 }
 
-impl Coordinator {
+impl Coordinator<'_> {
     /// Pages this crawl may have in flight now: `-j auto`'s current limit, or no limit beyond
     /// the workers a driver runs.
     pub fn limit(&self) -> usize {

@@ -61,7 +61,11 @@ fn config(seeds: &[&str]) -> Config {
     config
 }
 
-fn coordinator(config: &Config, memory: &Memory, journal: Option<&std::path::Path>) -> Coordinator {
+fn coordinator(
+    config: &Config,
+    memory: &Memory,
+    journal: Option<&std::path::Path>,
+) -> Coordinator<'static> {
     let config = config.clone().validate().expect("valid config");
     let (journal, resume) = match journal {
         Some(dir) => {

@@ -63,6 +63,8 @@ pub struct Skipped {
     pub over_max_pages: u64,
     /// Links past the per-page cap ([`crate::extract::MAX_LINKS`]): counted, never offered.
     pub over_page_limit: u64,
+    /// Links the crawler found that a page's extractor left out of its `follow` list.
+    pub declined: u64,
 }
 
 impl Skipped {
@@ -226,6 +228,10 @@ impl Admission {
 
     pub(super) fn count_links_over_limit(&mut self, n: usize) {
         self.skipped.over_page_limit += n as u64;
+    }
+
+    pub(super) fn count_declined_links(&mut self, n: usize) {
+        self.skipped.declined += n as u64;
     }
 
     /// Admits the links of a page at `depth` at `depth + 1` now, or holds them (module doc).

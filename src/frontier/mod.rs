@@ -170,6 +170,11 @@ impl Frontier {
         self.admission.count_links_over_limit(n);
     }
 
+    /// Counts links a page's extractor declined to follow (the summary's own reason).
+    pub(crate) fn count_declined_links(&mut self, n: usize) {
+        self.admission.count_declined_links(n);
+    }
+
     /// Offers the links of a page at `depth`. They are admitted at `depth + 1` now if no
     /// shallower page is outstanding, or held until then (see the `admission` module).
     pub fn offer_links(&mut self, depth: u32, links: Vec<Url>) {

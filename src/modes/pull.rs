@@ -74,9 +74,9 @@ pub(crate) fn run(
 }
 
 /// A coordinator shared by worker threads.
-struct Shared<'c> {
+struct Shared<'c, 'h> {
     /// The coordinator is the crawl's single source of truth; every decision takes this lock.
-    coordinator: Mutex<&'c mut Coordinator>,
+    coordinator: Mutex<&'c mut Coordinator<'h>>,
     /// Signalled when a task completes: it may have queued work or finished the crawl.
     changed: Condvar,
     /// `-j auto`: signalled when the limit grows or the crawl ends, for threads past it.
@@ -85,8 +85,8 @@ struct Shared<'c> {
     over: AtomicBool,
 }
 
-impl<'c> Shared<'c> {
-    fn lock(&self) -> MutexGuard<'_, &'c mut Coordinator> {
+impl<'c, 'h> Shared<'c, 'h> {
+    fn lock(&self) -> MutexGuard<'_, &'c mut Coordinator<'h>> {
         // A panic is caught before it can poison the lock (see `work`), so this is a formality.
         self.coordinator
             .lock()
@@ -107,7 +107,7 @@ impl<'c> Shared<'c> {
 }
 
 /// Runs tasks on this thread, the `index`th, until the crawl is done.
-fn work(shared: &Shared<'_>, worker: &BlockingWorker, index: usize, cancel: &Cancel) {
+fn work(shared: &Shared<'_, '_>, worker: &BlockingWorker, index: usize, cancel: &Cancel) {
     let mut coordinator = shared.lock();
     loop {
         // Past the limit (`-j auto`), park until it grows past this thread or the crawl ends.

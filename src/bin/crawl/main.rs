@@ -102,7 +102,10 @@ fn main() -> ExitCode {
         eprintln!(
             "crawl: --demo: crawling the fixture site at {} (depth {}, mode {})",
             server.base_url(),
-            config.depth,
+            match config.depth {
+                crawl::UNLIMITED_DEPTH => "inf".to_string(),
+                depth => depth.to_string(),
+            },
             config.mode.name()
         );
     }
