@@ -1,11 +1,12 @@
 //! The command line: raw flags as clap parses them, and their single conversion into a
 //! [`Config`]. The rules are [`Config::validate`]'s, the same a library user's config passes;
-//! this module only names the flag when one fails ([`ArgsError`]).
+//! this module only names the flag when one fails ([`ArgsError`]). The same clap definitions
+//! give the shell completions and the man page ([`Command`]).
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use url::Url;
 
 use std::sync::Arc;
@@ -26,6 +27,9 @@ use crate::seeds::{self, SeedError};
 /// waiting on the rate limiter.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "crawl", version, about, long_about = None)]
+// A word after flags is a URLS_FILE, never a command; a URLs file named like a command is
+// reached as ./completions or after `--`.
+#[command(args_conflicts_with_subcommands = true, disable_help_subcommand = true)]
 #[command(after_help = "\
 Examples:
   crawl --demo                          crawl the built-in fixture site (no network needed)
@@ -245,6 +249,29 @@ pub struct Args {
     /// one, crawls it, and stops it. Records go to crawl-demo.jsonl unless -o is given.
     #[arg(long, conflicts_with = "urls_file")]
     pub demo: bool,
+
+    /// Instead of crawling: print shell completions or the man page.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// What `crawl` can print instead of crawling, generated from these same definitions.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Print the completion script for SHELL on standard output
+    ///
+    /// Save it where the shell looks for completions (README, "Shell completions and man
+    /// page"). To crawl a URLs file named `completions`, write `crawl ./completions`.
+    Completions {
+        /// The shell to complete crawl's flags in
+        #[arg(value_enum, value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) on standard output
+    ///
+    /// Save it as crawl.1 in a man1 directory of the man path (README, "Shell completions and
+    /// man page"). To crawl a URLs file named `man`, write `crawl ./man`.
+    Man,
 }
 
 /// The environment variable a `--frontier` URL without a password takes its password from.
@@ -630,6 +657,27 @@ mod tests {
     fn allowed_domains_are_normalised() {
         let c = config(&["--allow-domain", ".Example.COM"]).expect("valid");
         assert_eq!(c.allow_domains, ["example.com"]);
+    }
+
+    #[test]
+    fn a_command_word_is_a_command_only_when_it_comes_first() {
+        let parse = |args: &[&str]| {
+            Args::try_parse_from(std::iter::once("crawl").chain(args.iter().copied()))
+                .expect("clap accepts these")
+        };
+        assert!(matches!(parse(&["man"]).command, Some(Command::Man)));
+        assert!(matches!(
+            parse(&["completions", "zsh"]).command,
+            Some(Command::Completions {
+                shell: clap_complete::Shell::Zsh
+            })
+        ));
+        for args in [&["./man"][..], &["--", "man"][..], &["-d", "1", "man"][..]] {
+            let parsed = parse(args);
+            assert!(parsed.command.is_none(), "{args:?}");
+            let file = parsed.urls_file.expect("a URLs file");
+            assert_eq!(file.file_name().and_then(|f| f.to_str()), Some("man"));
+        }
     }
 
     #[test]

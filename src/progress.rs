@@ -1,4 +1,5 @@
-//! The live progress bar on standard error (the only `indicatif` user).
+//! The live progress bar on standard error (the only `indicatif` user): two lines that
+//! `layout` fits to the terminal's width, which indicatif draws and clears.
 //!
 //! It never starts a ticker thread: it redraws only when the coordinator reports progress, so
 //! the processes mode can fork with no extra thread alive. When disabled the bar is hidden
@@ -11,9 +12,10 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::config::ProgressMode;
 use crate::stats::Reading;
-use crate::verdict::judge;
 
-/// How often the message part (in flight, queued, time split) is rebuilt.
+mod layout;
+
+/// How often the display is rebuilt.
 const MESSAGE_EVERY: Duration = Duration::from_millis(100);
 
 /// The crawl's progress bar.
@@ -21,6 +23,8 @@ pub struct Progress {
     bar: ProgressBar,
     last_message: Option<Instant>,
     started: Instant,
+    /// The spinner's frame: one a redraw.
+    frame: usize,
 }
 
 /// What the bar shows at one moment.
@@ -50,16 +54,15 @@ impl Progress {
             return Progress::hidden();
         }
         let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
-        let style = ProgressStyle::with_template(
-            "{spinner} {elapsed_precise} [{bar:30}] {pos}/{len} pages {msg}",
-        )
-        .map(|s| s.progress_chars("=> "))
-        .unwrap_or_else(|_| ProgressStyle::default_bar());
+        // The whole display is the message, laid out by `layout` to the terminal's width.
+        let style =
+            ProgressStyle::with_template("{msg}").unwrap_or_else(|_| ProgressStyle::default_bar());
         bar.set_style(style);
         Progress {
             bar,
             last_message: None,
             started: Instant::now(),
+            frame: 0,
         }
     }
 
@@ -69,6 +72,7 @@ impl Progress {
             bar: ProgressBar::hidden(),
             last_message: None,
             started: Instant::now(),
+            frame: 0,
         }
     }
 
@@ -82,46 +86,20 @@ impl Progress {
         if self.bar.is_hidden() {
             return;
         }
-        match snap.crawl {
-            Some((records, outstanding)) => {
-                self.bar.set_length(records + outstanding);
-                self.bar.set_position(records);
-            }
-            None => {
-                self.bar
-                    .set_length(snap.done + (snap.in_flight + snap.queued) as u64);
-                self.bar.set_position(snap.done);
-            }
-        }
         let now = Instant::now();
         if self
             .last_message
             .is_none_or(|t| now.duration_since(t) >= MESSAGE_EVERY)
         {
             self.last_message = Some(now);
-            let s = snap.live.split;
-            let rate = snap.done as f64 / now.duration_since(self.started).as_secs_f64().max(1e-3);
-            let node = match snap.crawl {
-                Some(_) => format!("(whole crawl) | this node {} pages, ", snap.done),
-                None => String::new(),
+            self.frame = self.frame.wrapping_add(1);
+            let lines = layout::lines(snap, now.duration_since(self.started), self.frame);
+            // Read on every redraw, so a resized terminal still fits; 80 when unknown.
+            let width = match console::Term::stderr().size_checked() {
+                Some((_, cols)) if cols > 0 => usize::from(cols),
+                _ => 80,
             };
-            let in_flight = match &snap.auto {
-                Some((limit, Some(why))) => {
-                    format!("{} of {limit} (-j auto {why})", snap.in_flight)
-                }
-                Some((limit, None)) => format!("{} of {limit} (-j auto)", snap.in_flight),
-                None => snap.in_flight.to_string(),
-            };
-            self.bar.set_message(format!(
-                "{node}{rate:.0}/s | in flight {in_flight} | queued {} | {}: cpu {:.0}% | network {:.0}% parsing {:.0}% limiter {:.0}% idle {:.0}%",
-                snap.queued,
-                judge(&snap.live),
-                snap.live.cpu * 100.0,
-                s.network * 100.0,
-                s.parsing * 100.0,
-                s.rate_limit * 100.0,
-                s.idle * 100.0,
-            ));
+            self.bar.set_message(layout::fit(&lines, width));
         }
     }
 

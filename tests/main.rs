@@ -6,6 +6,7 @@ mod support;
 
 mod auto;
 mod cli;
+mod completions;
 mod crawl;
 mod examples;
 mod hostile;

@@ -3,12 +3,13 @@
 //! status ([`Exit`]). Everything it does is available to library users too.
 
 mod demo;
+mod generate;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 use crawl::StopSignal;
-use crawl::cli::Args;
+use crawl::cli::{Args, Command};
 
 /// Exit statuses, as documented in `--help`.
 enum Exit {
@@ -62,9 +63,29 @@ fn stop_crawl(args: &Args) -> ExitCode {
     }
 }
 
+/// `crawl completions SHELL` or `crawl man`: prints it instead of crawling.
+fn print(command: Command) -> ExitCode {
+    let printed = match command {
+        Command::Completions { shell } => generate::completions(shell),
+        Command::Man => generate::man(),
+    };
+    match printed {
+        Ok(()) => Exit::Ok.into(),
+        // A closed pipe (`crawl man | head`) is the reader's choice, not a failure.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Exit::Ok.into(),
+        Err(e) => {
+            eprintln!("crawl: cannot write to standard output: {e}");
+            Exit::Fatal.into()
+        }
+    }
+}
+
 fn main() -> ExitCode {
     // clap prints its own message and exits 2 for unknown or malformed flags.
     let args = Args::parse();
+    if let Some(command) = args.command.clone() {
+        return print(command);
+    }
     if args.stop_crawl {
         return stop_crawl(&args);
     }
