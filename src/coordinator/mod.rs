@@ -32,6 +32,7 @@ pub(crate) mod ledger;
 mod shared;
 mod sitemaps;
 mod steer;
+mod telemetry;
 #[cfg(test)]
 mod tests;
 
@@ -148,6 +149,8 @@ pub(crate) struct Parts {
     pub cookies: Option<Jar>,
     /// `--frontier`: the crawl's frontier in Redis, shared with other nodes.
     pub shared: Option<SharedFrontier>,
+    /// `--metrics`: where the live figures go.
+    pub metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 /// The state of one crawl, shared by every mode.
@@ -204,6 +207,8 @@ pub struct Coordinator {
     per_host_workers: Option<usize>,
     /// `-j auto`: the controller that sets [`Coordinator::limit`].
     steering: Option<steer::Steering>,
+    /// `--metrics`: where the live figures are published.
+    metrics: Option<telemetry::Publisher>,
 }
 
 impl Coordinator {
@@ -270,6 +275,7 @@ impl Coordinator {
             per_host_rate: config.per_host_rate,
             per_host_workers: config.per_host_workers,
             steering,
+            metrics: parts.metrics.map(telemetry::Publisher::new),
         };
         if config.sitemaps {
             coordinator.start_sitemaps(config);
@@ -394,6 +400,7 @@ impl Coordinator {
                 }
                 Pop::Blocked(job) => {
                     self.stats.robots_blocked += 1;
+                    self.log_blocked(&job);
                     let record = Record::blocked(&job);
                     self.emit(record, false, &job);
                 }
@@ -503,6 +510,7 @@ impl Coordinator {
         match outcome {
             Outcome::Done(result) => self.take_result(job, *result),
             Outcome::Lost { worker, why } => {
+                self.count_death();
                 if let Some(why) = why {
                     self.note(&format!(
                         "worker {worker} {why}; its page goes back in the queue"
@@ -528,6 +536,7 @@ impl Coordinator {
         }
         self.steer(now);
         self.show_progress();
+        self.publish_metrics();
     }
 
     fn take_result(&mut self, mut job: Job, result: TaskResult) {
@@ -545,6 +554,7 @@ impl Coordinator {
         }
         self.stats.parse_ms += result.parse_ms + result.cpu_wait_ms;
         self.observe(&result);
+        self.log_request(&job, &result);
 
         let (retryable, retry_after) = match &result.outcome {
             Ok(f) => (
@@ -562,7 +572,8 @@ impl Coordinator {
             // unreachable now.
             self.give_up_page(job, result, reason);
         } else if retries_left && gone.is_none() {
-            self.retry(job, retry_after);
+            let delay = self.retry(job.clone(), retry_after);
+            self.log_retry(&job, &result, delay);
         } else {
             match job.kind {
                 TaskKind::Robots => {
@@ -570,6 +581,7 @@ impl Coordinator {
                         Some(verdict) => verdict,
                         None => Verdict::from_outcome(&result.outcome, &self.agent),
                     };
+                    self.log_robots(&job, &result, &verdict);
                     let named = verdict.sitemaps();
                     self.frontier.set_robots(&job.origin, verdict);
                     self.discover_sitemaps(&job.origin, named);
@@ -597,7 +609,8 @@ impl Coordinator {
         self.stats.forget_worker(worker);
     }
 
-    fn retry(&mut self, job: Job, retry_after: Option<Duration>) {
+    /// Schedules `job` again after a backoff, and returns the backoff.
+    fn retry(&mut self, job: Job, retry_after: Option<Duration>) -> Duration {
         self.stats.retries += 1;
         let entropy = crate::normalize::fingerprint(&job.url)
             ^ u64::from(
@@ -609,6 +622,7 @@ impl Coordinator {
             ^ self.next_id;
         let delay = backoff(job.attempts, retry_after, entropy);
         self.frontier.retry_at(job, Instant::now() + delay);
+        delay
     }
 
     /// The record of `job`'s response (or failure), with the response for the caller to go on
@@ -625,6 +639,7 @@ impl Coordinator {
                 if let Some(location) = page.location.take() {
                     match redirect::check(job.redirects, MAX_REDIRECTS, &location, &self.scope) {
                         Ok(()) => {
+                            self.log_redirect(job, &location);
                             self.follow_redirect(job.clone(), location);
                             return None;
                         }
@@ -792,6 +807,7 @@ impl Coordinator {
             },
         );
         summary.shared = shared_report;
+        self.publish_final(&summary);
         Ok(summary)
     }
 }

@@ -88,6 +88,7 @@ fn coordinator(config: &Config, memory: &Memory, journal: Option<&std::path::Pat
             item_hook: None,
             cookies: None,
             shared: None,
+            metrics: None,
         },
     )
 }

@@ -3,6 +3,7 @@
 //! status ([`Exit`]). Everything it does is available to library users too.
 
 mod demo;
+mod logs;
 
 use std::process::ExitCode;
 
@@ -65,6 +66,10 @@ fn stop_crawl(args: &Args) -> ExitCode {
 fn main() -> ExitCode {
     // clap prints its own message and exits 2 for unknown or malformed flags.
     let args = Args::parse();
+    if let Err(e) = logs::install(args.verbose, args.log.as_deref(), args.log_format) {
+        eprintln!("crawl: {e:#}");
+        return Exit::Usage.into();
+    }
     if args.stop_crawl {
         return stop_crawl(&args);
     }
