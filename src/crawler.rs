@@ -225,6 +225,10 @@ fn run_with(config: Config, hook: Option<ItemHook>) -> Result<Summary, CrawlErro
     {
         // The final figures stay up for a scraper's next visit (Prometheus scrapes every
         // 15 s by default; a short crawl would end between two scrapes). A signal ends it.
+        eprintln!(
+            "crawl: finished; the final metrics stay up for {} s more (--metrics-linger; Ctrl-C ends it)",
+            config.metrics_linger.as_secs_f64()
+        );
         server.serve_until(
             metrics,
             shutdown.fd(),
