@@ -416,3 +416,27 @@ fn parse(answer: &str) -> BTreeMap<String, f64> {
     }
     samples
 }
+
+#[test]
+fn a_library_crawl_with_its_metrics_port_taken_is_a_config_error() {
+    let s = server();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let mut config = crawl::Config::new(vec![crawl::Url::parse(&s.url("/")).expect("url")]);
+    config.output = crawl::Output::Discard;
+    config.metrics = Some(taken.local_addr().expect("its address"));
+    match crawl::run(&config) {
+        Err(e @ crawl::CrawlError::Config(_)) => {
+            assert!(e.is_usage());
+            let crawl::CrawlError::Config(e) = e else {
+                unreachable!()
+            };
+            assert_eq!(e.setting, crawl::Setting::Metrics);
+            assert!(
+                e.to_string().starts_with("metrics: cannot listen on"),
+                "{e}"
+            );
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert_eq!(s.total_hits(), 0);
+}
