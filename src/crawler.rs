@@ -3,10 +3,9 @@
 //! [`run`] (and [`Crawl`], for a scraper with its own extractor) does the same five steps
 //! whoever calls it, the `crawl` binary or a library user:
 //! 1. validate the [`Config`] ([`Config::validate`]: a bad value is an error, never a panic or
-//!    a hang);
+//!    a hang), and listen for `--metrics` scrapes (a port in use is refused here);
 //! 2. take over SIGINT and SIGTERM for the crawl's duration ([`crate::shutdown`]);
-//! 3. open the journal (`--state`), the records' sink and the progress display, and listen
-//!    for `--metrics` scrapes;
+//! 3. open the journal (`--state`), the records' sink and the progress display;
 //! 4. build the [`Coordinator`] and hand it to the mode's driver ([`crate::modes`]);
 //! 5. flush, serve the final figures for `--metrics-linger`, and return the [`Summary`].
 
@@ -114,6 +113,20 @@ pub fn run(config: &Config) -> Result<Summary, CrawlError> {
 /// [`run`], handing each extracted item to `hook` as well.
 fn run_with(config: Config, hook: Option<ItemHook>) -> Result<Summary, CrawlError> {
     let mut config = config.validate()?;
+    // First of all, so a port in use is said before anything is written or taken over (and a
+    // crawl refused here does not stand in another crawl's way in this process).
+    let metrics = match config.metrics {
+        Some(addr) => {
+            let server = Server::bind(addr).map_err(|e| {
+                ConfigError::new(Setting::Metrics, format!("cannot listen on {addr}: {e}"))
+            })?;
+            // Said on standard error whatever the log level: with port 0 it is the only way
+            // to learn the port.
+            eprintln!("crawl: metrics on http://{}/metrics", server.addr());
+            Some((Arc::new(server), Arc::new(Metrics::new(config.mode))))
+        }
+        None => None,
+    };
     // Before the journal and the output, so a second crawl in this process is refused before
     // it touches either. It starts no thread, so the processes mode can still fork after it.
     let shutdown = Shutdown::install()?;
@@ -139,19 +152,6 @@ fn run_with(config: Config, hook: Option<ItemHook>) -> Result<Summary, CrawlErro
             let (shared, stored) = SharedFrontier::open(&config, &crawl)?;
             stored.adopt(&mut config);
             Some(shared)
-        }
-        None => None,
-    };
-    // Before the output too: a port in use is said before anything is written.
-    let metrics = match config.metrics {
-        Some(addr) => {
-            let server = Server::bind(addr).map_err(|e| {
-                ConfigError::new(Setting::Metrics, format!("cannot listen on {addr}: {e}"))
-            })?;
-            // Said on standard error whatever the log level: with port 0 it is the only way
-            // to learn the port.
-            eprintln!("crawl: metrics on http://{}/metrics", server.addr());
-            Some((Arc::new(server), Arc::new(Metrics::new(config.mode))))
         }
         None => None,
     };
