@@ -245,6 +245,35 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub summary_json: Option<PathBuf>,
 
+    /// Log more on standard error (or --log FILE): -v says retries, robots.txt decisions and
+    /// hosts given up; -vv also every request (URL, status, attempt, ms, worker); -vvv all.
+    /// RUST_LOG, when set, overrides (as in RUST_LOG=crawl=debug)
+    #[arg(short, long, action = clap::ArgAction::Count, help_heading = "Logs and metrics")]
+    pub verbose: u8,
+
+    /// Write the log to FILE (appended) instead of standard error
+    #[arg(long, value_name = "FILE", help_heading = "Logs and metrics")]
+    pub log: Option<PathBuf>,
+
+    /// The log's format: text (one line per event) or json (one JSON object per line)
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, help_heading = "Logs and metrics")]
+    pub log_format: LogFormat,
+
+    /// Serve the crawl's figures in the Prometheus text format at http://ADDR/metrics while it
+    /// runs, e.g. 127.0.0.1:9898 (port 0: a free port, printed on standard error)
+    #[arg(long, value_name = "ADDR", value_parser = parse_metrics_addr, help_heading = "Logs and metrics")]
+    pub metrics: Option<std::net::SocketAddr>,
+
+    /// With --metrics, go on serving the final figures for SECS seconds after the crawl ends,
+    /// so a Prometheus scraping every 15 s still sees them (Ctrl-C cuts it short)
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 0.0,
+        help_heading = "Logs and metrics"
+    )]
+    pub metrics_linger: f64,
+
     /// Crawl the built-in fixture site: starts the fixture-server program found next to this
     /// one, crawls it, and stops it. Records go to crawl-demo.jsonl unless -o is given.
     #[arg(long, conflicts_with = "urls_file")]
@@ -276,6 +305,29 @@ pub enum Command {
 
 /// The environment variable a `--frontier` URL without a password takes its password from.
 pub const PASSWORD_VAR: &str = "CRAWL_REDIS_PASSWORD";
+
+/// The values of `--log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// One line of text per event.
+    Text,
+    /// One JSON object per event and line, its fields at the top level.
+    Json,
+}
+
+/// `--metrics ADDR`: an IP address and port, or a host name that resolves here
+/// (`localhost:9898`).
+fn parse_metrics_addr(text: &str) -> Result<std::net::SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    let usage = || format!("not HOST:PORT (e.g. 127.0.0.1:9898, or port 0 for a free one): {text}");
+    if let Ok(addr) = text.parse() {
+        return Ok(addr);
+    }
+    text.to_socket_addrs()
+        .map_err(|_| usage())?
+        .next()
+        .ok_or_else(usage)
+}
 
 /// The values of `--format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -424,6 +476,7 @@ impl Args {
             Err(e) => (Vec::new(), Some(e)),
         };
         let (timeout_secs, grace_secs) = (self.timeout, self.grace);
+        let linger_secs = self.metrics_linger;
         let headers = headers(&self.headers)?;
         let proxy = match &self.proxy {
             Some(text) => Some(ProxyUrl::new(
@@ -493,10 +546,15 @@ impl Args {
             shared,
             extractor: (!fields.is_empty())
                 .then(|| Arc::new(Fields(fields)) as Arc<dyn PageExtractor>),
+            metrics: self.metrics,
+            metrics_linger: Duration::try_from_secs_f64(linger_secs).unwrap_or(Duration::MAX),
         };
         let checked = config.validate().map_err(|e| match e.setting {
             Setting::Timeout => ConfigError::timeout(timeout_secs),
             Setting::Grace => ConfigError::grace(grace_secs),
+            Setting::MetricsLinger if linger_secs.is_nan() || linger_secs < 0.0 => {
+                ConfigError::metrics_linger(linger_secs)
+            }
             _ => e,
         });
         // Report the first problem in the order the rules run, `--field` in its place.

@@ -3,20 +3,22 @@
 //! [`run`] (and [`Crawl`], for a scraper with its own extractor) does the same five steps
 //! whoever calls it, the `crawl` binary or a library user:
 //! 1. validate the [`Config`] ([`Config::validate`]: a bad value is an error, never a panic or
-//!    a hang);
+//!    a hang), and listen for `--metrics` scrapes (a port in use is refused here);
 //! 2. take over SIGINT and SIGTERM for the crawl's duration ([`crate::shutdown`]);
 //! 3. open the journal (`--state`), the records' sink and the progress display;
 //! 4. build the [`Coordinator`] and hand it to the mode's driver ([`crate::modes`]);
-//! 5. flush, and return the [`Summary`].
+//! 5. flush, serve the final figures for `--metrics-linger`, and return the [`Summary`].
 
 use std::sync::Arc;
 
-use crate::config::{Config, ConfigError, Dedupe, Format};
+use crate::config::{Config, ConfigError, Dedupe, Format, Mode, Setting};
 use crate::cookies::{CookieError, Jar};
 use crate::coordinator::items::{ItemError, ItemHook};
 use crate::coordinator::ledger::Ledger;
 use crate::coordinator::{Coordinator, CoordinatorError, Parts};
 use crate::journal::{self, Journal, JournalError};
+use crate::metrics::Metrics;
+use crate::metrics::serve::Server;
 use crate::modes::{self, DriverError, Setup};
 use crate::progress::Progress;
 use crate::record::Record;
@@ -111,6 +113,20 @@ pub fn run(config: &Config) -> Result<Summary, CrawlError> {
 /// [`run`], handing each extracted item to `hook` as well.
 fn run_with(config: Config, hook: Option<ItemHook<'_>>) -> Result<Summary, CrawlError> {
     let mut config = config.validate()?;
+    // First of all, so a port in use is said before anything is written or taken over (and a
+    // crawl refused here does not stand in another crawl's way in this process).
+    let metrics = match config.metrics {
+        Some(addr) => {
+            let server = Server::bind(addr).map_err(|e| {
+                ConfigError::new(Setting::Metrics, format!("cannot listen on {addr}: {e}"))
+            })?;
+            // Said on standard error whatever the log level: with port 0 it is the only way
+            // to learn the port.
+            eprintln!("crawl: metrics on http://{}/metrics", server.addr());
+            Some((Arc::new(server), Arc::new(Metrics::new(config.mode))))
+        }
+        None => None,
+    };
     // Before the journal and the output, so a second crawl in this process is refused before
     // it touches either. It starts no thread, so the processes mode can still fork after it.
     let shutdown = Shutdown::install()?;
@@ -167,15 +183,31 @@ fn run_with(config: Config, hook: Option<ItemHook<'_>>) -> Result<Summary, Crawl
             item_hook: hook,
             cookies,
             shared,
+            metrics: metrics.as_ref().map(|(_, m)| Arc::clone(m)),
         },
     );
+    // Processes mode answers scrapes from its own poll(2) loop: its coordinator forks, so it
+    // must not run a thread. The other modes serve from a thread of their own.
+    let background = match (&metrics, config.mode) {
+        (Some((server, metrics)), mode) if mode != Mode::Processes => Some(
+            server
+                .spawn(Arc::clone(metrics))
+                .map_err(DriverError::Runtime)?,
+        ),
+        _ => None,
+    };
     let setup = Setup {
         config: &config,
         scope,
         known,
         shutdown: &shutdown,
+        metrics: metrics.as_ref().map(|(server, m)| (&**server, &**m)),
     };
-    let ran = match modes::driver(config.mode)(&mut coordinator, &setup) {
+    let ran = modes::driver(config.mode)(&mut coordinator, &setup);
+    if let Some(background) = background {
+        background.stop();
+    }
+    let ran = match ran {
         Ok(ran) => ran,
         Err(e) => {
             // A shared crawl's finished pages are still sent and its unfinished leases given
@@ -188,6 +220,21 @@ fn run_with(config: Config, hook: Option<ItemHook<'_>>) -> Result<Summary, Crawl
     let mut summary = coordinator.finish()?;
     summary.ipc = ran.ipc;
     summary.interrupted = shutdown.requested();
+    if let Some((server, metrics)) = &metrics
+        && !config.metrics_linger.is_zero()
+    {
+        // The final figures stay up for a scraper's next visit (Prometheus scrapes every
+        // 15 s by default; a short crawl would end between two scrapes). A signal ends it.
+        eprintln!(
+            "crawl: finished; the final metrics stay up for {} s more (--metrics-linger; Ctrl-C ends it)",
+            config.metrics_linger.as_secs_f64()
+        );
+        server.serve_until(
+            metrics,
+            shutdown.fd(),
+            Some(std::time::Instant::now() + config.metrics_linger),
+        );
+    }
     Ok(summary)
 }
 

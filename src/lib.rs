@@ -55,7 +55,9 @@
 //! Input: [`config`] (the configuration and its rules), [`cli`] (flags to a config), `seeds`
 //! (the URLs file).
 //!
-//! Drivers, the only code that spawns anything: `modes` (one signature, one stop policy).
+//! Drivers, the only code that spawns anything: `modes` (one signature, one stop policy); and
+//! `--metrics`' listener (`metrics`), a thread of its own beside every driver but processes mode,
+//! whose `poll(2)` loop answers scrapes itself.
 //!
 //! The shared pipeline, no threads and no sockets but one:
 //! - `coordinator`: hands out tasks, takes back outcomes, decides retries and redirects, writes
@@ -68,7 +70,9 @@
 //!   socket (and a round trip the one blocking call) in this layer;
 //! - [`autoscale`]: `-j auto`, the limit on pages in flight that the crawl sets itself;
 //! - `record` and `sink` (the output), `journal` (`--state`), `stats`, `verdict`, `usage`,
-//!   `progress`, [`report`] (where the time went, live and at the end);
+//!   `progress`, [`report`] (where the time went, live and at the end), `metrics` (the same
+//!   figures for Prometheus, `--metrics`); the coordinator's log events go through `tracing`,
+//!   and the library never installs a subscriber (the binary does);
 //! - `shutdown` (SIGINT and SIGTERM as an orderly stop), `shared_set` (shared-memory dedupe).
 //!
 //! One task, the same code in every mode: `task` (the messages), `worker` (fetch, then
@@ -93,6 +97,7 @@ mod cookies;
 mod coordinator;
 pub mod frontier;
 mod journal;
+mod metrics;
 mod normalize;
 mod progress;
 pub mod ratelimit;
@@ -133,6 +138,7 @@ pub use config::{
 };
 pub use coordinator::items::ItemError;
 pub use crawler::{Crawl, CrawlError, run};
+pub use progress::suspend_bar;
 pub use record::Record;
 pub use report::Summary;
 pub use request::Request;

@@ -6,6 +6,7 @@
 //! rather than absent, so callers never branch on it.
 
 use std::io::IsTerminal;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -17,6 +18,22 @@ mod layout;
 
 /// How often the display is rebuilt.
 const MESSAGE_EVERY: Duration = Duration::from_millis(100);
+
+/// The visible bar of the crawl running in this process, if any, for [`suspend_bar`]: the
+/// binary's log writer lives outside the crawl, and must find the bar to write above it.
+static VISIBLE: Mutex<Option<ProgressBar>> = Mutex::new(None);
+
+/// Runs `write` with the crawl's progress bar (if one is drawn) cleared from the terminal, and
+/// redraws the bar after: how a log line reaches standard error without garbling the bar. A
+/// plain call when no bar is drawn. Not for use inside `write` itself.
+pub fn suspend_bar<R>(write: impl FnOnce() -> R) -> R {
+    // Cloned out (a handle), so the slot's lock is not held while the bar redraws.
+    let bar = VISIBLE.lock().ok().and_then(|slot| slot.clone());
+    match bar {
+        Some(bar) => bar.suspend(write),
+        None => write(),
+    }
+}
 
 /// The crawl's progress bar.
 pub struct Progress {
@@ -58,6 +75,9 @@ impl Progress {
         let style =
             ProgressStyle::with_template("{msg}").unwrap_or_else(|_| ProgressStyle::default_bar());
         bar.set_style(style);
+        if let Ok(mut slot) = VISIBLE.lock() {
+            *slot = Some(bar.clone());
+        }
         Progress {
             bar,
             last_message: None,
@@ -110,6 +130,9 @@ impl Progress {
 
     /// Removes the bar so the summary prints on a clean line.
     pub fn finish(&self) {
+        if let Ok(mut slot) = VISIBLE.lock() {
+            *slot = None;
+        }
         self.bar.finish_and_clear();
     }
 }

@@ -44,7 +44,8 @@ fn long_flags_of_help() -> Vec<String> {
         .filter_map(|l| {
             l.split([' ', ','])
                 .find(|w| w.starts_with("--"))
-                .map(str::to_string)
+                // A flag that counts (`-v, --verbose...`) is listed with an ellipsis.
+                .map(|w| w.trim_end_matches("...").to_string())
         })
         .collect();
     flags.dedup();

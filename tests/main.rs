@@ -12,6 +12,7 @@ mod examples;
 mod hostile;
 mod interrupt;
 mod library;
+mod obs;
 mod politeness;
 mod processes;
 mod resume;

@@ -365,6 +365,15 @@ pub struct Config {
     /// Runs on every 2xx HTML page and adds its item to the record (`--field`, or your own
     /// through [`crate::Crawl`]). Default `None`.
     pub extractor: Option<Arc<dyn PageExtractor>>,
+    /// Serve the crawl's figures in the Prometheus text format at `http://ADDR/metrics` while
+    /// it runs (`--metrics`; port 0 picks a free port, and the crawl says which on standard
+    /// error). An address that cannot be listened on is refused before the crawl starts.
+    /// Default `None`.
+    pub metrics: Option<std::net::SocketAddr>,
+    /// With [`Config::metrics`], how long to go on serving the final figures after the crawl
+    /// ends, so a scraper sees them (`--metrics-linger`, in seconds; Ctrl-C cuts it short).
+    /// At most [`MAX_GRACE`]; default 0.
+    pub metrics_linger: Duration,
 }
 
 impl Config {
@@ -403,6 +412,8 @@ impl Config {
             state: None,
             shared: None,
             extractor: None,
+            metrics: None,
+            metrics_linger: Duration::ZERO,
         }
     }
 }
@@ -483,6 +494,10 @@ pub enum Setting {
     CrawlId,
     /// [`Config::shared`]'s lease; `--lease`.
     Lease,
+    /// [`Config::metrics`]; `--metrics`.
+    Metrics,
+    /// [`Config::metrics_linger`]; `--metrics-linger`.
+    MetricsLinger,
 }
 
 impl Setting {
@@ -510,6 +525,8 @@ impl Setting {
             Setting::Frontier => "shared.url",
             Setting::CrawlId => "shared.crawl_id",
             Setting::Lease => "shared.lease",
+            Setting::Metrics => "metrics",
+            Setting::MetricsLinger => "metrics_linger",
         }
     }
 
@@ -537,6 +554,8 @@ impl Setting {
             Setting::Frontier => "--frontier",
             Setting::CrawlId => "--crawl-id",
             Setting::Lease => "--lease",
+            Setting::Metrics => "--metrics",
+            Setting::MetricsLinger => "--metrics-linger",
         }
     }
 }
@@ -579,6 +598,14 @@ impl ConfigError {
     pub fn grace(secs: f64) -> Self {
         ConfigError::new(
             Setting::Grace,
+            format!("must be a number of seconds from 0 to 3600, got {secs}"),
+        )
+    }
+
+    /// [`Setting::MetricsLinger`] out of range, with the seconds the user gave.
+    pub fn metrics_linger(secs: f64) -> Self {
+        ConfigError::new(
+            Setting::MetricsLinger,
             format!("must be a number of seconds from 0 to 3600, got {secs}"),
         )
     }
@@ -630,6 +657,17 @@ impl Config {
         }
         if self.grace > MAX_GRACE {
             return Err(ConfigError::grace(self.grace.as_secs_f64()));
+        }
+        if self.metrics_linger > MAX_GRACE {
+            return Err(ConfigError::metrics_linger(
+                self.metrics_linger.as_secs_f64(),
+            ));
+        }
+        if self.metrics.is_none() && !self.metrics_linger.is_zero() {
+            return Err(ConfigError::new(
+                Setting::MetricsLinger,
+                "needs metrics to serve (--metrics ADDR)",
+            ));
         }
         if self.mode != Mode::Processes {
             if self.fork_per_page {

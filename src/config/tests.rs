@@ -20,7 +20,7 @@ fn the_defaults_are_valid() {
 #[test]
 fn every_rule_names_its_setting() {
     type Change = fn(&mut Config);
-    let cases: [(Change, Setting); 21] = [
+    let cases: [(Change, Setting); 23] = [
         (|c| c.seeds.clear(), Setting::Seeds),
         (
             |c| c.seeds = vec![Url::parse("ftp://a.test/").expect("url")],
@@ -72,6 +72,18 @@ fn every_rule_names_its_setting() {
             Setting::Proxy,
         ),
         (|c| c.grace = Duration::from_secs(4000), Setting::Grace),
+        (
+            |c| {
+                c.metrics = Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
+                c.metrics_linger = Duration::from_secs(4000);
+            },
+            Setting::MetricsLinger,
+        ),
+        // Lingering with nothing to serve is a mistake, not a pause.
+        (
+            |c| c.metrics_linger = Duration::from_secs(5),
+            Setting::MetricsLinger,
+        ),
     ];
     for (change, setting) in cases {
         let err = refused(change);

@@ -60,6 +60,7 @@ impl Coordinator<'_> {
                 self.frontier.host_answered(&job.origin);
                 if let (429 | 503, Some(ms)) = (page.status, page.retry_after_ms) {
                     let pause = Duration::from_millis(ms).min(MAX_RETRY_AFTER);
+                    self.log_hold(job, page.status, pause);
                     self.frontier.hold(&job.origin, Instant::now() + pause);
                     self.stats.server_holds += 1;
                     self.share_hold(&job.origin, pause);
@@ -78,6 +79,7 @@ impl Coordinator<'_> {
                 }
                 if let Some(reason) = gone {
                     self.stats.hosts_given_up += 1;
+                    self.log_host_gone(job, &reason);
                     self.note(&format!(
                         "giving up {}: {reason}; its remaining pages are recorded as unreachable",
                         job.origin

@@ -32,6 +32,7 @@ pub(crate) mod ledger;
 mod shared;
 mod sitemaps;
 mod steer;
+mod telemetry;
 #[cfg(test)]
 mod tests;
 
@@ -148,6 +149,8 @@ pub(crate) struct Parts<'h> {
     pub cookies: Option<Jar>,
     /// `--frontier`: the crawl's frontier in Redis, shared with other nodes.
     pub shared: Option<SharedFrontier>,
+    /// `--metrics`: where the live figures go.
+    pub metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 /// The state of one crawl, shared by every mode. `'h` is the life of the item callback
@@ -206,6 +209,8 @@ pub struct Coordinator<'h> {
     per_host_workers: Option<usize>,
     /// `-j auto`: the controller that sets [`Coordinator::limit`].
     steering: Option<steer::Steering>,
+    /// `--metrics`: where the live figures are published.
+    metrics: Option<telemetry::Publisher>,
 }
 
 impl<'h> Coordinator<'h> {
@@ -272,6 +277,7 @@ impl<'h> Coordinator<'h> {
             per_host_rate: config.per_host_rate,
             per_host_workers: config.per_host_workers,
             steering,
+            metrics: parts.metrics.map(telemetry::Publisher::new),
         };
         if config.sitemaps {
             coordinator.start_sitemaps(config);
@@ -396,6 +402,7 @@ impl<'h> Coordinator<'h> {
                 }
                 Pop::Blocked(job) => {
                     self.stats.robots_blocked += 1;
+                    self.log_blocked(&job);
                     let record = Record::blocked(&job);
                     self.emit(record, false, &job);
                 }
@@ -505,6 +512,7 @@ impl<'h> Coordinator<'h> {
         match outcome {
             Outcome::Done(result) => self.take_result(job, *result),
             Outcome::Lost { worker, why } => {
+                self.count_death();
                 if let Some(why) = why {
                     self.note(&format!(
                         "worker {worker} {why}; its page goes back in the queue"
@@ -530,6 +538,7 @@ impl<'h> Coordinator<'h> {
         }
         self.steer(now);
         self.show_progress();
+        self.publish_metrics();
     }
 
     fn take_result(&mut self, mut job: Job, result: TaskResult) {
@@ -547,6 +556,7 @@ impl<'h> Coordinator<'h> {
         }
         self.stats.parse_ms += result.parse_ms + result.cpu_wait_ms;
         self.observe(&result);
+        self.log_request(&job, &result);
 
         let (retryable, retry_after) = match &result.outcome {
             Ok(f) => (
@@ -564,7 +574,8 @@ impl<'h> Coordinator<'h> {
             // unreachable now.
             self.give_up_page(job, result, reason);
         } else if retries_left && gone.is_none() {
-            self.retry(job, retry_after);
+            let delay = self.retry(job.clone(), retry_after);
+            self.log_retry(&job, &result, delay);
         } else {
             match job.kind {
                 TaskKind::Robots => {
@@ -572,6 +583,7 @@ impl<'h> Coordinator<'h> {
                         Some(verdict) => verdict,
                         None => Verdict::from_outcome(&result.outcome, &self.agent),
                     };
+                    self.log_robots(&job, &result, &verdict);
                     let named = verdict.sitemaps();
                     self.frontier.set_robots(&job.origin, verdict);
                     self.discover_sitemaps(&job.origin, named);
@@ -599,7 +611,8 @@ impl<'h> Coordinator<'h> {
         self.stats.forget_worker(worker);
     }
 
-    fn retry(&mut self, job: Job, retry_after: Option<Duration>) {
+    /// Schedules `job` again after a backoff, and returns the backoff.
+    fn retry(&mut self, job: Job, retry_after: Option<Duration>) -> Duration {
         self.stats.retries += 1;
         let entropy = crate::normalize::fingerprint(&job.url)
             ^ u64::from(
@@ -611,6 +624,7 @@ impl<'h> Coordinator<'h> {
             ^ self.next_id;
         let delay = backoff(job.attempts, retry_after, entropy);
         self.frontier.retry_at(job, Instant::now() + delay);
+        delay
     }
 
     /// The record of `job`'s response (or failure), with the response for the caller to go on
@@ -627,6 +641,7 @@ impl<'h> Coordinator<'h> {
                 if let Some(location) = page.location.take() {
                     match redirect::check(job.redirects, MAX_REDIRECTS, &location, &self.scope) {
                         Ok(()) => {
+                            self.log_redirect(job, &location);
                             self.follow_redirect(job.clone(), location);
                             return None;
                         }
@@ -795,6 +810,7 @@ impl<'h> Coordinator<'h> {
             },
         );
         summary.shared = shared_report;
+        self.publish_final(&summary);
         Ok(summary)
     }
 }

@@ -92,6 +92,7 @@ fn coordinator(
             item_hook: None,
             cookies: None,
             shared: None,
+            metrics: None,
         },
     )
 }

@@ -276,6 +276,12 @@ impl Frontier {
         self.queues.crawl_delays()
     }
 
+    /// How long each origin has been held back by politeness (Crawl-delay, Retry-After,
+    /// `--per-host-rate`) so far; only origins that waited at all.
+    pub(crate) fn host_waits(&self) -> impl Iterator<Item = (&str, std::time::Duration)> {
+        self.queues.host_waits()
+    }
+
     /// Jobs waiting to be handed out (queued, parked on robots.txt, or backing off).
     pub fn queued(&self) -> usize {
         self.queues.queued()

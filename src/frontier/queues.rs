@@ -22,7 +22,7 @@ use std::borrow::Cow;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use url::Url;
 
@@ -178,6 +178,9 @@ pub(super) struct Queues {
     per_host: Option<usize>,
     queued: usize,
     seq: u64,
+    /// How long each origin that ever waited has been held back (Crawl-delay, Retry-After,
+    /// the per-host rate), summed at each wait's start: `--metrics`' per-host waits.
+    waits: HashMap<Arc<str>, Duration>,
 }
 
 impl Queues {
@@ -191,10 +194,18 @@ impl Queues {
             per_host: None,
             queued: 0,
             seq: 0,
+            waits: HashMap::new(),
         }
     }
 
     /// Caps the pages of one origin in flight at once (`None`: no cap).
+    /// How long each origin has waited on politeness so far (see `waits`).
+    pub(super) fn host_waits(&self) -> impl Iterator<Item = (&str, Duration)> {
+        self.waits
+            .iter()
+            .map(|(origin, waited)| (&**origin, *waited))
+    }
+
     pub(super) fn limit_per_host(&mut self, cap: Option<usize>) {
         self.per_host = cap;
     }
@@ -501,6 +512,8 @@ impl Queues {
                         let robots = Job::robots(&front.fetch_url, &key);
                         if let Err(at) = limiter.take_host(&key) {
                             self.seq += 1;
+                            *self.waits.entry(Arc::clone(&key)).or_default() +=
+                                at.saturating_duration_since(now);
                             self.waiting.push(Reverse((at, self.seq, key)));
                             continue;
                         }
@@ -532,12 +545,16 @@ impl Queues {
                 }
                 Err(NotNow::Until(at)) => {
                     self.seq += 1;
+                    *self.waits.entry(Arc::clone(&key)).or_default() +=
+                        at.saturating_duration_since(now);
                     self.waiting.push(Reverse((at, self.seq, key)));
                     continue;
                 }
             }
             if let Err(at) = limiter.take_host(&key) {
                 self.seq += 1;
+                *self.waits.entry(Arc::clone(&key)).or_default() +=
+                    at.saturating_duration_since(now);
                 self.waiting.push(Reverse((at, self.seq, key)));
                 continue;
             }

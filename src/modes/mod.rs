@@ -27,6 +27,8 @@ use std::time::Instant;
 
 use crate::config::{Config, Mode};
 use crate::coordinator::{Coordinator, Next};
+use crate::metrics::Metrics;
+use crate::metrics::serve::Server;
 use crate::report::Ipc;
 use crate::scope::Scope;
 use crate::shared_set::SharedSet;
@@ -44,6 +46,9 @@ pub(crate) struct Setup<'a> {
     pub known: Option<Arc<SharedSet>>,
     /// Signals, for the stop policy.
     pub shutdown: &'a Shutdown,
+    /// `--metrics`: the listener and what it serves, for a driver that answers scrapes itself
+    /// (processes mode; the others have a server thread).
+    pub metrics: Option<(&'a Server, &'a Metrics)>,
 }
 
 /// What a driver reports besides what the coordinator saw.

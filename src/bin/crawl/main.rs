@@ -4,6 +4,7 @@
 
 mod demo;
 mod generate;
+mod logs;
 
 use std::process::ExitCode;
 
@@ -85,6 +86,10 @@ fn main() -> ExitCode {
     let args = Args::parse();
     if let Some(command) = args.command.clone() {
         return print(command);
+    }
+    if let Err(e) = logs::install(args.verbose, args.log.as_deref(), args.log_format) {
+        eprintln!("crawl: {e:#}");
+        return Exit::Usage.into();
     }
     if args.stop_crawl {
         return stop_crawl(&args);

@@ -11,6 +11,10 @@
 //! multi-threaded program. (A fork server forked at start-up, like Python's `forkserver`, would
 //! also work; it buys nothing here, because our coordinator can stay single-threaded.)
 //!
+//! `--metrics` is served from the same loop: the listener is one more descriptor in the
+//! `poll(2)` set, and a waiting scrape is answered there ([`Server::answer_waiting`]), never
+//! from a thread.
+//!
 //! ## Sharing costs
 //! Workers share nothing with the coordinator but a socket each: tasks go out and results come
 //! back as length-prefixed JSON ([`wire`]). Every byte and microsecond of that is counted and
@@ -45,6 +49,8 @@ use super::{DriverError, Filled, Ran, Setup, fill};
 use crate::config::Config;
 use crate::coordinator::{Coordinator, Outcome};
 use crate::fetch::Fetcher;
+use crate::metrics::Metrics;
+use crate::metrics::serve::Server;
 use crate::report::Ipc;
 use crate::shared_set::SharedSet;
 use crate::shutdown::Shutdown;
@@ -69,6 +75,8 @@ struct Pool<'a> {
     slots: Vec<Option<Worker>>,
     ipc: Ipc,
     buf: Vec<u8>,
+    /// `--metrics`: the listener answered from this loop.
+    metrics: Option<(&'a Server, &'a Metrics)>,
 }
 
 /// How records and statistics name the worker process `pid`: the same value the worker
@@ -99,6 +107,7 @@ pub(crate) fn run(coordinator: &mut Coordinator, setup: &Setup<'_>) -> Result<Ra
         slots: (0..config.workers).map(|_| None).collect(),
         ipc: Ipc::default(),
         buf: Vec::with_capacity(4096),
+        metrics: setup.metrics,
     };
     if !config.fork_per_page {
         // Prefork the pool so start-up cost is paid once, before the crawl clock matters
@@ -325,16 +334,22 @@ impl Pool<'_> {
             .map(|w| PollFd::new(w.stream.as_fd(), PollFlags::POLLIN))
             .collect();
         fds.push(PollFd::new(shutdown.fd(), PollFlags::POLLIN));
+        if let Some((server, _)) = self.metrics {
+            fds.push(PollFd::new(server.fd(), PollFlags::POLLIN));
+        }
         match poll(&mut fds, timeout) {
             Ok(_) => {}
             Err(nix::errno::Errno::EINTR) => return Ok(Vec::new()),
             Err(e) => return Err(DriverError::Runtime(e.into())),
         }
-        if fds
-            .last()
-            .and_then(PollFd::revents)
-            .is_some_and(|r| !r.is_empty())
+        let readable =
+            |fd: Option<&PollFd>| fd.and_then(PollFd::revents).is_some_and(|r| !r.is_empty());
+        if let Some((server, metrics)) = self.metrics
+            && readable(fds.get(live.len() + 1))
         {
+            server.answer_waiting(metrics);
+        }
+        if readable(fds.get(live.len())) {
             // Empty the pipe, or every later poll would return at once and this loop would
             // spin through the grace period.
             shutdown.wait(Some(std::time::Duration::ZERO));
