@@ -22,6 +22,8 @@ use super::Metrics;
 const CLIENT_TIMEOUT: Duration = Duration::from_millis(500);
 /// The longest request head read; a scrape's is a few hundred bytes.
 const MAX_HEAD: usize = 8 * 1024;
+/// The pause after a failed accept other than a client gone (see [`Server::answer_waiting`]).
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(10);
 /// Connections answered per turn of processes mode's loop, so scrapes cannot starve it.
 const PER_TURN: usize = 4;
 
@@ -55,9 +57,16 @@ impl Server {
         for _ in 0..PER_TURN {
             match self.listener.accept() {
                 Ok((stream, _)) => serve_one(stream, metrics),
-                // WouldBlock: none left. Anything else (a client gone before accept) is that
-                // client's problem, not the crawl's.
-                Err(_) => return,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                // A client gone before accept is that client's problem, not the crawl's. But
+                // out of descriptors (EMFILE) the listener stays readable: pause a moment, so
+                // the loop that polls it does not spin on a CPU the crawl needs.
+                Err(e) => {
+                    if e.kind() != io::ErrorKind::ConnectionAborted {
+                        std::thread::sleep(ACCEPT_BACKOFF);
+                    }
+                    return;
+                }
             }
         }
     }
