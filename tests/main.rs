@@ -18,3 +18,4 @@ mod scrape;
 mod sessions;
 mod shared;
 mod validation;
+mod warc;

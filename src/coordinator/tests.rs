@@ -81,7 +81,7 @@ fn coordinator(config: &Config, memory: &Memory, journal: Option<&std::path::Pat
         &config,
         Parts {
             scope: Arc::new(Scope::new(&config.seeds, &config.allow_domains)),
-            ledger: Ledger::new(sink, journal),
+            ledger: Ledger::new(sink, journal, None),
             progress: Progress::hidden(),
             resume,
             known: None,
@@ -119,6 +119,7 @@ fn done(fetched: Fetched) -> Outcome {
         worker_cpu_ms: None,
         worker_peak_rss_kb: None,
         outcome: Ok(fetched),
+        captures: Vec::new(),
     }
     .into()
 }
