@@ -486,10 +486,7 @@ impl Sent {
             Some(query) => format!("{}?{query}", self.url.path()),
             None => self.url.path().to_owned(),
         };
-        let version = match version {
-            http::Version::HTTP_10 => "HTTP/1.0",
-            _ => "HTTP/1.1",
-        };
+        let version = http1_version(version);
         let mut out = format!("{} {target} {version}\r\n", self.method).into_bytes();
         let mut line = |name: &str, value: &[u8]| {
             out.extend_from_slice(name.as_bytes());
@@ -551,13 +548,7 @@ fn response_head(
     status: reqwest::StatusCode,
     headers: &http::HeaderMap,
 ) -> Vec<u8> {
-    let version = match version {
-        http::Version::HTTP_09 => "HTTP/0.9",
-        http::Version::HTTP_10 => "HTTP/1.0",
-        http::Version::HTTP_2 => "HTTP/2",
-        http::Version::HTTP_3 => "HTTP/3",
-        _ => "HTTP/1.1",
-    };
+    let version = http1_version(version);
     let reason = status.canonical_reason().unwrap_or("");
     let mut out = format!("{version} {} {reason}\r\n", status.as_str()).into_bytes();
     for (name, value) in headers {
@@ -571,6 +562,16 @@ fn response_head(
     }
     out.extend_from_slice(b"\r\n");
     out
+}
+
+/// The version an archived message declares. `application/http` records hold HTTP/1.x
+/// messages, which is what replay tools parse, so an HTTP/2 exchange is written in HTTP/1.1
+/// form (its headers are the same fields; only the framing differs).
+fn http1_version(version: http::Version) -> &'static str {
+    match version {
+        http::Version::HTTP_10 => "HTTP/1.0",
+        _ => "HTTP/1.1",
+    }
 }
 
 /// A body that does not decode as the encoding it claims: the same bytes would come again.

@@ -64,6 +64,14 @@ impl WarcWriter {
                 index += 1;
             }
         }
+        if !append {
+            // A fresh archive replaces an earlier run's whole, as `-o` replaces its file: its
+            // rotated files go too, or a later resume would take the last of them for ours.
+            let mut stale = 1;
+            while std::fs::remove_file(name(&stem, stale)).is_ok() {
+                stale += 1;
+            }
+        }
         let path = PathBuf::from(name(&stem, index));
         let existing = append && path.exists();
         let err = |what, source| WarcError {
@@ -278,5 +286,10 @@ mod tests {
         assert_eq!(members(&dir.join("a-00001.warc.gz")), 3);
         assert_eq!(members(&dir.join("a-00002.warc.gz")), 3);
         assert!(!dir.join("a-00003.warc.gz").exists());
+        // A fresh archive of the same name replaces all of it.
+        let mut writer = WarcWriter::open(&config, false, String::new()).expect("reopen");
+        writer.sync().expect("sync");
+        assert_eq!(members(&path), 1);
+        assert!(!dir.join("a-00001.warc.gz").exists());
     }
 }
