@@ -68,7 +68,8 @@
 //!   socket (and a round trip the one blocking call) in this layer;
 //! - [`autoscale`]: `-j auto`, the limit on pages in flight that the crawl sets itself;
 //! - `record` and `sink` (the output), `warc` (`--warc`: the archive of every request and
-//!   response), `journal` (`--state`), `stats`, `verdict`, `usage`,
+//!   response; the worker packs each exchange's records with it, the ledger owns its one
+//!   writer), `journal` (`--state`), `stats`, `verdict`, `usage`,
 //!   `progress`, [`report`] (where the time went, live and at the end);
 //! - `shutdown` (SIGINT and SIGTERM as an orderly stop), `shared_set` (shared-memory dedupe).
 //!

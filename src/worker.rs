@@ -270,6 +270,8 @@ impl Downloaded {
             fetch_ms,
             captures,
         } = self;
+        // Packed here, in the CPU half, so that every worker shares the compressing.
+        let archived = captures.iter().map(crate::warc::pack).collect();
         let mut streamed_ms = 0.0;
         let outcome = result.map(|mut r| {
             let mut fetched = Fetched {
@@ -360,7 +362,7 @@ impl Downloaded {
             worker_cpu_ms: None,
             worker_peak_rss_kb: None,
             outcome,
-            captures,
+            archived,
         }
     }
 }

@@ -15,7 +15,7 @@ use crate::journal::{Journal, JournalError};
 use crate::normalize::fingerprint;
 use crate::record::Record;
 use crate::sink::Sink;
-use crate::task::Capture;
+use crate::task::Archived;
 use crate::warc::{WarcError, WarcWriter};
 
 /// Writing the records or the journal failed: the crawl cannot go on without losing work.
@@ -54,15 +54,15 @@ impl Ledger {
         }
     }
 
-    /// Archives `captures` (`--warc`; nothing without it). Called as each task's result
-    /// comes back, before its record, so a record the journal calls written never has its
-    /// exchanges missing from the archive.
-    pub(crate) fn archive(&mut self, captures: &[Capture]) -> Result<(), LedgerError> {
+    /// Archives a task's exchanges (`--warc`; nothing without it). Called as each task's
+    /// result comes back, before its record, so a record the journal calls written never has
+    /// its exchanges missing from the archive.
+    pub(crate) fn archive(&mut self, archived: &[Archived]) -> Result<(), LedgerError> {
         let Some(warc) = self.warc.as_mut() else {
             return Ok(());
         };
-        for capture in captures {
-            warc.write(capture).map_err(|source| WarcError {
+        for exchange in archived {
+            warc.write(exchange).map_err(|source| WarcError {
                 what: "cannot write",
                 path: warc.path().to_owned(),
                 source,

@@ -479,10 +479,10 @@ impl Coordinator {
         // `--warc`: every exchange that got a response is archived, whatever the crawl makes
         // of it (a retry, a redirect to follow, robots.txt, a login).
         if let Outcome::Done(result) = &mut outcome
-            && !result.captures.is_empty()
+            && !result.archived.is_empty()
         {
-            let captures = std::mem::take(&mut result.captures);
-            if let Err(e) = self.ledger.archive(&captures)
+            let archived = std::mem::take(&mut result.archived);
+            if let Err(e) = self.ledger.archive(&archived)
                 && self.fatal.is_none()
             {
                 self.fatal = Some(e.into());

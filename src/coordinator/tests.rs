@@ -119,7 +119,7 @@ fn done(fetched: Fetched) -> Outcome {
         worker_cpu_ms: None,
         worker_peak_rss_kb: None,
         outcome: Ok(fetched),
-        captures: Vec::new(),
+        archived: Vec::new(),
     }
     .into()
 }

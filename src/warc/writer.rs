@@ -11,11 +11,8 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use flate2::Compression;
-use flate2::write::GzEncoder;
-
 use crate::config::WarcConfig;
-use crate::task::Capture;
+use crate::task::Archived;
 
 /// The archive could not be opened, scanned or written.
 #[derive(Debug, thiserror::Error)]
@@ -114,15 +111,14 @@ impl WarcWriter {
         &self.path
     }
 
-    /// Writes one capture's `request` and `response` records (into the same file: a
-    /// rotation happens before a pair, never inside one).
-    pub fn write(&mut self, capture: &Capture) -> io::Result<()> {
+    /// Writes one exchange's `request` and `response` records, packed by its worker (into
+    /// the same file: a rotation happens before a pair, never inside one).
+    pub fn write(&mut self, exchange: &Archived) -> io::Result<()> {
         if !self.fresh && self.max_size.is_some_and(|max| self.size >= max) {
             self.rotate()?;
         }
-        for record in super::exchange(capture) {
-            self.member(&record)?;
-        }
+        self.out.write_all(&exchange.0)?;
+        self.size += exchange.0.len() as u64;
         self.fresh = false;
         Ok(())
     }
@@ -154,18 +150,7 @@ impl WarcWriter {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let record = super::warcinfo(&filename, &self.info);
-        self.member(&record)
-    }
-
-    /// Writes `record` as one gzip member.
-    fn member(&mut self, record: &[u8]) -> io::Result<()> {
-        let mut gz = GzEncoder::new(
-            Vec::with_capacity(record.len() / 3 + 64),
-            Compression::default(),
-        );
-        gz.write_all(record)?;
-        let member = gz.finish()?;
+        let member = super::warcinfo(&filename, &self.info)?;
         self.out.write_all(&member)?;
         self.size += member.len() as u64;
         Ok(())
@@ -208,6 +193,7 @@ pub fn whole_records(file: &mut File) -> io::Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::task::Capture;
     use std::time::UNIX_EPOCH;
 
     fn capture(n: usize) -> Capture {
@@ -220,6 +206,10 @@ mod tests {
             body: vec![b'x'; n],
             truncated: false,
         }
+    }
+
+    fn packed(n: usize) -> Archived {
+        crate::warc::pack(&capture(n))
     }
 
     fn temp(name: &str) -> PathBuf {
@@ -252,8 +242,8 @@ mod tests {
             max_size: None,
         };
         let mut writer = WarcWriter::open(&config, false, "a: b\r\n".into()).expect("open");
-        writer.write(&capture(100)).expect("write");
-        writer.write(&capture(200)).expect("write");
+        writer.write(&packed(100)).expect("write");
+        writer.write(&packed(200)).expect("write");
         writer.sync().expect("sync");
         drop(writer);
         assert_eq!(members(&path), 5);
@@ -263,7 +253,7 @@ mod tests {
         file.set_len(len - 20).expect("cut");
         drop(file);
         let mut writer = WarcWriter::open(&config, true, "a: b\r\n".into()).expect("reopen");
-        writer.write(&capture(300)).expect("write");
+        writer.write(&packed(300)).expect("write");
         writer.sync().expect("sync");
         // 4 whole members kept, a new warcinfo, then a request and a response.
         assert_eq!(members(&path), 7);
@@ -278,7 +268,7 @@ mod tests {
         };
         let mut writer = WarcWriter::open(&config, false, String::new()).expect("open");
         for n in 0..3 {
-            writer.write(&capture(n)).expect("write");
+            writer.write(&packed(n)).expect("write");
         }
         writer.sync().expect("sync");
         let dir = path.parent().expect("dir");

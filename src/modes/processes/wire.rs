@@ -14,8 +14,9 @@ use serde::{Deserialize, Serialize};
 use crate::task::TaskResult;
 
 /// Largest message accepted; a robots.txt body (512 KiB as JSON numbers) fits many times over,
-/// and so does a `--warc` capture's raw body (base64, a third over its size) at the most
-/// `--max-bytes` the processes mode allows with `--warc` ([`crate::config::MAX_WARC_BYTES`]).
+/// and so do a `--warc` exchange's records (gzip-compressed, base64: at worst a third over the
+/// raw body) at the most `--max-bytes` the processes mode allows with `--warc`
+/// ([`crate::config::MAX_WARC_BYTES`]).
 pub const MAX_MESSAGE: usize = 256 * 1024 * 1024;
 
 /// What a worker process says.
@@ -93,7 +94,7 @@ mod tests {
                 title: Some("T".into()),
                 ..Fetched::default()
             }),
-            captures: Vec::new(),
+            archived: Vec::new(),
         }));
         let mut wire = Vec::new();
         let mut buf = Vec::new();
