@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use crate::config::{
     Config, ConfigError, Dedupe, Format, FrontierUrl, Mode, Output, ProgressMode, ProxyUrl,
-    Setting, SharedCrawl, default_user_agent,
+    Setting, SharedCrawl, WarcConfig, default_user_agent,
 };
 use crate::fields::Fields;
 use crate::scrape::PageExtractor;
@@ -199,6 +199,19 @@ pub struct Args {
     /// finished pages are not fetched again and records are appended to the -o file
     #[arg(long, value_name = "DIR")]
     pub state: Option<PathBuf>,
+
+    /// Archive every request and response the crawl makes (robots.txt, each redirect hop,
+    /// error pages and retries included) in FILE as WARC/1.1: a .warc.gz file, one gzip
+    /// member per record. Bodies are stored as they arrived (still compressed if the server
+    /// compressed them), cut at --max-bytes like the pages. With --state, a resumed crawl
+    /// appends to it
+    #[arg(long, value_name = "FILE")]
+    pub warc: Option<PathBuf>,
+
+    /// With --warc, start a new file (FILE-00001.warc.gz, ...) once one holds SIZE bytes;
+    /// K, M and G suffixes count in 1024s (Heritrix rotates at 1G) [default: one file]
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, requires = "warc")]
+    pub warc_max_size: Option<u64>,
 
     /// Share the crawl with other crawl processes, here or on other machines, through a
     /// frontier in Redis: URL is redis://HOST:PORT/DB, with USER:PASSWORD@ before the host if
@@ -398,6 +411,31 @@ fn parse_depth(text: &str) -> Result<u32, String> {
         .map_err(|_| format!("expected a number of link hops or `inf`, got {text:?}"))
 }
 
+/// A size in bytes: a number, with K, M or G (1024-based) after it if wanted.
+fn parse_size(text: &str) -> Result<u64, String> {
+    let trimmed = text.trim();
+    let (digits, scale) = match trimmed.char_indices().last() {
+        Some((at, unit)) if unit.is_ascii_alphabetic() => {
+            let scale = match unit.to_ascii_uppercase() {
+                'K' => 1 << 10,
+                'M' => 1 << 20,
+                'G' => 1 << 30,
+                _ => 0,
+            };
+            (&trimmed[..at], scale)
+        }
+        _ => (trimmed, 1),
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .filter(|_| scale > 0)
+        .and_then(|n| n.checked_mul(scale))
+        .ok_or_else(|| {
+            format!("expected a size in bytes such as 1000000, 512M or 1G, got {text:?}")
+        })
+}
+
 /// `-H` specifications as a header map.
 fn headers(specs: &[String]) -> Result<http::HeaderMap, ArgsError> {
     let mut map = http::HeaderMap::new();
@@ -544,6 +582,10 @@ impl Args {
             grace: Duration::try_from_secs_f64(grace_secs).unwrap_or(Duration::MAX),
             state: self.state,
             shared,
+            warc: self.warc.map(|path| WarcConfig {
+                path,
+                max_size: self.warc_max_size,
+            }),
             extractor: (!fields.is_empty())
                 .then(|| Arc::new(Fields(fields)) as Arc<dyn PageExtractor>),
             metrics: self.metrics,
@@ -576,6 +618,23 @@ mod tests {
             .expect("clap accepts these flags");
         let seeds = vec![Url::parse("http://a.test/").expect("url")];
         args.into_config(seeds)
+    }
+
+    #[test]
+    fn sizes_take_1024_based_suffixes() {
+        assert_eq!(parse_size("1000"), Ok(1000));
+        assert_eq!(parse_size("16k"), Ok(16 * 1024));
+        assert_eq!(parse_size("512M"), Ok(512 << 20));
+        assert_eq!(parse_size(" 1G "), Ok(1 << 30));
+        for bad in ["", "G", "1X", "-1", "1.5G", "99999999999G"] {
+            assert!(parse_size(bad).is_err(), "{bad:?}");
+        }
+        let c = config(&["--warc", "a.warc.gz", "--warc-max-size", "1G"]).expect("valid");
+        let warc = c.warc.expect("an archive");
+        assert_eq!(
+            (warc.path, warc.max_size),
+            (PathBuf::from("a.warc.gz"), Some(1 << 30))
+        );
     }
 
     #[test]

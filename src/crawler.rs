@@ -29,6 +29,7 @@ use crate::shared::{SharedError, SharedFrontier};
 use crate::shared_set::SharedSet;
 use crate::shutdown::{Shutdown, ShutdownError};
 use crate::sink::{OpenError, Sink};
+use crate::warc::{WarcError, WarcWriter};
 
 /// Why a crawl could not run to the end. (A page that fails is a record, not an error.)
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +62,10 @@ pub enum CrawlError {
     /// password, a crawl id holding other data, settings that disagree with the crawl's.
     #[error(transparent)]
     Shared(Box<SharedError>),
+    /// The WARC archive (`--warc`) could not be created, or an earlier run's could not be
+    /// read to resume it.
+    #[error(transparent)]
+    Warc(#[from] WarcError),
 }
 
 impl From<SharedError> for CrawlError {
@@ -76,6 +81,7 @@ impl CrawlError {
             self,
             CrawlError::Config(_)
                 | CrawlError::Output(_)
+                | CrawlError::Warc(_)
                 | CrawlError::Driver(DriverError::Unsupported(_))
                 | CrawlError::Cookies(CookieError::Unreadable { .. })
                 | CrawlError::State(
@@ -158,6 +164,10 @@ fn run_with(config: Config, hook: Option<ItemHook<'_>>) -> Result<Summary, Crawl
     // A resumed crawl adds to the records its earlier runs wrote.
     let resuming = resume.as_ref().is_some_and(|r| r.is_resume());
     let sink = Sink::open_with(&config.output, &config.format, resuming)?;
+    let warc = match &config.warc {
+        Some(warc) => Some(WarcWriter::open(warc, resuming, warcinfo(&config))?),
+        None => None,
+    };
     let cookies = config
         .cookies
         .then(|| Jar::open(config.state.as_deref()))
@@ -176,7 +186,7 @@ fn run_with(config: Config, hook: Option<ItemHook<'_>>) -> Result<Summary, Crawl
         &config,
         Parts {
             scope: Arc::clone(&scope),
-            ledger: Ledger::new(sink, journal),
+            ledger: Ledger::new(sink, journal, warc),
             progress: Progress::new(config.progress),
             resume,
             known: known.clone(),
@@ -236,6 +246,37 @@ fn run_with(config: Config, hook: Option<ItemHook<'_>>) -> Result<Summary, Crawl
         );
     }
     Ok(summary)
+}
+
+/// The `warcinfo` block that opens each archive file: the software, the format, and the
+/// settings that shape what the crawl captured.
+fn warcinfo(config: &Config) -> String {
+    let mut info = format!(
+        "software: crawl/{}\r\n\
+         format: WARC File Format 1.1\r\n\
+         conformsTo: http://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/\r\n\
+         http-header-user-agent: {}\r\n\
+         robots: {}\r\n",
+        env!("CARGO_PKG_VERSION"),
+        config.user_agent,
+        if config.obey_robots { "obey" } else { "ignore" },
+    );
+    let max_pages = config
+        .max_pages
+        .map_or_else(|| "unlimited".to_owned(), |n| n.to_string());
+    info.push_str(&format!(
+        "description: mode {}, depth {}, max-pages {max_pages}, max-bytes {}, retries {}\r\n",
+        config.mode.name(),
+        config.depth,
+        config.max_bytes,
+        config.retries,
+    ));
+    // The first seeds name the crawl; a list of millions would not.
+    for seed in config.seeds.iter().take(10) {
+        info.push_str(&format!("seed: {seed}\r\n"));
+    }
+    info.push_str(&format!("seeds: {}\r\n", config.seeds.len()));
+    info
 }
 
 /// A crawl with your extractor: the front door for scrapers.

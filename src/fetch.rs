@@ -16,6 +16,12 @@
 //! would skip all three). robots.txt itself has no robots.txt to obey, so
 //! [`Fetcher::get_robots`] follows its redirects here, inside the crawl's [`Scope`] and at most
 //! 5 of them, as RFC 9309 suggests.
+//!
+//! With `--warc`, every request that gets a response is also written down as a
+//! [`Capture`] on the caller's tape: the client then decodes no Content-Encoding itself (it
+//! would hide the bytes as sent), the body's raw bytes are kept for the archive, and
+//! [`crate::inflate`] decodes them for the parser. Without `--warc` none of this runs and no
+//! raw copy is kept.
 
 use std::error::Error as StdError;
 use std::sync::Arc;
@@ -25,9 +31,18 @@ use url::Url;
 
 use crate::config::Config;
 use crate::extract::{Extracted, PageStream};
+use crate::inflate::Inflate;
 use crate::redirect::{self, MAX_ROBOTS_REDIRECTS};
 use crate::scope::Scope;
-use crate::task::FetchError;
+use crate::task::{Capture, FetchError};
+
+/// Where a fetch writes down its requests and responses for the archive (see
+/// [`crate::warc`]); stays empty without `--warc`.
+pub type Tape = Vec<Capture>;
+
+/// What reqwest's decoders would ask for (tower-http's order), sent explicitly when they are
+/// off for `--warc`, so a server answers an archiving crawl as it answers any other.
+const ACCEPT_ENCODING: &str = "gzip,deflate,br";
 
 /// A response as read off the wire.
 #[derive(Debug)]
@@ -91,6 +106,11 @@ struct Recipe {
     /// Built once per crawl: building it reads and parses the system's CA roots (3-4 ms for
     /// Debian's store), which reqwest would otherwise do again for every worker's client.
     tls: rustls::ClientConfig,
+    /// `--warc`: capture every exchange, bodies as sent.
+    capture: bool,
+    /// With `capture`, the headers the client adds to every request, in the order it adds
+    /// them, for the archive's request records.
+    sent_defaults: http::HeaderMap,
 }
 
 impl Recipe {
@@ -102,6 +122,23 @@ impl Recipe {
             .default_headers(self.headers.clone())
             .tcp_nodelay(true)
             .tls_backend_preconfigured(self.tls.clone());
+        let builder = if self.capture {
+            // The archive keeps bodies as sent: decoding is the fetch's, not the client's.
+            let mut headers = self.headers.clone();
+            if !headers.contains_key(http::header::ACCEPT_ENCODING) {
+                headers.insert(
+                    http::header::ACCEPT_ENCODING,
+                    http::HeaderValue::from_static(ACCEPT_ENCODING),
+                );
+            }
+            builder
+                .no_gzip()
+                .no_brotli()
+                .no_deflate()
+                .default_headers(headers)
+        } else {
+            builder
+        };
         let builder = match &self.proxy {
             // Credentials in the URL become Proxy-Authorization (reqwest reads them there).
             Some(proxy) => builder.proxy(proxy.clone()),
@@ -145,6 +182,7 @@ impl Fetcher {
             }
             None => None,
         };
+        let capture = config.warc.is_some();
         let recipe = Arc::new(Recipe {
             connect_timeout: config.timeout.min(Duration::from_secs(10)),
             user_agent: config.user_agent.clone(),
@@ -152,6 +190,12 @@ impl Fetcher {
             proxy,
             env_proxy: config.env_proxy,
             tls: tls_config()?,
+            capture,
+            sent_defaults: if capture {
+                sent_defaults(&config.user_agent, &config.headers)
+            } else {
+                http::HeaderMap::new()
+            },
         });
         Ok(Fetcher {
             client: recipe.client()?,
@@ -178,8 +222,10 @@ impl Fetcher {
         url: &Url,
         max_bytes: u64,
         cookie: Option<&str>,
+        tape: &mut Tape,
     ) -> Result<Response, FetchError> {
-        get(&self.client, url, max_bytes, cookie).await
+        let request = self.client.get(url.clone());
+        fetch_with(&self.recipe, request, max_bytes, cookie, |_| None, tape).await
     }
 
     /// GETs a page like [`get`](Self::get), but when `stream` answers a [`PageStream`] for
@@ -191,9 +237,10 @@ impl Fetcher {
         max_bytes: u64,
         cookie: Option<&str>,
         stream: impl FnOnce(Head<'_>) -> Option<PageStream>,
+        tape: &mut Tape,
     ) -> Result<Response, FetchError> {
         let request = self.client.get(url.clone());
-        fetch_with(request, max_bytes, cookie, stream).await
+        fetch_with(&self.recipe, request, max_bytes, cookie, stream, tape).await
     }
 
     /// Sends a request as given (a login's POST, say), without following a redirect.
@@ -202,6 +249,7 @@ impl Fetcher {
         request: &crate::request::Request,
         max_bytes: u64,
         cookie: Option<&str>,
+        tape: &mut Tape,
     ) -> Result<Response, FetchError> {
         let method = reqwest::Method::from_bytes(request.method.as_bytes()).map_err(|_| {
             FetchError::Other(format!("{:?} is not an HTTP method", request.method))
@@ -213,7 +261,7 @@ impl Fetcher {
         for (name, value) in &request.headers {
             builder = builder.header(name.as_str(), value.as_str());
         }
-        fetch(builder, max_bytes, cookie).await
+        fetch_with(&self.recipe, builder, max_bytes, cookie, |_| None, tape).await
     }
 
     /// GETs a robots.txt, following up to [`MAX_ROBOTS_REDIRECTS`] redirects under the
@@ -223,6 +271,7 @@ impl Fetcher {
         url: &Url,
         max_bytes: u64,
         cookie: Option<&str>,
+        tape: &mut Tape,
     ) -> Result<Response, FetchError> {
         let mut url = url.clone();
         let mut hops = 0;
@@ -231,7 +280,7 @@ impl Fetcher {
             // The cookie was chosen for the first URL: it does not follow a hop to another
             // origin.
             let cookie = cookie.filter(|_| url.origin() == origin);
-            let resp = get(&self.client, &url, max_bytes, cookie).await?;
+            let resp = self.get(&url, max_bytes, cookie, tape).await?;
             let Some(next) = resp.location else {
                 return Ok(resp);
             };
@@ -242,38 +291,52 @@ impl Fetcher {
     }
 }
 
-async fn get(
-    client: &reqwest::Client,
-    url: &Url,
-    max_bytes: u64,
-    cookie: Option<&str>,
-) -> Result<Response, FetchError> {
-    fetch(client.get(url.clone()), max_bytes, cookie).await
-}
-
 /// How much parsing a streamed body may do before the task lets the others on its thread run.
 const YIELD_EVERY: Duration = Duration::from_millis(2);
 
-/// Sends `request` and reads its response, keeping at most `max_bytes` of the body.
-async fn fetch(
-    request: reqwest::RequestBuilder,
-    max_bytes: u64,
-    cookie: Option<&str>,
-) -> Result<Response, FetchError> {
-    fetch_with(request, max_bytes, cookie, |_| None).await
-}
-
-/// [`fetch`], with the body streamed through what `stream` answers for the head, if anything.
+/// Sends `request` and reads its response, keeping at most `max_bytes` of the (decoded) body,
+/// streamed through what `stream` answers for the head, if anything. With `--warc`, the
+/// exchange goes on `tape` once the body is read (or cut).
 async fn fetch_with(
+    recipe: &Recipe,
     mut request: reqwest::RequestBuilder,
     max_bytes: u64,
     cookie: Option<&str>,
     stream: impl FnOnce(Head<'_>) -> Option<PageStream>,
+    tape: &mut Tape,
 ) -> Result<Response, FetchError> {
     if let Some(cookie) = cookie {
         request = request.header(reqwest::header::COOKIE, cookie);
     }
-    let mut resp = request.send().await.map_err(classify)?;
+    let (mut resp, mut capture) = if recipe.capture {
+        let (client, built) = request.build_split();
+        let built = built.map_err(classify)?;
+        let sent = Sent::of(&built);
+        let date = std::time::SystemTime::now();
+        let resp = client.execute(built).await.map_err(classify)?;
+        let capture = Capture {
+            url: sent.url.clone(),
+            date,
+            ip: resp.remote_addr().map(|a| a.ip()),
+            request: sent.to_bytes(resp.version(), &recipe.sent_defaults),
+            head: response_head(resp.version(), resp.status(), resp.headers()),
+            body: Vec::new(),
+            truncated: false,
+        };
+        (resp, Some(capture))
+    } else {
+        (request.send().await.map_err(classify)?, None)
+    };
+    // With the client's decoders off, the body is decoded here; the headers that describe
+    // the encoded body go, as reqwest's decoders drop them.
+    let mut inflate = None;
+    if capture.is_some() {
+        inflate = Inflate::for_encoding(resp.headers().get(reqwest::header::CONTENT_ENCODING));
+        if inflate.is_some() {
+            resp.headers_mut().remove(reqwest::header::CONTENT_ENCODING);
+            resp.headers_mut().remove(reqwest::header::CONTENT_LENGTH);
+        }
+    }
     let status = resp.status().as_u16();
     let headers = resp.headers();
     let content_type = headers
@@ -309,13 +372,48 @@ async fn fetch_with(
     let mut len = 0u64;
     let mut truncated = false;
     let mut next_yield = YIELD_EVERY;
-    while let Some(chunk) = resp.chunk().await.map_err(classify)? {
+    let mut ended = false;
+    loop {
+        let raw;
+        let decoded;
+        let chunk: &[u8] = match resp.chunk().await.map_err(classify)? {
+            Some(got) => {
+                raw = got;
+                match (&mut capture, &mut inflate) {
+                    // No archive: the chunk is the body, as reqwest decoded it.
+                    (None, _) => &raw[..],
+                    (Some(capture), Some(inflate)) => {
+                        capture.body.extend_from_slice(&raw);
+                        decoded = inflate.push(&raw, max_bytes - len).map_err(protocol)?;
+                        &decoded[..]
+                    }
+                    (Some(capture), None) => {
+                        // Kept up to where the page is cut, as the record says.
+                        let room = usize::try_from(max_bytes - len).unwrap_or(usize::MAX);
+                        capture.body.extend_from_slice(&raw[..raw.len().min(room)]);
+                        &raw[..]
+                    }
+                }
+            }
+            None if ended => break,
+            None => {
+                // The body is complete: a decoder may still hold its last bytes.
+                ended = true;
+                match inflate.take() {
+                    Some(inflate) => {
+                        decoded = inflate.finish().map_err(protocol)?;
+                        &decoded[..]
+                    }
+                    None => break,
+                }
+            }
+        };
         let room = max_bytes - len;
         let take = if chunk.len() as u64 > room {
             truncated = true;
             &chunk[..usize::try_from(room).unwrap_or(0)]
         } else {
-            &chunk[..]
+            chunk
         };
         len += take.len() as u64;
         match &mut page {
@@ -333,9 +431,13 @@ async fn fetch_with(
             }
             None => body.extend_from_slice(take),
         }
-        if truncated {
+        if truncated || ended {
             break;
         }
+    }
+    if let Some(mut capture) = capture {
+        capture.truncated = truncated;
+        tape.push(capture);
     }
     Ok(Response {
         streamed: page.map(|page| page.finish(&final_url)),
@@ -349,6 +451,132 @@ async fn fetch_with(
         retry_after,
         location,
     })
+}
+
+/// The request a fetch sent, as far as the archive's request record can tell it.
+struct Sent {
+    method: reqwest::Method,
+    url: Url,
+    headers: http::HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Sent {
+    fn of(request: &reqwest::Request) -> Sent {
+        Sent {
+            method: request.method().clone(),
+            url: request.url().clone(),
+            headers: request.headers().clone(),
+            body: request
+                .body()
+                .and_then(reqwest::Body::as_bytes)
+                .map(<[u8]>::to_vec)
+                .unwrap_or_default(),
+        }
+    }
+
+    /// The request as the archive tells it. reqwest does not give the bytes it wrote, so they
+    /// are rebuilt in the order reqwest and hyper write them: the request's own headers (a
+    /// Cookie, a login's), then the client's defaults it had not set (`defaults`), then Host,
+    /// then a Content-Length for a body. Names are lower-case, as HTTP/2 and hyper send them.
+    /// What is not rebuilt: a proxy's absolute-form target and Proxy-Authorization, and
+    /// HTTP/2's pseudo-headers (the request line stands for them, in HTTP/1.1 form).
+    fn to_bytes(&self, version: http::Version, defaults: &http::HeaderMap) -> Vec<u8> {
+        let target = match self.url.query() {
+            Some(query) => format!("{}?{query}", self.url.path()),
+            None => self.url.path().to_owned(),
+        };
+        let version = http1_version(version);
+        let mut out = format!("{} {target} {version}\r\n", self.method).into_bytes();
+        let mut line = |name: &str, value: &[u8]| {
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(value);
+            out.extend_from_slice(b"\r\n");
+        };
+        for (name, value) in &self.headers {
+            line(name.as_str(), value.as_bytes());
+        }
+        for (name, value) in defaults {
+            if !self.headers.contains_key(name) {
+                line(name.as_str(), value.as_bytes());
+            }
+        }
+        if let Some(host) = self.url.host_str() {
+            let host = match self.url.port() {
+                Some(port) => format!("{host}:{port}"),
+                None => host.to_owned(),
+            };
+            line("host", host.as_bytes());
+        }
+        if !self.body.is_empty() {
+            line("content-length", self.body.len().to_string().as_bytes());
+        }
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(&self.body);
+        out
+    }
+}
+
+/// The headers an archiving crawl's client adds to every request, in its order: reqwest's
+/// `Accept: */*`, the User-Agent, `-H`, then Accept-Encoding.
+fn sent_defaults(user_agent: &str, extra: &http::HeaderMap) -> http::HeaderMap {
+    let mut headers = http::HeaderMap::new();
+    headers.insert(http::header::ACCEPT, http::HeaderValue::from_static("*/*"));
+    if let Ok(agent) = http::HeaderValue::from_str(user_agent) {
+        headers.insert(http::header::USER_AGENT, agent);
+    }
+    for (name, value) in extra {
+        headers.insert(name.clone(), value.clone());
+    }
+    if !headers.contains_key(http::header::ACCEPT_ENCODING) {
+        headers.insert(
+            http::header::ACCEPT_ENCODING,
+            http::HeaderValue::from_static(ACCEPT_ENCODING),
+        );
+    }
+    headers
+}
+
+/// A response's status line and headers for the archive. reqwest does not give the bytes
+/// received, so they are rebuilt from the parsed response: its version, its status with the
+/// standard reason phrase (a server's own phrase is not kept), and its headers in the order
+/// received, names lower-cased. Transfer-Encoding is left out: the body stored is the
+/// de-chunked one, and a replay tool must not try to de-chunk it again.
+fn response_head(
+    version: http::Version,
+    status: reqwest::StatusCode,
+    headers: &http::HeaderMap,
+) -> Vec<u8> {
+    let version = http1_version(version);
+    let reason = status.canonical_reason().unwrap_or("");
+    let mut out = format!("{version} {} {reason}\r\n", status.as_str()).into_bytes();
+    for (name, value) in headers {
+        if name == http::header::TRANSFER_ENCODING {
+            continue;
+        }
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
+/// The version an archived message declares. `application/http` records hold HTTP/1.x
+/// messages, which is what replay tools parse, so an HTTP/2 exchange is written in HTTP/1.1
+/// form (its headers are the same fields; only the framing differs).
+fn http1_version(version: http::Version) -> &'static str {
+    match version {
+        http::Version::HTTP_10 => "HTTP/1.0",
+        _ => "HTTP/1.1",
+    }
+}
+
+/// A body that does not decode as the encoding it claims: the same bytes would come again.
+fn protocol(err: std::io::Error) -> FetchError {
+    FetchError::Protocol(err.to_string())
 }
 
 /// Retry-After as delay-seconds or an HTTP date.

@@ -13,7 +13,7 @@
 //!      |             ├─ frontier   admission (seen set, scope, depth) and per-origin queues
 //!      |             ├─ shared     --frontier: admission and leases in Redis, across processes
 //!      |             ├─ ratelimit, robots, redirect, retry        what may be fetched, and when
-//!      |             └─ record, sink, journal, report, progress   what comes out
+//!      |             └─ record, sink, warc, journal, report, progress   what comes out
 //!      |
 //!  worker         worker           fetch -> decode -> extract (-> your Extractor), one task
 //! ```
@@ -69,14 +69,17 @@
 //!   by several crawl processes; its one connection, used by the coordinator, is the one
 //!   socket (and a round trip the one blocking call) in this layer;
 //! - [`autoscale`]: `-j auto`, the limit on pages in flight that the crawl sets itself;
-//! - `record` and `sink` (the output), `journal` (`--state`), `stats`, `verdict`, `usage`,
-//!   `progress`, [`report`] (where the time went, live and at the end), `metrics` (the same
-//!   figures for Prometheus, `--metrics`); the coordinator's log events go through `tracing`,
-//!   and the library never installs a subscriber (the binary does);
+//! - `record` and `sink` (the output), `warc` (`--warc`: the archive of every request and
+//!   response; the worker packs each exchange's records with it, the ledger owns its one
+//!   writer), `journal` (`--state`), `stats`, `verdict`, `usage`, `progress`, [`report`]
+//!   (where the time went, live and at the end), `metrics` (the same figures for Prometheus,
+//!   `--metrics`); the coordinator's log events go through `tracing`, and the library never
+//!   installs a subscriber (the binary does);
 //! - `shutdown` (SIGINT and SIGTERM as an orderly stop), `shared_set` (shared-memory dedupe).
 //!
 //! One task, the same code in every mode: `task` (the messages), `worker` (fetch, then
-//! parse), `fetch` (reqwest), `decode` (charsets), `extract` (title and links, streaming, no
+//! parse), `fetch` (reqwest), `inflate` (Content-Encoding, when `--warc` keeps bodies as
+//! sent), `decode` (charsets), `extract` (title and links, streaming, no
 //! DOM), `work` (`--cpu-work`); [`scrape`] (your extractor's side: the page and its DOM) and
 //! `fields` (`--field` as an extractor).
 //!
@@ -116,12 +119,14 @@ mod sitemap;
 mod stats;
 mod usage;
 mod verdict;
+mod warc;
 
 // One task.
 mod decode;
 mod extract;
 mod fetch;
 mod fields;
+mod inflate;
 pub mod scrape;
 mod task;
 mod work;
@@ -134,7 +139,7 @@ mod seeds;
 
 pub use config::{
     Config, ConfigError, Dedupe, Format, FrontierUrl, Mode, Output, ProgressMode, ProxyUrl,
-    Setting, SharedCrawl, UNLIMITED_DEPTH,
+    Setting, SharedCrawl, UNLIMITED_DEPTH, WarcConfig,
 };
 pub use coordinator::items::ItemError;
 pub use crawler::{Crawl, CrawlError, run};
@@ -181,6 +186,7 @@ pub mod errors {
     pub use crate::shutdown::ShutdownError;
     pub use crate::sink::OpenError;
     pub use crate::task::FetchError;
+    pub use crate::warc::WarcError;
     pub use crate::worker::WorkerError;
 }
 

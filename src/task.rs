@@ -85,6 +85,56 @@ pub struct TaskResult {
     /// A worker process's peak resident memory so far, in kilobytes (processes mode).
     pub worker_peak_rss_kb: Option<u64>,
     pub outcome: Result<Fetched, FetchError>,
+    /// With `--warc`: every request of the task that got a response (a robots.txt's redirect
+    /// hops each have one), packed as archive records. Empty without `--warc`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub archived: Vec<Archived>,
+}
+
+/// One exchange's `request` and `response` records, each a gzip member, ready for the
+/// archive: packed by the worker that fetched it ([`crate::warc::pack`]), so the compressing
+/// and digesting is spread over the workers, and written as is by the coordinator's one
+/// writer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Archived(#[serde(with = "base64")] pub Vec<u8>);
+
+/// One request and its response as they went over the wire, for the WARC archive
+/// ([`crate::warc`]).
+#[derive(Debug, Clone)]
+pub struct Capture {
+    /// The URL requested (`WARC-Target-URI`).
+    pub url: Url,
+    /// When the request was sent.
+    pub date: std::time::SystemTime,
+    /// The server's address, when the connection says.
+    pub ip: Option<std::net::IpAddr>,
+    /// The request as sent: request line, headers, blank line, body.
+    pub request: Vec<u8>,
+    /// The response's status line, headers and the blank line after them.
+    pub head: Vec<u8>,
+    /// The response body as it arrived (before any content decoding), cut where
+    /// `--max-bytes` cut the page.
+    pub body: Vec<u8>,
+    /// Whether `body` was cut (`WARC-Truncated: length`).
+    pub truncated: bool,
+}
+
+/// Bytes as base64 text: the processes mode's JSON carries records in a third more than their
+/// size, where a JSON array of numbers would take up to four times it.
+mod base64 {
+    use data_encoding::BASE64;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&BASE64.encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        BASE64
+            .decode(text.as_bytes())
+            .map_err(serde::de::Error::custom)
+    }
 }
 
 impl TaskResult {
@@ -98,6 +148,7 @@ impl TaskResult {
             worker_cpu_ms: None,
             worker_peak_rss_kb: None,
             outcome: Err(FetchError::WorkerDied),
+            archived: Vec::new(),
         }
     }
 }

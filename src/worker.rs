@@ -18,7 +18,7 @@ use crate::fetch::{ClientError, Fetcher, Head, Response};
 use crate::robots::MAX_ROBOTS_BYTES;
 use crate::scope::Scope;
 use crate::scrape::{PageExtractor, run_extractor};
-use crate::task::{FetchError, Fetched, Task, TaskKind, TaskResult, WorkerId};
+use crate::task::{Capture, FetchError, Fetched, Task, TaskKind, TaskResult, WorkerId};
 use crate::work::burn;
 use url::Url;
 
@@ -61,6 +61,8 @@ pub struct Downloaded {
     task: Task,
     result: Result<Response, FetchError>,
     fetch_ms: f64,
+    /// `--warc`: the exchanges that got a response, for the archive.
+    captures: Vec<Capture>,
 }
 
 /// Time a thread that runs tasks' I/O spent unable to run it: an async reactor's turns of the
@@ -100,6 +102,10 @@ pub async fn download(
         TaskKind::Login => limits.max_bytes,
     };
     let started = Instant::now();
+    // Filled by the fetch as responses arrive, so a robots.txt redirect hop that got one is
+    // archived even when a later hop fails or the whole fetch times out.
+    let mut tape = Vec::new();
+    let tape_ref = &mut tape;
     let fetch = async {
         match task.kind {
             // A page's body goes through the link extractor as it arrives, unless the user's
@@ -110,18 +116,26 @@ pub async fn download(
                         .then(|| PageStream::new(head.content_type))
                 };
                 let cookie = task.cookie.as_deref();
-                fetcher.get_streamed(&task.url, cap, cookie, stream).await
+                fetcher
+                    .get_streamed(&task.url, cap, cookie, stream, tape_ref)
+                    .await
             }
             TaskKind::Page | TaskKind::Sitemap => {
-                fetcher.get(&task.url, cap, task.cookie.as_deref()).await
+                fetcher
+                    .get(&task.url, cap, task.cookie.as_deref(), tape_ref)
+                    .await
             }
             TaskKind::Robots => {
                 fetcher
-                    .get_robots(&task.url, cap, task.cookie.as_deref())
+                    .get_robots(&task.url, cap, task.cookie.as_deref(), tape_ref)
                     .await
             }
             TaskKind::Login => match &task.request {
-                Some(request) => fetcher.send(request, cap, task.cookie.as_deref()).await,
+                Some(request) => {
+                    fetcher
+                        .send(request, cap, task.cookie.as_deref(), tape_ref)
+                        .await
+                }
                 None => Err(FetchError::Other(
                     "a login task came without its request".into(),
                 )),
@@ -133,6 +147,7 @@ pub async fn download(
         task,
         result,
         fetch_ms: started.elapsed().as_secs_f64() * 1000.0,
+        captures: tape,
     }
 }
 
@@ -254,7 +269,10 @@ impl Downloaded {
             task,
             result,
             fetch_ms,
+            captures,
         } = self;
+        // Packed here, in the CPU half, so that every worker shares the compressing.
+        let archived = captures.iter().map(crate::warc::pack).collect();
         let mut streamed_ms = 0.0;
         let outcome = result.map(|mut r| {
             let mut fetched = Fetched {
@@ -347,6 +365,7 @@ impl Downloaded {
             worker_cpu_ms: None,
             worker_peak_rss_kb: None,
             outcome,
+            archived,
         }
     }
 }

@@ -138,7 +138,7 @@ fn fish_offers(script: &Path, line: &str) -> Vec<String> {
             script.display()
         ))
         .output()
-        .expect("fish runs (.ci/run installs it)");
+        .expect("fish runs: install it with `apt-get install fish` (.ci/run does)");
     assert!(
         out.status.success(),
         "{}",
@@ -161,7 +161,7 @@ fn fish_and_zsh_accept_their_scripts_and_fish_completes_values() {
         .arg("-n")
         .arg(&zsh)
         .output()
-        .expect("zsh runs (.ci/run installs it)");
+        .expect("zsh runs: install it with `apt-get install zsh` (.ci/run does)");
     assert!(
         check.status.success(),
         "{}",

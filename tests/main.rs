@@ -20,3 +20,4 @@ mod scrape;
 mod sessions;
 mod shared;
 mod validation;
+mod warc;

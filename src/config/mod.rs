@@ -374,6 +374,20 @@ pub struct Config {
     /// ends, so a scraper sees them (`--metrics-linger`, in seconds; Ctrl-C cuts it short).
     /// At most [`MAX_GRACE`]; default 0.
     pub metrics_linger: Duration,
+    /// Archive every request and response of the crawl as WARC/1.1 (`--warc`,
+    /// `--warc-max-size`). Default `None`: no archive.
+    pub warc: Option<WarcConfig>,
+}
+
+/// Where and how a crawl archives what it fetched ([`Config::warc`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WarcConfig {
+    /// The archive's first file (`--warc`); its name must end in `.warc.gz`. Rotated files
+    /// are named after it: `NAME-00001.warc.gz`, ...
+    pub path: PathBuf,
+    /// Start a new file once one holds at least this many bytes (`--warc-max-size`; Heritrix
+    /// rotates at 1 GB). At least 1; default `None`: one file.
+    pub max_size: Option<u64>,
 }
 
 impl Config {
@@ -414,6 +428,7 @@ impl Config {
             extractor: None,
             metrics: None,
             metrics_linger: Duration::ZERO,
+            warc: None,
         }
     }
 }
@@ -445,6 +460,9 @@ pub const DEFAULT_LEASE: Duration = Duration::from_secs(60);
 pub const MIN_LEASE: Duration = Duration::from_secs(2);
 /// Longest lease accepted: a dead node's pages wait this long for another node.
 pub const MAX_LEASE: Duration = Duration::from_secs(86_400);
+/// Most `--max-bytes` the processes mode accepts with `--warc`: a page's raw body crosses the
+/// wire to the archive's one writer, inside [`crate::modes`]' message limit.
+pub const MAX_WARC_BYTES: u64 = 128 * 1024 * 1024;
 /// Longest grace period accepted after Ctrl-C.
 pub const MAX_GRACE: Duration = Duration::from_secs(3600);
 
@@ -498,6 +516,10 @@ pub enum Setting {
     Metrics,
     /// [`Config::metrics_linger`]; `--metrics-linger`.
     MetricsLinger,
+    /// [`Config::warc`]'s path; `--warc`.
+    Warc,
+    /// [`Config::warc`]'s size limit; `--warc-max-size`.
+    WarcMaxSize,
 }
 
 impl Setting {
@@ -527,6 +549,8 @@ impl Setting {
             Setting::Lease => "shared.lease",
             Setting::Metrics => "metrics",
             Setting::MetricsLinger => "metrics_linger",
+            Setting::Warc => "warc.path",
+            Setting::WarcMaxSize => "warc.max_size",
         }
     }
 
@@ -556,6 +580,8 @@ impl Setting {
             Setting::Lease => "--lease",
             Setting::Metrics => "--metrics",
             Setting::MetricsLinger => "--metrics-linger",
+            Setting::Warc => "--warc",
+            Setting::WarcMaxSize => "--warc-max-size",
         }
     }
 }
@@ -758,6 +784,9 @@ impl Config {
         if let Some(shared) = &self.shared {
             self.check_shared(shared)?;
         }
+        if let Some(warc) = &self.warc {
+            self.check_warc(warc)?;
+        }
         Ok(self)
     }
 
@@ -772,6 +801,37 @@ impl Config {
 }
 
 impl Config {
+    fn check_warc(&self, warc: &WarcConfig) -> Result<(), ConfigError> {
+        let name = warc.path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name.len() <= ".warc.gz".len() || !name.ends_with(".warc.gz") {
+            return Err(ConfigError::new(
+                Setting::Warc,
+                format!(
+                    "{}: name a .warc.gz file (records are written one gzip member each, as \
+                     archive tools expect; uncompressed .warc is not written)",
+                    warc.path.display()
+                ),
+            ));
+        }
+        if warc.max_size == Some(0) {
+            return Err(ConfigError::new(
+                Setting::WarcMaxSize,
+                "must be at least 1 byte (no value means one file)",
+            ));
+        }
+        if self.mode == Mode::Processes && self.max_bytes > MAX_WARC_BYTES {
+            return Err(ConfigError::new(
+                Setting::MaxBytes,
+                format!(
+                    "must be at most {MAX_WARC_BYTES} with --warc in processes mode (each raw \
+                     body crosses to the archive's writer in one message), got {}",
+                    self.max_bytes
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     fn check_shared(&self, shared: &SharedCrawl) -> Result<(), ConfigError> {
         let url = shared.url.url();
         if !matches!(url.scheme(), "redis" | "rediss") || url.host().is_none() {

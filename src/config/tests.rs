@@ -137,3 +137,43 @@ fn validation_settles_what_the_mode_implies() {
     p.dedupe = Dedupe::Shared;
     assert!(p.validate().is_ok());
 }
+
+#[test]
+fn archive_rules_name_their_settings() {
+    let warc = |path: &str, max_size| {
+        Some(WarcConfig {
+            path: path.into(),
+            max_size,
+        })
+    };
+    assert_eq!(
+        refused(|c| c.warc = warc("out/a.warc", None)).setting,
+        Setting::Warc
+    );
+    assert_eq!(
+        refused(|c| c.warc = warc("out/.warc.gz", None)).setting,
+        Setting::Warc
+    );
+    let zero = refused(|c| c.warc = warc("a.warc.gz", Some(0)));
+    assert_eq!(
+        zero.for_flag(),
+        "--warc-max-size: must be at least 1 byte (no value means one file)"
+    );
+    let processes = |c: &mut Config| {
+        c.mode = Mode::Processes;
+        c.workers = 2;
+        c.max_bytes = MAX_WARC_BYTES + 1;
+    };
+    let big = refused(|c| {
+        processes(c);
+        c.warc = warc("a.warc.gz", None);
+    });
+    assert_eq!(big.setting, Setting::MaxBytes);
+    // Without an archive no raw body crosses the wire, and the same limit is fine.
+    let mut c = config();
+    processes(&mut c);
+    assert!(c.validate().is_ok());
+    let mut c = config();
+    c.warc = warc("out/a.warc.gz", Some(1));
+    assert!(c.validate().is_ok());
+}

@@ -2,7 +2,9 @@
 //!
 //! A page's record reaches the operating system before the journal line that says it is
 //! written, and the URLs the page led the frontier to take on are in the journal before that
-//! line too (see [`crate::journal`]). Without `--state` the ledger is only the sink.
+//! line too (see [`crate::journal`]), and so are the page's WARC records (`--warc`): the
+//! archive is flushed and synced with the records. Without `--state` the ledger is only the
+//! sink (and the archive).
 
 use std::io;
 
@@ -13,6 +15,8 @@ use crate::journal::{Journal, JournalError};
 use crate::normalize::fingerprint;
 use crate::record::Record;
 use crate::sink::Sink;
+use crate::task::Archived;
+use crate::warc::{WarcError, WarcWriter};
 
 /// Writing the records or the journal failed: the crawl cannot go on without losing work.
 #[derive(Debug, thiserror::Error)]
@@ -28,17 +32,59 @@ pub enum LedgerError {
     /// Writing or syncing the journal (`--state`) failed.
     #[error(transparent)]
     Journal(#[from] JournalError),
+    /// Writing the WARC archive (`--warc`) failed.
+    #[error(transparent)]
+    Warc(#[from] WarcError),
 }
 
 pub(crate) struct Ledger {
     sink: Sink,
     /// With `--state`: where finished pages and newly known URLs are noted.
     journal: Option<Journal>,
+    /// With `--warc`: the crawl's one archive writer.
+    warc: Option<WarcWriter>,
 }
 
 impl Ledger {
-    pub(crate) fn new(sink: Sink, journal: Option<Journal>) -> Self {
-        Ledger { sink, journal }
+    pub(crate) fn new(sink: Sink, journal: Option<Journal>, warc: Option<WarcWriter>) -> Self {
+        Ledger {
+            sink,
+            journal,
+            warc,
+        }
+    }
+
+    /// Archives a task's exchanges (`--warc`; nothing without it). Called as each task's
+    /// result comes back, before its record, so a record the journal calls written never has
+    /// its exchanges missing from the archive.
+    pub(crate) fn archive(&mut self, archived: &[Archived]) -> Result<(), LedgerError> {
+        let Some(warc) = self.warc.as_mut() else {
+            return Ok(());
+        };
+        for exchange in archived {
+            warc.write(exchange).map_err(|source| WarcError {
+                what: "cannot write",
+                path: warc.path().to_owned(),
+                source,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Flushes the archive (and with `sync`, makes it durable).
+    fn flush_archive(&mut self, sync: bool) -> Result<(), LedgerError> {
+        let Some(warc) = self.warc.as_mut() else {
+            return Ok(());
+        };
+        let done = if sync { warc.sync() } else { warc.flush() };
+        done.map_err(|source| {
+            WarcError {
+                what: "cannot write",
+                path: warc.path().to_owned(),
+                source,
+            }
+            .into()
+        })
     }
 
     /// Where the records go, as the summary names it.
@@ -74,12 +120,14 @@ impl Ledger {
         frontier: &mut Frontier,
     ) -> Result<(), LedgerError> {
         self.write(record, url, frontier)?;
+        self.flush_archive(false)?;
         self.sink.flush().map_err(|e| self.output_error(e))
     }
 
     /// Flushes everything and makes it durable: the end of a crawl.
     pub(crate) fn close(&mut self, frontier: &mut Frontier) -> Result<(), LedgerError> {
         self.commit(None, true, frontier)?;
+        self.flush_archive(true)?;
         self.sink.flush().map_err(|e| self.output_error(e))
     }
 
@@ -91,6 +139,12 @@ impl Ledger {
         sync: bool,
         frontier: &mut Frontier,
     ) -> Result<(), LedgerError> {
+        if self.journal.is_none() {
+            return Ok(());
+        }
+        // The archive reaches the OS before the journal says a page is done (and is synced
+        // with the records), so a resume that skips the page finds its exchanges archived.
+        self.flush_archive(false)?;
         let Some(journal) = self.journal.as_mut() else {
             return Ok(());
         };
@@ -106,11 +160,15 @@ impl Ledger {
                 source,
             });
         }
-        let sink = &mut self.sink;
+        let (sink, warc) = (&mut self.sink, &mut self.warc);
+        let sync_records = || {
+            sink.sync()?;
+            warc.as_mut().map_or(Ok(()), WarcWriter::sync)
+        };
         if sync {
-            journal.sync(|| sink.sync())?;
+            journal.sync(sync_records)?;
         } else {
-            journal.commit(|| sink.sync())?;
+            journal.commit(sync_records)?;
         }
         Ok(())
     }

@@ -478,13 +478,25 @@ impl<'h> Coordinator<'h> {
     }
 
     /// Takes back task `id`: retries it, records it, schedules its links, as its outcome says.
-    pub fn complete(&mut self, id: u64, outcome: Outcome) {
+    pub fn complete(&mut self, id: u64, mut outcome: Outcome) {
         let now = Instant::now();
         self.settle_rate_wait(now);
         let Some(job) = self.in_flight.remove(&id) else {
             // Not ours (a duplicate after a worker restart, say): nothing to account for.
             return;
         };
+        // `--warc`: every exchange that got a response is archived, whatever the crawl makes
+        // of it (a retry, a redirect to follow, robots.txt, a login).
+        if let Outcome::Done(result) = &mut outcome
+            && !result.archived.is_empty()
+        {
+            let archived = std::mem::take(&mut result.archived);
+            if let Err(e) = self.ledger.archive(&archived)
+                && self.fatal.is_none()
+            {
+                self.fatal = Some(e.into());
+            }
+        }
         if job.kind == TaskKind::Login {
             // Not the frontier's: a login request that never got an answer is sent again.
             match outcome {

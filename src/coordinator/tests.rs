@@ -85,7 +85,7 @@ fn coordinator(
         &config,
         Parts {
             scope: Arc::new(Scope::new(&config.seeds, &config.allow_domains)),
-            ledger: Ledger::new(sink, journal),
+            ledger: Ledger::new(sink, journal, None),
             progress: Progress::hidden(),
             resume,
             known: None,
@@ -124,6 +124,7 @@ fn done(fetched: Fetched) -> Outcome {
         worker_cpu_ms: None,
         worker_peak_rss_kb: None,
         outcome: Ok(fetched),
+        archived: Vec::new(),
     }
     .into()
 }

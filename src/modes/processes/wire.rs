@@ -13,8 +13,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::task::TaskResult;
 
-/// Largest message accepted; a robots.txt body (512 KiB as JSON numbers) fits many times over.
-pub const MAX_MESSAGE: usize = 64 * 1024 * 1024;
+/// Largest message accepted; a robots.txt body (512 KiB as JSON numbers) fits many times over,
+/// and so do a `--warc` exchange's records (gzip-compressed, base64: at worst a third over the
+/// raw body) at the most `--max-bytes` the processes mode allows with `--warc`
+/// ([`crate::config::MAX_WARC_BYTES`]).
+pub const MAX_MESSAGE: usize = 256 * 1024 * 1024;
 
 /// What a worker process says.
 #[derive(Debug, Serialize, Deserialize)]
@@ -91,6 +94,7 @@ mod tests {
                 title: Some("T".into()),
                 ..Fetched::default()
             }),
+            archived: Vec::new(),
         }));
         let mut wire = Vec::new();
         let mut buf = Vec::new();
