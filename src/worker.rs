@@ -214,8 +214,9 @@ impl Downloaded {
     /// sitemap that succeeded (a sitemap can be 50 MB of XML once inflated), or a page parsed
     /// as it streamed in, whose `--cpu-work` is still to do (without it,
     /// [`parse_is_cheap`](Self::parse_is_cheap) says so).
+    /// With `--warc`, so is any exchange to digest and compress for the archive.
     pub fn has_cpu_work(&self) -> bool {
-        self.needs_parse() || self.is_sitemap() || self.was_streamed()
+        self.needs_parse() || self.is_sitemap() || self.was_streamed() || !self.captures.is_empty()
     }
 
     /// A page parsed as it streamed in: what is left (`--cpu-work`, packing) is
@@ -247,12 +248,15 @@ impl Downloaded {
     }
 
     /// Whether parsing this page is cheap enough to do wherever it arrived, even on an async
-    /// reactor thread: no `--cpu-work`, and a body small enough to tokenize in tens of
-    /// microseconds ([`INLINE_PARSE_BYTES`]).
+    /// reactor thread: no `--cpu-work`, a body small enough to tokenize in tens of
+    /// microseconds ([`INLINE_PARSE_BYTES`]), and (`--warc`) as little to digest and compress
+    /// for the archive: a streamed page's body is empty here, but its raw copy may be megabytes.
     pub fn parse_is_cheap(&self, limits: &TaskLimits) -> bool {
+        let archived: usize = self.captures.iter().map(|c| c.body.len()).sum();
         // A user's extractor needs a whole DOM and runs code we cannot bound.
         limits.cpu_work == 0
             && limits.extractor.is_none()
+            && archived <= INLINE_PARSE_BYTES
             && self
                 .result
                 .as_ref()
