@@ -69,7 +69,15 @@ every_mode! {
             // It probed past the capacity, found nothing there, and came back down.
             assert!(max >= 16, "{summary}");
             assert!(max < 64, "{summary}");
-            assert!(median <= 12 && last <= 12, "{summary}");
+            // Settled near the capacity: where the last interval started. The crawl may end
+            // just after a periodic probe upward (8 -> 16 once the cool-down is over), so the
+            // final limit itself is not the measure.
+            let settled = summary["concurrency"]["steps"]
+                .as_array()
+                .and_then(|steps| steps.last())
+                .and_then(|step| step["limit_before"].as_u64())
+                .unwrap_or(last);
+            assert!(median <= 12 && settled <= 12, "{summary}");
             let why = summary["concurrency"]["last"].as_str().unwrap_or_default();
             assert!(!why.is_empty(), "{summary}");
         }
