@@ -125,7 +125,11 @@ pub fn warcinfo(filename: &str, fields: &str) -> io::Result<Vec<u8>> {
         block: vec![fields.as_bytes()],
     }
     .to_bytes();
-    GZIP.with_borrow_mut(|gzip| gzip.member(&record).map(<[u8]>::to_vec))
+    GZIP.with_borrow_mut(|gzip| {
+        let member = gzip.member(&record).map(<[u8]>::to_vec);
+        gzip.release();
+        member
+    })
 }
 
 /// `capture`'s `request` and `response` records, each one gzip member, ready for the writer.
@@ -141,6 +145,7 @@ pub fn pack(capture: &Capture) -> Archived {
                 Err(_) => out.extend_from_slice(&stored_member(&record)),
             }
         }
+        gzip.release();
         Archived(out)
     })
 }
@@ -255,7 +260,18 @@ impl Gzip {
         gzip_trailer(&mut self.member, record);
         Ok(&self.member)
     }
+
+    /// Lets go of a big record's buffer once it is packed: kept, it would hold the largest
+    /// record's size (up to `--max-bytes` and more) per worker thread for the whole crawl.
+    fn release(&mut self) {
+        if self.member.capacity() > KEEP_BUFFER {
+            self.member = Vec::new();
+        }
+    }
 }
+
+/// The largest member buffer a thread keeps between records.
+const KEEP_BUFFER: usize = 4 << 20;
 
 /// Whether `data` is exactly one whole WARC record (what a resume keeps of a gzip member).
 pub fn is_whole_record(data: &[u8]) -> bool {
@@ -278,8 +294,11 @@ pub fn is_whole_record(data: &[u8]) -> bool {
     let Some(length) = length else {
         return false;
     };
-    let block_end = end + 4 + length;
-    data.len() == block_end + 4 && data[block_end..] == *b"\r\n\r\n"
+    // The length comes from disk: a corrupt one must be a torn record, not an overflow.
+    let block_end = (end + 4).checked_add(length);
+    block_end.is_some_and(|block_end| {
+        data.len().checked_sub(4) == Some(block_end) && data[block_end..] == *b"\r\n\r\n"
+    })
 }
 
 #[cfg(test)]
@@ -370,5 +389,33 @@ mod tests {
             id(&text, "WARC-Concurrent-To: "),
             id(&request, "WARC-Record-ID: ")
         );
+    }
+
+    #[test]
+    fn a_corrupt_length_is_a_torn_record_not_a_panic() {
+        for length in [usize::MAX, usize::MAX - 3, usize::MAX - 20, 6] {
+            let data = format!("WARC/1.1\r\nContent-Length: {length}\r\n\r\nhello\r\n\r\n");
+            assert!(!is_whole_record(data.as_bytes()), "{length}");
+        }
+        assert!(is_whole_record(
+            b"WARC/1.1\r\nContent-Length: 5\r\n\r\nhello\r\n\r\n"
+        ));
+    }
+
+    #[test]
+    fn a_big_record_does_not_keep_its_buffer() {
+        let capture = Capture {
+            url: url::Url::parse("http://a.test/x").expect("url"),
+            date: UNIX_EPOCH,
+            ip: None,
+            request: b"GET /x HTTP/1.1\r\n\r\n".to_vec(),
+            head: b"HTTP/1.1 200 OK\r\n\r\n".to_vec(),
+            body: (0..3 * KEEP_BUFFER as u32)
+                .map(|n| (n % 251) as u8)
+                .collect(),
+            truncated: false,
+        };
+        pack(&capture);
+        assert!(GZIP.with_borrow(|g| g.member.capacity()) <= KEEP_BUFFER);
     }
 }
