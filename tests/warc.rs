@@ -376,7 +376,12 @@ every_mode! {
     }
 
     fn a_resumed_crawl_appends_after_cutting_a_torn_record(mode) {
-        let s = server_with(Options { pages: PAGES, ..Options::default() });
+        // Slow enough pages that the kill below lands mid-crawl.
+        let s = server_with(Options {
+            pages: PAGES,
+            latency: std::time::Duration::from_millis(20),
+            ..Options::default()
+        });
         let dir = temp("resume", mode);
         let warc = dir.join("resume.warc.gz");
         let state = dir.join("state");
@@ -400,7 +405,10 @@ every_mode! {
             nix::sys::signal::Signal::SIGKILL,
         )
         .expect("kill");
-        child.wait().expect("exits");
+        let status = child.wait().expect("exits");
+        // Killed mid-crawl, not finished before the kill.
+        assert_eq!(std::os::unix::process::ExitStatusExt::signal(&status), Some(9), "{status:?}");
+        assert!(records_in(&out).len() < PAGES);
         // As if it died in the middle of writing a record: half a gzip member at the end.
         let before = std::fs::metadata(&warc).expect("archive").len();
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
