@@ -99,6 +99,7 @@ pub struct Fetcher {
 struct Recipe {
     connect_timeout: Duration,
     user_agent: String,
+    /// `-H`, and with `capture` the Accept-Encoding the client's decoders would have sent.
     headers: http::HeaderMap,
     /// `None` with `env_proxy` false: no proxy at all, not even the environment's.
     proxy: Option<reqwest::Proxy>,
@@ -124,18 +125,7 @@ impl Recipe {
             .tls_backend_preconfigured(self.tls.clone());
         let builder = if self.capture {
             // The archive keeps bodies as sent: decoding is the fetch's, not the client's.
-            let mut headers = self.headers.clone();
-            if !headers.contains_key(http::header::ACCEPT_ENCODING) {
-                headers.insert(
-                    http::header::ACCEPT_ENCODING,
-                    http::HeaderValue::from_static(ACCEPT_ENCODING),
-                );
-            }
-            builder
-                .no_gzip()
-                .no_brotli()
-                .no_deflate()
-                .default_headers(headers)
+            builder.no_gzip().no_brotli().no_deflate()
         } else {
             builder
         };
@@ -183,19 +173,26 @@ impl Fetcher {
             None => None,
         };
         let capture = config.warc.is_some();
+        let mut headers = config.headers.clone();
+        if capture && !headers.contains_key(http::header::ACCEPT_ENCODING) {
+            headers.insert(
+                http::header::ACCEPT_ENCODING,
+                http::HeaderValue::from_static(ACCEPT_ENCODING),
+            );
+        }
         let recipe = Arc::new(Recipe {
             connect_timeout: config.timeout.min(Duration::from_secs(10)),
             user_agent: config.user_agent.clone(),
-            headers: config.headers.clone(),
+            sent_defaults: if capture {
+                sent_defaults(&config.user_agent, &headers)
+            } else {
+                http::HeaderMap::new()
+            },
+            headers,
             proxy,
             env_proxy: config.env_proxy,
             tls: tls_config()?,
             capture,
-            sent_defaults: if capture {
-                sent_defaults(&config.user_agent, &config.headers)
-            } else {
-                http::HeaderMap::new()
-            },
         });
         Ok(Fetcher {
             client: recipe.client()?,
@@ -488,12 +485,7 @@ impl Sent {
         };
         let version = http1_version(version);
         let mut out = format!("{} {target} {version}\r\n", self.method).into_bytes();
-        let mut line = |name: &str, value: &[u8]| {
-            out.extend_from_slice(name.as_bytes());
-            out.extend_from_slice(b": ");
-            out.extend_from_slice(value);
-            out.extend_from_slice(b"\r\n");
-        };
+        let mut line = |name: &str, value: &[u8]| header_line(&mut out, name, value);
         for (name, value) in &self.headers {
             line(name.as_str(), value.as_bytes());
         }
@@ -519,23 +511,25 @@ impl Sent {
 }
 
 /// The headers an archiving crawl's client adds to every request, in its order: reqwest's
-/// `Accept: */*`, the User-Agent, `-H`, then Accept-Encoding.
-fn sent_defaults(user_agent: &str, extra: &http::HeaderMap) -> http::HeaderMap {
+/// `Accept: */*`, the User-Agent, then its default headers (`-H`, then Accept-Encoding).
+fn sent_defaults(user_agent: &str, defaults: &http::HeaderMap) -> http::HeaderMap {
     let mut headers = http::HeaderMap::new();
     headers.insert(http::header::ACCEPT, http::HeaderValue::from_static("*/*"));
     if let Ok(agent) = http::HeaderValue::from_str(user_agent) {
         headers.insert(http::header::USER_AGENT, agent);
     }
-    for (name, value) in extra {
+    for (name, value) in defaults {
         headers.insert(name.clone(), value.clone());
     }
-    if !headers.contains_key(http::header::ACCEPT_ENCODING) {
-        headers.insert(
-            http::header::ACCEPT_ENCODING,
-            http::HeaderValue::from_static(ACCEPT_ENCODING),
-        );
-    }
     headers
+}
+
+/// One `name: value` header line of an archived message.
+fn header_line(out: &mut Vec<u8>, name: &str, value: &[u8]) {
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value);
+    out.extend_from_slice(b"\r\n");
 }
 
 /// A response's status line and headers for the archive. reqwest does not give the bytes
@@ -552,13 +546,9 @@ fn response_head(
     let reason = status.canonical_reason().unwrap_or("");
     let mut out = format!("{version} {} {reason}\r\n", status.as_str()).into_bytes();
     for (name, value) in headers {
-        if name == http::header::TRANSFER_ENCODING {
-            continue;
+        if name != http::header::TRANSFER_ENCODING {
+            header_line(&mut out, name.as_str(), value.as_bytes());
         }
-        out.extend_from_slice(name.as_str().as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(b"\r\n");
     }
     out.extend_from_slice(b"\r\n");
     out
