@@ -20,8 +20,10 @@
 //! With `--warc`, every request that gets a response is also written down as a
 //! [`Capture`] on the caller's tape: the client then decodes no Content-Encoding itself (it
 //! would hide the bytes as sent), the body's raw bytes are kept for the archive, and
-//! [`crate::inflate`] decodes them for the parser. Without `--warc` none of this runs and no
-//! raw copy is kept.
+//! [`crate::inflate`] decodes them for the parser. The raw copy is capped at `max_bytes` like
+//! the decoded page (a body that decodes to little or nothing must not grow it until the
+//! timeout), and a response that arrived but does not decode is archived before it fails.
+//! Without `--warc` none of this runs and no raw copy is kept.
 
 use std::error::Error as StdError;
 use std::sync::Arc;
@@ -99,6 +101,7 @@ pub struct Fetcher {
 struct Recipe {
     connect_timeout: Duration,
     user_agent: String,
+    /// `-H`, and with `capture` the Accept-Encoding the client's decoders would have sent.
     headers: http::HeaderMap,
     /// `None` with `env_proxy` false: no proxy at all, not even the environment's.
     proxy: Option<reqwest::Proxy>,
@@ -124,18 +127,7 @@ impl Recipe {
             .tls_backend_preconfigured(self.tls.clone());
         let builder = if self.capture {
             // The archive keeps bodies as sent: decoding is the fetch's, not the client's.
-            let mut headers = self.headers.clone();
-            if !headers.contains_key(http::header::ACCEPT_ENCODING) {
-                headers.insert(
-                    http::header::ACCEPT_ENCODING,
-                    http::HeaderValue::from_static(ACCEPT_ENCODING),
-                );
-            }
-            builder
-                .no_gzip()
-                .no_brotli()
-                .no_deflate()
-                .default_headers(headers)
+            builder.no_gzip().no_brotli().no_deflate()
         } else {
             builder
         };
@@ -183,19 +175,26 @@ impl Fetcher {
             None => None,
         };
         let capture = config.warc.is_some();
+        let mut headers = config.headers.clone();
+        if capture && !headers.contains_key(http::header::ACCEPT_ENCODING) {
+            headers.insert(
+                http::header::ACCEPT_ENCODING,
+                http::HeaderValue::from_static(ACCEPT_ENCODING),
+            );
+        }
         let recipe = Arc::new(Recipe {
             connect_timeout: config.timeout.min(Duration::from_secs(10)),
             user_agent: config.user_agent.clone(),
-            headers: config.headers.clone(),
+            sent_defaults: if capture {
+                sent_defaults(&config.user_agent, &headers)
+            } else {
+                http::HeaderMap::new()
+            },
+            headers,
             proxy,
             env_proxy: config.env_proxy,
             tls: tls_config()?,
             capture,
-            sent_defaults: if capture {
-                sent_defaults(&config.user_agent, &config.headers)
-            } else {
-                http::HeaderMap::new()
-            },
         });
         Ok(Fetcher {
             client: recipe.client()?,
@@ -373,9 +372,13 @@ async fn fetch_with(
     let mut truncated = false;
     let mut next_yield = YIELD_EVERY;
     let mut ended = false;
+    // A body that arrived but does not decode as the encoding it claims.
+    let mut undecodable = None;
     loop {
         let raw;
         let decoded;
+        // With an encoded body: whether the raw copy is full (see `keep_raw`).
+        let mut raw_full = false;
         let chunk: &[u8] = match resp.chunk().await.map_err(classify)? {
             Some(got) => {
                 raw = got;
@@ -383,8 +386,15 @@ async fn fetch_with(
                     // No archive: the chunk is the body, as reqwest decoded it.
                     (None, _) => &raw[..],
                     (Some(capture), Some(inflate)) => {
-                        capture.body.extend_from_slice(&raw);
-                        decoded = inflate.push(&raw, max_bytes - len).map_err(protocol)?;
+                        let kept = keep_raw(capture, &raw, max_bytes);
+                        raw_full = kept < raw.len();
+                        match inflate.push(&raw[..kept], max_bytes - len) {
+                            Ok(out) => decoded = out,
+                            Err(err) => {
+                                undecodable = Some(err);
+                                break;
+                            }
+                        }
                         &decoded[..]
                     }
                     (Some(capture), None) => {
@@ -399,10 +409,14 @@ async fn fetch_with(
             None => {
                 // The body is complete: a decoder may still hold its last bytes.
                 ended = true;
-                match inflate.take() {
-                    Some(inflate) => {
-                        decoded = inflate.finish().map_err(protocol)?;
+                match inflate.take().map(Inflate::finish) {
+                    Some(Ok(out)) => {
+                        decoded = out;
                         &decoded[..]
+                    }
+                    Some(Err(err)) => {
+                        undecodable = Some(err);
+                        break;
                     }
                     None => break,
                 }
@@ -431,12 +445,42 @@ async fn fetch_with(
             }
             None => body.extend_from_slice(take),
         }
+        if raw_full {
+            // Reading stops with the raw copy full: the page is cut there too, unless its
+            // encoded stream had already ended (what follows is not part of it).
+            truncated |= !inflate.as_ref().is_some_and(Inflate::ended);
+            if let Some(capture) = &mut capture {
+                capture.truncated = true;
+            }
+            break;
+        }
         if truncated || ended {
             break;
         }
     }
+    if let Some(err) = undecodable {
+        // The response arrived, so it is archived as sent (read on to its end, or to the
+        // raw copy's cap), then it fails as it does without an archive.
+        if let Some(mut capture) = capture {
+            loop {
+                match resp.chunk().await {
+                    Ok(Some(more)) => {
+                        if keep_raw(&mut capture, &more, max_bytes) < more.len() {
+                            capture.truncated = true;
+                            break;
+                        }
+                    }
+                    Ok(None) => break,
+                    // It broke off: it never arrived whole, and is not archived.
+                    Err(_) => return Err(protocol(err)),
+                }
+            }
+            tape.push(capture);
+        }
+        return Err(protocol(err));
+    }
     if let Some(mut capture) = capture {
-        capture.truncated = truncated;
+        capture.truncated |= truncated;
         tape.push(capture);
     }
     Ok(Response {
@@ -451,6 +495,17 @@ async fn fetch_with(
         retry_after,
         location,
     })
+}
+
+/// Keeps what of an encoded body's `raw` chunk fits in the capture's raw copy, at most
+/// `max_bytes` like the decoded page, and returns how many bytes that is. The cap is the raw
+/// copy's own: a body that decodes to little or nothing (endless empty deflate blocks, junk
+/// after the end of the gzip stream) would otherwise grow it until the timeout.
+fn keep_raw(capture: &mut Capture, raw: &[u8], max_bytes: u64) -> usize {
+    let cap = usize::try_from(max_bytes).unwrap_or(usize::MAX);
+    let kept = raw.len().min(cap.saturating_sub(capture.body.len()));
+    capture.body.extend_from_slice(&raw[..kept]);
+    kept
 }
 
 /// The request a fetch sent, as far as the archive's request record can tell it.
@@ -488,12 +543,7 @@ impl Sent {
         };
         let version = http1_version(version);
         let mut out = format!("{} {target} {version}\r\n", self.method).into_bytes();
-        let mut line = |name: &str, value: &[u8]| {
-            out.extend_from_slice(name.as_bytes());
-            out.extend_from_slice(b": ");
-            out.extend_from_slice(value);
-            out.extend_from_slice(b"\r\n");
-        };
+        let mut line = |name: &str, value: &[u8]| header_line(&mut out, name, value);
         for (name, value) in &self.headers {
             line(name.as_str(), value.as_bytes());
         }
@@ -519,23 +569,25 @@ impl Sent {
 }
 
 /// The headers an archiving crawl's client adds to every request, in its order: reqwest's
-/// `Accept: */*`, the User-Agent, `-H`, then Accept-Encoding.
-fn sent_defaults(user_agent: &str, extra: &http::HeaderMap) -> http::HeaderMap {
+/// `Accept: */*`, the User-Agent, then its default headers (`-H`, then Accept-Encoding).
+fn sent_defaults(user_agent: &str, defaults: &http::HeaderMap) -> http::HeaderMap {
     let mut headers = http::HeaderMap::new();
     headers.insert(http::header::ACCEPT, http::HeaderValue::from_static("*/*"));
     if let Ok(agent) = http::HeaderValue::from_str(user_agent) {
         headers.insert(http::header::USER_AGENT, agent);
     }
-    for (name, value) in extra {
+    for (name, value) in defaults {
         headers.insert(name.clone(), value.clone());
     }
-    if !headers.contains_key(http::header::ACCEPT_ENCODING) {
-        headers.insert(
-            http::header::ACCEPT_ENCODING,
-            http::HeaderValue::from_static(ACCEPT_ENCODING),
-        );
-    }
     headers
+}
+
+/// One `name: value` header line of an archived message.
+fn header_line(out: &mut Vec<u8>, name: &str, value: &[u8]) {
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value);
+    out.extend_from_slice(b"\r\n");
 }
 
 /// A response's status line and headers for the archive. reqwest does not give the bytes
@@ -552,13 +604,9 @@ fn response_head(
     let reason = status.canonical_reason().unwrap_or("");
     let mut out = format!("{version} {} {reason}\r\n", status.as_str()).into_bytes();
     for (name, value) in headers {
-        if name == http::header::TRANSFER_ENCODING {
-            continue;
+        if name != http::header::TRANSFER_ENCODING {
+            header_line(&mut out, name.as_str(), value.as_bytes());
         }
-        out.extend_from_slice(name.as_str().as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(b"\r\n");
     }
     out.extend_from_slice(b"\r\n");
     out

@@ -336,14 +336,91 @@ every_mode! {
             let stored = response.http().1.len() as u64;
             assert!(stored > 0 && stored < MAX, "{path}: {stored} bytes stored");
         }
-        // A body that is not the gzip it claims fails as it does without an archive, and a
-        // response that never arrived whole is not archived.
+        // A body that is not the gzip it claims fails as it does without an archive, and the
+        // response, which arrived, is archived as sent.
         let bad = run.get(&h.url("/bad-gzip"));
         assert!(
             bad.error.as_deref().is_some_and(|e| e.starts_with("bad response: ")),
             "{bad:?}"
         );
-        assert!(!raw.iter().any(|x| x.field("WARC-Target-URI") == Some(h.url("/bad-gzip").as_str())));
+        let response = raw
+            .iter()
+            .find(|x| x.field("WARC-Type") == Some("response")
+                && x.field("WARC-Target-URI") == Some(h.url("/bad-gzip").as_str()))
+            .expect("/bad-gzip archived");
+        let (head, body) = response.http();
+        assert!(head.contains("content-encoding: gzip\r\n"), "{head}");
+        assert!(String::from_utf8_lossy(body).contains("<title>Not gzip</title>"));
+        assert_eq!(response.field("WARC-Truncated"), None);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    fn junk_after_a_gzip_stream_is_archived_only_up_to_max_bytes(mode) {
+        const MAX: usize = 64 * 1024;
+        let h = crawl_fixture::HostileServer::start().expect("hostile server starts");
+        let dir = temp("junk", mode);
+        let warc = dir.join("junk.warc.gz");
+        let url = h.url("/gzip-junk");
+        // The junk never ends: before the raw copy had a cap of its own, only the timeout
+        // ended this fetch.
+        let run = crawl(
+            mode,
+            std::slice::from_ref(&url),
+            &["--max-bytes", &MAX.to_string(), "--retries", "0", "--ignore-robots",
+              "--timeout", "30", "--warc", warc.to_str().expect("path")],
+        );
+        run.assert_ok();
+        // The page is the gzip member, whole, as reqwest reads it without an archive.
+        let r = run.get(&url);
+        assert_eq!(r.error, None, "{r:?}");
+        assert_eq!(r.title.as_deref(), Some(crawl_fixture::hostile::titles::GZIP_JUNK));
+        assert!(!r.truncated, "{r:?}");
+        warcio_read(&warc);
+        let raw = read_back(&warc);
+        let response = raw
+            .iter()
+            .find(|x| x.field("WARC-Type") == Some("response")
+                && x.field("WARC-Target-URI") == Some(url.as_str()))
+            .expect("archived");
+        // The archive holds the body as sent, cut at --max-bytes.
+        assert_eq!(response.field("WARC-Truncated"), Some("length"));
+        let body = response.http().1;
+        assert_eq!(body.len(), MAX);
+        assert!(find(body, b"junk after the gzip member").is_some());
+        let mut page = String::new();
+        flate2::read::GzDecoder::new(body).read_to_string(&mut page).expect("a gzip member");
+        assert!(page.contains("<title>Gzip junk</title>"), "{page}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    fn a_page_of_gzip_members_parses_the_same_with_an_archive(mode) {
+        let h = crawl_fixture::HostileServer::start().expect("hostile server starts");
+        let dir = temp("members", mode);
+        let warc = dir.join("members.warc.gz");
+        let url = h.url("/gzip-members");
+        let args = ["--ignore-robots", "--retries", "0"];
+        let plain = crawl(mode, std::slice::from_ref(&url), &args);
+        plain.assert_ok();
+        let mut with_warc = args.to_vec();
+        with_warc.extend(["--warc", warc.to_str().expect("path")]);
+        let archived = crawl(mode, std::slice::from_ref(&url), &with_warc);
+        archived.assert_ok();
+        // reqwest reads the first member only; with an archive the crawl reads the same page.
+        let first = crawl_fixture::hostile::gzip_members_first();
+        for r in [plain.get(&url), archived.get(&url)] {
+            assert_eq!(r.error, None, "{r:?}");
+            assert_eq!(r.title.as_deref(), Some(crawl_fixture::hostile::titles::GZIP_MEMBERS));
+            assert_eq!((r.bytes, r.links, r.truncated), (first.len() as u64, 1, false), "{r:?}");
+        }
+        // And the archive holds the body as sent: both members.
+        let raw = read_back(&warc);
+        let response = raw
+            .iter()
+            .find(|x| x.field("WARC-Type") == Some("response")
+                && x.field("WARC-Target-URI") == Some(url.as_str()))
+            .expect("archived");
+        assert_eq!(response.http().1, &crawl_fixture::hostile::gzip_members()[..]);
+        assert_eq!(response.field("WARC-Truncated"), None);
         let _ = std::fs::remove_dir_all(&dir);
     }
 
@@ -376,7 +453,12 @@ every_mode! {
     }
 
     fn a_resumed_crawl_appends_after_cutting_a_torn_record(mode) {
-        let s = server_with(Options { pages: PAGES, ..Options::default() });
+        // Slow enough pages that the kill below lands mid-crawl.
+        let s = server_with(Options {
+            pages: PAGES,
+            latency: std::time::Duration::from_millis(20),
+            ..Options::default()
+        });
         let dir = temp("resume", mode);
         let warc = dir.join("resume.warc.gz");
         let state = dir.join("state");
@@ -400,7 +482,10 @@ every_mode! {
             nix::sys::signal::Signal::SIGKILL,
         )
         .expect("kill");
-        child.wait().expect("exits");
+        let status = child.wait().expect("exits");
+        // Killed mid-crawl, not finished before the kill.
+        assert_eq!(std::os::unix::process::ExitStatusExt::signal(&status), Some(9), "{status:?}");
+        assert!(records_in(&out).len() < PAGES);
         // As if it died in the middle of writing a record: half a gzip member at the end.
         let before = std::fs::metadata(&warc).expect("archive").len();
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());

@@ -62,11 +62,8 @@ impl Ledger {
             return Ok(());
         };
         for exchange in archived {
-            warc.write(exchange).map_err(|source| WarcError {
-                what: "cannot write",
-                path: warc.path().to_owned(),
-                source,
-            })?;
+            warc.write(exchange)
+                .map_err(|source| cannot_write(warc, source))?;
         }
         Ok(())
     }
@@ -77,14 +74,7 @@ impl Ledger {
             return Ok(());
         };
         let done = if sync { warc.sync() } else { warc.flush() };
-        done.map_err(|source| {
-            WarcError {
-                what: "cannot write",
-                path: warc.path().to_owned(),
-                source,
-            }
-            .into()
-        })
+        done.map_err(|source| cannot_write(warc, source).into())
     }
 
     /// Where the records go, as the summary names it.
@@ -178,5 +168,14 @@ impl Ledger {
             name: self.sink.name().to_owned(),
             source,
         }
+    }
+}
+
+/// Writing, flushing or syncing the archive failed.
+fn cannot_write(warc: &WarcWriter, source: io::Error) -> WarcError {
+    WarcError {
+        what: "cannot write",
+        path: warc.path().to_owned(),
+        source,
     }
 }

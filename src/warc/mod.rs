@@ -83,13 +83,24 @@ struct Record<'a> {
     fields: Vec<(&'static str, String)>,
     content_type: &'static str,
     /// The block, in parts (a response's head, then its body), so a body is never copied to
-    /// join them.
+    /// join them: the parts go to the compressor as they are (see [`Record::write`]).
     block: Vec<&'a [u8]>,
 }
 
 impl Record<'_> {
-    /// The record's bytes: header, block, and the two CRLFs that end a record.
-    fn to_bytes(&self) -> Vec<u8> {
+    /// Hands the record's bytes, in parts, to `to`: its header, its block, and the two CRLFs
+    /// that end a record.
+    fn write<R>(&self, to: impl FnOnce(&[&[u8]]) -> R) -> R {
+        let header = self.header();
+        let mut parts = Vec::with_capacity(self.block.len() + 2);
+        parts.push(header.as_bytes());
+        parts.extend(self.block.iter().copied());
+        parts.push(b"\r\n\r\n");
+        to(&parts)
+    }
+
+    /// The record's header, through the blank line that ends it.
+    fn header(&self) -> String {
         let len: usize = self.block.iter().map(|p| p.len()).sum();
         let mut head = String::with_capacity(512);
         head.push_str(VERSION);
@@ -103,13 +114,13 @@ impl Record<'_> {
         let _ = write!(head, "WARC-Block-Digest: {}\r\n", sha1_base32(&self.block));
         let _ = write!(head, "Content-Type: {}\r\n", self.content_type);
         let _ = write!(head, "Content-Length: {len}\r\n\r\n");
-        let mut out = Vec::with_capacity(head.len() + len + 4);
-        out.extend_from_slice(head.as_bytes());
-        for part in &self.block {
-            out.extend_from_slice(part);
-        }
-        out.extend_from_slice(b"\r\n\r\n");
-        out
+        head
+    }
+
+    /// The record's bytes in one piece.
+    #[cfg(test)]
+    fn to_bytes(&self) -> Vec<u8> {
+        self.write(|parts| parts.concat())
     }
 }
 
@@ -123,24 +134,28 @@ pub fn warcinfo(filename: &str, fields: &str) -> io::Result<Vec<u8>> {
         fields: vec![("WARC-Filename", filename.to_owned())],
         content_type: "application/warc-fields",
         block: vec![fields.as_bytes()],
-    }
-    .to_bytes();
-    GZIP.with_borrow_mut(|gzip| gzip.member(&record).map(<[u8]>::to_vec))
+    };
+    GZIP.with_borrow_mut(|gzip| {
+        let member = record.write(|parts| gzip.member(parts).map(<[u8]>::to_vec));
+        gzip.release();
+        member
+    })
 }
 
 /// `capture`'s `request` and `response` records, each one gzip member, ready for the writer.
 pub fn pack(capture: &Capture) -> Archived {
-    let [request, response] = exchange(capture);
+    let records = records(capture);
     GZIP.with_borrow_mut(|gzip| {
-        let mut out = Vec::with_capacity(response.len() / 2 + 512);
-        for record in [request, response] {
+        let mut out = Vec::with_capacity(capture.body.len() / 2 + 1024);
+        for record in &records {
             // Compressing into memory fails only if the compressor's own state is broken:
             // then the records go stored uncompressed, still a valid gzip member each.
-            match gzip.member(&record) {
+            record.write(|parts| match gzip.member(parts) {
                 Ok(member) => out.extend_from_slice(member),
-                Err(_) => out.extend_from_slice(&stored_member(&record)),
-            }
+                Err(_) => out.extend_from_slice(&stored_member(&parts.concat())),
+            });
         }
+        gzip.release();
         Archived(out)
     })
 }
@@ -167,20 +182,28 @@ fn stored_member(record: &[u8]) -> Vec<u8> {
         out.extend_from_slice(&(!len).to_le_bytes());
         out.extend_from_slice(block);
     }
-    gzip_trailer(&mut out, record);
+    gzip_trailer(&mut out, &[record]);
     out
 }
 
-/// CRC-32 and length modulo 2^32, as gzip ends a member.
-fn gzip_trailer(out: &mut Vec<u8>, record: &[u8]) {
+/// CRC-32 and length modulo 2^32 of the record in `parts`, as gzip ends a member.
+fn gzip_trailer(out: &mut Vec<u8>, parts: &[&[u8]]) {
     let mut crc = Crc::new();
-    crc.update(record);
+    for part in parts {
+        crc.update(part);
+    }
     out.extend_from_slice(&crc.sum().to_le_bytes());
-    out.extend_from_slice(&(record.len() as u32).to_le_bytes());
+    out.extend_from_slice(&crc.amount().to_le_bytes());
+}
+
+/// The `request` and `response` records of one capture, in that order, as bytes.
+#[cfg(test)]
+fn exchange(capture: &Capture) -> [Vec<u8>; 2] {
+    records(capture).map(|record| record.to_bytes())
 }
 
 /// The `request` and `response` records of one capture, in that order.
-pub fn exchange(capture: &Capture) -> [Vec<u8>; 2] {
+fn records(capture: &Capture) -> [Record<'_>; 2] {
     let date = warc_date(capture.date);
     let (request_id, response_id) = (record_id(), record_id());
     let target = capture.url.as_str().to_owned();
@@ -212,7 +235,7 @@ pub fn exchange(capture: &Capture) -> [Vec<u8>; 2] {
         content_type: "application/http;msgtype=response",
         block: vec![&capture.head, &capture.body],
     };
-    [request.to_bytes(), response.to_bytes()]
+    [request, response]
 }
 
 /// Makes gzip members with one deflate compressor, reset between them. A new `GzEncoder`
@@ -232,30 +255,51 @@ impl Gzip {
         }
     }
 
-    /// `record` as one gzip member (borrowed until the next call).
-    fn member(&mut self, record: &[u8]) -> io::Result<&[u8]> {
+    /// The record in `parts` as one gzip member (borrowed until the next call); the parts
+    /// are compressed where they are, not joined first.
+    fn member(&mut self, parts: &[&[u8]]) -> io::Result<&[u8]> {
         self.deflate.reset();
         self.member.clear();
         self.member.extend_from_slice(&GZIP_HEADER);
+        for part in parts {
+            let start = self.deflate.total_in();
+            loop {
+                let read = usize::try_from(self.deflate.total_in() - start).unwrap_or(usize::MAX);
+                let rest = part.get(read..).unwrap_or_default();
+                if rest.is_empty() {
+                    break;
+                }
+                self.member.reserve(rest.len() / 2 + 1024);
+                self.deflate
+                    .compress_vec(rest, &mut self.member, FlushCompress::None)
+                    .map_err(io::Error::other)?;
+            }
+        }
         loop {
-            self.member.reserve(record.len() / 2 + 1024);
-            let read = usize::try_from(self.deflate.total_in()).unwrap_or(usize::MAX);
+            self.member.reserve(32 * 1024);
             let status = self
                 .deflate
-                .compress_vec(
-                    record.get(read..).unwrap_or_default(),
-                    &mut self.member,
-                    FlushCompress::Finish,
-                )
+                .compress_vec(&[], &mut self.member, FlushCompress::Finish)
                 .map_err(io::Error::other)?;
             if status == Status::StreamEnd {
                 break;
             }
         }
-        gzip_trailer(&mut self.member, record);
+        gzip_trailer(&mut self.member, parts);
         Ok(&self.member)
     }
+
+    /// Lets go of a big record's buffer once it is packed: kept, it would hold the largest
+    /// record's size (up to `--max-bytes` and more) per worker thread for the whole crawl.
+    fn release(&mut self) {
+        if self.member.capacity() > KEEP_BUFFER {
+            self.member = Vec::new();
+        }
+    }
 }
+
+/// The largest member buffer a thread keeps between records.
+const KEEP_BUFFER: usize = 4 << 20;
 
 /// Whether `data` is exactly one whole WARC record (what a resume keeps of a gzip member).
 pub fn is_whole_record(data: &[u8]) -> bool {
@@ -278,8 +322,11 @@ pub fn is_whole_record(data: &[u8]) -> bool {
     let Some(length) = length else {
         return false;
     };
-    let block_end = end + 4 + length;
-    data.len() == block_end + 4 && data[block_end..] == *b"\r\n\r\n"
+    // The length comes from disk: a corrupt one must be a torn record, not an overflow.
+    let block_end = (end + 4).checked_add(length);
+    block_end.is_some_and(|block_end| {
+        data.len().checked_sub(4) == Some(block_end) && data[block_end..] == *b"\r\n\r\n"
+    })
 }
 
 #[cfg(test)]
@@ -316,8 +363,13 @@ mod tests {
         let big: Vec<u8> = (0..200_000u32).map(|n| (n % 251) as u8).collect();
         for record in [&b""[..], b"WARC/1.1\r\n", &big] {
             assert_eq!(inflate(&stored_member(record)), (record.to_vec(), 0));
-            let member = GZIP.with_borrow_mut(|g| g.member(record).map(<[u8]>::to_vec));
+            let member = GZIP.with_borrow_mut(|g| g.member(&[record]).map(<[u8]>::to_vec));
             assert_eq!(inflate(&member.expect("compressed")), (record.to_vec(), 0));
+            // In parts, some empty, it is the same record.
+            let (a, b) = record.split_at(record.len() / 3);
+            let parts = [a, &b""[..], b, b"\r\n\r\n"];
+            let member = GZIP.with_borrow_mut(|g| g.member(&parts).map(<[u8]>::to_vec));
+            assert_eq!(inflate(&member.expect("compressed")), (parts.concat(), 0));
         }
         let capture = Capture {
             url: url::Url::parse("http://a.test/x").expect("url"),
@@ -370,5 +422,33 @@ mod tests {
             id(&text, "WARC-Concurrent-To: "),
             id(&request, "WARC-Record-ID: ")
         );
+    }
+
+    #[test]
+    fn a_corrupt_length_is_a_torn_record_not_a_panic() {
+        for length in [usize::MAX, usize::MAX - 3, usize::MAX - 20, 6] {
+            let data = format!("WARC/1.1\r\nContent-Length: {length}\r\n\r\nhello\r\n\r\n");
+            assert!(!is_whole_record(data.as_bytes()), "{length}");
+        }
+        assert!(is_whole_record(
+            b"WARC/1.1\r\nContent-Length: 5\r\n\r\nhello\r\n\r\n"
+        ));
+    }
+
+    #[test]
+    fn a_big_record_does_not_keep_its_buffer() {
+        let capture = Capture {
+            url: url::Url::parse("http://a.test/x").expect("url"),
+            date: UNIX_EPOCH,
+            ip: None,
+            request: b"GET /x HTTP/1.1\r\n\r\n".to_vec(),
+            head: b"HTTP/1.1 200 OK\r\n\r\n".to_vec(),
+            body: (0..3 * KEEP_BUFFER as u32)
+                .map(|n| (n % 251) as u8)
+                .collect(),
+            truncated: false,
+        };
+        pack(&capture);
+        assert!(GZIP.with_borrow(|g| g.member.capacity()) <= KEEP_BUFFER);
     }
 }
