@@ -622,17 +622,22 @@ impl ConfigError {
 
     /// The grace rule's message (see [`ConfigError::timeout`]).
     pub fn grace(secs: f64) -> Self {
-        ConfigError::new(
-            Setting::Grace,
-            format!("must be a number of seconds from 0 to 3600, got {secs}"),
-        )
+        ConfigError::seconds_out_of_range(Setting::Grace, secs)
     }
 
     /// [`Setting::MetricsLinger`] out of range, with the seconds the user gave.
     pub fn metrics_linger(secs: f64) -> Self {
+        ConfigError::seconds_out_of_range(Setting::MetricsLinger, secs)
+    }
+
+    /// A span of 0 to [`MAX_GRACE`] refused, with the seconds the user gave.
+    fn seconds_out_of_range(setting: Setting, secs: f64) -> Self {
         ConfigError::new(
-            Setting::MetricsLinger,
-            format!("must be a number of seconds from 0 to 3600, got {secs}"),
+            setting,
+            format!(
+                "must be a number of seconds from 0 to {}, got {secs}",
+                MAX_GRACE.as_secs()
+            ),
         )
     }
 }
