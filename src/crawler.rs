@@ -126,9 +126,10 @@ fn run_with(config: Config, hook: Option<ItemHook<'_>>) -> Result<Summary, Crawl
             let server = Server::bind(addr).map_err(|e| {
                 ConfigError::new(Setting::Metrics, format!("cannot listen on {addr}: {e}"))
             })?;
-            // Said on standard error whatever the log level: with port 0 it is the only way
-            // to learn the port.
-            eprintln!("crawl: metrics on http://{}/metrics", server.addr());
+            // With port 0 this is the only way to learn the port.
+            if let Some(listening) = &config.on_metrics {
+                (listening.0)(server.addr());
+            }
             Some((Arc::new(server), Arc::new(Metrics::new(config.mode))))
         }
         None => None,

@@ -505,6 +505,8 @@ impl<'h> Coordinator<'h> {
             // Not the frontier's: a login request that never got an answer is sent again.
             match outcome {
                 Outcome::Done(result) => {
+                    // A request like any other in the log (`kind="login"`).
+                    self.log_request(&job, &result);
                     self.keep_cookies(&job, &result);
                     self.finish_login(&job, &result);
                 }

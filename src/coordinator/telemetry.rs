@@ -2,9 +2,11 @@
 //! and the figures for `--metrics` ([`crate::metrics`]).
 //!
 //! Events are emitted here, in the coordinator, because it runs in the parent process in
-//! every mode: one place sees every request, and forked workers never write log lines beside
-//! the parent's progress bar. At `debug`, one event per request (its URL, status or error,
-//! attempt, milliseconds, worker, bytes, depth); at `info`, the decisions a user debugging a
+//! every mode: one place sees every request, and forked workers need not log beside the
+//! parent's progress bar (the binary's writer drops what their HTTP stack emits). At `debug`,
+//! one event per request, logins included (its URL, status or error, attempt, milliseconds,
+//! worker, bytes, depth; a robots.txt's redirect hops, followed in the worker, are one event);
+//! at `info`, the decisions a user debugging a
 //! site needs: retries, robots.txt read and what it blocked, Crawl-delay and Retry-After
 //! holds, hosts given up. The library installs no subscriber: without one these cost a check.
 
