@@ -589,6 +589,8 @@ impl Args {
             extractor: (!fields.is_empty())
                 .then(|| Arc::new(Fields(fields)) as Arc<dyn PageExtractor>),
             metrics: self.metrics,
+            // The binary's to say (see `Config::on_metrics`).
+            on_metrics: None,
             metrics_linger: Duration::try_from_secs_f64(linger_secs).unwrap_or(Duration::MAX),
         };
         let checked = config.validate().map_err(|e| match e.setting {

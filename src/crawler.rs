@@ -126,9 +126,10 @@ fn run_with(config: Config, hook: Option<ItemHook<'_>>) -> Result<Summary, Crawl
             let server = Server::bind(addr).map_err(|e| {
                 ConfigError::new(Setting::Metrics, format!("cannot listen on {addr}: {e}"))
             })?;
-            // Said on standard error whatever the log level: with port 0 it is the only way
-            // to learn the port.
-            eprintln!("crawl: metrics on http://{}/metrics", server.addr());
+            // With port 0 this is the only way to learn the port.
+            if let Some(listening) = &config.on_metrics {
+                (listening.0)(server.addr());
+            }
             Some((Arc::new(server), Arc::new(Metrics::new(config.mode))))
         }
         None => None,
@@ -230,14 +231,17 @@ fn run_with(config: Config, hook: Option<ItemHook<'_>>) -> Result<Summary, Crawl
     let mut summary = coordinator.finish()?;
     summary.ipc = ran.ipc;
     summary.interrupted = shutdown.requested();
+    // Not after Ctrl-C or SIGTERM: the user asked the crawl to end (the drivers have drained
+    // the signal from `shutdown.fd()`, so the linger would not see it and sit out its time).
     if let Some((server, metrics)) = &metrics
         && !config.metrics_linger.is_zero()
+        && summary.interrupted.is_none()
     {
         // The final figures stay up for a scraper's next visit (Prometheus scrapes every
         // 15 s by default; a short crawl would end between two scrapes). A signal ends it.
-        eprintln!(
-            "crawl: finished; the final metrics stay up for {} s more (--metrics-linger; Ctrl-C ends it)",
-            config.metrics_linger.as_secs_f64()
+        tracing::info!(
+            linger_s = config.metrics_linger.as_secs_f64(),
+            "finished; the final metrics stay up (--metrics-linger; Ctrl-C ends it)"
         );
         server.serve_until(
             metrics,

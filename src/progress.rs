@@ -7,6 +7,7 @@
 
 use std::io::IsTerminal;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -21,14 +22,21 @@ const MESSAGE_EVERY: Duration = Duration::from_millis(100);
 
 /// The visible bar of the crawl running in this process, if any, for [`suspend_bar`]: the
 /// binary's log writer lives outside the crawl, and must find the bar to write above it.
-static VISIBLE: Mutex<Option<ProgressBar>> = Mutex::new(None);
+/// Tagged with its [`Progress`]'s number, so a bar dropped clears only its own entry.
+static VISIBLE: Mutex<Option<(u64, ProgressBar)>> = Mutex::new(None);
+
+/// The number the next visible [`Progress`] gets in [`VISIBLE`].
+static NEXT_BAR: AtomicU64 = AtomicU64::new(1);
 
 /// Runs `write` with the crawl's progress bar (if one is drawn) cleared from the terminal, and
 /// redraws the bar after: how a log line reaches standard error without garbling the bar. A
 /// plain call when no bar is drawn. Not for use inside `write` itself.
 pub fn suspend_bar<R>(write: impl FnOnce() -> R) -> R {
     // Cloned out (a handle), so the slot's lock is not held while the bar redraws.
-    let bar = VISIBLE.lock().ok().and_then(|slot| slot.clone());
+    let bar = VISIBLE
+        .lock()
+        .ok()
+        .and_then(|slot| slot.as_ref().map(|(_, bar)| bar.clone()));
     match bar {
         Some(bar) => bar.suspend(write),
         None => write(),
@@ -38,6 +46,8 @@ pub fn suspend_bar<R>(write: impl FnOnce() -> R) -> R {
 /// The crawl's progress bar.
 pub struct Progress {
     bar: ProgressBar,
+    /// Its number in [`VISIBLE`]; `None` when hidden (never put there).
+    visible: Option<u64>,
     last_message: Option<Instant>,
     started: Instant,
     /// The spinner's frame: one a redraw.
@@ -75,11 +85,13 @@ impl Progress {
         let style =
             ProgressStyle::with_template("{msg}").unwrap_or_else(|_| ProgressStyle::default_bar());
         bar.set_style(style);
+        let number = NEXT_BAR.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut slot) = VISIBLE.lock() {
-            *slot = Some(bar.clone());
+            *slot = Some((number, bar.clone()));
         }
         Progress {
             bar,
+            visible: Some(number),
             last_message: None,
             started: Instant::now(),
             frame: 0,
@@ -90,6 +102,7 @@ impl Progress {
     pub fn hidden() -> Self {
         Progress {
             bar: ProgressBar::hidden(),
+            visible: None,
             last_message: None,
             started: Instant::now(),
             frame: 0,
@@ -130,9 +143,54 @@ impl Progress {
 
     /// Removes the bar so the summary prints on a clean line.
     pub fn finish(&self) {
-        if let Ok(mut slot) = VISIBLE.lock() {
+        self.forget();
+        self.bar.finish_and_clear();
+    }
+
+    /// Takes the bar out of [`VISIBLE`], if it is still the one there.
+    fn forget(&self) {
+        if let (Some(number), Ok(mut slot)) = (self.visible, VISIBLE.lock())
+            && slot.as_ref().is_some_and(|(n, _)| *n == number)
+        {
             *slot = None;
         }
-        self.bar.finish_and_clear();
+    }
+}
+
+/// A crawl that ends on an error never calls [`Progress::finish`]: its bar must not stay in
+/// [`VISIBLE`] (log lines would go on suspending a dead bar), nor on the terminal above the
+/// error message.
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.forget();
+        if !self.bar.is_finished() {
+            self.bar.finish_and_clear();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shown() -> Option<u64> {
+        VISIBLE
+            .lock()
+            .ok()
+            .and_then(|slot| slot.as_ref().map(|(n, _)| *n))
+    }
+
+    #[test]
+    fn a_bar_dropped_without_finish_is_no_longer_visible() {
+        let first = Progress::new(ProgressMode::Always);
+        let number = first.visible;
+        assert!(number.is_some());
+        assert_eq!(shown(), number);
+        // A newer bar took the slot: dropping the older one leaves the newer in place.
+        let second = Progress::new(ProgressMode::Always);
+        drop(first);
+        assert_eq!(shown(), second.visible);
+        drop(second);
+        assert_eq!(shown(), None);
     }
 }

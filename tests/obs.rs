@@ -175,10 +175,10 @@ every_mode! {
     }
 
     fn metrics_scraped_mid_crawl_agree_with_the_summary(mode) {
-        // 50 ms a response and two workers: a crawl of a couple of seconds to scrape during.
+        // 50 ms a response and two workers: a crawl of a few seconds to scrape during.
         let s = server_with(Options {
             latency: Duration::from_millis(50),
-            pages: 60,
+            pages: 100,
             links: 4,
             ..Options::default()
         });
@@ -194,22 +194,7 @@ every_mode! {
             ],
             &format!("{}\n", s.url("/gen/0")),
         );
-        // The address is the first thing on standard error; the rest is read to the end by
-        // a thread, so the pipe never fills.
-        let stderr = child.stderr.take().expect("stderr piped");
-        let (tx, rx) = std::sync::mpsc::channel();
-        let reader = std::thread::spawn(move || {
-            let mut all = String::new();
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(addr) = line.strip_prefix("crawl: metrics on http://") {
-                    let _ = tx.send(addr.trim_end_matches("/metrics").to_owned());
-                }
-                all.push_str(&line);
-                all.push('\n');
-            }
-            all
-        });
-        let addr = rx.recv_timeout(Duration::from_secs(30)).expect("the metrics address");
+        let (addr, reader) = metrics_address(&mut child);
         // Mid-crawl: pages done, the crawl not finished.
         let deadline = Instant::now() + Duration::from_secs(60);
         let mid = loop {
@@ -234,19 +219,6 @@ every_mode! {
         );
         assert_eq!(mid.iter().filter(|(k, v)| k.starts_with("crawl_verdict{") && **v == 1.0).count(), 1);
         assert_eq!(mid.contains_key("crawl_worker_restarts_total"), mode == "processes");
-        if mode == "processes" {
-            // A worker killed mid-crawl is replaced; the restarts counter must say so as the
-            // summary does (it counts a worker that died with a page in hand).
-            let pid = child.id();
-            let kids = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
-                .unwrap_or_default();
-            let victim: i32 = kids
-                .split_whitespace()
-                .next()
-                .and_then(|p| p.parse().ok())
-                .expect("a worker process");
-            kill(Pid::from_raw(victim), Signal::SIGKILL).expect("kill a worker");
-        }
         // Anything else is not found.
         assert!(get(&addr, "/").starts_with("HTTP/1.1 404"));
         // The end: the final figures stay up (--metrics-linger) until a signal.
@@ -298,11 +270,96 @@ every_mode! {
             assert!((got - summary["split"][share].as_f64().unwrap_or(f64::NAN)).abs() < 1e-9, "{share}");
         }
         if mode == "processes" {
-            let deaths = summary["ipc"]["deaths"].as_f64().unwrap_or(-1.0);
-            assert_eq!(last["crawl_worker_restarts_total"], deaths, "{stderr}");
-            // The victim almost surely had a page in hand (two workers, a 50 ms latency).
-            assert!(deaths <= 1.0, "{summary}");
+            // No worker died: the restarts counter says so as the summary does (the test
+            // below kills one).
+            assert_eq!(last["crawl_worker_restarts_total"], 0.0, "{stderr}");
+            assert_eq!(summary["ipc"]["deaths"].as_f64(), Some(0.0), "{summary}");
         }
+        let _ = std::fs::remove_file(&summary_path);
+        let _ = std::fs::remove_file(&out);
+    }
+
+    fn a_metrics_client_that_trickles_its_request_holds_up_nothing(mode) {
+        let s = server_with(Options {
+            latency: Duration::from_millis(20),
+            pages: 40,
+            links: 4,
+            ..Options::default()
+        });
+        let out = fresh_temp("obs", "trickle.jsonl", mode);
+        let mut child = spawn(
+            &["--mode", mode, "--progress", "never"],
+            &["-j", "2", "--depth", "10", "--metrics", "127.0.0.1:0",
+              "-o", out.to_str().expect("UTF-8")],
+            &format!("{}\n", s.url("/gen/0")),
+        );
+        let (addr, reader) = metrics_address(&mut child);
+        // A request head that never ends, a byte every 50 ms: each read is quick, so only a
+        // deadline for the whole request cuts it off. Before one, it held the processes-mode
+        // coordinator (and the other modes' exit) for minutes.
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let trickler = {
+            let done = std::sync::Arc::clone(&done);
+            std::thread::spawn(move || trickle(&addr, &done))
+        };
+        let status = wait_at_most(&mut child, Duration::from_secs(60))
+            .expect("the crawl ended: a trickling scrape did not hold it up");
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        let (cut_off, answer) = trickler.join().expect("trickler");
+        let stderr = reader.join().expect("stderr read");
+        assert_eq!(status.code(), Some(0), "{stderr}");
+        // The crawl crawled everything, and the trickler was cut off without an answer.
+        let records = records_in(&out);
+        assert_eq!(records.len(), 40, "{stderr}");
+        assert!(records.iter().all(|r| r.status == Some(200)), "{records:?}");
+        assert!(cut_off, "the trickling connection was never closed");
+        assert_eq!(answer, 0, "a request never finished got an answer");
+        let _ = std::fs::remove_file(&out);
+    }
+
+    fn ctrl_c_mid_crawl_skips_the_metrics_linger(mode) {
+        // Long enough that the signal comes mid-crawl: 200 pages, 50 ms each, two workers.
+        let s = server_with(Options {
+            latency: Duration::from_millis(50),
+            pages: 200,
+            links: 4,
+            ..Options::default()
+        });
+        let summary_path = fresh_temp("obs", "linger-summary.json", mode);
+        let out = fresh_temp("obs", "linger.jsonl", mode);
+        let mut child = spawn(
+            &["--mode", mode, "--progress", "never"],
+            &["-j", "2", "--depth", "10", "--metrics", "127.0.0.1:0",
+              "--metrics-linger", "60",
+              "--summary-json", summary_path.to_str().expect("UTF-8"),
+              "-o", out.to_str().expect("UTF-8")],
+            &format!("{}\n", s.url("/gen/0")),
+        );
+        let (addr, reader) = metrics_address(&mut child);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let scrape = parse(&get(&addr, "/metrics"));
+            assert_ne!(scrape.get("crawl_finished"), Some(&1.0), "the crawl ended first");
+            if scrape.get("crawl_pages_total{outcome=\"ok\"}").is_some_and(|&n| n >= 2.0) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "no page done in time");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).expect("Ctrl-C the crawl");
+        // Well inside the 60 s linger, which it used to sit out.
+        let status = wait_at_most(&mut child, Duration::from_secs(30))
+            .expect("the crawl ended without sitting out --metrics-linger");
+        let stderr = reader.join().expect("stderr read");
+        assert_eq!(status.code(), Some(130), "{stderr}");
+        let summary: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(&summary_path).unwrap_or_else(|e| panic!("{e}: {stderr}")),
+        )
+        .expect("summary JSON");
+        assert_eq!(summary["interrupted"], "SIGINT", "{summary}");
+        let pages = records_in(&out).len();
+        assert!((2..200).contains(&pages), "{pages} records");
+        assert_eq!(summary["pages"].as_u64(), Some(pages as u64));
         let _ = std::fs::remove_file(&summary_path);
         let _ = std::fs::remove_file(&out);
     }
@@ -321,6 +378,194 @@ every_mode! {
         assert_eq!(s.total_hits(), 0);
         assert!(run.records.is_empty());
     }
+}
+
+/// Reads the `crawl: metrics on URL` line `child` writes first on standard error, and returns
+/// its address (`host:port`) with a thread reading the rest of standard error to the end (so
+/// the pipe never fills), whose result is all of it.
+fn metrics_address(child: &mut std::process::Child) -> (String, std::thread::JoinHandle<String>) {
+    let stderr = child.stderr.take().expect("stderr piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(addr) = line.strip_prefix("crawl: metrics on http://") {
+                let _ = tx.send(addr.trim_end_matches("/metrics").to_owned());
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    let addr = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the metrics address");
+    (addr, reader)
+}
+
+/// `child`'s exit status, or `None` (and the child killed) if it runs past `limit`: a bound
+/// that only a hang reaches, not a measurement.
+fn wait_at_most(
+    child: &mut std::process::Child,
+    limit: Duration,
+) -> Option<std::process::ExitStatus> {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if let Some(status) = child.try_wait().expect("wait for the crawl") {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
+}
+
+/// Connects to `addr` and sends a request head that never ends, a byte every 50 ms, until
+/// the server closes the connection or `done` is set. Returns whether the server closed it,
+/// and how many bytes of answer came.
+fn trickle(addr: &str, done: &std::sync::atomic::AtomicBool) -> (bool, usize) {
+    let mut stream = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+    stream
+        .set_read_timeout(Some(Duration::from_millis(50)))
+        .expect("timeout");
+    let head = b"GET /metrics HTTP/1.1\r\nX-Trickle: ";
+    let mut answer = 0;
+    let mut sent = 0usize;
+    let mut buf = [0u8; 4096];
+    while !done.load(std::sync::atomic::Ordering::SeqCst) {
+        let byte = head.get(sent).copied().unwrap_or(b'a');
+        if stream.write_all(&[byte]).is_err() {
+            return (true, answer);
+        }
+        sent += 1;
+        match stream.read(&mut buf) {
+            Ok(0) => return (true, answer),
+            Ok(n) => answer += n,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => return (true, answer),
+        }
+    }
+    (false, answer)
+}
+
+#[test]
+fn a_worker_killed_with_a_page_in_hand_is_one_restart() {
+    let s = server();
+    let summary_path = fresh_temp("obs", "restart-summary.json", "processes");
+    let out = fresh_temp("obs", "restart.jsonl", "processes");
+    // One worker, one page that takes 2 s: once the server has seen the request, the only
+    // worker process is the one holding it.
+    let mut child = spawn(
+        &["--mode", "processes", "--progress", "never"],
+        &[
+            "-j",
+            "1",
+            "--depth",
+            "0",
+            "--metrics",
+            "127.0.0.1:0",
+            "--metrics-linger",
+            "60",
+            "--summary-json",
+            summary_path.to_str().expect("UTF-8"),
+            "-o",
+            out.to_str().expect("UTF-8"),
+        ],
+        &format!("{}\n", s.url("/slow?ms=2000")),
+    );
+    let (addr, reader) = metrics_address(&mut child);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while s.hits("/slow") == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the slow page was never requested"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let pid = child.id();
+    let kids =
+        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+    let workers: Vec<i32> = kids
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect();
+    assert_eq!(workers.len(), 1, "{kids:?}");
+    kill(Pid::from_raw(workers[0]), Signal::SIGKILL).expect("kill the worker");
+    let last = loop {
+        let scrape = parse(&get(&addr, "/metrics"));
+        if scrape.get("crawl_finished") == Some(&1.0) {
+            break scrape;
+        }
+        assert!(Instant::now() < deadline, "the crawl did not end in time");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    kill(Pid::from_raw(pid as i32), Signal::SIGTERM).expect("end the linger");
+    let status = child.wait().expect("crawl exits");
+    let stderr = reader.join().expect("stderr read");
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(&summary_path).unwrap_or_else(|e| panic!("{e}: {stderr}")),
+    )
+    .expect("summary JSON");
+    assert_eq!(summary["ipc"]["deaths"].as_f64(), Some(1.0), "{summary}");
+    assert_eq!(last["crawl_worker_restarts_total"], 1.0, "{last:#?}");
+    // The page went back in the queue and a new worker fetched it.
+    assert_eq!(s.hits("/slow"), 2);
+    let records = records_in(&out);
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].status, Some(200), "{records:?}");
+    let _ = std::fs::remove_file(&summary_path);
+    let _ = std::fs::remove_file(&out);
+}
+
+#[test]
+fn processes_mode_workers_write_no_log_line() {
+    let s = server();
+    let log = fresh_temp("obs", "trace.jsonl", "processes");
+    let fixed = [
+        "--mode",
+        "processes",
+        "--progress",
+        "never",
+        "--depth",
+        "1",
+        "-j",
+        "2",
+    ];
+    let log_arg = log.to_str().expect("UTF-8 temp path");
+    // trace for everything: the HTTP stack the workers run (hyper, reqwest) logs too.
+    let run = crawl_raw_with(
+        &fixed,
+        &["--log", log_arg, "--log-format", "json"],
+        &format!("{}\n", s.url("/")),
+        &[("RUST_LOG", Some("trace".as_ref()))],
+    );
+    run.assert_ok();
+    let events = json_log(&log);
+    // The coordinator's own events are all there: one a request.
+    let requests = events
+        .iter()
+        .filter(|e| matches!(message(e), "request" | "request failed"))
+        .count();
+    assert_eq!(requests as u64, s.total_hits());
+    // Nothing from the HTTP stack: the coordinator process talks to no server itself, so such
+    // lines could only come from a worker.
+    let from_workers: Vec<&serde_json::Value> = events
+        .iter()
+        .filter(|e| {
+            let target = field(e, "target").as_str().unwrap_or_default();
+            ["hyper", "reqwest", "h2", "rustls"]
+                .iter()
+                .any(|t| target.starts_with(t))
+        })
+        .collect();
+    assert!(from_workers.is_empty(), "{from_workers:#?}");
+    let _ = std::fs::remove_file(&log);
 }
 
 #[test]

@@ -366,10 +366,15 @@ pub struct Config {
     /// through [`crate::Crawl`]). Default `None`.
     pub extractor: Option<Arc<dyn PageExtractor>>,
     /// Serve the crawl's figures in the Prometheus text format at `http://ADDR/metrics` while
-    /// it runs (`--metrics`; port 0 picks a free port, and the crawl says which on standard
-    /// error). An address that cannot be listened on is refused before the crawl starts.
+    /// it runs (`--metrics`; port 0 picks a free port, and [`Config::on_metrics`] is told
+    /// which). An address that cannot be listened on is refused before the crawl starts.
     /// Default `None`.
     pub metrics: Option<std::net::SocketAddr>,
+    /// With [`Config::metrics`], told the address it listens on (the port the OS picked, for
+    /// port 0) once, before anything is fetched. The `crawl` binary prints it on standard
+    /// error (`crawl: metrics on http://ADDR/metrics`). Default `None`: the library says
+    /// nothing.
+    pub on_metrics: Option<MetricsListening>,
     /// With [`Config::metrics`], how long to go on serving the final figures after the crawl
     /// ends, so a scraper sees them (`--metrics-linger`, in seconds; Ctrl-C cuts it short).
     /// At most [`MAX_GRACE`]; default 0.
@@ -427,6 +432,7 @@ impl Config {
             shared: None,
             extractor: None,
             metrics: None,
+            on_metrics: None,
             metrics_linger: Duration::ZERO,
             warc: None,
         }
@@ -463,6 +469,16 @@ pub const MAX_LEASE: Duration = Duration::from_secs(86_400);
 /// Most `--max-bytes` the processes mode accepts with `--warc`: a page's raw body crosses the
 /// wire to the archive's one writer, inside [`crate::modes`]' message limit.
 pub const MAX_WARC_BYTES: u64 = 128 * 1024 * 1024;
+/// [`Config::on_metrics`]: what to do with the address `--metrics` listens on.
+#[derive(Clone)]
+pub struct MetricsListening(pub Arc<dyn Fn(std::net::SocketAddr) + Send + Sync>);
+
+impl std::fmt::Debug for MetricsListening {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MetricsListening(..)")
+    }
+}
+
 /// Longest grace period accepted after Ctrl-C.
 pub const MAX_GRACE: Duration = Duration::from_secs(3600);
 
@@ -622,17 +638,22 @@ impl ConfigError {
 
     /// The grace rule's message (see [`ConfigError::timeout`]).
     pub fn grace(secs: f64) -> Self {
-        ConfigError::new(
-            Setting::Grace,
-            format!("must be a number of seconds from 0 to 3600, got {secs}"),
-        )
+        ConfigError::seconds_out_of_range(Setting::Grace, secs)
     }
 
     /// [`Setting::MetricsLinger`] out of range, with the seconds the user gave.
     pub fn metrics_linger(secs: f64) -> Self {
+        ConfigError::seconds_out_of_range(Setting::MetricsLinger, secs)
+    }
+
+    /// A span of 0 to [`MAX_GRACE`] refused, with the seconds the user gave.
+    fn seconds_out_of_range(setting: Setting, secs: f64) -> Self {
         ConfigError::new(
-            Setting::MetricsLinger,
-            format!("must be a number of seconds from 0 to 3600, got {secs}"),
+            setting,
+            format!(
+                "must be a number of seconds from 0 to {}, got {secs}",
+                MAX_GRACE.as_secs()
+            ),
         )
     }
 }

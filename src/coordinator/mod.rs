@@ -211,6 +211,9 @@ pub struct Coordinator<'h> {
     steering: Option<steer::Steering>,
     /// `--metrics`: where the live figures are published.
     metrics: Option<telemetry::Publisher>,
+    /// Workers that died with a task in hand ([`Outcome::Lost`]): processes mode's restarts,
+    /// which its summary and `--metrics` both report from here.
+    deaths: u64,
 }
 
 impl<'h> Coordinator<'h> {
@@ -278,6 +281,7 @@ impl<'h> Coordinator<'h> {
             per_host_workers: config.per_host_workers,
             steering,
             metrics: parts.metrics.map(telemetry::Publisher::new),
+            deaths: 0,
         };
         if config.sitemaps {
             coordinator.start_sitemaps(config);
@@ -501,6 +505,8 @@ impl<'h> Coordinator<'h> {
             // Not the frontier's: a login request that never got an answer is sent again.
             match outcome {
                 Outcome::Done(result) => {
+                    // A request like any other in the log (`kind="login"`).
+                    self.log_request(&job, &result);
                     self.keep_cookies(&job, &result);
                     self.finish_login(&job, &result);
                 }
@@ -586,8 +592,7 @@ impl<'h> Coordinator<'h> {
             // unreachable now.
             self.give_up_page(job, result, reason);
         } else if retries_left && gone.is_none() {
-            let delay = self.retry(job.clone(), retry_after);
-            self.log_retry(&job, &result, delay);
+            self.retry(job, &result, retry_after);
         } else {
             match job.kind {
                 TaskKind::Robots => {
@@ -617,14 +622,19 @@ impl<'h> Coordinator<'h> {
         self.stopping = true;
     }
 
+    /// Workers that died with a task in hand so far ([`Outcome::Lost`]).
+    pub fn worker_deaths(&self) -> u64 {
+        self.deaths
+    }
+
     /// Forgets a worker process that has exited: its memory no longer counts as resident, and
     /// its CPU time is kept under no name (a later process may reuse its pid).
     pub fn retired(&mut self, worker: WorkerId) {
         self.stats.forget_worker(worker);
     }
 
-    /// Schedules `job` again after a backoff, and returns the backoff.
-    fn retry(&mut self, job: Job, retry_after: Option<Duration>) -> Duration {
+    /// Schedules `job` again after a backoff, and logs it with the `result` that asked for it.
+    fn retry(&mut self, job: Job, result: &TaskResult, retry_after: Option<Duration>) {
         self.stats.retries += 1;
         let entropy = crate::normalize::fingerprint(&job.url)
             ^ u64::from(
@@ -635,8 +645,9 @@ impl<'h> Coordinator<'h> {
             ^ u64::from(job.attempts).rotate_left(17)
             ^ self.next_id;
         let delay = backoff(job.attempts, retry_after, entropy);
+        // Logged before the job moves into the frontier, so it need not be cloned for it.
+        self.log_retry(&job, result, delay);
         self.frontier.retry_at(job, Instant::now() + delay);
-        delay
     }
 
     /// The record of `job`'s response (or failure), with the response for the caller to go on

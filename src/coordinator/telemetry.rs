@@ -2,9 +2,11 @@
 //! and the figures for `--metrics` ([`crate::metrics`]).
 //!
 //! Events are emitted here, in the coordinator, because it runs in the parent process in
-//! every mode: one place sees every request, and forked workers never write log lines beside
-//! the parent's progress bar. At `debug`, one event per request (its URL, status or error,
-//! attempt, milliseconds, worker, bytes, depth); at `info`, the decisions a user debugging a
+//! every mode: one place sees every request, and forked workers need not log beside the
+//! parent's progress bar (the binary's writer drops what their HTTP stack emits). At `debug`,
+//! one event per request, logins included (its URL, status or error, attempt, milliseconds,
+//! worker, bytes, depth; a robots.txt's redirect hops, followed in the worker, are one event);
+//! at `info`, the decisions a user debugging a
 //! site needs: retries, robots.txt read and what it blocked, Crawl-delay and Retry-After
 //! holds, hosts given up. The library installs no subscriber: without one these cost a check.
 
@@ -26,8 +28,6 @@ use crate::verdict::judge;
 pub(crate) struct Publisher {
     metrics: Arc<Metrics>,
     last: Option<Instant>,
-    /// Processes mode: workers that died with a page in hand (each replaced).
-    pub(super) deaths: u64,
 }
 
 impl Publisher {
@@ -35,7 +35,6 @@ impl Publisher {
         Publisher {
             metrics,
             last: None,
-            deaths: 0,
         }
     }
 }
@@ -84,6 +83,10 @@ impl Coordinator<'_> {
 
     /// A retry scheduled `delay` from now.
     pub(super) fn log_retry(&self, job: &Job, result: &TaskResult, delay: Duration) {
+        // The reason is formatted only for a subscriber that wants it.
+        if !tracing::enabled!(tracing::Level::INFO) {
+            return;
+        }
         let why = match &result.outcome {
             Ok(page) => format!("http {}", page.status),
             Err(e) => e.to_string(),
@@ -105,6 +108,9 @@ impl Coordinator<'_> {
 
     /// What an origin's robots.txt said, once it is known.
     pub(super) fn log_robots(&self, job: &Job, result: &TaskResult, verdict: &Verdict) {
+        if !tracing::enabled!(tracing::Level::INFO) {
+            return;
+        }
         let read = match &result.outcome {
             Ok(page) => format!("http {}", page.status),
             Err(e) => e.to_string(),
@@ -146,17 +152,15 @@ impl Coordinator<'_> {
 
     /// A worker process died with a page in hand (processes mode; threads mode: a panic).
     pub(super) fn count_death(&mut self) {
-        if let Some(publisher) = self.metrics.as_mut() {
-            publisher.deaths += 1;
-        }
+        self.deaths += 1;
     }
 
     /// Publishes the live figures if the last ones are [`PUBLISH_EVERY`] old.
     pub(super) fn publish_metrics(&mut self) {
-        let now = Instant::now();
         let Some(publisher) = &self.metrics else {
             return;
         };
+        let now = Instant::now();
         if publisher
             .last
             .is_some_and(|t| now.duration_since(t) < PUBLISH_EVERY)
@@ -224,11 +228,10 @@ impl Coordinator<'_> {
             host_waits: bounded(
                 self.frontier
                     .host_waits()
-                    .map(|(origin, waited)| (origin.to_owned(), waited.as_secs_f64()))
+                    .map(|(origin, waited)| (origin, waited.as_secs_f64()))
                     .collect(),
             ),
-            worker_restarts: (self.mode == Mode::Processes)
-                .then(|| self.metrics.as_ref().map_or(0, |p| p.deaths)),
+            worker_restarts: (self.mode == Mode::Processes).then_some(self.deaths),
             ..Figures::default()
         }
     }

@@ -135,6 +135,10 @@ struct Origin {
     /// Whether the origin is in `ready` or `waiting` (it must never be in both, or twice).
     scheduled: bool,
     host: Host,
+    /// How long it has been held back (Crawl-delay, Retry-After, the per-host rate), summed
+    /// at each wait's start: `--metrics`' per-host waits. A field here, where the wait is
+    /// decided, costs an addition whether or not anyone reads it.
+    waited: Duration,
 }
 
 impl Origin {
@@ -178,9 +182,6 @@ pub(super) struct Queues {
     per_host: Option<usize>,
     queued: usize,
     seq: u64,
-    /// How long each origin that ever waited has been held back (Crawl-delay, Retry-After,
-    /// the per-host rate), summed at each wait's start: `--metrics`' per-host waits.
-    waits: HashMap<Arc<str>, Duration>,
 }
 
 impl Queues {
@@ -194,18 +195,25 @@ impl Queues {
             per_host: None,
             queued: 0,
             seq: 0,
-            waits: HashMap::new(),
         }
     }
 
-    /// Caps the pages of one origin in flight at once (`None`: no cap).
-    /// How long each origin has waited on politeness so far (see `waits`).
+    /// How long each origin that ever waited has waited on politeness so far (see
+    /// `Origin::waited`).
     pub(super) fn host_waits(&self) -> impl Iterator<Item = (&str, Duration)> {
-        self.waits
+        self.origins
             .iter()
-            .map(|(origin, waited)| (&**origin, *waited))
+            .filter(|(_, origin)| !origin.waited.is_zero())
+            .map(|(key, origin)| (&**key, origin.waited))
     }
 
+    /// Puts `key`'s origin in `waiting` until `at`.
+    fn wait(&mut self, key: Arc<str>, at: Instant) {
+        self.seq += 1;
+        self.waiting.push(Reverse((at, self.seq, key)));
+    }
+
+    /// Caps the pages of one origin in flight at once (`None`: no cap).
     pub(super) fn limit_per_host(&mut self, cap: Option<usize>) {
         self.per_host = cap;
     }
@@ -399,6 +407,7 @@ impl Queues {
             robots: Robots::Unknown,
             scheduled: false,
             host: Host::default(),
+            waited: Duration::ZERO,
         });
         add(origin, &key);
         if !origin.scheduled && !matches!(origin.robots, Robots::Pending) {
@@ -511,10 +520,8 @@ impl Queues {
                     Robots::Unknown => {
                         let robots = Job::robots(&front.fetch_url, &key);
                         if let Err(at) = limiter.take_host(&key) {
-                            self.seq += 1;
-                            *self.waits.entry(Arc::clone(&key)).or_default() +=
-                                at.saturating_duration_since(now);
-                            self.waiting.push(Reverse((at, self.seq, key)));
+                            origin.waited += at.saturating_duration_since(now);
+                            self.wait(key, at);
                             continue;
                         }
                         origin.robots = Robots::Pending;
@@ -544,18 +551,14 @@ impl Queues {
                     continue;
                 }
                 Err(NotNow::Until(at)) => {
-                    self.seq += 1;
-                    *self.waits.entry(Arc::clone(&key)).or_default() +=
-                        at.saturating_duration_since(now);
-                    self.waiting.push(Reverse((at, self.seq, key)));
+                    origin.waited += at.saturating_duration_since(now);
+                    self.wait(key, at);
                     continue;
                 }
             }
             if let Err(at) = limiter.take_host(&key) {
-                self.seq += 1;
-                *self.waits.entry(Arc::clone(&key)).or_default() +=
-                    at.saturating_duration_since(now);
-                self.waiting.push(Reverse((at, self.seq, key)));
+                origin.waited += at.saturating_duration_since(now);
+                self.wait(key, at);
                 continue;
             }
             origin.host.started(now);

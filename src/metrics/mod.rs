@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
-use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::TypedMetric;
 use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
@@ -69,15 +69,30 @@ pub(crate) struct Figures {
     pub finished: bool,
 }
 
-/// Cuts `waits` (any order) to the longest [`HOSTS_NAMED`], the rest summed as `other`.
-pub(crate) fn bounded(mut waits: Vec<(String, f64)>) -> Vec<(String, f64)> {
-    waits.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    if waits.len() > HOSTS_NAMED {
+/// Cuts `waits` (any order) to the longest [`HOSTS_NAMED`], the rest summed as `other`. Only
+/// the named ones are copied, and only they are sorted: it runs on every publication, and a
+/// crawl may have waited on a million hosts.
+pub(crate) fn bounded(mut waits: Vec<(&str, f64)>) -> Vec<(String, f64)> {
+    let longest_first =
+        |a: &(&str, f64), b: &(&str, f64)| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0));
+    let other = if waits.len() > HOSTS_NAMED {
+        // The longest HOSTS_NAMED before the cut, in no order; the rest after it.
+        waits.select_nth_unstable_by(HOSTS_NAMED, longest_first);
         let other: f64 = waits[HOSTS_NAMED..].iter().map(|(_, s)| s).sum();
         waits.truncate(HOSTS_NAMED);
-        waits.push(("other".to_owned(), other));
+        Some(other)
+    } else {
+        None
+    };
+    waits.sort_unstable_by(longest_first);
+    let mut named: Vec<(String, f64)> = waits
+        .into_iter()
+        .map(|(host, s)| (host.to_owned(), s))
+        .collect();
+    if let Some(other) = other {
+        named.push(("other".to_owned(), other));
     }
-    waits
+    named
 }
 
 /// One crawl's metrics: the latest figures, and the registry that renders them.
@@ -120,69 +135,32 @@ impl Metrics {
     }
 }
 
-/// A counter family with one label, `key` (its samples get `_total` from the encoder).
-fn counters<V: Copy>(
+/// A family of one label, `key`, with a sample for each of `values`, each made a metric by
+/// `make` (`ConstCounter::new`, whose samples get `_total` from the encoder, or
+/// `ConstGauge::new`).
+fn family<V: Copy, M: EncodeMetric + TypedMetric>(
     encoder: &mut DescriptorEncoder,
     name: &str,
     help: &str,
     key: &str,
     values: &[(&str, V)],
-) -> Result<(), std::fmt::Error>
-where
-    ConstCounter<V>: EncodeMetric,
-{
-    let mut metric = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
+    make: fn(V) -> M,
+) -> Result<(), std::fmt::Error> {
+    let mut metric = encoder.encode_descriptor(name, help, None, M::TYPE)?;
     for (label, value) in values {
         let labels = [(key, *label)];
-        ConstCounter::new(*value).encode(metric.encode_family(&labels)?)?;
+        make(*value).encode(metric.encode_family(&labels)?)?;
     }
     Ok(())
 }
 
-/// A gauge family with one label, `key`.
-fn gauges<V: Copy>(
+/// One unlabelled metric (a `ConstCounter`'s sample gets `_total` from the encoder).
+fn single(
     encoder: &mut DescriptorEncoder,
     name: &str,
     help: &str,
-    key: &str,
-    values: &[(&str, V)],
-) -> Result<(), std::fmt::Error>
-where
-    ConstGauge<V>: EncodeMetric,
-{
-    let mut metric = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
-    for (label, value) in values {
-        let labels = [(key, *label)];
-        ConstGauge::new(*value).encode(metric.encode_family(&labels)?)?;
-    }
-    Ok(())
-}
-
-/// One unlabelled counter (its samples get `_total` from the encoder).
-fn counter<V>(
-    encoder: &mut DescriptorEncoder,
-    name: &str,
-    help: &str,
-    value: V,
-) -> Result<(), std::fmt::Error>
-where
-    ConstCounter<V>: EncodeMetric,
-{
-    let metric = ConstCounter::new(value);
-    metric.encode(encoder.encode_descriptor(name, help, None, metric.metric_type())?)
-}
-
-/// One unlabelled gauge.
-fn gauge<V>(
-    encoder: &mut DescriptorEncoder,
-    name: &str,
-    help: &str,
-    value: V,
-) -> Result<(), std::fmt::Error>
-where
-    ConstGauge<V>: EncodeMetric,
-{
-    let metric = ConstGauge::new(value);
+    metric: impl EncodeMetric,
+) -> Result<(), std::fmt::Error> {
     metric.encode(encoder.encode_descriptor(name, help, None, metric.metric_type())?)
 }
 
@@ -197,7 +175,7 @@ impl Collector for Board {
             .failed
             .saturating_sub(f.robots_blocked)
             .saturating_sub(f.unreachable);
-        counters(
+        family(
             e,
             "crawl_pages",
             "Records written, by outcome: ok, error (no response, non-2xx, cut at --max-bytes, redirect refused), robots_blocked, unreachable (host given up).",
@@ -208,62 +186,63 @@ impl Collector for Board {
                 ("robots_blocked", f.robots_blocked),
                 ("unreachable", f.unreachable),
             ],
+            ConstCounter::new,
         )?;
-        counter(
+        single(
             e,
             "crawl_requests",
             "Requests completed, every attempt and robots.txt included.",
-            f.requests,
+            ConstCounter::new(f.requests),
         )?;
-        counter(
+        single(
             e,
             "crawl_body_bytes",
             "Body bytes kept (after decompression) of the pages' final responses.",
-            f.bytes,
+            ConstCounter::new(f.bytes),
         )?;
-        counter(
+        single(
             e,
             "crawl_retries",
             "Retries scheduled after a retryable failure.",
-            f.retries,
+            ConstCounter::new(f.retries),
         )?;
-        counter(
+        single(
             e,
             "crawl_server_holds",
             "Times a host asked the crawl to slow down (429 or 503 with Retry-After).",
-            f.server_holds,
+            ConstCounter::new(f.server_holds),
         )?;
-        counter(
+        single(
             e,
             "crawl_hosts_given_up",
             "Hosts given up after a run of connection failures (--host-failures).",
-            f.hosts_given_up,
+            ConstCounter::new(f.hosts_given_up),
         )?;
-        gauge(
+        single(
             e,
             "crawl_pages_in_flight",
             "Pages handed to workers and not back yet.",
-            f.in_flight as i64,
+            ConstGauge::new(f.in_flight as i64),
         )?;
-        gauge(
+        single(
             e,
             "crawl_pages_queued",
             "Pages admitted and waiting to be handed out.",
-            f.queued as i64,
+            ConstGauge::new(f.queued as i64),
         )?;
-        gauge(
+        single(
             e,
             "crawl_concurrency_limit",
             "The limit on pages in flight: -j, or the one -j auto has set now.",
-            f.limit as i64,
+            ConstGauge::new(f.limit as i64),
         )?;
-        gauge(
+        single(
             e,
             "crawl_elapsed_seconds",
             "Seconds since the first task was handed out.",
-            f.elapsed.as_secs_f64(),
+            ConstGauge::new(f.elapsed.as_secs_f64()),
         )?;
-        counters(
+        family(
             e,
             "crawl_worker_seconds",
             "Worker-slot seconds by activity: network (request to last body byte), parsing, rate_limit (held by --rate or --per-host-rate).",
@@ -273,9 +252,10 @@ impl Collector for Board {
                 ("parsing", f.parsing_s),
                 ("rate_limit", f.rate_limit_s),
             ],
+            ConstCounter::new,
         )?;
         let s = f.split;
-        gauges(
+        family(
             e,
             "crawl_time_share",
             "Share of worker time over the crawl so far (0 to 1, summing to 1), as the summary's split.",
@@ -286,6 +266,7 @@ impl Collector for Board {
                 ("rate_limit", s.rate_limit),
                 ("idle", s.idle),
             ],
+            ConstGauge::new,
         )?;
         let verdicts = [
             Bottleneck::Cpu,
@@ -299,38 +280,40 @@ impl Collector for Board {
             .zip(&names)
             .map(|(v, name)| (name.as_str(), i64::from(f.verdict == Some(*v))))
             .collect();
-        gauges(
+        family(
             e,
             "crawl_verdict",
             "What limits the crawl: 1 for the current verdict (the last seconds while running, the whole crawl's at the end), 0 for the others.",
             "verdict",
             &values,
+            ConstGauge::new,
         )?;
         let waits: Vec<(&str, f64)> = f
             .host_waits
             .iter()
             .map(|(host, s)| (host.as_str(), *s))
             .collect();
-        counters(
+        family(
             e,
             "crawl_host_wait_seconds",
             "Seconds a host's queue was held by politeness (Crawl-delay, Retry-After, --per-host-rate): the 10 longest hosts, the rest as other.",
             "host",
             &waits,
+            ConstCounter::new,
         )?;
         if self.mode == Mode::Processes {
-            counter(
+            single(
                 e,
                 "crawl_worker_restarts",
                 "Worker processes that died with a page in hand, each replaced by a new fork.",
-                f.worker_restarts.unwrap_or(0),
+                ConstCounter::new(f.worker_restarts.unwrap_or(0)),
             )?;
         }
-        gauge(
+        single(
             e,
             "crawl_finished",
             "1 once the crawl has ended and these are its final figures.",
-            i64::from(f.finished),
+            ConstGauge::new(i64::from(f.finished)),
         )?;
         Ok(())
     }
@@ -342,10 +325,22 @@ mod tests {
 
     #[test]
     fn hosts_past_the_tenth_are_summed_as_other() {
-        let waits = (0..15).map(|i| (format!("h{i:02}"), i as f64)).collect();
+        let names: Vec<String> = (0..15).map(|i| format!("h{i:02}")).collect();
+        // Any order in: shuffled a little.
+        let mut waits: Vec<(&str, f64)> = names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| (name.as_str(), i as f64))
+            .collect();
+        waits.swap(0, 14);
+        waits.swap(3, 9);
         let cut = bounded(waits);
         assert_eq!(cut.len(), HOSTS_NAMED + 1);
-        assert_eq!(cut[0], ("h14".to_owned(), 14.0));
+        let expected: Vec<(String, f64)> = (5..15)
+            .rev()
+            .map(|i| (format!("h{i:02}"), i as f64))
+            .collect();
+        assert_eq!(cut[..HOSTS_NAMED], expected[..]);
         assert_eq!(
             cut[HOSTS_NAMED],
             ("other".to_owned(), 0.0 + 1.0 + 2.0 + 3.0 + 4.0)

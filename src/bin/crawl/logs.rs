@@ -4,6 +4,11 @@
 //! Lines for standard error go through [`crawl::suspend_bar`], so they print above the
 //! progress bar instead of through it. Everything is written on the thread that logs, with no
 //! writer thread (processes mode forks from a single-threaded process).
+//!
+//! Only the process that installed the subscriber writes: processes mode's forked workers
+//! inherit it, and the HTTP stack they run emits events of its own (`RUST_LOG=trace`), which
+//! would land beside the coordinator's lines and redraw the workers' copies of the progress
+//! bar. The coordinator's own events already tell every request.
 
 use std::fs::File;
 use std::io::{self, Write};
@@ -35,14 +40,18 @@ pub fn install(verbose: u8, file: Option<&Path>, format: LogFormat) -> anyhow::R
         _ => EnvFilter::new(default_filter(verbose)),
     };
     let writer = match file {
-        Some(path) => Writer::File(Mutex::new(
+        Some(path) => To::File(Mutex::new(
             File::options()
                 .create(true)
                 .append(true)
                 .open(path)
                 .with_context(|| format!("--log: cannot open {}", path.display()))?,
         )),
-        None => Writer::Stderr,
+        None => To::Stderr,
+    };
+    let writer = Writer {
+        to: writer,
+        pid: std::process::id(),
     };
     let ansi = file.is_none() && io::IsTerminal::is_terminal(&io::stderr());
     let builder = tracing_subscriber::fmt()
@@ -56,8 +65,15 @@ pub fn install(verbose: u8, file: Option<&Path>, format: LogFormat) -> anyhow::R
     installed.map_err(|e| anyhow::anyhow!("cannot install the logger: {e}"))
 }
 
+/// Where log lines go, and from which process.
+struct Writer {
+    to: To,
+    /// The process that installed the subscriber: the only one whose lines are written.
+    pid: u32,
+}
+
 /// Where log lines go.
-enum Writer {
+enum To {
     /// Standard error, above the progress bar.
     Stderr,
     /// `--log FILE`: one event is one `write_all`, so lines never interleave.
@@ -94,17 +110,18 @@ impl Write for Line<'_> {
 
 impl Drop for Line<'_> {
     fn drop(&mut self) {
-        if self.buf.is_empty() {
+        // A forked worker's line (see the module doc) is dropped; so is an empty one.
+        if self.buf.is_empty() || std::process::id() != self.to.pid {
             return;
         }
         // A log line that cannot be written is dropped: logging must not stop the crawl.
-        match self.to {
-            Writer::Stderr => {
+        match &self.to.to {
+            To::Stderr => {
                 crawl::suspend_bar(|| {
                     let _ = io::stderr().lock().write_all(&self.buf);
                 });
             }
-            Writer::File(file) => {
+            To::File(file) => {
                 if let Ok(mut file) = file.lock() {
                     let _ = file.write_all(&self.buf);
                 }

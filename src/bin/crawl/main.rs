@@ -117,7 +117,7 @@ fn main() -> ExitCode {
         },
     };
     let summary_json = args.summary_json.clone();
-    let config = match args.into_config(seeds) {
+    let mut config = match args.into_config(seeds) {
         Ok(config) => config,
         Err(e) => {
             eprintln!("crawl: {e}");
@@ -135,6 +135,13 @@ fn main() -> ExitCode {
             config.mode.name()
         );
     }
+    // Said on standard error whatever the log level: with port 0 it is the only way to learn
+    // the port.
+    config.on_metrics = Some(crawl::config::MetricsListening(std::sync::Arc::new(
+        |addr| {
+            eprintln!("crawl: metrics on http://{addr}/metrics");
+        },
+    )));
     match crawl::run(&config) {
         Ok(summary) => {
             eprintln!("{summary}");

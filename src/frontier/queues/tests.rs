@@ -160,11 +160,21 @@ fn an_origin_refused_by_the_per_host_limiter_waits_then_comes_back() {
     else {
         panic!("a.test waits for its limiter")
     };
-    // Until then it is not polled: asked again, the frontier gives the same time.
+    // The wait is counted for `--metrics`, against a.test alone.
+    let waits: Vec<(String, Duration)> = q.host_waits().map(|(o, w)| (o.to_owned(), w)).collect();
+    assert_eq!(waits.len(), 1, "{waits:?}");
+    assert_eq!(waits[0].0, "http://a.test");
+    assert!(!waits[0].1.is_zero() && waits[0].1 <= Duration::from_secs(1));
+    // Until then it is not polled: asked again, the frontier gives the same time (and the
+    // wait is not counted twice).
     assert!(matches!(
         pop(&mut q, Instant::now(), &l),
         Pop::Wait { until: again, rate_limited: true } if again == until
     ));
+    assert_eq!(
+        q.host_waits().map(|(_, w)| w).collect::<Vec<_>>(),
+        [waits[0].1]
+    );
     assert_eq!((q.waiting.len(), q.ready.len()), (1, 0));
     std::thread::sleep(until.saturating_duration_since(Instant::now()));
     assert_eq!(pop_url(&mut q, &l).as_deref(), Some("http://a.test/2"));

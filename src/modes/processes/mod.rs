@@ -130,6 +130,8 @@ pub(crate) fn run(coordinator: &mut Coordinator, setup: &Setup<'_>) -> Result<Ra
         coordinator,
     );
     result?;
+    // The coordinator counted the deaths (burying a worker hands it the page back).
+    pool.ipc.deaths = coordinator.worker_deaths();
     Ok(Ran {
         ipc: Some(pool.ipc),
     })
@@ -245,8 +247,9 @@ impl Pool<'_> {
                 self.collect(i, hung_up, coordinator)?;
             }
             self.retire_past(coordinator.limit(), coordinator);
-            if self.ipc.deaths > max_deaths {
-                return Err(DriverError::WorkersKeepDying(self.ipc.deaths));
+            let deaths = coordinator.worker_deaths();
+            if deaths > max_deaths {
+                return Err(DriverError::WorkersKeepDying(deaths));
             }
         }
     }
@@ -412,8 +415,8 @@ impl Pool<'_> {
         let status = waitpid(worker.pid, None);
         let id = worker_id(worker.pid);
         coordinator.retired(id);
+        // Counted by the coordinator, as it takes the page back (`Coordinator::worker_deaths`).
         if let Some((task, _)) = worker.task {
-            self.ipc.deaths += 1;
             let how = match status {
                 Ok(WaitStatus::Signaled(_, signal, _)) => format!("was killed by {signal}"),
                 Ok(WaitStatus::Exited(_, code)) => format!("exited with status {code}"),
