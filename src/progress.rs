@@ -138,7 +138,11 @@ impl Progress {
 
     /// Prints a line on standard error without garbling the bar.
     pub fn note(&self, message: &str) {
-        self.bar.suspend(|| eprintln!("crawl: {message}"));
+        // Not eprintln!, which panics when standard error is closed: a note is not worth a crash.
+        self.bar.suspend(|| {
+            use std::io::Write as _;
+            let _ = writeln!(std::io::stderr(), "crawl: {message}");
+        });
     }
 
     /// Removes the bar so the summary prints on a clean line.

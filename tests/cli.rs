@@ -138,3 +138,32 @@ fn a_bad_proxy_is_a_usage_error_that_hides_its_password() {
     }
     assert_eq!(s.total_hits(), 0);
 }
+
+#[test]
+fn a_closed_standard_error_costs_no_record_and_no_crash() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let s = server();
+    let out = fresh_temp("cli", "closed-stderr.jsonl", "async");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_crawl"))
+        .args(["--progress", "never", "-d", "3", "-o"])
+        .arg(&out)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("crawl starts");
+    // The reader is gone before anything is said: every line to standard error fails (EPIPE).
+    drop(child.stderr.take());
+    let mut stdin = child.stdin.take().expect("stdin");
+    writeln!(stdin, "{}", s.url("/")).expect("seed written");
+    drop(stdin);
+    let status = child.wait().expect("crawl ends");
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "the summary it could not print is no crash"
+    );
+    assert_eq!(records_in(&out).len(), 16);
+    let _ = std::fs::remove_file(&out);
+}

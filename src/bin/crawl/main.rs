@@ -2,6 +2,15 @@
 //! crawl through the library's front door, prints the summary, and maps the outcome to an exit
 //! status ([`Exit`]). Everything it does is available to library users too.
 
+/// `eprintln!` that cannot panic: with standard error closed (`crawl … 2>&1 | head`), a line
+/// that cannot be written is dropped, and the exit status still says how the crawl ended.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod demo;
 mod generate;
 mod logs;
@@ -41,24 +50,24 @@ fn stop_crawl(args: &Args) -> ExitCode {
     let shared = match args.shared_crawl() {
         Ok(Some(shared)) => shared,
         Ok(None) => {
-            eprintln!("crawl: --stop-crawl needs --frontier and --crawl-id");
+            say!("crawl: --stop-crawl needs --frontier and --crawl-id");
             return Exit::Usage.into();
         }
         Err(e) => {
-            eprintln!("crawl: {e}");
+            say!("crawl: {e}");
             return Exit::Usage.into();
         }
     };
     match crawl::shared::stop_crawl(&shared.url, &shared.crawl_id) {
         Ok(()) => {
-            eprintln!(
+            say!(
                 "crawl: asked every node of crawl {} to stop; each finishes its pages in flight and writes their records",
                 shared.crawl_id
             );
             Exit::Ok.into()
         }
         Err(e) => {
-            eprintln!("crawl: {e}");
+            say!("crawl: {e}");
             Exit::Fatal.into()
         }
     }
@@ -75,7 +84,7 @@ fn print(command: Command) -> ExitCode {
         // A closed pipe (`crawl man | head`) is the reader's choice, not a failure.
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Exit::Ok.into(),
         Err(e) => {
-            eprintln!("crawl: cannot write to standard output: {e}");
+            say!("crawl: cannot write to standard output: {e}");
             Exit::Fatal.into()
         }
     }
@@ -88,7 +97,7 @@ fn main() -> ExitCode {
         return print(command);
     }
     if let Err(e) = logs::install(args.verbose, args.log.as_deref(), args.log_format) {
-        eprintln!("crawl: {e:#}");
+        say!("crawl: {e:#}");
         return Exit::Usage.into();
     }
     if args.stop_crawl {
@@ -99,7 +108,7 @@ fn main() -> ExitCode {
         match demo::FixtureProcess::start() {
             Ok(server) => Some(server),
             Err(e) => {
-                eprintln!("crawl: --demo: {e:#}");
+                say!("crawl: --demo: {e:#}");
                 return Exit::Fatal.into();
             }
         }
@@ -111,7 +120,7 @@ fn main() -> ExitCode {
         None => match args.read_seeds() {
             Ok(seeds) => seeds,
             Err(e) => {
-                eprintln!("crawl: {e}");
+                say!("crawl: {e}");
                 return Exit::Usage.into();
             }
         },
@@ -120,12 +129,12 @@ fn main() -> ExitCode {
     let mut config = match args.into_config(seeds) {
         Ok(config) => config,
         Err(e) => {
-            eprintln!("crawl: {e}");
+            say!("crawl: {e}");
             return Exit::Usage.into();
         }
     };
     if let Some(server) = &demo {
-        eprintln!(
+        say!(
             "crawl: --demo: crawling the fixture site at {} (depth {}, mode {})",
             server.base_url(),
             match config.depth {
@@ -139,16 +148,16 @@ fn main() -> ExitCode {
     // the port.
     config.on_metrics = Some(crawl::config::MetricsListening(std::sync::Arc::new(
         |addr| {
-            eprintln!("crawl: metrics on http://{addr}/metrics");
+            say!("crawl: metrics on http://{addr}/metrics");
         },
     )));
     match crawl::run(&config) {
         Ok(summary) => {
-            eprintln!("{summary}");
+            say!("{summary}");
             if let Some(path) = summary_json {
                 let json = summary.to_json().to_string();
                 if let Err(e) = std::fs::write(&path, json + "\n") {
-                    eprintln!(
+                    say!(
                         "crawl: --summary-json: cannot write {}: {e}",
                         path.display()
                     );
@@ -162,11 +171,11 @@ fn main() -> ExitCode {
         }
         Err(crawl::CrawlError::Config(e)) => {
             // The same rules as a library user's config; here the setting is named by its flag.
-            eprintln!("crawl: {}", e.for_flag());
+            say!("crawl: {}", e.for_flag());
             Exit::Usage.into()
         }
         Err(e) => {
-            eprintln!("crawl: {e}");
+            say!("crawl: {e}");
             if e.is_usage() {
                 Exit::Usage.into()
             } else {
