@@ -110,9 +110,9 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = 2)]
     pub retries: u32,
 
-    /// Keep at most N bytes of each (decompressed) body; longer bodies are cut and the record
-    /// says so
-    #[arg(long, value_name = "N", default_value_t = 10 * 1024 * 1024)]
+    /// Keep at most SIZE bytes of each (decompressed) body; longer bodies are cut and the
+    /// record says so. K, M and G suffixes count in 1024s (10M is the default)
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value_t = 10 * 1024 * 1024)]
     pub max_bytes: u64,
 
     /// User-Agent header; its first word is also the robots.txt product token
@@ -636,6 +636,15 @@ mod tests {
         assert_eq!(
             (warc.path, warc.max_size),
             (PathBuf::from("a.warc.gz"), Some(1 << 30))
+        );
+        // One parser for every size flag.
+        assert_eq!(
+            config(&["--max-bytes", "64K"]).expect("valid").max_bytes,
+            64 << 10
+        );
+        assert_eq!(
+            config(&["--max-bytes", "5000"]).expect("valid").max_bytes,
+            5000
         );
     }
 
