@@ -38,6 +38,17 @@ fn outcomes(run: &Run, base: &str) -> BTreeMap<String, (Option<u16>, Option<Stri
         .collect()
 }
 
+/// `pages` generated pages of 4 links each, answered after `latency_ms`: a crawl that lasts
+/// long enough to scrape, signal or kill during.
+fn linked_site(latency_ms: u64, pages: usize) -> FixtureServer {
+    server_with(Options {
+        latency: Duration::from_millis(latency_ms),
+        pages,
+        links: 4,
+        ..Options::default()
+    })
+}
+
 every_mode! {
     fn the_json_log_has_one_event_per_request_and_the_decisions(mode) {
         let s = server();
@@ -176,12 +187,7 @@ every_mode! {
 
     fn metrics_scraped_mid_crawl_agree_with_the_summary(mode) {
         // 50 ms a response and two workers: a crawl of a few seconds to scrape during.
-        let s = server_with(Options {
-            latency: Duration::from_millis(50),
-            pages: 100,
-            links: 4,
-            ..Options::default()
-        });
+        let s = linked_site(50, 100);
         let summary_path = fresh_temp("obs", "summary.json", mode);
         let out = fresh_temp("obs", "records.jsonl", mode);
         let mut child = spawn(
@@ -280,12 +286,7 @@ every_mode! {
     }
 
     fn a_metrics_client_that_trickles_its_request_holds_up_nothing(mode) {
-        let s = server_with(Options {
-            latency: Duration::from_millis(20),
-            pages: 40,
-            links: 4,
-            ..Options::default()
-        });
+        let s = linked_site(20, 40);
         let out = fresh_temp("obs", "trickle.jsonl", mode);
         let mut child = spawn(
             &["--mode", mode, "--progress", "never"],
@@ -319,12 +320,7 @@ every_mode! {
 
     fn ctrl_c_mid_crawl_skips_the_metrics_linger(mode) {
         // Long enough that the signal comes mid-crawl: 200 pages, 50 ms each, two workers.
-        let s = server_with(Options {
-            latency: Duration::from_millis(50),
-            pages: 200,
-            links: 4,
-            ..Options::default()
-        });
+        let s = linked_site(50, 200);
         let summary_path = fresh_temp("obs", "linger-summary.json", mode);
         let out = fresh_temp("obs", "linger.jsonl", mode);
         let mut child = spawn(

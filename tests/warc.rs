@@ -196,17 +196,18 @@ fn responses_by_path(listed: &[Indexed]) -> BTreeMap<String, Vec<String>> {
     map
 }
 
-fn temp(name: &str, mode: &str) -> PathBuf {
+/// A fresh directory for a test's archive, and the archive's path in it, `FILE.warc.gz`.
+fn archive(name: &str, file: &str, mode: &str) -> (PathBuf, PathBuf) {
     let dir = fresh_temp("warc", name, mode);
     std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
+    let warc = dir.join(format!("{file}.warc.gz"));
+    (dir, warc)
 }
 
 every_mode! {
     fn every_exchange_with_a_response_is_archived(mode) {
         let s = server();
-        let dir = temp("all", mode);
-        let warc = dir.join("crawl.warc.gz");
+        let (dir, warc) = archive("all", "crawl", mode);
         let run = crawl(mode, &[s.url("/")], &["-d", "1", "--warc", warc.to_str().expect("path")]);
         run.assert_ok();
         let listed = warcio_read(&warc);
@@ -255,8 +256,7 @@ every_mode! {
 
     fn compressed_bodies_are_archived_as_sent_and_parsed_decoded(mode) {
         let s = server();
-        let dir = temp("encoded", mode);
-        let warc = dir.join("encoded.warc.gz");
+        let (dir, warc) = archive("encoded", "encoded", mode);
         let encodings = ["gzip", "deflate", "br"];
         let seeds: Vec<String> = encodings.iter().map(|e| s.url(&format!("/encoded/{e}"))).collect();
         let run = crawl(mode, &seeds, &["--warc", warc.to_str().expect("path")]);
@@ -304,8 +304,7 @@ every_mode! {
     fn compression_bombs_stay_bounded_when_bodies_are_archived_raw(mode) {
         const MAX: u64 = 1024 * 1024;
         let h = crawl_fixture::HostileServer::start().expect("hostile server starts");
-        let dir = temp("bombs", mode);
-        let warc = dir.join("bombs.warc.gz");
+        let (dir, warc) = archive("bombs", "bombs", mode);
         let paths = ["/gzip-bomb", "/br-bomb", "/bad-gzip"];
         let seeds: Vec<String> = paths.iter().map(|p| h.url(p)).collect();
         let run = crawl(
@@ -358,8 +357,7 @@ every_mode! {
     fn junk_after_a_gzip_stream_is_archived_only_up_to_max_bytes(mode) {
         const MAX: usize = 64 * 1024;
         let h = crawl_fixture::HostileServer::start().expect("hostile server starts");
-        let dir = temp("junk", mode);
-        let warc = dir.join("junk.warc.gz");
+        let (dir, warc) = archive("junk", "junk", mode);
         let url = h.url("/gzip-junk");
         // The junk never ends: before the raw copy had a cap of its own, only the timeout
         // ended this fetch.
@@ -395,8 +393,7 @@ every_mode! {
 
     fn a_page_of_gzip_members_parses_the_same_with_an_archive(mode) {
         let h = crawl_fixture::HostileServer::start().expect("hostile server starts");
-        let dir = temp("members", mode);
-        let warc = dir.join("members.warc.gz");
+        let (dir, warc) = archive("members", "members", mode);
         let url = h.url("/gzip-members");
         let args = ["--ignore-robots", "--retries", "0"];
         let plain = crawl(mode, std::slice::from_ref(&url), &args);
@@ -426,8 +423,7 @@ every_mode! {
 
     fn max_bytes_cuts_the_archived_body_and_says_so(mode) {
         let s = server();
-        let dir = temp("cut", mode);
-        let warc = dir.join("cut.warc.gz");
+        let (dir, warc) = archive("cut", "cut", mode);
         let big = s.url("/big?kb=256");
         let run = crawl(
             mode,
@@ -459,8 +455,7 @@ every_mode! {
             latency: std::time::Duration::from_millis(20),
             ..Options::default()
         });
-        let dir = temp("resume", mode);
-        let warc = dir.join("resume.warc.gz");
+        let (dir, warc) = archive("resume", "resume", mode);
         let state = dir.join("state");
         let out = dir.join("records.jsonl");
         let args = [
@@ -518,8 +513,7 @@ every_mode! {
 
     fn files_rotate_at_the_size_limit(mode) {
         let s = server_with(Options { pages: PAGES, ..Options::default() });
-        let dir = temp("rotate", mode);
-        let warc = dir.join("site.warc.gz");
+        let (dir, warc) = archive("rotate", "site", mode);
         let run = crawl(
             mode,
             &[s.url("/gen/0")],

@@ -371,21 +371,26 @@ mod tests {
             let member = GZIP.with_borrow_mut(|g| g.member(&parts).map(<[u8]>::to_vec));
             assert_eq!(inflate(&member.expect("compressed")), (parts.concat(), 0));
         }
-        let capture = Capture {
-            url: url::Url::parse("http://a.test/x").expect("url"),
-            date: UNIX_EPOCH,
-            ip: None,
-            request: b"GET /x HTTP/1.1\r\n\r\n".to_vec(),
-            head: b"HTTP/1.1 200 OK\r\n\r\n".to_vec(),
-            body: big,
-            truncated: false,
-        };
+        let capture = plain_capture(big);
         let Archived(packed) = pack(&capture);
         let (request, rest) = inflate(&packed);
         assert!(is_whole_record(&request));
         let (response, rest) = inflate(&packed[packed.len() - rest..]);
         assert!(is_whole_record(&response));
         assert_eq!(rest, 0);
+    }
+
+    /// A GET of `http://a.test/x` answered 200 with `body`, no headers.
+    fn plain_capture(body: Vec<u8>) -> Capture {
+        Capture {
+            url: url::Url::parse("http://a.test/x").expect("url"),
+            date: UNIX_EPOCH,
+            ip: None,
+            request: b"GET /x HTTP/1.1\r\n\r\n".to_vec(),
+            head: b"HTTP/1.1 200 OK\r\n\r\n".to_vec(),
+            body,
+            truncated: false,
+        }
     }
 
     #[test]
@@ -437,17 +442,11 @@ mod tests {
 
     #[test]
     fn a_big_record_does_not_keep_its_buffer() {
-        let capture = Capture {
-            url: url::Url::parse("http://a.test/x").expect("url"),
-            date: UNIX_EPOCH,
-            ip: None,
-            request: b"GET /x HTTP/1.1\r\n\r\n".to_vec(),
-            head: b"HTTP/1.1 200 OK\r\n\r\n".to_vec(),
-            body: (0..3 * KEEP_BUFFER as u32)
+        let capture = plain_capture(
+            (0..3 * KEEP_BUFFER as u32)
                 .map(|n| (n % 251) as u8)
                 .collect(),
-            truncated: false,
-        };
+        );
         pack(&capture);
         assert!(GZIP.with_borrow(|g| g.member.capacity()) <= KEEP_BUFFER);
     }
