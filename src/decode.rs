@@ -51,8 +51,6 @@ fn ascii_compatible(encoding: &'static Encoding) -> &'static Encoding {
 /// are all here (or the body ends), so a `<meta>` split across pieces is still found.
 pub struct StreamDecoder {
     state: State,
-    /// What the last [`decode`](Self::decode) produced; reused, so a page costs one buffer.
-    text: String,
 }
 
 enum State {
@@ -69,23 +67,20 @@ impl StreamDecoder {
             Some(encoding) => State::Decoding(encoding.new_decoder()),
             None => State::Prescan(Vec::new()),
         };
-        StreamDecoder {
-            state,
-            text: String::new(),
-        }
+        StreamDecoder { state }
     }
 
     /// Decodes the next piece of the body (`last` for the end of it, with or without bytes),
-    /// returning the text it completes. Text can lag the bytes: a character split between
-    /// pieces, or the prescan window, waits for the rest.
-    pub fn decode(&mut self, bytes: &[u8], last: bool) -> &str {
-        self.text.clear();
+    /// appending the text it completes to `out`: the link pass keeps a page's text in one
+    /// buffer, and decoding straight into it spares a copy of every byte. Text can lag the
+    /// bytes: a character split between pieces, or the prescan window, waits for the rest.
+    pub fn decode_to(&mut self, bytes: &[u8], last: bool, out: &mut String) {
         let held;
         let bytes = match &mut self.state {
             State::Prescan(head) => {
                 head.extend_from_slice(bytes);
                 if head.len() < PRESCAN && !last {
-                    return &self.text;
+                    return;
                 }
                 held = std::mem::take(head);
                 let encoding = prescanned(&held[..held.len().min(PRESCAN)]);
@@ -102,16 +97,15 @@ impl StreamDecoder {
                 .max_utf8_buffer_length(rest.len())
                 .unwrap_or(rest.len());
             loop {
-                self.text.reserve(room);
-                let (result, read, _) = decoder.decode_to_string(rest, &mut self.text, last);
+                out.reserve(room);
+                let (result, read, _) = decoder.decode_to_string(rest, out, last);
                 rest = &rest[read..];
                 if result == encoding_rs::CoderResult::InputEmpty {
                     break;
                 }
-                room = self.text.capacity().max(16);
+                room = out.capacity().max(16);
             }
         }
-        &self.text
     }
 }
 
@@ -237,9 +231,10 @@ mod tests {
             let whole = decode_html(body, content_type);
             for split in 0..=body.len() {
                 let mut stream = StreamDecoder::new(content_type);
-                let mut text = stream.decode(&body[..split], false).to_owned();
-                text.push_str(stream.decode(&body[split..], false));
-                text.push_str(stream.decode(&[], true));
+                let mut text = String::new();
+                stream.decode_to(&body[..split], false, &mut text);
+                stream.decode_to(&body[split..], false, &mut text);
+                stream.decode_to(&[], true, &mut text);
                 assert_eq!(text, whole, "split at {split} of {body:?}");
             }
         }

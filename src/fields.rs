@@ -191,7 +191,7 @@ mod tests {
         let specs: Vec<String> = fields.iter().map(|s| (*s).to_owned()).collect();
         let fields = Fields(parse_all(&specs).expect("fields parse"));
         let url = Url::parse("http://shop.test/p/q").expect("URL");
-        let document = scraper::Html::parse_document(html);
+        let document = crate::scrape::parse_document(html);
         let headers = HeaderMap::new();
         let page = Page {
             url: &url,

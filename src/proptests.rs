@@ -20,7 +20,7 @@ use crate::normalize::{fingerprint, is_http, normalize};
 use crate::seeds::{SeedError, parse_seed, read_from};
 
 /// `cases` per property, or `PROPTEST_CASES` when set (to fuzz longer by hand).
-fn config(cases: u32) -> ProptestConfig {
+pub(crate) fn config(cases: u32) -> ProptestConfig {
     let cases = std::env::var("PROPTEST_CASES")
         .ok()
         .and_then(|n| n.parse().ok())
@@ -92,7 +92,7 @@ fn fragment() -> impl Strategy<Value = String> {
     ]
 }
 
-fn html() -> impl Strategy<Value = String> {
+pub(crate) fn html() -> impl Strategy<Value = String> {
     prop::collection::vec(fragment(), 0..40).prop_map(|parts| parts.concat())
 }
 

@@ -342,6 +342,22 @@ pub(crate) struct ExtractorOutput {
     pub stop: bool,
 }
 
+/// Parses `html` into the DOM an extractor sees, as a browser with scripting off parses it:
+/// a crawler runs no script, so `<noscript>` is markup here, as it is for the link pass.
+pub fn parse_document(html: &str) -> Html {
+    use html5ever::driver::{self, ParseOpts};
+    use html5ever::tendril::TendrilSink;
+    use html5ever::tree_builder::TreeBuilderOpts;
+    let opts = ParseOpts {
+        tree_builder: TreeBuilderOpts {
+            scripting_enabled: false,
+            ..TreeBuilderOpts::default()
+        },
+        ..ParseOpts::default()
+    };
+    driver::parse_document(scraper::HtmlTreeSink::new(Html::new_document()), opts).one(html)
+}
+
 /// Parses `html` and runs `extractor` on it.
 pub(crate) fn run_extractor(
     extractor: &dyn PageExtractor,
@@ -352,7 +368,7 @@ pub(crate) fn run_extractor(
     links: &[Url],
     truncated: bool,
 ) -> ExtractorOutput {
-    let document = Html::parse_document(html);
+    let document = parse_document(html);
     let page = Page {
         url,
         status,
@@ -380,7 +396,7 @@ mod tests {
 
     fn page_of(html: &str, f: impl FnOnce(&Page<'_>)) {
         let url = Url::parse("http://shop.test/a/b.html").expect("URL");
-        let document = Html::parse_document(html);
+        let document = parse_document(html);
         let headers = HeaderMap::new();
         f(&Page {
             url: &url,
