@@ -128,7 +128,7 @@ fn bash_accepts_the_script_and_it_completes_flags_and_values() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// What fish offers on <Tab> after `line` with `script` loaded (.ci/run installs fish, as it
+/// What fish offers on <Tab> after `line` with `script` loaded (.ci/deps installs fish, as it
 /// does redis-server).
 fn fish_offers(script: &Path, line: &str) -> Vec<String> {
     let out = Command::new("fish")
@@ -138,7 +138,7 @@ fn fish_offers(script: &Path, line: &str) -> Vec<String> {
             script.display()
         ))
         .output()
-        .expect("fish runs: install it with `apt-get install fish` (.ci/run does)");
+        .expect("fish runs: install it with `apt-get install fish` (.ci/deps does)");
     assert!(
         out.status.success(),
         "{}",
@@ -161,7 +161,7 @@ fn fish_and_zsh_accept_their_scripts_and_fish_completes_values() {
         .arg("-n")
         .arg(&zsh)
         .output()
-        .expect("zsh runs: install it with `apt-get install zsh` (.ci/run does)");
+        .expect("zsh runs: install it with `apt-get install zsh` (.ci/deps does)");
     assert!(
         check.status.success(),
         "{}",

@@ -4,7 +4,7 @@
 //!
 //! Each archive is read back twice, by readers that share nothing with the writer:
 //! - warcio, the Webrecorder reference (`warcio check -v`: every digest; `warcio index`: every
-//!   record's URL), installed by `.ci/run` into `target/warcio-venv` (or named by
+//!   record's URL), installed by `.ci/deps` into `target/warcio-venv` (or named by
 //!   `CRAWL_WARCIO`). Without it these tests fail, saying how to install it.
 //! - a small reader here, on flate2 and sha1 directly: one gzip member per record, each
 //!   digest, and each request and response naming each other in `WARC-Concurrent-To`.
@@ -19,11 +19,11 @@ use crate::support::*;
 /// Pages of the generated site the longer crawls here fetch.
 const PAGES: usize = 300;
 
-/// The command that installs warcio where these tests look for it (what `.ci/run` runs).
+/// The command that installs warcio where these tests look for it (what `.ci/deps` runs).
 const INSTALL: &str = "python3 -m venv target/warcio-venv && \
                        target/warcio-venv/bin/pip install -q warcio==1.7.5";
 
-/// The warcio executable: `CRAWL_WARCIO`, else the venv `.ci/run` makes.
+/// The warcio executable: `CRAWL_WARCIO`, else the venv `.ci/deps` makes.
 fn warcio() -> PathBuf {
     let path = std::env::var_os("CRAWL_WARCIO").map_or_else(
         || Path::new(env!("CARGO_MANIFEST_DIR")).join("target/warcio-venv/bin/warcio"),
