@@ -302,7 +302,7 @@ pub struct Args {
 pub enum Command {
     /// Print the completion script for SHELL on standard output
     ///
-    /// Save it where the shell looks for completions (README, "Shell completions and man
+    /// Save it where the shell looks for completions (GUIDE.md, "Shell completions and man
     /// page"). To crawl a URLs file named `completions`, write `crawl ./completions`.
     Completions {
         /// The shell to complete crawl's flags in
@@ -311,7 +311,7 @@ pub enum Command {
     },
     /// Print the man page (roff) on standard output
     ///
-    /// Save it as crawl.1 in a man1 directory of the man path (README, "Shell completions and
+    /// Save it as crawl.1 in a man1 directory of the man path (GUIDE.md, "Shell completions and
     /// man page"). To crawl a URLs file named `man`, write `crawl ./man`.
     Man,
 }

@@ -154,7 +154,7 @@ pub use url;
 pub use url::Url;
 
 /// The bounds a crawl enforces whatever the configuration, so that one page, link or server
-/// cannot cost more than this (README, "What one page can cost").
+/// cannot cost more than this (GUIDE.md, "What one page can cost").
 pub mod limits {
     pub use crate::config::{
         DEFAULT_LEASE, MAX_GRACE, MAX_LEASE, MAX_TIMEOUT, MIN_LEASE, MIN_RATE,

@@ -70,7 +70,7 @@ impl Record {
 }
 
 /// Why a record is not a plain success: the one vocabulary of the `error` key. Its `Display`
-/// is the text records carry, exactly as README documents it.
+/// is the text records carry, exactly as GUIDE.md ("Records") documents it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RecordError {
     /// No response arrived ("timeout", "connect refused", "worker died", ...).

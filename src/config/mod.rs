@@ -456,8 +456,9 @@ pub const DEFAULT_PER_HOST_WORKERS: usize = 8;
 pub const UNLIMITED_DEPTH: u32 = u32::MAX;
 /// Connection failures or timeouts in a row after which an origin is given up, by default.
 pub const DEFAULT_HOST_FAILURES: u32 = 5;
-/// Most workers accepted in any mode: far past where more help (see the README's sweeps), and
-/// low enough that no mode runs out of memory or file descriptors just setting them up.
+/// Most workers accepted in any mode: far past where more help (see the sweeps in
+/// benches/README.md), and low enough that no mode runs out of memory or file descriptors just
+/// setting them up.
 pub const MAX_WORKERS: usize = 10_000;
 /// How long a shared crawl's node keeps a page without renewing its lease, by default.
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(60);
