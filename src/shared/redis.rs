@@ -2,7 +2,7 @@
 //!
 //! Every call goes through [`Redis::call`]: a connection error, a timeout or a server still
 //! loading its append-only file is retried with backoff (reconnecting each time) until the
-//! patience runs out, then reported with the URL (never its password) and the cause. A stalled
+//! patience, counted from the first failure, runs out, then reported with the URL (never its password) and the cause. A stalled
 //! server (`DEBUG SLEEP`, a long fork for a snapshot) is simply waited for: the read timeout is
 //! the patience itself.
 
@@ -111,7 +111,10 @@ impl Redis {
         &mut self,
         mut f: impl FnMut(&mut Connection, &Scripts) -> RedisResult<T>,
     ) -> Result<T, SharedError> {
-        let deadline = Instant::now() + self.patience;
+        // The patience runs from the first failure, not from the call: a node stopped
+        // mid-call (SIGSTOP, Ctrl-Z) wakes with its read interrupted and the call's start long
+        // past, and must still get its reconnect, as after any other loss.
+        let mut deadline = None;
         let mut pause = Duration::from_millis(50);
         loop {
             self.round_trips += 1;
@@ -124,7 +127,11 @@ impl Redis {
             };
             match result {
                 Ok(value) => return Ok(value),
-                Err(e) if passing(&e) && Instant::now() + pause < deadline => {
+                Err(e)
+                    if passing(&e)
+                        && Instant::now() + pause
+                            < *deadline.get_or_insert_with(|| Instant::now() + self.patience) =>
+                {
                     self.conn = None;
                     std::thread::sleep(pause);
                     pause = (pause * 2).min(Duration::from_secs(2));
