@@ -1,14 +1,17 @@
 //! The coordinator: the one place that decides what happens next in a crawl.
 //!
 //! ## The driver contract
-//! A driver (a mode, in [`crate::modes`]) runs tasks somewhere and uses four calls, nothing
-//! else:
+//! A driver (a mode, in [`crate::modes`]) runs tasks somewhere and uses four calls to run
+//! them, and two to read what it needs to know:
 //! 1. [`Coordinator::next`]: a [`Task`] to run, or when to ask again, or that the crawl is done;
 //! 2. [`Coordinator::complete`]: how the task with that id ended ([`Outcome`]): a result, a
 //!    worker lost with the task in hand, a task that never reached a worker, or one given up
 //!    after a stop;
 //! 3. [`Coordinator::stop`]: hand out nothing more (Ctrl-C, SIGTERM);
-//! 4. [`Coordinator::retired`]: a worker process has exited (its memory no longer counts).
+//! 4. [`Coordinator::retired`]: a worker process has exited (its memory no longer counts);
+//! - [`Coordinator::limit`]: how many pages may be in flight now (`-j auto` moves it);
+//! - [`Coordinator::worker_deaths`]: how many workers died with a task in hand (processes
+//!   mode replaces them, up to a bound).
 //!
 //! The coordinator never waits and never spawns (a shared crawl's round trips to Redis, a few
 //! per turn at most, are its only blocking calls): waiting is the driver's job, because only the

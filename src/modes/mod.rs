@@ -1,8 +1,9 @@
-//! The drivers: where a crawl's fetch-and-parse stage runs. The only code that spawns anything.
+//! The drivers: where a crawl's fetch-and-parse stage runs. The only code that spawns workers
+//! (threads, tokio tasks, processes); the crawl's other threads are the metrics listener
+//! (started by [`crate::crawler`]) and the stop watcher ([`stop`]).
 //!
-//! Every driver has the same signature ([`Driver`]) and keeps the coordinator's four-call
-//! contract ([`crate::coordinator`]): ask for a task, run it, hand back how it ended, stop when
-//! told. They differ only in where the running happens and how they wait:
+//! Every driver has the same signature ([`Driver`]) and keeps the coordinator's contract
+//! ([`crate::coordinator`]): ask for a task, run it, hand back how it ended, stop when told. They differ only in where the running happens and how they wait:
 //!
 //! | mode         | runs tasks on                     | waits with                  |
 //! |--------------|-----------------------------------|-----------------------------|
