@@ -96,31 +96,31 @@ mod modes;
 
 // The coordinator and the pipeline's parts. A `pub mod` says why it is public: the library's
 // API is `Crawl`, `run`, `Config` and `scrape`; the rest is private.
-/// Public because [`Summary`] names its [`autoscale::Step`]s (`-j auto`'s decisions).
+// Public because `Summary` names its `autoscale::Step`s (`-j auto`'s decisions).
 pub mod autoscale;
 mod cookies;
 mod coordinator;
-/// A bench hook, not API: `benches/scale.rs` weighs the frontier alone.
+// A bench hook, not API: `benches/scale.rs` weighs the frontier alone.
 #[doc(hidden)]
 pub mod frontier;
 mod journal;
 mod metrics;
 mod normalize;
 mod progress;
-/// A bench hook, not API: `benches/scale.rs` builds a frontier with its limiter.
+// A bench hook, not API: `benches/scale.rs` builds a frontier with its limiter.
 #[doc(hidden)]
 pub mod ratelimit;
 mod record;
 mod redirect;
-/// Public for the summary's types ([`Summary`] and its parts), which a crawl returns.
+// Public for the summary's types (`Summary` and its parts), which a crawl returns.
 pub mod report;
 mod request;
 mod retry;
 mod robots;
-/// A bench hook, not API: `benches/scale.rs` builds a frontier with its scope.
+// A bench hook, not API: `benches/scale.rs` builds a frontier with its scope.
 #[doc(hidden)]
 pub mod scope;
-/// Public for the Redis frontier's calls outside a crawl (`crawl --stop-crawl`).
+// Public for the Redis frontier's calls outside a crawl (`crawl --stop-crawl`).
 pub mod shared;
 mod shared_set;
 mod shutdown;
@@ -137,16 +137,16 @@ mod extract;
 mod fetch;
 mod fields;
 mod inflate;
-/// Public: the scraper's side of the library (the page, selectors, your `Extractor`).
+// Public: the scraper's side of the library (the page, selectors, your `Extractor`).
 pub mod scrape;
 mod task;
 mod work;
 mod worker;
 
 // Input.
-/// Public for the binary, and for a scraper binary that wants every crawl flag.
+// Public for the binary, and for a scraper binary that wants every crawl flag.
 pub mod cli;
-/// Public: the crawl's settings ([`Config`] and its types) and their rules.
+// Public: the crawl's settings (`Config` and its types) and their rules.
 pub mod config;
 mod seeds;
 
