@@ -59,9 +59,9 @@ pub struct Extracted {
 
 /// Extracts the title and links of `html`, fetched from `page_url`.
 pub fn extract(html: &str, page_url: &Url) -> Extracted {
+    // Whole: one run, none before it.
     let mut pass = Pass::default();
     pass.text().push_str(html);
-    pass.wrote();
     finish(&pass.finish(), page_url)
 }
 
@@ -111,8 +111,8 @@ impl PageStream {
     /// and the time spent on it.
     pub fn finish(mut self, page_url: &Url) -> (Extracted, Duration) {
         let started = Instant::now();
+        // What the decoder still held goes straight into the last run.
         self.decoder.decode_to(&[], true, self.pass.text());
-        self.pass.wrote();
         let extracted = finish(&self.pass.finish(), page_url);
         (extracted, self.busy + started.elapsed())
     }

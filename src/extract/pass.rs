@@ -185,23 +185,30 @@ impl Pass {
 
     /// After text was added: tokenizes what can be, if enough has come.
     pub(super) fn wrote(&mut self) {
-        if !self.started && !self.text.is_empty() {
-            self.started = true;
-            // The document's first U+FEFF only: one inside a title or href is text.
-            if self.text.starts_with('\u{feff}') {
-                self.text.drain(..'\u{feff}'.len_utf8());
-            }
-        }
+        self.drop_bom();
         if self.text.len() >= self.run_every && self.text.len() >= 2 * self.tail {
             self.run(false);
             self.tail = self.text.len();
         }
     }
 
-    /// The end of the text: the last run, and what the page yields.
+    /// The end of the text (all of it written, [`wrote`](Self::wrote) called or not): the last
+    /// run, and what the page yields.
     pub(super) fn finish(mut self) -> Found {
+        self.drop_bom();
         self.run(true);
         self.found
+    }
+
+    /// Drops the document's first U+FEFF, once text has come: one inside a title or an href
+    /// is text.
+    fn drop_bom(&mut self) {
+        if !self.started && !self.text.is_empty() {
+            self.started = true;
+            if self.text.starts_with('\u{feff}') {
+                self.text.drain(..'\u{feff}'.len_utf8());
+            }
+        }
     }
 
     fn run(&mut self, last: bool) {
@@ -308,15 +315,30 @@ impl Reader for Input<'_> {
     }
 }
 
-/// A tag name, as far as we compare them: the longest name we act on is 9 bytes.
-#[derive(Debug, Default, Clone, Copy, PartialEq)]
-struct TagName {
-    bytes: [u8; 12],
-    /// Bytes pushed; past `bytes.len()` the name matches nothing we know.
+/// A tag or attribute name, kept as far as we compare names: up to `N` bytes; a longer one
+/// matches nothing we know.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Name<const N: usize> {
+    bytes: [u8; N],
+    /// Bytes pushed; past `N` the name is only counted.
     len: usize,
 }
 
-impl TagName {
+/// A tag name: the longest we act on is 9 bytes (`plaintext`).
+type TagName = Name<12>;
+/// An attribute name, compared with `href` and `src` only.
+type AttrName = Name<4>;
+
+impl<const N: usize> Default for Name<N> {
+    fn default() -> Self {
+        Name {
+            bytes: [0; N],
+            len: 0,
+        }
+    }
+}
+
+impl<const N: usize> Name<N> {
     fn push(&mut self, s: &[u8]) {
         if let Some(room) = self.bytes.get_mut(self.len..self.len + s.len()) {
             room.copy_from_slice(s);
@@ -324,28 +346,13 @@ impl TagName {
         self.len += s.len();
     }
 
+    /// The name, or `-` (no element's or attribute's) for one too long to keep.
     fn get(&self) -> &[u8] {
         self.bytes.get(..self.len).unwrap_or(b"-")
     }
-}
-
-/// An attribute name, compared with `href` and `src` only.
-#[derive(Debug, Default, Clone, Copy)]
-struct AttrName {
-    bytes: [u8; 4],
-    len: usize,
-}
-
-impl AttrName {
-    fn push(&mut self, s: &[u8]) {
-        if let Some(room) = self.bytes.get_mut(self.len..self.len + s.len()) {
-            room.copy_from_slice(s);
-        }
-        self.len += s.len();
-    }
 
     fn is(&self, name: &[u8]) -> bool {
-        self.bytes.get(..self.len) == Some(name)
+        self.get() == name
     }
 }
 
