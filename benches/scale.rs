@@ -9,7 +9,7 @@
 //!    fixture server runs in this bench process, apart). The fixed baseline (runtime, HTTP
 //!    client, buffers) cancels out of the *slope* between sizes: the marginal bytes per known
 //!    URL, which is what the ~100 B/URL target is about.
-//! 2. **The frontier alone**: a counting allocator measures the bytes the [`Frontier`] holds
+//! 2. **The frontier alone**: a counting allocator measures the bytes the [`MemoryFrontier`] holds
 //!    with every URL of a 1,000,000-page site queued, and after all of them were handed out
 //!    (only the dedupe set left): the cost of a queued URL and of a known one, free of allocator
 //!    slack and of everything else a crawl holds.
@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::Instant;
 
 use common::{Series, crawl, line_chart, machine, num, publish, wanted_parts};
-use crawl::frontier::{Frontier, Pop};
+use crawl::frontier::{MemoryFrontier, Pop};
 use crawl::ratelimit::Limiter;
 use crawl::scope::Scope;
 use crawl_fixture::{FixtureServer, Options};
@@ -182,7 +182,7 @@ fn frontier_alone(out: &mut String) {
     let scope = Arc::new(Scope::new(&urls[..1], &[]));
     let before = live_bytes();
     let started = Instant::now();
-    let mut frontier = Frontier::new(scope, u32::MAX, None, false);
+    let mut frontier = MemoryFrontier::new(scope, u32::MAX, None, false);
     for url in &urls {
         frontier.admit(url.clone(), 1);
     }

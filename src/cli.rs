@@ -49,8 +49,8 @@ pub struct Args {
 
     /// Where fetch and parse run: sequential (one page at a time), threads (N OS threads),
     /// async (tokio, N pages in flight) or processes (N forked workers).
-    #[arg(short, long, value_enum, default_value_t = Mode::Async)]
-    pub mode: Mode,
+    #[arg(short, long, value_enum, default_value_t = ModeArg::Async)]
+    pub mode: ModeArg,
 
     /// Workers: OS threads, worker processes, or pages in flight for async, at most 10000; or
     /// `auto`: the crawl sets its own, starting at 2 per core (8 in async mode) and moving every
@@ -171,8 +171,8 @@ pub struct Args {
     pub format: FormatArg,
 
     /// Progress bars on standard error: auto shows them only on a terminal
-    #[arg(long, value_enum, default_value_t = ProgressMode::Auto)]
-    pub progress: ProgressMode,
+    #[arg(long, value_enum, default_value_t = ProgressArg::Auto)]
+    pub progress: ProgressArg,
 
     /// Extra synthetic CPU work per parsed page, in rounds (1,000,000 rounds take about 2.4 ms
     /// on a 2024 x86 core): pushes the bottleneck onto the CPU on purpose
@@ -182,8 +182,8 @@ pub struct Args {
     /// Processes mode: where links are checked against known URLs. coordinator sends every link
     /// over the socket (the "manager" pattern); shared lets workers drop known links first by
     /// looking them up in shared memory
-    #[arg(long, value_enum, default_value_t = Dedupe::Coordinator)]
-    pub dedupe: Dedupe,
+    #[arg(long, value_enum, default_value_t = DedupeArg::Coordinator)]
+    pub dedupe: DedupeArg,
 
     /// Processes mode: fork a fresh worker for every page instead of keeping a pool (the
     /// article's process-per-task; slow on purpose, to show what process start-up costs)
@@ -318,6 +318,73 @@ pub enum Command {
 
 /// The environment variable a `--frontier` URL without a password takes its password from.
 pub const PASSWORD_VAR: &str = "CRAWL_REDIS_PASSWORD";
+
+// The library's enums know nothing of clap: the flags' values are these, each mapped to its
+// library type in one `From`. Their doc comments are the values' help.
+
+/// Where the fetch-and-parse stage runs ([`Mode`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ModeArg {
+    /// One page at a time on the calling thread: the baseline.
+    Sequential,
+    /// N OS threads, each fetching and parsing the pages it takes.
+    Threads,
+    /// Up to N pages in flight as tokio tasks, on one single-threaded runtime per core; pages
+    /// are parsed as they stream in.
+    Async,
+    /// N forked worker processes fed by the coordinator over pipes.
+    Processes,
+}
+
+impl From<ModeArg> for Mode {
+    fn from(arg: ModeArg) -> Mode {
+        match arg {
+            ModeArg::Sequential => Mode::Sequential,
+            ModeArg::Threads => Mode::Threads,
+            ModeArg::Async => Mode::Async,
+            ModeArg::Processes => Mode::Processes,
+        }
+    }
+}
+
+/// Where links are checked against the URLs already known, in processes mode ([`Dedupe`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DedupeArg {
+    /// Every link crosses the socket and the coordinator decides (the "manager" pattern).
+    Coordinator,
+    /// Workers first drop links found in a fingerprint table in shared memory.
+    Shared,
+}
+
+impl From<DedupeArg> for Dedupe {
+    fn from(arg: DedupeArg) -> Dedupe {
+        match arg {
+            DedupeArg::Coordinator => Dedupe::Coordinator,
+            DedupeArg::Shared => Dedupe::Shared,
+        }
+    }
+}
+
+/// When to draw progress bars on standard error ([`ProgressMode`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProgressArg {
+    /// Only when standard error is a terminal.
+    Auto,
+    /// Always, even when standard error is a file or a pipe.
+    Always,
+    /// Never; notes and the summary are still printed.
+    Never,
+}
+
+impl From<ProgressArg> for ProgressMode {
+    fn from(arg: ProgressArg) -> ProgressMode {
+        match arg {
+            ProgressArg::Auto => ProgressMode::Auto,
+            ProgressArg::Always => ProgressMode::Always,
+            ProgressArg::Never => ProgressMode::Never,
+        }
+    }
+}
 
 /// The values of `--log-format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -528,14 +595,14 @@ impl Args {
         }
         let config = Config {
             seeds,
-            mode: self.mode,
+            mode: self.mode.into(),
             workers: match self.workers {
                 Some(Workers::Fixed(n)) => n,
                 Some(Workers::Auto) => self
                     .max_workers
                     .and_then(|n| usize::try_from(n).ok())
-                    .unwrap_or_else(|| self.mode.default_max_workers()),
-                None => self.mode.default_workers(),
+                    .unwrap_or_else(|| Mode::from(self.mode).default_max_workers()),
+                None => Mode::from(self.mode).default_workers(),
             },
             auto_workers: self.workers == Some(Workers::Auto),
             rate: self.rate,
@@ -572,12 +639,12 @@ impl Args {
                     columns: fields.iter().map(|f| f.name.clone()).collect(),
                 },
             },
-            progress: self.progress,
+            progress: self.progress.into(),
             cpu_work: self.cpu_work,
             cookies: self.cookies,
             sitemaps: self.sitemaps,
             login: Vec::new(),
-            dedupe: self.dedupe,
+            dedupe: self.dedupe.into(),
             fork_per_page: self.fork_per_page,
             grace: Duration::try_from_secs_f64(grace_secs).unwrap_or(Duration::MAX),
             state: self.state,

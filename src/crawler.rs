@@ -15,7 +15,9 @@ use crate::config::{Config, ConfigError, Dedupe, Format, Mode, Setting};
 use crate::cookies::{CookieError, Jar};
 use crate::coordinator::items::{ItemError, ItemHook};
 use crate::coordinator::ledger::Ledger;
-use crate::coordinator::{Coordinator, CoordinatorError, Parts};
+use crate::coordinator::{self, Coordinator, CoordinatorError, Parts};
+use crate::frontier::Frontier;
+use crate::frontier::redis::{RedisFrontier, RedisFrontierError, Store};
 use crate::journal::{self, Journal, JournalError};
 use crate::metrics::Metrics;
 use crate::metrics::serve::Server;
@@ -25,8 +27,7 @@ use crate::record::Record;
 use crate::report::Summary;
 use crate::scope::Scope;
 use crate::scrape::Extractor;
-use crate::shared::{SharedError, SharedFrontier};
-use crate::shared_set::SharedSet;
+use crate::shm_set::ShmSet;
 use crate::shutdown::{Shutdown, ShutdownError};
 use crate::sink::{OpenError, Sink};
 use crate::warc::{WarcError, WarcWriter};
@@ -58,19 +59,19 @@ pub enum CrawlError {
     /// The `--cookies` jar kept in the state directory cannot be read.
     #[error(transparent)]
     Cookies(#[from] CookieError),
-    /// The shared frontier (`--frontier`) could not be used: Redis unreachable, a wrong
+    /// The Redis frontier (`--frontier`) could not be used: Redis unreachable, a wrong
     /// password, a crawl id holding other data, settings that disagree with the crawl's.
     #[error(transparent)]
-    Shared(Box<SharedError>),
+    Redis(Box<RedisFrontierError>),
     /// The WARC archive (`--warc`) could not be created, or an earlier run's could not be
     /// read to resume it.
     #[error(transparent)]
     Warc(#[from] WarcError),
 }
 
-impl From<SharedError> for CrawlError {
-    fn from(e: SharedError) -> Self {
-        CrawlError::Shared(Box::new(e))
+impl From<RedisFrontierError> for CrawlError {
+    fn from(e: RedisFrontierError) -> Self {
+        CrawlError::Redis(Box::new(e))
     }
 }
 
@@ -91,13 +92,13 @@ impl CrawlError {
                 )
         ) || matches!(
             self,
-            CrawlError::Shared(e) if matches!(
+            CrawlError::Redis(e) if matches!(
                 **e,
-                SharedError::Url { .. }
-                    | SharedError::OtherData { .. }
-                    | SharedError::NoSuchCrawl { .. }
-                    | SharedError::Disagrees { .. }
-                    | SharedError::Auth { .. }
+                RedisFrontierError::Url { .. }
+                    | RedisFrontierError::OtherData { .. }
+                    | RedisFrontierError::NoSuchCrawl { .. }
+                    | RedisFrontierError::Disagrees { .. }
+                    | RedisFrontierError::Auth { .. }
             )
         )
     }
@@ -154,11 +155,11 @@ fn run_with(config: Config, hook: Option<ItemHook<'_>>) -> Result<Summary, Crawl
     // Before the output is opened: a Redis that cannot be reached, or a crawl this node
     // disagrees with, is said before anything is written. A joining node takes the crawl's
     // seeds and scope. It opens one socket and starts no thread (processes mode forks later).
-    let shared = match config.shared.clone() {
+    let store = match config.shared.clone() {
         Some(crawl) => {
-            let (shared, stored) = SharedFrontier::open(&config, &crawl)?;
+            let (store, stored) = Store::open(&config, &crawl)?;
             stored.adopt(&mut config);
-            Some(shared)
+            Some(store)
         }
         None => None,
     };
@@ -179,21 +180,22 @@ fn run_with(config: Config, hook: Option<ItemHook<'_>>) -> Result<Summary, Crawl
         Dedupe::Shared => {
             let capacity = config.max_pages.map_or(1 << 20, |n| n as usize);
             let set =
-                SharedSet::with_capacity(capacity).map_err(|e| DriverError::Runtime(e.into()))?;
+                ShmSet::with_capacity(capacity).map_err(|e| DriverError::Runtime(e.into()))?;
             Some(Arc::new(set))
         }
     };
+    let ledger = Ledger::new(sink, journal, warc);
+    let (frontier, resumed) = frontier(&config, &scope, &known, resume, &ledger, store);
     let mut coordinator = Coordinator::new(
         &config,
         Parts {
             scope: Arc::clone(&scope),
-            ledger: Ledger::new(sink, journal, warc),
+            ledger,
             progress: Progress::new(config.progress),
-            resume,
-            known: known.clone(),
+            frontier,
+            resumed,
             item_hook: hook,
             cookies,
-            shared,
             metrics: metrics.as_ref().map(|(_, m)| Arc::clone(m)),
         },
     );
@@ -223,7 +225,7 @@ fn run_with(config: Config, hook: Option<ItemHook<'_>>) -> Result<Summary, Crawl
         Err(e) => {
             // A shared crawl's finished pages are still sent and its unfinished leases given
             // back, so other nodes need not wait out a lease (or fetch pages again).
-            coordinator.leave_shared();
+            coordinator.leave();
             return Err(e.into());
         }
     };
@@ -250,6 +252,35 @@ fn run_with(config: Config, hook: Option<ItemHook<'_>>) -> Result<Summary, Crawl
         );
     }
     Ok(summary)
+}
+
+/// The crawl's frontier: this process's queues (what an earlier `--state` run left restored,
+/// and how many pages that was), on their own, or under the Redis frontier a node `store`
+/// joined. The one place that knows which.
+fn frontier(
+    config: &Config,
+    scope: &Arc<Scope>,
+    known: &Option<Arc<ShmSet>>,
+    resume: Option<journal::Resume>,
+    ledger: &Ledger,
+    store: Option<Store>,
+) -> (Box<dyn Frontier>, u64) {
+    let (mut queues, resumed) = coordinator::queues_for(
+        config,
+        Arc::clone(scope),
+        known.clone(),
+        resume,
+        ledger.journaling(),
+    );
+    let frontier: Box<dyn Frontier> = match store {
+        // A shared crawl's seeds were admitted in Redis when the node joined.
+        Some(store) => Box::new(RedisFrontier::new(store, queues, config)),
+        None => {
+            queues.admit_seeds(&config.seeds);
+            Box::new(queues)
+        }
+    };
+    (frontier, resumed)
 }
 
 /// The `warcinfo` block that opens each archive file: the software, the format, and the

@@ -42,7 +42,7 @@ use std::time::{Duration, Instant};
 use nix::fcntl::{FcntlArg, fcntl};
 use url::Url;
 
-use crate::frontier::Frontier;
+use crate::frontier::MemoryFrontier;
 
 /// The journal's file name inside the state directory.
 pub const FILE_NAME: &str = "journal";
@@ -109,14 +109,14 @@ impl Resume {
     /// against `--max-pages`), unfinished ones are offered again, shallowest first and through
     /// the same admission rules as links found live, so depths come out as in one
     /// uninterrupted run. Returns how many pages were finished already.
-    pub fn restore(self, frontier: &mut Frontier) -> u64 {
+    pub fn restore(self, frontier: &mut MemoryFrontier) -> u64 {
         let finished = self.finished.len() as u64;
         for fp in self.finished {
             frontier.restore_finished(fp);
         }
         let mut level: Vec<Url> = Vec::new();
         let mut level_depth = 0;
-        let flush = |frontier: &mut Frontier, depth: u32, urls: Vec<Url>| match depth {
+        let flush = |frontier: &mut MemoryFrontier, depth: u32, urls: Vec<Url>| match depth {
             0 => urls.into_iter().for_each(|url| {
                 frontier.admit(url, 0);
             }),

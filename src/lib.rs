@@ -10,8 +10,8 @@
 //!  drivers        modes            sequential | threads | async | processes: where tasks run
 //!      |
 //!  coordinator    coordinator      next / complete / stop: the crawl's one decision maker
-//!      |             ├─ frontier   admission (seen set, scope, depth) and per-origin queues
-//!      |             ├─ shared     --frontier: admission and leases in Redis, across processes
+//!      |             ├─ frontier   one contract: in memory (seen set, depths, per-origin queues)
+//!      |             |             or in Redis (--frontier: admission and leases, across processes)
 //!      |             ├─ ratelimit, robots, redirect, retry        what may be fetched, and when
 //!      |             └─ record, sink, warc, journal, report, progress   what comes out
 //!      |
@@ -23,7 +23,7 @@
 //! parts more basic than itself (the record uses the frontier's `Job`; the journal restores
 //! into the frontier). No module imports one above it except a parent its child, and there is
 //! no import circle. At the bottom, `normalize`, `decode`, `retry`, `ratelimit`, `shutdown`,
-//! `usage`, `shared_set` and `work` import nothing of the crate.
+//! `usage`, `shm_set` and `cpu_work` import nothing of the crate.
 //!
 //! ## The front door
 //! - [`run`]`(&config)`: a crawl whose records go to `config.output`, as the `crawl` binary
@@ -63,11 +63,12 @@
 //! - `coordinator`: hands out tasks, takes back outcomes, decides retries and redirects, writes
 //!   one record per admitted URL (its `ledger` orders records and journal; its `items` hands
 //!   extracted items over);
-//! - [`frontier`]: what to fetch next and what has been seen; [`scope`]; `normalize`;
+//! - [`frontier`]: what to fetch next and what has been seen, one contract for the in-memory
+//!   frontier and Redis's; [`scope`]; `normalize`;
 //!   `robots`; [`ratelimit`]; `redirect`; `retry`;
-//! - [`shared`]: with `--frontier`, the crawl's admission, leases and limits in Redis, shared
-//!   by several crawl processes; its one connection, used by the coordinator, is the one
-//!   socket (and a round trip the one blocking call) in this layer;
+//! - [`frontier`]'s `redis`: with `--frontier`, the same contract with the crawl's admission,
+//!   leases and limits in Redis, shared by several crawl processes; its one connection is the
+//!   one socket (and a round trip the one blocking call) in this layer;
 //! - [`autoscale`]: `-j auto`, the limit on pages in flight that the crawl sets itself;
 //! - `record` and `sink` (the output), `warc` (`--warc`: the archive of every request and
 //!   response; the worker packs each exchange's records with it, the ledger owns its one
@@ -75,12 +76,13 @@
 //!   (where the time went, live and at the end), `metrics` (the same figures for Prometheus,
 //!   `--metrics`); the coordinator's log events go through `tracing`, and the library never
 //!   installs a subscriber (the binary does);
-//! - `shutdown` (SIGINT and SIGTERM as an orderly stop), `shared_set` (shared-memory dedupe).
+//! - `shutdown` (SIGINT and SIGTERM as an orderly stop), `shm_set` (the seen set in shared
+//!   memory, for processes mode's `--dedupe shared`).
 //!
 //! One task, the same code in every mode: `task` (the messages), `worker` (fetch, then
 //! parse), `fetch` (reqwest), `inflate` (Content-Encoding, when `--warc` keeps bodies as
 //! sent), `decode` (charsets), `extract` (title and links, streaming, no
-//! DOM), `work` (`--cpu-work`); [`scrape`] (your extractor's side: the page and its DOM) and
+//! DOM), `cpu_work` (`--cpu-work`); [`scrape`] (your extractor's side: the page and its DOM) and
 //! `fields` (`--field` as an extractor).
 //!
 //! The fixture site that tests and benchmarks crawl is a separate crate (`fixtures/`), which
@@ -120,9 +122,7 @@ mod robots;
 // A bench hook, not API: `benches/scale.rs` builds a frontier with its scope.
 #[doc(hidden)]
 pub mod scope;
-// Public for the Redis frontier's calls outside a crawl (`crawl --stop-crawl`).
-pub mod shared;
-mod shared_set;
+mod shm_set;
 mod shutdown;
 mod sink;
 mod sitemap;
@@ -132,22 +132,28 @@ mod verdict;
 mod warc;
 
 // One task.
+mod cpu_work;
 mod decode;
 mod extract;
 mod fetch;
+// `--field`: the command line's extractor.
+#[cfg(feature = "cli")]
 mod fields;
 mod inflate;
 // Public: the scraper's side of the library (the page, selectors, your `Extractor`).
 pub mod scrape;
 mod task;
-mod work;
 mod worker;
 
 // Input.
-// Public for the binary, and for a scraper binary that wants every crawl flag.
+// Public for the binary, and for a scraper binary that wants every crawl flag; the `cli`
+// feature (on by default) brings it and clap.
+#[cfg(feature = "cli")]
 pub mod cli;
 // Public: the crawl's settings (`Config` and its types) and their rules.
 pub mod config;
+// The URLs file (`URLS_FILE` or standard input).
+#[cfg(feature = "cli")]
 mod seeds;
 
 pub use config::{
@@ -156,6 +162,8 @@ pub use config::{
 };
 pub use coordinator::items::ItemError;
 pub use crawler::{Crawl, CrawlError, run};
+/// Stops a crawl shared through Redis on every node (`crawl --stop-crawl`).
+pub use frontier::redis::stop_crawl;
 pub use progress::suspend_bar;
 pub use record::Record;
 pub use report::Summary;
@@ -188,14 +196,16 @@ pub mod errors {
     pub use crate::coordinator::ledger::LedgerError;
     pub use crate::crawler::CrawlError;
     pub use crate::fetch::ClientError;
+    #[cfg(feature = "cli")]
     pub use crate::fields::FieldError;
+    pub use crate::frontier::redis::RedisFrontierError;
     pub use crate::journal::JournalError;
     pub use crate::modes::DriverError;
     pub use crate::record::RecordError;
     pub use crate::redirect::RedirectRefusal;
     pub use crate::scrape::CssError;
+    #[cfg(feature = "cli")]
     pub use crate::seeds::SeedError;
-    pub use crate::shared::SharedError;
     pub use crate::shutdown::ShutdownError;
     pub use crate::sink::OpenError;
     pub use crate::task::FetchError;

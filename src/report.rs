@@ -1,6 +1,6 @@
 //! The end-of-crawl summary printed on standard error, and the types it is made of.
 
-use crate::shared::SharedReport;
+use crate::frontier::redis::SharedReport;
 use std::fmt;
 use std::time::Duration;
 

@@ -53,6 +53,14 @@ pub struct Stats {
     pub sitemap_urls: u64,
     /// Requests completed (every attempt, robots.txt included).
     pub requests: u64,
+    /// Tasks given up after a stop (no record written).
+    pub abandoned: u64,
+    /// Pages an earlier run (`--state`) already finished.
+    pub resumed: u64,
+    /// Workers that died with a task in hand (processes mode restarts them).
+    pub worker_deaths: u64,
+    /// Whether the crawl clock has started (at the first task handed out).
+    clock_running: bool,
     /// This process's CPU time when the crawl started.
     cpu_start_ms: f64,
     /// Latest cumulative CPU time reported by each worker process (processes mode).
@@ -131,6 +139,10 @@ impl Stats {
             sitemaps: 0,
             sitemap_urls: 0,
             requests: 0,
+            abandoned: 0,
+            resumed: 0,
+            worker_deaths: 0,
+            clock_running: false,
             cpu_start_ms: own_cpu_ms(),
             worker_cpu_ms: HashMap::new(),
             worker_rss_kb: HashMap::new(),
@@ -143,9 +155,12 @@ impl Stats {
         }
     }
 
-    /// Restarts the clock: called when the first task is handed out, so worker start-up (HTTP
-    /// clients, runtimes) is not counted as crawl time.
-    pub fn restart_clock(&mut self) {
+    /// Starts the crawl clock when the first task is handed out (later calls do nothing), so
+    /// worker start-up (HTTP clients, runtimes) is not counted as crawl time.
+    pub fn start_clock(&mut self) {
+        if std::mem::replace(&mut self.clock_running, true) {
+            return;
+        }
         self.started = Instant::now();
         self.cpu_start_ms = own_cpu_ms();
         let mark = self.mark(self.started);

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::config::Config;
+use crate::cpu_work::burn;
 use crate::decode::decode_html;
 use crate::extract::{Extracted, MAX_LINKS, PageStream, extract};
 use crate::fetch::{ClientError, Fetcher, Head, Response};
@@ -19,7 +20,6 @@ use crate::robots::MAX_ROBOTS_BYTES;
 use crate::scope::Scope;
 use crate::scrape::{PageExtractor, run_extractor};
 use crate::task::{Capture, FetchError, Fetched, Task, TaskKind, TaskResult, WorkerId};
-use crate::work::burn;
 use url::Url;
 
 /// Kept bodies (no Content-Type to say they are HTML, so they were not streamed) up to this

@@ -10,7 +10,7 @@ use std::io;
 
 use url::Url;
 
-use crate::frontier::Frontier;
+use crate::frontier::MemoryFrontier;
 use crate::journal::{Journal, JournalError};
 use crate::normalize::fingerprint;
 use crate::record::Record;
@@ -92,7 +92,7 @@ impl Ledger {
         &mut self,
         record: &Record,
         url: &Url,
-        frontier: &mut Frontier,
+        frontier: &mut MemoryFrontier,
     ) -> Result<(), LedgerError> {
         self.sink.write(record).map_err(|e| self.output_error(e))?;
         if self.journal.is_some() {
@@ -107,7 +107,7 @@ impl Ledger {
         &mut self,
         record: &Record,
         url: &Url,
-        frontier: &mut Frontier,
+        frontier: &mut MemoryFrontier,
     ) -> Result<(), LedgerError> {
         self.write(record, url, frontier)?;
         self.flush_archive(false)?;
@@ -115,7 +115,7 @@ impl Ledger {
     }
 
     /// Flushes everything and makes it durable: the end of a crawl.
-    pub(crate) fn close(&mut self, frontier: &mut Frontier) -> Result<(), LedgerError> {
+    pub(crate) fn close(&mut self, frontier: &mut MemoryFrontier) -> Result<(), LedgerError> {
         self.commit(None, true, frontier)?;
         self.flush_archive(true)?;
         self.sink.flush().map_err(|e| self.output_error(e))
@@ -127,7 +127,7 @@ impl Ledger {
         &mut self,
         finished: Option<u64>,
         sync: bool,
-        frontier: &mut Frontier,
+        frontier: &mut MemoryFrontier,
     ) -> Result<(), LedgerError> {
         if self.journal.is_none() {
             return Ok(());

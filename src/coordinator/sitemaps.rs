@@ -32,7 +32,7 @@ impl Coordinator<'_> {
             if let std::collections::hash_map::Entry::Vacant(e) = sitemaps.pending.entry(origin) {
                 e.insert(fallback);
                 // Until its sitemaps are known, pages they list may still come at depth 0.
-                self.frontier.early_started();
+                self.frontier.queues().early_started();
             }
         }
         self.sitemaps = Some(sitemaps);
@@ -65,7 +65,7 @@ impl Coordinator<'_> {
         for url in urls {
             self.admit_sitemap(url);
         }
-        self.frontier.early_done();
+        self.frontier.queues().early_done();
     }
 
     /// Reads the fallback sitemap of every seed origin still waiting for its robots.txt when
@@ -92,9 +92,9 @@ impl Coordinator<'_> {
         if *count >= MAX_SITEMAPS_PER_ORIGIN {
             return;
         }
-        if self.frontier.admit_sitemap(url) == crate::frontier::Admit::Scheduled {
+        if self.frontier.queues().admit_sitemap(url) == crate::frontier::Admit::Scheduled {
             *count += 1;
-            self.frontier.early_started();
+            self.frontier.queues().early_started();
         }
     }
 
@@ -113,7 +113,7 @@ impl Coordinator<'_> {
                 record.error = Some(RecordError::Sitemap(why).to_string());
             }
             for url in std::mem::take(&mut page.links) {
-                self.frontier.admit_listed(url);
+                self.frontier.queues().admit_listed(url);
             }
             for url in std::mem::take(&mut page.sitemaps) {
                 self.admit_sitemap(url);

@@ -95,7 +95,7 @@ impl Coordinator<'_> {
             url = %job.fetch_url,
             why = %why,
             attempt = job.hop_attempts,
-            of = self.retries + 1,
+            of = self.rules.retries + 1,
             retry_in_ms = delay.as_millis() as u64,
             "retrying"
         );
@@ -152,7 +152,7 @@ impl Coordinator<'_> {
 
     /// A worker process died with a page in hand (processes mode; threads mode: a panic).
     pub(super) fn count_death(&mut self) {
-        self.deaths += 1;
+        self.stats.worker_deaths += 1;
     }
 
     /// Publishes the live figures if the last ones are [`PUBLISH_EVERY`] old.
@@ -171,7 +171,7 @@ impl Coordinator<'_> {
         let live = self.stats.live_reading(now);
         let figures = Figures {
             in_flight: self.in_flight.len(),
-            queued: self.frontier.queued(),
+            queued: self.frontier.queues_ref().queued(),
             elapsed,
             split: self.stats.split(elapsed),
             verdict: Some(judge(&live)),
@@ -227,11 +227,13 @@ impl Coordinator<'_> {
             rate_limit_s: s.rate_wait_ms / 1000.0,
             host_waits: bounded(
                 self.frontier
+                    .queues_ref()
                     .host_waits()
                     .map(|(origin, waited)| (origin, waited.as_secs_f64()))
                     .collect(),
             ),
-            worker_restarts: (self.mode == Mode::Processes).then_some(self.deaths),
+            worker_restarts: (self.rules.mode == Mode::Processes)
+                .then_some(self.stats.worker_deaths),
             ..Figures::default()
         }
     }

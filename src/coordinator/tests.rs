@@ -81,17 +81,26 @@ fn coordinator(
         &Format::Jsonl,
         false,
     );
+    let scope = Arc::new(Scope::new(&config.seeds, &config.allow_domains));
+    let ledger = Ledger::new(sink, journal, None);
+    let (mut queues, resumed) = super::queues_for(
+        &config,
+        Arc::clone(&scope),
+        None,
+        resume,
+        ledger.journaling(),
+    );
+    queues.admit_seeds(&config.seeds);
     Coordinator::new(
         &config,
         Parts {
-            scope: Arc::new(Scope::new(&config.seeds, &config.allow_domains)),
-            ledger: Ledger::new(sink, journal, None),
+            scope,
+            ledger,
             progress: Progress::hidden(),
-            resume,
-            known: None,
+            frontier: Box::new(queues),
+            resumed,
             item_hook: None,
             cookies: None,
-            shared: None,
             metrics: None,
         },
     )
@@ -527,7 +536,7 @@ fn a_login_whose_worker_died_stops_the_crawl_and_is_not_sent_again() {
     let memory = Memory::default();
     let cookies = Some(crate::cookies::Jar::open(None).expect("jar"));
     let mut coordinator = coordinator(&c, &memory, None);
-    coordinator.cookies = cookies;
+    coordinator.session = super::session::Session::new(cookies, &c.login);
     let (coordinator, asked) = run_to_end(coordinator, |task, _| {
         assert_eq!(task.kind, TaskKind::Login, "nothing before the login");
         Some(Outcome::Lost {

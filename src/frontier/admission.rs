@@ -32,7 +32,7 @@ use url::Url;
 use super::packed::PackedUrls;
 use crate::normalize::{fingerprint, normalize};
 use crate::scope::Scope;
-use crate::shared_set::SharedSet;
+use crate::shm_set::ShmSet;
 
 /// Why a URL was or was not scheduled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,7 +118,7 @@ pub(super) struct Admission {
     /// down while a sitemap could still list it at depth 0.
     early: u64,
     /// A copy of `seen` in shared memory, for worker processes to consult (processes mode).
-    known: Option<Arc<SharedSet>>,
+    known: Option<Arc<ShmSet>>,
     /// With `--state`: URLs taken on (admitted or held) since the last `drain_log`.
     log: Option<Vec<(u32, Url)>>,
 }
@@ -215,7 +215,7 @@ impl Admission {
         self.release_held(enqueue);
     }
 
-    pub(super) fn publish_known(&mut self, known: Arc<SharedSet>) {
+    pub(super) fn publish_known(&mut self, known: Arc<ShmSet>) {
         for &fp in &self.seen {
             known.insert(fp);
         }
@@ -450,7 +450,7 @@ mod tests {
         let fp = |u: &str| fingerprint(&url(u));
         a.restore_finished(fp("http://a.test/restored"));
         a.admit(url("http://a.test/s"), 0, q);
-        let known = Arc::new(SharedSet::with_capacity(64).expect("mmap"));
+        let known = Arc::new(ShmSet::with_capacity(64).expect("mmap"));
         a.publish_known(Arc::clone(&known));
         a.restore_finished(fp("http://a.test/restored-later"));
         a.admit(url("http://a.test/p#top"), 1, q);

@@ -1,347 +1,157 @@
-//! The frontier: every URL the crawl knows about and what to fetch next. No I/O, no clocks of
-//! its own: callers pass `now`, which keeps it deterministic and testable.
+//! The frontier: what the crawl knows about and what to fetch next, behind one contract that
+//! two frontiers implement.
 //!
-//! [`Frontier`] joins two halves with one job each:
-//! - `admission` decides which URLs the crawl takes on, and when: the seen set, scope,
-//!   `--depth` and `--max-pages` verdicts, skipped counts, exact depths (links held until no
-//!   shallower page is outstanding), the journal log and the shared-memory copy of the seen set;
-//! - `queues` decides what to fetch next among them: per-origin queues of packed URLs served
-//!   round-robin, the per-host limiter's waiting origins, retries waiting for their time, and
-//!   robots.txt parking and verdicts.
+//! - [`MemoryFrontier`] (`memory`): a one-process crawl's whole frontier, in memory: the seen
+//!   set, exact depths, per-origin queues, robots.txt parking, the per-host cap and host health.
+//! - `redis` (`--frontier redis://...`): admission, leases and the crawl-wide limits live in
+//!   Redis, shared by several crawl processes; each node queues the pages it has leased in a
+//!   [`MemoryFrontier`] of its own, so politeness, robots.txt, retries and redirects work as on
+//!   one machine.
 //!
-//! A page flows through them like this:
-//! 1. a seed ([`Frontier::admit`]) or a page's links ([`Frontier::offer_links`]) are judged by
-//!    admission; a link that must wait for shallower pages is held, packed, inside admission;
-//! 2. an admitted URL goes straight on to its origin's queue, packed;
-//! 3. [`Frontier::pop`] unpacks it into a [`Job`] when it reaches the front of its queue and
-//!    hands it out once robots.txt and the per-host limit allow (or hands it out
-//!    [`Pop::Blocked`]); redirect hops ([`Frontier::follow_redirect`]) and retries
-//!    ([`Frontier::retry_at`]) come back to the queues, never to admission;
-//! 4. when its record is written, [`Frontier::finished`] tells admission, which may release
-//!    held links into the queues (step 2).
+//! The coordinator holds a `Box<dyn Frontier>` and does not know which one it has.
 //!
-//! ## What a second frontier must provide
-//! The coordinator needs only these operations from a frontier, whether it lives in memory
-//! (this one) or is shared between crawlers later (e.g. in Redis); there is no trait yet:
-//! - **offer**: `admit(url, 0)` for a seed, `offer_links(depth, links)` for a page's links,
-//!   judged by the rules it was made with (scope, `--depth`, `--max-pages`, robots.txt or not);
-//! - **take**: `pop(now, ..)`: a page to fetch, a robots.txt to fetch first, a page robots.txt
-//!   blocks, how long to wait, or nothing queued;
-//! - **give back**: `follow_redirect(job)` and `retry_at(job, at)` for a job that needs another
-//!   request, `set_robots(origin, verdict)` for a robots.txt job that is done;
-//! - **done**: `finished(depth)` once a page's record is written (blocked pages included), and
-//!   `release(origin)` once a request handed out is back, however it ended (the per-host cap
-//!   counts requests in flight);
-//! - **host health**: `hold(origin, until)` for a Retry-After, `host_answered` and
-//!   `host_failed` (a run of failures gives the origin up; its pages then come out of `pop` as
-//!   [`Pop::HostDown`]), and `host_gone` for the coordinator's retry decision;
-//! - **what is left**: `queued()` (the crawl ends when nothing is queued or in flight), and for
-//!   the summary `admitted()`, `skipped()` and `count_links_over_limit(n)`.
+//! ## The contract
+//! A page's life, as the coordinator drives it:
+//! 1. **take**: [`Frontier::refill`] when the coordinator's turn begins (Redis: lease pages),
+//!    then [`Frontier::pop`]: a page or a robots.txt to fetch, a page robots.txt blocks, a
+//!    page whose host is given up, how long to wait, or nothing queued. The crawl-wide checks
+//!    a shared crawl adds (its robots.txt verdicts, its rate limits, a lease lost) happen in
+//!    `pop`: what comes out may go now.
+//! 2. **give back**: a retry, a redirect hop, a robots.txt verdict, a host's pause go to the
+//!    local queues ([`Frontier::queues`]); a page abandoned after a stop goes back
+//!    ([`Frontier::give_back`]), so another node may take it at once.
+//! 3. **done**: [`Frontier::offer_links`] with a page's links, then
+//!    [`Frontier::recording`] just before its record is written (false: the page is not this
+//!    process's any more, write nothing) and [`Frontier::recorded`] once it is written.
+//! 4. **upkeep**: [`Frontier::upkeep`] at the start of a turn and [`Frontier::flush`] at its
+//!    end (Redis: pages finished in one round trip, leases renewed), [`Frontier::wake_at`]
+//!    when the coordinator would otherwise wait for a task to end.
+//! 5. **the end**: the crawl is over when nothing is queued or in flight here and
+//!    [`Frontier::others_wait`] says nothing is outstanding elsewhere; [`Frontier::close`],
+//!    then [`Frontier::skipped`], [`Frontier::report`] and [`Frontier::take_error`] for the
+//!    summary.
 //!
-//! In-memory details, not part of that seam:
-//! - `publish_known` (the seen set copied into shared memory so that forked workers drop known
-//!   links) and `count_known_links`, which counts what they dropped;
-//! - the packed text of queued pages and held links, and `Job`s made only at a queue's front;
-//! - `set_logging`, `drain_log` and `restore_finished`: the journal (`--state`), which is how
-//!   this frontier outlives its process; a frontier kept outside the process needs none of it;
-//! - `Instant`s (in `pop`, `retry_at`, [`Pop::Wait`]) and the `&Limiter` passed to `pop`: both
-//!   are local to one process; a shared frontier needs wall-clock times and per-host limits
-//!   shared between crawlers.
-//!
-//! Two things a shared frontier must add: a job handed out whose crawler dies must come back
-//! by itself, so "done" and "give back" must name the job (today `finished` gets a depth, as
-//! jobs in flight are the coordinator's); and for exact depths, pages outstanding at each depth
-//! must be counted across all crawlers.
+//! A frontier that fails for good (Redis lost past the lease) stops handing out work: every
+//! call after that is a no-op, [`Frontier::new_failure`] says so once (the coordinator then
+//! stops as on Ctrl-C, and writes the records of the pages in flight), and
+//! [`Frontier::take_error`] gives the error the crawl ends with.
 
 mod admission;
 mod host;
+mod memory;
 mod packed;
 mod queues;
+pub(crate) mod redis;
 
-use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use url::Url;
 
+pub(crate) use self::redis::{RedisFrontierError, SharedReport};
 use crate::ratelimit::Limiter;
 use crate::robots::Verdict;
-use crate::scope::Scope;
-use crate::shared_set::SharedSet;
 /// What a [`Job`] fetches: a page, or its origin's robots.txt.
 pub use crate::task::TaskKind;
-use admission::Admission;
+use crate::task::TaskResult;
 pub use admission::{Admit, Skipped};
-use queues::Queues;
+pub use memory::MemoryFrontier;
 pub use queues::{Job, Pop};
 
-/// The crawl's queue of work and memory of what it has seen.
-pub struct Frontier {
-    admission: Admission,
-    queues: Queues,
-}
+/// What a crawl needs from its frontier, in memory or in Redis (see the module doc).
+pub(crate) trait Frontier: Send {
+    /// This process's queues: the pages it fetches, with their politeness, robots.txt parking,
+    /// retries, redirects and host health.
+    fn queues(&mut self) -> &mut MemoryFrontier;
 
-impl Frontier {
-    /// An empty frontier for a crawl within `scope`, at most `max_depth` hops from the seeds
-    /// and `max_pages` records; with `obey_robots`, each origin's robots.txt is fetched before
-    /// its pages.
-    pub fn new(
-        scope: Arc<Scope>,
-        max_depth: u32,
-        max_pages: Option<u64>,
-        obey_robots: bool,
-    ) -> Self {
-        Frontier {
-            admission: Admission::new(scope, max_depth, max_pages),
-            queues: Queues::new(obey_robots),
-        }
+    /// [`Frontier::queues`], to read.
+    fn queues_ref(&self) -> &MemoryFrontier;
+
+    /// At the start of a turn: anything owed from the last one (Redis: finished pages sent,
+    /// leases renewed when due).
+    fn upkeep(&mut self, _now: Instant) {}
+
+    /// At the end of a turn: what this turn finished is sent at once (Redis: one round trip).
+    fn flush(&mut self, _now: Instant) {}
+
+    /// Before anything is popped in a turn: takes on more work when this process runs low,
+    /// with `in_flight` pages out and `workers` slots. True when the whole crawl was stopped
+    /// (`--stop-crawl`).
+    fn refill(&mut self, _now: Instant, _in_flight: usize, _workers: usize) -> bool {
+        false
     }
 
-    /// Starts (or stops) logging the URLs the frontier takes on, for the journal.
-    pub(crate) fn set_logging(&mut self, on: bool) {
-        self.admission.set_logging(on);
+    /// The next thing to do at `now`; a job that comes out may go now (its per-host permit is
+    /// taken; the crawl's `--rate` permit is the caller's).
+    fn pop(&mut self, now: Instant, limiter: &Limiter) -> Pop;
+
+    /// The crawl's robots.txt verdict on `origin` once this process fetched it, as `agent`
+    /// reads it (Redis: the first any node found, so every node obeys the same file).
+    fn robots_verdict(&mut self, origin: &str, result: &TaskResult, agent: &str) -> Verdict {
+        let _ = origin;
+        Verdict::from_outcome(&result.outcome, agent)
     }
 
-    /// The URLs taken on since the last call, with the depth each was taken on at.
-    pub(crate) fn drain_log(&mut self) -> Vec<(u32, Url)> {
-        self.admission.drain_log()
+    /// `origin` asked for a pause of `pause` (Retry-After): the other processes hear of it.
+    /// This one holds the origin itself, through [`Frontier::queues`].
+    fn share_hold(&mut self, _origin: &str, _pause: Duration) {}
+
+    /// A page at `depth` finished with these links (before its record is written).
+    fn offer_links(&mut self, depth: u32, links: Vec<Url>);
+
+    /// `job`'s record, at `depth`, is about to be written: whether it may be (false: the page
+    /// is another process's now, and nothing is written for it here).
+    fn recording(&mut self, job: &Job, depth: u32) -> bool;
+
+    /// `job`'s record is written.
+    fn recorded(&mut self, _job: &Job, _depth: u32) {}
+
+    /// Whether records must reach the operating system before [`Frontier::recorded`] (a
+    /// process that dies after telling others a page is done must not lose its record).
+    fn durable(&self) -> bool {
+        false
     }
 
-    /// Counts a URL finished by an earlier run (`--state`) as known and as a record, so it is
-    /// neither fetched again nor left out of `--max-pages`.
-    pub(crate) fn restore_finished(&mut self, fp: u64) {
-        self.admission.restore_finished(fp);
+    /// `job` was handed out and given up after a stop: another process may take it now.
+    fn give_back(&mut self, _job: &Job) {}
+
+    /// When the coordinator must come back even if no task of its own ends (Redis: to renew
+    /// leases and look for work other nodes add). `working`: it is not stopping.
+    fn wake_at(&self, _now: Instant, _working: bool) -> Option<Instant> {
+        None
     }
 
-    /// Offers a URL found at `depth`. Seeds are admitted at depth 0 and are in scope by
-    /// definition; links must pass the scope check.
-    pub fn admit(&mut self, url: Url, depth: u32) -> Admit {
-        let queues = &mut self.queues;
-        self.admission
-            .admit(url, depth, &mut |url, depth| queues.enqueue(url, depth))
+    /// Nothing is queued or in flight here: `Some(when to look again)` while work is still
+    /// outstanding elsewhere in the crawl, `None` when the crawl is over.
+    fn others_wait(&self, _now: Instant) -> Option<Instant> {
+        None
     }
 
-    /// Queues a page leased from a shared frontier ([`crate::shared`]): admission (dedupe,
-    /// depths, limits) was Redis's, so it goes straight to its origin's queue.
-    pub(crate) fn take_leased(&mut self, url: Url, depth: u32) {
-        self.queues.enqueue(url, depth);
+    /// The whole crawl's pages, done and known, when this process is one of several.
+    fn crawl_progress(&self) -> Option<(u64, u64)> {
+        None
     }
 
-    /// Admits a page a sitemap lists: at depth 0, like a seed, but only within scope.
-    pub(crate) fn admit_listed(&mut self, url: Url) -> Admit {
-        let queues = &mut self.queues;
-        self.admission
-            .admit_listed(url, &mut |url, depth| queues.enqueue(url, depth))
+    /// The crawl ends here: what was finished is sent, what was leased and not finished goes
+    /// back.
+    fn close(&mut self) {}
+
+    /// Links (and seeds) not admitted, by reason, for the whole crawl as far as it is known.
+    fn skipped(&self) -> Skipped {
+        self.queues_ref().skipped()
     }
 
-    /// Admits a sitemap to fetch (at depth 0, within scope); it yields a record like a page.
-    /// It is not journaled: a resumed crawl finds it again (and reads it again unless its record
-    /// was written), rather than mistaking it for a page.
-    pub(crate) fn admit_sitemap(&mut self, url: Url) -> Admit {
-        let queues = &mut self.queues;
-        self.admission
-            .admit_unlogged(url, &mut |url, depth| queues.enqueue_sitemap(url, depth))
+    /// The shared crawl's part of the summary.
+    fn report(&mut self) -> Option<SharedReport> {
+        None
     }
 
-    /// Work began that may still admit pages at depth 0 (a sitemap to find or to read): until
-    /// it is done, links one level down are held, so depths stay exact.
-    pub(crate) fn early_started(&mut self) {
-        self.admission.early_started();
+    /// A failure for good that the coordinator has not heard of yet, said once.
+    fn new_failure(&mut self) -> Option<String> {
+        None
     }
 
-    /// Such work is done; held links may go in.
-    pub(crate) fn early_done(&mut self) {
-        let queues = &mut self.queues;
-        self.admission
-            .early_done(&mut |url, depth| queues.enqueue(url, depth));
-    }
-
-    /// Mirrors every admitted URL's fingerprint into `known` from now on (and all so far).
-    pub(crate) fn publish_known(&mut self, known: Arc<SharedSet>) {
-        self.admission.publish_known(known);
-    }
-
-    /// Counts links a worker already dropped as known (they never reach [`Frontier::admit`]).
-    pub(crate) fn count_known_links(&mut self, n: usize) {
-        self.admission.count_known_links(n);
-    }
-
-    /// Counts links a page had beyond the per-page cap (they never reach [`Frontier::admit`]).
-    pub(crate) fn count_links_over_limit(&mut self, n: usize) {
-        self.admission.count_links_over_limit(n);
-    }
-
-    /// Counts links a page's extractor declined to follow (the summary's own reason).
-    pub(crate) fn count_declined_links(&mut self, n: usize) {
-        self.admission.count_declined_links(n);
-    }
-
-    /// Offers the links of a page at `depth`. They are admitted at `depth + 1` now if no
-    /// shallower page is outstanding, or held until then (see the `admission` module).
-    pub fn offer_links(&mut self, depth: u32, links: Vec<Url>) {
-        let queues = &mut self.queues;
-        self.admission
-            .offer_links(depth, links, &mut |url, depth| queues.enqueue(url, depth));
-    }
-
-    /// Marks an admitted page at `depth` as finished (its record written), releasing held
-    /// links that were waiting for it.
-    pub fn finished(&mut self, depth: u32) {
-        let queues = &mut self.queues;
-        self.admission
-            .finished(depth, &mut |url, depth| queues.enqueue(url, depth));
-    }
-
-    /// Sends a job on to the next hop of its redirect chain: `job.fetch_url` and `job.origin`
-    /// already point at the target. It goes to the front of that origin's queue, behind the
-    /// same robots.txt and limits as any page there.
-    pub fn follow_redirect(&mut self, job: Job) {
-        self.queues.follow_redirect(job);
-    }
-
-    /// Puts a job that was handed out back in its origin's queue at `at`, ahead of the pages
-    /// there: a retry after its backoff, or (at once) an attempt that never happened, e.g. a
-    /// worker died before starting it. A robots.txt job is handed out again as such.
-    pub fn retry_at(&mut self, job: Job, at: Instant) {
-        self.queues.retry_at(job, at);
-    }
-
-    /// Records an origin's robots.txt verdict and releases its parked pages.
-    pub(crate) fn set_robots(&mut self, origin_key: &str, verdict: Verdict) {
-        self.queues.set_robots(origin_key, verdict);
-    }
-
-    /// The next thing to do at `now`. A page is handed out only when its origin's per-host
-    /// limit has room (the permit is taken here); the global limit is the caller's.
-    pub fn pop(&mut self, now: Instant, limiter: &Limiter) -> Pop {
-        let admission = &mut self.admission;
-        // A page that cannot be read back is let go as though recorded (see `packed`).
-        self.queues.pop(now, limiter, &mut |queues, depth| {
-            admission.finished(depth, &mut |url, depth| queues.enqueue(url, depth));
-        })
-    }
-
-    /// Caps the pages of one origin in flight at once (`--per-host-workers`; `None`: no cap).
-    pub(crate) fn limit_per_host(&mut self, cap: Option<usize>) {
-        self.queues.limit_per_host(cap);
-    }
-
-    /// A job handed out for `origin` (its origin when handed out) is back, however it ended.
-    pub(crate) fn release(&mut self, origin: &str) {
-        self.queues.release(origin);
-    }
-
-    /// Holds every page of `origin` until `until` (it asked for a pause with Retry-After).
-    pub(crate) fn hold(&mut self, origin: &str, until: Instant) {
-        self.queues.hold(origin, until);
-    }
-
-    /// `origin` answered a request, whatever the status.
-    pub(crate) fn host_answered(&mut self, origin: &str) {
-        self.queues.host_answered(origin);
-    }
-
-    /// A request to `origin` failed; after `threshold` connection failures or timeouts in a
-    /// row the origin is given up. Returns the reason when this failure gave it up.
-    pub(crate) fn host_failed(
-        &mut self,
-        origin: &str,
-        error: &crate::task::FetchError,
-        threshold: u32,
-    ) -> Option<Arc<str>> {
-        self.queues.host_failed(origin, error, threshold)
-    }
-
-    /// Gives `origin` up now if `error` is a connection failure or timeout, after the run of
-    /// them so far (its robots.txt could not be reached). Returns the reason, once.
-    pub(crate) fn give_up_host(
-        &mut self,
-        origin: &str,
-        error: &crate::task::FetchError,
-    ) -> Option<Arc<str>> {
-        self.queues.give_up(origin, error)
-    }
-
-    /// Why `origin` was given up, if it was.
-    pub(crate) fn host_gone(&self, origin: &str) -> Option<Arc<str>> {
-        self.queues.host_gone(origin)
-    }
-
-    /// The `Crawl-delay` `origin`'s robots.txt asked for, if any (capped).
-    pub(crate) fn crawl_delay(&self, origin: &str) -> Option<std::time::Duration> {
-        self.queues.crawl_delay(origin)
-    }
-
-    /// How many origins asked for a `Crawl-delay`, and the longest (capped).
-    pub(crate) fn crawl_delays(&self) -> (u64, Option<std::time::Duration>) {
-        self.queues.crawl_delays()
-    }
-
-    /// How long each origin has been held back by politeness (Crawl-delay, Retry-After,
-    /// `--per-host-rate`) so far; only origins that waited at all.
-    pub(crate) fn host_waits(&self) -> impl Iterator<Item = (&str, std::time::Duration)> {
-        self.queues.host_waits()
-    }
-
-    /// Jobs waiting to be handed out (queued, parked on robots.txt, or backing off).
-    pub fn queued(&self) -> usize {
-        self.queues.queued()
-    }
-
-    /// URLs admitted so far (each yields one record).
-    pub fn admitted(&self) -> u64 {
-        self.admission.admitted()
-    }
-
-    /// Links (and seeds) not admitted so far, counted by reason.
-    pub fn skipped(&self) -> Skipped {
-        self.admission.skipped()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn url(s: &str) -> Url {
-        Url::parse(s).expect("url")
-    }
-
-    fn frontier(depth: u32, max_pages: Option<u64>, robots: bool) -> Frontier {
-        let seeds = [url("http://a.test/")];
-        Frontier::new(Arc::new(Scope::new(&seeds, &[])), depth, max_pages, robots)
-    }
-
-    fn pop_url(f: &mut Frontier, l: &Limiter) -> Option<String> {
-        match f.pop(Instant::now(), l) {
-            Pop::Job(j) => Some(j.url.to_string()),
-            _ => None,
-        }
-    }
-
-    #[test]
-    fn depths_are_shortest_distances_whatever_the_completion_order() {
-        // Seeds s1 and s2. s2 finishes first and finds x at depth 1, which finds y at depth 2;
-        // s1 finishes last and links to y directly, so y's true depth is 1.
-        let mut f = frontier(5, None, false);
-        f.admit(url("http://a.test/s1"), 0);
-        f.admit(url("http://a.test/s2"), 0);
-        let l = Limiter::new(None, None);
-        let _s1 = pop_url(&mut f, &l);
-        let _s2 = pop_url(&mut f, &l);
-        f.offer_links(0, vec![url("http://a.test/x")]);
-        f.finished(0); // s2 done
-        assert_eq!(pop_url(&mut f, &l).as_deref(), Some("http://a.test/x"));
-        // x (depth 1) finds y while s1 (depth 0) is still outstanding: y must wait.
-        f.offer_links(1, vec![url("http://a.test/y")]);
-        f.finished(1);
-        assert!(matches!(f.pop(Instant::now(), &l), Pop::Empty), "y is held");
-        f.offer_links(0, vec![url("http://a.test/y")]);
-        f.finished(0); // s1 done: y admitted at depth 1, the held copy is a duplicate
-        let Pop::Job(y) = f.pop(Instant::now(), &l) else {
-            panic!("y admitted")
-        };
-        assert_eq!((y.url.path(), y.depth), ("/y", 1));
-        assert!(matches!(f.pop(Instant::now(), &l), Pop::Empty));
-        assert_eq!(f.skipped().duplicate, 1);
+    /// The failure the crawl ends with, if the frontier failed for good.
+    fn take_error(&mut self) -> Option<RedisFrontierError> {
+        None
     }
 }

@@ -91,7 +91,7 @@ impl Job {
     }
 }
 
-/// What [`Frontier::pop`](super::Frontier::pop) found.
+/// What [`MemoryFrontier::pop`](super::MemoryFrontier::pop) found.
 #[derive(Debug)]
 pub enum Pop {
     /// Fetch this page.

@@ -15,12 +15,12 @@
 //! What they share lives here once: the stop policy ([`stop`]), filling free worker slots
 //! ([`fill`]), and the errors a driver can fail with.
 
+mod async_tasks;
 #[cfg(target_os = "linux")]
 mod processes;
 mod pull;
 mod sequential;
 pub(crate) mod stop;
-mod tasks;
 mod threads;
 
 use std::sync::Arc;
@@ -32,7 +32,7 @@ use crate::metrics::Metrics;
 use crate::metrics::serve::Server;
 use crate::report::Ipc;
 use crate::scope::Scope;
-use crate::shared_set::SharedSet;
+use crate::shm_set::ShmSet;
 use crate::shutdown::Shutdown;
 use crate::task::Task;
 use crate::worker::WorkerError;
@@ -44,7 +44,7 @@ pub(crate) struct Setup<'a> {
     /// The crawl's scope, which every HTTP client's robots.txt redirects must respect.
     pub scope: Arc<Scope>,
     /// Processes mode's `--dedupe shared`: the known-URL set workers consult.
-    pub known: Option<Arc<SharedSet>>,
+    pub known: Option<Arc<ShmSet>>,
     /// Signals, for the stop policy.
     pub shutdown: &'a Shutdown,
     /// `--metrics`: the listener and what it serves, for a driver that answers scrapes itself
@@ -67,7 +67,7 @@ pub(crate) fn driver(mode: Mode) -> Driver {
     match mode {
         Mode::Sequential => sequential::run,
         Mode::Threads => threads::run,
-        Mode::Async => tasks::run,
+        Mode::Async => async_tasks::run,
         #[cfg(target_os = "linux")]
         Mode::Processes => processes::run,
         #[cfg(not(target_os = "linux"))]

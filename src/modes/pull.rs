@@ -32,7 +32,7 @@ pub(crate) fn run(
     workers: &[BlockingWorker],
     placement: Placement,
 ) -> Result<Ran, DriverError> {
-    let shared = Shared {
+    let shared = Pulling {
         coordinator: Mutex::new(coordinator),
         changed: Condvar::new(),
         parked: Condvar::new(),
@@ -74,7 +74,7 @@ pub(crate) fn run(
 }
 
 /// A coordinator shared by worker threads.
-struct Shared<'c, 'h> {
+struct Pulling<'c, 'h> {
     /// The coordinator is the crawl's single source of truth; every decision takes this lock.
     coordinator: Mutex<&'c mut Coordinator<'h>>,
     /// Signalled when a task completes: it may have queued work or finished the crawl.
@@ -85,7 +85,7 @@ struct Shared<'c, 'h> {
     over: AtomicBool,
 }
 
-impl<'c, 'h> Shared<'c, 'h> {
+impl<'c, 'h> Pulling<'c, 'h> {
     fn lock(&self) -> MutexGuard<'_, &'c mut Coordinator<'h>> {
         // A panic is caught before it can poison the lock (see `work`), so this is a formality.
         self.coordinator
@@ -107,7 +107,7 @@ impl<'c, 'h> Shared<'c, 'h> {
 }
 
 /// Runs tasks on this thread, the `index`th, until the crawl is done.
-fn work(shared: &Shared<'_, '_>, worker: &BlockingWorker, index: usize, cancel: &Cancel) {
+fn work(shared: &Pulling<'_, '_>, worker: &BlockingWorker, index: usize, cancel: &Cancel) {
     let mut coordinator = shared.lock();
     loop {
         // Past the limit (`-j auto`), park until it grows past this thread or the crawl ends.

@@ -58,7 +58,7 @@ fn stop_crawl(args: &Args) -> ExitCode {
             return Exit::Usage.into();
         }
     };
-    match crawl::shared::stop_crawl(&shared.url, &shared.crawl_id) {
+    match crawl::stop_crawl(&shared.url, &shared.crawl_id) {
         Ok(()) => {
             say!(
                 "crawl: asked every node of crawl {} to stop; each finishes its pages in flight and writes their records",

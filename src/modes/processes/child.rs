@@ -13,7 +13,7 @@ use std::os::unix::net::UnixStream;
 use super::wire::{FromWorker, recv, send};
 use crate::fetch::Fetcher;
 use crate::normalize::fingerprint;
-use crate::shared_set::SharedSet;
+use crate::shm_set::ShmSet;
 use crate::shutdown::Shutdown;
 use crate::task::Task;
 use crate::worker::{BlockingWorker, TaskLimits};
@@ -24,7 +24,7 @@ pub(super) struct Setup<'a> {
     pub fetcher: Fetcher,
     pub limits: TaskLimits,
     /// URLs the coordinator already knows, when `--dedupe shared` is on.
-    pub known: Option<&'a SharedSet>,
+    pub known: Option<&'a ShmSet>,
     /// Exit after one task (`--fork-per-page`).
     pub one_shot: bool,
     pub parent: Pid,

@@ -19,7 +19,7 @@
 //! Workers share nothing with the coordinator but a socket each: tasks go out and results come
 //! back as length-prefixed JSON ([`wire`]). Every byte and microsecond of that is counted and
 //! reported as [`Ipc`]. With `--dedupe shared`, workers first drop links the coordinator already
-//! knows, by looking them up in a fingerprint table in shared memory ([`SharedSet`]), so fewer
+//! knows, by looking them up in a fingerprint table in shared memory ([`ShmSet`]), so fewer
 //! bytes cross the socket; the coordinator's own dedupe stays authoritative either way.
 //!
 //! ## Nothing lost
@@ -52,7 +52,7 @@ use crate::fetch::Fetcher;
 use crate::metrics::Metrics;
 use crate::metrics::serve::Server;
 use crate::report::Ipc;
-use crate::shared_set::SharedSet;
+use crate::shm_set::ShmSet;
 use crate::shutdown::Shutdown;
 use crate::task::{Task, WorkerId};
 use crate::worker::{TaskLimits, WorkerError};
@@ -71,7 +71,7 @@ struct Pool<'a> {
     /// Built once here and inherited by every worker across fork (copy-on-write), so a new
     /// worker does not pay for loading the TLS roots again.
     fetcher: Fetcher,
-    known: Option<Arc<SharedSet>>,
+    known: Option<Arc<ShmSet>>,
     slots: Vec<Option<Worker>>,
     ipc: Ipc,
     buf: Vec<u8>,

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use redis::{Client, Connection, RedisError, RedisResult, Script};
 
-use super::SharedError;
+use super::RedisFrontierError;
 use crate::config::FrontierUrl;
 
 /// The scripts, cut from `scripts.lua` at its `--@ NAME` lines, each with the common part.
@@ -65,8 +65,8 @@ pub(super) struct Redis {
 impl Redis {
     /// Connects, or says why not: the first contact is not retried (a wrong address or
     /// password should be said at once, not after the patience).
-    pub fn connect(url: &FrontierUrl, patience: Duration) -> Result<Redis, SharedError> {
-        let client = Client::open(url.url().as_str()).map_err(|e| SharedError::Url {
+    pub fn connect(url: &FrontierUrl, patience: Duration) -> Result<Redis, RedisFrontierError> {
+        let client = Client::open(url.url().as_str()).map_err(|e| RedisFrontierError::Url {
             url: url.clone(),
             why: e.to_string(),
         })?;
@@ -91,7 +91,7 @@ impl Redis {
             .unwrap_or("unknown")
             .to_owned();
         if !new_enough(&version) {
-            return Err(SharedError::TooOld {
+            return Err(RedisFrontierError::TooOld {
                 url: url.clone(),
                 version,
             });
@@ -99,8 +99,8 @@ impl Redis {
         Ok(redis)
     }
 
-    fn conn_mut(&mut self) -> Result<&mut Connection, SharedError> {
-        self.conn.as_mut().ok_or_else(|| SharedError::Lost {
+    fn conn_mut(&mut self) -> Result<&mut Connection, RedisFrontierError> {
+        self.conn.as_mut().ok_or_else(|| RedisFrontierError::Lost {
             url: self.url.clone(),
             cause: "not connected".into(),
         })
@@ -110,7 +110,7 @@ impl Redis {
     pub fn call<T>(
         &mut self,
         mut f: impl FnMut(&mut Connection, &Scripts) -> RedisResult<T>,
-    ) -> Result<T, SharedError> {
+    ) -> Result<T, RedisFrontierError> {
         // The patience runs from the first failure, not from the call: a node stopped
         // mid-call (SIGSTOP, Ctrl-Z) wakes with its read interrupted and the call's start long
         // past, and must still get its reconnect, as after any other loss.
@@ -137,7 +137,7 @@ impl Redis {
                     pause = (pause * 2).min(Duration::from_secs(2));
                 }
                 Err(e) if e.code() == Some("CRAWLGONE") => {
-                    return Err(SharedError::Gone {
+                    return Err(RedisFrontierError::Gone {
                         url: self.url.clone(),
                     });
                 }
@@ -145,7 +145,7 @@ impl Redis {
                     if passing(&e) {
                         self.conn = None;
                     }
-                    return Err(SharedError::Lost {
+                    return Err(RedisFrontierError::Lost {
                         url: self.url.clone(),
                         cause: e.to_string(),
                     });
@@ -191,16 +191,16 @@ fn passing(e: &RedisError) -> bool {
         )
 }
 
-fn first_contact(url: &FrontierUrl, e: RedisError) -> SharedError {
+fn first_contact(url: &FrontierUrl, e: RedisError) -> RedisFrontierError {
     let text = e.to_string();
     if matches!(e.kind(), redis::ErrorKind::AuthenticationFailed)
         || text.contains("NOAUTH")
         || text.contains("WRONGPASS")
         || text.contains("invalid password")
     {
-        SharedError::Auth { url: url.clone() }
+        RedisFrontierError::Auth { url: url.clone() }
     } else {
-        SharedError::Unreachable {
+        RedisFrontierError::Unreachable {
             url: url.clone(),
             cause: text,
         }

@@ -19,16 +19,16 @@ use nix::sys::mman::{MapFlags, ProtFlags, mmap_anonymous, munmap};
 const MAX_SLOTS: usize = 1 << 28;
 
 /// A fixed-capacity, insert-only fingerprint set in shared memory.
-pub struct SharedSet {
+pub struct ShmSet {
     base: NonNull<AtomicU64>,
     /// Slots after the header; a power of two.
     slots: usize,
 }
 
 // SAFETY: the mapping is only accessed through atomics, and lives as long as the value.
-unsafe impl Send for SharedSet {}
+unsafe impl Send for ShmSet {}
 // SAFETY: as above; every access is an atomic operation on a slot.
-unsafe impl Sync for SharedSet {}
+unsafe impl Sync for ShmSet {}
 
 /// Why a fingerprint was not added.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,10 +38,10 @@ pub enum Insert {
     Full,
 }
 
-impl SharedSet {
+impl ShmSet {
     /// A set with room for `capacity` fingerprints (rounded up so the table stays at most 3/4
     /// full). The memory is reserved, not touched: pages are committed as entries land on them.
-    pub fn with_capacity(capacity: usize) -> nix::Result<SharedSet> {
+    pub fn with_capacity(capacity: usize) -> nix::Result<ShmSet> {
         // Past 2^28 slots (2 GiB of address space) the table stops growing; a full table only
         // lets more links through to the coordinator.
         let slots = (capacity.clamp(16, MAX_SLOTS / 4 * 3) / 3 * 4)
@@ -62,7 +62,7 @@ impl SharedSet {
                 MapFlags::MAP_SHARED | MapFlags::MAP_NORESERVE,
             )?
         };
-        Ok(SharedSet {
+        Ok(ShmSet {
             base: ptr.cast(),
             slots,
         })
@@ -129,7 +129,7 @@ impl SharedSet {
     }
 }
 
-impl Drop for SharedSet {
+impl Drop for ShmSet {
     fn drop(&mut self) {
         let bytes = (self.slots + 1) * std::mem::size_of::<AtomicU64>();
         // SAFETY: unmaps exactly the mapping created in `with_capacity`; no reference to it
@@ -144,7 +144,7 @@ mod tests {
 
     #[test]
     fn insert_and_contains() {
-        let s = SharedSet::with_capacity(100).expect("mmap");
+        let s = ShmSet::with_capacity(100).expect("mmap");
         assert!(!s.contains(42));
         assert_eq!(s.insert(42), Insert::Added);
         assert_eq!(s.insert(42), Insert::AlreadyPresent);
@@ -156,7 +156,7 @@ mod tests {
 
     #[test]
     fn refuses_inserts_past_three_quarters() {
-        let s = SharedSet::with_capacity(16).expect("mmap");
+        let s = ShmSet::with_capacity(16).expect("mmap");
         let mut added = 0;
         for fp in 1..1000u64 {
             if s.insert(fp.wrapping_mul(0x9E37_79B9_7F4A_7C15)) == Insert::Added {
@@ -172,7 +172,7 @@ mod tests {
 
     #[test]
     fn threads_insert_concurrently_without_losing_entries() {
-        let s = SharedSet::with_capacity(40_000).expect("mmap");
+        let s = ShmSet::with_capacity(40_000).expect("mmap");
         std::thread::scope(|scope| {
             for t in 0..4u64 {
                 let s = &s;

@@ -60,7 +60,7 @@ pub(crate) fn run(coordinator: &mut Coordinator, setup: &Setup<'_>) -> Result<Ra
         .map(|_| recipe.another())
         .collect::<Result<Vec<_>, _>>()
         .map_err(WorkerError::from)?;
-    let shared = Shared {
+    let shared = Reactors {
         coordinator: Mutex::new(coordinator),
         wake: reactors.iter().map(|_| Notify::new()).collect(),
         over: watch::Sender::new(false),
@@ -123,7 +123,7 @@ fn shares(workers: usize, cores: usize) -> Vec<Range<usize>> {
 }
 
 /// What the reactors share.
-struct Shared<'c, 'h> {
+struct Reactors<'c, 'h> {
     /// The crawl's single source of truth; every turn takes this lock, briefly. An async
     /// lock: a reactor waiting for it keeps running its pages' I/O meanwhile.
     coordinator: Mutex<&'c mut Coordinator<'h>>,
@@ -139,7 +139,7 @@ struct Shared<'c, 'h> {
     limits: TaskLimits,
 }
 
-impl Shared<'_, '_> {
+impl Reactors<'_, '_> {
     /// Wakes every reactor waiting for work but `me`.
     fn wake_all_but(&self, me: Option<usize>) {
         for (i, wake) in self.wake.iter().enumerate() {
@@ -163,7 +163,7 @@ struct TaskKit {
 /// Reactor `me`'s thread: a current-thread runtime running `slots` pages at a time until the
 /// crawl is over or cancelled.
 fn reactor(
-    shared: &Shared<'_, '_>,
+    shared: &Reactors<'_, '_>,
     me: usize,
     slots: Range<usize>,
     fetcher: Fetcher,
@@ -204,7 +204,7 @@ async fn turned(flag: &mut watch::Receiver<bool>) {
 /// The reactor's loop: take back what finished, fill the free slots, wait for the next thing
 /// that can change either.
 async fn turns(
-    shared: &Shared<'_, '_>,
+    shared: &Reactors<'_, '_>,
     me: usize,
     slots: Range<usize>,
     kit: Arc<TaskKit>,
@@ -334,7 +334,7 @@ fn take_back(
 /// that completed meanwhile (`joined`, the one the last wait returned, among them) are recorded
 /// as usual.
 async fn give_up(
-    shared: &Shared<'_, '_>,
+    shared: &Reactors<'_, '_>,
     joined: Option<Result<(tokio::task::Id, TaskResult), tokio::task::JoinError>>,
     mut running: JoinSet<TaskResult>,
     mut carrying: HashMap<tokio::task::Id, (usize, u64)>,

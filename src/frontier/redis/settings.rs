@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use super::SharedError;
+use super::RedisFrontierError;
 use crate::config::{Config, Format, Setting};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -66,12 +66,12 @@ impl Settings {
         mine: &Settings,
         explicit: &[Setting],
         id: &str,
-    ) -> Result<(), SharedError> {
+    ) -> Result<(), RedisFrontierError> {
         // A node with seeds says what the crawl is: all of it must agree. A node without
         // takes the crawl's settings, except those it set itself.
         let given = |s: Setting| !mine.seeds.is_empty() || explicit.contains(&s);
         let differ = |flag: &'static str, stored: String, given: String| {
-            Err(SharedError::Disagrees {
+            Err(RedisFrontierError::Disagrees {
                 id: id.to_owned(),
                 flag,
                 stored,
@@ -147,9 +147,9 @@ mod tests {
         }
     }
 
-    fn flag(result: Result<(), SharedError>) -> Option<&'static str> {
+    fn flag(result: Result<(), RedisFrontierError>) -> Option<&'static str> {
         match result {
-            Err(SharedError::Disagrees { flag, .. }) => Some(flag),
+            Err(RedisFrontierError::Disagrees { flag, .. }) => Some(flag),
             _ => None,
         }
     }

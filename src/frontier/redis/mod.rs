@@ -8,7 +8,7 @@
 //! that changes them is one Lua script (`scripts.lua`), so it is atomic: two nodes never both
 //! finish a page, and no link is lost between "fetched" and "its links admitted".
 //!
-//! A node keeps its own in-memory [`crate::frontier::Frontier`] as the queues of the pages it
+//! A node keeps its own in-memory [`crate::frontier::MemoryFrontier`] as the queues of the pages it
 //! has leased: per-origin politeness, robots.txt, retries and redirects work as on one machine.
 //! Admission (dedupe, `--depth`, `--max-pages`, exact depths) is Redis's, not the node's.
 //!
@@ -33,7 +33,8 @@
 //! trip, when the turn ends) leaves a record that another node writes again; the union of
 //! the records then has that URL twice.
 
-mod redis;
+mod client;
+mod node;
 mod settings;
 
 use std::collections::{HashMap, HashSet};
@@ -46,7 +47,8 @@ use crate::config::{Config, FrontierUrl, SharedCrawl};
 use crate::frontier::Skipped;
 use crate::normalize::{fingerprint, normalize};
 use crate::scope::Scope;
-use redis::Redis;
+use client::Redis;
+pub(crate) use node::RedisFrontier;
 pub(crate) use settings::Settings;
 
 /// What marks a Redis hash as this crawler's: another program's data (or a future layout) under
@@ -62,7 +64,7 @@ const POLL: Duration = Duration::from_millis(100);
 
 /// Why the shared frontier could not be used.
 #[derive(Debug, thiserror::Error)]
-pub enum SharedError {
+pub enum RedisFrontierError {
     /// The `--frontier` URL is not one the Redis client accepts.
     #[error("--frontier {url}: {why}")]
     Url {
@@ -192,8 +194,8 @@ pub struct SharedReport {
     pub crawl_stopped: bool,
 }
 
-/// This node's handle on the shared frontier.
-pub(crate) struct SharedFrontier {
+/// This node's handle on the crawl's keys in Redis: leases, claims, completions, permits.
+pub(crate) struct Store {
     redis: Redis,
     prefix: String,
     node: String,
@@ -222,13 +224,13 @@ pub(crate) struct SharedFrontier {
     finished: Vec<String>,
 }
 
-impl SharedFrontier {
+impl Store {
     /// Connects, and creates or joins the crawl `config.crawl_id`. A node with seeds creates
     /// it (or joins it, if its settings agree); a node without joins it.
     pub(crate) fn open(
         config: &Config,
         shared: &SharedCrawl,
-    ) -> Result<(SharedFrontier, Settings), SharedError> {
+    ) -> Result<(Store, Settings), RedisFrontierError> {
         let (url, id, lease) = (&shared.url, shared.crawl_id.as_str(), shared.lease);
         let mut redis = Redis::connect(url, lease)?;
         let prefix = format!("crawl:{{{id}}}:");
@@ -255,20 +257,20 @@ impl SharedFrontier {
         };
         let stored = match text(0).as_str() {
             "created" | "joined" => {
-                Settings::from_json(&text(1)).ok_or_else(|| SharedError::OtherData {
+                Settings::from_json(&text(1)).ok_or_else(|| RedisFrontierError::OtherData {
                     id: id.to_owned(),
                     key: format!("{prefix}meta"),
                     what: "settings this crawler cannot read".into(),
                 })?
             }
             "missing" => {
-                return Err(SharedError::NoSuchCrawl {
+                return Err(RedisFrontierError::NoSuchCrawl {
                     id: id.to_owned(),
                     url: url.clone(),
                 });
             }
             _ => {
-                return Err(SharedError::OtherData {
+                return Err(RedisFrontierError::OtherData {
                     id: id.to_owned(),
                     key: format!("{prefix}meta"),
                     what: text(1),
@@ -284,7 +286,7 @@ impl SharedFrontier {
                 .query(conn)
         })?;
         let scope = Arc::new(Scope::new(&stored.seeds, &stored.allow_domains));
-        let mut shared = SharedFrontier {
+        let mut shared = Store {
             redis,
             prefix,
             node: node.clone(),
@@ -332,7 +334,7 @@ impl SharedFrontier {
         &mut self,
         now: Instant,
         want: usize,
-    ) -> Result<Vec<(Url, u32)>, SharedError> {
+    ) -> Result<Vec<(Url, u32)>, RedisFrontierError> {
         if want > 0 && now < self.claim_after {
             return Ok(Vec::new());
         }
@@ -417,7 +419,7 @@ impl SharedFrontier {
     }
 
     /// Renews this node's leases if a third of a lease has passed since the last renewal.
-    pub(crate) fn renew_if_due(&mut self, now: Instant) -> Result<(), SharedError> {
+    pub(crate) fn renew_if_due(&mut self, now: Instant) -> Result<(), RedisFrontierError> {
         if now < self.renew_at || self.leases.is_empty() {
             return Ok(());
         }
@@ -453,7 +455,11 @@ impl SharedFrontier {
 
     /// Whether this node still holds the lease on `url`, so that its record may be written.
     /// Asks Redis only when the lease may have run out by this node's clock.
-    pub(crate) fn still_mine(&mut self, url: &Url, now: Instant) -> Result<bool, SharedError> {
+    pub(crate) fn still_mine(
+        &mut self,
+        url: &Url,
+        now: Instant,
+    ) -> Result<bool, RedisFrontierError> {
         let margin = self.lease / 4;
         match self.leases.get(url.as_str()) {
             None => Ok(false),
@@ -478,7 +484,7 @@ impl SharedFrontier {
 
     /// Finishes the page `url` at `depth` crawl-wide, with the links it yielded (judged here
     /// for scope and `--depth`, and in Redis for dedupe and `--max-pages`). Its record must
-    /// have reached the OS. The step itself goes to Redis at [`SharedFrontier::flush`], with
+    /// have reached the OS. The step itself goes to Redis at [`Store::flush`], with
     /// every page finished since the last one: one round trip for them all.
     pub(crate) fn finish_page(&mut self, url: &Url, depth: u32, links: Vec<Url>) {
         let Some(lease) = self.leases.remove(url.as_str()) else {
@@ -507,9 +513,9 @@ impl SharedFrontier {
         self.finished.extend(parts);
     }
 
-    /// Sends the pages finished since the last flush (see [`SharedFrontier::finish_page`]),
+    /// Sends the pages finished since the last flush (see [`Store::finish_page`]),
     /// in the turn that began at `now`.
-    pub(crate) fn flush(&mut self, now: Instant) -> Result<(), SharedError> {
+    pub(crate) fn flush(&mut self, now: Instant) -> Result<(), RedisFrontierError> {
         if self.finished.is_empty() {
             return Ok(());
         }
@@ -536,7 +542,7 @@ impl SharedFrontier {
     /// Gives every lease this node holds back to the crawl (a stop, or the end of a run with
     /// pages still queued here).
     /// This node then leaves: it no longer counts as live.
-    pub(crate) fn give_back_all(&mut self) -> Result<(), SharedError> {
+    pub(crate) fn give_back_all(&mut self) -> Result<(), RedisFrontierError> {
         let entries: Vec<String> = self.leases.drain().map(|(_, l)| l.entry).collect();
         let (prefix, node) = (&self.prefix, &self.node);
         let back: u64 = self.redis.call(|conn, s| {
@@ -552,7 +558,7 @@ impl SharedFrontier {
     }
 
     /// Gives back the lease on one page (abandoned after a stop).
-    pub(crate) fn give_back(&mut self, url: &Url) -> Result<(), SharedError> {
+    pub(crate) fn give_back(&mut self, url: &Url) -> Result<(), RedisFrontierError> {
         let Some(lease) = self.leases.remove(url.as_str()) else {
             return Ok(());
         };
@@ -575,7 +581,7 @@ impl SharedFrontier {
         &mut self,
         name: &str,
         rate: f64,
-    ) -> Result<Option<Duration>, SharedError> {
+    ) -> Result<Option<Duration>, RedisFrontierError> {
         let interval = 1e6 / rate;
         // The same 50 ms of tolerance for timer lateness as the local limiter (`ratelimit`).
         let tolerance = (interval * ((rate * 0.05).ceil().max(1.0) - 1.0)).max(0.0);
@@ -593,7 +599,7 @@ impl SharedFrontier {
 
     /// The verdict on `origin`'s robots.txt another node found, if one did (in
     /// [`crate::robots::Verdict::portable`] form).
-    pub(crate) fn robots(&mut self, origin: &str) -> Result<Option<Vec<u8>>, SharedError> {
+    pub(crate) fn robots(&mut self, origin: &str) -> Result<Option<Vec<u8>>, RedisFrontierError> {
         let key = format!("{}robots:{origin}", self.prefix);
         self.redis
             .call(|conn, _| ::redis::cmd("GET").arg(&key).query(conn))
@@ -605,14 +611,18 @@ impl SharedFrontier {
         &mut self,
         origin: &str,
         verdict: &[u8],
-    ) -> Result<Vec<u8>, SharedError> {
+    ) -> Result<Vec<u8>, RedisFrontierError> {
         let prefix = &self.prefix;
         self.redis
             .call(|conn, s| s.robots.key(prefix).arg(origin).arg(verdict).invoke(conn))
     }
 
     /// Tells every node that `origin` asked for a pause of `pause` (Retry-After).
-    pub(crate) fn share_hold(&mut self, origin: &str, pause: Duration) -> Result<(), SharedError> {
+    pub(crate) fn share_hold(
+        &mut self,
+        origin: &str,
+        pause: Duration,
+    ) -> Result<(), RedisFrontierError> {
         let prefix = &self.prefix;
         let _: u64 = self.redis.call(|conn, s| {
             s.hold
@@ -679,13 +689,13 @@ impl SharedFrontier {
 }
 
 /// Asks every node of crawl `id` to stop (as Ctrl-C does on one): `crawl --stop-crawl`.
-pub fn stop_crawl(url: &FrontierUrl, id: &str) -> Result<(), SharedError> {
+pub fn stop_crawl(url: &FrontierUrl, id: &str) -> Result<(), RedisFrontierError> {
     let mut redis = Redis::connect(url, Duration::from_secs(10))?;
     let key = format!("crawl:{{{id}}}:stopgen");
     let meta = format!("crawl:{{{id}}}:meta");
     let exists: bool = redis.call(|conn, _| ::redis::cmd("EXISTS").arg(&meta).query(conn))?;
     if !exists {
-        return Err(SharedError::NoSuchCrawl {
+        return Err(RedisFrontierError::NoSuchCrawl {
             id: id.to_owned(),
             url: url.clone(),
         });

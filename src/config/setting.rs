@@ -1,0 +1,180 @@
+//! Which setting a rule refused ([`Setting`]: its field in code, its flag on the command line)
+//! and why ([`ConfigError`]).
+
+use super::MAX_GRACE;
+
+/// A setting of [`Config`] that a rule can refuse: its field name in code, its flag on the
+/// command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Setting {
+    /// [`Config::seeds`]; the `URLS_FILE` argument.
+    Seeds,
+    /// [`Config::workers`]; `--workers`.
+    Workers,
+    /// [`Config::rate`]; `--rate`.
+    Rate,
+    /// [`Config::per_host_rate`]; `--per-host-rate`.
+    PerHostRate,
+    /// [`Config::per_host_workers`]; `--per-host-workers`.
+    PerHostWorkers,
+    /// [`Config::max_pages`]; `--max-pages`.
+    MaxPages,
+    /// [`Config::allow_domains`]; `--allow-domain`.
+    AllowDomains,
+    /// [`Config::timeout`]; `--timeout`.
+    Timeout,
+    /// [`Config::max_bytes`]; `--max-bytes`.
+    MaxBytes,
+    /// [`Config::user_agent`]; `--user-agent`.
+    UserAgent,
+    /// [`Config::headers`]; `-H`, `--header`.
+    Headers,
+    /// [`Config::proxy`]; `--proxy`.
+    Proxy,
+    /// [`Config::login`] (library only).
+    Login,
+    /// [`Config::dedupe`]; `--dedupe`.
+    Dedupe,
+    /// [`Config::fork_per_page`]; `--fork-per-page`.
+    ForkPerPage,
+    /// [`Config::grace`]; `--grace`.
+    Grace,
+    /// [`Config::depth`]; `--depth`.
+    Depth,
+    /// [`Config::obey_robots`]; `--ignore-robots`.
+    ObeyRobots,
+    /// [`Config::shared`]'s URL; `--frontier`.
+    Frontier,
+    /// [`Config::shared`]'s crawl id; `--crawl-id`.
+    CrawlId,
+    /// [`Config::shared`]'s lease; `--lease`.
+    Lease,
+    /// [`Config::metrics`]; `--metrics`.
+    Metrics,
+    /// [`Config::metrics_linger`]; `--metrics-linger`.
+    MetricsLinger,
+    /// [`Config::warc`]'s path; `--warc`.
+    Warc,
+    /// [`Config::warc`]'s size limit; `--warc-max-size`.
+    WarcMaxSize,
+}
+
+impl Setting {
+    /// The [`Config`] field, as a library user writes it.
+    pub fn field(self) -> &'static str {
+        match self {
+            Setting::Seeds => "seeds",
+            Setting::Workers => "workers",
+            Setting::Rate => "rate",
+            Setting::PerHostRate => "per_host_rate",
+            Setting::PerHostWorkers => "per_host_workers",
+            Setting::MaxPages => "max_pages",
+            Setting::AllowDomains => "allow_domains",
+            Setting::Timeout => "timeout",
+            Setting::MaxBytes => "max_bytes",
+            Setting::UserAgent => "user_agent",
+            Setting::Headers => "headers",
+            Setting::Proxy => "proxy",
+            Setting::Login => "login",
+            Setting::Dedupe => "dedupe",
+            Setting::ForkPerPage => "fork_per_page",
+            Setting::Grace => "grace",
+            Setting::Depth => "depth",
+            Setting::ObeyRobots => "obey_robots",
+            Setting::Frontier => "shared.url",
+            Setting::CrawlId => "shared.crawl_id",
+            Setting::Lease => "shared.lease",
+            Setting::Metrics => "metrics",
+            Setting::MetricsLinger => "metrics_linger",
+            Setting::Warc => "warc.path",
+            Setting::WarcMaxSize => "warc.max_size",
+        }
+    }
+
+    /// The command-line flag that sets it.
+    pub fn flag(self) -> &'static str {
+        match self {
+            Setting::Seeds => "URLS_FILE",
+            Setting::Workers => "--workers",
+            Setting::Rate => "--rate",
+            Setting::PerHostRate => "--per-host-rate",
+            Setting::PerHostWorkers => "--per-host-workers",
+            Setting::MaxPages => "--max-pages",
+            Setting::AllowDomains => "--allow-domain",
+            Setting::Timeout => "--timeout",
+            Setting::MaxBytes => "--max-bytes",
+            Setting::UserAgent => "--user-agent",
+            Setting::Headers => "--header",
+            Setting::Proxy => "--proxy",
+            Setting::Login => "login",
+            Setting::Dedupe => "--dedupe",
+            Setting::ForkPerPage => "--fork-per-page",
+            Setting::Grace => "--grace",
+            Setting::Depth => "--depth",
+            Setting::ObeyRobots => "--ignore-robots",
+            Setting::Frontier => "--frontier",
+            Setting::CrawlId => "--crawl-id",
+            Setting::Lease => "--lease",
+            Setting::Metrics => "--metrics",
+            Setting::MetricsLinger => "--metrics-linger",
+            Setting::Warc => "--warc",
+            Setting::WarcMaxSize => "--warc-max-size",
+        }
+    }
+}
+
+/// A configuration the crawl cannot start with. `Display` names the [`Config`] field; the CLI
+/// prints [`Setting::flag`] instead.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{}: {message}", setting.field())]
+pub struct ConfigError {
+    /// The setting whose rule failed.
+    pub setting: Setting,
+    /// What is wrong, without the setting's name ("must be at least 1").
+    pub message: String,
+}
+
+impl ConfigError {
+    /// A refusal of `setting`; `message` says what is wrong, without the setting's name.
+    pub fn new(setting: Setting, message: impl Into<String>) -> Self {
+        ConfigError {
+            setting,
+            message: message.into(),
+        }
+    }
+
+    /// The message as the command line shows it, naming the flag.
+    pub fn for_flag(&self) -> String {
+        format!("{}: {}", self.setting.flag(), self.message)
+    }
+
+    /// The timeout rule's message, for a value that is not even a duration (the CLI's
+    /// negative or NaN seconds) as for one out of range.
+    pub fn timeout(secs: f64) -> Self {
+        ConfigError::new(
+            Setting::Timeout,
+            format!("must be a number of seconds above 0 and at most 86400, got {secs}"),
+        )
+    }
+
+    /// The grace rule's message (see [`ConfigError::timeout`]).
+    pub fn grace(secs: f64) -> Self {
+        ConfigError::seconds_out_of_range(Setting::Grace, secs)
+    }
+
+    /// [`Setting::MetricsLinger`] out of range, with the seconds the user gave.
+    pub fn metrics_linger(secs: f64) -> Self {
+        ConfigError::seconds_out_of_range(Setting::MetricsLinger, secs)
+    }
+
+    /// A span of 0 to [`MAX_GRACE`] refused, with the seconds the user gave.
+    fn seconds_out_of_range(setting: Setting, secs: f64) -> Self {
+        ConfigError::new(
+            setting,
+            format!(
+                "must be a number of seconds from 0 to {}, got {secs}",
+                MAX_GRACE.as_secs()
+            ),
+        )
+    }
+}

@@ -1,0 +1,239 @@
+//! What [`Config`](super::Config)'s fields hold: where the fetch-and-parse stage runs, where
+//! records go and how, and the URLs (a proxy's, a Redis frontier's) whose passwords never show.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use url::Url;
+
+use super::{DEFAULT_LEASE, Setting};
+
+/// A proxy's URL. Its password never shows: `Debug` and `Display` print `***` in its place, so
+/// a config, an error or a log line can name the proxy without giving its secret away.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ProxyUrl(Url);
+
+impl ProxyUrl {
+    /// Wraps `url`; [`Config::validate`] checks its scheme.
+    pub fn new(url: Url) -> Self {
+        ProxyUrl(url)
+    }
+
+    /// The whole URL, password included: for the HTTP client only.
+    pub fn url(&self) -> &Url {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for ProxyUrl {
+    /// `scheme://HOST:PORT`, with `***@` for any user name or password; a URL with no host
+    /// (`alice:s3cret@proxy:3128`, which reads as scheme `alice`) shows nothing of itself.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        redacted(&self.0, f)
+    }
+}
+
+/// `url` as `scheme://HOST:PORT/PATH`, with `***@` for any user name or password.
+fn redacted(url: &Url, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    let Some(host) = url.host_str() else {
+        return f.write_str("(a URL with no host)");
+    };
+    let who = if url.username().is_empty() && url.password().is_none() {
+        ""
+    } else {
+        "***@"
+    };
+    let path = url.path().trim_end_matches('/');
+    match url.port() {
+        Some(port) => write!(f, "{}://{who}{host}:{port}{path}", url.scheme()),
+        None => write!(f, "{}://{who}{host}{path}", url.scheme()),
+    }
+}
+
+/// The Redis that holds a shared frontier (`--frontier redis://[USER:PASSWORD@]HOST[:PORT][/DB]`,
+/// or `rediss://` for TLS). Like [`ProxyUrl`], it never shows its password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct FrontierUrl(Url);
+
+impl FrontierUrl {
+    /// Wraps `url`; [`Config::validate`] checks it.
+    pub fn new(url: Url) -> Self {
+        FrontierUrl(url)
+    }
+
+    /// The whole URL, password included: for the Redis client only.
+    pub fn url(&self) -> &Url {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for FrontierUrl {
+    /// `redis://HOST:PORT/DB`, with `***@` for any user name or password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        redacted(&self.0, f)
+    }
+}
+
+impl std::fmt::Debug for FrontierUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "FrontierUrl({self})")
+    }
+}
+
+/// A crawl shared with other crawl processes through Redis ([`Config::shared`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SharedCrawl {
+    /// Where the frontier lives (`--frontier`).
+    pub url: FrontierUrl,
+    /// Which crawl in it (`--crawl-id`): letters, digits, `.`, `_` and `-`, at most 64.
+    pub crawl_id: String,
+    /// How long a page a node has taken stays its own without a renewal (`--lease`); a node
+    /// renews its leases every third of this, and a node that stops renewing (dead, cut off,
+    /// stopped) loses its pages to the others after it. Also how long a node waits for a
+    /// Redis that is gone before it gives up. Default [`DEFAULT_LEASE`].
+    pub lease: Duration,
+    /// A node without seeds joins the crawl and takes its `depth`, `max_pages`,
+    /// `allow_domains` and `obey_robots`, except those named here, which it set itself and
+    /// which must then agree (the CLI names the flags given on its command line). A node with
+    /// seeds must agree on all of them.
+    pub explicit: Vec<Setting>,
+}
+
+impl SharedCrawl {
+    /// Crawl `crawl_id` in the Redis at `url`, with the default lease.
+    pub fn new(url: FrontierUrl, crawl_id: impl Into<String>) -> Self {
+        SharedCrawl {
+            url,
+            crawl_id: crawl_id.into(),
+            lease: DEFAULT_LEASE,
+            explicit: Vec::new(),
+        }
+    }
+}
+
+impl std::fmt::Debug for ProxyUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ProxyUrl({self})")
+    }
+}
+
+/// Where the fetch-and-parse stage runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// One page at a time on the calling thread: the baseline.
+    Sequential,
+    /// N OS threads, each fetching and parsing the pages it takes.
+    Threads,
+    /// Up to N pages in flight as tokio tasks, on one single-threaded runtime per core; pages
+    /// are parsed as they stream in.
+    Async,
+    /// N forked worker processes fed by the coordinator over pipes.
+    Processes,
+}
+
+impl Mode {
+    /// The lower-case name used on the command line and in reports.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Mode::Sequential => "sequential",
+            Mode::Threads => "threads",
+            Mode::Async => "async",
+            Mode::Processes => "processes",
+        }
+    }
+
+    /// Every mode, in the order the README compares them.
+    pub const ALL: [Mode; 4] = [
+        Mode::Sequential,
+        Mode::Threads,
+        Mode::Async,
+        Mode::Processes,
+    ];
+
+    /// The most workers `-j auto` may use in a mode when `--max-workers` is not given: far
+    /// enough for Little's law at a real site's latencies (1,000 pages in flight at 100 ms is
+    /// 10,000 pages/s), bounded by what each worker costs (a process is megabytes).
+    pub fn default_max_workers(self) -> usize {
+        match self {
+            Mode::Sequential => 1,
+            Mode::Threads => 256,
+            Mode::Async => 1024,
+            Mode::Processes => 64,
+        }
+    }
+
+    /// How many workers a mode gets when `--workers` is not given.
+    pub fn default_workers(self) -> usize {
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        match self {
+            Mode::Sequential => 1,
+            Mode::Threads => 16,
+            Mode::Async => 64,
+            Mode::Processes => 2 * cores,
+        }
+    }
+}
+
+/// A mode name that is not one of the four.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("unknown mode {0:?} (expected sequential, threads, async or processes)")]
+pub struct UnknownMode(pub String);
+
+impl std::str::FromStr for Mode {
+    type Err = UnknownMode;
+
+    /// `"threads"` -> `Mode::Threads`, as on the command line.
+    fn from_str(name: &str) -> Result<Mode, UnknownMode> {
+        Mode::ALL
+            .into_iter()
+            .find(|m| m.name().eq_ignore_ascii_case(name.trim()))
+            .ok_or_else(|| UnknownMode(name.to_owned()))
+    }
+}
+
+/// Where links are checked against the URLs already known, in processes mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dedupe {
+    /// Every link crosses the socket and the coordinator decides (the "manager" pattern).
+    Coordinator,
+    /// Workers first drop links found in a fingerprint table in shared memory.
+    Shared,
+}
+
+/// Where records go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// Standard output (`--output -`, or no `--output`): the default.
+    Stdout,
+    /// This file (`--output FILE`): created, or emptied if it exists; when a `--state` crawl
+    /// resumes, records are appended to it instead.
+    File(PathBuf),
+    /// Nowhere: for library users who take items through [`crate::Crawl::for_each`].
+    Discard,
+}
+
+/// How records are written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Format {
+    /// One JSON object per line.
+    Jsonl,
+    /// CSV with a header: the record's keys, then `columns` (the extractor's fields).
+    Csv {
+        /// The extractor's keys whose columns follow the record's own, in order (the `--field`
+        /// names on the command line; left empty, [`crate::Crawl`] takes its extractor's
+        /// [`columns`](crate::scrape::Extractor::columns)). Keys not listed go, as one JSON
+        /// object, in a last `fields` column.
+        columns: Vec<String>,
+    },
+}
+
+/// When to draw progress bars on standard error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProgressMode {
+    /// Only when standard error is a terminal.
+    Auto,
+    /// Always, even when standard error is a file or a pipe.
+    Always,
+    /// Never; notes and the summary are still printed.
+    Never,
+}

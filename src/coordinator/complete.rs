@@ -1,0 +1,268 @@
+//! [`Coordinator::complete`]: a task is back. Its exchange archived, its outcome judged (a
+//! retry with backoff, a redirect to follow, a robots.txt verdict, a page's links), and
+//! exactly one record written per admitted URL, in the order the journal needs.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::{Coordinator, CoordinatorError, Outcome, items};
+use crate::frontier::Job;
+use crate::record::Record;
+use crate::redirect::{self, MAX_REDIRECTS};
+use crate::retry::{backoff, retryable_status};
+use crate::task::{FetchError, Fetched, TaskKind, TaskResult, WorkerId};
+
+impl Coordinator<'_> {
+    /// Takes back task `id`: retries it, records it, schedules its links, as its outcome says.
+    pub fn complete(&mut self, id: u64, mut outcome: Outcome) {
+        let now = Instant::now();
+        self.settle_rate_wait(now);
+        let Some(job) = self.in_flight.remove(&id) else {
+            // Not ours (a duplicate after a worker restart, say): nothing to account for.
+            return;
+        };
+        // `--warc`: every exchange that got a response is archived, whatever the crawl makes
+        // of it (a retry, a redirect to follow, robots.txt, a login).
+        if let Outcome::Done(result) = &mut outcome
+            && !result.archived.is_empty()
+        {
+            let archived = std::mem::take(&mut result.archived);
+            if let Err(e) = self.ledger.archive(&archived)
+                && self.fatal.is_none()
+            {
+                self.fatal = Some(e.into());
+            }
+        }
+        if job.kind == TaskKind::Login {
+            // Not the frontier's: a login request that never got an answer is sent again.
+            match outcome {
+                Outcome::Done(result) => {
+                    // A request like any other in the log (`kind="login"`).
+                    self.log_request(&job, &result);
+                    self.keep_cookies(&job, &result);
+                    self.finish_login(&job, &result);
+                }
+                // Never sent: send it again.
+                Outcome::Unsent => self.session.login_unsent(),
+                // Its worker died with it: it may have reached the server (a POST is not
+                // safely repeated), so the crawl stops, as for any failed login.
+                Outcome::Lost { .. } => {
+                    self.finish_login(&job, &TaskResult::lost(WorkerId::Main));
+                }
+                Outcome::Abandoned => self.session.login_ended(),
+            }
+            return;
+        }
+        // Its origin may take another page now, whatever became of this one.
+        self.frontier.queues().release(&job.origin);
+        match outcome {
+            Outcome::Done(result) => self.take_result(job, *result),
+            Outcome::Lost { worker, why } => {
+                self.count_death();
+                if let Some(why) = why {
+                    self.note(&format!(
+                        "worker {worker} {why}; its page goes back in the queue"
+                    ));
+                }
+                self.take_result(job, TaskResult::lost(worker));
+            }
+            Outcome::Unsent => {
+                let mut job = job;
+                job.attempts -= 1;
+                job.hop_attempts -= 1;
+                self.frontier.queues().retry_at(job, Instant::now());
+            }
+            Outcome::Abandoned => {
+                self.stats.abandoned += 1;
+                // Another node may take it at once.
+                self.frontier.give_back(&job);
+                self.heed_frontier();
+            }
+        }
+        self.steer(now);
+        self.show_progress();
+        self.publish_metrics();
+    }
+
+    pub(super) fn take_result(&mut self, mut job: Job, result: TaskResult) {
+        job.fetch_ms += result.fetch_ms;
+        job.parse_ms += result.parse_ms;
+        self.stats.fetch_ms += result.fetch_ms;
+        if !matches!(result.outcome, Err(FetchError::WorkerDied)) {
+            self.stats.requests += 1;
+        }
+        if let Some(cpu) = result.worker_cpu_ms {
+            self.stats.worker_cpu(result.worker, cpu);
+        }
+        if let Some(rss) = result.worker_peak_rss_kb {
+            self.stats.worker_rss(result.worker, rss);
+        }
+        self.stats.parse_ms += result.parse_ms + result.cpu_wait_ms;
+        self.observe(&result);
+        self.log_request(&job, &result);
+
+        let (retryable, retry_after) = match &result.outcome {
+            Ok(f) => (
+                retryable_status(f.status),
+                f.retry_after_ms.map(Duration::from_millis),
+            ),
+            Err(e) => (e.retryable(), None),
+        };
+        let retries_left = retryable && job.hop_attempts <= self.rules.retries;
+        self.judge_host(&job, &result, !retries_left);
+        self.keep_cookies(&job, &result);
+        let gone = self.frontier.queues_ref().host_gone(&job.origin);
+        if let (true, Some(reason), TaskKind::Page) = (retryable, &gone, job.kind) {
+            // Its host was given up meanwhile: no more attempts, the page is recorded as
+            // unreachable now.
+            self.give_up_page(job, result, reason);
+        } else if retries_left && gone.is_none() {
+            self.retry(job, &result, retry_after);
+        } else {
+            match job.kind {
+                TaskKind::Robots => {
+                    let verdict =
+                        self.frontier
+                            .robots_verdict(&job.origin, &result, &self.rules.agent);
+                    self.heed_frontier();
+                    self.log_robots(&job, &result, &verdict);
+                    let named = verdict.sitemaps();
+                    self.frontier.queues().set_robots(&job.origin, verdict);
+                    self.discover_sitemaps(&job.origin, named);
+                }
+                TaskKind::Page => self.finish_page(job, result),
+                TaskKind::Sitemap => self.finish_sitemap(job, result),
+                // Handled in `complete`, before anything here.
+                TaskKind::Login => {}
+            }
+        }
+    }
+
+    /// Schedules `job` again after a backoff, and logs it with the `result` that asked for it.
+    pub(super) fn retry(&mut self, job: Job, result: &TaskResult, retry_after: Option<Duration>) {
+        self.stats.retries += 1;
+        let entropy = crate::normalize::fingerprint(&job.url)
+            ^ u64::from(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.subsec_nanos()),
+            )
+            ^ u64::from(job.attempts).rotate_left(17)
+            ^ self.in_flight.last_id();
+        let delay = backoff(job.attempts, retry_after, entropy);
+        // Logged before the job moves into the frontier, so it need not be cloned for it.
+        self.log_retry(&job, result, delay);
+        self.frontier.queues().retry_at(job, Instant::now() + delay);
+    }
+
+    /// The record of `job`'s response (or failure), with the response for the caller to go on
+    /// with; `None` when the response was a redirect to follow, scheduled already.
+    pub(super) fn answer(
+        &mut self,
+        job: &Job,
+        result: TaskResult,
+    ) -> Option<(Record, Option<Fetched>)> {
+        let mut record = Record::of(job, Some(result.worker));
+        match result.outcome {
+            Err(e) => {
+                record.set_failure(e);
+                Some((record, None))
+            }
+            Ok(mut page) => {
+                let mut refused = None;
+                if let Some(location) = page.location.take() {
+                    match redirect::check(job.redirects, MAX_REDIRECTS, &location, &self.scope) {
+                        Ok(()) => {
+                            self.log_redirect(job, &location);
+                            self.follow_redirect(job.clone(), location);
+                            return None;
+                        }
+                        Err(refusal) => refused = Some(refusal),
+                    }
+                }
+                record.set_response(&mut page, refused, self.rules.max_bytes);
+                self.stats.bytes += page.bytes;
+                Some((record, Some(page)))
+            }
+        }
+    }
+
+    pub(super) fn finish_page(&mut self, job: Job, result: TaskResult) {
+        let Some((mut record, page)) = self.answer(&job, result) else {
+            return;
+        };
+        if let Some(mut page) = page {
+            self.frontier.queues().count_known_links(page.links_known);
+            self.frontier
+                .queues()
+                .count_links_over_limit(page.links_over_limit);
+            self.frontier
+                .queues()
+                .count_declined_links(page.links_declined);
+            if record.status.is_some_and(|s| (200..300).contains(&s)) {
+                let links = std::mem::take(&mut page.links);
+                self.frontier.offer_links(job.depth, links);
+            }
+            if page.stop {
+                self.note(&format!(
+                    "the extractor stopped the crawl at {}",
+                    record.url
+                ));
+                self.stop();
+            }
+            if let Some(item) = page.item.take() {
+                self.hand_over_item(&mut record, item);
+            }
+        }
+        let ok = record.error.is_none();
+        self.emit(record, ok, &job);
+    }
+
+    pub(super) fn hand_over_item(&mut self, record: &mut Record, item: serde_json::Value) {
+        // After a fatal error the callback is not called again.
+        let hook = self.item_hook.as_mut().filter(|_| self.fatal.is_none());
+        if let Err(failed) = items::hand_over(record, item, hook) {
+            self.fatal = Some(CoordinatorError::Item {
+                url: record.url.clone(),
+                message: failed.0,
+            });
+        }
+    }
+
+    /// Schedules the next hop of `job`'s redirect chain, to `location`.
+    pub(super) fn follow_redirect(&mut self, mut job: Job, location: url::Url) {
+        job.origin = Arc::from(crate::normalize::origin_key(&location));
+        job.fetch_url = crate::normalize::normalize(location);
+        job.redirects += 1;
+        job.hop_attempts = 0;
+        self.frontier.queues().follow_redirect(job);
+    }
+
+    /// Writes the record for the admitted URL `url`.
+    pub(super) fn emit(&mut self, record: Record, ok: bool, job: &Job) {
+        let may = self.frontier.recording(job, record.depth);
+        self.heed_frontier();
+        if !may {
+            return;
+        }
+        if ok {
+            self.stats.ok += 1;
+        } else {
+            self.stats.failed += 1;
+        }
+        if self.fatal.is_some() {
+            return;
+        }
+        let durable = self.frontier.durable();
+        let queues = self.frontier.queues();
+        let written = if durable {
+            self.ledger.write_flushed(&record, &job.url, queues)
+        } else {
+            self.ledger.write(&record, &job.url, queues)
+        };
+        match written {
+            Ok(()) => self.frontier.recorded(job, record.depth),
+            Err(e) => self.fatal = Some(e.into()),
+        }
+    }
+}
