@@ -37,6 +37,7 @@ use crate::inflate::Inflate;
 use crate::redirect::{self, MAX_ROBOTS_REDIRECTS};
 use crate::scope::Scope;
 use crate::task::{Capture, FetchError};
+use crate::warc::http::{Sent, response_head, sent_defaults};
 
 /// Where a fetch writes down its requests and responses for the archive (see
 /// [`crate::warc`]); stays empty without `--warc`.
@@ -310,7 +311,7 @@ async fn fetch_with(
     let (mut resp, mut capture) = if recipe.capture {
         let (client, built) = request.build_split();
         let built = built.map_err(classify)?;
-        let sent = Sent::of(&built);
+        let sent = sent(&built);
         let date = std::time::SystemTime::now();
         let resp = client.execute(built).await.map_err(classify)?;
         let capture = Capture {
@@ -508,117 +509,17 @@ fn keep_raw(capture: &mut Capture, raw: &[u8], max_bytes: u64) -> usize {
     kept
 }
 
-/// The request a fetch sent, as far as the archive's request record can tell it.
-struct Sent {
-    method: reqwest::Method,
-    url: Url,
-    headers: http::HeaderMap,
-    body: Vec<u8>,
-}
-
-impl Sent {
-    fn of(request: &reqwest::Request) -> Sent {
-        Sent {
-            method: request.method().clone(),
-            url: request.url().clone(),
-            headers: request.headers().clone(),
-            body: request
-                .body()
-                .and_then(reqwest::Body::as_bytes)
-                .map(<[u8]>::to_vec)
-                .unwrap_or_default(),
-        }
-    }
-
-    /// The request as the archive tells it. reqwest does not give the bytes it wrote, so they
-    /// are rebuilt in the order reqwest and hyper write them: the request's own headers (a
-    /// Cookie, a login's), then the client's defaults it had not set (`defaults`), then Host,
-    /// then a Content-Length for a body. Names are lower-case, as HTTP/2 and hyper send them.
-    /// What is not rebuilt: a proxy's absolute-form target and Proxy-Authorization, and
-    /// HTTP/2's pseudo-headers (the request line stands for them, in HTTP/1.1 form).
-    fn to_bytes(&self, version: http::Version, defaults: &http::HeaderMap) -> Vec<u8> {
-        let target = match self.url.query() {
-            Some(query) => format!("{}?{query}", self.url.path()),
-            None => self.url.path().to_owned(),
-        };
-        let version = http1_version(version);
-        let mut out = format!("{} {target} {version}\r\n", self.method).into_bytes();
-        let mut line = |name: &str, value: &[u8]| header_line(&mut out, name, value);
-        for (name, value) in &self.headers {
-            line(name.as_str(), value.as_bytes());
-        }
-        for (name, value) in defaults {
-            if !self.headers.contains_key(name) {
-                line(name.as_str(), value.as_bytes());
-            }
-        }
-        if let Some(host) = self.url.host_str() {
-            let host = match self.url.port() {
-                Some(port) => format!("{host}:{port}"),
-                None => host.to_owned(),
-            };
-            line("host", host.as_bytes());
-        }
-        if !self.body.is_empty() {
-            line("content-length", self.body.len().to_string().as_bytes());
-        }
-        out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(&self.body);
-        out
-    }
-}
-
-/// The headers an archiving crawl's client adds to every request, in its order: reqwest's
-/// `Accept: */*`, the User-Agent, then its default headers (`-H`, then Accept-Encoding).
-fn sent_defaults(user_agent: &str, defaults: &http::HeaderMap) -> http::HeaderMap {
-    let mut headers = http::HeaderMap::new();
-    headers.insert(http::header::ACCEPT, http::HeaderValue::from_static("*/*"));
-    if let Ok(agent) = http::HeaderValue::from_str(user_agent) {
-        headers.insert(http::header::USER_AGENT, agent);
-    }
-    for (name, value) in defaults {
-        headers.insert(name.clone(), value.clone());
-    }
-    headers
-}
-
-/// One `name: value` header line of an archived message.
-fn header_line(out: &mut Vec<u8>, name: &str, value: &[u8]) {
-    out.extend_from_slice(name.as_bytes());
-    out.extend_from_slice(b": ");
-    out.extend_from_slice(value);
-    out.extend_from_slice(b"\r\n");
-}
-
-/// A response's status line and headers for the archive. reqwest does not give the bytes
-/// received, so they are rebuilt from the parsed response: its version, its status with the
-/// standard reason phrase (a server's own phrase is not kept), and its headers in the order
-/// received, names lower-cased. Transfer-Encoding is left out: the body stored is the
-/// de-chunked one, and a replay tool must not try to de-chunk it again.
-fn response_head(
-    version: http::Version,
-    status: reqwest::StatusCode,
-    headers: &http::HeaderMap,
-) -> Vec<u8> {
-    let version = http1_version(version);
-    let reason = status.canonical_reason().unwrap_or("");
-    let mut out = format!("{version} {} {reason}\r\n", status.as_str()).into_bytes();
-    for (name, value) in headers {
-        if name != http::header::TRANSFER_ENCODING {
-            header_line(&mut out, name.as_str(), value.as_bytes());
-        }
-    }
-    out.extend_from_slice(b"\r\n");
-    out
-}
-
-/// The version an archived message declares. `application/http` records hold HTTP/1.x
-/// messages, which is what replay tools parse, so an HTTP/2 exchange is written in HTTP/1.1
-/// form (its headers are the same fields; only the framing differs).
-fn http1_version(version: http::Version) -> &'static str {
-    match version {
-        http::Version::HTTP_10 => "HTTP/1.0",
-        _ => "HTTP/1.1",
+/// What the archive's request record needs of a request about to be sent.
+fn sent(request: &reqwest::Request) -> Sent {
+    Sent {
+        method: request.method().clone(),
+        url: request.url().clone(),
+        headers: request.headers().clone(),
+        body: request
+            .body()
+            .and_then(reqwest::Body::as_bytes)
+            .map(<[u8]>::to_vec)
+            .unwrap_or_default(),
     }
 }
 
