@@ -285,257 +285,354 @@ impl Autoscale {
         change
     }
 
-    /// The rules of the module doc, in order.
+    /// The rules of the module doc, tried in order: the first that decides wins, and an
+    /// interval none of them settles grows the limit.
     fn decide(&mut self, s: &Sample) -> Change {
-        let from = self.limit;
-        let to = |to: usize, why: String| Change {
-            from,
+        RULES
+            .iter()
+            .find_map(|rule| rule(self, s))
+            .unwrap_or_else(|| self.grow(s))
+    }
+
+    /// A decision from the current limit to `to` (kept within 1..=`--max-workers`).
+    fn change(&self, to: usize, why: String) -> Change {
+        Change {
+            from: self.limit,
             to: to.clamp(1, self.max),
             why,
-        };
-        // 1. A server said slow down.
-        if s.slowdowns > 0 {
-            self.slow_start = false;
-            self.probe_down = false;
-            self.probe = None;
-            self.cool_down = COOL_DOWN;
-            return to(
-                from / 2,
-                format!(
-                    "{} answer(s) were 429 or 503: the server said slow down",
-                    s.slowdowns
-                ),
-            );
         }
-        if s.completed == 0 {
-            self.probe = None;
-            return to(from, "nothing completed in the interval".into());
+    }
+
+    /// Rule 1, a server said slow down: halve, as TCP does on loss, and grow only additively
+    /// from then on.
+    fn slowed_down(&mut self, s: &Sample) -> Option<Change> {
+        if s.slowdowns == 0 {
+            return None;
         }
-        let pages = s.pages_per_sec();
-        // A probe is judged by pages/s before and after it, which says nothing if every
-        // response got much slower (or faster) at the same time for reasons of the server's
-        // or the path's: a queue this crawl built grows response time at most in proportion to
-        // the step. Then the probe is dropped, and the new limit measured afresh.
-        if let Some(probe) = self.probe.take_if(|p| {
+        self.slow_start = false;
+        self.probe_down = false;
+        self.probe = None;
+        self.cool_down = COOL_DOWN;
+        Some(self.change(
+            self.limit / 2,
+            format!(
+                "{} answer(s) were 429 or 503: the server said slow down",
+                s.slowdowns
+            ),
+        ))
+    }
+
+    /// An empty interval shows nothing, and judges no probe.
+    fn nothing_completed(&mut self, s: &Sample) -> Option<Change> {
+        if s.completed > 0 {
+            return None;
+        }
+        self.probe = None;
+        Some(self.change(self.limit, "nothing completed in the interval".into()))
+    }
+
+    /// A probe is judged by pages/s before and after it, which says nothing if every
+    /// response got much slower (or faster) at the same time for reasons of the server's
+    /// or the path's: a queue this crawl built grows response time at most in proportion to
+    /// the step. Then the probe is dropped, and the new limit measured afresh.
+    fn probe_unjudgeable(&mut self, s: &Sample) -> Option<Change> {
+        let from = self.limit;
+        let probe = self.probe.take_if(|p| {
             let step = (from as f64 / p.from as f64).max(p.from as f64 / from as f64);
             let moved = (s.mean_ms / p.mean_ms.max(1e-9)).max(p.mean_ms / s.mean_ms.max(1e-9));
             moved > 1.5 * step
-        }) {
-            if s.mean_ms > probe.mean_ms {
-                // Slower responses: the knee moved up, so grow by doubling again.
-                self.slow_start = true;
-                self.probe_down = false;
-                self.cool_down = 0;
-            }
-            return to(
-                from,
+        })?;
+        if s.mean_ms > probe.mean_ms {
+            // Slower responses: the knee moved up, so grow by doubling again.
+            self.slow_start = true;
+            self.probe_down = false;
+            self.cool_down = 0;
+        }
+        Some(self.change(
+            from,
+            format!(
+                "response time went from {:.0} to {:.0} ms, more than the step explains: \
+                 measuring again",
+                probe.mean_ms, s.mean_ms
+            ),
+        ))
+    }
+
+    /// Rule 2b, the last step down: kept if pages/s held, undone if they fell.
+    fn step_down_judged(&mut self, s: &Sample) -> Option<Change> {
+        let from = self.limit;
+        let probe = self.probe.take_if(|p| p.from > from)?;
+        let pages = s.pages_per_sec();
+        let fell = 1.0 - pages / probe.pages_per_sec.max(1e-9);
+        let proportional = 1.0 - from as f64 / probe.from as f64;
+        if fell > proportional / 2.0 {
+            self.probe_down = false;
+            self.cool_down = COOL_DOWN;
+            return Some(self.change(
+                probe.from,
                 format!(
-                    "response time went from {:.0} to {:.0} ms, more than the step explains: \
-                     measuring again",
-                    probe.mean_ms, s.mean_ms
+                    "pages/s fell {:.0}% at {from} in flight: back to {}",
+                    fell.max(0.0) * 100.0,
+                    probe.from
                 ),
-            );
+            ));
         }
-        // 2b. The last step down: kept if pages/s held, undone if they fell.
-        if let Some(probe) = self.probe.take_if(|p| p.from > from) {
-            let fell = 1.0 - pages / probe.pages_per_sec.max(1e-9);
-            let proportional = 1.0 - from as f64 / probe.from as f64;
-            if fell > proportional / 2.0 {
-                self.probe_down = false;
-                self.cool_down = COOL_DOWN;
-                return to(
-                    probe.from,
-                    format!(
-                        "pages/s fell {:.0}% at {from} in flight: back to {}",
-                        fell.max(0.0) * 100.0,
-                        probe.from
-                    ),
-                );
-            }
-            let eased = 1.0 - s.mean_ms / probe.mean_ms.max(1e-9);
-            if eased < proportional / 2.0 {
-                // Pages/s held, but responses came no faster: nothing was queueing, and
-                // pages/s are set by something else (how fast the frontier grows, a few slow
-                // pages). Fewer slots would only leave less room when work comes: back up.
-                self.probe_down = false;
-                self.cool_down = COOL_DOWN;
-                return to(
-                    probe.from,
-                    format!(
-                        "fewer in flight changed nothing: pages/s are set elsewhere; back to {}",
-                        probe.from
-                    ),
-                );
-            }
-            // As many pages/s with fewer in flight, and each answered sooner: the rest was
-            // queueing. Keep going down.
-            self.probe_down = true;
+        let eased = 1.0 - s.mean_ms / probe.mean_ms.max(1e-9);
+        if eased < proportional / 2.0 {
+            // Pages/s held, but responses came no faster: nothing was queueing, and
+            // pages/s are set by something else (how fast the frontier grows, a few slow
+            // pages). Fewer slots would only leave less room when work comes: back up.
+            self.probe_down = false;
+            self.cool_down = COOL_DOWN;
+            return Some(self.change(
+                probe.from,
+                format!(
+                    "fewer in flight changed nothing: pages/s are set elsewhere; back to {}",
+                    probe.from
+                ),
+            ));
         }
-        // 2. The last step up did not pay.
-        if let Some(probe) = self.probe.take() {
-            let wanted = (from as f64 / probe.from as f64 - 1.0) / 2.0;
-            let got = pages / probe.pages_per_sec.max(1e-9) - 1.0;
-            // A step that paid nearly in proportion is far from any knee (the path slowed
-            // down, or the crawl started low): double again.
-            if got >= 1.5 * wanted {
-                self.slow_start = true;
-            }
-            if got < wanted {
-                self.slow_start = false;
-                self.cool_down = COOL_DOWN;
-                if s.reading.split.rate_limit >= RATE_BOUND {
-                    // The limiter held pages/s where they were, not the server: the step
-                    // stays, as margin that keeps the limiter busy.
-                    return to(
-                        from,
-                        "rate-limit-bound: the limiter, not concurrency, sets pages/s".into(),
-                    );
-                }
-                let rose = s.mean_ms / probe.mean_ms.max(1e-9) - 1.0;
-                let why = if rose > 0.2 {
-                    format!(
-                        "latency rose {:.0}% at {from} in flight, pages/s flat",
-                        rose * 100.0
-                    )
-                } else {
-                    format!("no more pages/s at {from} in flight than at {}", probe.from)
-                };
-                // Response time grew with the step: a queue, so the knee may be below
-                // `probe.from` too; next, see whether fewer do as well. Without that sign
-                // (pages/s set by the frontier, say), there is nothing to find below.
-                let step = from as f64 / probe.from as f64 - 1.0;
-                self.probe_down = rose >= step / 2.0;
-                self.cool_down = if self.probe_down { 0 } else { COOL_DOWN };
-                return to(probe.from, why);
-            }
+        // As many pages/s with fewer in flight, and each answered sooner: the rest was
+        // queueing. Keep going down (the rules below decide this interval).
+        self.probe_down = true;
+        None
+    }
+
+    /// Rule 2, the last step up did not pay: back to where it started, unless the rate
+    /// limiter held pages/s.
+    fn step_up_did_not_pay(&mut self, s: &Sample) -> Option<Change> {
+        let from = self.limit;
+        let probe = self.probe.take()?;
+        let wanted = (from as f64 / probe.from as f64 - 1.0) / 2.0;
+        let got = s.pages_per_sec() / probe.pages_per_sec.max(1e-9) - 1.0;
+        // A step that paid nearly in proportion is far from any knee (the path slowed
+        // down, or the crawl started low): double again.
+        if got >= 1.5 * wanted {
+            self.slow_start = true;
         }
+        if got < wanted {
+            self.slow_start = false;
+            self.cool_down = COOL_DOWN;
+            if s.reading.split.rate_limit >= RATE_BOUND {
+                // The limiter held pages/s where they were, not the server: the step
+                // stays, as margin that keeps the limiter busy.
+                return Some(self.change(
+                    from,
+                    "rate-limit-bound: the limiter, not concurrency, sets pages/s".into(),
+                ));
+            }
+            let rose = s.mean_ms / probe.mean_ms.max(1e-9) - 1.0;
+            let why = if rose > 0.2 {
+                format!(
+                    "latency rose {:.0}% at {from} in flight, pages/s flat",
+                    rose * 100.0
+                )
+            } else {
+                format!("no more pages/s at {from} in flight than at {}", probe.from)
+            };
+            // Response time grew with the step: a queue, so the knee may be below
+            // `probe.from` too; next, see whether fewer do as well. Without that sign
+            // (pages/s set by the frontier, say), there is nothing to find below.
+            let step = from as f64 / probe.from as f64 - 1.0;
+            self.probe_down = rose >= step / 2.0;
+            self.cool_down = if self.probe_down { 0 } else { COOL_DOWN };
+            return Some(self.change(probe.from, why));
+        }
+        None
+    }
+
+    /// Rule 3, CPU-bound: hold; more workers would only add memory and switches.
+    fn cpu_bound(&mut self, s: &Sample) -> Option<Change> {
         let reading = &s.reading;
-        let split = &reading.split;
-        match judge(reading) {
-            // 3. CPU-bound.
-            Bottleneck::Cpu => to(
-                from,
+        (judge(reading) == Bottleneck::Cpu).then(|| {
+            self.change(
+                self.limit,
                 format!(
                     "cpu-bound at {} cores (CPU {:.0}%)",
                     reading.cores,
                     reading.cpu * 100.0
                 ),
-            ),
-            // 4. Rate-limit-bound.
-            Bottleneck::RateLimit => {
-                let needed = (pages * s.mean_ms / 1000.0 * 1.5).ceil() as usize + 1;
-                if needed < from {
-                    to(
-                        needed,
-                        "rate-limit-bound: enough to keep the limiter busy".into(),
-                    )
-                } else {
-                    to(from, "rate-limit-bound".into())
-                }
-            }
-            // 5. Not what binds.
-            Bottleneck::Starved => to(
-                from,
+            )
+        })
+    }
+
+    /// Rule 4, rate-limit-bound: come down to what keeps the limiter busy (Little's law, with
+    /// half again as margin), never up.
+    fn rate_limit_bound(&mut self, s: &Sample) -> Option<Change> {
+        if judge(&s.reading) != Bottleneck::RateLimit {
+            return None;
+        }
+        let needed = (s.pages_per_sec() * s.mean_ms / 1000.0 * 1.5).ceil() as usize + 1;
+        Some(if needed < self.limit {
+            self.change(
+                needed,
+                "rate-limit-bound: enough to keep the limiter busy".into(),
+            )
+        } else {
+            self.change(self.limit, "rate-limit-bound".into())
+        })
+    }
+
+    /// Rule 5, not what binds: starved, or network-bound with under [`BUSY_ENOUGH`] of the
+    /// slots busy (a per-host cap or the frontier holds the crawl back). Hold.
+    fn not_what_binds(&mut self, s: &Sample) -> Option<Change> {
+        let split = &s.reading.split;
+        match judge(&s.reading) {
+            Bottleneck::Starved => Some(self.change(
+                self.limit,
                 format!(
                     "starved: slots idle {:.0}% of the time, no work for more",
                     split.idle * 100.0
                 ),
-            ),
+            )),
             Bottleneck::Network => {
                 let busy = 1.0 - split.idle - split.rate_limit;
-                if busy < BUSY_ENOUGH {
-                    return to(
-                        from,
+                (busy < BUSY_ENOUGH).then(|| {
+                    self.change(
+                        self.limit,
                         format!(
-                            "{:.0}% of slots busy (rate limiter {:.0}%, idle {:.0}%): more would \
-                             not be used",
+                            "{:.0}% of slots busy (rate limiter {:.0}%, idle {:.0}%): more \
+                             would not be used",
                             busy * 100.0,
                             split.rate_limit * 100.0,
                             split.idle * 100.0
                         ),
-                    );
-                }
-                // 6. A queue building at this limit, or room to grow.
-                match self.reference {
-                    None => {
-                        self.reference = Some(Reference {
-                            pages_per_sec: pages,
-                            mean_ms: s.mean_ms,
-                        });
-                    }
-                    Some(r) if s.mean_ms > 1.5 * r.mean_ms && pages < 1.2 * r.pages_per_sec => {
-                        // A latency rise that halves pages/s is the path slowing down, which
-                        // more in flight makes up for; one with pages/s flat is a queue.
-                        if pages <= 0.8 * r.pages_per_sec {
-                            // Every response slower, pages/s down with it: the path slowed,
-                            // and the knee moved up. Grow by doubling again, from a clean
-                            // measure of this limit on the slower path (this interval may
-                            // hold some of each).
-                            self.slow_start = true;
-                            self.probe_down = false;
-                            self.cool_down = 0;
-                            self.reference = None;
-                            return to(
-                                from,
-                                format!(
-                                    "response time rose from {:.0} to {:.0} ms with pages/s \
-                                     down: the path slowed; measuring again",
-                                    r.mean_ms, s.mean_ms
-                                ),
-                            );
-                        } else {
-                            self.slow_start = false;
-                            return to(
-                                from * 3 / 4,
-                                format!(
-                                    "latency rose {:.0}% at {from} in flight, pages/s flat",
-                                    (s.mean_ms / r.mean_ms - 1.0) * 100.0
-                                ),
-                            );
-                        }
-                    }
-                    Some(_) => {}
-                }
-                if self.cool_down > 0 {
-                    self.cool_down -= 1;
-                    return to(from, "network-bound, at the knee".into());
-                }
-                if self.probe_down && from > 1 {
-                    self.probe = Some(Probe {
-                        from,
-                        pages_per_sec: pages,
-                        mean_ms: s.mean_ms,
-                    });
-                    return to(
-                        from - (from / 4).max(1),
-                        format!("probing down: {pages:.0} pages/s with fewer in flight?"),
-                    );
-                }
-                if from >= self.max {
-                    return to(from, "network-bound, at --max-workers".into());
-                }
-                let step = if self.slow_start {
-                    from
-                } else {
-                    (from / 8).max(1)
-                };
-                self.probe = Some(Probe {
-                    from,
+                    )
+                })
+            }
+            Bottleneck::Cpu | Bottleneck::RateLimit => None,
+        }
+    }
+
+    /// Rule 6: from here on the interval is network-bound with the slots busy (the rules
+    /// above decided every other case). A queue building at this limit (response time up by
+    /// half, pages/s flat) comes down by a quarter; a path that slowed (pages/s down with it)
+    /// is measured again, then grown by doubling. The first interval at a limit is its
+    /// reference.
+    fn queue_building(&mut self, s: &Sample) -> Option<Change> {
+        let from = self.limit;
+        let pages = s.pages_per_sec();
+        let r = match self.reference {
+            None => {
+                self.reference = Some(Reference {
                     pages_per_sec: pages,
                     mean_ms: s.mean_ms,
                 });
-                let little = from as f64 * 1000.0 / s.mean_ms.max(1e-3);
-                to(
-                    from + step,
-                    format!(
-                        "network-bound, {:.0}% of Little's law",
-                        (pages / little * 100.0).min(999.0)
-                    ),
-                )
+                return None;
             }
+            Some(r) if s.mean_ms > 1.5 * r.mean_ms && pages < 1.2 * r.pages_per_sec => r,
+            Some(_) => return None,
+        };
+        // A latency rise that halves pages/s is the path slowing down, which more in
+        // flight makes up for; one with pages/s flat is a queue.
+        if pages <= 0.8 * r.pages_per_sec {
+            // Every response slower, pages/s down with it: the path slowed, and the knee
+            // moved up. Grow by doubling again, from a clean measure of this limit on the
+            // slower path (this interval may hold some of each).
+            self.slow_start = true;
+            self.probe_down = false;
+            self.cool_down = 0;
+            self.reference = None;
+            Some(self.change(
+                from,
+                format!(
+                    "response time rose from {:.0} to {:.0} ms with pages/s down: the path \
+                     slowed; measuring again",
+                    r.mean_ms, s.mean_ms
+                ),
+            ))
+        } else {
+            self.slow_start = false;
+            Some(self.change(
+                from * 3 / 4,
+                format!(
+                    "latency rose {:.0}% at {from} in flight, pages/s flat",
+                    (s.mean_ms / r.mean_ms - 1.0) * 100.0
+                ),
+            ))
         }
     }
+
+    /// Rule 2, after a failed step up: hold a few intervals at the knee before probing
+    /// again.
+    fn cooling_down(&mut self, _: &Sample) -> Option<Change> {
+        if self.cool_down == 0 {
+            return None;
+        }
+        self.cool_down -= 1;
+        Some(self.change(self.limit, "network-bound, at the knee".into()))
+    }
+
+    /// Rule 2, past the knee: probe down by a quarter, to find the fewest in flight that keep
+    /// pages/s.
+    fn probing_down(&mut self, s: &Sample) -> Option<Change> {
+        let from = self.limit;
+        if !self.probe_down || from <= 1 {
+            return None;
+        }
+        let pages = s.pages_per_sec();
+        self.probe = Some(Probe {
+            from,
+            pages_per_sec: pages,
+            mean_ms: s.mean_ms,
+        });
+        Some(self.change(
+            from - (from / 4).max(1),
+            format!("probing down: {pages:.0} pages/s with fewer in flight?"),
+        ))
+    }
+
+    /// Rule 6, with no room left: `--max-workers` is the ceiling.
+    fn at_max(&mut self, _: &Sample) -> Option<Change> {
+        (self.limit >= self.max)
+            .then(|| self.change(self.limit, "network-bound, at --max-workers".into()))
+    }
+
+    /// Rule 6, otherwise: go up, doubling while every doubling pays ("slow start"), then by
+    /// an eighth at a time once a step has failed. The step is a probe, judged next interval.
+    fn grow(&mut self, s: &Sample) -> Change {
+        let from = self.limit;
+        let pages = s.pages_per_sec();
+        let step = if self.slow_start {
+            from
+        } else {
+            (from / 8).max(1)
+        };
+        self.probe = Some(Probe {
+            from,
+            pages_per_sec: pages,
+            mean_ms: s.mean_ms,
+        });
+        let little = from as f64 * 1000.0 / s.mean_ms.max(1e-3);
+        self.change(
+            from + step,
+            format!(
+                "network-bound, {:.0}% of Little's law",
+                (pages / little * 100.0).min(999.0)
+            ),
+        )
+    }
 }
+
+/// One rule of the module doc: the decision it makes on an interval, or `None` to leave the
+/// interval to the rules after it (having noted what it saw, for some).
+type Rule = fn(&mut Autoscale, &Sample) -> Option<Change>;
+
+/// The rules, in the order they are tried; [`Autoscale::grow`] decides what none of them does.
+const RULES: &[Rule] = &[
+    Autoscale::slowed_down,
+    Autoscale::nothing_completed,
+    Autoscale::probe_unjudgeable,
+    Autoscale::step_down_judged,
+    Autoscale::step_up_did_not_pay,
+    Autoscale::cpu_bound,
+    Autoscale::rate_limit_bound,
+    Autoscale::not_what_binds,
+    Autoscale::queue_building,
+    Autoscale::cooling_down,
+    Autoscale::probing_down,
+    Autoscale::at_max,
+];
 
 #[cfg(test)]
 mod tests {

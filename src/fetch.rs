@@ -23,6 +23,7 @@
 //! [`crate::inflate`] decodes them for the parser. The raw copy is capped at `max_bytes` like
 //! the decoded page (a body that decodes to little or nothing must not grow it until the
 //! timeout), and a response that arrived but does not decode is archived before it fails.
+//! The bytes of the request and response heads are rebuilt by [`crate::warc::http`].
 //! Without `--warc` none of this runs and no raw copy is kept.
 
 use std::error::Error as StdError;
@@ -37,6 +38,7 @@ use crate::inflate::Inflate;
 use crate::redirect::{self, MAX_ROBOTS_REDIRECTS};
 use crate::scope::Scope;
 use crate::task::{Capture, FetchError};
+use crate::warc::http::{Sent, response_head, sent_defaults};
 
 /// Where a fetch writes down its requests and responses for the archive (see
 /// [`crate::warc`]); stays empty without `--warc`.
@@ -298,45 +300,101 @@ const YIELD_EVERY: Duration = Duration::from_millis(2);
 /// exchange goes on `tape` once the body is read (or cut).
 async fn fetch_with(
     recipe: &Recipe,
-    mut request: reqwest::RequestBuilder,
+    request: reqwest::RequestBuilder,
     max_bytes: u64,
     cookie: Option<&str>,
     stream: impl FnOnce(Head<'_>) -> Option<PageStream>,
     tape: &mut Tape,
 ) -> Result<Response, FetchError> {
+    let (mut resp, capture) = send(recipe, request, cookie).await?;
+    let inflate = match capture {
+        Some(_) => decode_here(&mut resp),
+        None => None,
+    };
+    let mut out = head_of(&resp);
+    let page = stream(Head {
+        status: out.status,
+        content_type: out.content_type.as_deref(),
+    });
+    // Size the buffer from Content-Length, but never trust it beyond `max_bytes`.
+    let hint = match page {
+        Some(_) => 0,
+        None => resp
+            .content_length()
+            .map_or(16 * 1024, |n| n.min(max_bytes)),
+    };
+    // Moved out, not copied: an extractor may want them, and nothing below reads them.
+    out.headers = std::mem::take(resp.headers_mut());
+    let mut body = Body {
+        max_bytes,
+        kept: Vec::with_capacity(usize::try_from(hint).unwrap_or(0)),
+        page,
+        len: 0,
+        truncated: false,
+        next_yield: YIELD_EVERY,
+        inflate,
+        capture,
+    };
+    if let Some(err) = body.read(&mut resp).await? {
+        return Err(archive_undecodable(&mut resp, body.capture, max_bytes, tape, err).await);
+    }
+    if let Some(mut capture) = body.capture {
+        capture.truncated |= body.truncated;
+        tape.push(capture);
+    }
+    out.streamed = body.page.map(|page| page.finish(&out.final_url));
+    out.body = body.kept;
+    out.len = body.len;
+    out.truncated = body.truncated;
+    Ok(out)
+}
+
+/// Sends `request`, with `cookie` if there is one, and waits for the response's head. With
+/// `--warc` the request is built before it is sent, so that what was sent can be written
+/// down: the exchange's [`Capture`] starts here, with the request and the response's head.
+async fn send(
+    recipe: &Recipe,
+    mut request: reqwest::RequestBuilder,
+    cookie: Option<&str>,
+) -> Result<(reqwest::Response, Option<Capture>), FetchError> {
     if let Some(cookie) = cookie {
         request = request.header(reqwest::header::COOKIE, cookie);
     }
-    let (mut resp, mut capture) = if recipe.capture {
-        let (client, built) = request.build_split();
-        let built = built.map_err(classify)?;
-        let sent = Sent::of(&built);
-        let date = std::time::SystemTime::now();
-        let resp = client.execute(built).await.map_err(classify)?;
-        let capture = Capture {
-            url: sent.url.clone(),
-            date,
-            ip: resp.remote_addr().map(|a| a.ip()),
-            request: sent.to_bytes(resp.version(), &recipe.sent_defaults),
-            head: response_head(resp.version(), resp.status(), resp.headers()),
-            body: Vec::new(),
-            truncated: false,
-        };
-        (resp, Some(capture))
-    } else {
-        (request.send().await.map_err(classify)?, None)
-    };
-    // With the client's decoders off, the body is decoded here; the headers that describe
-    // the encoded body go, as reqwest's decoders drop them.
-    let mut inflate = None;
-    if capture.is_some() {
-        inflate = Inflate::for_encoding(resp.headers().get(reqwest::header::CONTENT_ENCODING));
-        if inflate.is_some() {
-            resp.headers_mut().remove(reqwest::header::CONTENT_ENCODING);
-            resp.headers_mut().remove(reqwest::header::CONTENT_LENGTH);
-        }
+    if !recipe.capture {
+        return Ok((request.send().await.map_err(classify)?, None));
     }
-    let status = resp.status().as_u16();
+    let (client, built) = request.build_split();
+    let built = built.map_err(classify)?;
+    let sent = sent(&built);
+    let date = std::time::SystemTime::now();
+    let resp = client.execute(built).await.map_err(classify)?;
+    let capture = Capture {
+        url: sent.url.clone(),
+        date,
+        ip: resp.remote_addr().map(|a| a.ip()),
+        request: sent.to_bytes(resp.version(), &recipe.sent_defaults),
+        head: response_head(resp.version(), resp.status(), resp.headers()),
+        body: Vec::new(),
+        truncated: false,
+    };
+    Ok((resp, Some(capture)))
+}
+
+/// With the client's decoders off (`--warc`), the body is decoded here: the decoder for its
+/// Content-Encoding, if it has one. The headers that describe the encoded body go, as
+/// reqwest's decoders drop them.
+fn decode_here(resp: &mut reqwest::Response) -> Option<Inflate> {
+    let inflate = Inflate::for_encoding(resp.headers().get(reqwest::header::CONTENT_ENCODING));
+    if inflate.is_some() {
+        resp.headers_mut().remove(reqwest::header::CONTENT_ENCODING);
+        resp.headers_mut().remove(reqwest::header::CONTENT_LENGTH);
+    }
+    inflate
+}
+
+/// The response as far as its head tells: status, type, where it points, when to come back.
+/// Its headers and body are filled in once the body is read.
+fn head_of(resp: &reqwest::Response) -> Response {
     let headers = resp.headers();
     let content_type = headers
         .get(reqwest::header::CONTENT_TYPE)
@@ -354,83 +412,131 @@ async fn fetch_with(
         .flatten()
         .and_then(|v| v.to_str().ok())
         .and_then(|loc| final_url.join(loc.trim()).ok());
-    let mut page = stream(Head {
-        status,
-        content_type: content_type.as_deref(),
-    });
-    // Size the buffer from Content-Length, but never trust it beyond `max_bytes`.
-    let hint = match page {
-        Some(_) => 0,
-        None => resp
-            .content_length()
-            .map_or(16 * 1024, |n| n.min(max_bytes)),
-    };
-    // Moved out, not copied: an extractor may want them, and nothing below reads them.
-    let headers = std::mem::take(resp.headers_mut());
-    let mut body = Vec::with_capacity(usize::try_from(hint).unwrap_or(0));
-    let mut len = 0u64;
-    let mut truncated = false;
-    let mut next_yield = YIELD_EVERY;
-    let mut ended = false;
-    // A body that arrived but does not decode as the encoding it claims.
-    let mut undecodable = None;
-    loop {
-        let raw;
-        let decoded;
-        // With an encoded body: whether the raw copy is full (see `keep_raw`).
-        let mut raw_full = false;
-        let chunk: &[u8] = match resp.chunk().await.map_err(classify)? {
-            Some(got) => {
-                raw = got;
-                match (&mut capture, &mut inflate) {
-                    // No archive: the chunk is the body, as reqwest decoded it.
-                    (None, _) => &raw[..],
-                    (Some(capture), Some(inflate)) => {
-                        let kept = keep_raw(capture, &raw, max_bytes);
-                        raw_full = kept < raw.len();
-                        match inflate.push(&raw[..kept], max_bytes - len) {
-                            Ok(out) => decoded = out,
-                            Err(err) => {
-                                undecodable = Some(err);
-                                break;
-                            }
-                        }
-                        &decoded[..]
-                    }
-                    (Some(capture), None) => {
-                        // Kept up to where the page is cut, as the record says.
-                        let room = usize::try_from(max_bytes - len).unwrap_or(usize::MAX);
-                        capture.body.extend_from_slice(&raw[..raw.len().min(room)]);
-                        &raw[..]
+    Response {
+        final_url,
+        status: resp.status().as_u16(),
+        content_type,
+        headers: reqwest::header::HeaderMap::new(),
+        body: Vec::new(),
+        len: 0,
+        streamed: None,
+        truncated: false,
+        retry_after,
+        location,
+    }
+}
+
+/// A body being read: where its bytes go (kept, or through a page's extractor), how many came
+/// and whether `max_bytes` cut them, and with `--warc` its decoder and the raw copy.
+struct Body {
+    max_bytes: u64,
+    /// The body, unless it goes through `page`.
+    kept: Vec<u8>,
+    page: Option<PageStream>,
+    /// Decoded bytes taken so far, kept or streamed.
+    len: u64,
+    truncated: bool,
+    /// When the page's parsing next lets the thread's other tasks run.
+    next_yield: Duration,
+    /// `--warc` with an encoded body: its decoder, until the body ends.
+    inflate: Option<Inflate>,
+    capture: Option<Capture>,
+}
+
+/// One chunk of the body, as the page gets it: as read, or as decoded here (`--warc`).
+enum Piece<B> {
+    Read(B),
+    Decoded(Vec<u8>),
+}
+
+impl<B: AsRef<[u8]>> Piece<B> {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Piece::Read(bytes) => bytes.as_ref(),
+            Piece::Decoded(bytes) => bytes,
+        }
+    }
+}
+
+impl Body {
+    /// Reads the body to its end or to where `max_bytes` cuts it. Returns why a body that
+    /// arrived does not decode as the encoding it claims, if it does not.
+    async fn read(
+        &mut self,
+        resp: &mut reqwest::Response,
+    ) -> Result<Option<std::io::Error>, FetchError> {
+        let mut ended = false;
+        loop {
+            // With an encoded body: whether the raw copy is full (see `keep_raw`).
+            let (piece, raw_full) = match resp.chunk().await.map_err(classify)? {
+                Some(raw) => match self.arrived(raw) {
+                    Ok(got) => got,
+                    Err(err) => return Ok(Some(err)),
+                },
+                None if ended => break,
+                None => {
+                    // The body is complete: a decoder may still hold its last bytes.
+                    ended = true;
+                    match self.inflate.take().map(Inflate::finish) {
+                        Some(Ok(out)) => (Piece::Decoded(out), false),
+                        Some(Err(err)) => return Ok(Some(err)),
+                        None => break,
                     }
                 }
-            }
-            None if ended => break,
-            None => {
-                // The body is complete: a decoder may still hold its last bytes.
-                ended = true;
-                match inflate.take().map(Inflate::finish) {
-                    Some(Ok(out)) => {
-                        decoded = out;
-                        &decoded[..]
-                    }
-                    Some(Err(err)) => {
-                        undecodable = Some(err);
-                        break;
-                    }
-                    None => break,
+            };
+            self.take(piece.bytes()).await;
+            if raw_full {
+                // Reading stops with the raw copy full: the page is cut there too, unless its
+                // encoded stream had already ended (what follows is not part of it).
+                self.truncated |= !self.inflate.as_ref().is_some_and(Inflate::ended);
+                if let Some(capture) = &mut self.capture {
+                    capture.truncated = true;
                 }
+                break;
             }
-        };
-        let room = max_bytes - len;
+            if self.truncated || ended {
+                break;
+            }
+        }
+        Ok(None)
+    }
+
+    /// A chunk `raw` read off the connection: what of it the page gets, and whether the raw
+    /// copy is full. With `--warc` the raw bytes go into the capture first (an encoded body's
+    /// to the raw copy's cap, a plain one's up to where the page is cut, as the record says).
+    fn arrived<B: AsRef<[u8]>>(&mut self, raw: B) -> std::io::Result<(Piece<B>, bool)> {
+        let bytes = raw.as_ref();
+        match (&mut self.capture, &mut self.inflate) {
+            // No archive: the chunk is the body, as reqwest decoded it.
+            (None, _) => Ok((Piece::Read(raw), false)),
+            (Some(capture), Some(inflate)) => {
+                let kept = keep_raw(capture, bytes, self.max_bytes);
+                let decoded = inflate.push(&bytes[..kept], self.max_bytes - self.len)?;
+                Ok((Piece::Decoded(decoded), kept < bytes.len()))
+            }
+            (Some(capture), None) => {
+                // Kept up to where the page is cut, as the record says.
+                let room = usize::try_from(self.max_bytes - self.len).unwrap_or(usize::MAX);
+                capture
+                    .body
+                    .extend_from_slice(&bytes[..bytes.len().min(room)]);
+                Ok((Piece::Read(raw), false))
+            }
+        }
+    }
+
+    /// Takes what of `chunk` fits under `max_bytes` (marking the body cut if not all of it),
+    /// into the page's extractor or the kept body.
+    async fn take(&mut self, chunk: &[u8]) {
+        let room = self.max_bytes - self.len;
         let take = if chunk.len() as u64 > room {
-            truncated = true;
+            self.truncated = true;
             &chunk[..usize::try_from(room).unwrap_or(0)]
         } else {
             chunk
         };
-        len += take.len() as u64;
-        match &mut page {
+        self.len += take.len() as u64;
+        match &mut self.page {
             Some(page) => {
                 page.write(take);
                 // While chunks keep arriving, reading them never returns to the scheduler
@@ -438,63 +544,42 @@ async fn fetch_with(
                 // hold the thread for a long while (a second per megabyte in a debug build).
                 // Every few milliseconds of parsing, let the thread's other requests run, so
                 // an answer already waiting is read in time, not taken for a timeout.
-                if page.busy() >= next_yield {
-                    next_yield = page.busy() + YIELD_EVERY;
+                if page.busy() >= self.next_yield {
+                    self.next_yield = page.busy() + YIELD_EVERY;
                     tokio::task::yield_now().await;
                 }
             }
-            None => body.extend_from_slice(take),
-        }
-        if raw_full {
-            // Reading stops with the raw copy full: the page is cut there too, unless its
-            // encoded stream had already ended (what follows is not part of it).
-            truncated |= !inflate.as_ref().is_some_and(Inflate::ended);
-            if let Some(capture) = &mut capture {
-                capture.truncated = true;
-            }
-            break;
-        }
-        if truncated || ended {
-            break;
+            None => self.kept.extend_from_slice(take),
         }
     }
-    if let Some(err) = undecodable {
-        // The response arrived, so it is archived as sent (read on to its end, or to the
-        // raw copy's cap), then it fails as it does without an archive.
-        if let Some(mut capture) = capture {
-            loop {
-                match resp.chunk().await {
-                    Ok(Some(more)) => {
-                        if keep_raw(&mut capture, &more, max_bytes) < more.len() {
-                            capture.truncated = true;
-                            break;
-                        }
-                    }
-                    Ok(None) => break,
-                    // It broke off: it never arrived whole, and is not archived.
-                    Err(_) => return Err(protocol(err)),
-                }
-            }
-            tape.push(capture);
-        }
-        return Err(protocol(err));
-    }
+}
+
+/// A response that arrived but does not decode (`err`) is archived as sent, read on to its
+/// end or to the raw copy's cap, then it fails as it does without an archive. One that
+/// breaks off meanwhile never arrived whole, and is not archived.
+async fn archive_undecodable(
+    resp: &mut reqwest::Response,
+    capture: Option<Capture>,
+    max_bytes: u64,
+    tape: &mut Tape,
+    err: std::io::Error,
+) -> FetchError {
     if let Some(mut capture) = capture {
-        capture.truncated |= truncated;
+        loop {
+            match resp.chunk().await {
+                Ok(Some(more)) => {
+                    if keep_raw(&mut capture, &more, max_bytes) < more.len() {
+                        capture.truncated = true;
+                        break;
+                    }
+                }
+                Ok(None) => break,
+                Err(_) => return protocol(err),
+            }
+        }
         tape.push(capture);
     }
-    Ok(Response {
-        streamed: page.map(|page| page.finish(&final_url)),
-        final_url,
-        status,
-        content_type,
-        headers,
-        body,
-        len,
-        truncated,
-        retry_after,
-        location,
-    })
+    protocol(err)
 }
 
 /// Keeps what of an encoded body's `raw` chunk fits in the capture's raw copy, at most
@@ -508,117 +593,17 @@ fn keep_raw(capture: &mut Capture, raw: &[u8], max_bytes: u64) -> usize {
     kept
 }
 
-/// The request a fetch sent, as far as the archive's request record can tell it.
-struct Sent {
-    method: reqwest::Method,
-    url: Url,
-    headers: http::HeaderMap,
-    body: Vec<u8>,
-}
-
-impl Sent {
-    fn of(request: &reqwest::Request) -> Sent {
-        Sent {
-            method: request.method().clone(),
-            url: request.url().clone(),
-            headers: request.headers().clone(),
-            body: request
-                .body()
-                .and_then(reqwest::Body::as_bytes)
-                .map(<[u8]>::to_vec)
-                .unwrap_or_default(),
-        }
-    }
-
-    /// The request as the archive tells it. reqwest does not give the bytes it wrote, so they
-    /// are rebuilt in the order reqwest and hyper write them: the request's own headers (a
-    /// Cookie, a login's), then the client's defaults it had not set (`defaults`), then Host,
-    /// then a Content-Length for a body. Names are lower-case, as HTTP/2 and hyper send them.
-    /// What is not rebuilt: a proxy's absolute-form target and Proxy-Authorization, and
-    /// HTTP/2's pseudo-headers (the request line stands for them, in HTTP/1.1 form).
-    fn to_bytes(&self, version: http::Version, defaults: &http::HeaderMap) -> Vec<u8> {
-        let target = match self.url.query() {
-            Some(query) => format!("{}?{query}", self.url.path()),
-            None => self.url.path().to_owned(),
-        };
-        let version = http1_version(version);
-        let mut out = format!("{} {target} {version}\r\n", self.method).into_bytes();
-        let mut line = |name: &str, value: &[u8]| header_line(&mut out, name, value);
-        for (name, value) in &self.headers {
-            line(name.as_str(), value.as_bytes());
-        }
-        for (name, value) in defaults {
-            if !self.headers.contains_key(name) {
-                line(name.as_str(), value.as_bytes());
-            }
-        }
-        if let Some(host) = self.url.host_str() {
-            let host = match self.url.port() {
-                Some(port) => format!("{host}:{port}"),
-                None => host.to_owned(),
-            };
-            line("host", host.as_bytes());
-        }
-        if !self.body.is_empty() {
-            line("content-length", self.body.len().to_string().as_bytes());
-        }
-        out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(&self.body);
-        out
-    }
-}
-
-/// The headers an archiving crawl's client adds to every request, in its order: reqwest's
-/// `Accept: */*`, the User-Agent, then its default headers (`-H`, then Accept-Encoding).
-fn sent_defaults(user_agent: &str, defaults: &http::HeaderMap) -> http::HeaderMap {
-    let mut headers = http::HeaderMap::new();
-    headers.insert(http::header::ACCEPT, http::HeaderValue::from_static("*/*"));
-    if let Ok(agent) = http::HeaderValue::from_str(user_agent) {
-        headers.insert(http::header::USER_AGENT, agent);
-    }
-    for (name, value) in defaults {
-        headers.insert(name.clone(), value.clone());
-    }
-    headers
-}
-
-/// One `name: value` header line of an archived message.
-fn header_line(out: &mut Vec<u8>, name: &str, value: &[u8]) {
-    out.extend_from_slice(name.as_bytes());
-    out.extend_from_slice(b": ");
-    out.extend_from_slice(value);
-    out.extend_from_slice(b"\r\n");
-}
-
-/// A response's status line and headers for the archive. reqwest does not give the bytes
-/// received, so they are rebuilt from the parsed response: its version, its status with the
-/// standard reason phrase (a server's own phrase is not kept), and its headers in the order
-/// received, names lower-cased. Transfer-Encoding is left out: the body stored is the
-/// de-chunked one, and a replay tool must not try to de-chunk it again.
-fn response_head(
-    version: http::Version,
-    status: reqwest::StatusCode,
-    headers: &http::HeaderMap,
-) -> Vec<u8> {
-    let version = http1_version(version);
-    let reason = status.canonical_reason().unwrap_or("");
-    let mut out = format!("{version} {} {reason}\r\n", status.as_str()).into_bytes();
-    for (name, value) in headers {
-        if name != http::header::TRANSFER_ENCODING {
-            header_line(&mut out, name.as_str(), value.as_bytes());
-        }
-    }
-    out.extend_from_slice(b"\r\n");
-    out
-}
-
-/// The version an archived message declares. `application/http` records hold HTTP/1.x
-/// messages, which is what replay tools parse, so an HTTP/2 exchange is written in HTTP/1.1
-/// form (its headers are the same fields; only the framing differs).
-fn http1_version(version: http::Version) -> &'static str {
-    match version {
-        http::Version::HTTP_10 => "HTTP/1.0",
-        _ => "HTTP/1.1",
+/// What the archive's request record needs of a request about to be sent.
+fn sent(request: &reqwest::Request) -> Sent {
+    Sent {
+        method: request.method().clone(),
+        url: request.url().clone(),
+        headers: request.headers().clone(),
+        body: request
+            .body()
+            .and_then(reqwest::Body::as_bytes)
+            .map(<[u8]>::to_vec)
+            .unwrap_or_default(),
     }
 }
 

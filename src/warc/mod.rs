@@ -1,6 +1,6 @@
 //! WARC archives (`--warc FILE.warc.gz`): the format. Record building, sha1 base32 digests,
 //! record IDs and dates live here; [`writer`] owns the files (one gzip member per record,
-//! rotation, resume).
+//! rotation, resume), and [`http`] the bytes of the HTTP messages a capture holds.
 //!
 //! What a record holds comes from the fetch as a [`Capture`]: the request and response of one
 //! exchange, the response body as it came off the wire (before any content decoding), cut
@@ -13,6 +13,7 @@
 //! `WARC-Concurrent-To`, as wget writes them. Each file starts with a `warcinfo` record (the
 //! software and the crawl's settings that shape what was captured).
 
+pub mod http;
 mod writer;
 
 use std::cell::RefCell;
