@@ -53,11 +53,11 @@ impl Node {
         if seeds.is_some() {
             all.push("-");
         }
-        let child = spawn(
-            &["--mode", mode, "--progress", "never"],
-            &all,
-            seeds.unwrap_or(""),
-        );
+        let child = CrawlCmd::new()
+            .mode(mode)
+            .args(&all)
+            .stdin(seeds.unwrap_or(""))
+            .spawn();
         Node {
             child,
             out,
@@ -161,7 +161,11 @@ fn union(files: &[PathBuf]) -> (BTreeMap<String, u32>, BTreeMap<String, usize>) 
 
 /// The one-process crawl of the site: URL -> depth.
 fn reference(mode: &str, s: &FixtureServer) -> BTreeMap<String, u32> {
-    let run = crawl(mode, &[s.url("/gen/0")], &["-d", "100", "-j", "4"]);
+    let run = CrawlCmd::new()
+        .mode(mode)
+        .seeds(&[s.url("/gen/0")])
+        .args(["-d", "100", "-j", "4"])
+        .run();
     run.assert_ok();
     s.reset();
     run.depths()
@@ -382,11 +386,10 @@ fn stop_crawl_stops_every_node_and_a_rerun_finishes_the_crawl() {
     let a = Node::create("async", &redis, &s, "halt", &["-j", "4"]);
     let b = Node::start("threads", &url, "halt", None, &["-j", "4"]);
     b.wait_for_records(20);
-    let stop = crawl_raw(
-        &["--frontier", &url, "--crawl-id", "halt", "--stop-crawl"],
-        &[],
-        "",
-    );
+    let stop = CrawlCmd::bare()
+        .args(["--frontier", &url, "--crawl-id", "halt", "--stop-crawl"])
+        .stdin("")
+        .run();
     stop.assert_ok();
     let (code_a, stderr_a, _, out_a) = a.finish();
     let (code_b, stderr_b, _, out_b) = b.finish();
@@ -406,7 +409,7 @@ fn stop_crawl_stops_every_node_and_a_rerun_finishes_the_crawl() {
 
 /// Runs one node that should be refused, and returns its exit code and stderr.
 fn refused(args: &[&str], stdin: &str) -> (i32, String) {
-    let run = crawl_raw(&["--progress", "never"], args, stdin);
+    let run = CrawlCmd::new().args(args).stdin(stdin).run();
     assert!(run.records.is_empty());
     (run.code, run.stderr)
 }
@@ -466,9 +469,8 @@ fn refusals_name_the_problem_and_never_the_password() {
 
     // Flags that disagree with the crawl's: a joining node's explicit --depth, a node with
     // other seeds, another --format.
-    let run = crawl_raw(
-        &["--progress", "never"],
-        &[
+    let run = CrawlCmd::new()
+        .args([
             "--frontier",
             &url,
             "--crawl-id",
@@ -478,9 +480,9 @@ fn refusals_name_the_problem_and_never_the_password() {
             "--max-pages",
             "2",
             "-",
-        ],
-        &seeds,
-    );
+        ])
+        .stdin(&seeds)
+        .run();
     run.assert_ok();
     let (code, stderr) = refused(&["--frontier", &url, "--crawl-id", "set", "-d", "3"], "");
     assert_eq!(code, 2);
@@ -502,11 +504,10 @@ fn refusals_name_the_problem_and_never_the_password() {
     assert_eq!(code, 2);
     assert!(stderr.contains("--format disagrees"), "{stderr}");
     // A joiner without those flags takes the crawl's: it finds the crawl finished.
-    let run = crawl_raw(
-        &["--progress", "never"],
-        &["--frontier", &url, "--crawl-id", "set"],
-        "",
-    );
+    let run = CrawlCmd::new()
+        .args(["--frontier", &url, "--crawl-id", "set"])
+        .stdin("")
+        .run();
     run.assert_ok();
     assert!(
         run.stderr.contains("whole crawl: 2 record(s)"),
@@ -695,11 +696,11 @@ every_mode! {
         let args = ["-j", "2", "--grace", "8", "--ignore-robots", "--lease", "10", "--timeout", "5"];
         let a = Node::start(mode, &url, "slow", Some(&seeds), &args);
         wait_for_crawl(&redis, "slow");
-        let run = crawl_raw(
-            &["--mode", mode, "--frontier", &url, "--crawl-id", "slow"],
-            &["--lease", "2"],
-            "",
-        );
+        let run = CrawlCmd::bare()
+            .mode(mode)
+            .args(["--frontier", &url, "--crawl-id", "slow", "--lease", "2"])
+            .stdin("")
+            .run();
         assert_eq!(run.code, 2);
         assert!(run.stderr.contains("--lease: must be at least twice --timeout (30 s)"), "{}", run.stderr);
         let started = Instant::now();
@@ -809,14 +810,17 @@ fn rediss_needs_a_certificate_the_node_trusts() {
     assert!(!stderr.contains("tls-secret"), "{stderr}");
     // Trusting it (SSL_CERT_FILE, which rustls-native-certs reads), the crawl runs over TLS.
     let ca = redis.ca_file();
-    let run = crawl_raw_with(
-        &["--progress", "never"],
-        &["--frontier", &url, "--crawl-id", "tls", "-d", "2", "-"],
-        &seeds,
-        &[("SSL_CERT_FILE", Some(ca.as_os_str()))],
-    );
+    let run = CrawlCmd::new()
+        .args(["--frontier", &url, "--crawl-id", "tls", "-d", "2", "-"])
+        .stdin(&seeds)
+        .env("SSL_CERT_FILE", &ca)
+        .run();
     run.assert_ok();
-    let plain = crawl("async", &[s.url("/gen/0")], &["-d", "2"]);
+    let plain = CrawlCmd::new()
+        .mode("async")
+        .seeds(&[s.url("/gen/0")])
+        .args(["-d", "2"])
+        .run();
     plain.assert_ok();
     let records = run.records.len();
     assert_eq!(records, plain.records.len(), "{}", run.stderr);
@@ -868,12 +872,14 @@ fn the_password_can_come_from_the_environment() {
     let seeds = format!("{}\n", s.url("/gen/0"));
     let url = format!("redis://127.0.0.1:{}/0", redis.port());
     let run = |password: Option<&str>| {
-        let run = crawl_raw_with(
-            &["--progress", "never"],
-            &["--frontier", &url, "--crawl-id", "env", "-d", "1", "-"],
-            &seeds,
-            &[("CRAWL_REDIS_PASSWORD", password.map(std::ffi::OsStr::new))],
-        );
+        let command = CrawlCmd::new()
+            .args(["--frontier", &url, "--crawl-id", "env", "-d", "1", "-"])
+            .stdin(&seeds);
+        let run = match password {
+            Some(password) => command.env("CRAWL_REDIS_PASSWORD", password),
+            None => command.env_remove("CRAWL_REDIS_PASSWORD"),
+        }
+        .run();
         (Some(run.code), run.stderr)
     };
     let (code, stderr) = run(None);
