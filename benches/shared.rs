@@ -5,8 +5,10 @@
 //! `-- memory` runs one part). Every part starts its own `redis-server` (crawl_fixture's
 //! RedisServer: an ephemeral port, no persistence) and runs the real `crawl` binary. The tables
 //! are printed and written to `target/bench-results/shared.md`, the chart to
-//! `target/bench-results/shared-scaling.svg`. The nodes are crawl_fixture's `CrawlNode`s, the
-//! harness tests/shared.rs uses too.
+//! `target/bench-results/shared-scaling.svg`; the committed copy of the chart, which
+//! benches/README.md and benches/results/shared.md show, is docs/plots/shared-scaling.svg (as
+//! for every bench's charts). The nodes are crawl_fixture's `CrawlNode`s, the harness
+//! tests/shared.rs uses too.
 //!
 //! 1. **Scaling**: 1, 2 and 4 nodes of `--mode async -j 16` crawl a 3,000-page generated site
 //!    served with 50 ms of latency, all started together (the first with the seed, the others
