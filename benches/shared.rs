@@ -5,7 +5,10 @@
 //! `-- memory` runs one part). Every part starts its own `redis-server` (crawl_fixture's
 //! RedisServer: an ephemeral port, no persistence) and runs the real `crawl` binary. The tables
 //! are printed and written to `target/bench-results/shared.md`, the chart to
-//! `target/bench-results/shared-scaling.svg`.
+//! `target/bench-results/shared-scaling.svg`; the committed copy of the chart, which
+//! benches/README.md and benches/results/shared.md show, is docs/plots/shared-scaling.svg (as
+//! for every bench's charts). The nodes are crawl_fixture's `CrawlNode`s, the harness
+//! tests/shared.rs uses too.
 //!
 //! 1. **Scaling**: 1, 2 and 4 nodes of `--mode async -j 16` crawl a 3,000-page generated site
 //!    served with 50 ms of latency, all started together (the first with the seed, the others
@@ -25,14 +28,12 @@ mod common;
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::fs::File;
-use std::io::Write as _;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{Series, crawl, line_chart, machine, num, publish, wanted_parts};
-use crawl_fixture::{FixtureServer, Options, RedisOptions, RedisServer};
+use crawl_fixture::{CrawlNode, FixtureServer, Options, RedisOptions, RedisServer, wait_for_crawl};
 use nix::sys::resource::{UsageWho, getrusage};
 use serde_json::Value;
 
@@ -52,7 +53,8 @@ const COST_PAGES: usize = 20_000;
 const COST_REPS: usize = 5;
 /// URLs loaded in part 3.
 const MEMORY_SIZES: [usize; 2] = [100_000, 1_000_000];
-/// The scripts' seen-set buckets (`BUCKETS` in src/shared/mod.rs).
+/// The scripts' seen-set buckets. A copy of `BUCKETS` in src/shared/mod.rs (private to the
+/// library, which exposes no hook for it): change both together.
 const BUCKETS: u64 = 4096;
 /// Commands per pipeline in part 3.
 const BATCH: usize = 10_000;
@@ -109,108 +111,26 @@ fn cpu_s(who: UsageWho) -> f64 {
     s(usage.user_time()) + s(usage.system_time())
 }
 
-fn temp(name: &str) -> PathBuf {
-    std::env::temp_dir().join(format!("crawl-bench-shared-{}-{name}", std::process::id()))
+/// Starts a node of crawl `id`: `crawl ARGS --progress never` as a crawl_fixture
+/// [`CrawlNode`] (the harness crawl's shared-frontier tests use too), the creator with `seeds`
+/// on standard input or a node that joins (no URLS_FILE).
+fn start_node(redis: &RedisServer, id: &str, seeds: Option<&[String]>, args: &[&str]) -> CrawlNode {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_crawl"));
+    command.args(args).args(["--progress", "never"]);
+    let seeds = seeds.map(|seeds| seeds.iter().map(|s| format!("{s}\n")).collect::<String>());
+    CrawlNode::start(command, &redis.url(), id, seeds.as_deref())
 }
 
-/// A node of a shared crawl, running.
-struct Node {
-    child: Child,
-    out: PathBuf,
-    summary: PathBuf,
-    stderr: PathBuf,
-}
-
-impl Node {
-    /// Starts `crawl --frontier URL --crawl-id ID ARGS -o OUT`, the creator (with `seeds` on
-    /// standard input) or a node that joins (no URLS_FILE).
-    fn start(
-        redis: &RedisServer,
-        id: &str,
-        n: usize,
-        seeds: Option<&[String]>,
-        args: &[&str],
-    ) -> Node {
-        let (out, summary, stderr) = (
-            temp(&format!("{id}-{n}.jsonl")),
-            temp(&format!("{id}-{n}.json")),
-            temp(&format!("{id}-{n}.stderr")),
-        );
-        let mut command = Command::new(env!("CARGO_BIN_EXE_crawl"));
-        command
-            .args(args)
-            .args([
-                "--progress",
-                "never",
-                "--frontier",
-                &redis.url(),
-                "--crawl-id",
-                id,
-            ])
-            .arg("-o")
-            .arg(&out)
-            .arg("--summary-json")
-            .arg(&summary)
-            .stdout(Stdio::null())
-            .stderr(File::create(&stderr).expect("stderr file"));
-        if seeds.is_some() {
-            command.arg("-").stdin(Stdio::piped());
-        } else {
-            command.stdin(Stdio::null());
-        }
-        let mut child = command.spawn().expect("crawl runs");
-        if let Some(seeds) = seeds {
-            let mut stdin = child.stdin.take().expect("stdin");
-            for s in seeds {
-                writeln!(stdin, "{s}").expect("seed written");
-            }
-        }
-        Node {
-            child,
-            out,
-            summary,
-            stderr,
-        }
-    }
-
-    /// Waits for the node; its summary and records file. Panics, quoting its stderr, if it
-    /// failed.
-    fn finish(mut self) -> (Value, PathBuf) {
-        let status = self.child.wait().expect("node exits");
-        let stderr = std::fs::read_to_string(&self.stderr).unwrap_or_default();
-        let _ = std::fs::remove_file(&self.stderr);
-        assert!(status.success(), "a node failed ({status}):\n{stderr}");
-        let text = std::fs::read_to_string(&self.summary).expect("summary written");
-        let _ = std::fs::remove_file(&self.summary);
-        (
-            serde_json::from_str(&text).expect("summary is JSON"),
-            self.out,
-        )
-    }
-}
-
-/// Waits until the crawl `id` exists in Redis (its creator admitted the seeds), so that a node
-/// without seeds joins it rather than finding no crawl.
-fn wait_for_crawl(conn: &mut redis::Connection, id: &str, creator: &mut Node) {
-    let key = format!("crawl:{{{id}}}:meta");
-    let started = Instant::now();
-    loop {
-        let exists: bool = redis::cmd("EXISTS").arg(&key).query(conn).expect("EXISTS");
-        if exists {
-            return;
-        }
-        if let Ok(Some(status)) = creator.child.try_wait() {
-            panic!(
-                "the creator of {id} exited ({status}) before the crawl existed:\n{}",
-                std::fs::read_to_string(&creator.stderr).unwrap_or_default()
-            );
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "crawl {id} was never created"
-        );
-        std::thread::sleep(Duration::from_millis(1));
-    }
+/// Waits for a node; its summary and records file. Panics, quoting its stderr, if it failed.
+fn finish(node: CrawlNode) -> (Value, PathBuf) {
+    let exit = node.finish();
+    assert!(
+        exit.status.success(),
+        "a node failed ({}):\n{}",
+        exit.status,
+        exit.stderr
+    );
+    (exit.summary.expect("summary written"), exit.out)
 }
 
 /// One run of part 1.
@@ -298,14 +218,14 @@ fn scale_run(server: &FixtureServer, nodes: usize) -> ScaleRun {
         redis_cpu_s(&mut conn),
     );
     let started = Instant::now();
-    let mut running = vec![Node::start(&redis, &id, 0, Some(&seeds), &args)];
+    let mut running = vec![start_node(&redis, &id, Some(&seeds), &args)];
     if nodes > 1 {
-        wait_for_crawl(&mut conn, &id, &mut running[0]);
-        for n in 1..nodes {
-            running.push(Node::start(&redis, &id, n, None, &args));
+        wait_for_crawl(&redis, &id, &mut running[0]);
+        for _ in 1..nodes {
+            running.push(start_node(&redis, &id, None, &args));
         }
     }
-    let ended: Vec<(Value, PathBuf)> = running.into_iter().map(Node::finish).collect();
+    let ended: Vec<(Value, PathBuf)> = running.into_iter().map(finish).collect();
     let wall_s = started.elapsed().as_secs_f64();
     let cpu = [
         cpu_s(UsageWho::RUSAGE_CHILDREN) - children_before,
@@ -746,6 +666,10 @@ fn memory(out: &mut String, memory_rows: &[String]) {
         .arg("no")
         .query(&mut conn)
         .expect("CONFIG SET");
+    // The library's Redis key layout, copied (nothing in the library exposes it): the prefix
+    // `crawl:{ID}:` (src/shared/mod.rs, `SharedFrontier::open`), the `seen:B` sets and the
+    // `queue` list of "DEPTH URL" entries (the key list atop src/shared/scripts.lua), and
+    // push_triple's member encoding (src/shared/mod.rs). A change there must be made here too.
     let prefix = "crawl:{m}:";
     let mut rows = Vec::new();
     let mut notes = Vec::new();

@@ -24,11 +24,11 @@ every_mode! {
         });
         // Sequential mode fetches one page at a time: fewer pages say as much.
         let pages = if mode == "sequential" { 60 } else { 700 };
-        let (run, summary) = crawl_with_summary(
-            mode,
-            &[s.url("/gen/0")],
-            &["-j", "auto", "--max-workers", "24", "--per-host-workers", "0", "--depth", "50", "--max-pages", &pages.to_string()],
-        );
+        let (run, summary) = CrawlCmd::new()
+            .mode(mode)
+            .seeds(&[s.url("/gen/0")])
+            .args(["-j", "auto", "--max-workers", "24", "--per-host-workers", "0", "--depth", "50", "--max-pages", &pages.to_string()])
+            .run_with_summary();
         run.assert_ok();
         assert_eq!(run.records.len(), pages);
         let (min, _, max, _) = concurrency(&summary);
@@ -55,11 +55,11 @@ every_mode! {
             pages: 5000,
             ..Options::default()
         });
-        let (run, summary) = crawl_with_summary(
-            mode,
-            &[s.url("/gen/0")],
-            &["-j", "auto", "--max-workers", "64", "--per-host-workers", "0", "--depth", "50", "--max-pages", if mode == "sequential" { "40" } else { "1200" }],
-        );
+        let (run, summary) = CrawlCmd::new()
+            .mode(mode)
+            .seeds(&[s.url("/gen/0")])
+            .args(["-j", "auto", "--max-workers", "64", "--per-host-workers", "0", "--depth", "50", "--max-pages", if mode == "sequential" { "40" } else { "1200" }])
+            .run_with_summary();
         run.assert_ok();
         let (min, median, max, last) = concurrency(&summary);
         assert!(min >= 1);

@@ -4,7 +4,7 @@
 use crate::support::*;
 
 fn run_with(args: &[&str], stdin: &str) -> Run {
-    crawl_raw(&["--progress", "never"], args, stdin)
+    CrawlCmd::new().args(args).stdin(stdin).run()
 }
 
 #[test]
@@ -142,12 +142,14 @@ fn a_bad_proxy_is_a_usage_error_that_hides_its_password() {
 #[test]
 fn a_closed_standard_error_costs_no_record_and_no_crash() {
     use std::io::Write;
-    use std::process::{Command, Stdio};
+    use std::process::Stdio;
     let s = server();
     let out = fresh_temp("cli", "closed-stderr.jsonl", "async");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_crawl"))
-        .args(["--progress", "never", "-d", "3", "-o"])
+    // The bare command: this test holds standard input open until standard error is closed.
+    let mut child = CrawlCmd::new()
+        .args(["-d", "3", "-o"])
         .arg(&out)
+        .command()
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

@@ -3,23 +3,13 @@
 //! like one of these commands can still be crawled.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use crate::support::*;
 
-/// Runs the binary with `args` in `dir` and nothing on standard input.
+/// Runs the binary with `args` (and nothing else) in `dir`, with nothing on standard input.
 fn run_in(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_crawl"))
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        // The fixture server is on this machine: no proxy from the environment in between.
-        .env_remove("http_proxy")
-        .env_remove("HTTP_PROXY")
-        .env_remove("all_proxy")
-        .env_remove("ALL_PROXY")
-        .output()
-        .expect("crawl binary runs")
+    CrawlCmd::bare().args(args).current_dir(dir).output()
 }
 
 fn printed(args: &[&str]) -> String {

@@ -17,7 +17,11 @@ every_mode! {
         let args = ["-j", "4", "--depth", "2"];
         // The test CA is not among the system's roots: the seed fails on its certificate,
         // and nothing reaches the site.
-        let refused = crawl(mode, std::slice::from_ref(&seed), &args);
+        let refused = CrawlCmd::new()
+            .mode(mode)
+            .seeds(std::slice::from_ref(&seed))
+            .args(args)
+            .run();
         assert_eq!(refused.records.len(), 1, "{}", refused.stderr);
         let error = refused.records[0].error.clone().unwrap_or_default();
         assert!(error.contains("certificate"), "{error}");
@@ -26,16 +30,14 @@ every_mode! {
         // Trusted (SSL_CERT_FILE, read once per crawl however many workers there are), the
         // crawl finds what a plain-HTTP crawl of the same site finds, every URL https.
         let ca = front.ca_file();
-        let mut fixed = vec!["--mode", mode, "--progress", "never"];
-        fixed.extend_from_slice(&args);
-        let trusted = crawl_raw_with(
-            &fixed,
-            &[],
-            &format!("{seed}\n"),
-            &[("SSL_CERT_FILE", Some(ca.as_os_str()))],
-        );
+        let trusted = CrawlCmd::new()
+            .mode(mode)
+            .args(args)
+            .stdin(format!("{seed}\n"))
+            .env("SSL_CERT_FILE", &ca)
+            .run();
         trusted.assert_ok();
-        let plain = crawl(mode, &[s.url("/gen/0")], &args);
+        let plain = CrawlCmd::new().mode(mode).seeds(&[s.url("/gen/0")]).args(args).run();
         plain.assert_ok();
         let https_base = front.url("");
         let expected: BTreeMap<String, (u32, Option<String>)> = plain
@@ -57,7 +59,11 @@ every_mode! {
         let proxy = ForwardProxy::start(Some(("crawler", "s3cret"))).expect("proxy starts");
         let s = server();
         let via = format!("http://crawler:s3cret@127.0.0.1:{}", proxy.port());
-        let run = crawl(mode, &[s.url("/")], &["--depth", "1", "--proxy", &via]);
+        let run = CrawlCmd::new()
+            .mode(mode)
+            .seeds(&[s.url("/")])
+            .args(["--depth", "1", "--proxy", &via])
+            .run();
         run.assert_ok();
         assert!(run.records.len() > 5, "{:?}", run.urls());
         let forwarded = proxy.forwarded();
@@ -76,28 +82,18 @@ every_mode! {
         let proxy = ForwardProxy::start(None).expect("proxy starts");
         let s = server();
         let run_with_env = |extra: &[&str]| {
-            let out = std::process::Command::new(env!("CARGO_BIN_EXE_crawl"))
-                .args(["--mode", mode, "--progress", "never", "-o", "/dev/null"])
+            // The harness removes the proxy variables; this one sets its own.
+            let out = CrawlCmd::new()
+                .mode(mode)
+                .args(["-o", "/dev/null"])
                 .args(extra)
                 .arg("-")
                 .env("http_proxy", proxy.url())
-                .env_remove("HTTP_PROXY")
-                .env_remove("all_proxy")
-                .env_remove("ALL_PROXY")
                 .env_remove("no_proxy")
                 .env_remove("NO_PROXY")
-                .stdin(std::process::Stdio::piped())
+                .seeds([s.url("/about.html")])
                 .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .and_then(|mut child| {
-                    use std::io::Write;
-                    if let Some(mut stdin) = child.stdin.take() {
-                        writeln!(stdin, "{}", s.url("/about.html"))?;
-                    }
-                    child.wait_with_output()
-                })
-                .expect("crawl runs");
+                .output();
             assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         };
         run_with_env(&[]);
@@ -109,11 +105,11 @@ every_mode! {
 
     fn headers_given_with_dash_h_go_with_every_request(mode) {
         let s = server();
-        let run = crawl(
-            mode,
-            &[s.url("/headers")],
-            &["-H", "X-Crawl-Test: hello", "-H", "Accept-Language: fr", "--field", "seen=pre"],
-        );
+        let run = CrawlCmd::new()
+            .mode(mode)
+            .seeds(&[s.url("/headers")])
+            .args(["-H", "X-Crawl-Test: hello", "-H", "Accept-Language: fr", "--field", "seen=pre"])
+            .run();
         run.assert_ok();
         let seen = run.get(&s.url("/headers")).fields["seen"].as_str().unwrap_or_default().to_owned();
         for line in ["x-crawl-test: hello", "accept-language: fr", "user-agent: crawl/"] {
@@ -124,7 +120,11 @@ every_mode! {
 
     fn pages_reached_only_through_frames_are_crawled(mode) {
         let s = server();
-        let run = crawl(mode, &[s.url("/book/")], &["--depth", "2"]);
+        let run = CrawlCmd::new()
+            .mode(mode)
+            .seeds(&[s.url("/book/")])
+            .args(["--depth", "2"])
+            .run();
         run.assert_ok();
         let titles: BTreeMap<String, (Option<String>, u32)> = run
             .records
@@ -145,7 +145,7 @@ every_mode! {
 
     fn depth_zero_fetches_only_the_seeds(mode) {
         let s = server();
-        let run = crawl(mode, &[s.url("/"), s.url("/contact.html")], &[]);
+        let run = CrawlCmd::new().mode(mode).seeds(&[s.url("/"), s.url("/contact.html")]).run();
         run.assert_ok();
         assert_eq!(run.urls(), [s.url("/"), s.url("/contact.html")]);
         let home = run.get(&s.url("/"));
@@ -170,21 +170,29 @@ every_mode! {
     fn depth_inf_follows_a_chain_to_its_end(mode) {
         // 60 generated pages, one link each: /gen/0 -> /gen/1 -> ... -> /gen/59 -> /gen/0.
         let s = server_with(Options { pages: 60, links: 1, ..Options::default() });
-        let run = crawl(mode, &[s.url("/gen/0")], &["--depth", "inf", "--ignore-robots"]);
+        let run = CrawlCmd::new()
+            .mode(mode)
+            .seeds(&[s.url("/gen/0")])
+            .args(["--depth", "inf", "--ignore-robots"])
+            .run();
         run.assert_ok();
         let want: BTreeMap<String, u32> =
             (0..60u32).map(|i| (s.url(&format!("/gen/{i}")), i)).collect();
         assert_eq!(run.depths(), want);
         assert!(run.stderr.contains("0 beyond --depth"), "{}", run.stderr);
 
-        let run = crawl(mode, &[s.url("/gen/0")], &["--depth", "endless"]);
+        let run = CrawlCmd::new()
+            .mode(mode)
+            .seeds(&[s.url("/gen/0")])
+            .args(["--depth", "endless"])
+            .run();
         assert_eq!(run.code, 2);
         assert!(run.stderr.contains("--depth") && run.stderr.contains("`inf`"), "{}", run.stderr);
     }
 
     fn full_site_crawl_finds_every_page_once(mode) {
         let s = server();
-        let run = crawl(mode, &[s.url("/")], &["--depth", "3"]);
+        let run = CrawlCmd::new().mode(mode).seeds(&[s.url("/")]).args(["--depth", "3"]).run();
         run.assert_ok();
         let by_url = run.by_url();
         let mut want: Vec<String> = [
@@ -237,7 +245,11 @@ every_mode! {
 
     fn retries_recover_and_give_up(mode) {
         let s = server();
-        let run = crawl(mode, &[s.url("/flaky"), s.url("/error/500")], &["--ignore-robots"]);
+        let run = CrawlCmd::new()
+            .mode(mode)
+            .seeds(&[s.url("/flaky"), s.url("/error/500")])
+            .args(["--ignore-robots"])
+            .run();
         run.assert_ok();
         let flaky = run.get(&s.url("/flaky"));
         assert_eq!((flaky.status, flaky.attempts, flaky.error.as_deref()), (Some(200), 3, None));
@@ -247,14 +259,22 @@ every_mode! {
         assert_eq!((err.status, err.attempts, err.error.as_deref()), (Some(500), 3, Some("http 500")));
         assert_eq!(s.hits("/error/500"), 3);
 
-        let run = crawl(mode, &[s.url("/flaky-forever")], &["--ignore-robots", "--retries", "0"]);
+        let run = CrawlCmd::new()
+            .mode(mode)
+            .seeds(&[s.url("/flaky-forever")])
+            .args(["--ignore-robots", "--retries", "0"])
+            .run();
         assert_eq!(run.get(&s.url("/flaky-forever")).attempts, 1);
         assert_eq!(s.hits("/flaky-forever"), 1);
     }
 
     fn retry_after_is_honoured(mode) {
         let s = server();
-        let run = crawl(mode, &[s.url("/retry-after")], &["--ignore-robots"]);
+        let run = CrawlCmd::new()
+            .mode(mode)
+            .seeds(&[s.url("/retry-after")])
+            .args(["--ignore-robots"])
+            .run();
         run.assert_ok();
         let r = run.get(&s.url("/retry-after"));
         assert_eq!((r.status, r.attempts, r.title.as_deref()), (Some(200), 2, Some("Retry OK")));
@@ -264,11 +284,11 @@ every_mode! {
 
     fn timeouts_cover_headers_and_body(mode) {
         let s = server();
-        let run = crawl(
-            mode,
-            &[s.url("/slow?ms=5000"), s.url("/slow-body?ms=5000")],
-            &["--ignore-robots", "--timeout", "0.5", "--retries", "1"],
-        );
+        let run = CrawlCmd::new()
+            .mode(mode)
+            .seeds(&[s.url("/slow?ms=5000"), s.url("/slow-body?ms=5000")])
+            .args(["--ignore-robots", "--timeout", "0.5", "--retries", "1"])
+            .run();
         run.assert_ok();
         for path in ["/slow?ms=5000", "/slow-body?ms=5000"] {
             let r = run.get(&s.url(path));
@@ -287,7 +307,7 @@ every_mode! {
             s.url("/redirect-chain/5"),
             s.url("/redirect-file"),
         ];
-        let run = crawl(mode, &seeds, &["--ignore-robots"]);
+        let run = CrawlCmd::new().mode(mode).seeds(&seeds).args(["--ignore-robots"]).run();
         run.assert_ok();
         assert_eq!(
             run.get(&s.url("/redirect-offsite")).error.as_deref(),
@@ -304,14 +324,21 @@ every_mode! {
             Some("redirect to unsupported scheme file")
         );
 
-        let run = crawl(mode, &[s.url("/redirect-offsite")], &["--ignore-robots", "--allow-domain", "localhost"]);
+        let run = CrawlCmd::new()
+            .mode(mode)
+            .seeds(&[s.url("/redirect-offsite")])
+            .args(["--ignore-robots", "--allow-domain", "localhost"])
+            .run();
         let r = run.get(&s.url("/redirect-offsite"));
         assert_eq!((r.error.as_deref(), r.title.as_deref()), (None, Some("Other Host")));
     }
 
     fn redirects_obey_robots_and_count_as_requests(mode) {
         let s = server();
-        let run = crawl(mode, &[s.url("/redirect-private"), s.url("/old-page")], &[]);
+        let run = CrawlCmd::new()
+            .mode(mode)
+            .seeds(&[s.url("/redirect-private"), s.url("/old-page")])
+            .run();
         run.assert_ok();
         let r = run.get(&s.url("/redirect-private"));
         assert_eq!(r.error.as_deref(), Some("blocked by robots.txt"));
@@ -325,7 +352,11 @@ every_mode! {
 
     fn allow_domain_extends_the_crawl(mode) {
         let s = server();
-        let run = crawl(mode, &[s.url("/")], &["--depth", "1", "--allow-domain", "localhost"]);
+        let run = CrawlCmd::new()
+            .mode(mode)
+            .seeds(&[s.url("/")])
+            .args(["--depth", "1", "--allow-domain", "localhost"])
+            .run();
         run.assert_ok();
         let other = format!("http://localhost:{}/other-host.html", s.port());
         assert_eq!(run.get(&other).title.as_deref(), Some("Other Host"));
@@ -335,7 +366,11 @@ every_mode! {
 
     fn max_bytes_cuts_and_says_so(mode) {
         let s = server();
-        let run = crawl(mode, &[s.url("/big?kb=64")], &["--ignore-robots", "--max-bytes", "10000"]);
+        let run = CrawlCmd::new()
+            .mode(mode)
+            .seeds(&[s.url("/big?kb=64")])
+            .args(["--ignore-robots", "--max-bytes", "10000"])
+            .run();
         run.assert_ok();
         let r = run.get(&s.url("/big?kb=64"));
         assert_eq!((r.bytes, r.truncated), (10000, true));
@@ -346,7 +381,11 @@ every_mode! {
 
     fn max_pages_counts_every_record(mode) {
         let s = server();
-        let run = crawl(mode, &[s.url("/"), s.url("/gen/0")], &["--depth", "5", "--max-pages", "7"]);
+        let run = CrawlCmd::new()
+            .mode(mode)
+            .seeds(&[s.url("/"), s.url("/gen/0")])
+            .args(["--depth", "5", "--max-pages", "7"])
+            .run();
         run.assert_ok();
         assert_eq!(run.records.len(), 7);
         run.by_url();
@@ -355,7 +394,11 @@ every_mode! {
 
     fn ignore_robots_fetches_disallowed_pages(mode) {
         let s = server();
-        let run = crawl(mode, &[s.url("/private/secret.html")], &["--ignore-robots"]);
+        let run = CrawlCmd::new()
+            .mode(mode)
+            .seeds(&[s.url("/private/secret.html")])
+            .args(["--ignore-robots"])
+            .run();
         run.assert_ok();
         assert_eq!(run.get(&s.url("/private/secret.html")).title.as_deref(), Some("Secret"));
         assert_eq!(s.hits("/robots.txt"), 0);
@@ -364,7 +407,11 @@ every_mode! {
 
     fn generated_site_is_crawled_completely(mode) {
         let s = server_with(Options { pages: 60, links: 5, ..Options::default() });
-        let run = crawl(mode, &[s.url("/gen/0")], &["--depth", "100"]);
+        let run = CrawlCmd::new()
+            .mode(mode)
+            .seeds(&[s.url("/gen/0")])
+            .args(["--depth", "100"])
+            .run();
         run.assert_ok();
         let by_url = run.by_url();
         assert_eq!(by_url.len(), 60);
@@ -383,7 +430,11 @@ every_mode! {
             l.local_addr().expect("addr").port()
         };
         let url = format!("http://127.0.0.1:{port}/");
-        let run = crawl(mode, std::slice::from_ref(&url), &["--retries", "1"]);
+        let run = CrawlCmd::new()
+            .mode(mode)
+            .seeds(std::slice::from_ref(&url))
+            .args(["--retries", "1"])
+            .run();
         run.assert_ok();
         assert_eq!(run.records.len(), 1, "robots.txt failures make no record of their own");
         let r = run.get(&url);
@@ -391,48 +442,52 @@ every_mode! {
         // are recorded as unreachable (--host-failures; tests/politeness.rs).
         assert_eq!(r.error.as_deref(), Some("host unreachable: 2 consecutive refused connections"));
         // Without that, an unreachable robots.txt means "disallow all" (RFC 9309).
-        let run = crawl(
-            mode,
-            std::slice::from_ref(&url),
-            &["--retries", "1", "--host-failures", "0"],
-        );
+        let run = CrawlCmd::new()
+            .mode(mode)
+            .seeds(std::slice::from_ref(&url))
+            .args(["--retries", "1", "--host-failures", "0"])
+            .run();
         run.assert_ok();
         assert_eq!(run.get(&url).error.as_deref(), Some("blocked by robots.txt"));
 
-        let run = crawl(mode, std::slice::from_ref(&url), &["--retries", "1", "--ignore-robots"]);
+        let run = CrawlCmd::new()
+            .mode(mode)
+            .seeds(std::slice::from_ref(&url))
+            .args(["--retries", "1", "--ignore-robots"])
+            .run();
         let r = run.get(&url);
         assert_eq!((r.error.as_deref(), r.attempts, r.status), (Some("connect refused"), 2, None));
     }
 
     fn rate_limit_engages(mode) {
         let s = server_with(Options { pages: 500, ..Options::default() });
-        let run = crawl(
-            mode,
-            &[s.url("/gen/0")],
-            &["--depth", "50", "--max-pages", "16", "--rate", "20", "--ignore-robots", "-j", "4"],
-        );
+        let run = CrawlCmd::new()
+            .mode(mode)
+            .seeds(&[s.url("/gen/0")])
+            .args(["--depth", "50", "--max-pages", "16", "--rate", "20", "--ignore-robots", "-j", "4"])
+            .run();
         run.assert_ok();
         assert_eq!(run.records.len(), 16);
         // 16 requests at 20/s need at least 15 gaps of 50 ms; generous lower bound only.
         assert!(run.elapsed.as_secs_f64() >= 0.6, "{:?}", run.elapsed);
         assert!(!run.stderr.contains("rate limiter 0.0%"), "{}", run.stderr);
 
-        let run = crawl(
-            mode,
-            &[s.url("/gen/0")],
-            &["--depth", "50", "--max-pages", "11", "--per-host-rate", "20", "--ignore-robots"],
-        );
+        let run = CrawlCmd::new()
+            .mode(mode)
+            .seeds(&[s.url("/gen/0")])
+            .args(["--depth", "50", "--max-pages", "11", "--per-host-rate", "20", "--ignore-robots"])
+            .run();
         assert_eq!(run.records.len(), 11);
         assert!(run.elapsed.as_secs_f64() >= 0.4, "{:?}", run.elapsed);
     }
 
     fn verdict_names_the_bottleneck(mode) {
         let cpu = server_with(Options { pages: 40, ..Options::default() });
-        let (run, summary) = crawl_with_summary(
-            mode,
-            &[cpu.url("/gen/0")],
-            &["-d", "100", "-j", "2", "--ignore-robots", "--cpu-work", "4000000"],
-        );
+        let (run, summary) = CrawlCmd::new()
+            .mode(mode)
+            .seeds(&[cpu.url("/gen/0")])
+            .args(["-d", "100", "-j", "2", "--ignore-robots", "--cpu-work", "4000000"])
+            .run_with_summary();
         assert_eq!(summary["verdict"], "cpu", "{}", run.stderr);
         assert!(run.stderr.contains("cpu-bound: CPU"), "{}", run.stderr);
 
@@ -441,16 +496,20 @@ every_mode! {
             latency: std::time::Duration::from_millis(100),
             ..Options::default()
         });
-        let (run, summary) = crawl_with_summary(mode, &[slow.url("/gen/0")], &["-d", "100", "-j", "2", "--ignore-robots"]);
+        let (run, summary) = CrawlCmd::new()
+            .mode(mode)
+            .seeds(&[slow.url("/gen/0")])
+            .args(["-d", "100", "-j", "2", "--ignore-robots"])
+            .run_with_summary();
         assert_eq!(summary["verdict"], "network", "{}", run.stderr);
         assert!(run.stderr.contains("network-bound: workers waited on responses"), "{}", run.stderr);
 
         let limited = server();
-        let (run, summary) = crawl_with_summary(
-            mode,
-            &[limited.url("/gen/0")],
-            &["-d", "100", "-j", "2", "--ignore-robots", "--rate", "10", "--max-pages", "10"],
-        );
+        let (run, summary) = CrawlCmd::new()
+            .mode(mode)
+            .seeds(&[limited.url("/gen/0")])
+            .args(["-d", "100", "-j", "2", "--ignore-robots", "--rate", "10", "--max-pages", "10"])
+            .run_with_summary();
         assert_eq!(summary["verdict"], "rate-limit", "{}", run.stderr);
         assert!(run.stderr.contains("rate-limit-bound"), "{}", run.stderr);
     }
@@ -461,7 +520,11 @@ every_mode! {
         std::fs::create_dir_all(&dir).expect("temp dir");
         let path = dir.join("out.jsonl");
         let path_str = path.to_str().expect("utf-8 temp path");
-        let run = crawl(mode, &[s.url("/about.html")], &["-o", path_str, "--cpu-work", "3000000"]);
+        let run = CrawlCmd::new()
+            .mode(mode)
+            .seeds(&[s.url("/about.html")])
+            .args(["-o", path_str, "--cpu-work", "3000000"])
+            .run();
         run.assert_ok();
         assert!(run.records.is_empty(), "stdout is empty with -o");
         let text = std::fs::read_to_string(&path).expect("output written");
@@ -495,7 +558,11 @@ fn every_mode_yields_the_same_records() {
     };
     let mut results = Vec::new();
     for mode in modes() {
-        let run = crawl(mode, &[s.url("/"), s.url("/gen/0")], &["--depth", "4"]);
+        let run = CrawlCmd::new()
+            .mode(mode)
+            .seeds(&[s.url("/"), s.url("/gen/0")])
+            .args(["--depth", "4"])
+            .run();
         run.assert_ok();
         let mut keys: Vec<_> = run.records.iter().map(key).collect();
         keys.sort();
@@ -511,7 +578,11 @@ fn every_mode_yields_the_same_records() {
 every_mode! {
     fn sitemaps_add_pages_no_link_reaches(mode) {
         let s = server();
-        let (run, summary) = crawl_with_summary(mode, &[s.url("/contact.html")], &["--sitemaps"]);
+        let (run, summary) = CrawlCmd::new()
+            .mode(mode)
+            .seeds(&[s.url("/contact.html")])
+            .args(["--sitemaps"])
+            .run_with_summary();
         run.assert_ok();
         let get = |path: &str| run.get(&s.url(path));
         // Listed pages are seeds of their host: depth 0, whatever page they sit under.
@@ -536,12 +607,16 @@ every_mode! {
         assert_eq!(summary["sitemaps"], 4);
         assert_eq!(summary["skipped"]["out_of_scope"], 1, "the off-site URL is not fetched");
         // Without robots.txt, /sitemap.xml is read.
-        let run = crawl(mode, &[s.url("/contact.html")], &["--sitemaps", "--ignore-robots"]);
+        let run = CrawlCmd::new()
+            .mode(mode)
+            .seeds(&[s.url("/contact.html")])
+            .args(["--sitemaps", "--ignore-robots"])
+            .run();
         run.assert_ok();
         assert_eq!(run.get(&s.url("/only/fallback")).depth, 0);
         // And without --sitemaps, none is.
         let quiet = server();
-        crawl(mode, &[quiet.url("/contact.html")], &[]).assert_ok();
+        CrawlCmd::new().mode(mode).seeds(&[quiet.url("/contact.html")]).run().assert_ok();
         assert_eq!(quiet.hits("/sitemaps/index.xml") + quiet.hits("/sitemap.xml"), 0);
     }
 }
@@ -558,11 +633,11 @@ every_mode! {
             latency: std::time::Duration::from_millis(20),
             ..Options::default()
         });
-        let child = spawn(
-            &["--mode", mode, "--progress", "never"],
-            &["--timeout", "2", "--retries", "0", "--depth", "1000", "--per-host-workers", "0"],
-            &format!("{}\n", s.url("/gen/0")),
-        );
+        let child = CrawlCmd::new()
+            .mode(mode)
+            .args(["--timeout", "2", "--retries", "0", "--depth", "1000", "--per-host-workers", "0"])
+            .stdin(format!("{}\n", s.url("/gen/0")))
+            .spawn();
         // The pipe holds 64 KB, a few hundred records: the crawler blocks on it well before
         // the end, for more than twice the timeout.
         std::thread::sleep(std::time::Duration::from_secs(5));

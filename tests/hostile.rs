@@ -36,15 +36,19 @@ fn peak_rss_mb(summary: &serde_json::Value) -> f64 {
         / 1024.0
 }
 
-/// `crawl_with_summary`, with the processes mode held to four workers: its peak memory is the
-/// sum of its processes', and the default (two per core) would make the memory bounds depend
-/// on the machine.
+/// A run with its summary ([`CrawlCmd::run_with_summary`]), with the processes mode held to
+/// four workers: its peak memory is the sum of its processes', and the default (two per core)
+/// would make the memory bounds depend on the machine.
 fn crawl_bounded(mode: &str, seeds: &[String], args: &[&str]) -> (Run, serde_json::Value) {
     let mut all = args.to_vec();
     if mode == "processes" {
         all.extend(["-j", "4"]);
     }
-    crawl_with_summary(mode, seeds, &all)
+    CrawlCmd::new()
+        .mode(mode)
+        .seeds(seeds)
+        .args(&all)
+        .run_with_summary()
 }
 
 every_mode! {

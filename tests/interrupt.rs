@@ -36,7 +36,7 @@ fn interrupt(
     let mut all = vec!["--summary-json", &summary_arg];
     all.extend_from_slice(args);
     let input: String = seeds.iter().map(|s| format!("{s}\n")).collect();
-    let child: Child = spawn(&["--mode", mode, "--progress", "never"], &all, &input);
+    let child: Child = CrawlCmd::new().mode(mode).args(&all).stdin(&input).spawn();
     let pid = Pid::from_raw(child.id() as i32);
     let waiting = Instant::now();
     while !ready() {

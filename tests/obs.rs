@@ -54,11 +54,11 @@ every_mode! {
         let s = server();
         let log = fresh_temp("obs", "log.jsonl", mode);
         let log_arg = log.to_str().expect("UTF-8 temp path");
-        let run = crawl(
-            mode,
-            &[s.url("/")],
-            &["--depth", "1", "-j", "4", "-vv", "--log", log_arg, "--log-format", "json"],
-        );
+        let run = CrawlCmd::new()
+            .mode(mode)
+            .seeds(&[s.url("/")])
+            .args(["--depth", "1", "-j", "4", "-vv", "--log", log_arg, "--log-format", "json"])
+            .run();
         run.assert_ok();
         // Nothing of the log on standard error: it went to the file.
         assert!(!run.stderr.contains("DEBUG") && !run.stderr.contains("\"level\""), "{}", run.stderr);
@@ -136,10 +136,18 @@ every_mode! {
     fn verbose_text_goes_to_stderr_and_changes_no_record(mode) {
         let (quiet_server, loud_server) = (server(), server());
         let args = ["--depth", "1", "-j", "4"];
-        let (quiet, quiet_summary) = crawl_with_summary(mode, &[quiet_server.url("/")], &args);
+        let (quiet, quiet_summary) = CrawlCmd::new()
+            .mode(mode)
+            .seeds(&[quiet_server.url("/")])
+            .args(args)
+            .run_with_summary();
         let mut loud_args = args.to_vec();
         loud_args.push("-v");
-        let (loud, loud_summary) = crawl_with_summary(mode, &[loud_server.url("/")], &loud_args);
+        let (loud, loud_summary) = CrawlCmd::new()
+            .mode(mode)
+            .seeds(&[loud_server.url("/")])
+            .args(&loud_args)
+            .run_with_summary();
         quiet.assert_ok();
         loud.assert_ok();
         assert_eq!(
@@ -165,10 +173,10 @@ every_mode! {
 
     fn rust_log_overrides_the_verbosity(mode) {
         let s = server();
-        let fixed = ["--mode", mode, "--progress", "never", "--depth", "0"];
+        let command = || CrawlCmd::new().mode(mode).args(["--depth", "0"]);
         let seeds = format!("{}\n", s.url("/about.html"));
         // RUST_LOG alone turns the request events on ...
-        let on = crawl_raw_with(&fixed, &[], &seeds, &[("RUST_LOG", Some("crawl=debug".as_ref()))]);
+        let on = command().stdin(&seeds).env("RUST_LOG", "crawl=debug").run();
         on.assert_ok();
         let requests: Vec<&str> = on
             .stderr
@@ -178,7 +186,7 @@ every_mode! {
         assert_eq!(requests.len(), 2, "robots.txt and the page:\n{}", on.stderr);
         assert!(requests.iter().any(|l| l.contains("/about.html") && l.contains("status=200")));
         // ... and RUST_LOG=off silences -vv.
-        let off = crawl_raw_with(&fixed, &["-vv"], &seeds, &[("RUST_LOG", Some("off".as_ref()))]);
+        let off = command().arg("-vv").stdin(&seeds).env("RUST_LOG", "off").run();
         off.assert_ok();
         assert!(!off.stderr.contains("DEBUG") && !off.stderr.contains(" INFO "), "{}", off.stderr);
         assert_eq!(on.records.len(), 1);
@@ -190,16 +198,16 @@ every_mode! {
         let s = linked_site(50, 100);
         let summary_path = fresh_temp("obs", "summary.json", mode);
         let out = fresh_temp("obs", "records.jsonl", mode);
-        let mut child = spawn(
-            &["--mode", mode, "--progress", "never"],
-            &[
+        let mut child = CrawlCmd::new()
+            .mode(mode)
+            .args([
                 "-j", "2", "--depth", "10",
                 "--metrics", "127.0.0.1:0", "--metrics-linger", "60",
                 "--summary-json", summary_path.to_str().expect("UTF-8"),
                 "-o", out.to_str().expect("UTF-8"),
-            ],
-            &format!("{}\n", s.url("/gen/0")),
-        );
+            ])
+            .stdin(format!("{}\n", s.url("/gen/0")))
+            .spawn();
         let (addr, reader) = metrics_address(&mut child);
         // Mid-crawl: pages done, the crawl not finished.
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -288,12 +296,12 @@ every_mode! {
     fn a_metrics_client_that_trickles_its_request_holds_up_nothing(mode) {
         let s = linked_site(20, 40);
         let out = fresh_temp("obs", "trickle.jsonl", mode);
-        let mut child = spawn(
-            &["--mode", mode, "--progress", "never"],
-            &["-j", "2", "--depth", "10", "--metrics", "127.0.0.1:0",
-              "-o", out.to_str().expect("UTF-8")],
-            &format!("{}\n", s.url("/gen/0")),
-        );
+        let mut child = CrawlCmd::new()
+            .mode(mode)
+            .args(["-j", "2", "--depth", "10", "--metrics", "127.0.0.1:0",
+              "-o", out.to_str().expect("UTF-8")])
+            .stdin(format!("{}\n", s.url("/gen/0")))
+            .spawn();
         let (addr, reader) = metrics_address(&mut child);
         // A request head that never ends, a byte every 50 ms: each read is quick, so only a
         // deadline for the whole request cuts it off. Before one, it held the processes-mode
@@ -323,14 +331,14 @@ every_mode! {
         let s = linked_site(50, 200);
         let summary_path = fresh_temp("obs", "linger-summary.json", mode);
         let out = fresh_temp("obs", "linger.jsonl", mode);
-        let mut child = spawn(
-            &["--mode", mode, "--progress", "never"],
-            &["-j", "2", "--depth", "10", "--metrics", "127.0.0.1:0",
+        let mut child = CrawlCmd::new()
+            .mode(mode)
+            .args(["-j", "2", "--depth", "10", "--metrics", "127.0.0.1:0",
               "--metrics-linger", "60",
               "--summary-json", summary_path.to_str().expect("UTF-8"),
-              "-o", out.to_str().expect("UTF-8")],
-            &format!("{}\n", s.url("/gen/0")),
-        );
+              "-o", out.to_str().expect("UTF-8")])
+            .stdin(format!("{}\n", s.url("/gen/0")))
+            .spawn();
         let (addr, reader) = metrics_address(&mut child);
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
@@ -364,7 +372,7 @@ every_mode! {
         let s = server();
         let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
         let addr = taken.local_addr().expect("its address").to_string();
-        let run = crawl(mode, &[s.url("/")], &["--metrics", &addr]);
+        let run = CrawlCmd::new().mode(mode).seeds(&[s.url("/")]).args(["--metrics", &addr]).run();
         assert_eq!(run.code, 2, "{}", run.stderr);
         assert!(
             run.stderr.starts_with(&format!("crawl: --metrics: cannot listen on {addr}: ")),
@@ -456,9 +464,9 @@ fn a_worker_killed_with_a_page_in_hand_is_one_restart() {
     let out = fresh_temp("obs", "restart.jsonl", "processes");
     // One worker, one page that takes 2 s: once the server has seen the request, the only
     // worker process is the one holding it.
-    let mut child = spawn(
-        &["--mode", "processes", "--progress", "never"],
-        &[
+    let mut child = CrawlCmd::new()
+        .mode("processes")
+        .args([
             "-j",
             "1",
             "--depth",
@@ -471,9 +479,9 @@ fn a_worker_killed_with_a_page_in_hand_is_one_restart() {
             summary_path.to_str().expect("UTF-8"),
             "-o",
             out.to_str().expect("UTF-8"),
-        ],
-        &format!("{}\n", s.url("/slow?ms=2000")),
-    );
+        ])
+        .stdin(format!("{}\n", s.url("/slow?ms=2000")))
+        .spawn();
     let (addr, reader) = metrics_address(&mut child);
     let deadline = Instant::now() + Duration::from_secs(60);
     while s.hits("/slow") == 0 {
@@ -523,24 +531,15 @@ fn a_worker_killed_with_a_page_in_hand_is_one_restart() {
 fn processes_mode_workers_write_no_log_line() {
     let s = server();
     let log = fresh_temp("obs", "trace.jsonl", "processes");
-    let fixed = [
-        "--mode",
-        "processes",
-        "--progress",
-        "never",
-        "--depth",
-        "1",
-        "-j",
-        "2",
-    ];
     let log_arg = log.to_str().expect("UTF-8 temp path");
     // trace for everything: the HTTP stack the workers run (hyper, reqwest) logs too.
-    let run = crawl_raw_with(
-        &fixed,
-        &["--log", log_arg, "--log-format", "json"],
-        &format!("{}\n", s.url("/")),
-        &[("RUST_LOG", Some("trace".as_ref()))],
-    );
+    let run = CrawlCmd::new()
+        .mode("processes")
+        .args(["--depth", "1", "-j", "2"])
+        .args(["--log", log_arg, "--log-format", "json"])
+        .stdin(format!("{}\n", s.url("/")))
+        .env("RUST_LOG", "trace")
+        .run();
     run.assert_ok();
     let events = json_log(&log);
     // The coordinator's own events are all there: one a request.
@@ -567,11 +566,11 @@ fn processes_mode_workers_write_no_log_line() {
 #[test]
 fn a_bad_log_path_or_metrics_address_names_its_flag() {
     let s = server();
-    let run = crawl(
-        "async",
-        &[s.url("/")],
-        &["--log", "/nonexistent-dir/crawl.log"],
-    );
+    let run = CrawlCmd::new()
+        .mode("async")
+        .seeds(&[s.url("/")])
+        .args(["--log", "/nonexistent-dir/crawl.log"])
+        .run();
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(
         run.stderr
@@ -579,10 +578,18 @@ fn a_bad_log_path_or_metrics_address_names_its_flag() {
         "{}",
         run.stderr
     );
-    let run = crawl("async", &[s.url("/")], &["--metrics", "not an address"]);
+    let run = CrawlCmd::new()
+        .mode("async")
+        .seeds(&[s.url("/")])
+        .args(["--metrics", "not an address"])
+        .run();
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(run.stderr.contains("--metrics"), "{}", run.stderr);
-    let run = crawl("async", &[s.url("/")], &["--metrics-linger", "5"]);
+    let run = CrawlCmd::new()
+        .mode("async")
+        .seeds(&[s.url("/")])
+        .args(["--metrics-linger", "5"])
+        .run();
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(
         run.stderr.contains("--metrics-linger: needs"),

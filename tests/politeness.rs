@@ -35,14 +35,22 @@ every_mode! {
     fn the_per_host_cap_holds_across_all_workers(mode) {
         let s = logged(50);
         let seeds = gen_pages(&s, 0..16);
-        let run = crawl(mode, &seeds, &["-j", "8", "--per-host-workers", "2"]);
+        let run = CrawlCmd::new()
+            .mode(mode)
+            .seeds(&seeds)
+            .args(["-j", "8", "--per-host-workers", "2"])
+            .run();
         run.assert_ok();
         assert_eq!(run.records.len(), 16);
         let most = if mode == Mode::Sequential.name() { 1 } else { 2 };
         assert_eq!(s.max_in_flight(), most, "at most the cap, and the cap is used");
         // Without the cap the same workers do put more pages of the host in flight.
         let free = logged(50);
-        let run = crawl(mode, &gen_pages(&free, 0..16), &["-j", "8", "--per-host-workers", "0"]);
+        let run = CrawlCmd::new()
+            .mode(mode)
+            .seeds(gen_pages(&free, 0..16))
+            .args(["-j", "8", "--per-host-workers", "0"])
+            .run();
         run.assert_ok();
         if mode != Mode::Sequential.name() {
             assert!(free.max_in_flight() > 2, "{}", free.max_in_flight());
@@ -54,7 +62,11 @@ every_mode! {
         let fast = logged(0);
         let mut seeds = gen_pages(&slow, 0..8);
         seeds.extend(gen_pages(&fast, 0..20));
-        let run = crawl(mode, &seeds, &["-j", "4", "--per-host-workers", "2", "--ignore-robots"]);
+        let run = CrawlCmd::new()
+            .mode(mode)
+            .seeds(&seeds)
+            .args(["-j", "4", "--per-host-workers", "2", "--ignore-robots"])
+            .run();
         run.assert_ok();
         assert_eq!(run.records.len(), 28);
         let (slow_at, fast_at) = (page_arrivals(&slow), page_arrivals(&fast));
@@ -80,11 +92,11 @@ every_mode! {
         });
         // --per-host-rate 10 (0.1 s) is looser than the Crawl-delay: the stricter one wins.
         // (Requests leave 500 ms apart; the 100 ms of slack is for a loaded machine.)
-        let (run, summary) = crawl_with_summary(
-            mode,
-            &gen_pages(&s, 0..4),
-            &["-j", "4", "--per-host-rate", "10"],
-        );
+        let (run, summary) = CrawlCmd::new()
+            .mode(mode)
+            .seeds(gen_pages(&s, 0..4))
+            .args(["-j", "4", "--per-host-rate", "10"])
+            .run_with_summary();
         run.assert_ok();
         let at = page_arrivals(&s);
         assert_eq!(at.len(), 4);
@@ -101,11 +113,11 @@ every_mode! {
     fn retry_after_holds_every_page_of_the_host(mode) {
         let s = logged(0);
         let seeds: Vec<String> = (1..=4).map(|i| s.url(&format!("/busy/{i}"))).collect();
-        let (run, summary) = crawl_with_summary(
-            mode,
-            &seeds,
-            &["-j", "4", "--per-host-workers", "1", "--ignore-robots"],
-        );
+        let (run, summary) = CrawlCmd::new()
+            .mode(mode)
+            .seeds(&seeds)
+            .args(["-j", "4", "--per-host-workers", "1", "--ignore-robots"])
+            .run_with_summary();
         run.assert_ok();
         assert!(run.records.iter().all(|r| r.status == Some(200)), "{:?}", run.records);
         // The first page got 503 with Retry-After: 1; no page of the host, retried or new,
@@ -129,7 +141,11 @@ every_mode! {
             .collect();
         seeds.push(s.url("/about.html"));
         let (run, summary) =
-            crawl_with_summary(mode, &seeds, &["-j", "2", "--host-failures", "3"]);
+            CrawlCmd::new()
+                .mode(mode)
+                .seeds(&seeds)
+                .args(["-j", "2", "--host-failures", "3"])
+                .run_with_summary();
         run.assert_ok();
         assert_eq!(run.records.len(), 21);
         let down: Vec<&Record> = run
@@ -151,7 +167,11 @@ every_mode! {
         assert!(run.stderr.contains("given up: 1 host"), "{}", run.stderr);
         // With the defaults (5 failures; robots.txt tried 3 times), a host dead from the start
         // is given up when its robots.txt cannot be reached, not blocked by it.
-        let (run, summary) = crawl_with_summary(mode, &seeds[..20], &["-j", "2"]);
+        let (run, summary) = CrawlCmd::new()
+            .mode(mode)
+            .seeds(&seeds[..20])
+            .args(["-j", "2"])
+            .run_with_summary();
         run.assert_ok();
         for r in &run.records {
             assert_eq!(
@@ -166,11 +186,11 @@ every_mode! {
     fn a_host_that_times_out_is_given_up_without_waiting_out_every_page(mode) {
         let h = HostileServer::start().expect("hostile server starts");
         let seeds: Vec<String> = (0..12).map(|i| h.url(&format!("/silent?{i}"))).collect();
-        let run = crawl(
-            mode,
-            &seeds,
-            &["-j", "2", "--timeout", "1", "--retries", "1", "--host-failures", "3"],
-        );
+        let run = CrawlCmd::new()
+            .mode(mode)
+            .seeds(&seeds)
+            .args(["-j", "2", "--timeout", "1", "--retries", "1", "--host-failures", "3"])
+            .run();
         run.assert_ok();
         assert_eq!(run.records.len(), 12);
         for r in &run.records {

@@ -42,7 +42,11 @@ fn alive(pid: i32) -> bool {
 }
 
 fn start(seeds: &str, args: &[&str]) -> Child {
-    spawn(&["--mode", "processes", "--progress", "never"], args, seeds)
+    CrawlCmd::new()
+        .mode("processes")
+        .args(args)
+        .stdin(seeds)
+        .spawn()
 }
 
 /// Waits for `child` while recording every worker pid seen under it.
@@ -238,7 +242,11 @@ fn sharing_variants_change_costs_not_records() {
     ] {
         let mut args = vec!["-d", "100", "-j", "3"];
         args.extend_from_slice(extra);
-        let run = crawl("processes", &[s.url("/"), s.url("/gen/0")], &args);
+        let run = CrawlCmd::new()
+            .mode("processes")
+            .seeds(&[s.url("/"), s.url("/gen/0")])
+            .args(&args)
+            .run();
         run.assert_ok();
         assert!(run.stderr.contains("IPC:"), "{}", run.stderr);
         let mut keys: Vec<_> = run.records.iter().map(key).collect();

@@ -35,7 +35,11 @@ fn union(path: &Path) -> BTreeMap<String, u32> {
 
 /// Crawls the site once without interruption: URL -> depth.
 fn reference(mode: &str, s: &FixtureServer) -> BTreeMap<String, u32> {
-    let run = crawl(mode, &[s.url("/gen/0")], &["-d", "100", "--ignore-robots"]);
+    let run = CrawlCmd::new()
+        .mode(mode)
+        .seeds(&[s.url("/gen/0")])
+        .args(["-d", "100", "--ignore-robots"])
+        .run();
     run.assert_ok();
     let map = run.depths();
     assert_eq!(map.len(), PAGES);
@@ -53,7 +57,7 @@ fn start_and_stop(
     after: usize,
     signal: Signal,
 ) -> i32 {
-    let mut child = spawn(&["--mode", mode, "--progress", "never"], args, seeds);
+    let mut child = CrawlCmd::new().mode(mode).args(args).stdin(seeds).spawn();
     let started = Instant::now();
     while lines(out) < after {
         assert!(
@@ -111,13 +115,13 @@ fn resume_after(
     let first = lines(&out);
     assert!(first < PAGES, "the first run finished before the signal");
 
-    let second = crawl_raw(&["--mode", mode, "--progress", "never"], &args, &seeds);
+    let second = CrawlCmd::new().mode(mode).args(args).stdin(&seeds).run();
     second.assert_ok();
     assert!(second.stderr.contains("resumed:"), "{}", second.stderr);
 
     // Once finished, running again fetches nothing.
     let before = s.total_hits();
-    let third = crawl_raw(&["--mode", mode, "--progress", "never"], &args, &seeds);
+    let third = CrawlCmd::new().mode(mode).args(args).stdin(&seeds).run();
     third.assert_ok();
     assert_eq!(s.total_hits(), before, "a finished crawl fetched again");
 
@@ -158,13 +162,17 @@ fn a_state_directory_of_other_seeds_is_refused() {
     let s = server();
     let state = temp("other-seeds", "any");
     let state_arg = state.to_str().expect("UTF-8");
-    let first = crawl("sequential", &[s.url("/")], &["--state", state_arg]);
+    let first = CrawlCmd::new()
+        .mode("sequential")
+        .seeds(&[s.url("/")])
+        .args(["--state", state_arg])
+        .run();
     first.assert_ok();
-    let other = crawl(
-        "sequential",
-        &[s.url("/about.html")],
-        &["--state", state_arg],
-    );
+    let other = CrawlCmd::new()
+        .mode("sequential")
+        .seeds(&[s.url("/about.html")])
+        .args(["--state", state_arg])
+        .run();
     assert_eq!(other.code, 2, "{}", other.stderr);
     assert!(
         other.stderr.contains("--state") && other.stderr.contains("other seeds"),
@@ -192,7 +200,7 @@ fn a_state_directory_in_use_is_refused() {
         "--state",
         state_arg,
     ];
-    let mut first = spawn(&["--progress", "never"], &args, &seeds);
+    let mut first = CrawlCmd::new().args(args).stdin(&seeds).spawn();
     let started = Instant::now();
     while s.total_hits() == 0 {
         assert!(
@@ -201,7 +209,7 @@ fn a_state_directory_in_use_is_refused() {
         );
         std::thread::sleep(Duration::from_millis(10));
     }
-    let second = crawl_raw(&["--progress", "never"], &args, &seeds);
+    let second = CrawlCmd::new().args(args).stdin(&seeds).run();
     let _ = first.kill();
     let _ = first.wait();
     assert_eq!(second.code, 2, "{}", second.stderr);

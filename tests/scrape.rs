@@ -27,7 +27,7 @@ every_mode! {
         let s = server();
         let mut args = vec!["-d", "10"];
         args.extend_from_slice(FIELDS);
-        let run = crawl(mode, &[s.url("/shop/")], &args);
+        let run = CrawlCmd::new().mode(mode).seeds(&[s.url("/shop/")]).args(&args).run();
         run.assert_ok();
         let by_url = run.by_url();
         assert_eq!(by_url.len(), SHOP_PAGES, "{:#?}", run.urls());
@@ -58,7 +58,7 @@ every_mode! {
         // `.price` alone: one on a product page, a list on a listing page.
         let args = ["-d", "10", "--format", "csv", "--field", FIELDS[1], "--field", "price=.price"];
         let input = format!("{}\n", s.url("/shop/"));
-        let child = spawn(&["--mode", mode, "--progress", "never"], &args, &input);
+        let child = CrawlCmd::new().mode(mode).args(args).stdin(&input).spawn();
         let out = child.wait_with_output().expect("crawl runs");
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let mut reader = csv::Reader::from_reader(out.stdout.as_slice());
@@ -94,7 +94,11 @@ fn a_bad_field_is_a_usage_error_naming_it() {
         ("price", "expected NAME=SELECTOR"),
         ("status=p", "already a key"),
     ] {
-        let run = crawl("sequential", &[s.url("/")], &["--field", field]);
+        let run = CrawlCmd::new()
+            .mode("sequential")
+            .seeds(&[s.url("/")])
+            .args(["--field", field])
+            .run();
         assert_eq!(run.code, 2, "{field}: {}", run.stderr);
         assert!(
             run.stderr.contains(&format!("--field {field:?}")) && run.stderr.contains(says),

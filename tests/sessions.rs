@@ -18,11 +18,11 @@ fn temp(name: &str, mode: &str) -> PathBuf {
 every_mode! {
     fn one_cookie_jar_serves_every_worker(mode) {
         let s = server();
-        let (run, summary) = crawl_with_summary(
-            mode,
-            &[s.url("/cookie/set")],
-            &["--cookies", "-j", "4", "--depth", "1"],
-        );
+        let (run, summary) = CrawlCmd::new()
+            .mode(mode)
+            .seeds(&[s.url("/cookie/set")])
+            .args(["--cookies", "-j", "4", "--depth", "1"])
+            .run_with_summary();
         run.assert_ok();
         // Set by one page, sent with the next wherever it was fetched (in processes mode,
         // most likely by another worker process); not sent outside its Path.
@@ -30,7 +30,11 @@ every_mode! {
         assert_eq!(title(&run, &s.url("/elsewhere/check")), "Cookie: none");
         assert_eq!(summary["cookies"], 1);
         // Without --cookies no cookie is kept.
-        let run = crawl(mode, &[s.url("/cookie/set")], &["-j", "4", "--depth", "1"]);
+        let run = CrawlCmd::new()
+            .mode(mode)
+            .seeds(&[s.url("/cookie/set")])
+            .args(["-j", "4", "--depth", "1"])
+            .run();
         run.assert_ok();
         assert_eq!(title(&run, &s.url("/cookie/check")), "Cookie: none");
     }
@@ -41,11 +45,10 @@ every_mode! {
         let (state_arg, out_arg) = (state.to_string_lossy().into_owned(), out.to_string_lossy().into_owned());
         // One request a second: the cookie page is written well before the next is asked for.
         let args = [
-            "--mode", mode, "--progress", "never", "--cookies", "--depth", "1", "--rate", "1",
-            "--state", &state_arg, "-o", &out_arg,
+            "--cookies", "--depth", "1", "--rate", "1", "--state", &state_arg, "-o", &out_arg,
         ];
         let seeds = format!("{}\n", s.url("/cookie/set"));
-        let mut first = spawn(&args, &[], &seeds);
+        let mut first = CrawlCmd::new().mode(mode).args(args).stdin(&seeds).spawn();
         let started = Instant::now();
         while !std::fs::read_to_string(&out).unwrap_or_default().contains("/cookie/set") {
             assert!(started.elapsed() < Duration::from_secs(20), "the first page never came");
@@ -54,7 +57,7 @@ every_mode! {
         let _ = first.kill();
         let _ = first.wait();
         assert_eq!(s.hits("/cookie/check"), 0, "killed before the cookie was needed");
-        let run = crawl_raw(&args, &[], &seeds);
+        let run = CrawlCmd::new().mode(mode).args(args).stdin(&seeds).run();
         run.assert_ok();
         let text = std::fs::read_to_string(&out).expect("records");
         let check: Record = text
@@ -76,11 +79,10 @@ fn an_unreadable_cookie_jar_is_a_usage_error() {
     std::fs::create_dir_all(&state).expect("state dir");
     std::fs::write(state.join("cookies.json"), "not a jar").expect("spoiled");
     let state_arg = state.to_string_lossy().into_owned();
-    let run = crawl_raw(
-        &["--progress", "never", "--cookies", "--state", &state_arg],
-        &[],
-        &format!("{}\n", s.url("/")),
-    );
+    let run = CrawlCmd::new()
+        .args(["--cookies", "--state", &state_arg])
+        .stdin(format!("{}\n", s.url("/")))
+        .run();
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(
         run.stderr.contains("cookies.json is not a cookie jar"),

@@ -9,10 +9,9 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::process::Child;
 use std::time::{Duration, Instant};
 
-use crawl_fixture::{RedisOptions, RedisServer};
+use crawl_fixture::{CrawlNode, RedisOptions, RedisServer};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
@@ -20,49 +19,16 @@ use crate::support::*;
 
 const PAGES: usize = 300;
 
-/// A node of a shared crawl, running in the background.
-struct Node {
-    child: Child,
-    out: PathBuf,
-    summary: PathBuf,
-}
+/// A node of a shared crawl, running in the background (crawl_fixture's [`CrawlNode`], shared
+/// with the `shared` bench, started with this file's modes and flags).
+struct Node(CrawlNode);
 
 impl Node {
-    /// Starts `crawl --mode MODE --frontier URL --crawl-id ID ARGS`, with `seeds` as URLS_FILE
+    /// Starts `crawl --mode MODE ARGS --frontier URL --crawl-id ID`, with `seeds` as URLS_FILE
     /// (read from standard input) when given: without, the node joins.
     fn start(mode: &str, redis: &str, id: &str, seeds: Option<&str>, args: &[&str]) -> Node {
-        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let out = fresh_temp("shared", &format!("{id}-{n}.jsonl"), mode);
-        let summary = fresh_temp("shared", &format!("{id}-{n}.json"), mode);
-        let (o, s) = (
-            out.to_str().expect("UTF-8"),
-            summary.to_str().expect("UTF-8"),
-        );
-        let mut all = vec![
-            "--frontier",
-            redis,
-            "--crawl-id",
-            id,
-            "-o",
-            o,
-            "--summary-json",
-            s,
-        ];
-        all.extend_from_slice(args);
-        if seeds.is_some() {
-            all.push("-");
-        }
-        let child = spawn(
-            &["--mode", mode, "--progress", "never"],
-            &all,
-            seeds.unwrap_or(""),
-        );
-        Node {
-            child,
-            out,
-            summary,
-        }
+        let command = CrawlCmd::new().mode(mode).args(args).command();
+        Node(CrawlNode::start(command, redis, id, seeds))
     }
 
     /// Starts the node that creates crawl `id` of the generated site on `s` (seed `/gen/0`,
@@ -71,59 +37,35 @@ impl Node {
         let seeds = format!("{}\n", s.url("/gen/0"));
         let mut all = vec!["-d", "100"];
         all.extend_from_slice(args);
-        let node = Node::start(mode, &redis.url(), id, Some(&seeds), &all);
-        wait_for_crawl(redis, id);
+        let mut node = Node::start(mode, &redis.url(), id, Some(&seeds), &all);
+        wait_for_crawl(redis, id, &mut node);
         node
     }
 
     fn pid(&self) -> Pid {
-        Pid::from_raw(self.child.id() as i32)
+        Pid::from_raw(self.0.id() as i32)
     }
 
     fn records(&self) -> usize {
-        std::fs::read_to_string(&self.out).map_or(0, |t| t.lines().count())
+        self.0.records()
     }
 
     /// Waits for the node to exit: its exit code, stderr and summary (if it wrote one).
     fn finish(self) -> (i32, String, Option<serde_json::Value>, PathBuf) {
-        let out = self.child.wait_with_output().expect("node exits");
-        let summary = std::fs::read_to_string(&self.summary)
-            .ok()
-            .and_then(|t| serde_json::from_str(&t).ok());
-        let _ = std::fs::remove_file(&self.summary);
-        (
-            std::os::unix::process::ExitStatusExt::signal(&out.status)
-                .map_or_else(|| out.status.code().unwrap_or(-1), |s| 128 + s),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-            summary,
-            self.out,
-        )
+        let exit = self.0.finish();
+        (exit.code, exit.stderr, exit.summary, exit.out)
     }
 
     /// Waits until the node has written `n` records.
     fn wait_for_records(&self, n: usize) {
-        let started = Instant::now();
-        while self.records() < n {
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "the node never wrote {n} records"
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        self.0.wait_for_records(n);
     }
 }
 
 /// Waits until the crawl `id` exists in Redis (its creator has admitted the seeds), so that a
 /// node started without seeds joins it rather than finding no crawl.
-fn wait_for_crawl(redis: &RedisServer, id: &str) {
-    let started = Instant::now();
-    while redis.cli(&["EXISTS", &format!("crawl:{{{id}}}:meta")]) != "1" {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "crawl {id} was never created"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
+fn wait_for_crawl(redis: &RedisServer, id: &str, creator: &mut Node) {
+    crawl_fixture::wait_for_crawl(redis, id, &mut creator.0);
 }
 
 /// Waits until `node` holds a lease in crawl `id`.
@@ -161,7 +103,11 @@ fn union(files: &[PathBuf]) -> (BTreeMap<String, u32>, BTreeMap<String, usize>) 
 
 /// The one-process crawl of the site: URL -> depth.
 fn reference(mode: &str, s: &FixtureServer) -> BTreeMap<String, u32> {
-    let run = crawl(mode, &[s.url("/gen/0")], &["-d", "100", "-j", "4"]);
+    let run = CrawlCmd::new()
+        .mode(mode)
+        .seeds(&[s.url("/gen/0")])
+        .args(["-d", "100", "-j", "4"])
+        .run();
     run.assert_ok();
     s.reset();
     run.depths()
@@ -382,11 +328,10 @@ fn stop_crawl_stops_every_node_and_a_rerun_finishes_the_crawl() {
     let a = Node::create("async", &redis, &s, "halt", &["-j", "4"]);
     let b = Node::start("threads", &url, "halt", None, &["-j", "4"]);
     b.wait_for_records(20);
-    let stop = crawl_raw(
-        &["--frontier", &url, "--crawl-id", "halt", "--stop-crawl"],
-        &[],
-        "",
-    );
+    let stop = CrawlCmd::bare()
+        .args(["--frontier", &url, "--crawl-id", "halt", "--stop-crawl"])
+        .stdin("")
+        .run();
     stop.assert_ok();
     let (code_a, stderr_a, _, out_a) = a.finish();
     let (code_b, stderr_b, _, out_b) = b.finish();
@@ -406,7 +351,7 @@ fn stop_crawl_stops_every_node_and_a_rerun_finishes_the_crawl() {
 
 /// Runs one node that should be refused, and returns its exit code and stderr.
 fn refused(args: &[&str], stdin: &str) -> (i32, String) {
-    let run = crawl_raw(&["--progress", "never"], args, stdin);
+    let run = CrawlCmd::new().args(args).stdin(stdin).run();
     assert!(run.records.is_empty());
     (run.code, run.stderr)
 }
@@ -466,9 +411,8 @@ fn refusals_name_the_problem_and_never_the_password() {
 
     // Flags that disagree with the crawl's: a joining node's explicit --depth, a node with
     // other seeds, another --format.
-    let run = crawl_raw(
-        &["--progress", "never"],
-        &[
+    let run = CrawlCmd::new()
+        .args([
             "--frontier",
             &url,
             "--crawl-id",
@@ -478,9 +422,9 @@ fn refusals_name_the_problem_and_never_the_password() {
             "--max-pages",
             "2",
             "-",
-        ],
-        &seeds,
-    );
+        ])
+        .stdin(&seeds)
+        .run();
     run.assert_ok();
     let (code, stderr) = refused(&["--frontier", &url, "--crawl-id", "set", "-d", "3"], "");
     assert_eq!(code, 2);
@@ -502,11 +446,10 @@ fn refusals_name_the_problem_and_never_the_password() {
     assert_eq!(code, 2);
     assert!(stderr.contains("--format disagrees"), "{stderr}");
     // A joiner without those flags takes the crawl's: it finds the crawl finished.
-    let run = crawl_raw(
-        &["--progress", "never"],
-        &["--frontier", &url, "--crawl-id", "set"],
-        "",
-    );
+    let run = CrawlCmd::new()
+        .args(["--frontier", &url, "--crawl-id", "set"])
+        .stdin("")
+        .run();
     run.assert_ok();
     assert!(
         run.stderr.contains("whole crawl: 2 record(s)"),
@@ -602,8 +545,8 @@ fn page_times(s: &FixtureServer) -> Vec<Instant> {
 /// Starts a creator (async) with `seeds` and a joiner (threads), and waits for both.
 fn two_nodes(redis: &RedisServer, id: &str, seeds: &[String], args: &[&str]) -> Vec<PathBuf> {
     let seeds = seeds.join("\n") + "\n";
-    let a = Node::start("async", &redis.url(), id, Some(&seeds), args);
-    wait_for_crawl(redis, id);
+    let mut a = Node::start("async", &redis.url(), id, Some(&seeds), args);
+    wait_for_crawl(redis, id, &mut a);
     let b = Node::start("threads", &redis.url(), id, None, args);
     let mut files = Vec::new();
     for node in [a, b] {
@@ -693,13 +636,13 @@ every_mode! {
         let seeds = format!("{}\n", s.url("/slow?ms=4000"));
         let url = redis.url();
         let args = ["-j", "2", "--grace", "8", "--ignore-robots", "--lease", "10", "--timeout", "5"];
-        let a = Node::start(mode, &url, "slow", Some(&seeds), &args);
-        wait_for_crawl(&redis, "slow");
-        let run = crawl_raw(
-            &["--mode", mode, "--frontier", &url, "--crawl-id", "slow"],
-            &["--lease", "2"],
-            "",
-        );
+        let mut a = Node::start(mode, &url, "slow", Some(&seeds), &args);
+        wait_for_crawl(&redis, "slow", &mut a);
+        let run = CrawlCmd::bare()
+            .mode(mode)
+            .args(["--frontier", &url, "--crawl-id", "slow", "--lease", "2"])
+            .stdin("")
+            .run();
         assert_eq!(run.code, 2);
         assert!(run.stderr.contains("--lease: must be at least twice --timeout (30 s)"), "{}", run.stderr);
         let started = Instant::now();
@@ -809,14 +752,17 @@ fn rediss_needs_a_certificate_the_node_trusts() {
     assert!(!stderr.contains("tls-secret"), "{stderr}");
     // Trusting it (SSL_CERT_FILE, which rustls-native-certs reads), the crawl runs over TLS.
     let ca = redis.ca_file();
-    let run = crawl_raw_with(
-        &["--progress", "never"],
-        &["--frontier", &url, "--crawl-id", "tls", "-d", "2", "-"],
-        &seeds,
-        &[("SSL_CERT_FILE", Some(ca.as_os_str()))],
-    );
+    let run = CrawlCmd::new()
+        .args(["--frontier", &url, "--crawl-id", "tls", "-d", "2", "-"])
+        .stdin(&seeds)
+        .env("SSL_CERT_FILE", &ca)
+        .run();
     run.assert_ok();
-    let plain = crawl("async", &[s.url("/gen/0")], &["-d", "2"]);
+    let plain = CrawlCmd::new()
+        .mode("async")
+        .seeds(&[s.url("/gen/0")])
+        .args(["-d", "2"])
+        .run();
     plain.assert_ok();
     let records = run.records.len();
     assert_eq!(records, plain.records.len(), "{}", run.stderr);
@@ -868,12 +814,14 @@ fn the_password_can_come_from_the_environment() {
     let seeds = format!("{}\n", s.url("/gen/0"));
     let url = format!("redis://127.0.0.1:{}/0", redis.port());
     let run = |password: Option<&str>| {
-        let run = crawl_raw_with(
-            &["--progress", "never"],
-            &["--frontier", &url, "--crawl-id", "env", "-d", "1", "-"],
-            &seeds,
-            &[("CRAWL_REDIS_PASSWORD", password.map(std::ffi::OsStr::new))],
-        );
+        let command = CrawlCmd::new()
+            .args(["--frontier", &url, "--crawl-id", "env", "-d", "1", "-"])
+            .stdin(&seeds);
+        let run = match password {
+            Some(password) => command.env("CRAWL_REDIS_PASSWORD", password),
+            None => command.env_remove("CRAWL_REDIS_PASSWORD"),
+        }
+        .run();
         (Some(run.code), run.stderr)
     };
     let (code, stderr) = run(None);

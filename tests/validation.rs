@@ -112,9 +112,7 @@ every_mode! {
             cases.push((&["--workers", "0"][..], &seed, "--workers: must be at least 1"));
         }
         for (args, stdin, message) in cases {
-            let mut fixed = vec!["--mode", mode, "--progress", "never"];
-            fixed.extend_from_slice(args);
-            let run = crawl_raw(&fixed, &[], stdin);
+            let run = CrawlCmd::new().mode(mode).args(args).stdin(stdin).run();
             assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
             assert!(run.stderr.contains(message), "{args:?}: {}", run.stderr);
         }

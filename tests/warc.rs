@@ -208,7 +208,11 @@ every_mode! {
     fn every_exchange_with_a_response_is_archived(mode) {
         let s = server();
         let (dir, warc) = archive("all", "crawl", mode);
-        let run = crawl(mode, &[s.url("/")], &["-d", "1", "--warc", warc.to_str().expect("path")]);
+        let run = CrawlCmd::new()
+            .mode(mode)
+            .seeds(&[s.url("/")])
+            .args(["-d", "1", "--warc", warc.to_str().expect("path")])
+            .run();
         run.assert_ok();
         let listed = warcio_read(&warc);
         let raw = read_back(&warc);
@@ -259,7 +263,11 @@ every_mode! {
         let (dir, warc) = archive("encoded", "encoded", mode);
         let encodings = ["gzip", "deflate", "br"];
         let seeds: Vec<String> = encodings.iter().map(|e| s.url(&format!("/encoded/{e}"))).collect();
-        let run = crawl(mode, &seeds, &["--warc", warc.to_str().expect("path")]);
+        let run = CrawlCmd::new()
+            .mode(mode)
+            .seeds(&seeds)
+            .args(["--warc", warc.to_str().expect("path")])
+            .run();
         run.assert_ok();
         let raw = read_back(&warc);
         warcio_read(&warc);
@@ -307,12 +315,12 @@ every_mode! {
         let (dir, warc) = archive("bombs", "bombs", mode);
         let paths = ["/gzip-bomb", "/br-bomb", "/bad-gzip"];
         let seeds: Vec<String> = paths.iter().map(|p| h.url(p)).collect();
-        let run = crawl(
-            mode,
-            &seeds,
-            &["--max-bytes", &MAX.to_string(), "--retries", "0", "--ignore-robots",
-              "--warc", warc.to_str().expect("path")],
-        );
+        let run = CrawlCmd::new()
+            .mode(mode)
+            .seeds(&seeds)
+            .args(["--max-bytes", &MAX.to_string(), "--retries", "0", "--ignore-robots",
+              "--warc", warc.to_str().expect("path")])
+            .run();
         run.assert_ok();
         warcio_read(&warc);
         let raw = read_back(&warc);
@@ -361,12 +369,12 @@ every_mode! {
         let url = h.url("/gzip-junk");
         // The junk never ends: before the raw copy had a cap of its own, only the timeout
         // ended this fetch.
-        let run = crawl(
-            mode,
-            std::slice::from_ref(&url),
-            &["--max-bytes", &MAX.to_string(), "--retries", "0", "--ignore-robots",
-              "--timeout", "30", "--warc", warc.to_str().expect("path")],
-        );
+        let run = CrawlCmd::new()
+            .mode(mode)
+            .seeds(std::slice::from_ref(&url))
+            .args(["--max-bytes", &MAX.to_string(), "--retries", "0", "--ignore-robots",
+              "--timeout", "30", "--warc", warc.to_str().expect("path")])
+            .run();
         run.assert_ok();
         // The page is the gzip member, whole, as reqwest reads it without an archive.
         let r = run.get(&url);
@@ -396,11 +404,15 @@ every_mode! {
         let (dir, warc) = archive("members", "members", mode);
         let url = h.url("/gzip-members");
         let args = ["--ignore-robots", "--retries", "0"];
-        let plain = crawl(mode, std::slice::from_ref(&url), &args);
+        let plain = CrawlCmd::new().mode(mode).seeds(std::slice::from_ref(&url)).args(args).run();
         plain.assert_ok();
         let mut with_warc = args.to_vec();
         with_warc.extend(["--warc", warc.to_str().expect("path")]);
-        let archived = crawl(mode, std::slice::from_ref(&url), &with_warc);
+        let archived = CrawlCmd::new()
+            .mode(mode)
+            .seeds(std::slice::from_ref(&url))
+            .args(&with_warc)
+            .run();
         archived.assert_ok();
         // reqwest reads the first member only; with an archive the crawl reads the same page.
         let first = crawl_fixture::hostile::gzip_members_first();
@@ -425,11 +437,11 @@ every_mode! {
         let s = server();
         let (dir, warc) = archive("cut", "cut", mode);
         let big = s.url("/big?kb=256");
-        let run = crawl(
-            mode,
-            &[big.clone(), s.url("/about.html")],
-            &["--max-bytes", "5000", "--warc", warc.to_str().expect("path")],
-        );
+        let run = CrawlCmd::new()
+            .mode(mode)
+            .seeds(&[big.clone(), s.url("/about.html")])
+            .args(["--max-bytes", "5000", "--warc", warc.to_str().expect("path")])
+            .run();
         run.assert_ok();
         assert!(run.get(&big).truncated);
         warcio_read(&warc);
@@ -466,7 +478,7 @@ every_mode! {
         ];
         let seeds = format!("{}\n", s.url("/gen/0"));
         // The first run is killed once it has written some records.
-        let mut child = spawn(&["--mode", mode, "--progress", "never"], &args, &seeds);
+        let mut child = CrawlCmd::new().mode(mode).args(args).stdin(&seeds).spawn();
         let started = std::time::Instant::now();
         while records_in(&out).len() < 40 {
             assert!(started.elapsed() < std::time::Duration::from_secs(30), "no progress");
@@ -494,7 +506,7 @@ every_mode! {
         std::io::Write::write_all(&mut file, &torn[..torn.len() / 2]).expect("append");
         drop(file);
         // The resume finishes the crawl, appending to the archive.
-        let resumed = crawl_raw(&["--mode", mode, "--progress", "never"], &args, &seeds);
+        let resumed = CrawlCmd::new().mode(mode).args(args).stdin(&seeds).run();
         resumed.assert_ok();
         let listed = warcio_read(&warc);
         read_back(&warc);
@@ -514,11 +526,11 @@ every_mode! {
     fn files_rotate_at_the_size_limit(mode) {
         let s = server_with(Options { pages: PAGES, ..Options::default() });
         let (dir, warc) = archive("rotate", "site", mode);
-        let run = crawl(
-            mode,
-            &[s.url("/gen/0")],
-            &["-d", "100", "--ignore-robots", "--warc", warc.to_str().expect("path"), "--warc-max-size", "16K"],
-        );
+        let run = CrawlCmd::new()
+            .mode(mode)
+            .seeds(&[s.url("/gen/0")])
+            .args(["-d", "100", "--ignore-robots", "--warc", warc.to_str().expect("path"), "--warc-max-size", "16K"])
+            .run();
         run.assert_ok();
         let mut files = vec![warc.clone()];
         for n in 1.. {
@@ -560,7 +572,10 @@ fn archive_flags_are_checked_and_named() {
         ),
         (&["--warc-max-size", "1G"][..], "--warc"),
     ] {
-        let run = crawl_raw(&["--progress", "never"], args, "http://127.0.0.1:9/\n");
+        let run = CrawlCmd::new()
+            .args(args)
+            .stdin("http://127.0.0.1:9/\n")
+            .run();
         assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
         assert!(run.stderr.contains(says), "{args:?}: {}", run.stderr);
     }

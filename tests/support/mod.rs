@@ -1,8 +1,10 @@
 //! Helpers for driving the real `crawl` binary against the fixture server.
 
 use std::collections::BTreeMap;
+use std::ffi::{OsStr, OsString};
 use std::io::Write;
-use std::process::{Command, Stdio};
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use crawl::Mode;
@@ -97,100 +99,197 @@ pub fn server_with(opts: Options) -> FixtureServer {
     FixtureServer::start(opts).expect("fixture server starts")
 }
 
-/// Runs `crawl --mode MODE ARGS...` with `seeds` on standard input.
-pub fn crawl(mode: &str, seeds: &[String], args: &[&str]) -> Run {
-    let mut input = String::new();
-    for s in seeds {
-        input.push_str(s);
-        input.push('\n');
+/// One run of the `crawl` binary, built up and then run (after ripgrep's `TestCommand`):
+///
+/// ```ignore
+/// let run = CrawlCmd::new().mode(mode).seeds(&[s.url("/")]).args(["--depth", "1"]).run();
+/// ```
+///
+/// The command line is `[--mode MODE] --progress never ARGS...` ([`CrawlCmd::bare`] leaves
+/// out `--progress never`, for `completions`, `man` and the like). The proxy variables of the
+/// environment are removed: the fixture servers are on this machine, and a proxy set there
+/// must not stand between them and the crawler (a test that wants one sets its own with
+/// [`CrawlCmd::env`]). Standard input is what [`CrawlCmd::seeds`] or [`CrawlCmd::stdin`] gave,
+/// written and closed, or nothing (`/dev/null`); standard output and error are piped.
+pub struct CrawlCmd {
+    mode: Option<String>,
+    progress_never: bool,
+    args: Vec<OsString>,
+    stdin: Option<String>,
+    env: Vec<(OsString, Option<OsString>)>,
+    dir: Option<PathBuf>,
+    stdout: Option<Stdio>,
+}
+
+impl CrawlCmd {
+    /// `crawl --progress never`: no live bar in the stderr that tests read.
+    pub fn new() -> CrawlCmd {
+        CrawlCmd {
+            progress_never: true,
+            ..CrawlCmd::bare()
+        }
     }
-    crawl_raw(&["--mode", mode, "--progress", "never"], args, &input)
-}
 
-/// Starts the binary with `fixed` then `args`, feeds it `stdin` and closes it.
-pub fn spawn(fixed: &[&str], args: &[&str], stdin: &str) -> std::process::Child {
-    spawn_with(fixed, args, stdin, &[])
-}
-
-/// [`spawn`], with environment variables set (`Some`) or removed (`None`).
-pub fn spawn_with(
-    fixed: &[&str],
-    args: &[&str],
-    stdin: &str,
-    env: &[(&str, Option<&std::ffi::OsStr>)],
-) -> std::process::Child {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_crawl"));
-    for (name, value) in env {
-        match value {
-            Some(value) => command.env(name, value),
-            None => command.env_remove(name),
-        };
+    /// `crawl` with no arguments at all.
+    pub fn bare() -> CrawlCmd {
+        CrawlCmd {
+            mode: None,
+            progress_never: false,
+            args: Vec::new(),
+            stdin: None,
+            env: Vec::new(),
+            dir: None,
+            stdout: None,
+        }
     }
-    let mut child = command
-        .args(fixed)
-        .args(args)
-        // The fixture servers are on this machine: a proxy set in the environment must not
-        // stand between them and the crawler (the proxy tests set their own).
-        .env_remove("http_proxy")
-        .env_remove("HTTP_PROXY")
-        .env_remove("https_proxy")
-        .env_remove("HTTPS_PROXY")
-        .env_remove("all_proxy")
-        .env_remove("ALL_PROXY")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("crawl binary runs");
-    if let Some(mut input) = child.stdin.take() {
-        // The binary may exit before reading (a bad flag), so a broken pipe is not a failure.
-        let _ = input.write_all(stdin.as_bytes());
+
+    /// `--mode MODE`, first on the command line.
+    pub fn mode(mut self, mode: &str) -> CrawlCmd {
+        self.mode = Some(mode.to_owned());
+        self
     }
-    child
-}
 
-/// Runs `crawl --mode MODE ARGS...` and also returns its `--summary-json`.
-pub fn crawl_with_summary(mode: &str, seeds: &[String], args: &[&str]) -> (Run, serde_json::Value) {
-    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let path = std::env::temp_dir().join(format!("crawl-summary-{}-{n}.json", std::process::id()));
-    let path_str = path.to_str().expect("UTF-8 temp path").to_owned();
-    let mut all = args.to_vec();
-    all.extend_from_slice(&["--summary-json", &path_str]);
-    let run = crawl(mode, seeds, &all);
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("no summary ({e}):\n{}", run.stderr));
-    let _ = std::fs::remove_file(&path);
-    let summary = serde_json::from_str(&text).expect("summary is JSON");
-    (run, summary)
-}
+    /// The seed URLs on standard input, one a line.
+    pub fn seeds<S: AsRef<str>>(self, seeds: impl IntoIterator<Item = S>) -> CrawlCmd {
+        let mut input = String::new();
+        for s in seeds {
+            input.push_str(s.as_ref());
+            input.push('\n');
+        }
+        self.stdin(input)
+    }
 
-/// Runs the binary with `fixed` then `args`, feeding `stdin`.
-pub fn crawl_raw(fixed: &[&str], args: &[&str], stdin: &str) -> Run {
-    crawl_raw_with(fixed, args, stdin, &[])
-}
+    /// Standard input, as it is.
+    pub fn stdin(mut self, input: impl AsRef<str>) -> CrawlCmd {
+        self.stdin = Some(input.as_ref().to_owned());
+        self
+    }
 
-/// [`crawl_raw`], with environment variables set or removed (see [`spawn_with`]).
-pub fn crawl_raw_with(
-    fixed: &[&str],
-    args: &[&str],
-    stdin: &str,
-    env: &[(&str, Option<&std::ffi::OsStr>)],
-) -> Run {
-    let started = Instant::now();
-    let child = spawn_with(fixed, args, stdin, env);
-    let out = child.wait_with_output().expect("crawl finishes");
-    let elapsed = started.elapsed();
-    let stdout = String::from_utf8(out.stdout).expect("records are UTF-8");
-    let records = stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad record {l:?}: {e}")))
-        .collect();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        records,
-        elapsed,
+    pub fn arg(mut self, arg: impl AsRef<OsStr>) -> CrawlCmd {
+        self.args.push(arg.as_ref().to_owned());
+        self
+    }
+
+    pub fn args<S: AsRef<OsStr>>(mut self, args: impl IntoIterator<Item = S>) -> CrawlCmd {
+        self.args
+            .extend(args.into_iter().map(|a| a.as_ref().to_owned()));
+        self
+    }
+
+    /// Sets an environment variable (after the proxy variables are removed, so it can set one).
+    pub fn env(mut self, name: &str, value: impl AsRef<OsStr>) -> CrawlCmd {
+        self.env
+            .push((name.into(), Some(value.as_ref().to_owned())));
+        self
+    }
+
+    pub fn env_remove(mut self, name: &str) -> CrawlCmd {
+        self.env.push((name.into(), None));
+        self
+    }
+
+    pub fn current_dir(mut self, dir: impl Into<PathBuf>) -> CrawlCmd {
+        self.dir = Some(dir.into());
+        self
+    }
+
+    /// Standard output, instead of a pipe (say `Stdio::null()` when the records go to `-o`).
+    pub fn stdout(mut self, stdout: Stdio) -> CrawlCmd {
+        self.stdout = Some(stdout);
+        self
+    }
+
+    /// The command as built, for a test that drives its standard streams itself (standard
+    /// input is not written: set it there).
+    pub fn command(self) -> Command {
+        self.into_parts().0
+    }
+
+    fn into_parts(self) -> (Command, Option<String>) {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_crawl"));
+        if let Some(mode) = &self.mode {
+            command.args(["--mode", mode]);
+        }
+        if self.progress_never {
+            command.args(["--progress", "never"]);
+        }
+        command.args(&self.args);
+        for name in [
+            "http_proxy",
+            "HTTP_PROXY",
+            "https_proxy",
+            "HTTPS_PROXY",
+            "all_proxy",
+            "ALL_PROXY",
+        ] {
+            command.env_remove(name);
+        }
+        for (name, value) in &self.env {
+            match value {
+                Some(value) => command.env(name, value),
+                None => command.env_remove(name),
+            };
+        }
+        if let Some(dir) = &self.dir {
+            command.current_dir(dir);
+        }
+        command
+            .stdin(if self.stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(self.stdout.unwrap_or_else(Stdio::piped))
+            .stderr(Stdio::piped());
+        (command, self.stdin)
+    }
+
+    /// Starts the binary and feeds it its standard input, then closes it.
+    pub fn spawn(self) -> Child {
+        let (mut command, input) = self.into_parts();
+        let mut child = command.spawn().expect("crawl binary runs");
+        if let (Some(mut stdin), Some(input)) = (child.stdin.take(), input) {
+            // The binary may exit before reading (a bad flag), so a broken pipe is not a failure.
+            let _ = stdin.write_all(input.as_bytes());
+        }
+        child
+    }
+
+    /// Runs the binary to the end: its raw output.
+    pub fn output(self) -> Output {
+        self.spawn().wait_with_output().expect("crawl finishes")
+    }
+
+    /// Runs the binary to the end: its exit code, stderr and the records on stdout.
+    pub fn run(self) -> Run {
+        let started = Instant::now();
+        let out = self.output();
+        let elapsed = started.elapsed();
+        let stdout = String::from_utf8(out.stdout).expect("records are UTF-8");
+        let records = stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad record {l:?}: {e}")))
+            .collect();
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            records,
+            elapsed,
+        }
+    }
+
+    /// [`CrawlCmd::run`] with `--summary-json FILE` last: the run and its summary.
+    pub fn run_with_summary(self) -> (Run, serde_json::Value) {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path =
+            std::env::temp_dir().join(format!("crawl-summary-{}-{n}.json", std::process::id()));
+        let run = self.arg("--summary-json").arg(&path).run();
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("no summary ({e}):\n{}", run.stderr));
+        let _ = std::fs::remove_file(&path);
+        let summary = serde_json::from_str(&text).expect("summary is JSON");
+        (run, summary)
     }
 }
 
