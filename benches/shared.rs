@@ -53,7 +53,7 @@ const COST_PAGES: usize = 20_000;
 const COST_REPS: usize = 5;
 /// URLs loaded in part 3.
 const MEMORY_SIZES: [usize; 2] = [100_000, 1_000_000];
-/// The scripts' seen-set buckets. A copy of `BUCKETS` in src/shared/mod.rs (private to the
+/// The scripts' seen-set buckets. A copy of `BUCKETS` in src/frontier/redis/mod.rs (private to the
 /// library, which exposes no hook for it): change both together.
 const BUCKETS: u64 = 4096;
 /// Commands per pipeline in part 3.
@@ -667,9 +667,9 @@ fn memory(out: &mut String, memory_rows: &[String]) {
         .query(&mut conn)
         .expect("CONFIG SET");
     // The library's Redis key layout, copied (nothing in the library exposes it): the prefix
-    // `crawl:{ID}:` (src/shared/mod.rs, `SharedFrontier::open`), the `seen:B` sets and the
-    // `queue` list of "DEPTH URL" entries (the key list atop src/shared/scripts.lua), and
-    // push_triple's member encoding (src/shared/mod.rs). A change there must be made here too.
+    // `crawl:{ID}:` (src/frontier/redis/mod.rs, `Store::open`), the `seen:B` sets and the
+    // `queue` list of "DEPTH URL" entries (the key list atop src/frontier/redis/scripts.lua), and
+    // push_triple's member encoding (src/frontier/redis/mod.rs). A change there must be made here too.
     let prefix = "crawl:{m}:";
     let mut rows = Vec::new();
     let mut notes = Vec::new();

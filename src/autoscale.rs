@@ -42,8 +42,8 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
+use crate::bottleneck::{Bottleneck, judge};
 use crate::stats::Reading;
-use crate::verdict::{Bottleneck, judge};
 
 /// The shortest control interval while doubling: shorter ones measure noise.
 pub const MIN_INTERVAL: Duration = Duration::from_millis(200);

@@ -604,7 +604,7 @@ impl Args {
                     .unwrap_or_else(|| Mode::from(self.mode).default_max_workers()),
                 None => Mode::from(self.mode).default_workers(),
             },
-            auto_workers: self.workers == Some(Workers::Auto),
+            autoscale: self.workers == Some(Workers::Auto),
             rate: self.rate,
             per_host_rate: self.per_host_rate,
             per_host_workers: match self.per_host_workers {
@@ -784,15 +784,15 @@ mod tests {
     #[test]
     fn j_auto_takes_its_bound_from_max_workers_or_the_mode() {
         let c = config(&["-j", "auto"]).expect("valid");
-        assert!(c.auto_workers);
+        assert!(c.autoscale);
         assert_eq!(c.workers, 1024);
         let c = config(&["-m", "threads", "-j", "AUTO", "--max-workers", "12"]).expect("valid");
-        assert!(c.auto_workers && c.workers == 12);
+        assert!(c.autoscale && c.workers == 12);
         let c = config(&["-m", "processes", "-j", "auto"]).expect("valid");
         assert_eq!(c.workers, 64);
         let c = config(&["-m", "sequential", "-j", "auto"]).expect("valid");
         assert_eq!(c.workers, 1);
-        assert!(!config(&["-j", "8"]).expect("valid").auto_workers);
+        assert!(!config(&["-j", "8"]).expect("valid").autoscale);
         let err = config(&["-j", "8", "--max-workers", "12"]).expect_err("needs auto");
         assert!(
             err.to_string()

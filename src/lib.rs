@@ -72,7 +72,7 @@
 //! - [`autoscale`]: `-j auto`, the limit on pages in flight that the crawl sets itself;
 //! - `record` and `sink` (the output), `warc` (`--warc`: the archive of every request and
 //!   response; the worker packs each exchange's records with it, the ledger owns its one
-//!   writer), `journal` (`--state`), `stats`, `verdict`, `usage`, `progress`, [`report`]
+//!   writer), `journal` (`--state`), `stats`, `bottleneck`, `usage`, `progress`, [`report`]
 //!   (where the time went, live and at the end), `metrics` (the same figures for Prometheus,
 //!   `--metrics`); the coordinator's log events go through `tracing`, and the library never
 //!   installs a subscriber (the binary does);
@@ -120,6 +120,7 @@ mod request;
 mod retry;
 mod robots;
 // A bench hook, not API: `benches/scale.rs` builds a frontier with its scope.
+mod bottleneck;
 #[doc(hidden)]
 pub mod scope;
 mod shm_set;
@@ -128,7 +129,6 @@ mod sink;
 mod sitemap;
 mod stats;
 mod usage;
-mod verdict;
 mod warc;
 
 // One task.

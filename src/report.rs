@@ -4,13 +4,13 @@ use crate::frontier::redis::SharedReport;
 use std::fmt;
 use std::time::Duration;
 
+pub use crate::bottleneck::Bottleneck;
+use crate::bottleneck::{explain, judge};
 use crate::config::Mode;
 pub use crate::frontier::Skipped;
 use crate::shutdown::StopSignal;
 use crate::stats::Stats;
 pub use crate::stats::{Reading, Split};
-pub use crate::verdict::Bottleneck;
-use crate::verdict::{explain, judge};
 
 /// What crossing the process boundary cost (processes mode only).
 #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
@@ -91,20 +91,20 @@ pub struct Summary {
     pub resumed: u64,
     /// What limited the crawl, and the figures that say so.
     pub verdict: Bottleneck,
-    /// The figures behind `verdict`, over the whole crawl.
+    /// The figures behind `bottleneck`, over the whole crawl.
     pub reading: Reading,
     /// Peak resident memory, worker processes included, in kilobytes.
     pub peak_rss_kb: u64,
     /// A shared crawl (`--frontier`): this node's part and the whole crawl's counts.
     pub shared: Option<SharedReport>,
     /// `-j auto`: the limit on pages in flight over the crawl.
-    pub concurrency: Option<Concurrency>,
+    pub concurrency: Option<AutoscaleReport>,
 }
 
 /// How `-j auto` set the limit on pages in flight over a crawl: its value at every decision,
 /// summarised, and the last decision.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct Concurrency {
+pub struct AutoscaleReport {
     /// The lowest limit.
     pub min: usize,
     /// The median of the limit's values at each decision.
@@ -128,7 +128,7 @@ pub(crate) struct Tally {
     pub not_fetched: u64,
     pub resumed: u64,
     pub output: String,
-    pub concurrency: Option<Concurrency>,
+    pub concurrency: Option<AutoscaleReport>,
 }
 
 impl Summary {

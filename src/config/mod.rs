@@ -47,7 +47,7 @@ pub struct Config {
     /// `-j auto`: the crawl sets its own concurrency ([`crate::autoscale`]'s rules), starting
     /// low and never above `workers`, which is then the most it may use (`--max-workers`;
     /// default [`Mode::default_max_workers`]). Default false. Sequential mode stays at 1.
-    pub auto_workers: bool,
+    pub autoscale: bool,
     /// Global requests per second across all workers; `None` is unlimited (`--rate`). At least
     /// [`MIN_RATE`] (one a day); default `None`.
     pub rate: Option<f64>,
@@ -184,7 +184,7 @@ impl Config {
             seeds,
             mode: Mode::Async,
             workers: Mode::Async.default_workers(),
-            auto_workers: false,
+            autoscale: false,
             rate: None,
             per_host_rate: None,
             per_host_workers: Some(DEFAULT_PER_HOST_WORKERS),

@@ -79,7 +79,7 @@ impl Coordinator<'_> {
                 self.heed_frontier();
             }
         }
-        self.steer(now);
+        self.autoscale(now);
         self.show_progress();
         self.publish_metrics();
     }

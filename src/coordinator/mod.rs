@@ -30,10 +30,11 @@
 //!   coordinator holds a `Box<dyn Frontier>` and never knows which;
 //! - beside it: [`ledger`] writes records and the journal in a safe order, [`items`] hands
 //!   extracted items over, `session` owns the cookie jar and the login requests, `hosts` hears
-//!   what outcomes say about their hosts, `sitemaps` finds and admits sitemaps, `steer` is
+//!   what outcomes say about their hosts, `sitemaps` finds and admits sitemaps, `autoscaler` is
 //!   `-j auto`'s side, `telemetry` the logs and `--metrics`; [`crate::record`] builds
 //!   records, [`crate::report`] the summary, [`crate::journal`] restores a resumed crawl.
 
+mod autoscaler;
 mod complete;
 mod hosts;
 pub(crate) mod items;
@@ -41,7 +42,6 @@ pub(crate) mod ledger;
 mod next;
 mod session;
 mod sitemaps;
-mod steer;
 mod telemetry;
 #[cfg(test)]
 mod tests;
@@ -205,7 +205,7 @@ pub struct Coordinator<'h> {
     /// robots.txt says where), and how many sitemaps each origin has had admitted.
     sitemaps: Option<sitemaps::Sitemaps>,
     /// `-j auto`: the controller that sets [`Coordinator::limit`].
-    steering: Option<steer::Steering>,
+    autoscaler: Option<autoscaler::Autoscaler>,
     /// `--metrics`: where the live figures are published.
     metrics: Option<telemetry::Publisher>,
 }
@@ -273,10 +273,10 @@ impl<'h> Coordinator<'h> {
     /// A coordinator for `config`'s crawl (validated), around `parts.frontier` (its seeds
     /// admitted, what an earlier run left restored).
     pub(crate) fn new(config: &Config, parts: Parts<'h>) -> Self {
-        let steering = steer::Steering::new(config);
-        let workers = steering
+        let autoscaler = autoscaler::Autoscaler::new(config);
+        let workers = autoscaler
             .as_ref()
-            .map_or(config.workers, steer::Steering::limit);
+            .map_or(config.workers, autoscaler::Autoscaler::limit);
         let mut stats = Stats::new(workers);
         stats.resumed = parts.resumed;
         let mut coordinator = Coordinator {
@@ -303,7 +303,7 @@ impl<'h> Coordinator<'h> {
             item_hook: parts.item_hook,
             session: Session::new(parts.cookies, &config.login),
             sitemaps: None,
-            steering,
+            autoscaler,
             metrics: parts.metrics.map(telemetry::Publisher::new),
         };
         if config.sitemaps {
@@ -365,7 +365,7 @@ impl<'h> Coordinator<'h> {
             queued: self.frontier.queues_ref().queued(),
             live: self.stats.live_reading(Instant::now()),
             crawl: self.frontier.crawl_progress(),
-            auto: self.steering_now(),
+            auto: self.autoscale_now(),
         };
         self.progress.update(&snap);
     }

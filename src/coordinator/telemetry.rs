@@ -16,13 +16,13 @@ use std::time::{Duration, Instant};
 use tracing::{debug, info};
 
 use super::Coordinator;
+use crate::bottleneck::judge;
 use crate::config::Mode;
 use crate::frontier::Job;
 use crate::metrics::{Figures, Metrics, PUBLISH_EVERY, bounded};
 use crate::report::Summary;
 use crate::robots::Verdict;
 use crate::task::{TaskKind, TaskResult};
-use crate::verdict::judge;
 
 /// `--metrics`: where the coordinator publishes, and when it last did.
 pub(crate) struct Publisher {
@@ -221,7 +221,7 @@ impl Coordinator<'_> {
             retries: s.retries,
             server_holds: s.server_holds,
             hosts_given_up: s.hosts_given_up,
-            limit: self.steering.as_ref().map_or(s.workers, |st| st.limit()),
+            limit: self.autoscaler.as_ref().map_or(s.workers, |st| st.limit()),
             network_s: s.fetch_ms / 1000.0,
             parsing_s: s.parse_ms / 1000.0,
             rate_limit_s: s.rate_wait_ms / 1000.0,

@@ -21,9 +21,9 @@ use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
 
+use crate::bottleneck::Bottleneck;
 use crate::config::Mode;
 use crate::stats::Split;
-use crate::verdict::Bottleneck;
 
 /// How often the coordinator publishes while the crawl runs.
 pub(crate) const PUBLISH_EVERY: Duration = Duration::from_millis(100);

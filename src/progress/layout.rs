@@ -12,7 +12,7 @@ use std::time::Duration;
 use console::measure_text_width;
 
 use super::Snapshot;
-use crate::verdict::judge;
+use crate::bottleneck::judge;
 
 /// One field of a line: the texts it can take, longest first, and how much it matters.
 #[derive(Debug, Clone, PartialEq)]

@@ -7,27 +7,27 @@ use std::time::Instant;
 use super::Coordinator;
 use crate::autoscale::Autoscale;
 use crate::config::Config;
-use crate::report::Concurrency;
+use crate::report::AutoscaleReport;
 use crate::stats::{Mark, Stats};
 use crate::task::TaskResult;
 
 /// The controller, and where its interval started in the statistics.
-pub(super) struct Steering {
+pub(super) struct Autoscaler {
     auto: Autoscale,
     mark: Option<Mark>,
 }
 
-impl Steering {
+impl Autoscaler {
     /// `-j auto` for `config`, if asked for: two workers per core to start with (a CPU-bound
     /// crawl needs no more; a network-bound one doubles from there), or eight pages in flight
     /// per core in async mode, where one costs a task, not a thread or a process.
-    pub(super) fn new(config: &Config) -> Option<Steering> {
+    pub(super) fn new(config: &Config) -> Option<Autoscaler> {
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
         let start = match config.mode {
             crate::config::Mode::Async => 8 * cores,
             _ => 2 * cores,
         };
-        config.auto_workers.then(|| Steering {
+        config.autoscale.then(|| Autoscaler {
             auto: Autoscale::new(start, config.workers, Instant::now()),
             mark: None,
         })
@@ -42,59 +42,61 @@ impl Coordinator<'_> {
     /// Pages this crawl may have in flight now: `-j auto`'s current limit, or no limit beyond
     /// the workers a driver runs.
     pub fn limit(&self) -> usize {
-        self.steering.as_ref().map_or(usize::MAX, Steering::limit)
+        self.autoscaler
+            .as_ref()
+            .map_or(usize::MAX, Autoscaler::limit)
     }
 
     /// Shows a completed request to the controller.
     pub(super) fn observe(&mut self, result: &TaskResult) {
-        if let Some(steering) = self.steering.as_mut() {
+        if let Some(autoscaler) = self.autoscaler.as_mut() {
             let slowdown = result
                 .outcome
                 .as_ref()
                 .is_ok_and(|page| matches!(page.status, 429 | 503));
-            steering
+            autoscaler
                 .auto
                 .observe(Instant::now(), result.fetch_ms, slowdown);
         }
     }
 
     /// Ends the controller's interval if it is due, and applies its decision.
-    pub(super) fn steer(&mut self, now: Instant) {
-        let Some(steering) = self.steering.as_mut() else {
+    pub(super) fn autoscale(&mut self, now: Instant) {
+        let Some(autoscaler) = self.autoscaler.as_mut() else {
             return;
         };
         let stats: &mut Stats = &mut self.stats;
-        let from = *steering
+        let from = *autoscaler
             .mark
             .get_or_insert_with(|| stats.mark(stats.started));
-        if !steering.auto.due(now) {
+        if !autoscaler.auto.due(now) {
             return;
         }
         let reading = stats.reading_since(&from, stats.mark(now));
-        steering.mark = Some(stats.mark(now));
-        let change = steering.auto.tick(now, reading);
+        autoscaler.mark = Some(stats.mark(now));
+        let change = autoscaler.auto.tick(now, reading);
         if change.to != change.from {
             stats.set_workers(change.to, now);
         }
     }
 
     /// The limit and its last decision, for the progress line.
-    pub(super) fn steering_now(&self) -> Option<(usize, Option<String>)> {
-        let steering = self.steering.as_ref()?;
-        let last = steering.auto.last().map(ToString::to_string);
-        Some((steering.limit(), last))
+    pub(super) fn autoscale_now(&self) -> Option<(usize, Option<String>)> {
+        let autoscaler = self.autoscaler.as_ref()?;
+        let last = autoscaler.auto.last().map(ToString::to_string);
+        Some((autoscaler.limit(), last))
     }
 
     /// The limit over the crawl, for the summary.
-    pub(super) fn concurrency(&self) -> Option<Concurrency> {
-        let steering = self.steering.as_ref()?;
-        let (min, median, max) = steering.auto.spread();
-        Some(Concurrency {
+    pub(super) fn concurrency(&self) -> Option<AutoscaleReport> {
+        let autoscaler = self.autoscaler.as_ref()?;
+        let (min, median, max) = autoscaler.auto.spread();
+        Some(AutoscaleReport {
             min,
             median,
             max,
-            last: steering.auto.last().map(ToString::to_string),
-            steps: steering.auto.steps().to_vec(),
+            last: autoscaler.auto.last().map(ToString::to_string),
+            steps: autoscaler.auto.steps().to_vec(),
         })
     }
 }
