@@ -78,7 +78,7 @@ fn main() {
         let seed = Url::parse(&server.url("/gen/0")).expect("seed URL");
         let mut config = Config::new(vec![seed]);
         config.mode = mode;
-        config.workers = workers;
+        config.workers = Some(workers);
         config.depth = crawl::UNLIMITED_DEPTH;
         config.per_host_workers = None;
         config.obey_robots = false;

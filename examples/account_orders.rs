@@ -49,7 +49,7 @@ fn run() -> Result<(), Box<dyn Error>> {
 
     let mut config = Config::new(vec![Url::parse(&shop.url("/shop/account"))?]);
     config.mode = mode;
-    config.workers = if mode == Mode::Sequential { 1 } else { 4 };
+    config.workers = Some(4); // sequential mode runs one whatever is asked
     config.depth = 1;
     config.output = Output::Discard;
     config.cookies = true;

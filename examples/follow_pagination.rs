@@ -51,7 +51,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     )?]);
     config.mode = mode;
     // A chain of pages: each one names the next, so one worker is all it can use.
-    config.workers = 1;
+    config.workers = Some(1);
     config.depth = 1000;
     config.output = Output::Discard;
 

@@ -108,7 +108,6 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     let mut config = Config::new(vec![crawl::Url::parse(&shop.url("/shop/"))?]);
     config.mode = mode;
-    config.workers = mode.default_workers();
     config.depth = 10;
     // Items come to the callback below; the per-page records are not needed.
     config.output = Output::Discard;

@@ -12,7 +12,7 @@ use url::Url;
 use std::sync::Arc;
 
 use crate::config::{
-    Config, ConfigError, Dedupe, Format, FrontierUrl, Mode, Output, ProgressMode, ProxyUrl,
+    Config, ConfigError, Dedupe, Format, FrontierUrl, Mode, Output, Plan, ProgressMode, ProxyUrl,
     Setting, SharedCrawl, WarcConfig, default_user_agent,
 };
 use crate::fields::Fields;
@@ -572,10 +572,10 @@ impl Args {
         }))
     }
 
-    /// Turns the flags into a [`Config`] crawling `seeds`, validated by the same rules as a
-    /// config built in code ([`Config::validate`]). Only what flags alone can get wrong is
+    /// Turns the flags into the [`Plan`] of a crawl of `seeds`: a [`Config`] validated once, by
+    /// the same rules as a config built in code ([`Config::validate`]). Only what flags alone can get wrong is
     /// checked here: `--field` specifications, and seconds that are not a duration at all.
-    pub fn into_config(self, seeds: Vec<Url>) -> Result<Config, ArgsError> {
+    pub fn into_plan(self, seeds: Vec<Url>) -> Result<Plan, ArgsError> {
         let (fields, field_error) = match crate::fields::parse_all(&self.fields) {
             Ok(fields) => (fields, None),
             Err(e) => (Vec::new(), Some(e)),
@@ -596,13 +596,11 @@ impl Args {
         let config = Config {
             seeds,
             mode: self.mode.into(),
+            // Unset: the mode's default, resolved by `Config::validate` (the one place).
             workers: match self.workers {
-                Some(Workers::Fixed(n)) => n,
-                Some(Workers::Auto) => self
-                    .max_workers
-                    .and_then(|n| usize::try_from(n).ok())
-                    .unwrap_or_else(|| Mode::from(self.mode).default_max_workers()),
-                None => Mode::from(self.mode).default_workers(),
+                Some(Workers::Fixed(n)) => Some(n),
+                Some(Workers::Auto) => self.max_workers.and_then(|n| usize::try_from(n).ok()),
+                None => None,
             },
             autoscale: self.workers == Some(Workers::Auto),
             rate: self.rate,
@@ -682,11 +680,11 @@ impl Args {
 mod tests {
     use super::*;
 
-    fn config(args: &[&str]) -> Result<Config, ArgsError> {
+    fn config(args: &[&str]) -> Result<Plan, ArgsError> {
         let args = Args::try_parse_from(std::iter::once("crawl").chain(args.iter().copied()))
             .expect("clap accepts these flags");
         let seeds = vec![Url::parse("http://a.test/").expect("url")];
-        args.into_config(seeds)
+        args.into_plan(seeds)
     }
 
     #[test]
@@ -699,7 +697,7 @@ mod tests {
             assert!(parse_size(bad).is_err(), "{bad:?}");
         }
         let c = config(&["--warc", "a.warc.gz", "--warc-max-size", "1G"]).expect("valid");
-        let warc = c.warc.expect("an archive");
+        let warc = c.warc.clone().expect("an archive");
         assert_eq!(
             (warc.path, warc.max_size),
             (PathBuf::from("a.warc.gz"), Some(1 << 30))

@@ -11,7 +11,7 @@
 
 use std::sync::Arc;
 
-use crate::config::{Config, ConfigError, Dedupe, Format, Mode, Setting};
+use crate::config::{Config, ConfigError, Dedupe, Format, Mode, Plan, Setting};
 use crate::cookies::{CookieError, Jar};
 use crate::coordinator::items::{ItemError, ItemHook};
 use crate::coordinator::ledger::Ledger;
@@ -114,12 +114,17 @@ impl CrawlError {
 /// In processes mode, call it before starting any thread or runtime: workers are forked, and
 /// forking a multi-threaded process is refused with [`DriverError::NotSingleThreaded`].
 pub fn run(config: &Config) -> Result<Summary, CrawlError> {
-    run_with(config.clone(), None)
+    run_plan(config.clone().validate()?)
 }
 
-/// [`run`], handing each extracted item to `hook` as well.
-fn run_with(config: Config, hook: Option<ItemHook<'_>>) -> Result<Summary, CrawlError> {
-    let mut config = config.validate()?;
+/// [`run`] for a configuration already validated ([`Config::validate`]): the plan runs as it
+/// is, with no second check.
+pub fn run_plan(plan: Plan) -> Result<Summary, CrawlError> {
+    run_with(plan, None)
+}
+
+/// [`run_plan`], handing each extracted item to `hook` as well.
+fn run_with(mut config: Plan, hook: Option<ItemHook<'_>>) -> Result<Summary, CrawlError> {
     // First of all, so a port in use is said before anything is written or taken over (and a
     // crawl refused here does not stand in another crawl's way in this process).
     let metrics = match config.metrics {
@@ -158,7 +163,7 @@ fn run_with(config: Config, hook: Option<ItemHook<'_>>) -> Result<Summary, Crawl
     let store = match config.shared.clone() {
         Some(crawl) => {
             let (store, stored) = Store::open(&config, &crawl)?;
-            stored.adopt(&mut config);
+            config.adopt(|config| stored.adopt(config));
             Some(store)
         }
         None => None,
@@ -331,7 +336,7 @@ impl<E: Extractor> Crawl<E> {
 
     /// Runs the crawl; items go into the records (`config.output`, `config.format`).
     pub fn run(self) -> Result<Summary, CrawlError> {
-        run_with(self.prepare(), None)
+        run_with(self.prepare()?, None)
     }
 
     /// Runs the crawl and hands every item to `on_item`, typed, with its page's record: one
@@ -366,7 +371,7 @@ impl<E: Extractor> Crawl<E> {
         self,
         mut on_item: impl FnMut(&Record, E::Item) -> Result<(), ItemError> + Send + 'h,
     ) -> Result<Summary, CrawlError> {
-        let config = self.prepare();
+        let config = self.prepare()?;
         let hook: ItemHook<'h> = Box::new(move |record, value| {
             let item: E::Item = serde_json::from_value(value)
                 .map_err(|e| format!("{}: item does not read back: {e}", record.url))?;
@@ -375,7 +380,8 @@ impl<E: Extractor> Crawl<E> {
         run_with(config, Some(hook))
     }
 
-    fn prepare(self) -> Config {
+    /// The plan: the config with the extractor (and its CSV columns), validated.
+    fn prepare(self) -> Result<Plan, ConfigError> {
         let mut config = self.config;
         if let Format::Csv { columns } = &mut config.format
             && columns.is_empty()
@@ -383,6 +389,6 @@ impl<E: Extractor> Crawl<E> {
             *columns = Extractor::columns(&self.extractor);
         }
         config.extractor = Some(Arc::new(self.extractor));
-        config
+        config.validate()
     }
 }

@@ -32,7 +32,8 @@
 //!   whose items land in the records or in a callback. A 30-line scraper is in [`scrape`].
 //! - A [`Config`] built in code passes the same rules as the command line's flags
 //!   ([`Config::validate`]): a bad value is an error naming the setting, never a panic or a
-//!   hang.
+//!   hang. What passes is a [`Plan`] (every default resolved); [`run_plan`] runs one as it
+//!   is, as the binary does with its flags' plan.
 //!
 //! ```
 //! use crawl::{Config, CrawlError, Setting, Url};
@@ -157,11 +158,11 @@ pub mod config;
 mod seeds;
 
 pub use config::{
-    Config, ConfigError, Dedupe, Format, FrontierUrl, Mode, Output, ProgressMode, ProxyUrl,
+    Config, ConfigError, Dedupe, Format, FrontierUrl, Mode, Output, Plan, ProgressMode, ProxyUrl,
     Setting, SharedCrawl, UNLIMITED_DEPTH, WarcConfig,
 };
 pub use coordinator::items::ItemError;
-pub use crawler::{Crawl, CrawlError, run};
+pub use crawler::{Crawl, CrawlError, run, run_plan};
 /// Stops a crawl shared through Redis on every node (`crawl --stop-crawl`).
 pub use frontier::redis::stop_crawl;
 pub use progress::suspend_bar;

@@ -33,7 +33,7 @@
 //!     let onward = Css::new("a.category, a[rel=next], a.product-link")?;
 //!     let mut config = Config::new(vec![Url::parse("https://shop.example/")?]);
 //!     config.mode = Mode::Threads;
-//!     config.workers = 8;
+//!     config.workers = Some(8);
 //!     config.depth = 10;
 //!     config.per_host_rate = Some(2.0); // be polite
 //!     config.output = Output::Discard; // items come to the closure below

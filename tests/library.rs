@@ -31,7 +31,7 @@ static TURN: Mutex<()> = Mutex::new(());
 fn config(s: &FixtureServer, mode: Mode, output: Output) -> Config {
     let mut config = Config::new(vec![Url::parse(&s.url("/shop/")).expect("URL")]);
     config.mode = mode;
-    config.workers = if mode == Mode::Sequential { 1 } else { 4 };
+    config.workers = Some(4); // sequential mode runs one whatever is asked
     config.depth = 10;
     config.output = output;
     config

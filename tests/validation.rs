@@ -24,7 +24,11 @@ fn bad_configs(seed: &str) -> Vec<(&'static str, Setting, Config)> {
     };
     vec![
         ("rate = 0", Setting::Rate, with(|c| c.rate = Some(0.0))),
-        ("workers = 0", Setting::Workers, with(|c| c.workers = 0)),
+        (
+            "workers = 0",
+            Setting::Workers,
+            with(|c| c.workers = Some(0)),
+        ),
         (
             "per_host_rate = 0",
             Setting::PerHostRate,

@@ -10,7 +10,7 @@ pub const MAX_TIMEOUT: Duration = Duration::from_secs(86_400);
 /// to keep a real site's pages coming while no single server sees more than a browser or two
 /// would send it, whatever `--workers` is.
 pub const DEFAULT_PER_HOST_WORKERS: usize = 8;
-/// [`Config::depth`] with no limit (`--depth inf`): more hops than any site has.
+/// [`Config::depth`](crate::Config::depth) with no limit (`--depth inf`): more hops than any site has.
 pub const UNLIMITED_DEPTH: u32 = u32::MAX;
 /// Connection failures or timeouts in a row after which an origin is given up, by default.
 pub const DEFAULT_HOST_FAILURES: u32 = 5;

@@ -3,16 +3,20 @@
 //! A [`Config`] can come from flags ([`crate::cli`]), from code, or from a resumed crawl; all of
 //! them go through [`Config::validate`] before anything runs, so the rules and their messages
 //! exist once. A failed rule is a [`ConfigError`] naming the [`Setting`]; the CLI only swaps
-//! the setting's name for its flag (`rate` -> `--rate`). Everything downstream can trust a
-//! validated config: rates positive and finite, workers at least one, seeds non-empty http(s)
-//! URLs, timeouts in range.
+//! the setting's name for its flag (`rate` -> `--rate`). What passes is a [`Plan`]: the
+//! front door and the drivers take a plan, never a bare config, and trust it (rates positive
+//! and finite, workers resolved and at least one, seeds non-empty http(s) URLs, timeouts in
+//! range). Defaults that depend on other settings (the worker count on the mode) are resolved
+//! there and only there: an unset [`Config::workers`] follows [`Config::mode`].
 //!
-//! Here: [`Config`], the settings a user fills. Beside it: `types` (what its fields hold:
+//! Here: [`Config`], the settings a user fills (unset means default). Beside it: `plan`
+//! ([`Plan`]), `types` (what its fields hold:
 //! [`Mode`], [`Output`], [`Format`], the URLs that hide their passwords), `limits` (the bounds
 //! and defaults), `setting` ([`Setting`] and [`ConfigError`]: which setting a rule refused,
 //! by field and by flag) and `rules` ([`Config::validate`], one function per rule).
 
 mod limits;
+mod plan;
 mod rules;
 mod setting;
 mod types;
@@ -25,6 +29,7 @@ use url::Url;
 
 use crate::scrape::PageExtractor;
 pub use limits::*;
+pub use plan::Plan;
 pub use setting::{ConfigError, Setting};
 pub use types::*;
 
@@ -40,10 +45,10 @@ pub struct Config {
     /// Where the fetch-and-parse stage runs (`--mode`, `-m`); default [`Mode::Async`].
     pub mode: Mode,
     /// OS threads, worker processes or concurrent async tasks (1 in sequential mode), at most
-    /// [`MAX_WORKERS`] (`--workers`, `-j`). Default 64, async mode's
-    /// [`default_workers`](Mode::default_workers): [`Config::new`] sets it for async, so set
-    /// it again when you change [`mode`](Config::mode).
-    pub workers: usize,
+    /// [`MAX_WORKERS`] (`--workers`, `-j`). `None` (the default): the mode's own,
+    /// [`Mode::default_workers`] (64 in async mode), or with [`Config::autoscale`]
+    /// [`Mode::default_max_workers`]; [`Config::validate`] resolves it ([`Plan::workers`]).
+    pub workers: Option<usize>,
     /// `-j auto`: the crawl sets its own concurrency ([`crate::autoscale`]'s rules), starting
     /// low and never above `workers`, which is then the most it may use (`--max-workers`;
     /// default [`Mode::default_max_workers`]). Default false. Sequential mode stays at 1.
@@ -183,7 +188,7 @@ impl Config {
         Config {
             seeds,
             mode: Mode::Async,
-            workers: Mode::Async.default_workers(),
+            workers: None,
             autoscale: false,
             rate: None,
             per_host_rate: None,

@@ -5,11 +5,11 @@ use super::*;
 use crate::normalize::is_http;
 
 impl Config {
-    /// Checks every rule, and returns the configuration as the crawl will run it: sequential
-    /// mode always has one worker, and allowed domains are normalised (`.Example.COM.` ->
-    /// `example.com`). The front door ([`crate::run`], [`crate::Crawl`]) calls this itself;
+    /// Checks every rule, and returns the [`Plan`] the crawl will run: the worker count
+    /// resolved (the mode's default when unset; sequential mode always has one), allowed
+    /// domains normalised (`.Example.COM.` -> `example.com`), header values marked sensitive. The front door ([`crate::run`], [`crate::Crawl`]) calls this itself;
     /// call it early to report a bad setting before doing anything else.
-    pub fn validate(mut self) -> Result<Config, ConfigError> {
+    pub fn validate(mut self) -> Result<Plan, ConfigError> {
         // The rules run in the order the command line has always reported them, so the flag
         // named first when several are wrong does not depend on how the config was built.
         self.check_seeds()?;
@@ -33,7 +33,7 @@ impl Config {
         if let Some(warc) = &self.warc {
             self.check_warc(warc)?;
         }
-        Ok(self)
+        Ok(Plan::new(self))
     }
 
     /// Whether a failed rule on `setting` is checked before the command line's `--field`
@@ -68,15 +68,16 @@ impl Config {
 
     /// Workers in range; sequential mode always has one.
     fn check_workers(&mut self) -> Result<(), ConfigError> {
-        match self.mode {
-            Mode::Sequential => self.workers = 1,
-            _ if self.workers == 0 => {
+        match (self.mode, self.workers) {
+            // Sequential mode has one worker whatever was asked ([`Plan::workers`]).
+            (Mode::Sequential, _) | (_, None) => {}
+            (_, Some(0)) => {
                 return Err(ConfigError::new(Setting::Workers, "must be at least 1"));
             }
-            _ if self.workers > MAX_WORKERS => {
+            (_, Some(n)) if n > MAX_WORKERS => {
                 return Err(ConfigError::new(
                     Setting::Workers,
-                    format!("must be at most {MAX_WORKERS}, got {}", self.workers),
+                    format!("must be at most {MAX_WORKERS}, got {n}"),
                 ));
             }
             _ => {}

@@ -3,64 +3,64 @@
 
 use super::MAX_GRACE;
 
-/// A setting of [`Config`] that a rule can refuse: its field name in code, its flag on the
+/// A setting of [`Config`](crate::Config) that a rule can refuse: its field name in code, its flag on the
 /// command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Setting {
-    /// [`Config::seeds`]; the `URLS_FILE` argument.
+    /// [`Config::seeds`](crate::Config::seeds); the `URLS_FILE` argument.
     Seeds,
-    /// [`Config::workers`]; `--workers`.
+    /// [`Config::workers`](crate::Config::workers); `--workers`.
     Workers,
-    /// [`Config::rate`]; `--rate`.
+    /// [`Config::rate`](crate::Config::rate); `--rate`.
     Rate,
-    /// [`Config::per_host_rate`]; `--per-host-rate`.
+    /// [`Config::per_host_rate`](crate::Config::per_host_rate); `--per-host-rate`.
     PerHostRate,
-    /// [`Config::per_host_workers`]; `--per-host-workers`.
+    /// [`Config::per_host_workers`](crate::Config::per_host_workers); `--per-host-workers`.
     PerHostWorkers,
-    /// [`Config::max_pages`]; `--max-pages`.
+    /// [`Config::max_pages`](crate::Config::max_pages); `--max-pages`.
     MaxPages,
-    /// [`Config::allow_domains`]; `--allow-domain`.
+    /// [`Config::allow_domains`](crate::Config::allow_domains); `--allow-domain`.
     AllowDomains,
-    /// [`Config::timeout`]; `--timeout`.
+    /// [`Config::timeout`](crate::Config::timeout); `--timeout`.
     Timeout,
-    /// [`Config::max_bytes`]; `--max-bytes`.
+    /// [`Config::max_bytes`](crate::Config::max_bytes); `--max-bytes`.
     MaxBytes,
-    /// [`Config::user_agent`]; `--user-agent`.
+    /// [`Config::user_agent`](crate::Config::user_agent); `--user-agent`.
     UserAgent,
-    /// [`Config::headers`]; `-H`, `--header`.
+    /// [`Config::headers`](crate::Config::headers); `-H`, `--header`.
     Headers,
-    /// [`Config::proxy`]; `--proxy`.
+    /// [`Config::proxy`](crate::Config::proxy); `--proxy`.
     Proxy,
-    /// [`Config::login`] (library only).
+    /// [`Config::login`](crate::Config::login) (library only).
     Login,
-    /// [`Config::dedupe`]; `--dedupe`.
+    /// [`Config::dedupe`](crate::Config::dedupe); `--dedupe`.
     Dedupe,
-    /// [`Config::fork_per_page`]; `--fork-per-page`.
+    /// [`Config::fork_per_page`](crate::Config::fork_per_page); `--fork-per-page`.
     ForkPerPage,
-    /// [`Config::grace`]; `--grace`.
+    /// [`Config::grace`](crate::Config::grace); `--grace`.
     Grace,
-    /// [`Config::depth`]; `--depth`.
+    /// [`Config::depth`](crate::Config::depth); `--depth`.
     Depth,
-    /// [`Config::obey_robots`]; `--ignore-robots`.
+    /// [`Config::obey_robots`](crate::Config::obey_robots); `--ignore-robots`.
     ObeyRobots,
-    /// [`Config::shared`]'s URL; `--frontier`.
+    /// [`Config::shared`](crate::Config::shared)'s URL; `--frontier`.
     Frontier,
-    /// [`Config::shared`]'s crawl id; `--crawl-id`.
+    /// [`Config::shared`](crate::Config::shared)'s crawl id; `--crawl-id`.
     CrawlId,
-    /// [`Config::shared`]'s lease; `--lease`.
+    /// [`Config::shared`](crate::Config::shared)'s lease; `--lease`.
     Lease,
-    /// [`Config::metrics`]; `--metrics`.
+    /// [`Config::metrics`](crate::Config::metrics); `--metrics`.
     Metrics,
-    /// [`Config::metrics_linger`]; `--metrics-linger`.
+    /// [`Config::metrics_linger`](crate::Config::metrics_linger); `--metrics-linger`.
     MetricsLinger,
-    /// [`Config::warc`]'s path; `--warc`.
+    /// [`Config::warc`](crate::Config::warc)'s path; `--warc`.
     Warc,
-    /// [`Config::warc`]'s size limit; `--warc-max-size`.
+    /// [`Config::warc`](crate::Config::warc)'s size limit; `--warc-max-size`.
     WarcMaxSize,
 }
 
 impl Setting {
-    /// The [`Config`] field, as a library user writes it.
+    /// The [`Config`](crate::Config) field, as a library user writes it.
     pub fn field(self) -> &'static str {
         match self {
             Setting::Seeds => "seeds",
@@ -123,7 +123,7 @@ impl Setting {
     }
 }
 
-/// A configuration the crawl cannot start with. `Display` names the [`Config`] field; the CLI
+/// A configuration the crawl cannot start with. `Display` names the [`Config`](crate::Config) field; the CLI
 /// prints [`Setting::flag`] instead.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{}: {message}", setting.field())]

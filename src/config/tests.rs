@@ -26,8 +26,8 @@ fn every_rule_names_its_setting() {
             |c| c.seeds = vec![Url::parse("ftp://a.test/").expect("url")],
             Setting::Seeds,
         ),
-        (|c| c.workers = 0, Setting::Workers),
-        (|c| c.workers = MAX_WORKERS + 1, Setting::Workers),
+        (|c| c.workers = Some(0), Setting::Workers),
+        (|c| c.workers = Some(MAX_WORKERS + 1), Setting::Workers),
         (|c| c.rate = Some(0.0), Setting::Rate),
         (|c| c.rate = Some(f64::NAN), Setting::Rate),
         (|c| c.rate = Some(1e-20), Setting::Rate),
@@ -126,7 +126,7 @@ fn messages_are_the_same_for_code_and_flags() {
 fn validation_settles_what_the_mode_implies() {
     let mut c = config();
     c.mode = Mode::Sequential;
-    c.workers = 0;
+    c.workers = Some(0);
     c.allow_domains = vec![".Example.COM.".into()];
     let c = c.validate().expect("valid");
     assert_eq!(c.workers, 1);
@@ -161,7 +161,7 @@ fn archive_rules_name_their_settings() {
     );
     let processes = |c: &mut Config| {
         c.mode = Mode::Processes;
-        c.workers = 2;
+        c.workers = Some(2);
         c.max_bytes = MAX_WARC_BYTES + 1;
     };
     let big = refused(|c| {

@@ -14,7 +14,7 @@ use super::{DEFAULT_LEASE, Setting};
 pub struct ProxyUrl(Url);
 
 impl ProxyUrl {
-    /// Wraps `url`; [`Config::validate`] checks its scheme.
+    /// Wraps `url`; [`Config::validate`](crate::Config::validate) checks its scheme.
     pub fn new(url: Url) -> Self {
         ProxyUrl(url)
     }
@@ -56,7 +56,7 @@ fn redacted(url: &Url, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
 pub struct FrontierUrl(Url);
 
 impl FrontierUrl {
-    /// Wraps `url`; [`Config::validate`] checks it.
+    /// Wraps `url`; [`Config::validate`](crate::Config::validate) checks it.
     pub fn new(url: Url) -> Self {
         FrontierUrl(url)
     }
@@ -80,7 +80,7 @@ impl std::fmt::Debug for FrontierUrl {
     }
 }
 
-/// A crawl shared with other crawl processes through Redis ([`Config::shared`]).
+/// A crawl shared with other crawl processes through Redis ([`Config::shared`](crate::Config::shared)).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SharedCrawl {
     /// Where the frontier lives (`--frontier`).

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use super::Coordinator;
 use crate::autoscale::Autoscale;
-use crate::config::Config;
+use crate::config::Plan;
 use crate::report::AutoscaleReport;
 use crate::stats::{Mark, Stats};
 use crate::task::TaskResult;
@@ -21,7 +21,7 @@ impl Autoscaler {
     /// `-j auto` for `config`, if asked for: two workers per core to start with (a CPU-bound
     /// crawl needs no more; a network-bound one doubles from there), or eight pages in flight
     /// per core in async mode, where one costs a task, not a thread or a process.
-    pub(super) fn new(config: &Config) -> Option<Autoscaler> {
+    pub(super) fn new(config: &Plan) -> Option<Autoscaler> {
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
         let start = match config.mode {
             crate::config::Mode::Async => 8 * cores,

@@ -50,7 +50,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::config::{Config, Mode};
+use crate::config::{Config, Mode, Plan};
 use crate::cookies::{CookieError, Jar};
 use crate::frontier::{Frontier, Job, MemoryFrontier, RedisFrontierError};
 use crate::journal::Resume;
@@ -272,7 +272,7 @@ impl InFlight {
 impl<'h> Coordinator<'h> {
     /// A coordinator for `config`'s crawl (validated), around `parts.frontier` (its seeds
     /// admitted, what an earlier run left restored).
-    pub(crate) fn new(config: &Config, parts: Parts<'h>) -> Self {
+    pub(crate) fn new(config: &Plan, parts: Parts<'h>) -> Self {
         let autoscaler = autoscaler::Autoscaler::new(config);
         let workers = autoscaler
             .as_ref()

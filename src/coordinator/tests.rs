@@ -55,7 +55,7 @@ fn url(s: &str) -> Url {
 
 fn config(seeds: &[&str]) -> Config {
     let mut config = Config::new(seeds.iter().map(|s| url(s)).collect());
-    config.workers = 4;
+    config.workers = Some(4);
     config.obey_robots = false;
     config.output = Output::Discard;
     config

@@ -12,29 +12,29 @@
 //!
 //! ## The contract
 //! A page's life, as the coordinator drives it:
-//! 1. **take**: [`Frontier::refill`] when the coordinator's turn begins (Redis: lease pages),
-//!    then [`Frontier::pop`]: a page or a robots.txt to fetch, a page robots.txt blocks, a
+//! 1. **take**: `Frontier::refill` when the coordinator's turn begins (Redis: lease pages),
+//!    then `Frontier::pop`: a page or a robots.txt to fetch, a page robots.txt blocks, a
 //!    page whose host is given up, how long to wait, or nothing queued. The crawl-wide checks
 //!    a shared crawl adds (its robots.txt verdicts, its rate limits, a lease lost) happen in
 //!    `pop`: what comes out may go now.
 //! 2. **give back**: a retry, a redirect hop, a robots.txt verdict, a host's pause go to the
-//!    local queues ([`Frontier::queues`]); a page abandoned after a stop goes back
-//!    ([`Frontier::give_back`]), so another node may take it at once.
-//! 3. **done**: [`Frontier::offer_links`] with a page's links, then
-//!    [`Frontier::recording`] just before its record is written (false: the page is not this
-//!    process's any more, write nothing) and [`Frontier::recorded`] once it is written.
-//! 4. **upkeep**: [`Frontier::upkeep`] at the start of a turn and [`Frontier::flush`] at its
-//!    end (Redis: pages finished in one round trip, leases renewed), [`Frontier::wake_at`]
+//!    local queues (`Frontier::queues`); a page abandoned after a stop goes back
+//!    (`Frontier::give_back`), so another node may take it at once.
+//! 3. **done**: `Frontier::offer_links` with a page's links, then
+//!    `Frontier::recording` just before its record is written (false: the page is not this
+//!    process's any more, write nothing) and `Frontier::recorded` once it is written.
+//! 4. **upkeep**: `Frontier::upkeep` at the start of a turn and `Frontier::flush` at its
+//!    end (Redis: pages finished in one round trip, leases renewed), `Frontier::wake_at`
 //!    when the coordinator would otherwise wait for a task to end.
 //! 5. **the end**: the crawl is over when nothing is queued or in flight here and
-//!    [`Frontier::others_wait`] says nothing is outstanding elsewhere; [`Frontier::close`],
-//!    then [`Frontier::skipped`], [`Frontier::report`] and [`Frontier::take_error`] for the
+//!    `Frontier::others_wait` says nothing is outstanding elsewhere; `Frontier::close`,
+//!    then `Frontier::skipped`, `Frontier::report` and `Frontier::take_error` for the
 //!    summary.
 //!
 //! A frontier that fails for good (Redis lost past the lease) stops handing out work: every
-//! call after that is a no-op, [`Frontier::new_failure`] says so once (the coordinator then
+//! call after that is a no-op, `Frontier::new_failure` says so once (the coordinator then
 //! stops as on Ctrl-C, and writes the records of the pages in flight), and
-//! [`Frontier::take_error`] gives the error the crawl ends with.
+//! `Frontier::take_error` gives the error the crawl ends with.
 
 mod admission;
 mod host;

@@ -26,7 +26,7 @@ mod threads;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::config::{Config, Mode};
+use crate::config::{Mode, Plan};
 use crate::coordinator::{Coordinator, Next};
 use crate::metrics::Metrics;
 use crate::metrics::serve::Server;
@@ -40,7 +40,7 @@ use crate::worker::WorkerError;
 /// What every driver is given besides the coordinator.
 pub(crate) struct Setup<'a> {
     /// The validated configuration.
-    pub config: &'a Config,
+    pub config: &'a Plan,
     /// The crawl's scope, which every HTTP client's robots.txt redirects must respect.
     pub scope: Arc<Scope>,
     /// Processes mode's `--dedupe shared`: the known-URL set workers consult.

@@ -126,8 +126,9 @@ fn main() -> ExitCode {
         },
     };
     let summary_json = args.summary_json.clone();
-    let mut config = match args.into_config(seeds) {
-        Ok(config) => config,
+    // The flags, validated once: the crawl runs this plan as it is.
+    let mut plan = match args.into_plan(seeds) {
+        Ok(plan) => plan,
         Err(e) => {
             say!("crawl: {e}");
             return Exit::Usage.into();
@@ -137,21 +138,21 @@ fn main() -> ExitCode {
         say!(
             "crawl: --demo: crawling the fixture site at {} (depth {}, mode {})",
             server.base_url(),
-            match config.depth {
+            match plan.depth {
                 crawl::UNLIMITED_DEPTH => "inf".to_string(),
                 depth => depth.to_string(),
             },
-            config.mode.name()
+            plan.mode.name()
         );
     }
     // Said on standard error whatever the log level: with port 0 it is the only way to learn
     // the port.
-    config.on_metrics = Some(crawl::config::MetricsListening(std::sync::Arc::new(
+    plan.on_metrics(crawl::config::MetricsListening(std::sync::Arc::new(
         |addr| {
             say!("crawl: metrics on http://{addr}/metrics");
         },
     )));
-    match crawl::run(&config) {
+    match crawl::run_plan(plan) {
         Ok(summary) => {
             say!("{summary}");
             if let Some(path) = summary_json {
