@@ -32,6 +32,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use ::crawl::frontier::redis::layout;
 use common::{Series, crawl, line_chart, machine, num, publish, wanted_parts};
 use crawl_fixture::{CrawlNode, FixtureServer, Options, RedisOptions, RedisServer, wait_for_crawl};
 use nix::sys::resource::{UsageWho, getrusage};
@@ -53,9 +54,8 @@ const COST_PAGES: usize = 20_000;
 const COST_REPS: usize = 5;
 /// URLs loaded in part 3.
 const MEMORY_SIZES: [usize; 2] = [100_000, 1_000_000];
-/// The scripts' seen-set buckets. A copy of `BUCKETS` in src/frontier/redis/mod.rs (private to the
-/// library, which exposes no hook for it): change both together.
-const BUCKETS: u64 = 4096;
+/// The scripts' seen-set buckets, from the library's layout.
+const BUCKETS: u64 = layout::BUCKETS;
 /// Commands per pipeline in part 3.
 const BATCH: usize = 10_000;
 /// `--depth` far past any depth of the generated sites.
@@ -666,11 +666,10 @@ fn memory(out: &mut String, memory_rows: &[String]) {
         .arg("no")
         .query(&mut conn)
         .expect("CONFIG SET");
-    // The library's Redis key layout, copied (nothing in the library exposes it): the prefix
-    // `crawl:{ID}:` (src/frontier/redis/mod.rs, `Store::open`), the `seen:B` sets and the
-    // `queue` list of "DEPTH URL" entries (the key list atop src/frontier/redis/scripts.lua), and
-    // push_triple's member encoding (src/frontier/redis/mod.rs). A change there must be made here too.
-    let prefix = "crawl:{m}:";
+    // The library's Redis key layout (crawl::frontier::redis::layout): the prefix, the
+    // `seen:B` sets and their members; the `queue` list of "DEPTH URL" entries is named in the
+    // key list atop src/frontier/redis/scripts.lua.
+    let prefix = layout::prefix("m");
     let mut rows = Vec::new();
     let mut notes = Vec::new();
     let mut rng = 0x5eed_u64;
@@ -696,11 +695,10 @@ fn memory(out: &mut String, memory_rows: &[String]) {
         let _: () = redis::cmd("FLUSHALL").query(&mut conn).expect("FLUSHALL");
         let before = used_memory(&mut conn);
         let secs = load(&mut conn, n, |_, pipe| {
-            let fp = splitmix(&mut rng);
-            // As push_triple sends it: bucket fp % 4096, the member fp as a signed integer.
+            let (bucket, member) = layout::seen(splitmix(&mut rng));
             pipe.cmd("SADD")
-                .arg(format!("{prefix}seen:{}", fp % BUCKETS))
-                .arg((fp as i64).to_string())
+                .arg(format!("{prefix}seen:{bucket}"))
+                .arg(member.to_string())
                 .ignore();
         });
         let after = used_memory(&mut conn);

@@ -41,7 +41,9 @@ mod host;
 mod memory;
 mod packed;
 mod queues;
-pub(crate) mod redis;
+// `pub` for its `layout`, a bench hook (benches/shared.rs); the rest is the crate's.
+#[doc(hidden)]
+pub mod redis;
 
 use std::time::{Duration, Instant};
 

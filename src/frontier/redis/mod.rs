@@ -54,9 +54,6 @@ pub(crate) use settings::Settings;
 /// What marks a Redis hash as this crawler's: another program's data (or a future layout) under
 /// the same key is refused, never overwritten.
 const MAGIC: &str = "crawl-frontier/1";
-/// Seen-set buckets: sets of at most 512 integers stay intsets (8 bytes a member), so 4096
-/// buckets keep about 2 million URLs at that size.
-const BUCKETS: u64 = 4096;
 /// Pages claimed at once at most.
 const MAX_CLAIM: usize = 256;
 /// How often an idle node looks for work others may add, or leases that expired.
@@ -233,7 +230,7 @@ impl Store {
     ) -> Result<(Store, Settings), RedisFrontierError> {
         let (url, id, lease) = (&shared.url, shared.crawl_id.as_str(), shared.lease);
         let mut redis = Redis::connect(url, lease)?;
-        let prefix = format!("crawl:{{{id}}}:");
+        let prefix = layout::prefix(id);
         let mine = Settings::of(config);
         let max_pages = config.max_pages.unwrap_or(0);
         let seeds = triples(config.seeds.iter().cloned());
@@ -691,8 +688,8 @@ impl Store {
 /// Asks every node of crawl `id` to stop (as Ctrl-C does on one): `crawl --stop-crawl`.
 pub fn stop_crawl(url: &FrontierUrl, id: &str) -> Result<(), RedisFrontierError> {
     let mut redis = Redis::connect(url, Duration::from_secs(10))?;
-    let key = format!("crawl:{{{id}}}:stopgen");
-    let meta = format!("crawl:{{{id}}}:meta");
+    let prefix = layout::prefix(id);
+    let (key, meta) = (format!("{prefix}stopgen"), format!("{prefix}meta"));
     let exists: bool = redis.call(|conn, _| ::redis::cmd("EXISTS").arg(&meta).query(conn))?;
     if !exists {
         return Err(RedisFrontierError::NoSuchCrawl {
@@ -715,10 +712,31 @@ fn triples(urls: impl Iterator<Item = Url>) -> Vec<String> {
 }
 
 fn push_triple(parts: &mut Vec<String>, fp: u64, url: &str) {
-    parts.push((fp % BUCKETS).to_string());
-    // As a signed integer, so that Redis keeps it in an intset (8 bytes), not as a string.
-    parts.push((fp as i64).to_string());
+    let (bucket, member) = layout::seen(fp);
+    parts.push(bucket.to_string());
+    parts.push(member.to_string());
     parts.push(url.to_owned());
+}
+
+/// The crawl's keys in Redis, as the scripts lay them out: the one place that says it, for
+/// the store here and for `benches/shared.rs`, which weighs the layout by loading it directly.
+#[doc(hidden)]
+pub mod layout {
+    /// Seen-set buckets: sets of at most 512 integers stay intsets (8 bytes a member), so
+    /// 4096 buckets keep about 2 million URLs at that size.
+    pub const BUCKETS: u64 = 4096;
+
+    /// The prefix of every key of crawl `id`: one hash slot (`{id}`) for all of them.
+    pub fn prefix(id: &str) -> String {
+        format!("crawl:{{{id}}}:")
+    }
+
+    /// The seen-set bucket (`PREFIX seen:B`) and the member a URL's fingerprint `fp` goes in:
+    /// the member as a signed integer, so that Redis keeps it in an intset (8 bytes), not as a
+    /// string.
+    pub fn seen(fp: u64) -> (u64, i64) {
+        (fp % BUCKETS, fp as i64)
+    }
 }
 
 fn millis(d: Duration) -> u64 {
