@@ -481,18 +481,21 @@ impl BlockingWorker {
     /// dropped and `None` comes back (a stopped crawl's grace period has run out).
     pub fn run_cancellable(&self, task: Task, cancel: &Cancel) -> Option<TaskResult> {
         let mut cancel = cancel.clone();
-        // Entered first, so a download dropped unfinished (cancelled) is dropped in the
-        // runtime's context, as it was inside the select.
-        let _context = self.runtime().enter();
-        // Pinned where it is made: the download's future is kilobytes, and moving it into the
-        // runtime's and the select's state would copy it each time (callgrind: memcpy).
-        let mut download = std::pin::pin!(download(&self.fetcher, task, &self.limits, None));
-        let downloaded = self.runtime().block_on(async {
-            tokio::select! {
-                downloaded = &mut download => Some(downloaded),
-                _ = cancel.wait_for(|&cancelled| cancelled) => None,
-            }
-        })?;
+        let downloaded = {
+            // Entered first, so a download dropped unfinished (cancelled) is dropped in the
+            // runtime's context, as it was inside the select; left before parsing, which runs
+            // outside it as in `run`.
+            let _context = self.runtime().enter();
+            // Pinned where it is made: the download's future is kilobytes, and moving it into
+            // the runtime's and the select's state would copy it each time (callgrind: memcpy).
+            let mut download = std::pin::pin!(download(&self.fetcher, task, &self.limits, None));
+            self.runtime().block_on(async {
+                tokio::select! {
+                    downloaded = &mut download => Some(downloaded),
+                    _ = cancel.wait_for(|&cancelled| cancelled) => None,
+                }
+            })
+        }?;
         if *cancel.borrow() {
             // Cancelled while the last bytes arrived: parsing would only delay the exit.
             return None;

@@ -17,11 +17,14 @@ pub struct Plan {
     /// and always 1 in sequential mode.
     pub workers: usize,
     config: Config,
+    /// [`Config::workers`] as the user left it, for [`Plan::into_config`].
+    asked_workers: Option<usize>,
 }
 
 impl Plan {
     /// Called by [`Config::validate`] once every rule has passed.
     pub(super) fn new(mut config: Config) -> Self {
+        let asked_workers = config.workers;
         let workers = match config.mode {
             super::Mode::Sequential => 1,
             mode => config.workers.unwrap_or_else(|| {
@@ -33,7 +36,11 @@ impl Plan {
             }),
         };
         config.workers = Some(workers);
-        Plan { workers, config }
+        Plan {
+            workers,
+            config,
+            asked_workers,
+        }
     }
 
     /// The configuration as validated.
@@ -41,8 +48,10 @@ impl Plan {
         &self.config
     }
 
-    /// Back to a configuration (to change it and validate it again).
-    pub fn into_config(self) -> Config {
+    /// Back to the configuration as the user set it (to change it and validate it again):
+    /// an unset [`Config::workers`] is unset again, so it follows a new mode.
+    pub fn into_config(mut self) -> Config {
+        self.config.workers = self.asked_workers;
         self.config
     }
 

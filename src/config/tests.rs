@@ -177,3 +177,25 @@ fn archive_rules_name_their_settings() {
     c.warc = warc("out/a.warc.gz", Some(1));
     assert!(c.validate().is_ok());
 }
+
+#[test]
+fn an_unset_worker_count_follows_the_mode_into_the_plan_and_back() {
+    let mut c = config();
+    assert_eq!(c.workers, None);
+    assert_eq!(c.clone().validate().expect("valid").workers, 64);
+    c.mode = Mode::Sequential;
+    let plan = c.validate().expect("valid");
+    assert_eq!((plan.workers, plan.config().workers), (1, Some(1)));
+    // Back to the config as it was set: unset again, so a new mode brings its own default.
+    let mut c = plan.into_config();
+    assert_eq!(c.workers, None);
+    c.mode = Mode::Processes;
+    let processes = c.clone().validate().expect("valid").workers;
+    assert_eq!(processes, Mode::Processes.default_workers());
+    // -j auto: unset is the mode's ceiling, as on the command line without --max-workers.
+    c.autoscale = true;
+    let ceiling = c.clone().validate().expect("valid").workers;
+    assert_eq!(ceiling, Mode::Processes.default_max_workers());
+    c.workers = Some(12);
+    assert_eq!(c.validate().expect("valid").workers, 12);
+}
