@@ -81,11 +81,18 @@ pub struct Args {
     #[arg(long, value_name = "N")]
     pub per_host_workers: Option<usize>,
 
-    /// Give up an origin after N connection failures or timeouts in a row: its remaining pages
-    /// are recorded as "host unreachable" at once instead of each waiting out its own timeouts
-    /// and retries (0: never)
+    /// Pause an origin after N connection failures or timeouts in a row (requests in flight
+    /// together that fail for the same reason count once): its pages wait, other origins go on,
+    /// and it is probed (--host-probes). 0: never pause nor give up
     #[arg(long, value_name = "N", default_value_t = crate::config::DEFAULT_HOST_FAILURES)]
     pub host_failures: u32,
+
+    /// Probes of a paused origin before it is given up. The first goes after a cool-down of
+    /// --timeout, each next after twice the last (5: after 1, 2, 4, 8 and 16 timeouts); an
+    /// answer reopens the origin at its full cap. Once every probe has failed, its remaining
+    /// pages are recorded as "host unreachable" at once. 0: give up at the first pause
+    #[arg(long, value_name = "N", default_value_t = crate::config::DEFAULT_HOST_PROBES)]
+    pub host_probes: u32,
 
     /// Link hops to follow from the seeds; 0 fetches only the seeds, `inf` follows links with
     /// no limit (scope, --max-pages and robots.txt still apply) [default: 0, or 5 with --demo]
@@ -612,6 +619,7 @@ impl Args {
                 None => Some(crate::config::DEFAULT_PER_HOST_WORKERS),
             },
             host_failures: self.host_failures,
+            host_probes: self.host_probes,
             depth: self.depth.unwrap_or(if self.demo { 5 } else { 0 }),
             max_pages: self.max_pages,
             allow_domains: self.allow_domains,

@@ -657,13 +657,22 @@ fn classify(err: reqwest::Error) -> FetchError {
     }
 }
 
+/// The first error of type `T` in `err`'s chain, looking inside I/O errors too: an
+/// `io::Error` wrapping another hides it from `source()` (rustls' certificate errors come
+/// wrapped so, twice).
 fn find_source<'a, T: StdError + 'static>(err: &'a (dyn StdError + 'static)) -> Option<&'a T> {
     let mut cur: Option<&(dyn StdError + 'static)> = Some(err);
     while let Some(e) = cur {
         if let Some(t) = e.downcast_ref::<T>() {
             return Some(t);
         }
-        cur = e.source();
+        cur = match e
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+        {
+            Some(inner) => Some(inner as &(dyn StdError + 'static)),
+            None => e.source(),
+        };
     }
     None
 }

@@ -67,6 +67,8 @@ pub struct Snapshot {
     pub crawl: Option<(u64, u64)>,
     /// `-j auto`: the limit on pages in flight, and why it last changed.
     pub auto: Option<(usize, Option<String>)>,
+    /// Hosts paused after a run of connection failures, and how soon the next is probed.
+    pub paused: Option<(usize, Duration)>,
 }
 
 impl Progress {

@@ -67,6 +67,10 @@ pub struct Summary {
     pub server_holds: u64,
     /// Origins given up after a run of connection failures or timeouts (`--host-failures`).
     pub hosts_given_up: u64,
+    /// Times an origin was paused after a run of connection failures (`--host-failures`).
+    pub host_pauses: u64,
+    /// Probes sent to paused origins (`--host-probes`), answered or not.
+    pub host_probes: u64,
     /// Pages recorded as "host unreachable" because their origin was given up.
     pub unreachable: u64,
     /// Sitemaps read with `--sitemaps` (2xx responses).
@@ -154,6 +158,8 @@ impl Summary {
             longest_crawl_delay: tally.crawl_delays.1,
             server_holds: stats.server_holds,
             hosts_given_up: stats.hosts_given_up,
+            host_pauses: stats.host_pauses,
+            host_probes: stats.host_probes,
             unreachable: stats.unreachable,
             cookies: tally.cookies,
             sitemaps: stats.sitemaps,
@@ -209,6 +215,8 @@ impl Summary {
             "longest_crawl_delay_s": self.longest_crawl_delay.map(|d| d.as_secs_f64()),
             "server_holds": self.server_holds,
             "hosts_given_up": self.hosts_given_up,
+            "host_pauses": self.host_pauses,
+            "host_probes": self.host_probes,
             "unreachable": self.unreachable,
             "cookies": self.cookies,
             "sitemaps": self.sitemaps,
@@ -363,12 +371,28 @@ impl fmt::Display for Summary {
                 "  cookies: {n} in the crawl's jar at the end (--cookies)"
             )?;
         }
+        if self.host_pauses > 0 {
+            writeln!(
+                f,
+                "  paused: {} {} after a run of connection failures, {} {} sent; {} given up",
+                self.host_pauses,
+                plural(self.host_pauses, "time", "times"),
+                self.host_probes,
+                plural(self.host_probes, "probe", "probes"),
+                self.hosts_given_up,
+            )?;
+        }
         if self.hosts_given_up > 0 {
             writeln!(
                 f,
-                "  given up: {} {} after a run of connection failures; {} {} recorded as host unreachable without waiting out timeouts and retries",
+                "  given up: {} {} after a run of connection failures{}; {} {} recorded as host unreachable without waiting out timeouts and retries",
                 self.hosts_given_up,
                 plural(self.hosts_given_up, "host", "hosts"),
+                if self.host_probes > 0 {
+                    " and failed probes"
+                } else {
+                    ""
+                },
                 self.unreachable,
                 plural(self.unreachable, "page", "pages"),
             )?;

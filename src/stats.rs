@@ -46,6 +46,10 @@ pub struct Stats {
     /// unreachable because of it.
     pub hosts_given_up: u64,
     pub unreachable: u64,
+    /// Times an origin was paused after a run of connection failures, and probes sent to
+    /// paused origins (answered or not).
+    pub host_pauses: u64,
+    pub host_probes: u64,
     /// Times an origin asked the whole crawl to slow down (429 or 503 with Retry-After).
     pub server_holds: u64,
     /// Sitemaps read (`--sitemaps`), and the page URLs they listed.
@@ -135,6 +139,8 @@ impl Stats {
             robots_blocked: 0,
             hosts_given_up: 0,
             unreachable: 0,
+            host_pauses: 0,
+            host_probes: 0,
             server_holds: 0,
             sitemaps: 0,
             sitemap_urls: 0,

@@ -23,8 +23,13 @@ every_mode! {
             .args(args)
             .run();
         assert_eq!(refused.records.len(), 1, "{}", refused.stderr);
+        // A certificate the crawl does not trust is the host's for every page, and a
+        // cool-down does not change it: the host is given up at once, without probes.
         let error = refused.records[0].error.clone().unwrap_or_default();
-        assert!(error.contains("certificate"), "{error}");
+        assert_eq!(
+            error,
+            "host unreachable: 1 consecutive TLS failures, the last: TLS error: invalid peer certificate: UnknownIssuer"
+        );
         assert_eq!(front.handshakes(), 0);
         assert_eq!(s.hits("/gen/0"), 0);
         // Trusted (SSL_CERT_FILE, read once per crawl however many workers there are), the
@@ -433,13 +438,14 @@ every_mode! {
         let run = CrawlCmd::new()
             .mode(mode)
             .seeds(std::slice::from_ref(&url))
-            .args(["--retries", "1"])
+            .args(["--retries", "1", "--host-probes", "0"])
             .run();
         run.assert_ok();
         assert_eq!(run.records.len(), 1, "robots.txt failures make no record of their own");
         let r = run.get(&url);
-        // A robots.txt that cannot be reached even with retries gives the host up: its pages
-        // are recorded as unreachable (--host-failures; tests/politeness.rs).
+        // A robots.txt that cannot be reached even with retries pauses the host, and with no
+        // probes gives it up: its pages are recorded as unreachable (--host-failures,
+        // --host-probes; tests/politeness.rs).
         assert_eq!(r.error.as_deref(), Some("host unreachable: 2 consecutive refused connections"));
         // Without that, an unreachable robots.txt means "disallow all" (RFC 9309).
         let run = CrawlCmd::new()

@@ -1,6 +1,8 @@
 //! Politeness toward each host, in every mode: a cap on its pages in flight that holds across
 //! all workers, fairness between a slow and a fast host, robots.txt Crawl-delay, a host's
-//! Retry-After holding all its pages, and a dead host given up as a whole.
+//! Retry-After holding all its pages, and a failing host's breaker: a slow minute ridden out,
+//! a host down for a while paused and probed until it is back, a dead host given up as a
+//! whole.
 
 use std::time::{Duration, Instant};
 
@@ -144,7 +146,7 @@ every_mode! {
             CrawlCmd::new()
                 .mode(mode)
                 .seeds(&seeds)
-                .args(["-j", "2", "--host-failures", "3"])
+                .args(["-j", "2", "--host-failures", "3", "--host-probes", "0"])
                 .run_with_summary();
         run.assert_ok();
         assert_eq!(run.records.len(), 21);
@@ -165,12 +167,13 @@ every_mode! {
         assert_eq!(run.get(&s.url("/about.html")).error, None, "other hosts go on");
         assert_eq!((summary["hosts_given_up"].as_u64(), summary["unreachable"].as_u64()), (Some(1), Some(20)));
         assert!(run.stderr.contains("given up: 1 host"), "{}", run.stderr);
-        // With the defaults (5 failures; robots.txt tried 3 times), a host dead from the start
-        // is given up when its robots.txt cannot be reached, not blocked by it.
+        // With the default 5 failures (robots.txt tried 3 times), a host dead from the start
+        // is paused when its robots.txt cannot be reached, not blocked by it; with no probes
+        // it is given up at once.
         let (run, summary) = CrawlCmd::new()
             .mode(mode)
             .seeds(&seeds[..20])
-            .args(["-j", "2"])
+            .args(["-j", "2", "--host-probes", "0"])
             .run_with_summary();
         run.assert_ok();
         for r in &run.records {
@@ -190,14 +193,167 @@ every_mode! {
             .mode(mode)
             .seeds(&seeds)
             .args(["-j", "2", "--timeout", "1", "--retries", "1", "--host-failures", "3"])
+            .args(["--host-probes", "0"])
             .run();
         run.assert_ok();
         assert_eq!(run.records.len(), 12);
         for r in &run.records {
             assert_eq!(r.error.as_deref(), Some("host unreachable: 3 consecutive timeouts"), "{r:?}");
         }
-        // Three timeouts gave the host up; at most the pages in flight then were still waiting
-        // (12 pages x 2 attempts would be 24 requests without it).
-        assert!(h.hits("/silent") <= 3 + 2, "{} requests", h.hits("/silent"));
+        // Three rounds of timeouts gave the host up (the two requests in flight together in a
+        // round count once): at most 3 x 2 requests, where 12 pages x 2 attempts would be 24.
+        assert!(h.hits("/silent") <= 3 * 2, "{} requests", h.hits("/silent"));
+    }
+}
+
+/// A port nothing listens on: every connection to it is refused.
+fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").port()
+}
+
+/// A generated site of `pages` pages, each answered after 20 ms, all reachable from `/gen/0`.
+fn site_opts(pages: usize) -> Options {
+    Options {
+        latency: Duration::from_millis(20),
+        pages,
+        ..Options::default()
+    }
+}
+
+/// Waits until `s` has served `hits` requests (the crawl is under way), for at most 60 s.
+fn wait_for_hits(s: &FixtureServer, hits: u64) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while s.total_hits() < hits && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Every generated page of a `pages`-page site was recorded, each with a 200.
+fn assert_every_page_ok(run: &Run, s_url: impl Fn(&str) -> String, pages: usize) {
+    let want: Vec<String> = (0..pages).map(|i| s_url(&format!("/gen/{i}"))).collect();
+    let by_url = run.by_url();
+    for url in &want {
+        let r = by_url
+            .get(url)
+            .unwrap_or_else(|| panic!("{url} was never recorded"));
+        assert_eq!((r.status, r.error.as_deref()), (Some(200), None), "{r:?}");
+    }
+    assert_eq!(run.records.len(), pages, "each page once");
+}
+
+every_mode! {
+    fn a_slow_minute_is_not_a_dead_host(mode) {
+        // Issue 27: mid-crawl, every answer takes 2.5 s for 3 s, over a 2 s timeout. The 8
+        // pages of the host in flight time out together: one failure, not eight, and the
+        // pages retried after it find the site healthy again.
+        let s = server_with(site_opts(300));
+        let seed = s.url("/gen/0");
+        let (run, summary) = std::thread::scope(|scope| {
+            scope.spawn(|| {
+                wait_for_hits(&s, 60);
+                s.set_latency(Duration::from_millis(2500));
+                std::thread::sleep(Duration::from_secs(3));
+                s.set_latency(Duration::from_millis(20));
+            });
+            CrawlCmd::new()
+                .mode(mode)
+                .seeds([&seed])
+                .args(["-j", "16", "-d", "inf", "--timeout", "2"])
+                .run_with_summary()
+        });
+        run.assert_ok();
+        assert_every_page_ok(&run, |p| s.url(p), 300);
+        assert!(summary["retries"].as_u64() > Some(0), "the spike was felt: {summary}");
+        assert_eq!((summary["hosts_given_up"].as_u64(), summary["unreachable"].as_u64()), (Some(0), Some(0)));
+    }
+
+    fn a_host_down_for_a_while_is_paused_and_probed_until_it_is_back(mode) {
+        // Mid-crawl the site goes away for 5 s (connections refused), then comes back on the
+        // same port. Cool-downs of 1, 2, 4 s from --timeout 1: the third probe finds it.
+        let s = server_with(site_opts(300));
+        let (port, seed) = (s.port(), s.url("/gen/0"));
+        let (run, summary, back) = std::thread::scope(|scope| {
+            let outage = scope.spawn(move || {
+                wait_for_hits(&s, 60);
+                drop(s);
+                std::thread::sleep(Duration::from_secs(5));
+                FixtureServer::start_on(port, site_opts(300)).expect("the site comes back on its port")
+            });
+            let (run, summary) = CrawlCmd::new()
+                .mode(mode)
+                .seeds([&seed])
+                .args(["-j", "8", "-d", "inf", "--timeout", "1"])
+                .run_with_summary();
+            (run, summary, outage.join().expect("outage thread"))
+        });
+        run.assert_ok();
+        assert_every_page_ok(&run, |p| back.url(p), 300);
+        assert!(summary["host_pauses"].as_u64() >= Some(1), "{summary}");
+        assert!(summary["host_probes"].as_u64() >= Some(1), "{summary}");
+        assert_eq!((summary["hosts_given_up"].as_u64(), summary["unreachable"].as_u64()), (Some(0), Some(0)));
+        let origin = format!("http://127.0.0.1:{port}");
+        assert!(run.stderr.contains(&format!("pausing {origin}")), "{}", run.stderr);
+        assert!(run.stderr.contains(&format!("{origin} answered again")), "{}", run.stderr);
+        assert!(run.stderr.contains("paused: "), "the summary counts pauses: {}", run.stderr);
+    }
+
+    fn a_dead_host_is_probed_then_given_up_while_a_live_one_finishes(mode) {
+        // Three hosts: one that accepts and never answers (400 pages), one that refuses every
+        // connection (50 pages), one alive (100 pages). --timeout 1 --retries 1 -j 4.
+        let dead = HostileServer::start().expect("hostile server starts");
+        let closed = closed_port();
+        let live = server_with(site_opts(100));
+        let mut seeds: Vec<String> = (0..400).map(|i| dead.url(&format!("/silent?{i}"))).collect();
+        seeds.extend((0..50).map(|i| format!("http://127.0.0.1:{closed}/page{i}")));
+        // All seeds: links of the live pages would wait for every seed to be recorded (depths
+        // are exact), and so for the dead host.
+        seeds.extend((0..100).map(|i| live.url(&format!("/gen/{i}"))));
+        let (run, summary) = CrawlCmd::new()
+            .mode(mode)
+            .seeds(&seeds)
+            .args(["-j", "4", "--timeout", "1", "--retries", "1"])
+            .run_with_summary();
+        run.assert_ok();
+        assert_eq!(run.records.len(), 400 + 50 + 100);
+        let is_live = |r: &Record| r.url.starts_with(&live.url("/"));
+        let live_pages: Vec<&Record> = run.records.iter().filter(|r| is_live(r)).collect();
+        assert_eq!(live_pages.len(), 100);
+        assert!(live_pages.iter().all(|r| r.status == Some(200)), "the live host finished");
+        // The dead host: five rounds of timeouts paused it, five probes failed over 1 + 2 + 4
+        // + 8 + 16 s, and then its pages were recorded at once. A page is recorded "timeout"
+        // only if it spent both its attempts before the pause.
+        let mut unreachable = 0;
+        for r in run.records.iter().filter(|r| r.url.starts_with(&dead.url("/"))) {
+            match r.error.as_deref() {
+                Some("timeout") => {}
+                Some(e) if e.starts_with("host unreachable: 5 consecutive timeouts; paused, and 5 probes over ") => unreachable += 1,
+                other => panic!("{other:?}: {r:?}"),
+            }
+        }
+        assert!(unreachable >= 400 - 20, "{unreachable} of 400 pages given up");
+        // Whatever the page count, the requests are bounded: five rounds of at most 4, then
+        // five probes (without giving up: 400 pages x 2 attempts).
+        assert!(dead.hits("/silent") <= 5 * 4 + 5, "{} requests", dead.hits("/silent"));
+        // The closed port: its robots.txt was refused twice (--retries 1), which paused it,
+        // and the probes (robots.txt again) were refused too; no page was tried.
+        for r in run.records.iter().filter(|r| r.url.contains(&format!(":{closed}/"))) {
+            let e = r.error.as_deref().unwrap_or_default();
+            assert!(e.starts_with("host unreachable: 2 consecutive refused connections; paused, and 5 probes over "), "{r:?}");
+            assert_eq!(r.attempts, 0, "{r:?}");
+        }
+        // The live host's pages did not wait for the dead ones: all were written before the
+        // first page given up.
+        let last_live = run.records.iter().rposition(is_live).expect("live pages");
+        let first_gone = run
+            .records
+            .iter()
+            .position(|r| r.error.as_deref().is_some_and(|e| e.starts_with("host unreachable")))
+            .expect("pages given up");
+        assert!(last_live < first_gone, "live pages done at {last_live}, first given up at {first_gone}");
+        assert_eq!(summary["hosts_given_up"], 2, "{summary}");
+        assert_eq!(summary["host_pauses"], 2, "{summary}");
+        assert_eq!(summary["host_probes"], 10, "{summary}");
+        assert!(run.stderr.contains("paused: 2 times after a run of connection failures, 10 probes sent; 2 given up"), "{}", run.stderr);
     }
 }

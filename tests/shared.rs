@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use crawl_fixture::{CrawlNode, RedisOptions, RedisServer};
+use crawl_fixture::{CrawlNode, HostileServer, RedisOptions, RedisServer};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
@@ -210,6 +210,97 @@ every_mode! {
         let summary = summary.expect("summary");
         assert!(summary["shared"]["reclaimed"].as_u64().unwrap_or(0) > 0, "{stderr_a}");
     }
+}
+
+#[test]
+fn a_host_one_node_gave_up_is_given_up_by_every_node_without_asking_it_again() {
+    // A dead host (it accepts and never answers) among a slow live one's pages. Node a pauses
+    // it after one timeout, probes it once, and gives it up; node b, started only then, takes
+    // pages of it and records them at once, with a's reason: no request of b reaches it.
+    let redis = RedisServer::start();
+    let dead = HostileServer::start().expect("hostile server starts");
+    let live = server_with(Options {
+        pages: 400,
+        latency: Duration::from_millis(100),
+        ..Options::default()
+    });
+    let seeds: String = (0..100)
+        .flat_map(|i| {
+            [
+                dead.url(&format!("/silent?{i}")),
+                live.url(&format!("/gen/{i}")),
+            ]
+        })
+        .map(|url| url + "\n")
+        .collect();
+    let args = [
+        "-j",
+        "1",
+        "--timeout",
+        "1",
+        "--retries",
+        "0",
+        "--lease",
+        "2",
+        "--host-failures",
+        "1",
+        "--host-probes",
+        "1",
+    ];
+    let mut a = Node::start("async", &redis.url(), "gone", Some(&seeds), &args);
+    wait_for_crawl(&redis, "gone", &mut a);
+    let origin = dead.url("").trim_end_matches('/').to_string();
+    let started = Instant::now();
+    let reason = loop {
+        let reason = redis.cli(&["HGET", "crawl:{gone}:gone", &origin]);
+        if !reason.trim().is_empty() {
+            break reason.trim().to_string();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "node a never gave the host up"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert!(
+        reason.starts_with("1 consecutive timeouts; paused, and 1 probe over "),
+        "{reason}"
+    );
+    let asked = dead.hits("/silent");
+    assert_eq!(asked, 2, "one timeout, one probe");
+    let b = Node::start("threads", &redis.url(), "gone", None, &args);
+    let (code_a, stderr_a, _, out_a) = a.finish();
+    let (code_b, stderr_b, summary_b, out_b) = b.finish();
+    assert_eq!((code_a, code_b), (0, 0), "{stderr_a}\n{stderr_b}");
+    assert_eq!(
+        dead.hits("/silent"),
+        asked,
+        "node b asked the dead host nothing"
+    );
+    let b_gone: Vec<Record> = records_in(&out_b)
+        .into_iter()
+        .filter(|r| r.url.starts_with(&origin))
+        .collect();
+    assert!(
+        !b_gone.is_empty(),
+        "node b took pages of the dead host:\n{stderr_b}"
+    );
+    for r in &b_gone {
+        assert_eq!(
+            r.error.as_deref(),
+            Some(&*format!("host unreachable: {reason}")),
+            "{r:?}"
+        );
+        assert_eq!(r.attempts, 0, "{r:?}");
+    }
+    let summary_b = summary_b.expect("summary");
+    assert_eq!(
+        summary_b["hosts_given_up"], 0,
+        "b heard it, it did not find it: {summary_b}"
+    );
+    let (depths, counts) = union(&[out_a, out_b]);
+    assert_eq!(depths.len(), 200);
+    assert!(counts.values().all(|&n| n == 1), "a URL recorded twice");
 }
 
 #[test]

@@ -12,8 +12,11 @@ pub const MAX_TIMEOUT: Duration = Duration::from_secs(86_400);
 pub const DEFAULT_PER_HOST_WORKERS: usize = 8;
 /// [`Config::depth`](crate::Config::depth) with no limit (`--depth inf`): more hops than any site has.
 pub const UNLIMITED_DEPTH: u32 = u32::MAX;
-/// Connection failures or timeouts in a row after which an origin is given up, by default.
+/// Connection failures or timeouts in a row after which an origin is paused, by default.
 pub const DEFAULT_HOST_FAILURES: u32 = 5;
+/// Probes of a paused origin before it is given up, by default.
+pub const DEFAULT_HOST_PROBES: u32 = 5;
+pub use crate::frontier::MAX_HOST_PROBES;
 /// Most workers accepted in any mode: far past where more help (see the sweeps in
 /// benches/README.md), and low enough that no mode runs out of memory or file descriptors just
 /// setting them up.

@@ -63,10 +63,19 @@ pub struct Config {
     /// (`--per-host-workers`, where 0 means no cap). At least 1; default
     /// [`DEFAULT_PER_HOST_WORKERS`] (8), polite to a real site whatever `workers` is.
     pub per_host_workers: Option<usize>,
-    /// Give up an origin after this many connection failures or timeouts in a row, recording
-    /// its remaining pages as "host unreachable" at once (`--host-failures`); 0 never gives
-    /// up. Default [`DEFAULT_HOST_FAILURES`] (5).
+    /// Pause an origin after this many connection failures or timeouts in a row
+    /// (`--host-failures`): failures of requests in flight together, for the same reason,
+    /// count once. A paused origin's pages wait while it is probed (see
+    /// [`Config::host_probes`]); 0 never pauses nor gives up. Default
+    /// [`DEFAULT_HOST_FAILURES`] (5).
     pub host_failures: u32,
+    /// Probes of a paused origin before it is given up (`--host-probes`): the first after a
+    /// cool-down of [`Config::timeout`], each next after twice the last; an answer reopens the
+    /// origin, and once every probe has failed its remaining pages are recorded as "host
+    /// unreachable" at once. 0 gives the origin up at the first pause. At most
+    /// [`MAX_HOST_PROBES`]; default [`DEFAULT_HOST_PROBES`] (5: cool-downs of 1, 2, 4, 8 and
+    /// 16 timeouts).
+    pub host_probes: u32,
     /// Link hops from the seeds; 0 fetches the seeds only (`--depth`, `-d`), and
     /// [`UNLIMITED_DEPTH`] follows links with no limit (`--depth inf`). Default 0.
     pub depth: u32,
@@ -183,6 +192,18 @@ pub struct WarcConfig {
 }
 
 impl Config {
+    /// When a failing host is paused, probed and given up: `--host-failures`, `--host-probes`,
+    /// cool-downs from `--timeout`.
+    pub(crate) fn breaker(&self) -> crate::frontier::Schedule {
+        crate::frontier::Schedule {
+            failures: self.host_failures,
+            probes: self.host_probes,
+            first_pause: self.timeout,
+        }
+    }
+}
+
+impl Config {
     /// A configuration with the command line's defaults, for library users and tests.
     pub fn new(seeds: Vec<Url>) -> Self {
         Config {
@@ -194,6 +215,7 @@ impl Config {
             per_host_rate: None,
             per_host_workers: Some(DEFAULT_PER_HOST_WORKERS),
             host_failures: DEFAULT_HOST_FAILURES,
+            host_probes: DEFAULT_HOST_PROBES,
             depth: 0,
             max_pages: None,
             allow_domains: Vec::new(),

@@ -132,8 +132,18 @@ impl Config {
         Ok(())
     }
 
-    /// `--max-bytes` and `--max-pages` at least 1.
+    /// `--max-bytes` and `--max-pages` at least 1, `--host-probes` at most
+    /// [`MAX_HOST_PROBES`].
     fn check_sizes(&self) -> Result<(), ConfigError> {
+        if self.host_probes > MAX_HOST_PROBES {
+            return Err(ConfigError::new(
+                Setting::HostProbes,
+                format!(
+                    "must be at most {MAX_HOST_PROBES} (each cool-down is twice the last: \
+                     {MAX_HOST_PROBES} probes already wait 1023 timeouts)"
+                ),
+            ));
+        }
         if self.max_bytes == 0 {
             return Err(ConfigError::new(Setting::MaxBytes, "must be at least 1"));
         }

@@ -25,6 +25,8 @@ pub enum Setting {
     Timeout,
     /// [`Config::max_bytes`](crate::Config::max_bytes); `--max-bytes`.
     MaxBytes,
+    /// [`Config::host_probes`](crate::Config::host_probes); `--host-probes`.
+    HostProbes,
     /// [`Config::user_agent`](crate::Config::user_agent); `--user-agent`.
     UserAgent,
     /// [`Config::headers`](crate::Config::headers); `-H`, `--header`.
@@ -72,6 +74,7 @@ impl Setting {
             Setting::AllowDomains => "allow_domains",
             Setting::Timeout => "timeout",
             Setting::MaxBytes => "max_bytes",
+            Setting::HostProbes => "host_probes",
             Setting::UserAgent => "user_agent",
             Setting::Headers => "headers",
             Setting::Proxy => "proxy",
@@ -103,6 +106,7 @@ impl Setting {
             Setting::AllowDomains => "--allow-domain",
             Setting::Timeout => "--timeout",
             Setting::MaxBytes => "--max-bytes",
+            Setting::HostProbes => "--host-probes",
             Setting::UserAgent => "--user-agent",
             Setting::Headers => "--header",
             Setting::Proxy => "--proxy",

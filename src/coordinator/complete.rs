@@ -17,7 +17,7 @@ impl Coordinator<'_> {
     pub fn complete(&mut self, id: u64, mut outcome: Outcome) {
         let now = Instant::now();
         self.settle_rate_wait(now);
-        let Some(job) = self.in_flight.remove(&id) else {
+        let Some((job, started)) = self.in_flight.remove(&id) else {
             // Not ours (a duplicate after a worker restart, say): nothing to account for.
             return;
         };
@@ -54,9 +54,9 @@ impl Coordinator<'_> {
             return;
         }
         // Its origin may take another page now, whatever became of this one.
-        self.frontier.queues().release(&job.origin);
+        self.frontier.queues().release(&job.origin, started);
         match outcome {
-            Outcome::Done(result) => self.take_result(job, *result),
+            Outcome::Done(result) => self.take_result(job, *result, started),
             Outcome::Lost { worker, why } => {
                 self.count_death();
                 if let Some(why) = why {
@@ -64,7 +64,7 @@ impl Coordinator<'_> {
                         "worker {worker} {why}; its page goes back in the queue"
                     ));
                 }
-                self.take_result(job, TaskResult::lost(worker));
+                self.take_result(job, TaskResult::lost(worker), started);
             }
             Outcome::Unsent => {
                 let mut job = job;
@@ -84,7 +84,8 @@ impl Coordinator<'_> {
         self.publish_metrics();
     }
 
-    pub(super) fn take_result(&mut self, mut job: Job, result: TaskResult) {
+    /// Takes the result of `job`, handed out at `started`.
+    pub(super) fn take_result(&mut self, mut job: Job, result: TaskResult, started: Instant) {
         job.fetch_ms += result.fetch_ms;
         job.parse_ms += result.parse_ms;
         self.stats.fetch_ms += result.fetch_ms;
@@ -109,13 +110,15 @@ impl Coordinator<'_> {
             Err(e) => (e.retryable(), None),
         };
         let retries_left = retryable && job.hop_attempts <= self.rules.retries;
-        self.judge_host(&job, &result, !retries_left);
+        self.judge_host(&job, &result, started, !retries_left);
         self.keep_cookies(&job, &result);
         let gone = self.frontier.queues_ref().host_gone(&job.origin);
         if let (true, Some(reason), TaskKind::Page) = (retryable, &gone, job.kind) {
             // Its host was given up meanwhile: no more attempts, the page is recorded as
             // unreachable now.
             self.give_up_page(job, result, reason);
+        } else if self.waits_for_host(&job, &result) {
+            self.wait_for_host(job);
         } else if retries_left && gone.is_none() {
             self.retry(job, &result, retry_after);
         } else {

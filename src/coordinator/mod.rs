@@ -48,7 +48,7 @@ mod tests;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::config::{Config, Mode, Plan};
 use crate::cookies::{CookieError, Jar};
@@ -176,6 +176,7 @@ pub(crate) fn queues_for(
     // What was restored is in the journal already.
     queues.set_logging(journaling);
     queues.limit_per_host(config.per_host_workers);
+    queues.set_breaker(config.breaker());
     (queues, resumed)
 }
 
@@ -215,8 +216,6 @@ struct Rules {
     mode: Mode,
     /// `--retries`.
     retries: u32,
-    /// Connection failures in a row after which an origin is given up (0: never).
-    host_failures: u32,
     /// `--max-bytes`: the most of a body a record keeps.
     max_bytes: u64,
     /// The robots.txt product token of `--user-agent`.
@@ -235,10 +234,11 @@ struct Pacing {
     rate_wait: Option<(Instant, usize)>,
 }
 
-/// The tasks handed out and not back yet, by id.
+/// The tasks handed out and not back yet, by id, with when each was handed out (a host's
+/// breaker tells failures that were in flight together by it).
 #[derive(Default)]
 struct InFlight {
-    jobs: HashMap<u64, Job>,
+    jobs: HashMap<u64, (Job, Instant)>,
     last_id: u64,
 }
 
@@ -246,12 +246,12 @@ impl InFlight {
     /// Takes `job` in flight under a new id.
     fn start(&mut self, job: Job) -> u64 {
         self.last_id += 1;
-        self.jobs.insert(self.last_id, job);
+        self.jobs.insert(self.last_id, (job, Instant::now()));
         self.last_id
     }
 
-    /// Takes back the job of task `id`, if it is in flight.
-    fn remove(&mut self, id: &u64) -> Option<Job> {
+    /// Takes back the job of task `id`, and when it was handed out, if it is in flight.
+    fn remove(&mut self, id: &u64) -> Option<(Job, Instant)> {
         self.jobs.remove(id)
     }
 
@@ -283,7 +283,6 @@ impl<'h> Coordinator<'h> {
             rules: Rules {
                 mode: config.mode,
                 retries: config.retries,
-                host_failures: config.host_failures,
                 max_bytes: config.max_bytes,
                 agent: product_token(&config.user_agent).to_owned(),
             },
@@ -359,11 +358,19 @@ impl<'h> Coordinator<'h> {
         if !self.progress.wants_update() {
             return;
         }
+        let now = Instant::now();
+        let (paused, next_probe) = self.frontier.queues_ref().paused_hosts();
         let snap = Snapshot {
+            paused: (paused > 0).then(|| {
+                (
+                    paused,
+                    next_probe.map_or(Duration::ZERO, |at| at.saturating_duration_since(now)),
+                )
+            }),
             done: self.stats.done(),
             in_flight: self.in_flight.len(),
             queued: self.frontier.queues_ref().queued(),
-            live: self.stats.live_reading(Instant::now()),
+            live: self.stats.live_reading(now),
             crawl: self.frontier.crawl_progress(),
             auto: self.autoscale_now(),
         };

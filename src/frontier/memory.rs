@@ -32,6 +32,7 @@ use url::Url;
 
 use super::Frontier;
 use super::admission::{Admission, Admit, Skipped};
+use super::breaker::Turn;
 use super::queues::{Job, Pop, Queues};
 use crate::ratelimit::Limiter;
 use crate::robots::Verdict;
@@ -198,8 +199,8 @@ impl MemoryFrontier {
     }
 
     /// A job handed out for `origin` (its origin when handed out) is back, however it ended.
-    pub(crate) fn release(&mut self, origin: &str) {
-        self.queues.release(origin);
+    pub(crate) fn release(&mut self, origin: &str, started: Instant) {
+        self.queues.release(origin, started);
     }
 
     /// Holds every page of `origin` until `until` (it asked for a pause with Retry-After).
@@ -207,30 +208,55 @@ impl MemoryFrontier {
         self.queues.hold(origin, until);
     }
 
-    /// `origin` answered a request, whatever the status.
-    pub(crate) fn host_answered(&mut self, origin: &str) {
-        self.queues.host_answered(origin);
+    /// Sets when a failing host is paused, probed and given up.
+    pub(crate) fn set_breaker(&mut self, schedule: super::Schedule) {
+        self.queues.set_breaker(schedule);
     }
 
-    /// A request to `origin` failed; after `threshold` connection failures or timeouts in a
-    /// row the origin is given up. Returns the reason when this failure gave it up.
+    /// `origin` answered a request that started at `started`, whatever the status: a run of
+    /// failures is over, and a pause too.
+    pub(crate) fn host_answered(&mut self, origin: &str, started: Instant) -> Option<Turn> {
+        self.queues.host_answered(origin, started)
+    }
+
+    /// A request to `origin` that started at `started` failed with `error` at `now`: a run
+    /// of connection failures or timeouts pauses the origin, failed probes give it up (see
+    /// `breaker`). Returns what changed.
     pub(crate) fn host_failed(
         &mut self,
         origin: &str,
         error: &crate::task::FetchError,
-        threshold: u32,
-    ) -> Option<Arc<str>> {
-        self.queues.host_failed(origin, error, threshold)
+        started: Instant,
+        now: Instant,
+    ) -> Option<Turn> {
+        self.queues.host_failed(origin, error, started, now)
     }
 
-    /// Gives `origin` up now if `error` is a connection failure or timeout, after the run of
-    /// them so far (its robots.txt could not be reached). Returns the reason, once.
-    pub(crate) fn give_up_host(
+    /// Pauses `origin` now if `error` is a connection failure or timeout, after the run of
+    /// them so far (its robots.txt could not be reached). Returns what changed.
+    pub(crate) fn trip_host(
         &mut self,
         origin: &str,
         error: &crate::task::FetchError,
-    ) -> Option<Arc<str>> {
-        self.queues.give_up(origin, error)
+        now: Instant,
+    ) -> Option<Turn> {
+        self.queues.trip(origin, error, now)
+    }
+
+    /// Gives `origin` up for `reason`, which another process of a shared crawl found: its
+    /// pages here, now or leased later, are recorded as unreachable at once.
+    pub(crate) fn mark_gone(&mut self, origin: &str, reason: &str) {
+        self.queues.mark_gone(origin, reason);
+    }
+
+    /// Whether `origin` is paused: a page of it that fails now waits for it to come back.
+    pub(crate) fn host_paused(&self, origin: &str) -> bool {
+        self.queues.host_paused(origin)
+    }
+
+    /// How many origins are paused now, and the soonest one of them is probed.
+    pub(crate) fn paused_hosts(&self) -> (usize, Option<Instant>) {
+        self.queues.paused_hosts()
     }
 
     /// Why `origin` was given up, if it was.

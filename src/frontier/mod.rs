@@ -18,8 +18,9 @@
 //!    a shared crawl adds (its robots.txt verdicts, its rate limits, a lease lost) happen in
 //!    `pop`: what comes out may go now.
 //! 2. **give back**: a retry, a redirect hop, a robots.txt verdict, a host's pause go to the
-//!    local queues (`Frontier::queues`); a page abandoned after a stop goes back
-//!    (`Frontier::give_back`), so another node may take it at once.
+//!    local queues (`Frontier::queues`), and a pause or a host given up to the other
+//!    processes too (`Frontier::share_hold`, `Frontier::share_gone`); a page abandoned after
+//!    a stop goes back (`Frontier::give_back`), so another node may take it at once.
 //! 3. **done**: `Frontier::offer_links` with a page's links, then
 //!    `Frontier::recording` just before its record is written (false: the page is not this
 //!    process's any more, write nothing) and `Frontier::recorded` once it is written.
@@ -37,6 +38,7 @@
 //! `Frontier::take_error` gives the error the crawl ends with.
 
 mod admission;
+mod breaker;
 mod host;
 mod memory;
 mod packed;
@@ -56,6 +58,8 @@ use crate::robots::Verdict;
 pub use crate::task::TaskKind;
 use crate::task::TaskResult;
 pub use admission::{Admit, Skipped};
+pub use breaker::{MAX_HOST_PROBES, Schedule};
+pub(crate) use breaker::{Turn, says_host_is_down};
 pub use memory::MemoryFrontier;
 pub use queues::{Job, Pop};
 
@@ -96,6 +100,11 @@ pub(crate) trait Frontier: Send {
     /// `origin` asked for a pause of `pause` (Retry-After): the other processes hear of it.
     /// This one holds the origin itself, through [`Frontier::queues`].
     fn share_hold(&mut self, _origin: &str, _pause: Duration) {}
+
+    /// `origin` was given up for `reason` (its probes kept failing): the other processes
+    /// record their pages of it as unreachable at once. This one gave it up through
+    /// [`Frontier::queues`].
+    fn share_gone(&mut self, _origin: &str, _reason: &str) {}
 
     /// A page at `depth` finished with these links (before its record is written).
     fn offer_links(&mut self, depth: u32, links: Vec<Url>);

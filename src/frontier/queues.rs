@@ -9,8 +9,9 @@
 //! - **retry delays**: jobs put back wait in a time-ordered heap (`delayed`) until their time;
 //! - **politeness per host** ([`super::host`]): at most `--per-host-workers` pages of an origin in
 //!   flight, its `Crawl-delay` between requests, a Retry-After it sent holding all its pages,
-//!   and an origin given up after a run of connection failures, whose pages then come out as
-//!   [`Pop::HostDown`] at once;
+//!   and its breaker ([`super::breaker`]): an origin paused after a run of connection
+//!   failures, probed, and given up when the probes keep failing, whose pages then come out
+//!   as [`Pop::HostDown`] at once;
 //! - **compact waiting pages**: an origin's admitted pages are kept as packed text
 //!   (`packed`), about 15 bytes each, not as [`Job`]s of about 300; a page becomes a `Job`
 //!   only when it reaches the front of its queue. That keeps memory at scale close to the
@@ -26,12 +27,16 @@ use std::time::{Duration, Instant};
 
 use url::Url;
 
+use super::breaker::{Schedule, Turn};
 use super::host::{Host, NotNow};
 use super::packed::{PackedUrls, Unreadable};
 use crate::normalize::origin_key;
 use crate::ratelimit::Limiter;
 use crate::robots::{Verdict, robots_url};
 use crate::task::TaskKind;
+
+/// How soon a robots.txt waiting on a probe in flight looks again.
+const PROBE_RECHECK: Duration = Duration::from_millis(100);
 
 /// A URL the crawl has committed to produce a record for (or an origin's robots.txt).
 #[derive(Debug, Clone)]
@@ -142,6 +147,17 @@ struct Origin {
 }
 
 impl Origin {
+    fn new() -> Origin {
+        Origin {
+            jobs: VecDeque::new(),
+            fresh: PackedUrls::default(),
+            robots: Robots::Unknown,
+            scheduled: false,
+            host: Host::default(),
+            waited: Duration::ZERO,
+        }
+    }
+
     fn is_empty(&self) -> bool {
         self.jobs.is_empty() && self.fresh.is_empty()
     }
@@ -180,6 +196,11 @@ pub(super) struct Queues {
     obey_robots: bool,
     /// Most pages of one origin in flight (`--per-host-workers`); `None`: no cap.
     per_host: Option<usize>,
+    /// When a failing host is paused, probed and given up.
+    breaker: Schedule,
+    /// The origins paused now, with when each may be probed (few: a map is enough to count
+    /// them and find the next probe for the live bar).
+    paused: HashMap<Arc<str>, Instant>,
     queued: usize,
     seq: u64,
 }
@@ -193,6 +214,8 @@ impl Queues {
             delayed: BinaryHeap::new(),
             obey_robots,
             per_host: None,
+            breaker: Schedule::default(),
+            paused: HashMap::new(),
             queued: 0,
             seq: 0,
         }
@@ -218,22 +241,32 @@ impl Queues {
         self.per_host = cap;
     }
 
-    /// A request handed out for `origin` is back, however it ended: the origin may take
-    /// another.
-    pub(super) fn release(&mut self, origin: &str) {
+    /// Sets when a failing host is paused, probed and given up.
+    pub(super) fn set_breaker(&mut self, schedule: Schedule) {
+        self.breaker = schedule;
+    }
+
+    /// The origins paused now, and the soonest time one of them may be probed.
+    pub(super) fn paused_hosts(&self) -> (usize, Option<Instant>) {
+        (self.paused.len(), self.paused.values().min().copied())
+    }
+
+    /// Whether `origin` is paused (only a probe may go out to it).
+    pub(super) fn host_paused(&self, origin: &str) -> bool {
+        self.origins.get(origin).is_some_and(|o| o.host.paused())
+    }
+
+    /// A request handed out for `origin` at `started` is back, however it ended: the origin
+    /// may take another.
+    pub(super) fn release(&mut self, origin: &str, started: Instant) {
         let cap = self.per_host;
-        let Some((key, _)) = self.origins.get_key_value(origin) else {
+        let Some(key) = self.key_of(origin) else {
             return;
         };
-        let key = Arc::clone(key);
-        let Some(entry) = self.origins.get_mut(&key) else {
-            return;
-        };
-        entry.host.finished(cap);
-        if !entry.scheduled && !entry.is_empty() && !matches!(entry.robots, Robots::Pending) {
-            entry.scheduled = true;
-            self.ready.push_back(key);
+        if let Some(entry) = self.origins.get_mut(&key) {
+            entry.host.finished(cap, started);
         }
+        self.schedule(key);
     }
 
     /// Holds every page of `origin` until `at` (it answered 429 or 503 with Retry-After).
@@ -243,41 +276,103 @@ impl Queues {
         }
     }
 
-    /// `origin` answered a request (any status).
-    pub(super) fn host_answered(&mut self, origin: &str) {
-        if let Some(entry) = self.origins.get_mut(origin) {
-            entry.host.answered();
-        }
+    /// `origin` answered a request that started at `started` (any status).
+    pub(super) fn host_answered(&mut self, origin: &str, started: Instant) -> Option<Turn> {
+        let key = self.key_of(origin)?;
+        let turn = self.origins.get_mut(&key)?.host.answered(started)?;
+        self.turned(key, &turn);
+        Some(turn)
     }
 
-    /// A request to `origin` failed with `error`; after `threshold` connection failures in a
-    /// row the origin is given up: its pages waiting for a retry are queued again at once, to
-    /// come out as [`Pop::HostDown`]. Returns the reason when this failure gave it up.
+    /// A request to `origin` that started at `started` failed with `error` at `now`; what
+    /// that does to the origin is its breaker's (`--host-failures`, `--host-probes`).
     pub(super) fn host_failed(
         &mut self,
         origin: &str,
         error: &crate::task::FetchError,
-        threshold: u32,
-    ) -> Option<Arc<str>> {
-        let (key, _) = self.origins.get_key_value(origin)?;
-        let key = Arc::clone(key);
-        let reason = self.origins.get_mut(&key)?.host.failed(error, threshold)?;
-        self.flush_gone(key);
-        Some(reason)
+        started: Instant,
+        now: Instant,
+    ) -> Option<Turn> {
+        let schedule = self.breaker;
+        let key = self.key_of(origin)?;
+        let turn = self
+            .origins
+            .get_mut(&key)?
+            .host
+            .failed(error, started, now, &schedule)?;
+        self.turned(key, &turn);
+        Some(turn)
     }
 
-    /// Gives `origin` up at once, after the failures so far (its robots.txt could not be
-    /// reached even with retries, so no page of it will be). Returns the reason, once.
-    pub(super) fn give_up(
+    /// Pauses `origin` now, after the failures so far (its robots.txt could not be reached
+    /// even with retries, so no page of it will be).
+    pub(super) fn trip(
         &mut self,
         origin: &str,
         error: &crate::task::FetchError,
-    ) -> Option<Arc<str>> {
-        let (key, _) = self.origins.get_key_value(origin)?;
-        let key = Arc::clone(key);
-        let reason = self.origins.get_mut(&key)?.host.give_up(error)?;
+        now: Instant,
+    ) -> Option<Turn> {
+        let schedule = self.breaker;
+        let key = self.key_of(origin)?;
+        let turn = self
+            .origins
+            .get_mut(&key)?
+            .host
+            .trip(error, now, &schedule)?;
+        self.turned(key, &turn);
+        Some(turn)
+    }
+
+    /// Gives `origin` up for `reason` (another process found it dead): its queue is made if it
+    /// has none yet, so pages leased later are recorded at once too.
+    pub(super) fn mark_gone(&mut self, origin: &str, reason: &str) {
+        let key = self.key_of(origin).unwrap_or_else(|| Arc::from(origin));
+        let entry = self
+            .origins
+            .entry(Arc::clone(&key))
+            .or_insert_with(Origin::new);
+        if entry.host.gone().is_some() {
+            return;
+        }
+        entry.host.mark_gone(Arc::from(reason));
+        self.paused.remove(&key);
         self.flush_gone(key);
-        Some(reason)
+    }
+
+    /// Keeps the paused set and the origin's place in the queues in step with its breaker.
+    fn turned(&mut self, key: Arc<str>, turn: &Turn) {
+        match turn {
+            Turn::Paused { until, .. } => {
+                self.paused.insert(key, *until);
+            }
+            Turn::Reopened { .. } => {
+                self.paused.remove(&key);
+                self.schedule(key);
+            }
+            Turn::Gone { .. } => {
+                self.paused.remove(&key);
+                self.flush_gone(key);
+            }
+        }
+    }
+
+    /// The interned key of `origin`, if it has a queue.
+    fn key_of(&self, origin: &str) -> Option<Arc<str>> {
+        self.origins
+            .get_key_value(origin)
+            .map(|(key, _)| Arc::clone(key))
+    }
+
+    /// Puts `key`'s origin in `ready` if it has pages to hand out and is not scheduled yet.
+    fn schedule(&mut self, key: Arc<str>) {
+        if let Some(origin) = self.origins.get_mut(&key)
+            && !origin.scheduled
+            && !origin.is_empty()
+            && !matches!(origin.robots, Robots::Pending)
+        {
+            origin.scheduled = true;
+            self.ready.push_back(key);
+        }
     }
 
     /// A given-up origin's pages come out at once: those backing off for a retry, and the
@@ -401,14 +496,7 @@ impl Queues {
 
     fn push(&mut self, key: Arc<str>, add: impl FnOnce(&mut Origin, &str)) {
         self.queued += 1;
-        let origin = self.origins.entry(key.clone()).or_insert_with(|| Origin {
-            jobs: VecDeque::new(),
-            fresh: PackedUrls::default(),
-            robots: Robots::Unknown,
-            scheduled: false,
-            host: Host::default(),
-            waited: Duration::ZERO,
-        });
+        let origin = self.origins.entry(key.clone()).or_insert_with(Origin::new);
         add(origin, &key);
         if !origin.scheduled && !matches!(origin.robots, Robots::Pending) {
             origin.scheduled = true;
@@ -472,6 +560,19 @@ impl Queues {
                         self.ready.push_front(Arc::clone(&job.origin));
                     }
                     continue;
+                }
+                // A paused host's robots.txt waits for its probe, and is it.
+                match origin.host.may_start(now, None) {
+                    Ok(()) => {}
+                    Err(NotNow::Until(at)) => {
+                        self.retry_at(job, at);
+                        continue;
+                    }
+                    // Not expected: nothing of an origin goes out before its robots.txt.
+                    Err(NotNow::Busy) => {
+                        self.retry_at(job, now + PROBE_RECHECK);
+                        continue;
+                    }
                 }
                 if let Err(at) = limiter.take_host(&job.origin) {
                     self.retry_at(job, at);

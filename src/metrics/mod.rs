@@ -47,6 +47,10 @@ pub(crate) struct Figures {
     pub retries: u64,
     pub server_holds: u64,
     pub hosts_given_up: u64,
+    /// Hosts paused now after a run of connection failures; pauses and probes so far.
+    pub hosts_paused: usize,
+    pub host_pauses: u64,
+    pub host_probes: u64,
     pub in_flight: usize,
     pub queued: usize,
     /// The limit on pages in flight (`-j`, or `-j auto`'s current one).
@@ -215,8 +219,26 @@ impl Collector for Board {
         single(
             e,
             "crawl_hosts_given_up",
-            "Hosts given up after a run of connection failures (--host-failures).",
+            "Hosts given up after a run of connection failures and failed probes (--host-failures, --host-probes).",
             ConstCounter::new(f.hosts_given_up),
+        )?;
+        single(
+            e,
+            "crawl_hosts_paused",
+            "Hosts paused now after a run of connection failures: their pages wait for a probe.",
+            ConstGauge::new(f.hosts_paused as i64),
+        )?;
+        single(
+            e,
+            "crawl_host_pauses",
+            "Times a host was paused after a run of connection failures (--host-failures).",
+            ConstCounter::new(f.host_pauses),
+        )?;
+        single(
+            e,
+            "crawl_host_probes",
+            "Probes sent to paused hosts, answered or not (--host-probes).",
+            ConstCounter::new(f.host_probes),
         )?;
         single(
             e,

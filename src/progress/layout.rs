@@ -127,6 +127,20 @@ pub fn lines(snap: &Snapshot, elapsed: Duration, frame: usize) -> [Line; 2] {
         },
     ));
     second.push(Part::new(3, vec![format!("queued {}", snap.queued)]));
+    if let Some((hosts, probe_in)) = snap.paused {
+        // A paused host is why pages stop coming: said before the split that shows it.
+        let what = if hosts == 1 { "host" } else { "hosts" };
+        second.push(Part::new(
+            1,
+            vec![
+                format!(
+                    "paused {hosts} {what}, next probe in {}s",
+                    probe_in.as_secs_f64().ceil() as u64
+                ),
+                format!("paused {hosts}"),
+            ],
+        ));
+    }
     second.push(Part::new(4, vec![format!("cpu {:.0}%", pct(live.cpu))]));
     let shares = [
         ("network", s.network),
@@ -292,6 +306,7 @@ mod tests {
 
     fn snapshot(auto: bool, shared: bool) -> Snapshot {
         Snapshot {
+            paused: None,
             done: 1234,
             in_flight: 48,
             queued: 1318,
@@ -371,6 +386,25 @@ mod tests {
                  cpu 12% | network 81% parsing 6% limiter 0% idle 13%",
             ]
         );
+    }
+
+    #[test]
+    fn a_paused_host_is_shown_with_its_next_probe_and_stays_when_room_is_short() {
+        let mut snap = snapshot(false, false);
+        snap.paused = Some((1, Duration::from_millis(3200)));
+        assert_eq!(
+            render(&snap, 200)[1],
+            "verdict: network | in flight 48 | queued 1318 | paused 1 host, next probe in 4s | \
+             cpu 12% | network 81% parsing 6% limiter 0% idle 13%"
+        );
+        snap.paused = Some((3, Duration::from_secs(10)));
+        // At 80 columns it keeps its short form, ahead of the CPU and the shares.
+        let narrow = &render(&snap, 80)[1];
+        assert!(narrow.contains("| paused 3 |"), "{narrow}");
+        assert!(render(&snap, 120)[1].contains("paused 3 hosts, next probe in 10s"));
+        for width in 0..=200 {
+            assert_fits(&render(&snap, width), width);
+        }
     }
 
     #[test]

@@ -254,8 +254,16 @@ fn the_per_host_cap_parks_an_origin_until_a_page_comes_back() {
         matches!(pop(&mut q, Instant::now(), &l), Pop::Empty),
         "a.test is at its cap"
     );
-    q.release("http://a.test");
+    q.release("http://a.test", Instant::now());
     assert_eq!(pop_url(&mut q, &l).as_deref(), Some("http://a.test/2"));
+}
+
+fn breaker(failures: u32, probes: u32, first_pause_s: u64) -> Schedule {
+    Schedule {
+        failures,
+        probes,
+        first_pause: Duration::from_secs(first_pause_s),
+    }
 }
 
 #[test]
@@ -264,6 +272,7 @@ fn a_host_given_up_while_it_waits_out_a_hold_is_served_at_once() {
         false,
         &["http://a.test/1", "http://a.test/2", "http://a.test/3"],
     );
+    q.set_breaker(breaker(1, 0, 1));
     let l = Limiter::new(None, None);
     let now = Instant::now();
     assert!(matches!(pop(&mut q, now, &l), Pop::Job(_)));
@@ -275,8 +284,16 @@ fn a_host_given_up_while_it_waits_out_a_hold_is_served_at_once() {
             ..
         }
     ));
-    let reason = q.host_failed("http://a.test", &crate::task::FetchError::ConnectRefused, 1);
-    assert_eq!(reason.as_deref(), Some("1 consecutive refused connections"));
+    let turn = q.host_failed(
+        "http://a.test",
+        &crate::task::FetchError::ConnectRefused,
+        now,
+        now,
+    );
+    assert!(
+        matches!(&turn, Some(Turn::Gone { reason, .. }) if &**reason == "1 consecutive refused connections"),
+        "{turn:?}"
+    );
     for _ in 0..2 {
         assert!(
             matches!(pop(&mut q, now, &l), Pop::HostDown { ref reason, .. } if &**reason == "1 consecutive refused connections"),
@@ -290,20 +307,26 @@ fn a_host_given_up_while_it_waits_out_a_hold_is_served_at_once() {
 #[test]
 fn giving_up_takes_the_failures_so_far_and_pages_backing_off() {
     let mut q = queues(false, &["http://a.test/1", "http://a.test/2"]);
+    q.set_breaker(breaker(5, 0, 1));
     let l = Limiter::new(None, None);
     let now = Instant::now();
     let Pop::Job(first) = pop(&mut q, now, &l) else {
         panic!("a page")
     };
     let timeout = crate::task::FetchError::Timeout;
-    assert_eq!(q.give_up("http://a.test", &timeout), None, "no failure yet");
-    q.host_failed("http://a.test", &crate::task::FetchError::Timeout, 5);
-    q.host_failed("http://a.test", &crate::task::FetchError::Timeout, 5);
-    q.retry_at(first, now + Duration::from_secs(30));
     assert_eq!(
-        q.give_up("http://a.test", &timeout).as_deref(),
-        Some("2 consecutive timeouts")
+        q.trip("http://a.test", &timeout, now),
+        None,
+        "no failure yet"
     );
+    let later = now + Duration::from_secs(1);
+    q.host_failed("http://a.test", &timeout, now, now);
+    q.host_failed("http://a.test", &timeout, later, later);
+    q.retry_at(first, now + Duration::from_secs(30));
+    assert!(matches!(
+        q.trip("http://a.test", &timeout, later),
+        Some(Turn::Gone { reason, .. }) if &*reason == "2 consecutive timeouts"
+    ));
     let mut down = 0;
     while let Pop::HostDown { .. } = pop(&mut q, now, &l) {
         down += 1;
@@ -313,4 +336,58 @@ fn giving_up_takes_the_failures_so_far_and_pages_backing_off() {
         (2, 0),
         "the retry did not wait its 30 s"
     );
+}
+
+#[test]
+fn a_paused_host_waits_for_one_probe_and_an_answer_reopens_it_at_its_full_cap() {
+    let mut q = queues(
+        false,
+        &[
+            "http://a.test/1",
+            "http://a.test/2",
+            "http://a.test/3",
+            "http://b.test/1",
+        ],
+    );
+    q.set_breaker(breaker(1, 2, 10));
+    q.limit_per_host(Some(8));
+    let l = Limiter::new(None, None);
+    let now = Instant::now();
+    let Pop::Job(first) = pop(&mut q, now, &l) else {
+        panic!("a page")
+    };
+    q.release("http://a.test", now);
+    let turn = q.host_failed("http://a.test", &crate::task::FetchError::Timeout, now, now);
+    let probe_at = now + Duration::from_secs(10);
+    assert!(
+        matches!(turn, Some(Turn::Paused { until, probe: 1, of: 2, .. }) if until == probe_at),
+        "{turn:?}"
+    );
+    assert!(q.host_paused("http://a.test"));
+    assert_eq!(q.paused_hosts(), (1, Some(probe_at)));
+    // The page waits for its host, at the front of its queue; the other host goes on.
+    q.retry_at(first, now);
+    assert_eq!(pop_url(&mut q, &l).as_deref(), Some("http://b.test/1"));
+    assert!(
+        matches!(pop(&mut q, now, &l), Pop::Wait { until, .. } if until == probe_at),
+        "nothing of a.test before the probe"
+    );
+    // One probe, and nothing else while it is out.
+    let Pop::Job(probe) = pop(&mut q, probe_at, &l) else {
+        panic!("the probe")
+    };
+    assert_eq!(probe.url.as_str(), "http://a.test/1");
+    assert!(matches!(pop(&mut q, probe_at, &l), Pop::Empty));
+    q.release("http://a.test", probe_at);
+    assert_eq!(
+        q.host_answered("http://a.test", probe_at),
+        Some(Turn::Reopened { by_probe: true })
+    );
+    assert_eq!(q.paused_hosts(), (0, None));
+    for page in ["http://a.test/2", "http://a.test/3"] {
+        let Pop::Job(job) = pop(&mut q, probe_at, &l) else {
+            panic!("{page} at once")
+        };
+        assert_eq!(job.url.as_str(), page);
+    }
 }

@@ -22,6 +22,7 @@ pub(super) struct Scripts {
     pub complete: Script,
     pub give_back: Script,
     pub hold: Script,
+    pub giveup: Script,
     pub robots: Script,
     pub gcra: Script,
 }
@@ -46,6 +47,7 @@ impl Scripts {
             complete: take("complete"),
             give_back: take("give_back"),
             hold: take("hold"),
+            giveup: take("giveup"),
             robots: take("robots"),
             gcra: take("gcra"),
         }

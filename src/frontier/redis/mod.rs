@@ -215,6 +215,10 @@ pub(crate) struct Store {
     crawl_records: u64,
     /// Origins paused crawl-wide as of the last claim, with the time left.
     holds: Vec<(String, Duration)>,
+    /// Origins given up by any node since the last claim, and why; how many this node has
+    /// read so far (its place in the crawl's log of them).
+    gone: Vec<(String, String)>,
+    gone_seen: u64,
     /// Nodes that looked at the crawl within a lease, this one included.
     live_nodes: u64,
     /// Pages finished since the last flush, as the `complete` script's arguments.
@@ -301,6 +305,8 @@ impl Store {
             skipped: Skipped::default(),
             crawl_records: 0,
             holds: Vec::new(),
+            gone: Vec::new(),
+            gone_seen: 0,
             live_nodes: 1,
             finished: Vec::new(),
             report: SharedReport {
@@ -346,8 +352,18 @@ impl Store {
         let (prefix, node, lease_ms) = (&self.prefix, &self.node, millis(self.lease));
         let max_pages = self.max_pages;
         let sent = Instant::now();
-        type Claimed = (Vec<String>, u64, u64, u64, u64, Vec<String>, u64);
-        let (entries, reclaimed, outstanding, stopgen, records, holds, nodes): Claimed =
+        let gone_seen = self.gone_seen;
+        type Claimed = (
+            Vec<String>,
+            u64,
+            u64,
+            u64,
+            u64,
+            Vec<String>,
+            u64,
+            Vec<String>,
+        );
+        let (entries, reclaimed, outstanding, stopgen, records, holds, nodes, gone): Claimed =
             self.redis.call(|conn, s| {
                 s.claim
                     .key(prefix)
@@ -355,8 +371,15 @@ impl Store {
                     .arg(want)
                     .arg(lease_ms)
                     .arg(max_pages)
+                    .arg(gone_seen)
                     .invoke(conn)
             })?;
+        self.gone_seen += (gone.len() / 2) as u64;
+        self.gone
+            .extend(gone.chunks(2).filter_map(|pair| match pair {
+                [origin, reason] => Some((origin.clone(), reason.clone())),
+                _ => None,
+            }));
         self.report.reclaimed += reclaimed;
         self.outstanding = outstanding;
         self.stopgen = stopgen;
@@ -629,6 +652,25 @@ impl Store {
                 .invoke(conn)
         })?;
         Ok(())
+    }
+
+    /// Tells every node that `origin` was given up, for `reason`: their pages of it are
+    /// recorded as unreachable at once, without probing it again.
+    pub(crate) fn share_gone(
+        &mut self,
+        origin: &str,
+        reason: &str,
+    ) -> Result<(), RedisFrontierError> {
+        let prefix = &self.prefix;
+        let _: u64 = self
+            .redis
+            .call(|conn, s| s.giveup.key(prefix).arg(origin).arg(reason).invoke(conn))?;
+        Ok(())
+    }
+
+    /// The origins any node gave up since the last call, and why.
+    pub(crate) fn take_gone(&mut self) -> Vec<(String, String)> {
+        std::mem::take(&mut self.gone)
     }
 
     /// The pauses other nodes (or this one) shared, as of the last claim: each is applied

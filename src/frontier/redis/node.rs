@@ -170,9 +170,13 @@ impl Frontier for RedisFrontier {
         for (url, depth) in pages {
             self.queues.take_leased(url, depth);
         }
-        // A host that asked another node to slow down is held here too.
+        // A host that asked another node to slow down, or that another node paused, is held
+        // here too; one another node gave up is given up here, without probing it again.
         for (origin, left) in self.store.take_holds() {
             self.queues.hold(&origin, now + left);
+        }
+        for (origin, reason) in self.store.take_gone() {
+            self.queues.mark_gone(&origin, &reason);
         }
         // --per-host-workers holds crawl-wide: each live node takes an equal share.
         if let Some(cap) = self.per_host_workers {
@@ -188,12 +192,12 @@ impl Frontier for RedisFrontier {
                     let answered = self.error.is_none();
                     if self.known_robots(&job.origin) {
                         // Another node read this origin's robots.txt: its verdict is the crawl's.
-                        self.queues.release(&job.origin);
+                        self.queues.release(&job.origin, now);
                         continue;
                     }
                     if answered && self.error.is_some() {
                         // Asking Redis failed just now and stops the node: the job stays queued.
-                        self.queues.release(&job.origin);
+                        self.queues.release(&job.origin, now);
                         self.queues.retry_at(job, now);
                         return Pop::Empty;
                     }
@@ -205,7 +209,7 @@ impl Frontier for RedisFrontier {
             if job.kind == TaskKind::Page && self.store.lost(&job.url) {
                 // Its lease was taken back while this node stalled: another node has the
                 // page now.
-                self.queues.release(&job.origin);
+                self.queues.release(&job.origin, now);
                 self.store.drop_result(&job.url);
                 continue;
             }
@@ -213,7 +217,7 @@ impl Frontier for RedisFrontier {
                 return Pop::Job(job);
             };
             // Other nodes spent the permit: this job waits its turn.
-            self.queues.release(&job.origin);
+            self.queues.release(&job.origin, now);
             self.queues.retry_at(job, now + wait);
             match which {
                 // Other hosts' pages may go meanwhile.
@@ -244,6 +248,10 @@ impl Frontier for RedisFrontier {
 
     fn share_hold(&mut self, origin: &str, pause: Duration) {
         self.with(|store| store.share_hold(origin, pause));
+    }
+
+    fn share_gone(&mut self, origin: &str, reason: &str) {
+        self.with(|store| store.share_gone(origin, reason));
     }
 
     /// Sent with the page's completion, once its record is written.

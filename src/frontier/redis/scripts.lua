@@ -18,8 +18,12 @@
 --   P.."gcra:"..NAME a rate limit's theoretical arrival time (microseconds)
 --   P.."nodes"       sorted set of live nodes, scored by when each last looked (ms)
 --   P.."robots:"..O  the verdict on origin O's robots.txt (the first a node found)
---   P.."holds"       sorted set of origins that asked the crawl to pause (Retry-After),
---                    scored by the end of the pause (ms)
+--   P.."holds"       sorted set of origins that asked the crawl to pause (Retry-After) or
+--                    that a node paused after a run of connection failures, scored by the
+--                    end of the pause (ms)
+--   P.."gone"        hash origin -> why a node gave it up (its probes kept failing)
+--   P.."gonelog"     list of those origins, in the order given up: each node reads on from
+--                    where it stopped
 --
 -- This file is split at the "--@ NAME" lines into one script each, prefixed with the common
 -- part above the first marker.
@@ -158,12 +162,13 @@ end
 return counts
 
 --@ claim
--- ARGV: node, n, lease_ms. Takes back expired leases first (their pages go to the front of
--- the queue), then leases up to n queued pages to `node`.
--- Returns {entries, reclaimed, outstanding, stopgen, records, holds, nodes}, holds being
--- origins paused now and the milliseconds left of each, flattened, and nodes the live nodes
--- (this one included: those that looked within a lease). It also goes on admitting held
--- links a completion left for later (its budget ran out).
+-- ARGV: node, n, lease_ms, max_pages, gone_seen. Takes back expired leases first (their
+-- pages go to the front of the queue), then leases up to n queued pages to `node`.
+-- Returns {entries, reclaimed, outstanding, stopgen, records, holds, nodes, gone}, holds
+-- being origins paused now and the milliseconds left of each, flattened, nodes the live
+-- nodes (this one included: those that looked within a lease), and gone the origins given up
+-- since the node's `gone_seen`th and why, flattened. It also goes on admitting held links a
+-- completion left for later (its budget ran out).
 local gone = alive()
 if gone then return gone end
 local node, n, lease = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
@@ -192,10 +197,15 @@ for i = 1, #held, 2 do
   holds[#holds + 1] = held[i]
   holds[#holds + 1] = tostring(math.floor(tonumber(held[i + 1]) - now))
 end
+local given_up = {}
+for _, origin in ipairs(redis.call('LRANGE', P .. 'gonelog', tonumber(ARGV[5]), -1)) do
+  given_up[#given_up + 1] = origin
+  given_up[#given_up + 1] = redis.call('HGET', P .. 'gone', origin) or ''
+end
 return {got, #expired, left(),
   tonumber(redis.call('GET', P .. 'stopgen') or '0'),
   tonumber(redis.call('HGET', P .. 'tally', 'records') or '0'), holds,
-  redis.call('ZCARD', P .. 'nodes')}
+  redis.call('ZCARD', P .. 'nodes'), given_up}
 
 --@ renew
 -- ARGV: node, lease_ms, entries... Extends each lease `node` still holds; returns the
@@ -289,6 +299,14 @@ return redis.call('GET', key)
 -- ARGV: origin, ms. The origin asked for a pause (Retry-After): every node holds its pages
 -- until then (a later end wins; an earlier one does not shorten it).
 redis.call('ZADD', P .. 'holds', 'GT', now_ms() + tonumber(ARGV[2]), ARGV[1])
+return 1
+
+--@ giveup
+-- ARGV: origin, reason. A node gave the origin up (its probes kept failing): every node does,
+-- and records its pages as unreachable at once. The first reason is kept.
+if redis.call('HSETNX', P .. 'gone', ARGV[1], ARGV[2]) == 1 then
+  redis.call('RPUSH', P .. 'gonelog', ARGV[1])
+end
 return 1
 
 --@ gcra
