@@ -13,7 +13,7 @@ use serde_json::Value;
 ///
 /// Every bench crawls its own local server, one origin, to measure the modes: the per-host
 /// cap meant for real sites (`--per-host-workers`, 8 by default) is lifted, so `-j` alone
-/// sets the concurrency (a bench that wants a cap passes one after it, which wins).
+/// sets the concurrency (a bench that wants a cap passes its own `--per-host-workers`).
 pub fn crawl(seeds: &[String], args: &[&str]) -> Value {
     static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -23,8 +23,13 @@ pub fn crawl(seeds: &[String], args: &[&str]) -> Value {
     let (summary, stderr) = (temp("json"), temp("stderr"));
     // Kept to quote if the crawl fails, so a broken run says why.
     let stderr_file = std::fs::File::create(&stderr).expect("stderr file");
+    let capped = args.contains(&"--per-host-workers");
     let mut child = Command::new(env!("CARGO_BIN_EXE_crawl"))
-        .args(["--per-host-workers", "0"])
+        .args(if capped {
+            &[][..]
+        } else {
+            &["--per-host-workers", "0"][..]
+        })
         .args(args)
         .args(["--progress", "never", "-o", "/dev/null", "--summary-json"])
         .arg(&summary)

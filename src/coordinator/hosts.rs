@@ -88,12 +88,10 @@ impl Coordinator<'_> {
                 self.frontier.share_hold(origin, pause);
                 self.heed_frontier();
             }
-            Turn::Reopened { by_probe } => {
-                if by_probe {
-                    self.stats.host_probes += 1;
-                }
-                info!(origin = %origin, by_probe, "host answered: reopened at its full cap");
-                self.note(&format!("{origin} answered again: crawling it again"));
+            Turn::Reopened => {
+                self.stats.host_probes += 1;
+                info!(origin = %origin, "host answered its probe: reopened at its full cap");
+                self.note(&format!("{origin} answered its probe: crawling it again"));
             }
             Turn::Gone {
                 reason,

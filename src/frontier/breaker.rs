@@ -8,8 +8,8 @@
 //!   not 8 failures. (A failure counts unless its request started before the last counted one
 //!   ended, with the same kind of failure.)
 //! - **Paused** after [`Schedule::failures`] of them: no request of the host goes out until a
-//!   cool-down has passed, then one, the probe. An answer closes the breaker: the host is back
-//!   at its full cap. A failed probe pauses it again for twice as long. Its pages wait; they
+//!   cool-down has passed, then one, the probe. An answer to it closes the breaker: the host
+//!   is back at its full cap (a late answer to a request sent before the pause does not). A failed probe pauses it again for twice as long. Its pages wait; they
 //!   are neither fetched nor recorded meanwhile.
 //! - **Gone** when [`Schedule::probes`] probes in a row have failed: the host is given up and
 //!   its remaining pages are recorded as unreachable at once.
@@ -68,8 +68,8 @@ pub(crate) enum Turn {
         of: u32,
         after_probe: bool,
     },
-    /// A paused host answered; `by_probe`: its probe did (else a request from before the pause).
-    Reopened { by_probe: bool },
+    /// A paused host answered its probe.
+    Reopened,
     /// The host is given up, for `reason`; `after_probe`: its last probe failed (else it was
     /// given up at the first pause, `--host-probes 0`).
     Gone { reason: Arc<str>, after_probe: bool },
@@ -172,14 +172,17 @@ impl Breaker {
         }
     }
 
-    /// The host answered a request (any status): a run of failures is over, a pause too.
+    /// The host answered a request that started at `started` (any status): a run of failures
+    /// is over; a pause too, if it was the probe. (A request sent before the pause and
+    /// answered late says the host was alive then, not now: the probe will tell.)
     pub(super) fn answered(&mut self, started: Instant) -> Option<Turn> {
         let turn = match self.state {
             State::Gone(_) => return None,
             State::Closed => None,
-            State::Paused { probe, .. } => Some(Turn::Reopened {
-                by_probe: probe.is_some_and(|p| started >= p),
-            }),
+            State::Paused { probe, .. } if probe.is_some_and(|p| started >= p) => {
+                Some(Turn::Reopened)
+            }
+            State::Paused { .. } => return None,
         };
         *self = Breaker::default();
         turn
@@ -394,7 +397,13 @@ mod tests {
         assert_eq!(b.may_start(until), Ok(()));
         b.started(until);
         assert_eq!(b.may_start(until), Err(None), "one probe at a time");
-        assert_eq!(b.answered(until), Some(Turn::Reopened { by_probe: true }));
+        b.finished(until);
+        assert_eq!(
+            b.answered(t0),
+            None,
+            "sent before the pause: the probe will tell"
+        );
+        assert_eq!(b.answered(until), Some(Turn::Reopened));
         assert_eq!(b.may_start(until), Ok(()));
         assert!(!b.is_paused());
         assert_eq!(b.failures, 0, "a new run starts from nothing");

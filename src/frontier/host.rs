@@ -21,6 +21,8 @@ pub(super) enum NotNow {
     Busy,
     /// Its `Crawl-delay`, or a Retry-After it sent, holds it until then.
     Until(Instant),
+    /// It is paused after a run of connection failures: its probe may go then.
+    Paused(Instant),
 }
 
 /// One origin's politeness state.
@@ -43,7 +45,7 @@ impl Host {
         }
         match self.breaker.may_start(now) {
             Ok(()) => {}
-            Err(Some(at)) => return Err(NotNow::Until(at)),
+            Err(Some(at)) => return Err(NotNow::Paused(at)),
             // Served again when the probe comes back.
             Err(None) => return Err(NotNow::Busy),
         }

@@ -345,7 +345,7 @@ impl Queues {
             Turn::Paused { until, .. } => {
                 self.paused.insert(key, *until);
             }
-            Turn::Reopened { .. } => {
+            Turn::Reopened => {
                 self.paused.remove(&key);
                 self.schedule(key);
             }
@@ -564,7 +564,7 @@ impl Queues {
                 // A paused host's robots.txt waits for its probe, and is it.
                 match origin.host.may_start(now, None) {
                     Ok(()) => {}
-                    Err(NotNow::Until(at)) => {
+                    Err(NotNow::Until(at) | NotNow::Paused(at)) => {
                         self.retry_at(job, at);
                         continue;
                     }
@@ -656,6 +656,11 @@ impl Queues {
                     self.wait(key, at);
                     continue;
                 }
+                // Not politeness: the host is down for now, and its wait is not the limiter's.
+                Err(NotNow::Paused(at)) => {
+                    self.wait(key, at);
+                    continue;
+                }
             }
             if let Err(at) = limiter.take_host(&key) {
                 origin.waited += at.saturating_duration_since(now);
@@ -674,17 +679,22 @@ impl Queues {
                 return Pop::Job(job);
             }
         }
-        let host_wait = self.waiting.peek().map(|Reverse((at, _, _))| *at);
+        let host_wait = self
+            .waiting
+            .peek()
+            .map(|Reverse((at, _, key))| (*at, !self.paused.contains_key(key)));
         let retry_wait = self.delayed.peek().map(|Reverse(d)| d.at);
         match (host_wait, retry_wait) {
             (None, None) => Pop::Empty,
-            (Some(h), Some(r)) if r < h => Pop::Wait {
+            (Some((h, _)), Some(r)) if r < h => Pop::Wait {
                 until: r,
                 rate_limited: false,
             },
-            (Some(h), _) => Pop::Wait {
+            // A paused host waits for its probe, not for a limiter: workers idle meanwhile
+            // are idle, not rate-limited.
+            (Some((h, limited)), _) => Pop::Wait {
                 until: h,
-                rate_limited: true,
+                rate_limited: limited,
             },
             (None, Some(r)) => Pop::Wait {
                 until: r,

@@ -369,8 +369,8 @@ fn a_paused_host_waits_for_one_probe_and_an_answer_reopens_it_at_its_full_cap() 
     q.retry_at(first, now);
     assert_eq!(pop_url(&mut q, &l).as_deref(), Some("http://b.test/1"));
     assert!(
-        matches!(pop(&mut q, now, &l), Pop::Wait { until, .. } if until == probe_at),
-        "nothing of a.test before the probe"
+        matches!(pop(&mut q, now, &l), Pop::Wait { until, rate_limited: false } if until == probe_at),
+        "nothing of a.test before the probe, and no limiter is why"
     );
     // One probe, and nothing else while it is out.
     let Pop::Job(probe) = pop(&mut q, probe_at, &l) else {
@@ -381,7 +381,7 @@ fn a_paused_host_waits_for_one_probe_and_an_answer_reopens_it_at_its_full_cap() 
     q.release("http://a.test", probe_at);
     assert_eq!(
         q.host_answered("http://a.test", probe_at),
-        Some(Turn::Reopened { by_probe: true })
+        Some(Turn::Reopened)
     );
     assert_eq!(q.paused_hosts(), (0, None));
     for page in ["http://a.test/2", "http://a.test/3"] {
