@@ -1,6 +1,6 @@
 //! A failing host, paused and probed before it is given up (issue 27), in every mode.
 //!
-//! `cargo bench --bench breaker` (about four minutes; name cases to run fewer: `-- spike
+//! `cargo bench --bench breaker` (about nine minutes; name cases to run fewer: `-- spike
 //! outage`). Every run is the real `crawl` binary against servers on 127.0.0.1 started here,
 //! read from its `--summary-json`:
 //!
