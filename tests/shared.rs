@@ -212,12 +212,9 @@ every_mode! {
     }
 }
 
-#[test]
-fn a_host_one_node_gave_up_is_given_up_by_every_node_without_asking_it_again() {
-    // A dead host (it accepts and never answers) among a slow live one's pages. Node a pauses
-    // it after one timeout, probes it once, and gives it up; node b, started only then, takes
-    // pages of it and records them at once, with a's reason: no request of b reaches it.
-    let redis = RedisServer::start();
+/// A dead host (it accepts and never answers) and a slow live one, their 100 pages each
+/// interleaved as seeds.
+fn dead_beside_live() -> (HostileServer, FixtureServer, String) {
     let dead = HostileServer::start().expect("hostile server starts");
     let live = server_with(Options {
         pages: 400,
@@ -233,7 +230,12 @@ fn a_host_one_node_gave_up_is_given_up_by_every_node_without_asking_it_again() {
         })
         .map(|url| url + "\n")
         .collect();
-    let args = [
+    (dead, live, seeds)
+}
+
+/// One page at a time per node; a host paused at its first timeout, given up after `probes`.
+fn breaker_args(probes: &'static str) -> [&'static str; 12] {
+    [
         "-j",
         "1",
         "--timeout",
@@ -245,8 +247,73 @@ fn a_host_one_node_gave_up_is_given_up_by_every_node_without_asking_it_again() {
         "--host-failures",
         "1",
         "--host-probes",
-        "1",
-    ];
+        probes,
+    ]
+}
+
+#[test]
+fn a_host_one_node_paused_waits_for_its_probe_on_every_node() {
+    // Node b joins while node a has the dead host paused: b holds it for as long as a probes
+    // it (two probes), then hears it given up. Every request the dead host saw is a's.
+    let redis = RedisServer::start();
+    let (dead, _live, seeds) = dead_beside_live();
+    let args = breaker_args("2");
+    let mut a = Node::start("async", &redis.url(), "held", Some(&seeds), &args);
+    wait_for_crawl(&redis, "held", &mut a);
+    let origin = dead.url("").trim_end_matches('/').to_string();
+    let started = Instant::now();
+    while redis
+        .cli(&["ZSCORE", "crawl:{held}:holds", &origin])
+        .trim()
+        .is_empty()
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "node a never paused the host"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let b = Node::start("processes", &redis.url(), "held", None, &args);
+    let (code_a, stderr_a, summary_a, out_a) = a.finish();
+    let (code_b, stderr_b, summary_b, out_b) = b.finish();
+    assert_eq!((code_a, code_b), (0, 0), "{stderr_a}\n{stderr_b}");
+    assert_eq!(
+        dead.hits("/silent"),
+        1 + 2,
+        "a's timeout and a's two probes, nothing of b's"
+    );
+    let (a, b) = (summary_a.expect("summary"), summary_b.expect("summary"));
+    assert_eq!(
+        (a["host_pauses"].as_u64(), a["host_probes"].as_u64()),
+        (Some(1), Some(2)),
+        "{a}"
+    );
+    assert_eq!(
+        (b["host_pauses"].as_u64(), b["host_probes"].as_u64()),
+        (Some(0), Some(0)),
+        "{b}"
+    );
+    let b_gone = records_in(&out_b)
+        .into_iter()
+        .filter(|r| r.url.starts_with(&origin))
+        .count();
+    assert!(
+        b_gone > 0,
+        "node b took pages of the dead host:\n{stderr_b}"
+    );
+    let (depths, counts) = union(&[out_a, out_b]);
+    assert_eq!(depths.len(), 200);
+    assert!(counts.values().all(|&n| n == 1), "a URL recorded twice");
+}
+
+#[test]
+fn a_host_one_node_gave_up_is_given_up_by_every_node_without_asking_it_again() {
+    // Node a pauses the dead host after one timeout, probes it once, and gives it up; node b,
+    // started only then, takes pages of it and records them at once, with a's reason: no
+    // request of b reaches it.
+    let redis = RedisServer::start();
+    let (dead, _live, seeds) = dead_beside_live();
+    let args = breaker_args("1");
     let mut a = Node::start("async", &redis.url(), "gone", Some(&seeds), &args);
     wait_for_crawl(&redis, "gone", &mut a);
     let origin = dead.url("").trim_end_matches('/').to_string();

@@ -83,9 +83,12 @@ impl Coordinator<'_> {
                     probe_in_ms = pause.as_millis() as u64,
                     "host paused: its pages wait for the probe"
                 );
-                // The whole crawl holds the host until the probe (other nodes of a shared crawl
-                // send nothing meanwhile).
-                self.frontier.share_hold(origin, pause);
+                // The other nodes of a shared crawl hold the host until this probe is back and
+                // its verdict shared, so one probe speaks for the whole crawl: a failed probe
+                // extends the hold before it ends (hence two timeouts, not one), a host given
+                // up is given up everywhere, and after an answer the others wait out the rest.
+                self.frontier
+                    .share_hold(origin, pause + 2 * self.rules.timeout);
                 self.heed_frontier();
             }
             Turn::Reopened => {

@@ -216,6 +216,8 @@ struct Rules {
     mode: Mode,
     /// `--retries`.
     retries: u32,
+    /// `--timeout`: how long a probe of a paused host may take to come back.
+    timeout: std::time::Duration,
     /// `--max-bytes`: the most of a body a record keeps.
     max_bytes: u64,
     /// The robots.txt product token of `--user-agent`.
@@ -283,6 +285,7 @@ impl<'h> Coordinator<'h> {
             rules: Rules {
                 mode: config.mode,
                 retries: config.retries,
+                timeout: config.timeout,
                 max_bytes: config.max_bytes,
                 agent: product_token(&config.user_agent).to_owned(),
             },

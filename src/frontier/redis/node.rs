@@ -173,7 +173,11 @@ impl Frontier for RedisFrontier {
         // A host that asked another node to slow down, or that another node paused, is held
         // here too; one another node gave up is given up here, without probing it again.
         for (origin, left) in self.store.take_holds() {
-            self.queues.hold(&origin, now + left);
+            // A host this node paused itself waits for its own probe, not for the hold it
+            // shared (which lasts until that probe is back).
+            if !self.queues.host_paused(&origin) {
+                self.queues.hold(&origin, now + left);
+            }
         }
         for (origin, reason) in self.store.take_gone() {
             self.queues.mark_gone(&origin, &reason);
