@@ -2,17 +2,15 @@
 //! how many of its pages are in flight, how soon the next may start (its robots.txt
 //! `Crawl-delay`, or a Retry-After it sent), and whether it has stopped answering.
 //!
-//! The queues ask [`Host::may_start`] before handing out a page and tell [`Host::started`];
-//! the coordinator reports how each request went ([`Host::failed`], [`Host::answered`]) and
-//! when it is back ([`Host::finished`]). Whether the host is down is its breaker's
-//! ([`super::breaker`]): a run of connection failures pauses it, probes tell when it is back,
-//! and a host whose probes keep failing is given up.
+//! The queues ask [`Host::may_start`] before handing out a page, tell [`Host::started`], and
+//! [`Host::finished`] when it is back. Whether the host is down is its breaker's
+//! ([`super::breaker`], reported to by the queues as each request ends): a run of connection
+//! failures pauses it, probes tell when it is back, and a host whose probes keep failing is
+//! given up.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::breaker::{Breaker, Schedule, Turn};
-use crate::task::FetchError;
+use super::breaker::Breaker;
 
 /// Why a host cannot take a page now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,8 +31,9 @@ pub(super) struct Host {
     delay: Option<Duration>,
     /// No page may start before this.
     not_before: Option<Instant>,
-    /// Whether it is down: paused, probed, given up.
-    breaker: Breaker,
+    /// Whether it is down: paused, probed, given up. The queues report outcomes to it
+    /// directly; the host only asks it whether a request may start, and tells it one did.
+    pub(super) breaker: Breaker,
 }
 
 impl Host {
@@ -85,51 +84,6 @@ impl Host {
     /// Holds every page of the host until `at` (a 429 or 503 with Retry-After).
     pub(super) fn hold_until(&mut self, at: Instant) {
         self.not_before = Some(self.not_before.map_or(at, |t| t.max(at)));
-    }
-
-    /// The host answered a request that started at `started` (any status): a run of
-    /// failures is over, and a pause too.
-    pub(super) fn answered(&mut self, started: Instant) -> Option<Turn> {
-        self.breaker.answered(started)
-    }
-
-    /// A request that started at `started` failed with `error` at `now`. Failures that say
-    /// nothing about the host (a broken body, a worker that died) are ignored; what a run of
-    /// them does is `schedule`'s (see [`super::breaker`]).
-    pub(super) fn failed(
-        &mut self,
-        error: &FetchError,
-        started: Instant,
-        now: Instant,
-        schedule: &Schedule,
-    ) -> Option<Turn> {
-        self.breaker.failed(error, started, now, schedule)
-    }
-
-    /// Pauses the host now, after the failures so far, if `error` is one that says the host
-    /// is down (its robots.txt could not be reached).
-    pub(super) fn trip(
-        &mut self,
-        error: &FetchError,
-        now: Instant,
-        schedule: &Schedule,
-    ) -> Option<Turn> {
-        self.breaker.trip(error, now, schedule)
-    }
-
-    /// Gives the host up for `reason`, found elsewhere (another process of a shared crawl).
-    pub(super) fn mark_gone(&mut self, reason: Arc<str>) {
-        self.breaker.mark_gone(reason);
-    }
-
-    /// Whether the host is paused: only a probe may go out.
-    pub(super) fn paused(&self) -> bool {
-        self.breaker.is_paused()
-    }
-
-    /// Why the host was given up, if it was.
-    pub(super) fn gone(&self) -> Option<&Arc<str>> {
-        self.breaker.gone()
     }
 }
 

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use url::Url;
 
-use super::breaker::{Schedule, Turn};
+use super::breaker::{Breaker, Schedule, Turn};
 use super::host::{Host, NotNow};
 use super::packed::{PackedUrls, Unreadable};
 use crate::normalize::origin_key;
@@ -253,7 +253,9 @@ impl Queues {
 
     /// Whether `origin` is paused (only a probe may go out to it).
     pub(super) fn host_paused(&self, origin: &str) -> bool {
-        self.origins.get(origin).is_some_and(|o| o.host.paused())
+        self.origins
+            .get(origin)
+            .is_some_and(|o| o.host.breaker.is_paused())
     }
 
     /// A request handed out for `origin` at `started` is back, however it ended: the origin
@@ -278,10 +280,7 @@ impl Queues {
 
     /// `origin` answered a request that started at `started` (any status).
     pub(super) fn host_answered(&mut self, origin: &str, started: Instant) -> Option<Turn> {
-        let key = self.key_of(origin)?;
-        let turn = self.origins.get_mut(&key)?.host.answered(started)?;
-        self.turned(key, &turn);
-        Some(turn)
+        self.judge(origin, |breaker, _| breaker.answered(started))
     }
 
     /// A request to `origin` that started at `started` failed with `error` at `now`; what
@@ -293,15 +292,9 @@ impl Queues {
         started: Instant,
         now: Instant,
     ) -> Option<Turn> {
-        let schedule = self.breaker;
-        let key = self.key_of(origin)?;
-        let turn = self
-            .origins
-            .get_mut(&key)?
-            .host
-            .failed(error, started, now, &schedule)?;
-        self.turned(key, &turn);
-        Some(turn)
+        self.judge(origin, |breaker, schedule| {
+            breaker.failed(error, started, now, schedule)
+        })
     }
 
     /// Pauses `origin` now, after the failures so far (its robots.txt could not be reached
@@ -312,13 +305,20 @@ impl Queues {
         error: &crate::task::FetchError,
         now: Instant,
     ) -> Option<Turn> {
-        let schedule = self.breaker;
+        self.judge(origin, |breaker, schedule| {
+            breaker.trip(error, now, schedule)
+        })
+    }
+
+    /// Tells `origin`'s breaker what happened (`report`), and keeps the queues in step with
+    /// what it turned to.
+    fn judge(
+        &mut self,
+        origin: &str,
+        report: impl FnOnce(&mut Breaker, &Schedule) -> Option<Turn>,
+    ) -> Option<Turn> {
         let key = self.key_of(origin)?;
-        let turn = self
-            .origins
-            .get_mut(&key)?
-            .host
-            .trip(error, now, &schedule)?;
+        let turn = report(&mut self.origins.get_mut(&key)?.host.breaker, &self.breaker)?;
         self.turned(key, &turn);
         Some(turn)
     }
@@ -331,10 +331,10 @@ impl Queues {
             .origins
             .entry(Arc::clone(&key))
             .or_insert_with(Origin::new);
-        if entry.host.gone().is_some() {
+        if entry.host.breaker.gone().is_some() {
             return;
         }
-        entry.host.mark_gone(Arc::from(reason));
+        entry.host.breaker.mark_gone(Arc::from(reason));
         self.paused.remove(&key);
         self.flush_gone(key);
     }
@@ -414,7 +414,7 @@ impl Queues {
 
     /// Why `origin` was given up, if it was.
     pub(super) fn host_gone(&self, origin: &str) -> Option<Arc<str>> {
-        self.origins.get(origin)?.host.gone().cloned()
+        self.origins.get(origin)?.host.breaker.gone().cloned()
     }
 
     /// The `Crawl-delay` of `origin`, if its robots.txt asked for one.
@@ -551,7 +551,7 @@ impl Queues {
                 let Some(origin) = self.origins.get_mut(&job.origin) else {
                     continue;
                 };
-                if origin.host.gone().is_some() {
+                if origin.host.breaker.gone().is_some() {
                     // Its host was given up: no robots.txt will come, and its pages are
                     // recorded as unreachable (see below), so no verdict is waited for.
                     origin.robots = Robots::Known(Verdict::DisallowAll);
@@ -609,7 +609,7 @@ impl Queues {
                 origin.scheduled = false;
                 continue;
             };
-            if let Some(reason) = origin.host.gone() {
+            if let Some(reason) = origin.host.breaker.gone() {
                 let reason = Arc::clone(reason);
                 match self.take_front(key) {
                     Some(job) => return Pop::HostDown { job, reason },
