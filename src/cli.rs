@@ -108,6 +108,23 @@ pub struct Args {
     #[arg(long = "allow-domain", value_name = "D")]
     pub allow_domains: Vec<String>,
 
+    /// On the crawl's hosts, follow only links whose path starts with PREFIX (`/book/`), or
+    /// that start with PREFIX given as a URL (repeatable: any one will do). Seeds are fetched
+    /// whatever it says; redirects are held to it too.
+    #[arg(long = "allow-path", value_name = "PREFIX")]
+    pub allow_paths: Vec<String>,
+
+    /// Follow only links whose normalised URL the regular expression REGEX matches
+    /// (repeatable; with --allow-path, either lets a link in). Unanchored: `^...$` for the
+    /// whole URL.
+    #[arg(long, value_name = "REGEX")]
+    pub allow: Vec<String>,
+
+    /// Never follow links (nor redirects) whose normalised URL REGEX matches, whatever
+    /// --allow-path or --allow say (repeatable)
+    #[arg(long, value_name = "REGEX")]
+    pub deny: Vec<String>,
+
     /// Whole-request timeout in seconds, reading the body included
     #[arg(long, value_name = "SECS", default_value_t = 30.0)]
     pub timeout: f64,
@@ -567,6 +584,15 @@ impl Args {
         if !self.allow_domains.is_empty() {
             explicit.push(Setting::AllowDomains);
         }
+        for (setting, rules) in [
+            (Setting::AllowPaths, &self.allow_paths),
+            (Setting::Allow, &self.allow),
+            (Setting::Deny, &self.deny),
+        ] {
+            if !rules.is_empty() {
+                explicit.push(setting);
+            }
+        }
         if self.ignore_robots {
             explicit.push(Setting::ObeyRobots);
         }
@@ -623,6 +649,9 @@ impl Args {
             depth: self.depth.unwrap_or(if self.demo { 5 } else { 0 }),
             max_pages: self.max_pages,
             allow_domains: self.allow_domains,
+            allow_paths: self.allow_paths,
+            allow: self.allow,
+            deny: self.deny,
             // Negative or NaN seconds are no duration: stand-ins the rules refuse, reported
             // below with the number the user typed.
             timeout: Duration::try_from_secs_f64(timeout_secs).unwrap_or(Duration::ZERO),

@@ -145,13 +145,7 @@ fn run_with(mut config: Plan, hook: Option<ItemHook<'_>>) -> Result<Summary, Cra
     let shutdown = Shutdown::install()?;
     let (journal, resume) = match &config.state {
         Some(dir) => {
-            let identity = journal::identity(
-                &config.seeds,
-                &config.allow_domains,
-                config.depth,
-                config.max_pages,
-                &config.format,
-            );
+            let identity = journal::identity(&config);
             let (journal, resume) = Journal::open(dir, identity)?;
             (Some(journal), Some(resume))
         }
@@ -179,7 +173,8 @@ fn run_with(mut config: Plan, hook: Option<ItemHook<'_>>) -> Result<Summary, Cra
         .cookies
         .then(|| Jar::open(config.state.as_deref()))
         .transpose()?;
-    let scope = Arc::new(Scope::new(&config.seeds, &config.allow_domains));
+    // After the Redis join: a joining node crawls the shared crawl's scope.
+    let scope = Arc::new(config.scope()?);
     let known = match config.dedupe {
         Dedupe::Coordinator => None,
         Dedupe::Shared => {

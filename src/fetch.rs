@@ -35,7 +35,7 @@ use url::Url;
 use crate::config::Config;
 use crate::extract::{Extracted, PageStream};
 use crate::inflate::Inflate;
-use crate::redirect::{self, MAX_ROBOTS_REDIRECTS};
+use crate::redirect::{self, Hold, MAX_ROBOTS_REDIRECTS};
 use crate::scope::Scope;
 use crate::task::{Capture, FetchError};
 use crate::warc::http::{Sent, response_head, sent_defaults};
@@ -285,7 +285,8 @@ impl Fetcher {
             let Some(next) = resp.location else {
                 return Ok(resp);
             };
-            redirect::check(hops, MAX_ROBOTS_REDIRECTS, &next, &self.scope)?;
+            // No path rule is about robots.txt: only the hosts hold it.
+            redirect::check(hops, MAX_ROBOTS_REDIRECTS, &next, &self.scope, Hold::Hosts)?;
             hops += 1;
             url = next;
         }

@@ -249,28 +249,35 @@ fn lock(file: &File) -> nix::Result<()> {
     fcntl(file, FcntlArg::F_SETLK(&whole)).map(drop)
 }
 
-/// What identifies "the same crawl": its seeds and allowed domains, in order, its depth and
-/// its page limit. Those decide which URLs the journal holds (a link beyond `--depth` is never
-/// noted), so a resume with other values would quietly miss pages. Other flags (mode, workers,
-/// rates, timeouts) may change between runs.
-pub fn identity(
-    seeds: &[Url],
-    allow_domains: &[String],
-    depth: u32,
-    max_pages: Option<u64>,
-    format: &crate::config::Format,
-) -> u64 {
+/// What identifies "the same crawl": its seeds and scope (allowed domains, then any path and
+/// pattern rules), in order, its depth and its page limit. Those decide which URLs the journal
+/// holds (a link beyond `--depth` is never noted), so a resume with other values would quietly
+/// miss pages. Other flags (mode, workers, rates, timeouts) may change between runs.
+pub fn identity(config: &crate::config::Config) -> u64 {
+    let format = &config.format;
+    let (depth, max_pages) = (config.depth, config.max_pages);
     // The record format too: appending CSV rows to a JSON Lines file (or columns in another
     // order) would spoil the records an earlier run wrote.
     let mut text = format!("depth {depth}\nmax-pages {max_pages:?}\nformat {format:?}\n");
-    for seed in seeds {
+    for seed in &config.seeds {
         text.push_str(seed.as_str());
         text.push('\n');
     }
     text.push('\n');
-    for domain in allow_domains {
+    for domain in &config.allow_domains {
         text.push_str(domain);
         text.push('\n');
+    }
+    // Only when there are rules, so a journal written before they existed still resumes.
+    let rules = [
+        ("allow-path", &config.allow_paths),
+        ("allow", &config.allow),
+        ("deny", &config.deny),
+    ];
+    for (flag, list) in rules {
+        for rule in list {
+            text.push_str(&format!("{flag} {rule}\n"));
+        }
     }
     xxhash_rust::xxh3::xxh3_64(text.as_bytes())
 }
@@ -371,13 +378,9 @@ mod tests {
     #[test]
     fn resume_keeps_what_is_unfinished_at_its_smallest_depth() {
         let dir = temp_dir("resume");
-        let id = identity(
-            &[url("http://a.test/")],
-            &[],
-            3,
-            None,
-            &crate::config::Format::Jsonl,
-        );
+        let mut config = crate::config::Config::new(vec![url("http://a.test/")]);
+        config.depth = 3;
+        let id = identity(&config);
         {
             let (mut j, resume) = Journal::open(&dir, id).expect("open");
             assert!(!resume.is_resume());

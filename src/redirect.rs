@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::normalize::{MAX_URL_LEN, is_http};
-use crate::scope::Scope;
+use crate::scope::{Scope, Standing};
 
 /// Most redirect hops followed for one page.
 pub const MAX_REDIRECTS: u32 = 10;
@@ -30,10 +30,30 @@ pub enum RedirectRefusal {
     /// `--allow-domain`); that host.
     #[error("redirect to disallowed host {0}")]
     Host(String),
+    /// The `Location` is on an allowed host, but `--allow-path`, `--allow` or `--deny` leave
+    /// it out; that URL.
+    #[error("redirect to {0}, which --allow-path/--allow/--deny leave out")]
+    Excluded(String),
+}
+
+/// How much of the scope a redirect is held to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hold {
+    /// Hosts and the path rules: a followed link's redirect goes only where a link could.
+    Whole,
+    /// Hosts only: a seed's redirect (fetched whatever the rules say, as the seed itself), and
+    /// a robots.txt's (whose path no rule is about).
+    Hosts,
 }
 
 /// Whether a chain that has followed `hops` redirects, at most `max`, may go on to `location`.
-pub fn check(hops: u32, max: u32, location: &Url, scope: &Scope) -> Result<(), RedirectRefusal> {
+pub fn check(
+    hops: u32,
+    max: u32,
+    location: &Url,
+    scope: &Scope,
+    hold: Hold,
+) -> Result<(), RedirectRefusal> {
     if hops >= max {
         return Err(RedirectRefusal::TooMany);
     }
@@ -43,11 +63,15 @@ pub fn check(hops: u32, max: u32, location: &Url, scope: &Scope) -> Result<(), R
     if !is_http(location) {
         return Err(RedirectRefusal::Scheme(location.scheme().to_owned()));
     }
-    if !scope.allows(location) {
-        let host = location.host_str().unwrap_or_default().to_owned();
-        return Err(RedirectRefusal::Host(host));
+    match scope.standing(location) {
+        Standing::Within => Ok(()),
+        Standing::OffSite => {
+            let host = location.host_str().unwrap_or_default().to_owned();
+            Err(RedirectRefusal::Host(host))
+        }
+        Standing::Excluded if hold == Hold::Hosts => Ok(()),
+        Standing::Excluded => Err(RedirectRefusal::Excluded(location.to_string())),
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -62,7 +86,7 @@ mod tests {
     fn each_refusal_says_why() {
         let scope = Scope::new(&[url("http://a.test/")], &[]);
         let ok = url("http://a.test/next");
-        assert_eq!(check(0, 10, &ok, &scope), Ok(()));
+        assert_eq!(check(0, 10, &ok, &scope, Hold::Whole), Ok(()));
         let cases = [
             (10, ok.clone(), "too many redirects"),
             (
@@ -82,8 +106,28 @@ mod tests {
             ),
         ];
         for (hops, to, why) in cases {
-            let err = check(hops, 10, &to, &scope).expect_err(why);
+            let err = check(hops, 10, &to, &scope, Hold::Whole).expect_err(why);
             assert_eq!(err.to_string(), why);
         }
+    }
+
+    #[test]
+    fn path_rules_hold_a_links_redirect_but_not_a_seeds() {
+        let rules = crate::scope::UrlRules::new()
+            .allow_path("/book/")
+            .expect("rule");
+        let scope = Scope::new(&[url("http://a.test/")], &[]).with_rules(rules);
+        let login = url("http://a.test/login");
+        let err = check(0, 10, &login, &scope, Hold::Whole).expect_err("left out");
+        assert_eq!(
+            err.to_string(),
+            "redirect to http://a.test/login, which --allow-path/--allow/--deny leave out"
+        );
+        assert_eq!(check(0, 10, &login, &scope, Hold::Hosts), Ok(()));
+        let off = url("http://b.test/book/");
+        assert!(
+            check(0, 10, &off, &scope, Hold::Hosts).is_err(),
+            "hosts still hold"
+        );
     }
 }

@@ -199,6 +199,7 @@ impl Summary {
             "skipped": {
                 "duplicate": k.duplicate,
                 "out_of_scope": k.out_of_scope,
+                "excluded": k.excluded,
                 "too_deep": k.too_deep,
                 "over_max_pages": k.over_max_pages,
                 "over_page_limit": k.over_page_limit,
@@ -319,6 +320,13 @@ impl fmt::Display for Summary {
             "  links not followed: {} already seen, {} off-site, {} beyond --depth, {} over --max-pages",
             k.duplicate, k.out_of_scope, k.too_deep, k.over_max_pages
         )?;
+        if k.excluded > 0 {
+            write!(
+                f,
+                ", {} left out by --allow-path/--allow/--deny",
+                k.excluded
+            )?;
+        }
         if k.declined > 0 {
             write!(f, ", {} declined by the extractor", k.declined)?;
         }

@@ -73,6 +73,8 @@ pub use http::HeaderMap;
 pub use scraper;
 
 use crate::normalize::followable;
+/// Path and pattern rules on URLs, as `--allow-path`, `--allow` and `--deny` apply them.
+pub use crate::scope::{RuleError, UrlRules};
 
 /// A fetched HTML page (2xx), as an extractor sees it.
 pub struct Page<'a> {
@@ -131,6 +133,27 @@ impl Page<'_> {
         self.select(css)
             .filter_map(|e| e.value().attr("href"))
             .filter_map(|href| base.join(href.trim()).ok().and_then(followable))
+            .collect()
+    }
+
+    /// The links the crawler found on this page that `rules` let in: the same rules as
+    /// [`crate::Config::allow_paths`], [`crate::Config::allow`] and [`crate::Config::deny`],
+    /// for an extractor that follows one kind of link from one kind of page.
+    ///
+    /// ```
+    /// # use crawl::scrape::{Extracted, Page, UrlRules};
+    /// let chapters = UrlRules::new().allow_path("/book/")?.deny("/print/")?;
+    /// let extractor = move |page: &Page<'_>| {
+    ///     Extracted::<()>::nothing().follow(page.links_matching(&chapters))
+    /// };
+    /// # let _ = extractor;
+    /// # Ok::<(), crawl::scrape::RuleError>(())
+    /// ```
+    pub fn links_matching(&self, rules: &UrlRules) -> Vec<Url> {
+        self.links
+            .iter()
+            .filter(|u| rules.matches(u))
+            .cloned()
             .collect()
     }
 

@@ -22,6 +22,8 @@ mod interrupt;
 mod library;
 // Logs (`-v`, `RUST_LOG`, `--log`) and Prometheus metrics agree with the summary.
 mod obs;
+// `--allow-path`, `--allow`, `--deny`: exactly the pages the rules let in, every mode.
+mod paths;
 // Politeness toward each host: per-host caps, fairness, Crawl-delay, Retry-After, dead hosts.
 mod politeness;
 // What only the processes mode must prove: killed workers lose nothing, no child outlives.

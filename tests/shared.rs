@@ -990,3 +990,36 @@ fn the_password_can_come_from_the_environment() {
     assert!(stderr.contains("whole crawl: 11 record(s)"), "{stderr}");
     assert!(!stderr.contains("env-secret"), "{stderr}");
 }
+
+#[test]
+fn path_rules_hold_for_the_whole_shared_crawl() {
+    use crate::paths::{ONE_BOOK, logged, one_book, requested_once};
+    let redis = RedisServer::start();
+    let s = logged();
+    let mut args = vec!["-j", "2"];
+    args.extend_from_slice(&ONE_BOOK);
+    let files = two_nodes(&redis, "paths", &[s.url("/library/")], &args);
+    let (depths, counts) = union(&files);
+    let recorded: std::collections::BTreeSet<String> =
+        depths.keys().map(|u| u.replace(&s.url(""), "")).collect();
+    assert_eq!(recorded, one_book("rust-book"));
+    assert!(counts.values().all(|&n| n == 1), "a URL recorded twice");
+    assert_eq!(requested_once(&s), one_book("rust-book"));
+    // A node that joins with other rules is refused, naming the flag and both values.
+    let (code, stderr) = refused(
+        &[
+            "--frontier",
+            &redis.url(),
+            "--crawl-id",
+            "paths",
+            "--allow-path",
+            "/library/cargo-guide/",
+        ],
+        "",
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("--allow-path") && stderr.contains("/library/rust-book/"),
+        "{stderr}"
+    );
+}

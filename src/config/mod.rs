@@ -87,6 +87,18 @@ pub struct Config {
     /// [`Config::validate`] lower-cases them and strips leading and trailing dots. Default
     /// none.
     pub allow_domains: Vec<String>,
+    /// On those hosts, follow only links whose path starts with one of these (`/book/`), or
+    /// that start with one given as a URL (`https://docs.example/book/`) (`--allow-path`,
+    /// repeatable). Seeds are fetched whatever the rules say. Default none: every path.
+    /// See [`crate::scrape::UrlRules`] for how the three lists combine.
+    pub allow_paths: Vec<String>,
+    /// Follow only links whose normalised URL one of these regular expressions matches
+    /// (`--allow`, repeatable); with [`Config::allow_paths`], either kind lets a link in.
+    /// Default none.
+    pub allow: Vec<String>,
+    /// Never follow links whose normalised URL one of these regular expressions matches, and
+    /// never redirect there (`--deny`, repeatable); deny wins over allow. Default none.
+    pub deny: Vec<String>,
     /// Whole-request timeout, body included; connecting may take at most 10 s of it
     /// (`--timeout`, in seconds). Above 0 and at most [`MAX_TIMEOUT`]; default 30 s. A
     /// robots.txt and the redirects it follows share one timeout. In async mode, time the
@@ -219,6 +231,9 @@ impl Config {
             depth: 0,
             max_pages: None,
             allow_domains: Vec::new(),
+            allow_paths: Vec::new(),
+            allow: Vec::new(),
+            deny: Vec::new(),
             timeout: Duration::from_secs(30),
             retries: 2,
             max_bytes: 10 * 1024 * 1024,

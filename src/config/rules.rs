@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::normalize::is_http;
+use crate::scope::{RuleError, UrlRules};
 
 impl Config {
     /// Checks every rule, and returns the [`Plan`] the crawl will run: the worker count
@@ -25,6 +26,7 @@ impl Config {
             .iter()
             .map(|d| domain(d))
             .collect::<Result<_, _>>()?;
+        self.url_rules()?;
         check_rate(Setting::Rate, self.rate)?;
         check_rate(Setting::PerHostRate, self.per_host_rate)?;
         if let Some(shared) = &self.shared {
@@ -42,8 +44,40 @@ impl Config {
     pub(crate) fn checked_before_fields(setting: Setting) -> bool {
         !matches!(
             setting,
-            Setting::AllowDomains | Setting::Rate | Setting::PerHostRate
+            Setting::AllowDomains
+                | Setting::AllowPaths
+                | Setting::Allow
+                | Setting::Deny
+                | Setting::Rate
+                | Setting::PerHostRate
         )
+    }
+
+    /// The crawl's scope: the seeds' hosts and [`Config::allow_domains`], narrowed by
+    /// [`Config::allow_paths`], [`Config::allow`] and [`Config::deny`].
+    pub(crate) fn scope(&self) -> Result<crate::scope::Scope, ConfigError> {
+        Ok(
+            crate::scope::Scope::new(&self.seeds, &self.allow_domains)
+                .with_rules(self.url_rules()?),
+        )
+    }
+
+    /// The path and pattern rules, each list's error naming its own flag.
+    fn url_rules(&self) -> Result<UrlRules, ConfigError> {
+        let refuse = |setting| move |e: RuleError| ConfigError::new(setting, e.to_string());
+        let mut rules = UrlRules::new();
+        for path in &self.allow_paths {
+            rules = rules
+                .allow_path(path)
+                .map_err(refuse(Setting::AllowPaths))?;
+        }
+        for pattern in &self.allow {
+            rules = rules.allow(pattern).map_err(refuse(Setting::Allow))?;
+        }
+        for pattern in &self.deny {
+            rules = rules.deny(pattern).map_err(refuse(Setting::Deny))?;
+        }
+        Ok(rules)
     }
 }
 

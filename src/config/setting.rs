@@ -21,6 +21,12 @@ pub enum Setting {
     MaxPages,
     /// [`Config::allow_domains`](crate::Config::allow_domains); `--allow-domain`.
     AllowDomains,
+    /// [`Config::allow_paths`](crate::Config::allow_paths); `--allow-path`.
+    AllowPaths,
+    /// [`Config::allow`](crate::Config::allow); `--allow`.
+    Allow,
+    /// [`Config::deny`](crate::Config::deny); `--deny`.
+    Deny,
     /// [`Config::timeout`](crate::Config::timeout); `--timeout`.
     Timeout,
     /// [`Config::max_bytes`](crate::Config::max_bytes); `--max-bytes`.
@@ -72,6 +78,9 @@ impl Setting {
             Setting::PerHostWorkers => "per_host_workers",
             Setting::MaxPages => "max_pages",
             Setting::AllowDomains => "allow_domains",
+            Setting::AllowPaths => "allow_paths",
+            Setting::Allow => "allow",
+            Setting::Deny => "deny",
             Setting::Timeout => "timeout",
             Setting::MaxBytes => "max_bytes",
             Setting::HostProbes => "host_probes",
@@ -104,6 +113,9 @@ impl Setting {
             Setting::PerHostWorkers => "--per-host-workers",
             Setting::MaxPages => "--max-pages",
             Setting::AllowDomains => "--allow-domain",
+            Setting::AllowPaths => "--allow-path",
+            Setting::Allow => "--allow",
+            Setting::Deny => "--deny",
             Setting::Timeout => "--timeout",
             Setting::MaxBytes => "--max-bytes",
             Setting::HostProbes => "--host-probes",

@@ -20,7 +20,7 @@ fn the_defaults_are_valid() {
 #[test]
 fn every_rule_names_its_setting() {
     type Change = fn(&mut Config);
-    let cases: [(Change, Setting); 23] = [
+    let cases: [(Change, Setting); 26] = [
         (|c| c.seeds.clear(), Setting::Seeds),
         (
             |c| c.seeds = vec![Url::parse("ftp://a.test/").expect("url")],
@@ -39,6 +39,12 @@ fn every_rule_names_its_setting() {
             |c| c.allow_domains = vec!["http://x.test/".into()],
             Setting::AllowDomains,
         ),
+        (
+            |c| c.allow_paths = vec!["book/".into()],
+            Setting::AllowPaths,
+        ),
+        (|c| c.allow = vec!["ok".into(), "(".into()], Setting::Allow),
+        (|c| c.deny = vec!["[".into()], Setting::Deny),
         (|c| c.timeout = Duration::ZERO, Setting::Timeout),
         (
             |c| c.timeout = Duration::from_secs(100_000),

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use super::{Coordinator, CoordinatorError, Outcome, items};
 use crate::frontier::Job;
 use crate::record::Record;
-use crate::redirect::{self, MAX_REDIRECTS};
+use crate::redirect::{self, Hold, MAX_REDIRECTS};
 use crate::retry::{backoff, retryable_status};
 use crate::task::{FetchError, Fetched, TaskKind, TaskResult, WorkerId};
 
@@ -174,7 +174,15 @@ impl Coordinator<'_> {
             Ok(mut page) => {
                 let mut refused = None;
                 if let Some(location) = page.location.take() {
-                    match redirect::check(job.redirects, MAX_REDIRECTS, &location, &self.scope) {
+                    // A seed (or a page a sitemap lists) is fetched whatever the path rules say,
+                    // and so is where it redirects: `http://host/` to `/index.html`, say.
+                    let hold = if job.depth == 0 {
+                        Hold::Hosts
+                    } else {
+                        Hold::Whole
+                    };
+                    let to = &location;
+                    match redirect::check(job.redirects, MAX_REDIRECTS, to, &self.scope, hold) {
                         Ok(()) => {
                             self.log_redirect(job, &location);
                             self.follow_redirect(job.clone(), location);

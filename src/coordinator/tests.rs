@@ -69,7 +69,7 @@ fn coordinator(
     let config = config.clone().validate().expect("valid config");
     let (journal, resume) = match journal {
         Some(dir) => {
-            let id = journal::identity(&config.seeds, &[], config.depth, None, &config.format);
+            let id = journal::identity(&config);
             let (journal, resume) = Journal::open(dir, id).expect("journal");
             (Some(journal), Some(resume))
         }

@@ -31,7 +31,7 @@ use url::Url;
 
 use super::packed::PackedUrls;
 use crate::normalize::{fingerprint, normalize};
-use crate::scope::Scope;
+use crate::scope::{Scope, Standing};
 use crate::shm_set::ShmSet;
 
 /// Why a URL was or was not scheduled.
@@ -43,6 +43,9 @@ pub enum Admit {
     Duplicate,
     /// A link (not a seed) to a host outside the crawl's scope.
     OutOfScope,
+    /// A link (not a seed) on the crawl's hosts that `--allow-path`, `--allow` or `--deny`
+    /// leave out.
+    Excluded,
     /// New and in scope, but deeper than `--depth`.
     TooDeep,
     /// New, in scope and within `--depth`, but `--max-pages` URLs are admitted already.
@@ -57,6 +60,9 @@ pub struct Skipped {
     pub duplicate: u64,
     /// Links off the crawl's hosts ([`Admit::OutOfScope`]).
     pub out_of_scope: u64,
+    /// Links on the crawl's hosts left out by `--allow-path`, `--allow` or `--deny`
+    /// ([`Admit::Excluded`]).
+    pub excluded: u64,
     /// New links beyond `--depth` ([`Admit::TooDeep`]).
     pub too_deep: u64,
     /// New links refused because `--max-pages` was reached ([`Admit::OverMaxPages`]).
@@ -74,6 +80,7 @@ impl Skipped {
             Admit::Scheduled => {}
             Admit::Duplicate => self.duplicate += 1,
             Admit::OutOfScope => self.out_of_scope += 1,
+            Admit::Excluded => self.excluded += 1,
             Admit::TooDeep => self.too_deep += 1,
             Admit::OverMaxPages => self.over_max_pages += 1,
         }
@@ -189,11 +196,13 @@ impl Admission {
 
     /// Admits `url` at depth 0 like a seed, but only within scope: a URL a sitemap lists.
     pub(super) fn admit_listed(&mut self, url: Url, enqueue: &mut impl FnMut(Url, u32)) -> Admit {
-        if !self.scope.allows(&url) {
-            self.skipped.count(Admit::OutOfScope);
-            return Admit::OutOfScope;
-        }
-        self.admit(url, 0, enqueue)
+        let verdict = match self.scope.standing(&url) {
+            Standing::Within => return self.admit(url, 0, enqueue),
+            Standing::OffSite => Admit::OutOfScope,
+            Standing::Excluded => Admit::Excluded,
+        };
+        self.skipped.count(verdict);
+        verdict
     }
 
     /// [`Admission::admit_listed`], without a journal line.
@@ -298,8 +307,12 @@ impl Admission {
     /// "off-site" whatever its depth, and "beyond --depth" counts only new, in-scope pages),
     /// with the URL's fingerprint so that it is computed once.
     fn check(&self, url: &Url, depth: u32) -> (Admit, u64) {
-        if depth > 0 && !self.scope.allows(url) {
-            return (Admit::OutOfScope, 0);
+        if depth > 0 {
+            match self.scope.standing(url) {
+                Standing::Within => {}
+                Standing::OffSite => return (Admit::OutOfScope, 0),
+                Standing::Excluded => return (Admit::Excluded, 0),
+            }
         }
         let fp = if url.fragment().is_some() {
             fingerprint(&normalize(url.clone()))

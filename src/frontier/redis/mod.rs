@@ -46,7 +46,7 @@ use url::Url;
 use crate::config::{Config, FrontierUrl, SharedCrawl};
 use crate::frontier::Skipped;
 use crate::normalize::{fingerprint, normalize};
-use crate::scope::Scope;
+use crate::scope::{Scope, Standing, UrlRules};
 use client::Redis;
 pub(crate) use node::RedisFrontier;
 pub(crate) use settings::Settings;
@@ -286,7 +286,15 @@ impl Store {
                 .arg(format!("{prefix}stopgen"))
                 .query(conn)
         })?;
-        let scope = Arc::new(Scope::new(&stored.seeds, &stored.allow_domains));
+        let rules =
+            UrlRules::of(&stored.allow_paths, &stored.allow, &stored.deny).map_err(|e| {
+                RedisFrontierError::OtherData {
+                    id: id.to_owned(),
+                    key: format!("{prefix}meta"),
+                    what: format!("scope rules this crawler cannot use ({e})"),
+                }
+            })?;
+        let scope = Arc::new(Scope::new(&stored.seeds, &stored.allow_domains).with_rules(rules));
         let mut shared = Store {
             redis,
             prefix,
@@ -514,9 +522,16 @@ impl Store {
         let mut unique = HashSet::new();
         let mut parts = Vec::new();
         for link in links {
-            if !self.scope.allows(&link) {
-                self.skipped.out_of_scope += 1;
-                continue;
+            match self.scope.standing(&link) {
+                Standing::Within => {}
+                Standing::OffSite => {
+                    self.skipped.out_of_scope += 1;
+                    continue;
+                }
+                Standing::Excluded => {
+                    self.skipped.excluded += 1;
+                    continue;
+                }
             }
             let link = normalize(link);
             let fp = fingerprint(&link);

@@ -325,6 +325,7 @@ impl Frontier for RedisFrontier {
         let (mut skipped, theirs) = (self.queues.skipped(), self.store.skipped());
         skipped.duplicate += theirs.duplicate;
         skipped.out_of_scope += theirs.out_of_scope;
+        skipped.excluded += theirs.excluded;
         skipped.too_deep += theirs.too_deep;
         skipped.over_max_pages += theirs.over_max_pages;
         skipped

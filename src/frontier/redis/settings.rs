@@ -13,6 +13,13 @@ use crate::config::{Config, Format, Setting};
 pub(crate) struct Settings {
     pub(crate) seeds: Vec<Url>,
     pub(crate) allow_domains: Vec<String>,
+    // Absent from crawls stored before the rules existed: none.
+    #[serde(default)]
+    pub(crate) allow_paths: Vec<String>,
+    #[serde(default)]
+    pub(crate) allow: Vec<String>,
+    #[serde(default)]
+    pub(crate) deny: Vec<String>,
     pub(crate) depth: u32,
     pub(crate) max_pages: Option<u64>,
     pub(crate) obey_robots: bool,
@@ -34,6 +41,9 @@ impl Settings {
         Settings {
             seeds: config.seeds.clone(),
             allow_domains: config.allow_domains.clone(),
+            allow_paths: config.allow_paths.clone(),
+            allow: config.allow.clone(),
+            deny: config.deny.clone(),
             depth: config.depth,
             max_pages: config.max_pages,
             obey_robots: config.obey_robots,
@@ -54,6 +64,9 @@ impl Settings {
     pub(crate) fn adopt(&self, config: &mut Config) {
         config.seeds = self.seeds.clone();
         config.allow_domains = self.allow_domains.clone();
+        config.allow_paths = self.allow_paths.clone();
+        config.allow = self.allow.clone();
+        config.deny = self.deny.clone();
         config.depth = self.depth;
         config.max_pages = self.max_pages;
         config.obey_robots = self.obey_robots;
@@ -100,6 +113,16 @@ impl Settings {
                 list(&mine.allow_domains),
             );
         }
+        let rules = [
+            (Setting::AllowPaths, &self.allow_paths, &mine.allow_paths),
+            (Setting::Allow, &self.allow, &mine.allow),
+            (Setting::Deny, &self.deny, &mine.deny),
+        ];
+        for (setting, stored, given_rules) in rules {
+            if given(setting) && given_rules != stored {
+                return differ(setting.flag(), list(stored), list(given_rules));
+            }
+        }
         if given(Setting::Depth) && mine.depth != self.depth {
             return differ("--depth", self.depth.to_string(), mine.depth.to_string());
         }
@@ -139,6 +162,9 @@ mod tests {
         Settings {
             seeds: seeds.iter().map(|s| Url::parse(s).expect("url")).collect(),
             allow_domains: Vec::new(),
+            allow_paths: Vec::new(),
+            allow: Vec::new(),
+            deny: Vec::new(),
             depth,
             max_pages: None,
             obey_robots: true,
