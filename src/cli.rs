@@ -183,9 +183,11 @@ pub struct Args {
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
 
-    /// Add a key NAME to each page's record: the text of the elements matching the CSS
-    /// SELECTOR, or with SELECTOR@attr that attribute (a list if several match, null if none).
-    /// Repeatable: --field price=.price --field img=img@src
+    /// Add a key NAME to each page's record from the elements matching the CSS SELECTOR:
+    /// SELECTOR alone is the first non-blank one's text (or null); first(SELECTOR) the first
+    /// one's, blank or not; all(SELECTOR) a list of every one's; count(SELECTOR) how many
+    /// match. SELECTOR@attr takes that attribute instead of the text. Repeatable:
+    /// --field price=.price --field photos=all(img@src) --field h2s=count(h2)
     #[arg(long = "field", value_name = "NAME=SELECTOR")]
     pub fields: Vec<String>,
 

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use crawl_fixture::library::{BOOKS, h2_count, pre_count};
 use crawl_fixture::shop::CATALOGUE;
 use serde_json::{Value, json};
 
@@ -14,7 +15,7 @@ const FIELDS: &[&str] = &[
     "--field",
     "price=.product-detail .price",
     "--field",
-    "img=img.photo@src",
+    "img=all(img.photo@src)",
     "--field",
     "stock=.stock@data-stock",
 ];
@@ -37,12 +38,9 @@ every_mode! {
             assert_eq!(r.fields["price"], product.price_text());
             assert_eq!(r.fields["stock"], product.stock.to_string());
             // `@src` comes resolved against the page, as a scraper wants it.
+            // `all()`: a list, one photo or several.
             let images: Vec<String> = product.image_paths().iter().map(|p| s.url(p)).collect();
-            let want = match images.as_slice() {
-                [one] => json!(one),
-                many => json!(many),
-            };
-            assert_eq!(r.fields["img"], want, "{}", product.slug);
+            assert_eq!(r.fields["img"], json!(images), "{}", product.slug);
             // Keys in the order the flags gave them, after the record's own.
             let keys: Vec<&String> = r.fields.keys().collect();
             assert_eq!(keys, ["name", "price", "img", "stock"]);
@@ -50,13 +48,16 @@ every_mode! {
         // A listing page has no product detail: null, not missing.
         let tea = &by_url[&s.url("/shop/tea/")];
         assert_eq!(tea.fields["name"], Value::Null);
-        assert_eq!(tea.fields["img"], Value::Null);
+        assert_eq!(tea.fields["img"], json!([]), "all() of nothing is an empty list");
     }
 
     fn csv_has_a_column_per_field(mode) {
         let s = server();
-        // `.price` alone: one on a product page, a list on a listing page.
-        let args = ["-d", "10", "--format", "csv", "--field", FIELDS[1], "--field", "price=.price"];
+        // `.price` alone: the first price; `all(.price)`: every one, one or several.
+        let args = [
+            "-d", "10", "--format", "csv", "--field", FIELDS[1], "--field", "price=.price",
+            "--field", "prices=all(.price)",
+        ];
         let input = format!("{}\n", s.url("/shop/"));
         let child = CrawlCmd::new().mode(mode).args(args).stdin(&input).spawn();
         let out = child.wait_with_output().expect("crawl runs");
@@ -64,7 +65,7 @@ every_mode! {
         let mut reader = csv::Reader::from_reader(out.stdout.as_slice());
         let header: Vec<String> = reader.headers().expect("header").iter().map(str::to_owned).collect();
         let mut want: Vec<String> = crawl::Record::KEYS.iter().map(|k| (*k).to_owned()).collect();
-        want.extend(["name", "price", "fields"].map(String::from));
+        want.extend(["name", "price", "prices", "fields"].map(String::from));
         assert_eq!(header, want);
         let rows: BTreeMap<String, csv::StringRecord> = reader
             .records()
@@ -77,12 +78,51 @@ every_mode! {
             let row = &rows[&s.url(&format!("/shop/product/{}", product.slug))];
             assert_eq!(&row[name_col], product.name);
             assert_eq!(&row[name_col + 1], product.price_text());
-            assert_eq!(&row[name_col + 2], "", "no undeclared fields");
+            let prices: Vec<String> = serde_json::from_str(&row[name_col + 2]).expect("a list");
+            assert_eq!(prices, [product.price_text()]);
+            assert_eq!(&row[name_col + 3], "", "no undeclared fields");
         }
-        // Several matches on a listing page: a JSON list in one cell.
+        // Several matches on a listing page: the first, and a JSON list in one cell.
         let tea = &rows[&s.url("/shop/tea/")];
-        let prices: Vec<String> = serde_json::from_str(&tea[name_col + 1]).expect("a JSON list");
+        assert_eq!(&tea[name_col + 1], "£4.50");
+        let prices: Vec<String> = serde_json::from_str(&tea[name_col + 2]).expect("a JSON list");
         assert_eq!(prices, ["£4.50", "£12.95", "£8.75", "£5.25"]);
+    }
+}
+
+every_mode! {
+    fn fields_count_and_pick_on_every_chapter(mode) {
+        let s = server();
+        let run = CrawlCmd::new()
+            .mode(mode)
+            .seeds(&[s.url("/library/")])
+            .args(["-d", "inf", "--allow-path", "/library/", "--deny", "/print/|/blog/"])
+            .args(["--field", "h1=first(main h1)", "--field", "h2s=count(main h2)"])
+            .args(["--field", "pres=count(pre)", "--field", "sections=all(main h2)"])
+            .args(["--field", "code=pre"])
+            .run();
+        run.assert_ok();
+        let mut chapters = 0;
+        for (book, title, count) in BOOKS {
+            for n in 1..=count {
+                let r = run.get(&s.url(&format!("/library/{book}/ch{n}.html")));
+                assert_eq!(r.fields["h1"], format!("Chapter {n} of {title}"));
+                assert_eq!(r.fields["h2s"], h2_count(n), "{book} {n}: blank ones count");
+                assert_eq!(r.fields["pres"], pre_count(n));
+                let sections = r.fields["sections"].as_array().expect("always a list");
+                assert_eq!(sections.len(), h2_count(n));
+                if n % 5 == 0 {
+                    assert_eq!(sections.last(), Some(&json!("")), "the blank one, as \"\"");
+                }
+                let code = if pre_count(n) == 0 { Value::Null } else { json!(format!("let example_1 = {n};")) };
+                assert_eq!(r.fields["code"], code, "plain: the first, or null");
+                chapters += 1;
+            }
+        }
+        assert_eq!(chapters, 30);
+        // The book indexes: no h2, no pre.
+        let index = run.get(&s.url("/library/rust-book/"));
+        assert_eq!((index.fields["h2s"].clone(), index.fields["sections"].clone()), (json!(0), json!([])));
     }
 }
 
