@@ -12,8 +12,8 @@ use url::Url;
 use std::sync::Arc;
 
 use crate::config::{
-    Config, ConfigError, Dedupe, Format, FrontierUrl, Mode, Output, Plan, ProgressMode, ProxyUrl,
-    Setting, SharedCrawl, WarcConfig, default_user_agent,
+    Config, ConfigError, Dedupe, Format, FrontierUrl, ItemsFile, ItemsFormat, Mode, Output, Plan,
+    ProgressMode, ProxyUrl, Setting, SharedCrawl, WarcConfig, default_user_agent,
 };
 use crate::fields::Fields;
 use crate::scrape::PageExtractor;
@@ -195,6 +195,16 @@ pub struct Args {
     /// keys and the --field names; lists and objects as JSON text)
     #[arg(long, value_enum, default_value_t = FormatArg::Jsonl)]
     pub format: FormatArg,
+
+    /// Also write the --field values alone to FILE, one item per line: {"url": the page's
+    /// final URL, then each field}, none of the record's keys (Scrapy's -O). JSON Lines, or
+    /// CSV if FILE ends in .csv (or with --items-format csv). Records still go to --output.
+    #[arg(long, value_name = "FILE")]
+    pub items: Option<PathBuf>,
+
+    /// The items file's format [default: by --items' extension: .csv is csv, else jsonl]
+    #[arg(long, value_enum, value_name = "FORMAT", requires = "items")]
+    pub items_format: Option<FormatArg>,
 
     /// Progress bars on standard error: auto shows them only on a terminal
     #[arg(long, value_enum, default_value_t = ProgressArg::Auto)]
@@ -611,6 +621,44 @@ impl Args {
     /// the same rules as a config built in code ([`Config::validate`]). Only what flags alone can get wrong is
     /// checked here: `--field` specifications, and seconds that are not a duration at all.
     pub fn into_plan(self, seeds: Vec<Url>) -> Result<Plan, ArgsError> {
+        let (config, field_error, secs) = self.build(seeds)?;
+        let (timeout_secs, grace_secs, linger_secs) = secs;
+        let checked = config.validate().map_err(|e| match e.setting {
+            Setting::Timeout => ConfigError::timeout(timeout_secs),
+            Setting::Grace => ConfigError::grace(grace_secs),
+            Setting::MetricsLinger if linger_secs.is_nan() || linger_secs < 0.0 => {
+                ConfigError::metrics_linger(linger_secs)
+            }
+            _ => e,
+        });
+        // Report the first problem in the order the rules run, `--field` in its place.
+        match (checked, field_error) {
+            (Err(e), _) if Config::checked_before_fields(e.setting) => Err(e.into()),
+            (_, Some(e)) => Err(e.into()),
+            (Err(e), None) => Err(e.into()),
+            (Ok(config), None) => Ok(config),
+        }
+    }
+
+    /// The flags as a [`Config`] not yet validated, for a scraper binary that takes every crawl
+    /// flag and adds its extractor: `crawl::Crawl::new(args.into_config(seeds)?, extractor)`
+    /// validates it (see `examples/starter.rs`). Its own extractor replaces any `--field`s.
+    pub fn into_config(self, seeds: Vec<Url>) -> Result<Config, ArgsError> {
+        let (config, field_error, _) = self.build(seeds)?;
+        match field_error {
+            Some(e) => Err(e.into()),
+            None => Ok(config),
+        }
+    }
+
+    /// The config the flags say, the first `--field` error (reported in its place by
+    /// [`Args::into_plan`]), and the seconds as typed (timeout, grace, metrics linger), for
+    /// messages about values that are not durations at all.
+    #[allow(clippy::type_complexity)]
+    fn build(
+        self,
+        seeds: Vec<Url>,
+    ) -> Result<(Config, Option<crate::fields::FieldError>, (f64, f64, f64)), ArgsError> {
         let (fields, field_error) = match crate::fields::parse_all(&self.fields) {
             Ok(fields) => (fields, None),
             Err(e) => (Vec::new(), Some(e)),
@@ -676,6 +724,14 @@ impl Args {
                     columns: fields.iter().map(|f| f.name.clone()).collect(),
                 },
             },
+            items: self.items.map(|path| {
+                let items = ItemsFile::new(path).with_url(true);
+                match self.items_format {
+                    Some(FormatArg::Csv) => items.format_as(ItemsFormat::Csv),
+                    Some(FormatArg::Jsonl) => items.format_as(ItemsFormat::Jsonl),
+                    None => items,
+                }
+            }),
             progress: self.progress.into(),
             cpu_work: self.cpu_work,
             cookies: self.cookies,
@@ -697,21 +753,7 @@ impl Args {
             on_metrics: None,
             metrics_linger: Duration::try_from_secs_f64(linger_secs).unwrap_or(Duration::MAX),
         };
-        let checked = config.validate().map_err(|e| match e.setting {
-            Setting::Timeout => ConfigError::timeout(timeout_secs),
-            Setting::Grace => ConfigError::grace(grace_secs),
-            Setting::MetricsLinger if linger_secs.is_nan() || linger_secs < 0.0 => {
-                ConfigError::metrics_linger(linger_secs)
-            }
-            _ => e,
-        });
-        // Report the first problem in the order the rules run, `--field` in its place.
-        match (checked, field_error) {
-            (Err(e), _) if Config::checked_before_fields(e.setting) => Err(e.into()),
-            (_, Some(e)) => Err(e.into()),
-            (Err(e), None) => Err(e.into()),
-            (Ok(config), None) => Ok(config),
-        }
+        Ok((config, field_error, (timeout_secs, grace_secs, linger_secs)))
     }
 }
 

@@ -18,6 +18,7 @@ use crate::coordinator::ledger::Ledger;
 use crate::coordinator::{self, Coordinator, CoordinatorError, Parts};
 use crate::frontier::Frontier;
 use crate::frontier::redis::{RedisFrontier, RedisFrontierError, Store};
+use crate::item_sink::{ItemSink, ItemsOpenError};
 use crate::journal::{self, Journal, JournalError};
 use crate::metrics::Metrics;
 use crate::metrics::serve::Server;
@@ -41,6 +42,9 @@ pub enum CrawlError {
     /// The output file could not be opened.
     #[error(transparent)]
     Output(#[from] OpenError),
+    /// The items file (`--items`) could not be opened, or, on a resume, read.
+    #[error(transparent)]
+    Items(#[from] ItemsOpenError),
     /// The `--state` directory could not be used: unreadable, locked by another crawl,
     /// holding another crawl's journal, or not a journal.
     #[error(transparent)]
@@ -82,6 +86,7 @@ impl CrawlError {
             self,
             CrawlError::Config(_)
                 | CrawlError::Output(_)
+                | CrawlError::Items(_)
                 | CrawlError::Warc(_)
                 | CrawlError::Driver(DriverError::Unsupported(_))
                 | CrawlError::Cookies(CookieError::Unreadable { .. })
@@ -184,7 +189,18 @@ fn run_with(mut config: Plan, hook: Option<ItemHook<'_>>) -> Result<Summary, Cra
             Some(Arc::new(set))
         }
     };
-    let ledger = Ledger::new(sink, journal, warc);
+    let items = match &config.items {
+        Some(items) => {
+            let declared = config
+                .extractor
+                .as_ref()
+                .map(|e| e.columns())
+                .unwrap_or_default();
+            Some(ItemSink::open(items, declared, resuming)?)
+        }
+        None => None,
+    };
+    let ledger = Ledger::new(sink, journal, warc).with_items(items);
     let (frontier, resumed) = frontier(&config, &scope, &known, resume, &ledger, store);
     let mut coordinator = Coordinator::new(
         &config,

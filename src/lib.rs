@@ -115,6 +115,8 @@ mod progress;
 pub mod ratelimit;
 mod record;
 mod redirect;
+// `scrape::Routes`: an extractor per kind of page.
+mod routes;
 // Public for the summary's types (`Summary` and its parts), which a crawl returns.
 pub mod report;
 mod request;
@@ -122,6 +124,7 @@ mod retry;
 mod robots;
 // A bench hook, not API: `benches/scale.rs` builds a frontier with its scope.
 mod bottleneck;
+mod item_sink;
 #[doc(hidden)]
 pub mod scope;
 mod shm_set;
@@ -158,8 +161,8 @@ pub mod config;
 mod seeds;
 
 pub use config::{
-    Config, ConfigError, Dedupe, Format, FrontierUrl, Mode, Output, Plan, ProgressMode, ProxyUrl,
-    Setting, SharedCrawl, UNLIMITED_DEPTH, WarcConfig,
+    Config, ConfigError, Dedupe, Format, FrontierUrl, ItemsFile, ItemsFormat, Mode, Output, Plan,
+    ProgressMode, ProxyUrl, Setting, SharedCrawl, UNLIMITED_DEPTH, WarcConfig,
 };
 pub use coordinator::items::ItemError;
 pub use crawler::{Crawl, CrawlError, run, run_plan};
@@ -200,6 +203,7 @@ pub mod errors {
     #[cfg(feature = "cli")]
     pub use crate::fields::FieldError;
     pub use crate::frontier::redis::RedisFrontierError;
+    pub use crate::item_sink::ItemsOpenError;
     pub use crate::journal::JournalError;
     pub use crate::modes::DriverError;
     pub use crate::record::RecordError;

@@ -53,9 +53,12 @@
 //! }
 //! ```
 //!
-//! Two complete versions run against the fixture shop: `cargo run --example shop_products`
-//! (typed structs into CSV) and `cargo run --example follow_pagination` (next-page links only,
-//! stopping on a condition). Without code, `crawl --field price=.price --field img=img@src`
+//! Complete versions run against the fixture shop: `cargo run --example starter` (every crawl
+//! flag through [`crate::cli`], one [`Routes`] route per kind of page, `--items` for a file of
+//! items alone), `cargo run --example shop_products` (typed structs into CSV) and
+//! `cargo run --example follow_pagination` (next-page links only, stopping on a condition).
+//! To keep one part of a site, [`UrlRules`] (or [`crate::Config::allow_paths`]) and
+//! [`Page::links_matching`]. Without code, `crawl --field price=.price --field img=img@src`
 //! does the same for flat fields, and `--format csv` writes a table.
 
 use std::fmt;
@@ -73,6 +76,8 @@ pub use http::HeaderMap;
 pub use scraper;
 
 use crate::normalize::followable;
+/// One extractor per kind of page, chosen by URL.
+pub use crate::routes::Routes;
 /// Path and pattern rules on URLs, as `--allow-path`, `--allow` and `--deny` apply them.
 pub use crate::scope::{RuleError, UrlRules};
 
@@ -294,7 +299,14 @@ impl<T> Extracted<T> {
 /// declare [`Extractor::columns`] for CSV output. Give the closure's argument its type,
 /// `|page: &Page<'_>| ...`: Rust cannot infer it through the trait.
 pub trait Extractor: Send + Sync + 'static {
-    /// What you extract; it must survive a round trip through JSON.
+    /// What you extract: `#[derive(Serialize, Deserialize)]` on your struct or enum (serde
+    /// with its `derive` feature).
+    ///
+    /// Why `Deserialize` too: in processes mode your extractor runs in a forked worker
+    /// process, and its item crosses back to the crawl as JSON; [`crate::Crawl::for_each`]
+    /// reads it back into your type (in every mode, so a scraper behaves the same whichever
+    /// mode runs it). An item that does not survive the round trip stops the crawl with an
+    /// error naming the page.
     type Item: Serialize + DeserializeOwned + Send + 'static;
 
     /// Your item from `page`, the links to follow, and whether to stop the crawl.

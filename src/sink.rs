@@ -218,7 +218,7 @@ fn csv_row(record: &Record, columns: &[String]) -> io::Result<Vec<String>> {
 }
 
 /// A JSON value as a CSV cell: text as is, null as empty, lists and objects as JSON.
-fn cell(value: Value) -> String {
+pub(crate) fn cell(value: Value) -> String {
     match value {
         Value::Null => String::new(),
         Value::String(s) => s,

@@ -111,3 +111,60 @@ every_mode! {
         assert!(!stdout.contains("stopped"), "{stdout}");
     }
 }
+
+every_mode! {
+    fn starter_routes_listings_and_products_to_their_own_items_file(mode) {
+        let dir = std::env::temp_dir().join(format!("crawl-starter-{}-{mode}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        for in_stock_only in [false, true] {
+            let items = dir.join(format!("items-{in_stock_only}.jsonl"));
+            let mut cmd = Command::new(example("starter"));
+            cmd.args(["--mode", mode, "--progress", "never", "-o", "/dev/null", "--items"])
+                .arg(&items);
+            if in_stock_only {
+                cmd.arg("--in-stock-only");
+            }
+            let out = cmd.output().expect("the example runs");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "{stderr}");
+            let text = std::fs::read_to_string(&items).expect("items file");
+            let mut products = BTreeMap::new();
+            let mut listings = BTreeMap::new();
+            for line in text.lines() {
+                let item: serde_json::Value = serde_json::from_str(line).expect("JSON a line");
+                let url = item["url"].as_str().expect("url first");
+                match item["kind"].as_str() {
+                    Some("Product") => {
+                        assert!(url.contains("/shop/product/"), "{line}");
+                        let name = item["name"].as_str().expect("name").to_owned();
+                        products.insert(name, (item["price"].clone(), item["stock"].clone()));
+                    }
+                    Some("Listing") => {
+                        assert!(!url.contains("/product/"), "{line}");
+                        let n = item["products"].as_u64().expect("a count");
+                        *listings.entry(item["category"].as_str().expect("category").to_owned()).or_insert(0) += n;
+                    }
+                    _ => panic!("an item of no known kind: {line}"),
+                }
+            }
+            let want: BTreeMap<String, (serde_json::Value, serde_json::Value)> = CATALOGUE
+                .iter()
+                .filter(|p| !in_stock_only || p.stock > 0)
+                .map(|p| (p.name.to_owned(), (p.price_text().into(), p.stock.into())))
+                .collect();
+            assert_eq!(products, want, "in stock only: {in_stock_only}");
+            // Every category page, the further ones included: each product listed once.
+            let mut per_category: BTreeMap<String, u64> = BTreeMap::new();
+            for p in CATALOGUE {
+                let title = crawl_fixture::shop::CATEGORIES
+                    .iter()
+                    .find(|(slug, _)| *slug == p.category)
+                    .map(|(_, title)| (*title).to_owned())
+                    .expect("a category");
+                *per_category.entry(title).or_insert(0) += 1;
+            }
+            assert_eq!(listings, per_category);
+            assert!(stderr.contains(&format!("{} products", want.len())), "{stderr}");
+        }
+    }
+}

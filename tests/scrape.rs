@@ -149,3 +149,78 @@ fn a_bad_field_is_a_usage_error_naming_it() {
     }
     assert_eq!(s.total_hits(), 0, "nothing is fetched after a usage error");
 }
+
+every_mode! {
+    fn items_go_to_their_own_file_without_record_keys(mode) {
+        let s = server();
+        let dir = fresh_temp("items", "jsonl-csv", mode);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let (jsonl, csv_path) = (dir.join("chapters.jsonl"), dir.join("chapters.csv"));
+        let fields = ["--field", "h1=first(main h1)", "--field", "h2s=count(main h2)"];
+        for (items, format) in [(&jsonl, None), (&csv_path, Some("csv")), (&dir.join("as-csv.out"), Some("csv"))] {
+            let mut cmd = CrawlCmd::new()
+                .mode(mode)
+                .seeds(&[s.url("/library/")])
+                .args(crate::paths::ONE_BOOK)
+                .args(fields)
+                .arg("--items")
+                .arg(items);
+            if items.extension().is_some_and(|e| e == "out") {
+                cmd = cmd.args(["--items-format", format.unwrap_or("jsonl")]);
+            }
+            let run = cmd.run();
+            run.assert_ok();
+            // The records still go to standard output, fields inline as before.
+            assert_eq!(run.records.len(), 14);
+        }
+        // The book's index, its 12 chapters and the seed: one item each, in record order.
+        let want: BTreeMap<String, (String, u64)> = crate::paths::one_book("rust-book")
+            .into_iter()
+            .map(|path| {
+                let h1 = match path.as_str() {
+                    "/library/" => "The Library".to_owned(),
+                    "/library/rust-book/" => "The Rust Book".to_owned(),
+                    chapter => {
+                        let n: u32 = chapter
+                            .trim_start_matches("/library/rust-book/ch")
+                            .trim_end_matches(".html")
+                            .parse()
+                            .expect("chapter number");
+                        format!("Chapter {n} of The Rust Book")
+                    }
+                };
+                let n: u32 = path
+                    .strip_prefix("/library/rust-book/ch")
+                    .and_then(|p| p.strip_suffix(".html"))
+                    .and_then(|p| p.parse().ok())
+                    .unwrap_or(0);
+                (s.url(&path), (h1, if n == 0 { 0 } else { h2_count(n) as u64 }))
+            })
+            .collect();
+        let text = std::fs::read_to_string(&jsonl).expect("items file");
+        let mut got = BTreeMap::new();
+        for line in text.lines() {
+            let item: serde_json::Map<String, Value> = serde_json::from_str(line).expect("an object a line");
+            let keys: Vec<&str> = item.keys().map(String::as_str).collect();
+            assert_eq!(keys, ["url", "h1", "h2s"], "no record keys: {line}");
+            let url = item["url"].as_str().expect("url").to_owned();
+            got.insert(url, (item["h1"].as_str().expect("h1").to_owned(), item["h2s"].as_u64().expect("n")));
+        }
+        assert_eq!(text.lines().count(), 14, "one line per item");
+        assert_eq!(got, want);
+        for path in [&csv_path, &dir.join("as-csv.out")] {
+            let mut reader = csv::Reader::from_path(path).expect("items CSV");
+            let header: Vec<String> = reader.headers().expect("header").iter().map(str::to_owned).collect();
+            assert_eq!(header, ["url", "h1", "h2s", "extra"]);
+            let rows: BTreeMap<String, (String, u64)> = reader
+                .records()
+                .map(|r| r.expect("row"))
+                .map(|r| {
+                    assert_eq!(&r[3], "", "nothing extra");
+                    (r[0].to_owned(), (r[1].to_owned(), r[2].parse().expect("a count")))
+                })
+                .collect();
+            assert_eq!(rows, want, "{}", path.display());
+        }
+    }
+}

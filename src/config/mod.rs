@@ -135,6 +135,9 @@ pub struct Config {
     pub output: Output,
     /// How records are written (`--format`); default [`Format::Jsonl`].
     pub format: Format,
+    /// Also write each page's item, alone, to this file (`--items`); default none. Items
+    /// stay in the records too.
+    pub items: Option<ItemsFile>,
     /// When to draw progress bars on standard error (`--progress`); default
     /// [`ProgressMode::Never`] here, `auto` on the command line.
     pub progress: ProgressMode,
@@ -244,6 +247,7 @@ impl Config {
             obey_robots: true,
             output: Output::Stdout,
             format: Format::Jsonl,
+            items: None,
             progress: ProgressMode::Never,
             cpu_work: 0,
             cookies: false,

@@ -27,6 +27,7 @@ impl Config {
             .map(|d| domain(d))
             .collect::<Result<_, _>>()?;
         self.url_rules()?;
+        self.check_items()?;
         check_rate(Setting::Rate, self.rate)?;
         check_rate(Setting::PerHostRate, self.per_host_rate)?;
         if let Some(shared) = &self.shared {
@@ -45,6 +46,7 @@ impl Config {
         !matches!(
             setting,
             Setting::AllowDomains
+                | Setting::Items
                 | Setting::AllowPaths
                 | Setting::Allow
                 | Setting::Deny
@@ -60,6 +62,29 @@ impl Config {
             crate::scope::Scope::new(&self.seeds, &self.allow_domains)
                 .with_rules(self.url_rules()?),
         )
+    }
+
+    /// The items file is not the records' file: both would write over each other.
+    fn check_items(&self) -> Result<(), ConfigError> {
+        if self.items.is_some() && self.extractor.is_none() {
+            return Err(ConfigError::new(
+                Setting::Items,
+                "no items to write: they come from --field (or, in code, a Crawl's extractor)",
+            ));
+        }
+        let (Some(items), Output::File(records)) = (&self.items, &self.output) else {
+            return Ok(());
+        };
+        if items.path == *records {
+            return Err(ConfigError::new(
+                Setting::Items,
+                format!(
+                    "{} is also the records' file (--output); give items a file of their own",
+                    items.path.display()
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// The path and pattern rules, each list's error naming its own flag.

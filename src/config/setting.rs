@@ -27,6 +27,8 @@ pub enum Setting {
     Allow,
     /// [`Config::deny`](crate::Config::deny); `--deny`.
     Deny,
+    /// [`Config::items`](crate::Config::items); `--items`.
+    Items,
     /// [`Config::timeout`](crate::Config::timeout); `--timeout`.
     Timeout,
     /// [`Config::max_bytes`](crate::Config::max_bytes); `--max-bytes`.
@@ -81,6 +83,7 @@ impl Setting {
             Setting::AllowPaths => "allow_paths",
             Setting::Allow => "allow",
             Setting::Deny => "deny",
+            Setting::Items => "items",
             Setting::Timeout => "timeout",
             Setting::MaxBytes => "max_bytes",
             Setting::HostProbes => "host_probes",
@@ -116,6 +119,7 @@ impl Setting {
             Setting::AllowPaths => "--allow-path",
             Setting::Allow => "--allow",
             Setting::Deny => "--deny",
+            Setting::Items => "--items",
             Setting::Timeout => "--timeout",
             Setting::MaxBytes => "--max-bytes",
             Setting::HostProbes => "--host-probes",

@@ -200,6 +200,81 @@ pub enum Dedupe {
     Shared,
 }
 
+/// The items file (`--items FILE`): only what the extractor (or `--field`) found, one item per
+/// line or row, none of the record's keys. The records still go to [`crate::Config::output`].
+///
+/// ```
+/// use crawl::{ItemsFile, ItemsFormat};
+///
+/// let items = ItemsFile::new("chapters.csv");
+/// assert_eq!(items.format(), ItemsFormat::Csv); // by its extension; JSON Lines otherwise
+/// let items = ItemsFile::new("chapters.out").format_as(ItemsFormat::Csv).with_url(true);
+/// assert!(items.with_url);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemsFile {
+    /// Created, or emptied if it exists; appended to when a `--state` crawl resumes.
+    pub path: PathBuf,
+    /// `None`: by the path's extension (`.csv` is CSV, anything else JSON Lines)
+    /// (`--items-format`).
+    pub format: Option<ItemsFormat>,
+    /// Put the page's final URL first in each item, under `url` (an object item that has a
+    /// `url` of its own keeps it). The command line sets it for `--field` items. Default false.
+    pub with_url: bool,
+    /// CSV columns, in order; empty: the extractor's
+    /// [`columns`](crate::scrape::Extractor::columns), else the first item's keys. Keys outside
+    /// them go, as JSON, in a last `extra` column.
+    pub columns: Vec<String>,
+}
+
+/// How items are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItemsFormat {
+    /// One JSON value per line.
+    Jsonl,
+    /// CSV with a header.
+    Csv,
+}
+
+impl ItemsFile {
+    /// Items to `path`, in the format its extension says.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        ItemsFile {
+            path: path.into(),
+            format: None,
+            with_url: false,
+            columns: Vec::new(),
+        }
+    }
+
+    /// In `format`, whatever the extension says.
+    pub fn format_as(mut self, format: ItemsFormat) -> Self {
+        self.format = Some(format);
+        self
+    }
+
+    /// With the page's final URL first in each item, under `url`.
+    pub fn with_url(mut self, with_url: bool) -> Self {
+        self.with_url = with_url;
+        self
+    }
+
+    /// The format items are written in.
+    pub fn format(&self) -> ItemsFormat {
+        self.format.unwrap_or_else(|| {
+            let csv = self
+                .path
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+            if csv {
+                ItemsFormat::Csv
+            } else {
+                ItemsFormat::Jsonl
+            }
+        })
+    }
+}
+
 /// Where records go.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Output {

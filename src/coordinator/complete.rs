@@ -222,7 +222,12 @@ impl Coordinator<'_> {
                 self.stop();
             }
             if let Some(item) = page.item.take() {
+                // Copied only for an items file (`--items`): this runs per page.
+                let for_file = self.ledger.has_items().then(|| item.clone());
                 self.hand_over_item(&mut record, item);
+                let ok = record.error.is_none();
+                self.emit_with_item(record, ok, &job, for_file.as_ref());
+                return;
             }
         }
         let ok = record.error.is_none();
@@ -251,6 +256,17 @@ impl Coordinator<'_> {
 
     /// Writes the record for the admitted URL `url`.
     pub(super) fn emit(&mut self, record: Record, ok: bool, job: &Job) {
+        self.emit_with_item(record, ok, job, None);
+    }
+
+    /// [`Self::emit`], with the page's item for the items file (`--items`).
+    pub(super) fn emit_with_item(
+        &mut self,
+        record: Record,
+        ok: bool,
+        job: &Job,
+        item: Option<&serde_json::Value>,
+    ) {
         let may = self.frontier.recording(job, record.depth);
         self.heed_frontier();
         if !may {
@@ -267,9 +283,9 @@ impl Coordinator<'_> {
         let durable = self.frontier.durable();
         let queues = self.frontier.queues();
         let written = if durable {
-            self.ledger.write_flushed(&record, &job.url, queues)
+            self.ledger.write_flushed(&record, item, &job.url, queues)
         } else {
-            self.ledger.write(&record, &job.url, queues)
+            self.ledger.write(&record, item, &job.url, queues)
         };
         match written {
             Ok(()) => self.frontier.recorded(job, record.depth),

@@ -3,14 +3,15 @@
 //! A page's record reaches the operating system before the journal line that says it is
 //! written, and the URLs the page led the frontier to take on are in the journal before that
 //! line too (see [`crate::journal`]), and so are the page's WARC records (`--warc`): the
-//! archive is flushed and synced with the records. Without `--state` the ledger is only the
-//! sink (and the archive).
+//! archive is flushed and synced with the records, and so is the items file (`--items`).
+//! Without `--state` the ledger is only the sink (and the archive and items file).
 
 use std::io;
 
 use url::Url;
 
 use crate::frontier::MemoryFrontier;
+use crate::item_sink::ItemSink;
 use crate::journal::{Journal, JournalError};
 use crate::normalize::fingerprint;
 use crate::record::Record;
@@ -39,6 +40,8 @@ pub enum LedgerError {
 
 pub(crate) struct Ledger {
     sink: Sink,
+    /// With `--items`: each page's item, alone, written beside its record.
+    items: Option<ItemSink>,
     /// With `--state`: where finished pages and newly known URLs are noted.
     journal: Option<Journal>,
     /// With `--warc`: the crawl's one archive writer.
@@ -49,9 +52,21 @@ impl Ledger {
     pub(crate) fn new(sink: Sink, journal: Option<Journal>, warc: Option<WarcWriter>) -> Self {
         Ledger {
             sink,
+            items: None,
             journal,
             warc,
         }
+    }
+
+    /// Writes each page's item to `items` too (`--items`).
+    pub(crate) fn with_items(mut self, items: Option<ItemSink>) -> Self {
+        self.items = items;
+        self
+    }
+
+    /// Whether items have a file of their own.
+    pub(crate) fn has_items(&self) -> bool {
+        self.items.is_some()
     }
 
     /// Archives a task's exchanges (`--warc`; nothing without it). Called as each task's
@@ -87,14 +102,20 @@ impl Ledger {
         self.journal.is_some()
     }
 
-    /// Writes the record of the admitted URL `url`, then journals it as finished.
+    /// Writes the record of the admitted URL `url` (and its item, to the items file), then
+    /// journals it as finished.
     pub(crate) fn write(
         &mut self,
         record: &Record,
+        item: Option<&serde_json::Value>,
         url: &Url,
         frontier: &mut MemoryFrontier,
     ) -> Result<(), LedgerError> {
         self.sink.write(record).map_err(|e| self.output_error(e))?;
+        if let (Some(items), Some(item)) = (self.items.as_mut(), item) {
+            let page = record.final_url.as_deref().unwrap_or(&record.url);
+            items.write(item, page).map_err(|e| items_error(items, e))?;
+        }
         if self.journal.is_some() {
             self.commit(Some(fingerprint(url)), false, frontier)?;
         }
@@ -106,18 +127,30 @@ impl Ledger {
     pub(crate) fn write_flushed(
         &mut self,
         record: &Record,
+        item: Option<&serde_json::Value>,
         url: &Url,
         frontier: &mut MemoryFrontier,
     ) -> Result<(), LedgerError> {
-        self.write(record, url, frontier)?;
+        self.write(record, item, url, frontier)?;
         self.flush_archive(false)?;
+        self.flush_items(false)?;
         self.sink.flush().map_err(|e| self.output_error(e))
+    }
+
+    /// Flushes the items file (and with `sync`, makes it durable).
+    fn flush_items(&mut self, sync: bool) -> Result<(), LedgerError> {
+        let Some(items) = self.items.as_mut() else {
+            return Ok(());
+        };
+        let done = if sync { items.sync() } else { items.flush() };
+        done.map_err(|e| items_error(items, e))
     }
 
     /// Flushes everything and makes it durable: the end of a crawl.
     pub(crate) fn close(&mut self, frontier: &mut MemoryFrontier) -> Result<(), LedgerError> {
         self.commit(None, true, frontier)?;
         self.flush_archive(true)?;
+        self.flush_items(true)?;
         self.sink.flush().map_err(|e| self.output_error(e))
     }
 
@@ -135,6 +168,7 @@ impl Ledger {
         // The archive reaches the OS before the journal says a page is done (and is synced
         // with the records), so a resume that skips the page finds its exchanges archived.
         self.flush_archive(false)?;
+        self.flush_items(false)?;
         let Some(journal) = self.journal.as_mut() else {
             return Ok(());
         };
@@ -150,9 +184,10 @@ impl Ledger {
                 source,
             });
         }
-        let (sink, warc) = (&mut self.sink, &mut self.warc);
+        let (sink, warc, items) = (&mut self.sink, &mut self.warc, &mut self.items);
         let sync_records = || {
             sink.sync()?;
+            items.as_mut().map_or(Ok(()), ItemSink::sync)?;
             warc.as_mut().map_or(Ok(()), WarcWriter::sync)
         };
         if sync {
@@ -168,6 +203,14 @@ impl Ledger {
             name: self.sink.name().to_owned(),
             source,
         }
+    }
+}
+
+/// Writing, flushing or syncing the items file failed.
+fn items_error(items: &ItemSink, source: io::Error) -> LedgerError {
+    LedgerError::Output {
+        name: items.path().display().to_string(),
+        source,
     }
 }
 
