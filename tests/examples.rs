@@ -168,3 +168,35 @@ every_mode! {
         }
     }
 }
+
+#[test]
+fn chapters_keeps_one_book_and_writes_only_items() {
+    let dir = std::env::temp_dir().join(format!("crawl-chapters-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let out = Command::new(example("chapters"))
+        .current_dir(&dir)
+        .output()
+        .expect("the example runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let text = std::fs::read_to_string(dir.join("chapters.jsonl")).expect("items file");
+    let mut chapters = 0;
+    for line in text.lines() {
+        let item: serde_json::Value = serde_json::from_str(line).expect("JSON a line");
+        let url = item["url"].as_str().expect("url");
+        assert!(url.contains("/library/"), "{url}");
+        assert!(!url.contains("/print/"), "{url}");
+        if let Some(n) = url
+            .rsplit_once("/library/rust-book/ch")
+            .and_then(|(_, rest)| rest.strip_suffix(".html"))
+            .and_then(|n| n.parse::<u32>().ok())
+        {
+            assert_eq!(item["h2s"], crawl_fixture::library::h2_count(n), "{line}");
+            assert_eq!(item["pres"], crawl_fixture::library::pre_count(n), "{line}");
+            chapters += 1;
+        }
+    }
+    // The seed, the book's index and its 12 chapters; nothing of the other books.
+    assert_eq!((text.lines().count(), chapters), (14, 12), "{text}");
+    assert!(stderr.contains("crawl (processes"), "{stderr}");
+}
