@@ -37,9 +37,13 @@ pub struct ItemsOpenError {
 pub(crate) struct ItemSink {
     out: Out,
     file: File,
+    /// A regular file, which can be synced (not `/dev/null` or a FIFO).
+    regular: bool,
     path: PathBuf,
     /// Put the page's final URL first, under `url` (the `--field` items).
     with_url: bool,
+    /// Items this run wrote, for the summary.
+    written: u64,
 }
 
 enum Out {
@@ -76,7 +80,8 @@ impl ItemSink {
         if append {
             cut_torn_tail(&file).map_err(err)?;
         }
-        let empty = file.metadata().map_err(err)?.len() == 0;
+        let meta = file.metadata().map_err(err)?;
+        let (empty, regular) = (meta.len() == 0, meta.is_file());
         let writer = file.try_clone().map_err(err)?;
         let out = match items.format() {
             ItemsFormat::Jsonl => Out::Jsonl(BufWriter::with_capacity(64 * 1024, writer)),
@@ -110,13 +115,16 @@ impl ItemSink {
         Ok(ItemSink {
             out,
             file,
+            regular,
             path,
             with_url: items.with_url,
+            written: 0,
         })
     }
 
     /// Appends `item`, found on the page whose final URL is `url`.
     pub(crate) fn write(&mut self, item: &Value, url: &str) -> io::Result<()> {
+        self.written += 1;
         let item = if self.with_url {
             with_url(item, url)
         } else {
@@ -159,7 +167,15 @@ impl ItemSink {
     /// Flushes, then waits until the items are on disk.
     pub(crate) fn sync(&mut self) -> io::Result<()> {
         self.flush()?;
-        self.file.sync_data()
+        if self.regular {
+            self.file.sync_data()?;
+        }
+        Ok(())
+    }
+
+    /// Items written by this run.
+    pub(crate) fn written(&self) -> u64 {
+        self.written
     }
 
     /// The file's path, for errors.

@@ -83,6 +83,8 @@ pub struct Summary {
     pub skipped: Skipped,
     /// Where the records went.
     pub output: String,
+    /// With `--items`: the items file, and how many items this run wrote to it.
+    pub items: Option<(String, u64)>,
     /// Processes mode: what sharing nothing cost.
     pub ipc: Option<Ipc>,
     /// The signal that stopped the crawl early, if one did.
@@ -132,6 +134,7 @@ pub(crate) struct Tally {
     pub not_fetched: u64,
     pub resumed: u64,
     pub output: String,
+    pub items: Option<(String, u64)>,
     pub concurrency: Option<AutoscaleReport>,
 }
 
@@ -166,6 +169,7 @@ impl Summary {
             sitemap_urls: stats.sitemap_urls,
             skipped: tally.skipped,
             output: tally.output,
+            items: tally.items,
             ipc: None,
             shared: None,
             concurrency: tally.concurrency,
@@ -229,6 +233,7 @@ impl Summary {
             "not_fetched": self.not_fetched,
             "resumed": self.resumed,
             "output": self.output,
+            "items": self.items.as_ref().map(|(file, written)| serde_json::json!({"file": file, "written": written})),
             "concurrency": self.concurrency,
         })
     }
@@ -465,7 +470,11 @@ impl fmt::Display for Summary {
                 self.unfinished, self.not_fetched
             )?;
         }
-        write!(f, "  records: {}", self.output)
+        write!(f, "  records: {}", self.output)?;
+        if let Some((file, written)) = &self.items {
+            write!(f, "\n  items: {file} ({written} written)")?;
+        }
+        Ok(())
     }
 }
 

@@ -83,11 +83,17 @@ impl Sink {
                 if append {
                     cut_torn_tail(&file).map_err(err)?;
                 }
-                let empty = file.metadata().map_err(err)?.len() == 0;
-                let handle = file.try_clone().map_err(err)?;
+                let meta = file.metadata().map_err(err)?;
+                let empty = meta.len() == 0;
+                // Only a regular file is synced: `/dev/null` or a FIFO refuses fsync.
+                let handle = if meta.is_file() {
+                    Some(file.try_clone().map_err(err)?)
+                } else {
+                    None
+                };
                 let name = path.display().to_string();
                 let mut sink = Sink::from_writer(Box::new(file), name, format, empty);
-                sink.file = Some(handle);
+                sink.file = handle;
                 Ok(sink)
             }
         }
@@ -172,7 +178,13 @@ impl Sink {
 /// fetched again; the journal uses this for itself too.
 pub(crate) fn cut_torn_tail(file: &File) -> io::Result<()> {
     use std::io::{Read, Seek, SeekFrom};
-    let len = file.metadata()?.len();
+    let meta = file.metadata()?;
+    // `/dev/null` or a pipe has no tail to cut (and refuses set_len): a resumed crawl writing
+    // its records nowhere must not fail for it.
+    if !meta.is_file() {
+        return Ok(());
+    }
+    let len = meta.len();
     let mut reader = file;
     let mut pos = len;
     let mut buf = [0u8; 4096];

@@ -220,3 +220,37 @@ fn a_state_directory_in_use_is_refused() {
     );
     let _ = std::fs::remove_dir_all(&state);
 }
+
+every_mode! {
+    fn items_of_a_killed_crawl_resume_in_their_file_each_once_but_for_pages_in_flight(mode) {
+        let s = server_with(Options {
+            pages: PAGES,
+            ..Options::default()
+        });
+        let (state, items) = (temp("items-state", mode), temp("items.jsonl", mode));
+        let (state_arg, items_arg) = (state.to_str().expect("UTF-8"), items.to_str().expect("UTF-8"));
+        let args = [
+            "-j", "4", "-d", "100", "--ignore-robots", "--rate", "150", "--state", state_arg,
+            "-o", "/dev/null", "--field", "name=title", "--items", items_arg,
+        ];
+        let seeds = format!("{}\n", s.url("/gen/0"));
+        let code = start_and_stop(mode, &seeds, &args, &items, 60, Signal::SIGKILL);
+        assert_eq!(code, 128 + Signal::SIGKILL as i32);
+        assert!(lines(&items) < PAGES, "the first run finished before the signal");
+        let second = CrawlCmd::new().mode(mode).args(args).stdin(&seeds).run();
+        second.assert_ok();
+        let text = std::fs::read_to_string(&items).expect("items file");
+        let mut urls = BTreeMap::new();
+        for line in text.lines() {
+            let item: serde_json::Value = serde_json::from_str(line).expect("whole JSON lines only");
+            let title = item["name"].as_str().expect("a title").to_owned();
+            *urls.entry((item["url"].as_str().expect("url").to_owned(), title)).or_insert(0) += 1;
+        }
+        assert_eq!(urls.len(), PAGES, "every page's item, after the resume");
+        let in_flight = if mode == "sequential" { 1 } else { WORKERS };
+        let twice = urls.values().filter(|&&n| n > 1).count() as u64;
+        assert!(twice <= in_flight, "{twice} items written twice");
+        let _ = std::fs::remove_dir_all(&state);
+        let _ = std::fs::remove_file(&items);
+    }
+}

@@ -172,6 +172,8 @@ every_mode! {
             run.assert_ok();
             // The records still go to standard output, fields inline as before.
             assert_eq!(run.records.len(), 14);
+            let said = format!("items: {} (14 written)", items.display());
+            assert!(run.stderr.contains(&said), "{}", run.stderr);
         }
         // The book's index, its 12 chapters and the seed: one item each, in record order.
         let want: BTreeMap<String, (String, u64)> = crate::paths::one_book("rust-book")

@@ -75,7 +75,9 @@ impl Config {
         let (Some(items), Output::File(records)) = (&self.items, &self.output) else {
             return Ok(());
         };
-        if items.path == *records {
+        // `/dev/null` (or a FIFO) twice is harmless: only a regular file would be written over.
+        let special = std::fs::metadata(records).is_ok_and(|m| !m.is_file());
+        if items.path == *records && !special {
             return Err(ConfigError::new(
                 Setting::Items,
                 format!(

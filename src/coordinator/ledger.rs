@@ -64,6 +64,13 @@ impl Ledger {
         self
     }
 
+    /// The items file and how many items went to it, with `--items`.
+    pub(crate) fn items_written(&self) -> Option<(String, u64)> {
+        self.items
+            .as_ref()
+            .map(|items| (items.path().display().to_string(), items.written()))
+    }
+
     /// Whether items have a file of their own.
     pub(crate) fn has_items(&self) -> bool {
         self.items.is_some()

@@ -406,6 +406,7 @@ impl<'h> Coordinator<'h> {
                 not_fetched: self.frontier.queues_ref().queued() as u64,
                 resumed: self.stats.resumed,
                 output: self.ledger.name().to_owned(),
+                items: self.ledger.items_written(),
                 concurrency: self.concurrency(),
             },
         );
