@@ -17,6 +17,7 @@ use crate::coordinator::items::{ItemError, ItemHook};
 use crate::coordinator::ledger::Ledger;
 use crate::coordinator::{self, Coordinator, CoordinatorError, Parts};
 use crate::frontier::Frontier;
+#[cfg(feature = "redis")]
 use crate::frontier::redis::{RedisFrontier, RedisFrontierError, Store};
 use crate::item_sink::{ItemSink, ItemsOpenError};
 use crate::journal::{self, Journal, JournalError};
@@ -31,10 +32,18 @@ use crate::scrape::Extractor;
 use crate::shm_set::ShmSet;
 use crate::shutdown::{Shutdown, ShutdownError};
 use crate::sink::{OpenError, Sink};
+#[cfg(feature = "warc")]
 use crate::warc::{WarcError, WarcWriter};
 
+/// A build without the `redis` feature joins no shared crawl (`Config::validate` refuses
+/// `shared`): a store that cannot exist, so the frontier is chosen in one place in every build.
+#[cfg(not(feature = "redis"))]
+enum Store {}
+
 /// Why a crawl could not run to the end. (A page that fails is a record, not an error.)
+// Non-exhaustive: variants come with features (`redis`, `warc`), and features must only add.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum CrawlError {
     /// The configuration breaks a rule of [`Config::validate`]; nothing was started.
     #[error(transparent)]
@@ -65,14 +74,17 @@ pub enum CrawlError {
     Cookies(#[from] CookieError),
     /// The Redis frontier (`--frontier`) could not be used: Redis unreachable, a wrong
     /// password, a crawl id holding other data, settings that disagree with the crawl's.
+    #[cfg(feature = "redis")]
     #[error(transparent)]
     Redis(Box<RedisFrontierError>),
     /// The WARC archive (`--warc`) could not be created, or an earlier run's could not be
     /// read to resume it.
+    #[cfg(feature = "warc")]
     #[error(transparent)]
     Warc(#[from] WarcError),
 }
 
+#[cfg(feature = "redis")]
 impl From<RedisFrontierError> for CrawlError {
     fn from(e: RedisFrontierError) -> Self {
         CrawlError::Redis(Box::new(e))
@@ -82,30 +94,30 @@ impl From<RedisFrontierError> for CrawlError {
 impl CrawlError {
     /// Whether the error is the user's to fix in flags or input (exit status 2).
     pub fn is_usage(&self) -> bool {
-        matches!(
-            self,
+        match self {
             CrawlError::Config(_)
-                | CrawlError::Output(_)
-                | CrawlError::Items(_)
-                | CrawlError::Warc(_)
-                | CrawlError::Driver(DriverError::Unsupported(_))
-                | CrawlError::Cookies(CookieError::Unreadable { .. })
-                | CrawlError::State(
-                    JournalError::OtherCrawl { .. }
-                        | JournalError::Locked { .. }
-                        | JournalError::Corrupt { .. }
-                )
-        ) || matches!(
-            self,
-            CrawlError::Redis(e) if matches!(
+            | CrawlError::Output(_)
+            | CrawlError::Items(_)
+            | CrawlError::Driver(DriverError::Unsupported(_))
+            | CrawlError::Cookies(CookieError::Unreadable { .. })
+            | CrawlError::State(
+                JournalError::OtherCrawl { .. }
+                | JournalError::Locked { .. }
+                | JournalError::Corrupt { .. },
+            ) => true,
+            #[cfg(feature = "warc")]
+            CrawlError::Warc(_) => true,
+            #[cfg(feature = "redis")]
+            CrawlError::Redis(e) => matches!(
                 **e,
                 RedisFrontierError::Url { .. }
                     | RedisFrontierError::OtherData { .. }
                     | RedisFrontierError::NoSuchCrawl { .. }
                     | RedisFrontierError::Disagrees { .. }
                     | RedisFrontierError::Auth { .. }
-            )
-        )
+            ),
+            _ => false,
+        }
     }
 }
 
@@ -129,7 +141,7 @@ pub fn run_plan(plan: Plan) -> Result<Summary, CrawlError> {
 }
 
 /// [`run_plan`], handing each extracted item to `hook` as well.
-fn run_with(mut config: Plan, hook: Option<ItemHook<'_>>) -> Result<Summary, CrawlError> {
+fn run_with(config: Plan, hook: Option<ItemHook<'_>>) -> Result<Summary, CrawlError> {
     // First of all, so a port in use is said before anything is written or taken over (and a
     // crawl refused here does not stand in another crawl's way in this process).
     let metrics = match config.metrics {
@@ -159,17 +171,14 @@ fn run_with(mut config: Plan, hook: Option<ItemHook<'_>>) -> Result<Summary, Cra
     // Before the output is opened: a Redis that cannot be reached, or a crawl this node
     // disagrees with, is said before anything is written. A joining node takes the crawl's
     // seeds and scope. It opens one socket and starts no thread (processes mode forks later).
-    let store = match config.shared.clone() {
-        Some(crawl) => {
-            let (store, stored) = Store::open(&config, &crawl)?;
-            config.adopt(|config| stored.adopt(config));
-            Some(store)
-        }
-        None => None,
-    };
+    #[cfg(feature = "redis")]
+    let (config, store) = join(config)?;
+    #[cfg(not(feature = "redis"))]
+    let store: Option<Store> = None;
     // A resumed crawl adds to the records its earlier runs wrote.
     let resuming = resume.as_ref().is_some_and(|r| r.is_resume());
     let sink = Sink::open_with(&config.output, &config.format, resuming)?;
+    #[cfg(feature = "warc")]
     let warc = match &config.warc {
         Some(warc) => Some(WarcWriter::open(warc, resuming, warcinfo(&config))?),
         None => None,
@@ -200,7 +209,9 @@ fn run_with(mut config: Plan, hook: Option<ItemHook<'_>>) -> Result<Summary, Cra
         }
         None => None,
     };
-    let ledger = Ledger::new(sink, journal, warc).with_items(items);
+    let ledger = Ledger::new(sink, journal).with_items(items);
+    #[cfg(feature = "warc")]
+    let ledger = ledger.archiving(warc);
     let (frontier, resumed) = frontier(&config, &scope, &known, resume, &ledger, store);
     let mut coordinator = Coordinator::new(
         &config,
@@ -270,6 +281,18 @@ fn run_with(mut config: Plan, hook: Option<ItemHook<'_>>) -> Result<Summary, Cra
     Ok(summary)
 }
 
+/// With `config.shared`, this node joins the shared crawl in Redis (creating it if it has
+/// seeds and the crawl is new), taking the crawl's seeds and scope; the store is its handle.
+#[cfg(feature = "redis")]
+fn join(mut config: Plan) -> Result<(Plan, Option<Store>), RedisFrontierError> {
+    let Some(crawl) = config.shared.clone() else {
+        return Ok((config, None));
+    };
+    let (store, stored) = Store::open(&config, &crawl)?;
+    config.adopt(|config| stored.adopt(config));
+    Ok((config, Some(store)))
+}
+
 /// The crawl's frontier: this process's queues (what an earlier `--state` run left restored,
 /// and how many pages that was), on their own, or under the Redis frontier a node `store`
 /// joined. The one place that knows which.
@@ -290,7 +313,10 @@ fn frontier(
     );
     let frontier: Box<dyn Frontier> = match store {
         // A shared crawl's seeds were admitted in Redis when the node joined.
+        #[cfg(feature = "redis")]
         Some(store) => Box::new(RedisFrontier::new(store, queues, config)),
+        #[cfg(not(feature = "redis"))]
+        Some(none) => match none {},
         None => {
             queues.admit_seeds(&config.seeds);
             Box::new(queues)
@@ -301,6 +327,7 @@ fn frontier(
 
 /// The `warcinfo` block that opens each archive file: the software, the format, and the
 /// settings that shape what the crawl captured.
+#[cfg(feature = "warc")]
 fn warcinfo(config: &Config) -> String {
     let mut info = format!(
         "software: crawl/{}\r\n\

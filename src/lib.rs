@@ -52,6 +52,15 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! ## What a build brings
+//! Cargo features, every one on by default (the `crawl` binary has them all): `cli` (the
+//! flags, [`cli`], clap), `man` (`crawl completions`, `crawl man`), `redis` (`--frontier`,
+//! `stop_crawl`), `metrics` (`--metrics`) and `warc` (`--warc`). A scraper depends on crawl
+//! with `default-features = false`, adding `features = ["cli"]` if it wants every crawl flag
+//! (GUIDE.md, "Features: a lean build"). [`Config`] is the same type in every build: a setting
+//! whose feature is left out is refused by [`Config::validate`], naming the feature, never
+//! ignored.
+//!
 //! ## The layers
 //! Input: [`config`] (the configuration and its rules), [`cli`] (flags to a config), `seeds`
 //! (the URLs file).
@@ -167,6 +176,7 @@ pub use config::{
 pub use coordinator::items::ItemError;
 pub use crawler::{Crawl, CrawlError, run, run_plan};
 /// Stops a crawl shared through Redis on every node (`crawl --stop-crawl`).
+#[cfg(feature = "redis")]
 pub use frontier::redis::stop_crawl;
 pub use progress::suspend_bar;
 pub use record::Record;
@@ -202,6 +212,7 @@ pub mod errors {
     pub use crate::fetch::ClientError;
     #[cfg(feature = "cli")]
     pub use crate::fields::FieldError;
+    #[cfg(feature = "redis")]
     pub use crate::frontier::redis::RedisFrontierError;
     pub use crate::item_sink::ItemsOpenError;
     pub use crate::journal::JournalError;
@@ -214,6 +225,7 @@ pub mod errors {
     pub use crate::shutdown::ShutdownError;
     pub use crate::sink::OpenError;
     pub use crate::task::FetchError;
+    #[cfg(feature = "warc")]
     pub use crate::warc::WarcError;
     pub use crate::worker::WorkerError;
 }

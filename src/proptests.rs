@@ -17,7 +17,6 @@ use url::Url;
 use crate::decode::decode_html;
 use crate::extract::{MAX_LINKS, MAX_URL_LEN, PageStream, extract};
 use crate::normalize::{fingerprint, is_http, normalize};
-use crate::seeds::{SeedError, parse_seed, read_from};
 
 /// `cases` per property, or `PROPTEST_CASES` when set (to fuzz longer by hand).
 pub(crate) fn config(cases: u32) -> ProptestConfig {
@@ -268,83 +267,90 @@ proptest! {
     }
 }
 
-/// One line of a URLs file: good, bad, comment or blank, with any line ending.
-fn seed_line() -> impl Strategy<Value = Vec<u8>> {
-    let text = prop_oneof![
-        Just("http://a.test/".to_owned()),
-        Just("  https://B.test:443/x#frag \t".to_owned()),
-        Just("# a comment".to_owned()),
-        Just("   ".to_owned()),
-        Just(String::new()),
-        Just("\u{feff}http://bom.test/".to_owned()),
-        Just("ftp://a.test/".to_owned()),
-        Just("http://".to_owned()),
-        Just("not a url".to_owned()),
-        Just("http://[::1".to_owned()),
-        Just("http://a.test/ http://b.test/".to_owned()),
-        Just("http://a.test/\thttp://b.test/".to_owned()),
-        "[\\PC]{0,30}",
-    ]
-    .prop_map(String::into_bytes);
-    let raw = prop::collection::vec(any::<u8>(), 0..20);
-    let ending = prop_oneof![Just(&b"\n"[..]), Just(&b"\r\n"[..]), Just(&b"\r"[..])];
-    (prop_oneof![4 => text, 1 => raw], ending).prop_map(|(mut line, end)| {
-        line.retain(|&b| b != b'\n');
-        line.extend_from_slice(end);
-        line
-    })
-}
+/// The URLs file is the command line's (the `cli` feature).
+#[cfg(feature = "cli")]
+mod seeds {
+    use super::*;
+    use crate::seeds::{SeedError, parse_seed, read_from};
 
-proptest! {
-    #![proptest_config(config(1000))]
-
-    #[test]
-    fn seeds_are_good_or_name_the_first_bad_line(lines in prop::collection::vec(seed_line(), 0..12)) {
-        let input = lines.concat();
-        let err = match read_from(&input[..], "urls.txt") {
-            Ok(seeds) => {
-                prop_assert!(!seeds.is_empty());
-                for seed in &seeds {
-                    prop_assert!(is_http(seed) && seed.host_str().is_some_and(|h| !h.is_empty()));
-                    prop_assert_eq!(&normalize(seed.clone()), seed);
-                    prop_assert!(!seed.as_str().contains(char::is_whitespace), "{}", seed);
-                }
-                return Ok(());
-            }
-            Err(err) => err,
-        };
-        let message = err.to_string();
-        match err {
-            SeedError::BadLine { line, .. } => {
-                prop_assert!(message.starts_with(&format!("urls.txt, line {line}: ")), "{}", message);
-                // `line` counts lines as the reader splits them, on '\n' only.
-                let split: Vec<&[u8]> = input.split_inclusive(|&b| b == b'\n').collect();
-                prop_assert!(line >= 1 && line <= split.len(), "line {} of {}", line, split.len());
-                // Every line before it was fine.
-                for earlier in &split[..line - 1] {
-                    let text = std::str::from_utf8(earlier).expect("earlier lines are UTF-8");
-                    let text = text.trim_start_matches('\u{feff}').trim();
-                    let fine = text.is_empty() || text.starts_with('#') || parse_seed(text).is_ok();
-                    prop_assert!(fine, "{:?}", text);
-                }
-            }
-            SeedError::Empty { .. } => {
-                let text = String::from_utf8_lossy(&input);
-                let blank = text.lines().all(|l| {
-                    let l = l.trim_start_matches('\u{feff}').trim();
-                    l.is_empty() || l.starts_with('#')
-                });
-                prop_assert!(blank, "{:?}", text);
-            }
-            SeedError::Read { .. } => prop_assert!(false, "no I/O error from a slice: {}", message),
-        }
+    /// One line of a URLs file: good, bad, comment or blank, with any line ending.
+    fn seed_line() -> impl Strategy<Value = Vec<u8>> {
+        let text = prop_oneof![
+            Just("http://a.test/".to_owned()),
+            Just("  https://B.test:443/x#frag \t".to_owned()),
+            Just("# a comment".to_owned()),
+            Just("   ".to_owned()),
+            Just(String::new()),
+            Just("\u{feff}http://bom.test/".to_owned()),
+            Just("ftp://a.test/".to_owned()),
+            Just("http://".to_owned()),
+            Just("not a url".to_owned()),
+            Just("http://[::1".to_owned()),
+            Just("http://a.test/ http://b.test/".to_owned()),
+            Just("http://a.test/\thttp://b.test/".to_owned()),
+            "[\\PC]{0,30}",
+        ]
+        .prop_map(String::into_bytes);
+        let raw = prop::collection::vec(any::<u8>(), 0..20);
+        let ending = prop_oneof![Just(&b"\n"[..]), Just(&b"\r\n"[..]), Just(&b"\r"[..])];
+        (prop_oneof![4 => text, 1 => raw], ending).prop_map(|(mut line, end)| {
+            line.retain(|&b| b != b'\n');
+            line.extend_from_slice(end);
+            line
+        })
     }
 
-    #[test]
-    fn parse_seed_never_panics(text in "[\\PC]{0,80}") {
-        if let Ok(url) = parse_seed(&text) {
-            prop_assert!(is_http(&url));
-            prop_assert_eq!(url.fragment(), None);
+    proptest! {
+        #![proptest_config(config(1000))]
+
+        #[test]
+        fn seeds_are_good_or_name_the_first_bad_line(lines in prop::collection::vec(seed_line(), 0..12)) {
+            let input = lines.concat();
+            let err = match read_from(&input[..], "urls.txt") {
+                Ok(seeds) => {
+                    prop_assert!(!seeds.is_empty());
+                    for seed in &seeds {
+                        prop_assert!(is_http(seed) && seed.host_str().is_some_and(|h| !h.is_empty()));
+                        prop_assert_eq!(&normalize(seed.clone()), seed);
+                        prop_assert!(!seed.as_str().contains(char::is_whitespace), "{}", seed);
+                    }
+                    return Ok(());
+                }
+                Err(err) => err,
+            };
+            let message = err.to_string();
+            match err {
+                SeedError::BadLine { line, .. } => {
+                    prop_assert!(message.starts_with(&format!("urls.txt, line {line}: ")), "{}", message);
+                    // `line` counts lines as the reader splits them, on '\n' only.
+                    let split: Vec<&[u8]> = input.split_inclusive(|&b| b == b'\n').collect();
+                    prop_assert!(line >= 1 && line <= split.len(), "line {} of {}", line, split.len());
+                    // Every line before it was fine.
+                    for earlier in &split[..line - 1] {
+                        let text = std::str::from_utf8(earlier).expect("earlier lines are UTF-8");
+                        let text = text.trim_start_matches('\u{feff}').trim();
+                        let fine = text.is_empty() || text.starts_with('#') || parse_seed(text).is_ok();
+                        prop_assert!(fine, "{:?}", text);
+                    }
+                }
+                SeedError::Empty { .. } => {
+                    let text = String::from_utf8_lossy(&input);
+                    let blank = text.lines().all(|l| {
+                        let l = l.trim_start_matches('\u{feff}').trim();
+                        l.is_empty() || l.starts_with('#')
+                    });
+                    prop_assert!(blank, "{:?}", text);
+                }
+                SeedError::Read { .. } => prop_assert!(false, "no I/O error from a slice: {}", message),
+            }
+        }
+
+        #[test]
+        fn parse_seed_never_panics(text in "[\\PC]{0,80}") {
+            if let Ok(url) = parse_seed(&text) {
+                prop_assert!(is_http(&url));
+                prop_assert_eq!(url.fragment(), None);
+            }
         }
     }
 }

@@ -1,13 +1,12 @@
 //! The end-of-crawl summary printed on standard error, and the types it is made of.
 
-use crate::frontier::redis::SharedReport;
 use std::fmt;
 use std::time::Duration;
 
 pub use crate::bottleneck::Bottleneck;
 use crate::bottleneck::{explain, judge};
 use crate::config::Mode;
-pub use crate::frontier::Skipped;
+pub use crate::frontier::{SharedReport, Skipped};
 use crate::shutdown::StopSignal;
 use crate::stats::Stats;
 pub use crate::stats::{Reading, Split};

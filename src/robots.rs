@@ -55,6 +55,7 @@ impl Verdict {
     /// A final robots.txt outcome in a form other crawl processes can read back with
     /// [`Verdict::from_portable`] (a shared crawl keeps one verdict per origin): `A` (allow
     /// all), `D` (disallow all), or `R` and the file's body.
+    #[cfg(feature = "redis")]
     pub(crate) fn portable(outcome: &Result<Fetched, FetchError>) -> Vec<u8> {
         match outcome {
             Ok(f) if (200..300).contains(&f.status) => {
@@ -71,6 +72,7 @@ impl Verdict {
 
     /// The verdict [`Verdict::portable`] wrote, as `agent` reads it: the same one
     /// [`Verdict::from_outcome`] gives for that outcome.
+    #[cfg(feature = "redis")]
     pub(crate) fn from_portable(text: &[u8], agent: &str) -> Verdict {
         match text.split_first() {
             Some((b'R', body)) => match texting_robots::Robot::new(agent, body) {
@@ -146,6 +148,7 @@ mod tests {
         Url::parse(s).expect("url")
     }
 
+    #[cfg(feature = "redis")]
     #[test]
     fn a_portable_verdict_reads_back_as_the_same_verdict() {
         let body = "User-agent: *\nDisallow: /private\nCrawl-delay: 2\n";

@@ -92,14 +92,18 @@ pub struct TaskResult {
 }
 
 /// One exchange's `request` and `response` records, each a gzip member, ready for the
-/// archive: packed by the worker that fetched it ([`crate::warc::pack`]), so the compressing
+/// archive: packed by the worker that fetched it (`crate::warc::pack`), so the compressing
 /// and digesting is spread over the workers, and written as is by the coordinator's one
-/// writer.
+/// writer. A build without the `warc` feature never makes one (`--warc` is refused there), so
+/// it needs no base64 for them either.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Archived(#[serde(with = "base64")] pub Vec<u8>);
+pub struct Archived(#[cfg_attr(feature = "warc", serde(with = "base64"))] pub Vec<u8>);
 
 /// One request and its response as they went over the wire, for the WARC archive
 /// ([`crate::warc`]).
+// The fetch's capture path is in every build, but only the archive (the `warc` feature) reads
+// what it captured; without it nothing is captured at all (`--warc` is refused).
+#[cfg_attr(not(feature = "warc"), allow(dead_code))]
 #[derive(Debug, Clone)]
 pub struct Capture {
     /// The URL requested (`WARC-Target-URI`).
@@ -121,6 +125,7 @@ pub struct Capture {
 
 /// Bytes as base64 text: the processes mode's JSON carries records in a third more than their
 /// size, where a JSON array of numbers would take up to four times it.
+#[cfg(feature = "warc")]
 mod base64 {
     use data_encoding::BASE64;
     use serde::{Deserialize, Deserializer, Serializer};

@@ -276,7 +276,15 @@ impl Downloaded {
             captures,
         } = self;
         // Packed here, in the CPU half, so that every worker shares the compressing.
+        #[cfg(feature = "warc")]
         let archived = captures.iter().map(crate::warc::pack).collect();
+        // Nothing is captured without an archive, and this build has none (`--warc` is
+        // refused).
+        #[cfg(not(feature = "warc"))]
+        let archived = {
+            debug_assert!(captures.is_empty());
+            Vec::new()
+        };
         let mut streamed_ms = 0.0;
         let outcome = result.map(|mut r| {
             let mut fetched = Fetched {

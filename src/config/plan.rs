@@ -61,6 +61,7 @@ impl Plan {
     }
 
     /// A node joining a crawl shared through Redis takes the crawl's seeds, scope and limits.
+    #[cfg(feature = "redis")]
     pub(crate) fn adopt(&mut self, adopt: impl FnOnce(&mut Config)) {
         adopt(&mut self.config);
     }

@@ -13,6 +13,7 @@ impl Config {
     pub fn validate(mut self) -> Result<Plan, ConfigError> {
         // The rules run in the order the command line has always reported them, so the flag
         // named first when several are wrong does not depend on how the config was built.
+        self.check_built()?;
         self.check_seeds()?;
         self.check_workers()?;
         self.check_spans()?;
@@ -109,6 +110,34 @@ impl Config {
 }
 
 impl Config {
+    /// The settings this build leaves out with its features (Cargo.toml's `[features]`) are
+    /// unset: each is refused by name, before any rule of its own, never ignored. First, so a
+    /// shared crawl's node without seeds hears why, not that it has none.
+    fn check_built(&self) -> Result<(), ConfigError> {
+        if !cfg!(feature = "redis") && self.shared.is_some() {
+            return Err(ConfigError::not_built(
+                Setting::Frontier,
+                "Redis frontier",
+                "redis",
+            ));
+        }
+        if !cfg!(feature = "metrics") && self.metrics.is_some() {
+            return Err(ConfigError::not_built(
+                Setting::Metrics,
+                "Prometheus metrics",
+                "metrics",
+            ));
+        }
+        if !cfg!(feature = "warc") && self.warc.is_some() {
+            return Err(ConfigError::not_built(
+                Setting::Warc,
+                "WARC archive",
+                "warc",
+            ));
+        }
+        Ok(())
+    }
+
     /// At least one seed (a node joining a shared crawl takes the crawl's), each http(s) with a host.
     fn check_seeds(&self) -> Result<(), ConfigError> {
         if self.seeds.is_empty() && self.shared.is_none() {

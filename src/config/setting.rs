@@ -168,6 +168,19 @@ impl ConfigError {
         format!("{}: {}", self.setting.flag(), self.message)
     }
 
+    /// `setting` in a build of crawl without `feature`, the Cargo feature that brings `what`
+    /// (Cargo.toml's `[features]`): the setting is kept in [`Config`](crate::Config) and on the
+    /// command line in every build, and refused rather than ignored.
+    pub(crate) fn not_built(setting: Setting, what: &str, feature: &str) -> Self {
+        ConfigError::new(
+            setting,
+            format!(
+                "this build of crawl has no {what}; rebuild with the `{feature}` feature (it is \
+                 in the default features)"
+            ),
+        )
+    }
+
     /// The timeout rule's message, for a value that is not even a duration (the CLI's
     /// negative or NaN seconds) as for one out of range.
     pub fn timeout(secs: f64) -> Self {

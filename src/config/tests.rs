@@ -80,7 +80,11 @@ fn every_rule_names_its_setting() {
         (|c| c.grace = Duration::from_secs(4000), Setting::Grace),
         (
             |c| {
-                c.metrics = Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
+                // An address to serve on, where this build can (without the `metrics`
+                // feature the address itself is refused first).
+                if cfg!(feature = "metrics") {
+                    c.metrics = Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
+                }
                 c.metrics_linger = Duration::from_secs(4000);
             },
             Setting::MetricsLinger,
@@ -144,6 +148,9 @@ fn validation_settles_what_the_mode_implies() {
     assert!(p.validate().is_ok());
 }
 
+// Without the `warc` feature any archive is refused first, whatever is wrong with it (see
+// `a_build_without_warc_refuses_an_archive_by_name`).
+#[cfg(feature = "warc")]
 #[test]
 fn archive_rules_name_their_settings() {
     let warc = |path: &str, max_size| {
@@ -204,4 +211,60 @@ fn an_unset_worker_count_follows_the_mode_into_the_plan_and_back() {
     assert_eq!(ceiling, Mode::Processes.default_max_workers());
     c.workers = Some(12);
     assert_eq!(c.validate().expect("valid").workers, 12);
+}
+
+/// What a build without `feature` says about `setting`, as the command line shows it.
+#[cfg(not(all(feature = "redis", feature = "metrics", feature = "warc")))]
+fn not_built(flag: &str, what: &str, feature: &str) -> String {
+    format!(
+        "{flag}: this build of crawl has no {what}; rebuild with the `{feature}` feature (it is \
+         in the default features)"
+    )
+}
+
+#[cfg(not(feature = "redis"))]
+#[test]
+fn a_build_without_redis_refuses_a_shared_crawl_by_name() {
+    let url = FrontierUrl::new(Url::parse("redis://127.0.0.1:6379/0").expect("url"));
+    let err = refused(|c| c.shared = Some(SharedCrawl::new(url.clone(), "shop")));
+    assert_eq!(err.setting, Setting::Frontier);
+    assert_eq!(
+        err.for_flag(),
+        not_built("--frontier", "Redis frontier", "redis")
+    );
+    assert!(err.to_string().starts_with("shared.url: "), "{err}");
+    // Before the shared crawl's own rules, and before the seeds a joining node need not have.
+    let err = refused(|c| {
+        c.seeds.clear();
+        c.shared = Some(SharedCrawl::new(url, "not a crawl id"));
+    });
+    assert_eq!(err.setting, Setting::Frontier);
+}
+
+#[cfg(not(feature = "metrics"))]
+#[test]
+fn a_build_without_metrics_refuses_a_metrics_address_by_name() {
+    let err = refused(|c| c.metrics = Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0))));
+    assert_eq!(err.setting, Setting::Metrics);
+    assert_eq!(
+        err.for_flag(),
+        not_built("--metrics", "Prometheus metrics", "metrics")
+    );
+    // A linger with nothing to serve is still its own mistake.
+    let err = refused(|c| c.metrics_linger = Duration::from_secs(5));
+    assert_eq!(err.setting, Setting::MetricsLinger);
+}
+
+#[cfg(not(feature = "warc"))]
+#[test]
+fn a_build_without_warc_refuses_an_archive_by_name() {
+    let err = refused(|c| {
+        c.warc = Some(WarcConfig {
+            path: "out/a.warc.gz".into(),
+            max_size: Some(0),
+        })
+    });
+    assert_eq!(err.setting, Setting::Warc);
+    assert_eq!(err.for_flag(), not_built("--warc", "WARC archive", "warc"));
+    assert!(err.to_string().starts_with("warc.path: "), "{err}");
 }

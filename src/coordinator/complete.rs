@@ -14,7 +14,12 @@ use crate::task::{FetchError, Fetched, TaskKind, TaskResult, WorkerId};
 
 impl Coordinator<'_> {
     /// Takes back task `id`: retries it, records it, schedules its links, as its outcome says.
-    pub fn complete(&mut self, id: u64, mut outcome: Outcome) {
+    pub fn complete(
+        &mut self,
+        id: u64,
+        // Only the archive takes from it (`warc` feature).
+        #[cfg_attr(not(feature = "warc"), allow(unused_mut))] mut outcome: Outcome,
+    ) {
         let now = Instant::now();
         self.settle_rate_wait(now);
         let Some((job, started)) = self.in_flight.remove(&id) else {
@@ -23,6 +28,7 @@ impl Coordinator<'_> {
         };
         // `--warc`: every exchange that got a response is archived, whatever the crawl makes
         // of it (a retry, a redirect to follow, robots.txt, a login).
+        #[cfg(feature = "warc")]
         if let Outcome::Done(result) = &mut outcome
             && !result.archived.is_empty()
         {

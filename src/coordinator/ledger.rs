@@ -4,7 +4,9 @@
 //! written, and the URLs the page led the frontier to take on are in the journal before that
 //! line too (see [`crate::journal`]), and so are the page's WARC records (`--warc`): the
 //! archive is flushed and synced with the records, and so is the items file (`--items`).
-//! Without `--state` the ledger is only the sink (and the archive and items file).
+//! Without `--state` the ledger is only the sink (and the archive and items file). A build
+//! without the `warc` feature has no archive (`--warc` is refused), and its ledger none of the
+//! archive's steps.
 
 use std::io;
 
@@ -16,11 +18,15 @@ use crate::journal::{Journal, JournalError};
 use crate::normalize::fingerprint;
 use crate::record::Record;
 use crate::sink::Sink;
+#[cfg(feature = "warc")]
 use crate::task::Archived;
+#[cfg(feature = "warc")]
 use crate::warc::{WarcError, WarcWriter};
 
 /// Writing the records or the journal failed: the crawl cannot go on without losing work.
+// Non-exhaustive: a variant comes with a feature (`warc`), and features must only add.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum LedgerError {
     /// Writing or flushing the records failed.
     #[error("writing records to {name}: {source}")]
@@ -34,6 +40,7 @@ pub enum LedgerError {
     #[error(transparent)]
     Journal(#[from] JournalError),
     /// Writing the WARC archive (`--warc`) failed.
+    #[cfg(feature = "warc")]
     #[error(transparent)]
     Warc(#[from] WarcError),
 }
@@ -45,16 +52,18 @@ pub(crate) struct Ledger {
     /// With `--state`: where finished pages and newly known URLs are noted.
     journal: Option<Journal>,
     /// With `--warc`: the crawl's one archive writer.
+    #[cfg(feature = "warc")]
     warc: Option<WarcWriter>,
 }
 
 impl Ledger {
-    pub(crate) fn new(sink: Sink, journal: Option<Journal>, warc: Option<WarcWriter>) -> Self {
+    pub(crate) fn new(sink: Sink, journal: Option<Journal>) -> Self {
         Ledger {
             sink,
             items: None,
             journal,
-            warc,
+            #[cfg(feature = "warc")]
+            warc: None,
         }
     }
 
@@ -76,9 +85,16 @@ impl Ledger {
         self.items.is_some()
     }
 
+    /// With `--warc` (`Some`), the archive is written with the records.
+    #[cfg(feature = "warc")]
+    pub(crate) fn archiving(self, warc: Option<WarcWriter>) -> Self {
+        Ledger { warc, ..self }
+    }
+
     /// Archives a task's exchanges (`--warc`; nothing without it). Called as each task's
     /// result comes back, before its record, so a record the journal calls written never has
     /// its exchanges missing from the archive.
+    #[cfg(feature = "warc")]
     pub(crate) fn archive(&mut self, archived: &[Archived]) -> Result<(), LedgerError> {
         let Some(warc) = self.warc.as_mut() else {
             return Ok(());
@@ -91,12 +107,19 @@ impl Ledger {
     }
 
     /// Flushes the archive (and with `sync`, makes it durable).
+    #[cfg(feature = "warc")]
     fn flush_archive(&mut self, sync: bool) -> Result<(), LedgerError> {
         let Some(warc) = self.warc.as_mut() else {
             return Ok(());
         };
         let done = if sync { warc.sync() } else { warc.flush() };
         done.map_err(|source| cannot_write(warc, source).into())
+    }
+
+    /// No archive in this build: nothing to flush.
+    #[cfg(not(feature = "warc"))]
+    fn flush_archive(&mut self, _sync: bool) -> Result<(), LedgerError> {
+        Ok(())
     }
 
     /// Where the records go, as the summary names it.
@@ -191,11 +214,15 @@ impl Ledger {
                 source,
             });
         }
-        let (sink, warc, items) = (&mut self.sink, &mut self.warc, &mut self.items);
+        let (sink, items) = (&mut self.sink, &mut self.items);
+        #[cfg(feature = "warc")]
+        let warc = &mut self.warc;
         let sync_records = || {
             sink.sync()?;
             items.as_mut().map_or(Ok(()), ItemSink::sync)?;
-            warc.as_mut().map_or(Ok(()), WarcWriter::sync)
+            #[cfg(feature = "warc")]
+            warc.as_mut().map_or(Ok(()), WarcWriter::sync)?;
+            Ok(())
         };
         if sync {
             journal.sync(sync_records)?;
@@ -222,6 +249,7 @@ fn items_error(items: &ItemSink, source: io::Error) -> LedgerError {
 }
 
 /// Writing, flushing or syncing the archive failed.
+#[cfg(feature = "warc")]
 fn cannot_write(warc: &WarcWriter, source: io::Error) -> WarcError {
     WarcError {
         what: "cannot write",

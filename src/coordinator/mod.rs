@@ -52,7 +52,9 @@ use std::time::{Duration, Instant};
 
 use crate::config::{Config, Mode, Plan};
 use crate::cookies::{CookieError, Jar};
-use crate::frontier::{Frontier, Job, MemoryFrontier, RedisFrontierError};
+#[cfg(feature = "redis")]
+use crate::frontier::RedisFrontierError;
+use crate::frontier::{Frontier, Job, MemoryFrontier};
 use crate::journal::Resume;
 use crate::progress::{Progress, Snapshot};
 use crate::ratelimit::Limiter;
@@ -103,7 +105,9 @@ impl From<TaskResult> for Outcome {
 }
 
 /// A fatal error while crawling (individual page failures are records, not errors).
+// Non-exhaustive: a variant comes with a feature (`redis`), and features must only add.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum CoordinatorError {
     /// The records or the journal could not be written.
     #[error(transparent)]
@@ -130,10 +134,12 @@ pub enum CoordinatorError {
     Cookies(#[from] CookieError),
     /// The Redis frontier's Redis was lost and did not come back within the lease. The
     /// records of the pages in flight were written; run the node again to go on.
+    #[cfg(feature = "redis")]
     #[error(transparent)]
     Redis(Box<RedisFrontierError>),
 }
 
+#[cfg(feature = "redis")]
 impl From<RedisFrontierError> for CoordinatorError {
     fn from(e: RedisFrontierError) -> Self {
         CoordinatorError::Redis(Box::new(e))
@@ -391,6 +397,7 @@ impl<'h> Coordinator<'h> {
         self.ledger.close(self.frontier.queues())?;
         let skipped = self.frontier.skipped();
         let shared_report = self.frontier.report();
+        #[cfg(feature = "redis")]
         if let Some(e) = self.frontier.take_error() {
             return Err(e.into());
         }

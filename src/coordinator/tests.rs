@@ -82,7 +82,7 @@ fn coordinator(
         false,
     );
     let scope = Arc::new(Scope::new(&config.seeds, &config.allow_domains));
-    let ledger = Ledger::new(sink, journal, None);
+    let ledger = Ledger::new(sink, journal);
     let (mut queues, resumed) = super::queues_for(
         &config,
         Arc::clone(&scope),

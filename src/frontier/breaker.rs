@@ -311,6 +311,7 @@ impl Breaker {
     }
 
     /// Gives the host up for `reason`, found elsewhere (another node of a shared crawl).
+    #[cfg(feature = "redis")]
     pub(super) fn mark_gone(&mut self, reason: Arc<str>) {
         self.state = State::Gone(reason);
     }

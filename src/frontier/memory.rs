@@ -95,6 +95,7 @@ impl MemoryFrontier {
 
     /// Queues a page leased from a Redis frontier: admission (dedupe,
     /// depths, limits) was Redis's, so it goes straight to its origin's queue.
+    #[cfg(feature = "redis")]
     pub(crate) fn take_leased(&mut self, url: Url, depth: u32) {
         self.queues.enqueue(url, depth);
     }
@@ -245,6 +246,7 @@ impl MemoryFrontier {
 
     /// Gives `origin` up for `reason`, which another process of a shared crawl found: its
     /// pages here, now or leased later, are recorded as unreachable at once.
+    #[cfg(feature = "redis")]
     pub(crate) fn mark_gone(&mut self, origin: &str, reason: &str) {
         self.queues.mark_gone(origin, reason);
     }
@@ -264,7 +266,9 @@ impl MemoryFrontier {
         self.queues.host_gone(origin)
     }
 
-    /// The `Crawl-delay` `origin`'s robots.txt asked for, if any (capped).
+    /// The `Crawl-delay` `origin`'s robots.txt asked for, if any (capped): for a shared
+    /// crawl's rate limits.
+    #[cfg(feature = "redis")]
     pub(crate) fn crawl_delay(&self, origin: &str) -> Option<std::time::Duration> {
         self.queues.crawl_delay(origin)
     }

@@ -43,7 +43,9 @@ mod host;
 mod memory;
 mod packed;
 mod queues;
-// `pub` for its `layout`, a bench hook (benches/shared.rs); the rest is the crate's.
+// `pub` for its `layout`, a bench hook (benches/shared.rs); the rest is the crate's. Only with
+// the `redis` feature: without it `Config::validate` refuses `shared` (`--frontier`).
+#[cfg(feature = "redis")]
 #[doc(hidden)]
 pub mod redis;
 
@@ -51,7 +53,8 @@ use std::time::{Duration, Instant};
 
 use url::Url;
 
-pub(crate) use self::redis::{RedisFrontierError, SharedReport};
+#[cfg(feature = "redis")]
+pub(crate) use self::redis::RedisFrontierError;
 use crate::ratelimit::Limiter;
 use crate::robots::Verdict;
 /// What a [`Job`] fetches: a page, or its origin's robots.txt.
@@ -162,7 +165,39 @@ pub(crate) trait Frontier: Send {
     }
 
     /// The failure the crawl ends with, if the frontier failed for good.
+    #[cfg(feature = "redis")]
     fn take_error(&mut self) -> Option<RedisFrontierError> {
         None
     }
+}
+
+/// A shared crawl's part of the summary (`--frontier`): this node's counts, and the crawl's.
+/// Here, not in `redis`, so that [`crate::Summary`] is the same type in every build; only the
+/// Redis frontier fills one.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SharedReport {
+    /// The crawl id.
+    pub crawl_id: String,
+    /// This node's name in Redis (host name, pid and a random suffix).
+    pub node: String,
+    /// Whether this node created the crawl (it had seeds and the crawl was new).
+    pub created: bool,
+    /// Pages this node leased.
+    pub claimed: u64,
+    /// Results dropped because this node's lease had gone (stalled past it).
+    pub dropped: u64,
+    /// Leases given back unfinished (a stop).
+    pub given_back: u64,
+    /// Expired leases of other nodes this node took back.
+    pub reclaimed: u64,
+    /// Round trips to Redis.
+    pub round_trips: u64,
+    /// The whole crawl's records, as Redis counts them.
+    pub crawl_records: u64,
+    /// URLs the whole crawl admitted.
+    pub crawl_admitted: u64,
+    /// Pages the whole crawl still has outstanding (0 when it is done).
+    pub crawl_outstanding: u64,
+    /// Whether the whole crawl was stopped (`--stop-crawl`).
+    pub crawl_stopped: bool,
 }

@@ -325,6 +325,7 @@ impl Queues {
 
     /// Gives `origin` up for `reason` (another process found it dead): its queue is made if it
     /// has none yet, so pages leased later are recorded at once too.
+    #[cfg(feature = "redis")]
     pub(super) fn mark_gone(&mut self, origin: &str, reason: &str) {
         let key = self.key_of(origin).unwrap_or_else(|| Arc::from(origin));
         let entry = self
@@ -418,6 +419,7 @@ impl Queues {
     }
 
     /// The `Crawl-delay` of `origin`, if its robots.txt asked for one.
+    #[cfg(feature = "redis")]
     pub(super) fn crawl_delay(&self, origin: &str) -> Option<std::time::Duration> {
         self.origins.get(origin)?.host.delay()
     }

@@ -1,17 +1,26 @@
 //! `crawl completions SHELL` and `crawl man`: shell completions and the man page, generated
 //! from the clap definitions in `crawl::cli`, so they list exactly the flags `--help` does.
+//! Only with the `man` feature (clap_complete, clap_mangen): without it the binary answers
+//! both commands with an error.
 
 use std::io::Write;
 
 use clap::CommandFactory;
 use clap_complete::Shell;
-use crawl::cli::Args;
+use crawl::cli::{self, Args};
 
 /// The name the scripts complete and the man page documents: the installed program's.
 const NAME: &str = "crawl";
 
 /// Writes the completion script for `shell` to standard output.
-pub fn completions(shell: Shell) -> std::io::Result<()> {
+pub fn completions(shell: cli::Shell) -> std::io::Result<()> {
+    let shell = match shell {
+        cli::Shell::Bash => Shell::Bash,
+        cli::Shell::Elvish => Shell::Elvish,
+        cli::Shell::Fish => Shell::Fish,
+        cli::Shell::PowerShell => Shell::PowerShell,
+        cli::Shell::Zsh => Shell::Zsh,
+    };
     let mut command = Args::command();
     let mut script = Vec::new();
     clap_complete::generate(shell, &mut command, NAME, &mut script);

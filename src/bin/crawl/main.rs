@@ -12,6 +12,7 @@ macro_rules! say {
 }
 
 mod demo;
+#[cfg(feature = "man")]
 mod generate;
 mod logs;
 
@@ -46,6 +47,7 @@ impl From<Exit> for ExitCode {
 }
 
 /// `crawl --frontier URL --crawl-id ID --stop-crawl`: asks every node of the crawl to stop.
+#[cfg(feature = "redis")]
 fn stop_crawl(args: &Args) -> ExitCode {
     let shared = match args.shared_crawl() {
         Ok(Some(shared)) => shared,
@@ -73,7 +75,18 @@ fn stop_crawl(args: &Args) -> ExitCode {
     }
 }
 
+/// `--stop-crawl` in a build without the `redis` feature: there is no shared crawl to stop.
+#[cfg(not(feature = "redis"))]
+fn stop_crawl(_args: &Args) -> ExitCode {
+    say!(
+        "crawl: --stop-crawl: this build of crawl has no Redis frontier; rebuild with the \
+         `redis` feature (it is in the default features)"
+    );
+    Exit::Usage.into()
+}
+
 /// `crawl completions SHELL` or `crawl man`: prints it instead of crawling.
+#[cfg(feature = "man")]
 fn print(command: Command) -> ExitCode {
     let printed = match command {
         Command::Completions { shell } => generate::completions(shell),
@@ -88,6 +101,21 @@ fn print(command: Command) -> ExitCode {
             Exit::Fatal.into()
         }
     }
+}
+
+/// `crawl completions SHELL` or `crawl man` in a build without the `man` feature: the commands
+/// parse (the flags and `--help` are the same in every build), and say what is missing.
+#[cfg(not(feature = "man"))]
+fn print(command: Command) -> ExitCode {
+    let what = match command {
+        Command::Completions { .. } => "shell completions",
+        Command::Man => "man page",
+    };
+    say!(
+        "crawl: this build of crawl has no {what}; rebuild with the `man` feature (it is in the \
+         default features)"
+    );
+    Exit::Usage.into()
 }
 
 fn main() -> ExitCode {

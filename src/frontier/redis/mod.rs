@@ -44,7 +44,7 @@ use std::time::{Duration, Instant};
 use url::Url;
 
 use crate::config::{Config, FrontierUrl, SharedCrawl};
-use crate::frontier::Skipped;
+use crate::frontier::{SharedReport, Skipped};
 use crate::normalize::{fingerprint, normalize};
 use crate::scope::{Scope, Standing, UrlRules};
 use client::Redis;
@@ -160,35 +160,6 @@ struct Lease {
     /// that granted or renewed it).
     expires: Instant,
     lost: bool,
-}
-
-/// This node's counts, and the crawl's, for the summary.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-pub struct SharedReport {
-    /// The crawl id.
-    pub crawl_id: String,
-    /// This node's name in Redis (host name, pid and a random suffix).
-    pub node: String,
-    /// Whether this node created the crawl (it had seeds and the crawl was new).
-    pub created: bool,
-    /// Pages this node leased.
-    pub claimed: u64,
-    /// Results dropped because this node's lease had gone (stalled past it).
-    pub dropped: u64,
-    /// Leases given back unfinished (a stop).
-    pub given_back: u64,
-    /// Expired leases of other nodes this node took back.
-    pub reclaimed: u64,
-    /// Round trips to Redis.
-    pub round_trips: u64,
-    /// The whole crawl's records, as Redis counts them.
-    pub crawl_records: u64,
-    /// URLs the whole crawl admitted.
-    pub crawl_admitted: u64,
-    /// Pages the whole crawl still has outstanding (0 when it is done).
-    pub crawl_outstanding: u64,
-    /// Whether the whole crawl was stopped (`--stop-crawl`).
-    pub crawl_stopped: bool,
 }
 
 /// This node's handle on the crawl's keys in Redis: leases, claims, completions, permits.
