@@ -152,7 +152,7 @@ impl Recipe {
 fn tls_config() -> Result<rustls::ClientConfig, ClientError> {
     let provider = rustls::crypto::CryptoProvider::get_default()
         .cloned()
-        .unwrap_or_else(|| Arc::new(rustls::crypto::aws_lc_rs::default_provider()));
+        .unwrap_or_else(|| Arc::new(crypto_provider()));
     let verifier =
         rustls_platform_verifier::Verifier::new(Arc::clone(&provider)).map_err(ClientError::new)?;
     let mut tls = rustls::ClientConfig::builder_with_provider(provider)
@@ -164,6 +164,24 @@ fn tls_config() -> Result<rustls::ClientConfig, ClientError> {
     tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(tls)
 }
+
+/// The rustls provider the `aws-lc` feature (the default) or the `ring` feature chose.
+#[cfg(feature = "aws-lc")]
+fn crypto_provider() -> rustls::crypto::CryptoProvider {
+    rustls::crypto::aws_lc_rs::default_provider()
+}
+
+/// The rustls provider the `aws-lc` feature (the default) or the `ring` feature chose.
+#[cfg(all(feature = "ring", not(feature = "aws-lc")))]
+fn crypto_provider() -> rustls::crypto::CryptoProvider {
+    rustls::crypto::ring::default_provider()
+}
+
+#[cfg(not(any(feature = "aws-lc", feature = "ring")))]
+compile_error!(
+    "crawl needs a TLS backend: with `default-features = false`, add `features = [\"ring\"]` \
+     (quicker to build) or `features = [\"aws-lc\"]` (the default's)"
+);
 
 impl Fetcher {
     /// A client with the crawl's connect timeout, User-Agent and headers; `scope` bounds
