@@ -29,7 +29,7 @@ pub const MIN_LEASE: Duration = Duration::from_secs(2);
 /// Longest lease accepted: a dead node's pages wait this long for another node.
 pub const MAX_LEASE: Duration = Duration::from_secs(86_400);
 /// Most `--max-bytes` the processes mode accepts with `--warc`: a page's raw body crosses the
-/// wire to the archive's one writer, inside [`crate::modes`]' message limit.
+/// wire to the archive's one writer, inside the processes mode's message limit.
 pub const MAX_WARC_BYTES: u64 = 128 * 1024 * 1024;
 /// Longest grace period accepted after Ctrl-C.
 pub const MAX_GRACE: Duration = Duration::from_secs(3600);
