@@ -78,6 +78,8 @@ fn routes(in_stock_only: bool) -> Result<Routes<Item>, Box<dyn Error>> {
     );
     let stock = Css::new(".product-detail .stock")?;
     Ok(Routes::new()
+        // Two kinds in one CSV table (`--items items.csv`): every kind's keys, `kind` first.
+        .columns(&["kind", "category", "products", "name", "price", "stock"])
         // Products: an item, and nothing further from here.
         .on("/shop/product/*", move |page: &Page<'_>| {
             let product = Product {

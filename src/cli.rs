@@ -120,8 +120,8 @@ pub struct Args {
     #[arg(long, value_name = "REGEX")]
     pub allow: Vec<String>,
 
-    /// Never follow links (nor redirects) whose normalised URL REGEX matches, whatever
-    /// --allow-path or --allow say (repeatable)
+    /// Never follow links (nor their redirects) whose normalised URL REGEX matches, whatever
+    /// --allow-path or --allow say (repeatable). Seeds are fetched whatever it says
     #[arg(long, value_name = "REGEX")]
     pub deny: Vec<String>,
 

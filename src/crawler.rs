@@ -142,6 +142,9 @@ pub fn run_plan(plan: Plan) -> Result<Summary, CrawlError> {
 
 /// [`run_plan`], handing each extracted item to `hook` as well.
 fn run_with(config: Plan, hook: Option<ItemHook<'_>>) -> Result<Summary, CrawlError> {
+    // The TLS provider the features chose, for the process: rustls' own default picks none
+    // when both `aws-lc` and `ring` are on, and the Redis client's TLS (rediss://) asks it.
+    crate::fetch::install_crypto_provider();
     // First of all, so a port in use is said before anything is written or taken over (and a
     // crawl refused here does not stand in another crawl's way in this process).
     let metrics = match config.metrics {

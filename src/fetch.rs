@@ -177,6 +177,16 @@ fn crypto_provider() -> rustls::crypto::CryptoProvider {
     rustls::crypto::ring::default_provider()
 }
 
+/// Makes [`crypto_provider`] the process's rustls provider, unless one is set already (by the
+/// program, or by an earlier crawl): a TLS client built without naming one (the Redis client's,
+/// for `rediss://`) would otherwise find none when both `aws-lc` and `ring` are on.
+pub(crate) fn install_crypto_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Err only when another thread installed one meanwhile, which serves as well.
+        let _ = rustls::crypto::CryptoProvider::install_default(crypto_provider());
+    }
+}
+
 #[cfg(not(any(feature = "aws-lc", feature = "ring")))]
 compile_error!(
     "crawl needs a TLS backend: with `default-features = false`, add `features = [\"ring\"]` \

@@ -17,9 +17,11 @@ type Handler<T> = Box<dyn Fn(&Page<'_>) -> Extracted<T> + Send + Sync>;
 
 /// An extractor that sends each page to the route its URL matches.
 ///
-/// A pattern starting with `/` is matched against the URL's path (`/shop/product/*`), one
-/// starting with `http://` or `https://` against the whole URL; `*` stands for any run of
-/// characters, `/` included, and a pattern must match the whole path (or URL). Routes are
+/// A pattern starting with `http://` or `https://` is matched against the whole URL (as the
+/// crawl normalises it: host in lower case, no default port), any other against the URL's
+/// path (`/shop/product/*`; a missing leading `/` is implied), percent-encoded as in the URL;
+/// `*` stands for any run of characters, `/` included, and a pattern must match the whole path
+/// (or URL). Routes are
 /// tried in the order they were added; a page no route matches goes to
 /// [`Routes::otherwise`] (by default: no item, every link followed).
 ///
@@ -57,6 +59,7 @@ type Handler<T> = Box<dyn Fn(&Page<'_>) -> Extracted<T> + Send + Sync>;
 pub struct Routes<T> {
     routes: Vec<(Pattern, Handler<T>)>,
     otherwise: Handler<T>,
+    columns: Vec<String>,
 }
 
 impl<T: 'static> Default for Routes<T> {
@@ -71,6 +74,7 @@ impl<T: 'static> Routes<T> {
         Routes {
             routes: Vec::new(),
             otherwise: Box::new(|_: &Page<'_>| Extracted::nothing()),
+            columns: Vec::new(),
         }
     }
 
@@ -93,6 +97,14 @@ impl<T: 'static> Routes<T> {
         F: Fn(&Page<'_>) -> Extracted<U> + Send + Sync + 'static,
     {
         self.otherwise = Box::new(move |page: &Page<'_>| convert(handler(page)));
+        self
+    }
+
+    /// The items' keys for CSV (`--format csv`, or an items file ending in `.csv`): with several
+    /// kinds of item, name every kind's keys here, or the first item written decides the
+    /// columns and the other kinds' keys land in the last `extra` column.
+    pub fn columns(mut self, columns: &[&str]) -> Self {
+        self.columns = columns.iter().map(|c| (*c).to_owned()).collect();
         self
     }
 
@@ -127,6 +139,10 @@ where
             .map_or(&self.otherwise, |(_, handler)| handler);
         handler(page)
     }
+
+    fn columns(&self) -> Vec<String> {
+        self.columns.clone()
+    }
 }
 
 /// A route's pattern: literal text and `*`, against the path or the whole URL.
@@ -138,8 +154,14 @@ struct Pattern {
 
 impl Pattern {
     fn new(text: &str) -> Pattern {
-        let text = text.trim().to_owned();
+        let text = text.trim();
         let whole_url = text.starts_with("http://") || text.starts_with("https://");
+        // A path pattern written without its leading slash (`shop/*`) means the same path.
+        let text = if whole_url || text.starts_with('/') {
+            text.to_owned()
+        } else {
+            format!("/{text}")
+        };
         Pattern { text, whole_url }
     }
 
@@ -198,6 +220,7 @@ mod tests {
         assert!(!glob("/a*b*c", "/axxbyy"));
         assert!(glob("/exact/", "/exact/"));
         assert!(!glob("/exact/", "/exact/more"));
+        assert!(Pattern::new("shop/*").matches(&url("http://a.test/shop/x")));
     }
 
     #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]

@@ -166,6 +166,27 @@ every_mode! {
             assert_eq!(listings, per_category);
             assert!(stderr.contains(&format!("{} products", want.len())), "{stderr}");
         }
+        // Both kinds in one CSV table: the routes name every kind's columns.
+        let table = dir.join("items.csv");
+        let out = Command::new(example("starter"))
+            .args(["--mode", mode, "--progress", "never", "-o", "/dev/null", "--items"])
+            .arg(&table)
+            .output()
+            .expect("the example runs");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let mut reader = csv::Reader::from_path(&table).expect("items CSV");
+        let header: Vec<String> = reader.headers().expect("header").iter().map(str::to_owned).collect();
+        assert_eq!(header, ["url", "kind", "category", "products", "name", "price", "stock", "extra"]);
+        let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("row")).collect();
+        assert_eq!(rows.len(), 27);
+        for row in &rows {
+            assert_eq!(&row[7], "", "nothing extra: {row:?}");
+            match &row[1] {
+                "Product" => assert!(!row[4].is_empty() && row[2].is_empty(), "{row:?}"),
+                "Listing" => assert!(!row[2].is_empty() && row[4].is_empty(), "{row:?}"),
+                other => panic!("kind {other:?}"),
+            }
+        }
     }
 }
 

@@ -197,17 +197,28 @@ fn a_panicking_extractor_costs_the_item_not_the_page() {
             if page.text(&name).is_some() {
                 panic!("boom in the extractor");
             }
-            Extracted::nothing()
+            Extracted::item(json!({ "page": page.url.path() }))
         };
         let path = std::env::temp_dir().join(format!(
             "crawl-lib-panic-{}-{mode:?}.jsonl",
             std::process::id()
         ));
-        let summary = Crawl::new(config(&s, mode, Output::File(path.clone())), extractor)
+        let items = path.with_extension("items.jsonl");
+        let mut config = config(&s, mode, Output::File(path.clone()));
+        config.items = Some(crawl::ItemsFile::new(&items));
+        let summary = Crawl::new(config, extractor)
             .run()
             .unwrap_or_else(|e| panic!("{mode:?}: {e}"));
         let text = std::fs::read_to_string(&path).expect("records");
         let _ = std::fs::remove_file(&path);
+        // The items file holds the items, not the failures: the 8 pages that are not products.
+        let item_lines = std::fs::read_to_string(&items).expect("items");
+        let _ = std::fs::remove_file(&items);
+        assert_eq!(item_lines.lines().count(), 8, "{mode:?}: {item_lines}");
+        assert!(
+            !item_lines.contains("extract_error"),
+            "{mode:?}: {item_lines}"
+        );
         assert_eq!(summary.ok, 28, "{mode:?}: every page still has its record");
         assert_eq!(summary.retries, 0, "{mode:?}: a panic is not retried");
         let sencha: Value = text

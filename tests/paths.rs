@@ -107,3 +107,26 @@ every_mode! {
         assert_eq!(s.hits("/gen/"), 0);
     }
 }
+
+every_mode! {
+    fn sitemaps_are_read_whatever_the_rules_and_their_pages_are_held_to_them(mode) {
+        let s = logged();
+        let (run, summary) = CrawlCmd::new()
+            .mode(mode)
+            .seeds(&[s.url("/contact.html")])
+            .args(["--sitemaps", "--allow-path", "/only/"])
+            .run_with_summary();
+        run.assert_ok();
+        // No rule is about a sitemap: the index and what it names are read.
+        for file in ["index.xml", "pages.xml", "more.xml.gz", "broken.xml"] {
+            assert_eq!(s.hits(&format!("/sitemaps/{file}")), 1, "{file}");
+        }
+        // The pages they list are held to the rules: /only/* in, /about.html out.
+        for path in ["/only/sitemap?a=1&b=2", "/only/gzipped", "/only/before-the-break"] {
+            assert_eq!(run.get(&s.url(path)).error, None, "{path}");
+        }
+        assert_eq!(s.hits("/about.html"), 0);
+        assert_eq!(summary["skipped"]["excluded"], 1, "/about.html, listed but left out");
+        assert_eq!(summary["skipped"]["out_of_scope"], 1, "the off-site URL");
+    }
+}

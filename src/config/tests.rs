@@ -20,7 +20,7 @@ fn the_defaults_are_valid() {
 #[test]
 fn every_rule_names_its_setting() {
     type Change = fn(&mut Config);
-    let cases: [(Change, Setting); 26] = [
+    let cases: [(Change, Setting); 27] = [
         (|c| c.seeds.clear(), Setting::Seeds),
         (
             |c| c.seeds = vec![Url::parse("ftp://a.test/").expect("url")],
@@ -45,6 +45,8 @@ fn every_rule_names_its_setting() {
         ),
         (|c| c.allow = vec!["ok".into(), "(".into()], Setting::Allow),
         (|c| c.deny = vec!["[".into()], Setting::Deny),
+        // Nothing produces items: no extractor.
+        (|c| c.items = Some(ItemsFile::new("items.jsonl")), Setting::Items),
         (|c| c.timeout = Duration::ZERO, Setting::Timeout),
         (
             |c| c.timeout = Duration::from_secs(100_000),

@@ -187,7 +187,8 @@ impl Coordinator<'_> {
                     } else {
                         Hold::Whole
                     };
-                    let to = &location;
+                    // Judged as it will be fetched: normalised, as links are (no fragment).
+                    let to = &crate::normalize::normalize(location.clone());
                     match redirect::check(job.redirects, MAX_REDIRECTS, to, &self.scope, hold) {
                         Ok(()) => {
                             self.log_redirect(job, &location);
@@ -228,8 +229,11 @@ impl Coordinator<'_> {
                 self.stop();
             }
             if let Some(item) = page.item.take() {
-                // Copied only for an items file (`--items`): this runs per page.
-                let for_file = self.ledger.has_items().then(|| item.clone());
+                // Copied only for an items file (`--items`): this runs per page. An extractor
+                // that failed on the page (it panicked, or its item would not serialise) has
+                // no item: its error stays in the record and stays out of the items file.
+                let for_file = (self.ledger.has_items() && !items::is_extract_error(&item))
+                    .then(|| item.clone());
                 self.hand_over_item(&mut record, item);
                 let ok = record.error.is_none();
                 self.emit_with_item(record, ok, &job, for_file.as_ref());

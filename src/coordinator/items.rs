@@ -16,6 +16,12 @@ pub(crate) type ItemHook<'h> = Box<dyn FnMut(&Record, Value) -> Result<(), ItemE
 /// Why the item callback stopped the crawl.
 pub(crate) struct HookFailed(pub String);
 
+/// Whether `item` is the worker's stand-in for an extractor that failed on its page
+/// (`{"extract_error": "..."}`: it panicked, or its item would not serialise).
+pub(crate) fn is_extract_error(item: &Value) -> bool {
+    matches!(item, Value::Object(map) if map.len() == 1 && map.contains_key("extract_error"))
+}
+
 /// Puts an extracted item in its record and gives it to `hook`, if there is one. An object's
 /// keys go inline, unless one of them is a key of the record itself (an item with its own
 /// `url` or `title`): then, as for anything that is not an object, the whole item goes under

@@ -205,10 +205,16 @@ impl Admission {
         verdict
     }
 
-    /// [`Admission::admit_listed`], without a journal line.
+    /// Admits a sitemap file at depth 0, without a journal line. Only its host is judged: no
+    /// `--allow-path`, `--allow` or `--deny` rule is about a sitemap (as none is about
+    /// robots.txt), and the pages it lists are judged by them one by one.
     pub(super) fn admit_unlogged(&mut self, url: Url, enqueue: &mut impl FnMut(Url, u32)) -> Admit {
+        if self.scope.standing(&url) == Standing::OffSite {
+            self.skipped.count(Admit::OutOfScope);
+            return Admit::OutOfScope;
+        }
         let log = self.log.take();
-        let verdict = self.admit_listed(url, enqueue);
+        let verdict = self.admit(url, 0, enqueue);
         self.log = log;
         verdict
     }
