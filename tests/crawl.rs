@@ -57,8 +57,12 @@ every_mode! {
             .collect();
         assert_eq!(got, expected);
         assert!(got.len() > 20, "{}", got.len());
-        // Connections are kept alive: a handshake per connection, not per page.
-        assert!(front.handshakes() <= 8, "{} handshakes", front.handshakes());
+        // Connections are kept alive: a handshake per connection, not per page. Not an exact
+        // count: with 4 pages in flight, a request sent while the previous response's
+        // connection is still on its way back to the pool opens another (seen: 10 with the
+        // whole suite running on 2 cores, 8 or fewer alone); one per page would be over 20.
+        let handshakes = front.handshakes();
+        assert!(handshakes as usize * 2 <= got.len(), "{handshakes} handshakes for {} pages", got.len());
     }
     fn every_request_goes_through_the_proxy_with_its_credentials(mode) {
         let proxy = ForwardProxy::start(Some(("crawler", "s3cret"))).expect("proxy starts");

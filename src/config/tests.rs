@@ -46,7 +46,10 @@ fn every_rule_names_its_setting() {
         (|c| c.allow = vec!["ok".into(), "(".into()], Setting::Allow),
         (|c| c.deny = vec!["[".into()], Setting::Deny),
         // Nothing produces items: no extractor.
-        (|c| c.items = Some(ItemsFile::new("items.jsonl")), Setting::Items),
+        (
+            |c| c.items = Some(ItemsFile::new("items.jsonl")),
+            Setting::Items,
+        ),
         (|c| c.timeout = Duration::ZERO, Setting::Timeout),
         (
             |c| c.timeout = Duration::from_secs(100_000),
