@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 
 use crate::config::{ItemsFile, ItemsFormat};
-use crate::sink::cut_torn_tail;
+use crate::sink::open_output;
 
 /// The last CSV column: an item's keys outside the header.
 const EXTRA: &str = "extra";
@@ -69,18 +69,7 @@ impl ItemSink {
             path: path.clone(),
             source,
         };
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .read(true)
-            .write(true)
-            .append(append)
-            .truncate(!append)
-            .open(&path)
-            .map_err(err)?;
-        if append {
-            cut_torn_tail(&file).map_err(err)?;
-        }
-        let meta = file.metadata().map_err(err)?;
+        let (file, meta) = open_output(&path, append).map_err(err)?;
         let (empty, regular) = (meta.len() == 0, meta.is_file());
         let writer = file.try_clone().map_err(err)?;
         let out = match items.format() {

@@ -72,18 +72,7 @@ impl Sink {
                     path: path.clone(),
                     source,
                 };
-                let file = std::fs::OpenOptions::new()
-                    .create(true)
-                    .read(true)
-                    .write(true)
-                    .append(append)
-                    .truncate(!append)
-                    .open(path)
-                    .map_err(err)?;
-                if append {
-                    cut_torn_tail(&file).map_err(err)?;
-                }
-                let meta = file.metadata().map_err(err)?;
+                let (file, meta) = open_output(path, append).map_err(err)?;
                 let empty = meta.len() == 0;
                 // Only a regular file is synced: `/dev/null` or a FIFO refuses fsync.
                 let handle = if meta.is_file() {
@@ -171,6 +160,27 @@ impl Sink {
     pub fn name(&self) -> &str {
         &self.name
     }
+}
+
+/// Opens an output file (records, items): created, or emptied if it exists; with `append` (a
+/// resumed crawl) it keeps what it holds, less a last line a crash left torn. Its metadata
+/// says whether it is empty and whether it is a regular file.
+pub(crate) fn open_output(
+    path: &std::path::Path,
+    append: bool,
+) -> io::Result<(File, std::fs::Metadata)> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .read(true)
+        .write(true)
+        .append(append)
+        .truncate(!append)
+        .open(path)?;
+    if append {
+        cut_torn_tail(&file)?;
+    }
+    let meta = file.metadata()?;
+    Ok((file, meta))
 }
 
 /// Cuts a last line left without its newline by a crash, so the next line appended starts on a
