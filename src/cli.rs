@@ -244,6 +244,25 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub warc: Option<PathBuf>,
 
+    /// Remember each page in DIR (created if need be), so the next crawl with the same DIR
+    /// asks only for what changed: If-None-Match / If-Modified-Since for pages it knows; a 304
+    /// writes the page's earlier record again (items included) marked "unchanged": true and
+    /// follows the links the page had; a body like the one kept is unchanged too; a page still
+    /// fresh by its Cache-Control or Expires is not requested at all; a 404 or 410 where there
+    /// was a page is marked "gone": true, a page that differs "changed": true, one not seen
+    /// before "new": true. A cache belongs to one crawl's seeds and settings
+    #[arg(long, value_name = "DIR", help_heading = "Crawling again")]
+    pub cache: Option<PathBuf>,
+
+    /// With --cache, ask about pages still fresh by their Cache-Control or Expires too
+    #[arg(long, requires = "cache", help_heading = "Crawling again")]
+    pub revalidate: bool,
+
+    /// With --cache, write records (and --items) only for new, changed and gone pages: what a
+    /// daily scrape wants to hear about
+    #[arg(long, requires = "cache", help_heading = "Crawling again")]
+    pub changed_only: bool,
+
     /// With --warc, start a new file (FILE-00001.warc.gz, ...) once one holds SIZE bytes;
     /// K, M and G suffixes count in 1024s (Heritrix rotates at 1G) [default: one file]
     #[arg(long, value_name = "SIZE", value_parser = parse_size, requires = "warc")]
@@ -757,6 +776,9 @@ impl Args {
             fork_per_page: self.fork_per_page,
             grace: Duration::try_from_secs_f64(grace_secs).unwrap_or(Duration::MAX),
             state: self.state,
+            cache: self.cache,
+            revalidate: self.revalidate,
+            changed_only: self.changed_only,
             shared,
             warc: self.warc.map(|path| WarcConfig {
                 path,

@@ -11,6 +11,7 @@
 
 use std::sync::Arc;
 
+use crate::cache::{Cache, CacheError};
 use crate::config::{Config, ConfigError, Dedupe, Format, Mode, Plan, Setting};
 use crate::cookies::{CookieError, Jar};
 use crate::coordinator::items::{ItemError, ItemHook};
@@ -72,6 +73,10 @@ pub enum CrawlError {
     /// The `--cookies` jar kept in the state directory cannot be read.
     #[error(transparent)]
     Cookies(#[from] CookieError),
+    /// The cache directory (`--cache`) could not be used: unreadable, another crawl's, in use,
+    /// of a newer format, or damaged. Nothing in it was written over.
+    #[error(transparent)]
+    Cache(#[from] crate::cache::CacheError),
     /// The Redis frontier (`--frontier`) could not be used: Redis unreachable, a wrong
     /// password, a crawl id holding other data, settings that disagree with the crawl's.
     #[cfg(feature = "redis")]
@@ -100,6 +105,12 @@ impl CrawlError {
             | CrawlError::Items(_)
             | CrawlError::Driver(DriverError::Unsupported(_))
             | CrawlError::Cookies(CookieError::Unreadable { .. })
+            | CrawlError::Cache(
+                CacheError::Locked { .. }
+                | CacheError::OtherCrawl { .. }
+                | CacheError::Newer { .. }
+                | CacheError::Damaged { .. },
+            )
             | CrawlError::State(
                 JournalError::OtherCrawl { .. }
                 | JournalError::Locked { .. }
@@ -171,6 +182,12 @@ fn run_with(config: Plan, hook: Option<ItemHook<'_>>) -> Result<Summary, CrawlEr
         }
         None => (None, None),
     };
+    // Before the output too: a cache of another crawl, or one in use, is refused before
+    // anything is written. redb starts no thread (processes mode forks later).
+    let cache = match &config.cache {
+        Some(dir) => Some(Cache::open(dir, crate::cache::identity(&config))?),
+        None => None,
+    };
     // Before the output is opened: a Redis that cannot be reached, or a crawl this node
     // disagrees with, is said before anything is written. A joining node takes the crawl's
     // seeds and scope. It opens one socket and starts no thread (processes mode forks later).
@@ -227,6 +244,7 @@ fn run_with(config: Plan, hook: Option<ItemHook<'_>>) -> Result<Summary, CrawlEr
             item_hook: hook,
             cookies,
             metrics: metrics.as_ref().map(|(_, m)| Arc::clone(m)),
+            cache,
         },
     );
     // Processes mode answers scrapes from its own poll(2) loop: its coordinator forks, so it

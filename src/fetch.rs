@@ -37,7 +37,7 @@ use crate::extract::{Extracted, PageStream};
 use crate::inflate::Inflate;
 use crate::redirect::{self, Hold, MAX_ROBOTS_REDIRECTS};
 use crate::scope::Scope;
-use crate::task::{Capture, FetchError};
+use crate::task::{Capture, FetchError, Validators};
 use crate::warc::http::{Sent, response_head, sent_defaults};
 
 /// Where a fetch writes down its requests and responses for the archive (see
@@ -67,6 +67,9 @@ pub struct Response {
     pub retry_after: Option<Duration>,
     /// For a 3xx, where it points (resolved against the request URL; any scheme).
     pub location: Option<Url>,
+    /// An xxh3-128 digest of the decoded body bytes taken (kept or streamed), for `--cache`
+    /// to tell a changed page from one sent again unchanged.
+    pub digest: u128,
 }
 
 /// A response before its body: what decides whether the body is streamed.
@@ -253,7 +256,20 @@ impl Fetcher {
         cookie: Option<&str>,
         tape: &mut Tape,
     ) -> Result<Response, FetchError> {
-        let request = self.client.get(url.clone());
+        self.get_if(url, max_bytes, cookie, None, tape).await
+    }
+
+    /// [`get`](Self::get), asking only for a changed page when `validators` say what the
+    /// crawl has (`If-None-Match`, `If-Modified-Since`): a `304` then says it is unchanged.
+    pub async fn get_if(
+        &self,
+        url: &Url,
+        max_bytes: u64,
+        cookie: Option<&str>,
+        validators: Option<&Validators>,
+        tape: &mut Tape,
+    ) -> Result<Response, FetchError> {
+        let request = conditional(self.client.get(url.clone()), validators);
         fetch_with(&self.recipe, request, max_bytes, cookie, |_| None, tape).await
     }
 
@@ -265,10 +281,11 @@ impl Fetcher {
         url: &Url,
         max_bytes: u64,
         cookie: Option<&str>,
+        validators: Option<&Validators>,
         stream: impl FnOnce(Head<'_>) -> Option<PageStream>,
         tape: &mut Tape,
     ) -> Result<Response, FetchError> {
-        let request = self.client.get(url.clone());
+        let request = conditional(self.client.get(url.clone()), validators);
         fetch_with(&self.recipe, request, max_bytes, cookie, stream, tape).await
     }
 
@@ -321,6 +338,29 @@ impl Fetcher {
     }
 }
 
+/// Adds the conditional headers `validators` ask for: `If-None-Match` with the ETag, and
+/// `If-Modified-Since` with the Last-Modified date (a server that knows ETags uses the first,
+/// RFC 9110 section 13.2.2). A value that is not a valid header is left out.
+fn conditional(
+    mut request: reqwest::RequestBuilder,
+    validators: Option<&Validators>,
+) -> reqwest::RequestBuilder {
+    let Some(validators) = validators else {
+        return request;
+    };
+    let value = |v: &Option<String>| {
+        v.as_deref()
+            .and_then(|v| reqwest::header::HeaderValue::from_str(v).ok())
+    };
+    if let Some(etag) = value(&validators.etag) {
+        request = request.header(reqwest::header::IF_NONE_MATCH, etag);
+    }
+    if let Some(date) = value(&validators.last_modified) {
+        request = request.header(reqwest::header::IF_MODIFIED_SINCE, date);
+    }
+    request
+}
+
 /// How much parsing a streamed body may do before the task lets the others on its thread run.
 const YIELD_EVERY: Duration = Duration::from_millis(2);
 
@@ -363,6 +403,7 @@ async fn fetch_with(
         next_yield: YIELD_EVERY,
         inflate,
         capture,
+        digest: xxhash_rust::xxh3::Xxh3::new(),
     };
     if let Some(err) = body.read(&mut resp).await? {
         return Err(archive_undecodable(&mut resp, body.capture, max_bytes, tape, err).await);
@@ -375,6 +416,7 @@ async fn fetch_with(
     out.body = body.kept;
     out.len = body.len;
     out.truncated = body.truncated;
+    out.digest = body.digest.digest128();
     Ok(out)
 }
 
@@ -452,6 +494,7 @@ fn head_of(resp: &reqwest::Response) -> Response {
         truncated: false,
         retry_after,
         location,
+        digest: 0,
     }
 }
 
@@ -470,6 +513,8 @@ struct Body {
     /// `--warc` with an encoded body: its decoder, until the body ends.
     inflate: Option<Inflate>,
     capture: Option<Capture>,
+    /// Every decoded byte taken, for [`Response::digest`].
+    digest: xxhash_rust::xxh3::Xxh3,
 }
 
 /// One chunk of the body, as the page gets it: as read, or as decoded here (`--warc`).
@@ -565,6 +610,7 @@ impl Body {
             chunk
         };
         self.len += take.len() as u64;
+        self.digest.update(take);
         match &mut self.page {
             Some(page) => {
                 page.write(take);

@@ -133,6 +133,8 @@ mod retry;
 mod robots;
 // A bench hook, not API: `benches/scale.rs` builds a frontier with its scope.
 mod bottleneck;
+// `--cache`: what a crawl keeps of each page for the next (redb).
+pub(crate) mod cache;
 mod item_sink;
 #[doc(hidden)]
 pub mod scope;
@@ -153,6 +155,7 @@ mod fetch;
 #[cfg(feature = "cli")]
 mod fields;
 mod inflate;
+mod revisit;
 // Public: the scraper's side of the library (the page, selectors, your `Extractor`).
 pub mod scrape;
 mod task;
@@ -169,6 +172,7 @@ pub mod config;
 #[cfg(feature = "cli")]
 mod seeds;
 
+pub use cache::CacheError;
 pub use config::{
     Config, ConfigError, Dedupe, Format, FrontierUrl, ItemsFile, ItemsFormat, Mode, Output, Plan,
     ProgressMode, ProxyUrl, Setting, SharedCrawl, UNLIMITED_DEPTH, WarcConfig,

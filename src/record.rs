@@ -42,6 +42,21 @@ pub struct Record {
     pub worker: Option<String>,
     /// Null for a 2xx page kept whole; otherwise a short reason ("http 404", "timeout").
     pub error: Option<String>,
+    /// `--cache`, on a crawl after the first: the page was not in the cache (absent
+    /// otherwise, as are the three marks below).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new: Option<bool>,
+    /// `--cache`: the page differs from what the cache held.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changed: Option<bool>,
+    /// `--cache`: the page is what the cache held (the server said `304 Not Modified`, the
+    /// body's digest is the same, or it is still fresh and was not requested); the rest of
+    /// the record is the earlier crawl's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unchanged: Option<bool>,
+    /// `--cache`: the page was there before and is not now (404 or 410).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gone: Option<bool>,
     /// What an extractor added: one key per `--field`, or a library extractor's item (its
     /// fields if it is a JSON object, else under `item`). Written inline in the record.
     #[serde(flatten)]
@@ -116,6 +131,10 @@ impl Record {
             parse_ms: round_ms(job.parse_ms),
             worker: worker.map(|w| w.to_string()),
             error: None,
+            new: None,
+            changed: None,
+            unchanged: None,
+            gone: None,
             fields: serde_json::Map::new(),
         }
     }

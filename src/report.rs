@@ -104,6 +104,40 @@ pub struct Summary {
     pub shared: Option<SharedReport>,
     /// `-j auto`: the limit on pages in flight over the crawl.
     pub concurrency: Option<AutoscaleReport>,
+    /// `--cache`: how this crawl's pages compare with what the cache held.
+    pub recrawl: Option<RecrawlReport>,
+}
+
+/// How a crawl with `--cache` compares with the crawls before it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RecrawlReport {
+    /// The cache directory.
+    pub cache: String,
+    /// Pages the cache held when the crawl began.
+    pub held: u64,
+    /// Pages not in the cache (on the first crawl of a cache, every page, unmarked).
+    pub new: u64,
+    /// Pages that differ from what the cache held.
+    pub changed: u64,
+    /// Pages the server said were not modified (`304`).
+    pub not_modified: u64,
+    /// Pages sent again whole, whose body's digest was the cache's.
+    pub same_digest: u64,
+    /// Pages still fresh by their `Cache-Control` or `Expires`, not requested at all.
+    pub fresh: u64,
+    /// Pages there before and gone now (404 or 410).
+    pub gone: u64,
+    /// Body bytes not downloaded: the cached size of every `304` and fresh page.
+    pub bytes_saved: u64,
+    /// Records left out by `--changed-only` (the unchanged pages').
+    pub left_out: u64,
+}
+
+impl RecrawlReport {
+    /// Pages unchanged, however that was learnt.
+    pub fn unchanged(&self) -> u64 {
+        self.not_modified + self.same_digest + self.fresh
+    }
 }
 
 /// How `-j auto` set the limit on pages in flight over a crawl: its value at every decision,
@@ -135,6 +169,7 @@ pub(crate) struct Tally {
     pub output: String,
     pub items: Option<(String, u64)>,
     pub concurrency: Option<AutoscaleReport>,
+    pub recrawl: Option<RecrawlReport>,
 }
 
 impl Summary {
@@ -172,6 +207,7 @@ impl Summary {
             ipc: None,
             shared: None,
             concurrency: tally.concurrency,
+            recrawl: tally.recrawl,
             interrupted: None,
             unfinished: tally.unfinished,
             not_fetched: tally.not_fetched,
@@ -234,6 +270,13 @@ impl Summary {
             "output": self.output,
             "items": self.items.as_ref().map(|(file, written)| serde_json::json!({"file": file, "written": written})),
             "concurrency": self.concurrency,
+            "recrawl": self.recrawl.as_ref().map(|r| {
+                let mut v = serde_json::to_value(r).unwrap_or_default();
+                if let Some(map) = v.as_object_mut() {
+                    map.insert("unchanged".into(), r.unchanged().into());
+                }
+                v
+            }),
         })
     }
 
@@ -376,6 +419,30 @@ impl fmt::Display for Summary {
                 self.sitemap_urls,
                 plural(self.sitemap_urls, "URL", "URLs")
             )?;
+        }
+        if let Some(r) = &self.recrawl {
+            writeln!(
+                f,
+                "  cache {}: {} new, {} changed, {} unchanged ({} not modified, {} same digest, \
+                 {} still fresh), {} gone; {} not downloaded",
+                r.cache,
+                r.new,
+                r.changed,
+                r.unchanged(),
+                r.not_modified,
+                r.same_digest,
+                r.fresh,
+                r.gone,
+                human_bytes(r.bytes_saved as f64)
+            )?;
+            if r.left_out > 0 {
+                writeln!(
+                    f,
+                    "  --changed-only: {} unchanged {} left out",
+                    r.left_out,
+                    plural(r.left_out, "record", "records")
+                )?;
+            }
         }
         if let Some(n) = self.cookies {
             writeln!(

@@ -284,6 +284,10 @@ mod tests {
             parse_ms: 0.25,
             worker: None,
             error: None,
+            new: None,
+            changed: None,
+            unchanged: None,
+            gone: None,
             fields: match fields {
                 Value::Object(map) => map,
                 _ => serde_json::Map::new(),

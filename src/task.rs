@@ -38,6 +38,28 @@ pub struct Task {
     /// and tasks are moved about by the million).
     #[serde(default)]
     pub request: Option<Box<crate::request::Request>>,
+    /// `--cache`: what an earlier crawl kept of this URL's response, to ask whether it changed
+    /// (`If-None-Match`, `If-Modified-Since`); `None` asks unconditionally.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validators: Option<Validators>,
+}
+
+/// What a response says to ask about it again: its `ETag` and `Last-Modified`, as sent.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Validators {
+    /// The `ETag` header, sent back as `If-None-Match`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    /// The `Last-Modified` header, sent back as `If-Modified-Since`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_modified: Option<String>,
+}
+
+impl Validators {
+    /// Whether there is anything to ask with.
+    pub fn is_empty(&self) -> bool {
+        self.etag.is_none() && self.last_modified.is_none()
+    }
 }
 
 /// Which worker ran a task. Its `Display` is what records carry: "main", "thread 3",
@@ -201,6 +223,30 @@ pub struct Fetched {
     /// For a sitemap, why it was not read to the end, if it was not.
     #[serde(default)]
     pub sitemap_error: Option<String>,
+    /// What the response says about itself for a later crawl (`--cache`): its validators,
+    /// how long it stays fresh, and a digest of its body.
+    #[serde(default)]
+    pub revisit: Revisit,
+}
+
+/// What a later crawl needs to know of a response (`--cache`), read off its headers and body
+/// by the worker.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Revisit {
+    /// `ETag` and `Last-Modified`.
+    #[serde(default)]
+    pub validators: Validators,
+    /// Seconds the response stays fresh from now (`Cache-Control: max-age`, `Expires`), if
+    /// it says; `Some(0)` when it must be asked about every time.
+    #[serde(default)]
+    pub fresh_secs: Option<u64>,
+    /// `Cache-Control: no-store`: nothing of it may be kept.
+    #[serde(default)]
+    pub no_store: bool,
+    /// An xxh3-128 digest of the decoded body as received (every byte, kept or streamed), in
+    /// hex; `None` when no body was read.
+    #[serde(default)]
+    pub digest: Option<String>,
 }
 
 /// Why a fetch produced no response. The `Display` text is what records show in `error`.

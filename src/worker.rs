@@ -41,6 +41,8 @@ pub struct TaskLimits {
     pub extractor: Option<Arc<dyn PageExtractor>>,
     /// `--cookies`: hand the responses' `Set-Cookie` values back to the coordinator's jar.
     pub cookies: bool,
+    /// `--cache`: read what a page's response says for a later crawl ([`crate::revisit`]).
+    pub revisit: bool,
 }
 
 impl TaskLimits {
@@ -51,6 +53,7 @@ impl TaskLimits {
             cpu_work: config.cpu_work,
             extractor: config.extractor.clone(),
             cookies: config.cookies,
+            revisit: config.cache.is_some(),
         }
     }
 }
@@ -116,13 +119,15 @@ pub async fn download(
                         .then(|| PageStream::new(head.content_type))
                 };
                 let cookie = task.cookie.as_deref();
+                let validators = task.validators.as_ref();
                 fetcher
-                    .get_streamed(&task.url, cap, cookie, stream, tape_ref)
+                    .get_streamed(&task.url, cap, cookie, validators, stream, tape_ref)
                     .await
             }
             TaskKind::Page | TaskKind::Sitemap => {
+                let validators = task.validators.as_ref();
                 fetcher
-                    .get(&task.url, cap, task.cookie.as_deref(), tape_ref)
+                    .get_if(&task.url, cap, task.cookie.as_deref(), validators, tape_ref)
                     .await
             }
             TaskKind::Robots => {
@@ -357,6 +362,11 @@ impl Downloaded {
                     .iter()
                     .filter_map(|v| v.to_str().ok().map(str::to_owned))
                     .collect();
+            }
+            if limits.revisit && task.kind == TaskKind::Page {
+                // A body was read unless the response had none to give (a 304, a HEAD).
+                let digest = (r.len > 0 || !matches!(r.status, 204 | 304)).then_some(r.digest);
+                fetched.revisit = crate::revisit::read(&r.headers, digest);
             }
             fetched.final_url = Some(r.final_url);
             fetched.location = r.location;

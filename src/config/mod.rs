@@ -193,6 +193,16 @@ pub struct Config {
     /// Archive every request and response of the crawl as WARC/1.1 (`--warc`,
     /// `--warc-max-size`). Default `None`: no archive.
     pub warc: Option<WarcConfig>,
+    /// Remember each page between crawls in this directory (`--cache`), so the next crawl
+    /// with it asks servers only for what changed (GUIDE.md, "Crawling again"). Default
+    /// `None`: every crawl fetches everything.
+    pub cache: Option<PathBuf>,
+    /// With [`Config::cache`], ask about pages still fresh by their `Cache-Control` or
+    /// `Expires` too (`--revalidate`). Default false: a fresh page is not requested.
+    pub revalidate: bool,
+    /// With [`Config::cache`], write records (and items) only for new, changed and gone
+    /// pages (`--changed-only`). Default false: every page has its record.
+    pub changed_only: bool,
 }
 
 /// Where and how a crawl archives what it fetched ([`Config::warc`]).
@@ -263,6 +273,9 @@ impl Config {
             on_metrics: None,
             metrics_linger: Duration::ZERO,
             warc: None,
+            cache: None,
+            revalidate: false,
+            changed_only: false,
         }
     }
 }

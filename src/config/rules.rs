@@ -37,6 +37,7 @@ impl Config {
         if let Some(warc) = &self.warc {
             self.check_warc(warc)?;
         }
+        self.check_cache()?;
         Ok(Plan::new(self))
     }
 
@@ -126,6 +127,13 @@ impl Config {
                 Setting::Metrics,
                 "Prometheus metrics",
                 "metrics",
+            ));
+        }
+        if !cfg!(feature = "cache") && self.cache.is_some() {
+            return Err(ConfigError::not_built(
+                Setting::Cache,
+                "crawl cache",
+                "cache",
             ));
         }
         if !cfg!(feature = "warc") && self.warc.is_some() {
@@ -313,6 +321,33 @@ impl Config {
                     ));
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// `--revalidate` and `--changed-only` only mean something with `--cache`, and a cache is
+    /// one process's: a shared crawl's nodes would each have their own and disagree.
+    fn check_cache(&self) -> Result<(), ConfigError> {
+        if self.cache.is_none() {
+            for (set, setting) in [
+                (self.revalidate, Setting::Revalidate),
+                (self.changed_only, Setting::ChangedOnly),
+            ] {
+                if set {
+                    return Err(ConfigError::new(
+                        setting,
+                        "needs --cache DIR: it is about what an earlier crawl kept there",
+                    ));
+                }
+            }
+            return Ok(());
+        }
+        if self.shared.is_some() {
+            return Err(ConfigError::new(
+                Setting::Cache,
+                "not with --frontier yet: each node would keep a cache of its own; crawl \
+                 again without --frontier, or without --cache",
+            ));
         }
         Ok(())
     }

@@ -67,6 +67,12 @@ pub enum Setting {
     Warc,
     /// [`Config::warc`](crate::Config::warc)'s size limit; `--warc-max-size`.
     WarcMaxSize,
+    /// [`Config::cache`](crate::Config::cache); `--cache`.
+    Cache,
+    /// [`Config::revalidate`](crate::Config::revalidate); `--revalidate`.
+    Revalidate,
+    /// [`Config::changed_only`](crate::Config::changed_only); `--changed-only`.
+    ChangedOnly,
 }
 
 impl Setting {
@@ -103,6 +109,9 @@ impl Setting {
             Setting::MetricsLinger => "metrics_linger",
             Setting::Warc => "warc.path",
             Setting::WarcMaxSize => "warc.max_size",
+            Setting::Cache => "cache",
+            Setting::Revalidate => "revalidate",
+            Setting::ChangedOnly => "changed_only",
         }
     }
 
@@ -139,6 +148,9 @@ impl Setting {
             Setting::MetricsLinger => "--metrics-linger",
             Setting::Warc => "--warc",
             Setting::WarcMaxSize => "--warc-max-size",
+            Setting::Cache => "--cache",
+            Setting::Revalidate => "--revalidate",
+            Setting::ChangedOnly => "--changed-only",
         }
     }
 }

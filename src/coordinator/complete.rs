@@ -206,6 +206,13 @@ impl Coordinator<'_> {
     }
 
     pub(super) fn finish_page(&mut self, job: Job, result: TaskResult) {
+        // `--cache`: a 304 is the page as the cache holds it.
+        if let Ok(page) = &result.outcome
+            && page.status == 304
+            && self.not_modified(&job, result.worker, &page.revisit)
+        {
+            return;
+        }
         let Some((mut record, page)) = self.answer(&job, result) else {
             return;
         };
@@ -217,8 +224,17 @@ impl Coordinator<'_> {
             self.frontier
                 .queues()
                 .count_declined_links(page.links_declined);
-            if record.status.is_some_and(|s| (200..300).contains(&s)) {
-                let links = std::mem::take(&mut page.links);
+            let success = record.status.is_some_and(|s| (200..300).contains(&s));
+            let links = if success {
+                std::mem::take(&mut page.links)
+            } else {
+                Vec::new()
+            };
+            if self.recrawl.is_some() {
+                let revisit = std::mem::take(&mut page.revisit);
+                self.remember(&job, &mut record, revisit, &links, page.item.as_ref());
+            }
+            if success {
                 self.frontier.offer_links(job.depth, links);
             }
             if page.stop {
@@ -290,12 +306,14 @@ impl Coordinator<'_> {
         if self.fatal.is_some() {
             return;
         }
+        let listed = !self.left_out(&record);
         let durable = self.frontier.durable();
         let queues = self.frontier.queues();
         let written = if durable {
-            self.ledger.write_flushed(&record, item, &job.url, queues)
+            self.ledger
+                .write_flushed(&record, item, listed, &job.url, queues)
         } else {
-            self.ledger.write(&record, item, &job.url, queues)
+            self.ledger.write(&record, item, listed, &job.url, queues)
         };
         match written {
             Ok(()) => self.frontier.recorded(job, record.depth),

@@ -133,16 +133,20 @@ impl Ledger {
     }
 
     /// Writes the record of the admitted URL `url` (and its item, to the items file), then
-    /// journals it as finished.
+    /// journals it as finished. A record not `listed` (`--changed-only` leaves an unchanged
+    /// page out) is only journaled.
     pub(crate) fn write(
         &mut self,
         record: &Record,
         item: Option<&serde_json::Value>,
+        listed: bool,
         url: &Url,
         frontier: &mut MemoryFrontier,
     ) -> Result<(), LedgerError> {
-        self.sink.write(record).map_err(|e| self.output_error(e))?;
-        if let (Some(items), Some(item)) = (self.items.as_mut(), item) {
+        if listed {
+            self.sink.write(record).map_err(|e| self.output_error(e))?;
+        }
+        if let (true, Some(items), Some(item)) = (listed, self.items.as_mut(), item) {
             let page = record.final_url.as_deref().unwrap_or(&record.url);
             items.write(item, page).map_err(|e| items_error(items, e))?;
         }
@@ -158,10 +162,11 @@ impl Ledger {
         &mut self,
         record: &Record,
         item: Option<&serde_json::Value>,
+        listed: bool,
         url: &Url,
         frontier: &mut MemoryFrontier,
     ) -> Result<(), LedgerError> {
-        self.write(record, item, url, frontier)?;
+        self.write(record, item, listed, url, frontier)?;
         self.flush_archive(false)?;
         self.flush_items(false)?;
         self.sink.flush().map_err(|e| self.output_error(e))

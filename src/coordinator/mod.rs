@@ -40,6 +40,7 @@ mod hosts;
 pub(crate) mod items;
 pub(crate) mod ledger;
 mod next;
+mod recrawl;
 mod session;
 mod sitemaps;
 mod telemetry;
@@ -132,6 +133,9 @@ pub enum CoordinatorError {
     /// The cookie jar could not be saved in the state directory.
     #[error(transparent)]
     Cookies(#[from] CookieError),
+    /// The cache (`--cache`) could not be read or written.
+    #[error(transparent)]
+    Cache(#[from] crate::cache::CacheError),
     /// The Redis frontier's Redis was lost and did not come back within the lease. The
     /// records of the pages in flight were written; run the node again to go on.
     #[cfg(feature = "redis")]
@@ -161,6 +165,8 @@ pub(crate) struct Parts<'h> {
     pub cookies: Option<Jar>,
     /// `--metrics`: where the live figures go.
     pub metrics: Option<Arc<crate::metrics::Metrics>>,
+    /// `--cache`: what earlier crawls kept of each page.
+    pub cache: Option<crate::cache::Cache>,
 }
 
 /// This process's queues for `config`'s crawl (the whole frontier when it is in memory), with
@@ -215,6 +221,8 @@ pub struct Coordinator<'h> {
     autoscaler: Option<autoscaler::Autoscaler>,
     /// `--metrics`: where the live figures are published.
     metrics: Option<telemetry::Publisher>,
+    /// `--cache`: what earlier crawls kept, and how this one compares.
+    recrawl: Option<recrawl::Recrawl>,
 }
 
 /// What the configuration says about the coordinator's decisions.
@@ -313,6 +321,9 @@ impl<'h> Coordinator<'h> {
             sitemaps: None,
             autoscaler,
             metrics: parts.metrics.map(telemetry::Publisher::new),
+            recrawl: parts
+                .cache
+                .map(|cache| recrawl::Recrawl::new(cache, config.revalidate, config.changed_only)),
         };
         if config.sitemaps {
             coordinator.start_sitemaps(config);
@@ -395,6 +406,10 @@ impl<'h> Coordinator<'h> {
             return Err(err);
         }
         self.ledger.close(self.frontier.queues())?;
+        // After the records: an entry never says more than the output has.
+        if let Some(recrawl) = &mut self.recrawl {
+            recrawl.close()?;
+        }
         let skipped = self.frontier.skipped();
         let shared_report = self.frontier.report();
         #[cfg(feature = "redis")]
@@ -415,6 +430,7 @@ impl<'h> Coordinator<'h> {
                 output: self.ledger.name().to_owned(),
                 items: self.ledger.items_written(),
                 concurrency: self.concurrency(),
+                recrawl: self.recrawl.as_ref().map(|r| r.report.clone()),
             },
         );
         summary.shared = shared_report;

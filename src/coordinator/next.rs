@@ -4,10 +4,11 @@
 
 use std::time::Instant;
 
+use super::recrawl::Consulted;
 use super::{Coordinator, Next};
 use crate::frontier::{Job, Pop};
 use crate::record::Record;
-use crate::task::Task;
+use crate::task::{Task, Validators};
 
 impl Coordinator<'_> {
     /// The next task to run at `now`, or how long to wait.
@@ -87,9 +88,17 @@ impl Coordinator<'_> {
             // handed out (if any) still goes, as the last one.
             self.heed_frontier();
             match pop {
-                Pop::Job(job) | Pop::FetchRobots(job) => {
+                Pop::Job(job) => match self.consult_cache(job, now) {
+                    Consulted::Fetch(job, validators) => {
+                        self.pacing.holding = None;
+                        return (Next::Task(self.hand_out(*job, validators)), false);
+                    }
+                    // Still fresh (`--cache`): recorded without a request.
+                    Consulted::Served => {}
+                },
+                Pop::FetchRobots(job) => {
                     self.pacing.holding = None;
-                    return (Next::Task(self.hand_out(job)), false);
+                    return (Next::Task(self.hand_out(job, None)), false);
                 }
                 Pop::Blocked(job) => {
                     self.stats.robots_blocked += 1;
@@ -144,7 +153,8 @@ impl Coordinator<'_> {
         }
     }
 
-    pub(super) fn hand_out(&mut self, mut job: Job) -> Task {
+    /// Takes `job` in flight as a task, asking with `validators` if the cache has them.
+    pub(super) fn hand_out(&mut self, mut job: Job, validators: Option<Validators>) -> Task {
         job.attempts += 1;
         job.hop_attempts += 1;
         let task = Task {
@@ -153,6 +163,7 @@ impl Coordinator<'_> {
             url: job.fetch_url.clone(),
             cookie: self.session.cookie_for(&job.fetch_url),
             request: None,
+            validators,
         };
         Task {
             id: self.in_flight.start(job),

@@ -102,6 +102,7 @@ fn coordinator(
             item_hook: None,
             cookies: None,
             metrics: None,
+            cache: None,
         },
     )
 }

@@ -1,0 +1,245 @@
+//! The cache's file: one redb database, `DIR/cache.redb`, keyed by URL, and beside it a
+//! write-ahead log, `DIR/pending`, of the entries written since the last commit.
+//!
+//! Why a log beside the database: a crawl writes an entry per page, and a durable redb commit
+//! per page would be an `fsync` per page. Entries are committed in batches instead (at most
+//! once a second, and at the end), and each one is first appended to the log with one
+//! `write(2)`, as the journal (`--state`) and the records are: a crawl killed between two
+//! commits loses none of them, and the next open replays the log into the database. A torn
+//! last line (a crash mid-write) is ignored.
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Seek, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
+
+use super::{CacheError, FORMAT};
+
+/// URL -> entry (JSON).
+const PAGES: TableDefinition<&str, &[u8]> = TableDefinition::new("pages");
+/// "format" and "identity".
+const META: TableDefinition<&str, &str> = TableDefinition::new("meta");
+/// The database's file name inside the cache directory.
+pub const FILE_NAME: &str = "cache.redb";
+/// The log of entries not yet committed.
+const LOG_NAME: &str = "pending";
+/// How often entries are committed, at most (and at the end).
+const COMMIT_EVERY: Duration = Duration::from_secs(1);
+
+pub(super) struct Store {
+    dir: PathBuf,
+    db: Database,
+    log: File,
+    /// Entries written since the last commit (also in the log), by URL.
+    pending: HashMap<String, Vec<u8>>,
+    last_commit: Instant,
+    /// Entries the database held when it was opened.
+    held: u64,
+}
+
+impl Store {
+    /// Opens (or creates) the cache in `dir` for the crawl whose identity is `identity`.
+    pub(super) fn open(dir: &Path, identity: u64) -> Result<Store, CacheError> {
+        let io = |source| CacheError::Io {
+            dir: dir.to_owned(),
+            source,
+        };
+        std::fs::create_dir_all(dir).map_err(io)?;
+        let path = dir.join(FILE_NAME);
+        let fresh = !path.exists();
+        let db = Database::create(&path).map_err(|e| open_error(dir, e))?;
+        let damaged = |why: String| CacheError::Damaged {
+            dir: dir.to_owned(),
+            why,
+        };
+        let identity_text = format!("{identity:016x}");
+        // The meta table first: a cache of another crawl or a newer format is refused
+        // before anything is written.
+        let read = db.begin_read().map_err(|e| damaged(e.to_string()))?;
+        let (format, stored_identity) = match read.open_table(META) {
+            Ok(meta) => {
+                let get = |key| -> Result<Option<String>, CacheError> {
+                    Ok(meta
+                        .get(key)
+                        .map_err(|e| damaged(e.to_string()))?
+                        .map(|v| v.value().to_owned()))
+                };
+                (get("format")?, get("identity")?)
+            }
+            Err(redb::TableError::TableDoesNotExist(_)) => (None, None),
+            Err(e) => return Err(damaged(e.to_string())),
+        };
+        drop(read);
+        match format.as_deref().map(str::parse::<u32>) {
+            None if fresh || stored_identity.is_none() => {}
+            None => return Err(damaged("it has no format".into())),
+            Some(Ok(n)) if n > FORMAT => {
+                return Err(CacheError::Newer {
+                    dir: dir.to_owned(),
+                    format: n,
+                });
+            }
+            Some(Ok(_)) => {}
+            Some(Err(_)) => return Err(damaged("its format is not a number".into())),
+        }
+        if let Some(stored) = &stored_identity
+            && *stored != identity_text
+        {
+            return Err(CacheError::OtherCrawl {
+                dir: dir.to_owned(),
+            });
+        }
+        let write = db.begin_write().map_err(|e| damaged(e.to_string()))?;
+        {
+            let mut meta = write.open_table(META).map_err(|e| damaged(e.to_string()))?;
+            if stored_identity.is_none() {
+                meta.insert("format", FORMAT.to_string().as_str())
+                    .map_err(|e| damaged(e.to_string()))?;
+                meta.insert("identity", identity_text.as_str())
+                    .map_err(|e| damaged(e.to_string()))?;
+            }
+            write
+                .open_table(PAGES)
+                .map_err(|e| damaged(e.to_string()))?;
+        }
+        write.commit().map_err(|e| damaged(e.to_string()))?;
+        let log = OpenOptions::new()
+            .create(true)
+            .read(true)
+            .append(true)
+            .open(dir.join(LOG_NAME))
+            .map_err(io)?;
+        let mut store = Store {
+            dir: dir.to_owned(),
+            db,
+            log,
+            pending: HashMap::new(),
+            last_commit: Instant::now(),
+            held: 0,
+        };
+        store.replay_log()?;
+        store.held = store.len()?;
+        Ok(store)
+    }
+
+    /// The entries an earlier crawl killed between two commits left in the log, committed.
+    fn replay_log(&mut self) -> Result<(), CacheError> {
+        let mut file = &self.log;
+        file.rewind().map_err(|e| self.io(e))?;
+        let mut reader = BufReader::new(file);
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            let n = reader
+                .read_until(b'\n', &mut line)
+                .map_err(|e| self.io(e))?;
+            // The end, or a torn last line (no newline): what it held was never relied on.
+            if n == 0 || line.last() != Some(&b'\n') {
+                break;
+            }
+            line.pop();
+            if let Some(tab) = line.iter().position(|&b| b == b'\t')
+                && let Ok(url) = std::str::from_utf8(&line[..tab])
+            {
+                self.pending
+                    .insert(url.to_owned(), line[tab + 1..].to_vec());
+            }
+        }
+        self.commit()
+    }
+
+    fn io(&self, source: std::io::Error) -> CacheError {
+        CacheError::Io {
+            dir: self.dir.clone(),
+            source,
+        }
+    }
+
+    fn damaged(&self, e: impl std::fmt::Display) -> CacheError {
+        CacheError::Damaged {
+            dir: self.dir.clone(),
+            why: e.to_string(),
+        }
+    }
+
+    /// How many pages the database holds (committed).
+    pub(super) fn len(&self) -> Result<u64, CacheError> {
+        let read = self.db.begin_read().map_err(|e| self.damaged(e))?;
+        let pages = read.open_table(PAGES).map_err(|e| self.damaged(e))?;
+        pages.len().map_err(|e| self.damaged(e))
+    }
+
+    /// Pages the cache held when this crawl opened it.
+    pub(super) fn held(&self) -> u64 {
+        self.held
+    }
+
+    /// The entry kept for `url`, as written.
+    pub(super) fn get(&self, url: &str) -> Result<Option<Vec<u8>>, CacheError> {
+        if let Some(bytes) = self.pending.get(url) {
+            return Ok(Some(bytes.clone()));
+        }
+        let read = self.db.begin_read().map_err(|e| self.damaged(e))?;
+        let pages = read.open_table(PAGES).map_err(|e| self.damaged(e))?;
+        let got = pages.get(url).map_err(|e| self.damaged(e))?;
+        Ok(got.map(|v| v.value().to_vec()))
+    }
+
+    /// Keeps `entry` for `url`: in the log at once, in the database at the next commit.
+    pub(super) fn put(&mut self, url: &str, entry: Vec<u8>) -> Result<(), CacheError> {
+        let mut line = Vec::with_capacity(url.len() + entry.len() + 2);
+        line.extend_from_slice(url.as_bytes());
+        line.push(b'\t');
+        line.extend_from_slice(&entry);
+        line.push(b'\n');
+        self.log.write_all(&line).map_err(|e| self.io(e))?;
+        self.pending.insert(url.to_owned(), entry);
+        if self.last_commit.elapsed() >= COMMIT_EVERY {
+            self.commit()?;
+        }
+        Ok(())
+    }
+
+    /// Commits what the log holds to the database, durably, then empties the log.
+    pub(super) fn commit(&mut self) -> Result<(), CacheError> {
+        self.last_commit = Instant::now();
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let write = self.db.begin_write().map_err(|e| self.damaged(e))?;
+        {
+            let mut pages = write.open_table(PAGES).map_err(|e| self.damaged(e))?;
+            for (url, entry) in &self.pending {
+                pages
+                    .insert(url.as_str(), entry.as_slice())
+                    .map_err(|e| self.damaged(e))?;
+            }
+        }
+        write.commit().map_err(|e| self.damaged(e))?;
+        self.pending.clear();
+        self.log.set_len(0).map_err(|e| self.io(e))?;
+        Ok(())
+    }
+}
+
+/// Why redb would not open the file, in the cache's words.
+fn open_error(dir: &Path, e: redb::DatabaseError) -> CacheError {
+    match e {
+        redb::DatabaseError::DatabaseAlreadyOpen | redb::DatabaseError::LockProtocolMismatch => {
+            CacheError::Locked {
+                dir: dir.to_owned(),
+            }
+        }
+        redb::DatabaseError::Storage(redb::StorageError::Io(source)) => CacheError::Io {
+            dir: dir.to_owned(),
+            source,
+        },
+        other => CacheError::Damaged {
+            dir: dir.to_owned(),
+            why: other.to_string(),
+        },
+    }
+}

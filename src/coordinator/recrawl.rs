@@ -1,0 +1,308 @@
+//! `--cache`: a crawl that remembers. Before a page goes out, the cache says whether it is
+//! still fresh (then it is not requested: its earlier record is written again) or what to ask
+//! with (`If-None-Match`, `If-Modified-Since`); when it comes back, a `304` writes the earlier
+//! record again and follows the links the page had, a body whose digest is the cache's is
+//! unchanged too, a 404 or 410 where there was a page is gone, and what the page is now is
+//! kept for the next crawl.
+//!
+//! Every record of a page the cache knew is marked (`unchanged`, `changed` or `gone`), and on
+//! a crawl after the first, a page it did not know is `new`. `--changed-only` leaves the
+//! unchanged pages' records (and items) out of the output; they are journaled as finished all
+//! the same, so a resumed crawl does not fetch them again.
+
+use std::time::Instant;
+
+use url::Url;
+
+use super::{Coordinator, CoordinatorError, items};
+use crate::cache::{Cache, Entry, unix_now};
+use crate::frontier::Job;
+use crate::record::Record;
+use crate::report::RecrawlReport;
+use crate::task::{Revisit, TaskKind, Validators, WorkerId};
+
+/// The cache and what the crawl learns from it.
+pub(super) struct Recrawl {
+    cache: Cache,
+    /// `--revalidate`: ask about fresh pages too.
+    revalidate: bool,
+    /// `--changed-only`.
+    pub(super) changed_only: bool,
+    /// The cache held pages when the crawl began: pages it does not know are `new`.
+    again: bool,
+    pub(super) report: RecrawlReport,
+}
+
+impl Recrawl {
+    pub(super) fn new(cache: Cache, revalidate: bool, changed_only: bool) -> Recrawl {
+        let held = cache.held();
+        Recrawl {
+            report: RecrawlReport {
+                cache: cache.dir().display().to_string(),
+                held,
+                ..RecrawlReport::default()
+            },
+            cache,
+            revalidate,
+            changed_only,
+            again: held > 0,
+        }
+    }
+
+    /// Commits what the crawl learnt, durably: the end of the crawl.
+    pub(super) fn close(&mut self) -> Result<(), crate::cache::CacheError> {
+        self.cache.close()
+    }
+}
+
+/// Why a page's earlier record is written again.
+#[derive(Debug, Clone, Copy)]
+enum Again {
+    /// The server said `304 Not Modified`.
+    NotModified,
+    /// Still fresh: not requested.
+    Fresh,
+}
+
+/// What the cache says about a page about to be handed out.
+pub(super) enum Consulted {
+    /// Fetch it, asking with these validators if any.
+    Fetch(Box<Job>, Option<Validators>),
+    /// Still fresh: its record is written, nothing to hand out.
+    Served,
+}
+
+impl Coordinator<'_> {
+    /// What the cache says about `job`, a page popped to be handed out at `now`: fresh (its
+    /// earlier record is written again, and its origin's slot freed), or the validators to
+    /// ask with. Without `--cache`, or for anything but a page, it is fetched as it is.
+    pub(super) fn consult_cache(&mut self, job: Job, now: Instant) -> Consulted {
+        if job.kind != TaskKind::Page {
+            return Consulted::Fetch(Box::new(job), None);
+        }
+        let Some(recrawl) = &self.recrawl else {
+            return Consulted::Fetch(Box::new(job), None);
+        };
+        let entry = match recrawl.cache.get(&job.fetch_url) {
+            Ok(entry) => entry,
+            Err(e) => {
+                self.fail(e.into());
+                return Consulted::Fetch(Box::new(job), None);
+            }
+        };
+        let Some(entry) = entry else {
+            return Consulted::Fetch(Box::new(job), None);
+        };
+        if !recrawl.revalidate && entry.fresh_at(unix_now()) {
+            // Popped as if to be fetched: its origin's slot is given back at once.
+            self.frontier.queues().release(&job.origin, now);
+            self.again(job, entry, Again::Fresh, None, &Revisit::default());
+            return Consulted::Served;
+        }
+        let validators = entry.validators().cloned();
+        Consulted::Fetch(Box::new(job), validators)
+    }
+
+    /// A `304 Not Modified` for `job`: its earlier record again, if the cache has it. `false`
+    /// if it has not (the 304 is recorded as the response it is).
+    pub(super) fn not_modified(&mut self, job: &Job, worker: WorkerId, revisit: &Revisit) -> bool {
+        let Some(recrawl) = &self.recrawl else {
+            return false;
+        };
+        match recrawl.cache.get(&job.fetch_url) {
+            Ok(Some(entry)) => {
+                self.again(
+                    job.clone(),
+                    entry,
+                    Again::NotModified,
+                    Some(worker),
+                    revisit,
+                );
+                true
+            }
+            Ok(None) => false,
+            Err(e) => {
+                self.fail(e.into());
+                true
+            }
+        }
+    }
+
+    /// Writes `entry`'s record again for `job` (marked unchanged), with its item, and offers
+    /// the links the page had. A `304`'s headers freshen the entry, as RFC 9111 says a cache
+    /// does with them.
+    fn again(
+        &mut self,
+        job: Job,
+        mut entry: Entry,
+        why: Again,
+        worker: Option<WorkerId>,
+        revisit: &Revisit,
+    ) {
+        let Some(recrawl) = &mut self.recrawl else {
+            return;
+        };
+        let r = &mut recrawl.report;
+        match why {
+            Again::NotModified => r.not_modified += 1,
+            Again::Fresh => r.fresh += 1,
+        }
+        r.bytes_saved += entry.record.bytes;
+        let mut record = entry.record.clone();
+        // This crawl's facts: what was admitted, how deep, what it cost now.
+        let now = Record::of(&job, worker);
+        record.url = now.url;
+        record.depth = now.depth;
+        record.attempts = now.attempts;
+        record.fetch_ms = now.fetch_ms;
+        record.parse_ms = now.parse_ms;
+        record.worker = now.worker;
+        record.unchanged = Some(true);
+        if let Again::NotModified = why {
+            let now = unix_now();
+            entry.fetched = now;
+            if let Some(secs) = revisit.fresh_secs {
+                entry.fresh_until = Some(now.saturating_add(secs));
+            }
+            for (kept, sent) in [
+                (&mut entry.validators.etag, &revisit.validators.etag),
+                (
+                    &mut entry.validators.last_modified,
+                    &revisit.validators.last_modified,
+                ),
+            ] {
+                if sent.is_some() {
+                    kept.clone_from(sent);
+                }
+            }
+            if let Err(e) = recrawl.cache.put(&job.fetch_url, &entry) {
+                self.fail(e.into());
+                return;
+            }
+        }
+        if record.status.is_some_and(|s| (200..300).contains(&s)) {
+            let base = record
+                .final_url
+                .as_deref()
+                .and_then(|u| Url::parse(u).ok())
+                .unwrap_or_else(|| job.fetch_url.clone());
+            let links = entry.unpack_links(&base);
+            self.frontier.offer_links(job.depth, links);
+        }
+        let ok = record.error.is_none();
+        match entry.item {
+            Some(item) => {
+                let for_file = (self.ledger.has_items() && !items::is_extract_error(&item))
+                    .then(|| item.clone());
+                self.hand_over_item(&mut record, item);
+                self.emit_with_item(record, ok, &job, for_file.as_ref());
+            }
+            None => self.emit(record, ok, &job),
+        }
+    }
+
+    /// Marks `record` (a response just recorded for `job`) against what the cache held, and
+    /// keeps what it is now for the next crawl: its `revisit`, the `links` it offered and its
+    /// `item`. `record` has no item in it yet.
+    pub(super) fn remember(
+        &mut self,
+        job: &Job,
+        record: &mut Record,
+        revisit: Revisit,
+        links: &[Url],
+        item: Option<&serde_json::Value>,
+    ) {
+        let Some(recrawl) = &mut self.recrawl else {
+            return;
+        };
+        let Some(status) = record.status else {
+            return;
+        };
+        let before = match recrawl.cache.get(&job.fetch_url) {
+            Ok(before) => before,
+            Err(e) => {
+                self.fail(e.into());
+                return;
+            }
+        };
+        let ok = |s: u16| (200..300).contains(&s);
+        let r = &mut recrawl.report;
+        match &before {
+            Some(before) if ok(before.status) && ok(status) => {
+                if before.digest.is_some() && before.digest == revisit.digest {
+                    r.same_digest += 1;
+                    record.unchanged = Some(true);
+                } else {
+                    r.changed += 1;
+                    record.changed = Some(true);
+                }
+            }
+            Some(before) if ok(before.status) && matches!(status, 404 | 410) => {
+                r.gone += 1;
+                record.gone = Some(true);
+            }
+            Some(before) if before.status == status => {
+                // An error page that is still that error: nothing new to say.
+                r.same_digest += 1;
+                record.unchanged = Some(true);
+            }
+            Some(_) => {
+                r.changed += 1;
+                record.changed = Some(true);
+            }
+            None => {
+                r.new += 1;
+                if recrawl.again {
+                    record.new = Some(true);
+                }
+            }
+        }
+        // A server's passing trouble (5xx, 429) says nothing about the page: what the cache
+        // held stays for the next crawl.
+        if status >= 500 || status == 429 {
+            return;
+        }
+        let now = unix_now();
+        let mut kept = record.clone();
+        kept.new = None;
+        kept.changed = None;
+        kept.unchanged = None;
+        kept.gone = None;
+        let page = record
+            .final_url
+            .as_deref()
+            .and_then(|u| Url::parse(u).ok())
+            .unwrap_or_else(|| job.fetch_url.clone());
+        let entry = Entry {
+            status,
+            fresh_until: revisit.fresh_secs.map(|secs| now.saturating_add(secs)),
+            validators: revisit.validators,
+            fetched: now,
+            digest: revisit.digest,
+            record: kept,
+            item: item.cloned(),
+            links: Entry::pack_links(&page, links),
+        };
+        if let Err(e) = recrawl.cache.put(&job.fetch_url, &entry) {
+            self.fail(e.into());
+        }
+    }
+
+    /// Whether `record` is left out of the output (`--changed-only` and unchanged); counted.
+    pub(super) fn left_out(&mut self, record: &Record) -> bool {
+        match &mut self.recrawl {
+            Some(recrawl) if recrawl.changed_only && record.unchanged == Some(true) => {
+                recrawl.report.left_out += 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// A fatal error: the first one stops the crawl.
+    fn fail(&mut self, e: CoordinatorError) {
+        if self.fatal.is_none() {
+            self.fatal = Some(e);
+        }
+    }
+}
