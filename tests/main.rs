@@ -28,6 +28,8 @@ mod paths;
 mod politeness;
 // What only the processes mode must prove: killed workers lose nothing, no child outlives.
 mod processes;
+// `--cache`: a second crawl asks only for what changed.
+mod recrawl;
 // `--state DIR`: a killed or interrupted crawl, run again, ends as one uninterrupted crawl.
 mod resume;
 // `--field` and `--format csv` against the fixture shop's own catalogue.

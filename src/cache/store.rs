@@ -233,6 +233,15 @@ fn open_error(dir: &Path, e: redb::DatabaseError) -> CacheError {
                 dir: dir.to_owned(),
             }
         }
+        // redb says a file that is not its own, or is cut short, is invalid data.
+        redb::DatabaseError::Storage(redb::StorageError::Io(source))
+            if source.kind() == std::io::ErrorKind::InvalidData =>
+        {
+            CacheError::Damaged {
+                dir: dir.to_owned(),
+                why: source.to_string(),
+            }
+        }
         redb::DatabaseError::Storage(redb::StorageError::Io(source)) => CacheError::Io {
             dir: dir.to_owned(),
             source,
@@ -241,5 +250,85 @@ fn open_error(dir: &Path, e: redb::DatabaseError) -> CacheError {
             dir: dir.to_owned(),
             why: other.to_string(),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("crawl-cache-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[test]
+    fn entries_not_yet_committed_survive_a_crash_through_the_log() {
+        let dir = dir("log");
+        let mut store = Store::open(&dir, 1).expect("open");
+        store.put("http://a.test/1", b"one".to_vec()).expect("put");
+        store.put("http://a.test/2", b"two".to_vec()).expect("put");
+        // A crash: no commit, the process gone (its lock with it).
+        drop(store);
+        // And a line torn by it.
+        let mut log = OpenOptions::new()
+            .append(true)
+            .open(dir.join(LOG_NAME))
+            .expect("log");
+        log.write_all(b"http://a.test/3\tthr").expect("torn");
+        let store = Store::open(&dir, 1).expect("reopen");
+        assert_eq!(store.len().expect("len"), 2);
+        assert_eq!(store.held(), 2);
+        assert_eq!(
+            store.get("http://a.test/2").expect("get"),
+            Some(b"two".to_vec())
+        );
+        assert_eq!(store.get("http://a.test/3").expect("get"), None);
+        assert_eq!(std::fs::metadata(dir.join(LOG_NAME)).expect("log").len(), 0);
+    }
+
+    #[test]
+    fn another_crawl_and_a_newer_format_are_refused_untouched() {
+        let dir = dir("meta");
+        let mut store = Store::open(&dir, 1).expect("open");
+        store.put("http://a.test/", b"x".to_vec()).expect("put");
+        store.commit().expect("commit");
+        drop(store);
+        assert!(matches!(
+            Store::open(&dir, 2),
+            Err(CacheError::OtherCrawl { .. })
+        ));
+        // As a later crawl would leave it.
+        {
+            let db = Database::create(dir.join(FILE_NAME)).expect("db");
+            let write = db.begin_write().expect("write");
+            write
+                .open_table(META)
+                .expect("meta")
+                .insert("format", "9")
+                .expect("insert");
+            write.commit().expect("commit");
+        }
+        let err = Store::open(&dir, 1).err().map(|e| e.to_string());
+        assert_eq!(
+            err.as_deref(),
+            Some(
+                format!(
+                    "--cache {}: written by a newer crawl (cache format 9; this one reads up to \
+                     1); use that crawl, or a new directory",
+                    dir.display()
+                )
+                .as_str()
+            )
+        );
+        let db = Database::create(dir.join(FILE_NAME)).expect("db");
+        let read = db.begin_read().expect("read");
+        let pages = read.open_table(PAGES).expect("pages");
+        assert_eq!(
+            pages.len().expect("len"),
+            1,
+            "the refused cache was written to"
+        );
     }
 }

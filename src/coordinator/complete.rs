@@ -230,10 +230,12 @@ impl Coordinator<'_> {
             } else {
                 Vec::new()
             };
-            if self.recrawl.is_some() {
+            // `--cache`: kept once the record is written (below), so that an entry never says
+            // more than the output does.
+            let keep = self.recrawl.is_some().then(|| {
                 let revisit = std::mem::take(&mut page.revisit);
-                self.remember(&job, &mut record, revisit, &links, page.item.as_ref());
-            }
+                self.compare(&job, &mut record, revisit, &links, page.item.as_ref())
+            });
             if success {
                 self.frontier.offer_links(job.depth, links);
             }
@@ -253,8 +255,14 @@ impl Coordinator<'_> {
                 self.hand_over_item(&mut record, item);
                 let ok = record.error.is_none();
                 self.emit_with_item(record, ok, &job, for_file.as_ref());
-                return;
+            } else {
+                let ok = record.error.is_none();
+                self.emit(record, ok, &job);
             }
+            if let Some(Some(entry)) = keep {
+                self.keep(&job, &entry);
+            }
+            return;
         }
         let ok = record.error.is_none();
         self.emit(record, ok, &job);

@@ -175,10 +175,6 @@ impl Coordinator<'_> {
                     kept.clone_from(sent);
                 }
             }
-            if let Err(e) = recrawl.cache.put(&job.fetch_url, &entry) {
-                self.fail(e.into());
-                return;
-            }
         }
         if record.status.is_some_and(|s| (200..300).contains(&s)) {
             let base = record
@@ -190,7 +186,7 @@ impl Coordinator<'_> {
             self.frontier.offer_links(job.depth, links);
         }
         let ok = record.error.is_none();
-        match entry.item {
+        match entry.item.clone() {
             Some(item) => {
                 let for_file = (self.ledger.has_items() && !items::is_extract_error(&item))
                     .then(|| item.clone());
@@ -199,30 +195,43 @@ impl Coordinator<'_> {
             }
             None => self.emit(record, ok, &job),
         }
+        // After the record, as for any page (see `keep`).
+        if let Again::NotModified = why {
+            self.keep(&job, &entry);
+        }
+    }
+
+    /// Keeps `entry` for `job`'s URL, for the next crawl. Called once the page's record is
+    /// written: a crawl killed between the two has the page's record and the cache's older
+    /// entry, so the next crawl asks again (and may call it changed) rather than taking a
+    /// page it never recorded as unchanged.
+    pub(super) fn keep(&mut self, job: &Job, entry: &Entry) {
+        let Some(recrawl) = &mut self.recrawl else {
+            return;
+        };
+        if let Err(e) = recrawl.cache.put(&job.fetch_url, entry) {
+            self.fail(e.into());
+        }
     }
 
     /// Marks `record` (a response just recorded for `job`) against what the cache held, and
-    /// keeps what it is now for the next crawl: its `revisit`, the `links` it offered and its
-    /// `item`. `record` has no item in it yet.
-    pub(super) fn remember(
+    /// returns the entry to keep (with [`Self::keep`], once the record is written): its
+    /// `revisit`, the `links` it offered and its `item`. `record` has no item in it yet.
+    pub(super) fn compare(
         &mut self,
         job: &Job,
         record: &mut Record,
         revisit: Revisit,
         links: &[Url],
         item: Option<&serde_json::Value>,
-    ) {
-        let Some(recrawl) = &mut self.recrawl else {
-            return;
-        };
-        let Some(status) = record.status else {
-            return;
-        };
+    ) -> Option<Entry> {
+        let recrawl = self.recrawl.as_mut()?;
+        let status = record.status?;
         let before = match recrawl.cache.get(&job.fetch_url) {
             Ok(before) => before,
             Err(e) => {
                 self.fail(e.into());
-                return;
+                return None;
             }
         };
         let ok = |s: u16| (200..300).contains(&s);
@@ -260,7 +269,7 @@ impl Coordinator<'_> {
         // A server's passing trouble (5xx, 429) says nothing about the page: what the cache
         // held stays for the next crawl.
         if status >= 500 || status == 429 {
-            return;
+            return None;
         }
         let now = unix_now();
         let mut kept = record.clone();
@@ -273,7 +282,7 @@ impl Coordinator<'_> {
             .as_deref()
             .and_then(|u| Url::parse(u).ok())
             .unwrap_or_else(|| job.fetch_url.clone());
-        let entry = Entry {
+        Some(Entry {
             status,
             fresh_until: revisit.fresh_secs.map(|secs| now.saturating_add(secs)),
             validators: revisit.validators,
@@ -282,10 +291,7 @@ impl Coordinator<'_> {
             record: kept,
             item: item.cloned(),
             links: Entry::pack_links(&page, links),
-        };
-        if let Err(e) = recrawl.cache.put(&job.fetch_url, &entry) {
-            self.fail(e.into());
-        }
+        })
     }
 
     /// Whether `record` is left out of the output (`--changed-only` and unchanged); counted.
