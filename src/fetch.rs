@@ -441,6 +441,7 @@ async fn send(
     let resp = client.execute(built).await.map_err(classify)?;
     let capture = Capture {
         url: sent.url.clone(),
+        status: resp.status().as_u16(),
         date,
         ip: resp.remote_addr().map(|a| a.ip()),
         request: sent.to_bytes(resp.version(), &recipe.sent_defaults),

@@ -42,6 +42,7 @@ pub fn read(headers: &HeaderMap, digest: Option<u128>) -> Revisit {
         },
         no_store,
         digest: digest.map(|d| format!("{d:032x}")),
+        archived_as: None,
     }
 }
 

@@ -39,9 +39,35 @@ pub struct Task {
     #[serde(default)]
     pub request: Option<Box<crate::request::Request>>,
     /// `--cache`: what an earlier crawl kept of this URL's response, to ask whether it changed
-    /// (`If-None-Match`, `If-Modified-Since`); `None` asks unconditionally.
+    /// and (`--warc`) to archive an unchanged answer as a `revisit`; `None` asks
+    /// unconditionally. Boxed: most tasks have none, and tasks are moved about by the million.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub validators: Option<Validators>,
+    pub earlier: Option<Box<Earlier>>,
+}
+
+/// What an earlier crawl kept of a URL's response, for a task that fetches it again.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Earlier {
+    /// Sent back as `If-None-Match` and `If-Modified-Since` (none if empty).
+    #[serde(default)]
+    pub validators: Validators,
+    /// Where the earlier response was archived (`--warc`): a `304`, or the same payload
+    /// again, is archived as a `revisit` record referring to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archived_as: Option<CaptureRef>,
+}
+
+/// Where a response was archived: what a WARC `revisit` record refers to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaptureRef {
+    /// Its `response` record's `WARC-Record-ID`.
+    pub id: String,
+    /// Its `WARC-Date`.
+    pub date: String,
+    /// Its `WARC-Target-URI`.
+    pub target: String,
+    /// Its `WARC-Payload-Digest` (`sha1:` and base32).
+    pub payload_digest: String,
 }
 
 /// What a response says to ask about it again: its `ETag` and `Last-Modified`, as sent.
@@ -130,6 +156,8 @@ pub struct Archived(#[cfg_attr(feature = "warc", serde(with = "base64"))] pub Ve
 pub struct Capture {
     /// The URL requested (`WARC-Target-URI`).
     pub url: Url,
+    /// The response's status (a `304` is archived as a `revisit` record).
+    pub status: u16,
     /// When the request was sent.
     pub date: std::time::SystemTime,
     /// The server's address, when the connection says.
@@ -247,6 +275,10 @@ pub struct Revisit {
     /// hex; `None` when no body was read.
     #[serde(default)]
     pub digest: Option<String>,
+    /// With `--warc`: where the response's payload is archived (for a `revisit` record, the
+    /// earlier capture it refers to).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archived_as: Option<CaptureRef>,
 }
 
 /// Why a fetch produced no response. The `Display` text is what records show in `error`.

@@ -119,13 +119,13 @@ pub async fn download(
                         .then(|| PageStream::new(head.content_type))
                 };
                 let cookie = task.cookie.as_deref();
-                let validators = task.validators.as_ref();
+                let validators = task.earlier.as_ref().map(|e| &e.validators);
                 fetcher
                     .get_streamed(&task.url, cap, cookie, validators, stream, tape_ref)
                     .await
             }
             TaskKind::Page | TaskKind::Sitemap => {
-                let validators = task.validators.as_ref();
+                let validators = task.earlier.as_ref().map(|e| &e.validators);
                 fetcher
                     .get_if(&task.url, cap, task.cookie.as_deref(), validators, tape_ref)
                     .await
@@ -282,13 +282,27 @@ impl Downloaded {
         } = self;
         // Packed here, in the CPU half, so that every worker shares the compressing.
         #[cfg(feature = "warc")]
-        let archived = captures.iter().map(crate::warc::pack).collect();
+        let (archived, archived_as) = {
+            // A page task has one exchange; its payload's place is what a later crawl's
+            // revisit record refers to (`--cache`).
+            let mut archived_as = None;
+            let earlier = task.earlier.as_ref().and_then(|e| e.archived_as.as_ref());
+            let archived = captures
+                .iter()
+                .map(|capture| {
+                    let (packed, at) = crate::warc::pack(capture, earlier);
+                    archived_as = at;
+                    packed
+                })
+                .collect();
+            (archived, archived_as)
+        };
         // Nothing is captured without an archive, and this build has none (`--warc` is
         // refused).
         #[cfg(not(feature = "warc"))]
-        let archived = {
+        let (archived, archived_as) = {
             debug_assert!(captures.is_empty());
-            Vec::new()
+            (Vec::new(), None)
         };
         let mut streamed_ms = 0.0;
         let outcome = result.map(|mut r| {
@@ -367,6 +381,7 @@ impl Downloaded {
                 // A body was read unless the response had none to give (a 304, a HEAD).
                 let digest = (r.len > 0 || !matches!(r.status, 204 | 304)).then_some(r.digest);
                 fetched.revisit = crate::revisit::read(&r.headers, digest);
+                fetched.revisit.archived_as = archived_as;
             }
             fetched.final_url = Some(r.final_url);
             fetched.location = r.location;

@@ -9,7 +9,7 @@
 //! - a small reader here, on flate2 and sha1 directly: one gzip member per record, each
 //!   digest, and each request and response naming each other in `WARC-Concurrent-To`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -578,5 +578,93 @@ fn archive_flags_are_checked_and_named() {
             .run();
         assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
         assert!(run.stderr.contains(says), "{args:?}: {}", run.stderr);
+    }
+}
+
+every_mode! {
+    fn a_recrawl_archives_what_did_not_change_as_revisit_records(mode) {
+        let s = server_with(Options { pages: 60, ..Options::default() });
+        let (dir, first) = archive("recrawl", "first", mode);
+        let second = dir.join("second.warc.gz");
+        let cache = dir.join("cache");
+        let crawl = |warc: &Path| {
+            CrawlCmd::new()
+                .mode(mode)
+                .seeds(&[s.url("/gen/0")])
+                .args(["-d", "inf", "--ignore-robots", "-o", "/dev/null", "--cache"])
+                .arg(&cache)
+                .arg("--warc")
+                .arg(warc)
+                .run()
+        };
+        crawl(&first).assert_ok();
+        let revised = s.revise(&crawl_fixture::Revision {
+            changed: 0.1,
+            touched: 3,
+            seed: 5,
+            ..crawl_fixture::Revision::default()
+        });
+        crawl(&second).assert_ok();
+
+        // warcio reads it whole: every digest it can check passes, and it lists the
+        // revisits as such.
+        let check = Command::new(warcio()).args(["check", "-v"]).arg(&second).output()
+            .expect("warcio runs");
+        let report = String::from_utf8_lossy(&check.stdout);
+        assert!(check.status.success(), "warcio check failed:\n{report}");
+        let records = report.matches("WARC-Record-ID").count();
+        assert_eq!(report.matches("digest pass").count()
+                   + report.matches("digest present but not checked (revisit)").count(),
+                   records, "{report}");
+        let index = Command::new(warcio())
+            .args(["index", "-f", "warc-type,warc-profile,warc-target-uri"])
+            .arg(&second)
+            .output()
+            .expect("warcio runs");
+        let index = String::from_utf8_lossy(&index.stdout);
+        assert_eq!(index.matches("\"warc-type\": \"revisit\"").count(), 60 - revised.changed.len(),
+                   "{index}");
+
+        let earlier: BTreeMap<String, Raw> = read_back(&first)
+            .into_iter()
+            .filter(|r| r.field("WARC-Type") == Some("response"))
+            .map(|r| (r.field("WARC-Record-ID").unwrap_or("").to_owned(), r))
+            .collect();
+        let path = |r: &Raw| {
+            url::Url::parse(r.field("WARC-Target-URI").expect("a target")).expect("URL")
+                .path().to_owned()
+        };
+        let mut by_profile: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for r in read_back(&second).iter().filter(|r| r.field("WARC-Type") != Some("request")) {
+            if r.field("WARC-Type") == Some("warcinfo") {
+                continue;
+            }
+            let kind = match r.field("WARC-Type") {
+                Some("revisit") => {
+                    let (head, body) = r.http();
+                    assert!(body.is_empty(), "a revisit's block is the head alone");
+                    let to = &earlier[r.field("WARC-Refers-To").expect("refers to")];
+                    assert_eq!(to.field("WARC-Target-URI"), r.field("WARC-Refers-To-Target-URI"));
+                    assert_eq!(to.field("WARC-Date"), r.field("WARC-Refers-To-Date"));
+                    assert_eq!(to.field("WARC-Target-URI"), r.field("WARC-Target-URI"));
+                    let profile = r.field("WARC-Profile").expect("a profile");
+                    if profile.ends_with("/identical-payload-digest") {
+                        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+                        assert_eq!(to.field("WARC-Payload-Digest"), r.field("WARC-Payload-Digest"));
+                    } else {
+                        assert!(head.starts_with("HTTP/1.1 304"), "{head}");
+                    }
+                    profile.rsplit('/').next().unwrap_or("").to_owned()
+                }
+                other => other.unwrap_or("").to_owned(),
+            };
+            by_profile.entry(kind).or_default().insert(path(r));
+        }
+        let set = |v: &[String]| v.iter().cloned().collect::<BTreeSet<String>>();
+        assert_eq!(by_profile.get("response").cloned().unwrap_or_default(), set(&revised.changed));
+        assert_eq!(by_profile.get("identical-payload-digest").cloned().unwrap_or_default(),
+                   set(&revised.touched));
+        assert_eq!(by_profile.get("server-not-modified").map(BTreeSet::len),
+                   Some(60 - revised.changed.len() - revised.touched.len()));
     }
 }

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::record::Record;
-use crate::task::Validators;
+use crate::task::{CaptureRef, Validators};
 
 /// The format this build writes; a cache of a higher one is refused.
 const FORMAT: u32 = 1;
@@ -102,6 +102,9 @@ pub(crate) struct Entry {
     /// absolute elsewhere.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub links: Vec<String>,
+    /// With `--warc`: where its payload is archived, for a later crawl's `revisit` records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archived_as: Option<CaptureRef>,
 }
 
 impl Entry {
@@ -284,6 +287,7 @@ mod tests {
             record: Record::of(&crate::frontier::Job::for_login(page.clone()), None),
             item: None,
             links: packed,
+            archived_as: None,
         };
         assert_eq!(entry.unpack_links(&page), links);
     }

@@ -8,7 +8,7 @@ use super::recrawl::Consulted;
 use super::{Coordinator, Next};
 use crate::frontier::{Job, Pop};
 use crate::record::Record;
-use crate::task::{Task, Validators};
+use crate::task::{Earlier, Task};
 
 impl Coordinator<'_> {
     /// The next task to run at `now`, or how long to wait.
@@ -89,9 +89,9 @@ impl Coordinator<'_> {
             self.heed_frontier();
             match pop {
                 Pop::Job(job) => match self.consult_cache(job, now) {
-                    Consulted::Fetch(job, validators) => {
+                    Consulted::Fetch(job, earlier) => {
                         self.pacing.holding = None;
-                        return (Next::Task(self.hand_out(*job, validators)), false);
+                        return (Next::Task(self.hand_out(*job, earlier)), false);
                     }
                     // Still fresh (`--cache`): recorded without a request.
                     Consulted::Served => {}
@@ -153,8 +153,8 @@ impl Coordinator<'_> {
         }
     }
 
-    /// Takes `job` in flight as a task, asking with `validators` if the cache has them.
-    pub(super) fn hand_out(&mut self, mut job: Job, validators: Option<Validators>) -> Task {
+    /// Takes `job` in flight as a task, with what an `earlier` crawl kept of it (`--cache`).
+    pub(super) fn hand_out(&mut self, mut job: Job, earlier: Option<Box<Earlier>>) -> Task {
         job.attempts += 1;
         job.hop_attempts += 1;
         let task = Task {
@@ -163,7 +163,7 @@ impl Coordinator<'_> {
             url: job.fetch_url.clone(),
             cookie: self.session.cookie_for(&job.fetch_url),
             request: None,
-            validators,
+            earlier,
         };
         Task {
             id: self.in_flight.start(job),

@@ -19,7 +19,7 @@ use crate::cache::{Cache, Entry, unix_now};
 use crate::frontier::Job;
 use crate::record::Record;
 use crate::report::RecrawlReport;
-use crate::task::{Revisit, TaskKind, Validators, WorkerId};
+use crate::task::{Earlier, Revisit, TaskKind, WorkerId};
 
 /// The cache and what the crawl learns from it.
 pub(super) struct Recrawl {
@@ -66,8 +66,9 @@ enum Again {
 
 /// What the cache says about a page about to be handed out.
 pub(super) enum Consulted {
-    /// Fetch it, asking with these validators if any.
-    Fetch(Box<Job>, Option<Validators>),
+    /// Fetch it, with what the cache kept of it if anything (validators to ask with, where it
+    /// was archived).
+    Fetch(Box<Job>, Option<Box<Earlier>>),
     /// Still fresh: its record is written, nothing to hand out.
     Served,
 }
@@ -99,8 +100,12 @@ impl Coordinator<'_> {
             self.again(job, entry, Again::Fresh, None, &Revisit::default());
             return Consulted::Served;
         }
-        let validators = entry.validators().cloned();
-        Consulted::Fetch(Box::new(job), validators)
+        let earlier = Earlier {
+            validators: entry.validators().cloned().unwrap_or_default(),
+            archived_as: entry.archived_as,
+        };
+        let asks = !earlier.validators.is_empty() || earlier.archived_as.is_some();
+        Consulted::Fetch(Box::new(job), asks.then(|| Box::new(earlier)))
     }
 
     /// A `304 Not Modified` for `job`: its earlier record again, if the cache has it. `false`
@@ -291,6 +296,7 @@ impl Coordinator<'_> {
             record: kept,
             item: item.cloned(),
             links: Entry::pack_links(&page, links),
+            archived_as: revisit.archived_as,
         })
     }
 

@@ -73,7 +73,7 @@ impl Coordinator<'_> {
             url: request.url.clone(),
             cookie: self.session.cookie_for(&request.url),
             request: Some(Box::new(request.clone())),
-            validators: None,
+            earlier: None,
         };
         self.session.sending = Some(request);
         Some(Task {

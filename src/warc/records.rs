@@ -12,7 +12,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use flate2::{Compress, Compression, Crc, FlushCompress, Status};
 
-use crate::task::{Archived, Capture};
+use crate::task::{Archived, Capture, CaptureRef};
 
 /// The version every record declares.
 const VERSION: &str = "WARC/1.1";
@@ -130,9 +130,10 @@ pub fn warcinfo(filename: &str, fields: &str) -> io::Result<Vec<u8>> {
     })
 }
 
-/// `capture`'s `request` and `response` records, each one gzip member, ready for the writer.
-pub fn pack(capture: &Capture) -> Archived {
-    let records = records(capture);
+/// `capture`'s `request` and `response` (or `revisit`) records, each one gzip member, ready
+/// for the writer, and where its payload is archived (see [`records`]).
+pub fn pack(capture: &Capture, earlier: Option<&CaptureRef>) -> (Archived, Option<CaptureRef>) {
+    let (records, archived_as) = records(capture, earlier);
     GZIP.with_borrow_mut(|gzip| {
         let mut out = Vec::with_capacity(capture.body.len() / 2 + 1024);
         for record in &records {
@@ -144,7 +145,7 @@ pub fn pack(capture: &Capture) -> Archived {
             });
         }
         gzip.release();
-        Archived(out)
+        (Archived(out), archived_as)
     })
 }
 
@@ -187,11 +188,24 @@ fn gzip_trailer(out: &mut Vec<u8>, parts: &[&[u8]]) {
 /// The `request` and `response` records of one capture, in that order, as bytes.
 #[cfg(test)]
 fn exchange(capture: &Capture) -> [Vec<u8>; 2] {
-    records(capture).map(|record| record.to_bytes())
+    records(capture, None).0.map(|record| record.to_bytes())
 }
 
-/// The `request` and `response` records of one capture, in that order.
-fn records(capture: &Capture) -> [Record<'_>; 2] {
+/// `revisit` records' profiles (WARC 1.1, section 6.7).
+const NOT_MODIFIED: &str = "http://netpreserve.org/warc/1.1/revisit/server-not-modified";
+const IDENTICAL: &str = "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest";
+
+/// The `request` and `response` records of one capture, in that order, and where its payload
+/// is archived. With `earlier` (`--cache`: where an earlier crawl archived this URL), an
+/// answer that is the same is a `revisit` record instead of a `response`, its block the
+/// response's head alone, as Heritrix writes them: a `304` with the `server-not-modified`
+/// profile, a 2xx whose payload digest is the earlier one's with `identical-payload-digest`,
+/// each with `WARC-Refers-To`, `-Target-URI` and `-Date` naming the earlier capture. Its
+/// payload is then still where `earlier` says; a `response`'s is in the record itself.
+fn records<'c>(
+    capture: &'c Capture,
+    earlier: Option<&CaptureRef>,
+) -> ([Record<'c>; 2], Option<CaptureRef>) {
     let date = warc_date(capture.date);
     let (request_id, response_id) = (record_id(), record_id());
     let target = capture.url.as_str().to_owned();
@@ -211,10 +225,48 @@ fn records(capture: &Capture) -> [Record<'_>; 2] {
     };
     let mut response_fields = common;
     response_fields.push(("WARC-Concurrent-To", request_id));
-    response_fields.push(("WARC-Payload-Digest", sha1_base32(&[&capture.body])));
+    let payload_digest = sha1_base32(&[&capture.body]);
+    let revisit = match earlier {
+        _ if capture.status == 304 => Some(NOT_MODIFIED),
+        Some(e)
+            if (200..300).contains(&capture.status)
+                && !capture.truncated
+                && e.payload_digest == payload_digest =>
+        {
+            Some(IDENTICAL)
+        }
+        _ => None,
+    };
+    if let Some(profile) = revisit {
+        response_fields.push(("WARC-Profile", profile.to_owned()));
+        if profile == IDENTICAL {
+            response_fields.push(("WARC-Payload-Digest", payload_digest.clone()));
+        }
+        if let Some(e) = earlier {
+            response_fields.push(("WARC-Refers-To", e.id.clone()));
+            response_fields.push(("WARC-Refers-To-Target-URI", e.target.clone()));
+            response_fields.push(("WARC-Refers-To-Date", e.date.clone()));
+        }
+        let record = Record {
+            kind: "revisit",
+            id: response_id,
+            date,
+            fields: response_fields,
+            content_type: "application/http;msgtype=response",
+            block: vec![&capture.head],
+        };
+        return ([request, record], earlier.cloned());
+    }
+    response_fields.push(("WARC-Payload-Digest", payload_digest.clone()));
     if capture.truncated {
         response_fields.push(("WARC-Truncated", "length".to_owned()));
     }
+    let archived_as = CaptureRef {
+        id: response_id.clone(),
+        date: date.clone(),
+        target: capture.url.as_str().to_owned(),
+        payload_digest,
+    };
     let response = Record {
         kind: "response",
         id: response_id,
@@ -223,7 +275,7 @@ fn records(capture: &Capture) -> [Record<'_>; 2] {
         content_type: "application/http;msgtype=response",
         block: vec![&capture.head, &capture.body],
     };
-    [request, response]
+    ([request, response], Some(archived_as))
 }
 
 /// Makes gzip members with one deflate compressor, reset between them. A new `GzEncoder`
@@ -360,7 +412,7 @@ mod tests {
             assert_eq!(inflate(&member.expect("compressed")), (parts.concat(), 0));
         }
         let capture = plain_capture(big);
-        let Archived(packed) = pack(&capture);
+        let Archived(packed) = pack(&capture, None).0;
         let (request, rest) = inflate(&packed);
         assert!(is_whole_record(&request));
         let (response, rest) = inflate(&packed[packed.len() - rest..]);
@@ -373,6 +425,7 @@ mod tests {
         Capture {
             url: url::Url::parse("http://a.test/x").expect("url"),
             date: UNIX_EPOCH,
+            status: 200,
             ip: None,
             request: b"GET /x HTTP/1.1\r\n\r\n".to_vec(),
             head: b"HTTP/1.1 200 OK\r\n\r\n".to_vec(),
@@ -382,10 +435,58 @@ mod tests {
     }
 
     #[test]
+    fn the_same_answer_again_is_a_revisit_referring_to_the_earlier_capture() {
+        let first = plain_capture(b"hello".to_vec());
+        let (_, earlier) = records(&first, None);
+        let earlier = earlier.expect("a response's payload is its own");
+        // The same payload: identical-payload-digest, the head alone, the digest kept.
+        let (again, at) = records(&first, Some(&earlier));
+        assert_eq!(at.as_ref(), Some(&earlier));
+        let text = String::from_utf8(again[1].to_bytes()).expect("utf-8");
+        assert!(
+            text.starts_with("WARC/1.1\r\nWARC-Type: revisit\r\n"),
+            "{text}"
+        );
+        for line in [
+            format!("WARC-Profile: {IDENTICAL}"),
+            format!("WARC-Refers-To: {}", earlier.id),
+            format!("WARC-Refers-To-Target-URI: {}", earlier.target),
+            format!("WARC-Refers-To-Date: {}", earlier.date),
+            format!("WARC-Payload-Digest: {}", earlier.payload_digest),
+        ] {
+            assert!(text.contains(&format!("{line}\r\n")), "{line} in {text}");
+        }
+        assert!(text.ends_with("HTTP/1.1 200 OK\r\n\r\n\r\n\r\n"), "{text}");
+        // A 304: server-not-modified, no payload digest.
+        let not_modified = Capture {
+            status: 304,
+            head: b"HTTP/1.1 304 Not Modified\r\n\r\n".to_vec(),
+            ..plain_capture(Vec::new())
+        };
+        let (records304, _) = records(&not_modified, Some(&earlier));
+        let text = String::from_utf8(records304[1].to_bytes()).expect("utf-8");
+        assert!(
+            text.contains(&format!("WARC-Profile: {NOT_MODIFIED}\r\n")),
+            "{text}"
+        );
+        assert!(!text.contains("WARC-Payload-Digest"), "{text}");
+        // Another payload: a response of its own.
+        let other = plain_capture(b"hello!".to_vec());
+        let (changed, at) = records(&other, Some(&earlier));
+        assert!(
+            String::from_utf8(changed[1].to_bytes())
+                .expect("utf-8")
+                .contains("WARC-Type: response")
+        );
+        assert_ne!(at.as_ref(), Some(&earlier));
+    }
+
+    #[test]
     fn records_are_whole_and_linked() {
         let capture = Capture {
             url: url::Url::parse("http://a.test/x").expect("url"),
             date: UNIX_EPOCH,
+            status: 200,
             ip: Some("127.0.0.1".parse().expect("ip")),
             request: b"GET /x HTTP/1.1\r\nhost: a.test\r\n\r\n".to_vec(),
             head: b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n".to_vec(),
@@ -435,7 +536,7 @@ mod tests {
                 .map(|n| (n % 251) as u8)
                 .collect(),
         );
-        pack(&capture);
+        pack(&capture, None);
         assert!(GZIP.with_borrow(|g| g.member.capacity()) <= KEEP_BUFFER);
     }
 }

@@ -200,6 +200,7 @@ mod tests {
         Capture {
             url: url::Url::parse(&format!("http://a.test/{n}")).expect("url"),
             date: UNIX_EPOCH,
+            status: 200,
             ip: None,
             request: format!("GET /{n} HTTP/1.1\r\n\r\n").into_bytes(),
             head: b"HTTP/1.1 200 OK\r\n\r\n".to_vec(),
@@ -209,7 +210,7 @@ mod tests {
     }
 
     fn packed(n: usize) -> Archived {
-        crate::warc::pack(&capture(n))
+        crate::warc::pack(&capture(n), None).0
     }
 
     fn temp(name: &str) -> PathBuf {

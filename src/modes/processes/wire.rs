@@ -81,10 +81,13 @@ mod tests {
             url: url::Url::parse("http://a.test/x").expect("url"),
             cookie: None,
             request: None,
-            validators: Some(crate::task::Validators {
-                etag: Some("\"v1\"".into()),
-                last_modified: None,
-            }),
+            earlier: Some(Box::new(crate::task::Earlier {
+                validators: crate::task::Validators {
+                    etag: Some("\"v1\"".into()),
+                    last_modified: None,
+                },
+                archived_as: None,
+            })),
         };
         let done = FromWorker::Done(Box::new(TaskResult {
             worker: WorkerId::Process(1),
