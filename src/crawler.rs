@@ -185,7 +185,11 @@ fn run_with(config: Plan, hook: Option<ItemHook<'_>>) -> Result<Summary, CrawlEr
     // Before the output too: a cache of another crawl, or one in use, is refused before
     // anything is written. redb starts no thread (processes mode forks later).
     let cache = match &config.cache {
-        Some(dir) => Some(Cache::open(dir, crate::cache::identity(&config))?),
+        Some(dir) => {
+            let mut cache = Cache::open(dir, crate::cache::identity(&config))?;
+            cache.set_durable(config.state.is_some());
+            Some(cache)
+        }
         None => None,
     };
     // Before the output is opened: a Redis that cannot be reached, or a crawl this node

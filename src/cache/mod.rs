@@ -134,11 +134,20 @@ impl Entry {
             .collect()
     }
 
-    /// The links again, absolute, against the page they were found on.
-    pub fn unpack_links(&self, page: &Url) -> Vec<Url> {
+    /// The links again, the text of absolute URLs, against the page they were found on: its
+    /// origin before the ones kept relative, so each is the text it was (not parsed here: see
+    /// [`crate::frontier::Frontier::offer_kept_links`]).
+    pub fn unpack_links(&self, page: &Url) -> Vec<String> {
+        let origin = page.origin().ascii_serialization();
         self.links
             .iter()
-            .filter_map(|link| page.join(link).ok())
+            .map(|link| {
+                if link.starts_with('/') {
+                    format!("{origin}{link}")
+                } else {
+                    link.clone()
+                }
+            })
             .collect()
     }
 }
@@ -222,8 +231,8 @@ impl Cache {
         #[cfg(feature = "cache")]
         return Ok(self
             .store
-            .get(url.as_str())?
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok()));
+            .get(url.as_str(), |bytes| serde_json::from_slice(bytes).ok())?
+            .flatten());
         #[cfg(not(feature = "cache"))]
         {
             let _ = url;
@@ -246,6 +255,15 @@ impl Cache {
             let _ = (url, entry);
             Ok(())
         }
+    }
+
+    /// Writes every entry to disk as it is kept, not in batches (`--state`: a resumed crawl
+    /// must find the entry of every page its journal calls finished).
+    pub fn set_durable(&mut self, durable: bool) {
+        #[cfg(feature = "cache")]
+        self.store.set_durable(durable);
+        #[cfg(not(feature = "cache"))]
+        let _ = durable;
     }
 
     /// Commits every entry, durably: the end of a crawl.
@@ -289,6 +307,7 @@ mod tests {
             links: packed,
             archived_as: None,
         };
-        assert_eq!(entry.unpack_links(&page), links);
+        let texts: Vec<String> = links.iter().map(|u| u.to_string()).collect();
+        assert_eq!(entry.unpack_links(&page), texts);
     }
 }

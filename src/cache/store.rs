@@ -3,18 +3,26 @@
 //!
 //! Why a log beside the database: a crawl writes an entry per page, and a durable redb commit
 //! per page would be an `fsync` per page. Entries are committed in batches instead (at most
-//! once a second, and at the end), and each one is first appended to the log with one
-//! `write(2)`, as the journal (`--state`) and the records are: a crawl killed between two
-//! commits loses none of them, and the next open replays the log into the database. A torn
-//! last line (a crash mid-write) is ignored.
+//! once a second, and at the end), and each one is first appended to the log. With `--state`
+//! the log is written with one `write(2)` per entry, as the journal and the records are, so a
+//! crawl killed between two commits loses none of them; without it, the log is buffered as the
+//! records are (what a kill loses of either is the same pages', and a page whose entry is lost
+//! is only asked about in full next time). The next open replays the log into the database. A
+//! torn last line (a crash mid-write) is ignored.
+//!
+//! Lookups read one snapshot, taken at each commit: a read transaction per lookup cost more
+//! than the lookup, and the entries written since the snapshot are in `pending`.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Seek, Write};
+use std::io::{BufRead, BufReader, BufWriter, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
+use redb::{
+    Database, ReadOnlyTable, ReadableDatabase, ReadableTable, ReadableTableMetadata,
+    TableDefinition,
+};
 
 use super::{CacheError, FORMAT};
 
@@ -28,11 +36,18 @@ pub const FILE_NAME: &str = "cache.redb";
 const LOG_NAME: &str = "pending";
 /// How often entries are committed, at most (and at the end).
 const COMMIT_EVERY: Duration = Duration::from_secs(1);
+/// redb's page cache: a crawl reads each entry about once, so a big cache buys nothing
+/// (redb's default would let it grow to a gigabyte).
+const PAGE_CACHE_BYTES: usize = 16 << 20;
 
 pub(super) struct Store {
     dir: PathBuf,
     db: Database,
-    log: File,
+    /// The pages as of the last commit.
+    snapshot: ReadOnlyTable<&'static str, &'static [u8]>,
+    log: BufWriter<File>,
+    /// Every entry reaches the log's file at once (`--state`), not when the buffer fills.
+    durable: bool,
     /// Entries written since the last commit (also in the log), by URL.
     pending: HashMap<String, Vec<u8>>,
     last_commit: Instant,
@@ -50,7 +65,10 @@ impl Store {
         std::fs::create_dir_all(dir).map_err(io)?;
         let path = dir.join(FILE_NAME);
         let fresh = !path.exists();
-        let db = Database::create(&path).map_err(|e| open_error(dir, e))?;
+        let db = Database::builder()
+            .set_cache_size(PAGE_CACHE_BYTES)
+            .create(&path)
+            .map_err(|e| open_error(dir, e))?;
         let damaged = |why: String| CacheError::Damaged {
             dir: dir.to_owned(),
             why,
@@ -112,10 +130,13 @@ impl Store {
             .append(true)
             .open(dir.join(LOG_NAME))
             .map_err(io)?;
+        let snapshot = snapshot(&db).map_err(damaged)?;
         let mut store = Store {
             dir: dir.to_owned(),
             db,
-            log,
+            snapshot,
+            log: BufWriter::with_capacity(64 * 1024, log),
+            durable: false,
             pending: HashMap::new(),
             last_commit: Instant::now(),
             held: 0,
@@ -127,7 +148,7 @@ impl Store {
 
     /// The entries an earlier crawl killed between two commits left in the log, committed.
     fn replay_log(&mut self) -> Result<(), CacheError> {
-        let mut file = &self.log;
+        let mut file = self.log.get_ref();
         file.rewind().map_err(|e| self.io(e))?;
         let mut reader = BufReader::new(file);
         let mut line = Vec::new();
@@ -165,11 +186,14 @@ impl Store {
         }
     }
 
+    /// Writes every entry to the log's file as it comes (`--state`: the journal's promise).
+    pub(super) fn set_durable(&mut self, durable: bool) {
+        self.durable = durable;
+    }
+
     /// How many pages the database holds (committed).
     pub(super) fn len(&self) -> Result<u64, CacheError> {
-        let read = self.db.begin_read().map_err(|e| self.damaged(e))?;
-        let pages = read.open_table(PAGES).map_err(|e| self.damaged(e))?;
-        pages.len().map_err(|e| self.damaged(e))
+        self.snapshot.len().map_err(|e| self.damaged(e))
     }
 
     /// Pages the cache held when this crawl opened it.
@@ -177,15 +201,17 @@ impl Store {
         self.held
     }
 
-    /// The entry kept for `url`, as written.
-    pub(super) fn get(&self, url: &str) -> Result<Option<Vec<u8>>, CacheError> {
+    /// The entry kept for `url`, as written, handed to `read`.
+    pub(super) fn get<T>(
+        &self,
+        url: &str,
+        read: impl FnOnce(&[u8]) -> T,
+    ) -> Result<Option<T>, CacheError> {
         if let Some(bytes) = self.pending.get(url) {
-            return Ok(Some(bytes.clone()));
+            return Ok(Some(read(bytes)));
         }
-        let read = self.db.begin_read().map_err(|e| self.damaged(e))?;
-        let pages = read.open_table(PAGES).map_err(|e| self.damaged(e))?;
-        let got = pages.get(url).map_err(|e| self.damaged(e))?;
-        Ok(got.map(|v| v.value().to_vec()))
+        let got = self.snapshot.get(url).map_err(|e| self.damaged(e))?;
+        Ok(got.map(|v| read(v.value())))
     }
 
     /// Keeps `entry` for `url`: in the log at once, in the database at the next commit.
@@ -196,6 +222,9 @@ impl Store {
         line.extend_from_slice(&entry);
         line.push(b'\n');
         self.log.write_all(&line).map_err(|e| self.io(e))?;
+        if self.durable {
+            self.log.flush().map_err(|e| self.io(e))?;
+        }
         self.pending.insert(url.to_owned(), entry);
         if self.last_commit.elapsed() >= COMMIT_EVERY {
             self.commit()?;
@@ -219,10 +248,19 @@ impl Store {
             }
         }
         write.commit().map_err(|e| self.damaged(e))?;
+        self.snapshot = snapshot(&self.db).map_err(|e| self.damaged(e))?;
         self.pending.clear();
-        self.log.set_len(0).map_err(|e| self.io(e))?;
+        // Its entries are committed: the log starts again (appends go to its new end).
+        self.log.flush().map_err(|e| self.io(e))?;
+        self.log.get_ref().set_len(0).map_err(|e| self.io(e))?;
         Ok(())
     }
+}
+
+/// The pages table as of now, for lookups until the next commit.
+fn snapshot(db: &Database) -> Result<ReadOnlyTable<&'static str, &'static [u8]>, String> {
+    let read = db.begin_read().map_err(|e| e.to_string())?;
+    read.open_table(PAGES).map_err(|e| e.to_string())
 }
 
 /// Why redb would not open the file, in the cache's words.
@@ -281,10 +319,13 @@ mod tests {
         assert_eq!(store.len().expect("len"), 2);
         assert_eq!(store.held(), 2);
         assert_eq!(
-            store.get("http://a.test/2").expect("get"),
+            store.get("http://a.test/2", <[u8]>::to_vec).expect("get"),
             Some(b"two".to_vec())
         );
-        assert_eq!(store.get("http://a.test/3").expect("get"), None);
+        assert_eq!(
+            store.get("http://a.test/3", <[u8]>::to_vec).expect("get"),
+            None
+        );
         assert_eq!(std::fs::metadata(dir.join(LOG_NAME)).expect("log").len(), 0);
     }
 

@@ -10,6 +10,7 @@
 //! unchanged pages' records (and items) out of the output; they are journaled as finished all
 //! the same, so a resumed crawl does not fetch them again.
 
+use std::collections::HashMap;
 use std::time::Instant;
 
 use url::Url;
@@ -30,6 +31,9 @@ pub(super) struct Recrawl {
     pub(super) changed_only: bool,
     /// The cache held pages when the crawl began: pages it does not know are `new`.
     again: bool,
+    /// The entries of the pages in flight, looked up when each was handed out, by URL: the
+    /// answer is judged against them without a second lookup.
+    asked: HashMap<String, Entry>,
     pub(super) report: RecrawlReport,
 }
 
@@ -46,6 +50,16 @@ impl Recrawl {
             revalidate,
             changed_only,
             again: held > 0,
+            asked: HashMap::new(),
+        }
+    }
+
+    /// The entry kept for `url`: the one looked up when its page was handed out, or the
+    /// cache's.
+    fn take(&mut self, url: &Url) -> Result<Option<Entry>, crate::cache::CacheError> {
+        match self.asked.remove(url.as_str()) {
+            Some(entry) => Ok(Some(entry)),
+            None => self.cache.get(url),
         }
     }
 
@@ -81,7 +95,7 @@ impl Coordinator<'_> {
         if job.kind != TaskKind::Page {
             return Consulted::Fetch(Box::new(job), None);
         }
-        let Some(recrawl) = &self.recrawl else {
+        let Some(recrawl) = &mut self.recrawl else {
             return Consulted::Fetch(Box::new(job), None);
         };
         let entry = match recrawl.cache.get(&job.fetch_url) {
@@ -102,8 +116,11 @@ impl Coordinator<'_> {
         }
         let earlier = Earlier {
             validators: entry.validators().cloned().unwrap_or_default(),
-            archived_as: entry.archived_as,
+            archived_as: entry.archived_as.clone(),
         };
+        recrawl
+            .asked
+            .insert(job.fetch_url.as_str().to_owned(), entry);
         let asks = !earlier.validators.is_empty() || earlier.archived_as.is_some();
         Consulted::Fetch(Box::new(job), asks.then(|| Box::new(earlier)))
     }
@@ -111,10 +128,10 @@ impl Coordinator<'_> {
     /// A `304 Not Modified` for `job`: its earlier record again, if the cache has it. `false`
     /// if it has not (the 304 is recorded as the response it is).
     pub(super) fn not_modified(&mut self, job: &Job, worker: WorkerId, revisit: &Revisit) -> bool {
-        let Some(recrawl) = &self.recrawl else {
+        let Some(recrawl) = &mut self.recrawl else {
             return false;
         };
-        match recrawl.cache.get(&job.fetch_url) {
+        match recrawl.take(&job.fetch_url) {
             Ok(Some(entry)) => {
                 self.again(
                     job.clone(),
@@ -163,11 +180,16 @@ impl Coordinator<'_> {
         record.parse_ms = now.parse_ms;
         record.worker = now.worker;
         record.unchanged = Some(true);
+        // A 304 that says something new (a freshness, another validator) updates the entry;
+        // one that says nothing new leaves it as it is, unwritten: rewriting every entry of an
+        // unchanged site would cost the recrawl a third of its time and grow the file.
+        let mut freshened = false;
         if let Again::NotModified = why {
             let now = unix_now();
-            entry.fetched = now;
             if let Some(secs) = revisit.fresh_secs {
                 entry.fresh_until = Some(now.saturating_add(secs));
+                entry.fetched = now;
+                freshened = true;
             }
             for (kept, sent) in [
                 (&mut entry.validators.etag, &revisit.validators.etag),
@@ -176,8 +198,9 @@ impl Coordinator<'_> {
                     &revisit.validators.last_modified,
                 ),
             ] {
-                if sent.is_some() {
+                if sent.is_some() && sent != kept {
                     kept.clone_from(sent);
+                    freshened = true;
                 }
             }
         }
@@ -188,7 +211,7 @@ impl Coordinator<'_> {
                 .and_then(|u| Url::parse(u).ok())
                 .unwrap_or_else(|| job.fetch_url.clone());
             let links = entry.unpack_links(&base);
-            self.frontier.offer_links(job.depth, links);
+            self.frontier.offer_kept_links(job.depth, links);
         }
         let ok = record.error.is_none();
         match entry.item.clone() {
@@ -201,7 +224,7 @@ impl Coordinator<'_> {
             None => self.emit(record, ok, &job),
         }
         // After the record, as for any page (see `keep`).
-        if let Again::NotModified = why {
+        if freshened {
             self.keep(&job, &entry);
         }
     }
@@ -232,7 +255,7 @@ impl Coordinator<'_> {
     ) -> Option<Entry> {
         let recrawl = self.recrawl.as_mut()?;
         let status = record.status?;
-        let before = match recrawl.cache.get(&job.fetch_url) {
+        let before = match recrawl.take(&job.fetch_url) {
             Ok(before) => before,
             Err(e) => {
                 self.fail(e.into());

@@ -337,6 +337,20 @@ impl Admission {
         (verdict, fp)
     }
 
+    /// Whether the normalised URL whose text is `link` is known already; counted as a
+    /// duplicate if so, as [`Admission::offer_links`] would count it, without parsing it. (A
+    /// known URL was admitted, so it is in scope: the order of `check`'s verdicts holds, but
+    /// for a link to a seed the path rules leave out, counted here as a duplicate.)
+    pub(super) fn known(&mut self, link: &str) -> bool {
+        let known = self
+            .seen
+            .contains(&xxhash_rust::xxh3::xxh3_64(link.as_bytes()));
+        if known {
+            self.skipped.count(Admit::Duplicate);
+        }
+        known
+    }
+
     pub(super) fn admitted(&self) -> u64 {
         self.admitted
     }

@@ -318,6 +318,15 @@ impl Frontier for MemoryFrontier {
         MemoryFrontier::offer_links(self, depth, links);
     }
 
+    fn offer_kept_links(&mut self, depth: u32, links: Vec<String>) {
+        let unknown = links
+            .iter()
+            .filter(|link| !self.admission.known(link))
+            .filter_map(|link| Url::parse(link).ok())
+            .collect();
+        MemoryFrontier::offer_links(self, depth, unknown);
+    }
+
     fn recording(&mut self, job: &Job, depth: u32) -> bool {
         // Before the record is written, so the links this releases go in the journal with it.
         self.finished(depth);

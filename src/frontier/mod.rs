@@ -112,6 +112,14 @@ pub(crate) trait Frontier: Send {
     /// A page at `depth` finished with these links (before its record is written).
     fn offer_links(&mut self, depth: u32, links: Vec<Url>);
 
+    /// [`Frontier::offer_links`] for links an earlier crawl found (`--cache`), kept as the
+    /// text of their normalised URLs: a frontier that can tell a known one from its text alone
+    /// saves parsing it (most links of a site are known by the time a page is done).
+    fn offer_kept_links(&mut self, depth: u32, links: Vec<String>) {
+        let links = links.iter().filter_map(|l| Url::parse(l).ok()).collect();
+        self.offer_links(depth, links);
+    }
+
     /// `job`'s record, at `depth`, is about to be written: whether it may be (false: the page
     /// is another process's now, and nothing is written for it here).
     fn recording(&mut self, job: &Job, depth: u32) -> bool;
