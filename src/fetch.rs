@@ -67,9 +67,9 @@ pub struct Response {
     pub retry_after: Option<Duration>,
     /// For a 3xx, where it points (resolved against the request URL; any scheme).
     pub location: Option<Url>,
-    /// An xxh3-128 digest of the decoded body bytes taken (kept or streamed), for `--cache`
+    /// With `--cache`, an xxh3-128 digest of the decoded body bytes taken (kept or streamed),
     /// to tell a changed page from one sent again unchanged.
-    pub digest: u128,
+    pub digest: Option<u128>,
 }
 
 /// A response before its body: what decides whether the body is streamed.
@@ -116,6 +116,8 @@ struct Recipe {
     tls: rustls::ClientConfig,
     /// `--warc`: capture every exchange, bodies as sent.
     capture: bool,
+    /// `--cache`: digest every body, to tell a changed page from one sent again unchanged.
+    digest: bool,
     /// With `capture`, the headers the client adds to every request, in the order it adds
     /// them, for the archive's request records.
     sent_defaults: http::HeaderMap,
@@ -228,6 +230,7 @@ impl Fetcher {
             env_proxy: config.env_proxy,
             tls: tls_config()?,
             capture,
+            digest: config.cache.is_some(),
         });
         Ok(Fetcher {
             client: recipe.client()?,
@@ -403,7 +406,7 @@ async fn fetch_with(
         next_yield: YIELD_EVERY,
         inflate,
         capture,
-        digest: xxhash_rust::xxh3::Xxh3::new(),
+        digest: recipe.digest.then(xxhash_rust::xxh3::Xxh3::new),
     };
     if let Some(err) = body.read(&mut resp).await? {
         return Err(archive_undecodable(&mut resp, body.capture, max_bytes, tape, err).await);
@@ -416,7 +419,7 @@ async fn fetch_with(
     out.body = body.kept;
     out.len = body.len;
     out.truncated = body.truncated;
-    out.digest = body.digest.digest128();
+    out.digest = body.digest.as_ref().map(xxhash_rust::xxh3::Xxh3::digest128);
     Ok(out)
 }
 
@@ -495,7 +498,7 @@ fn head_of(resp: &reqwest::Response) -> Response {
         truncated: false,
         retry_after,
         location,
-        digest: 0,
+        digest: None,
     }
 }
 
@@ -514,8 +517,8 @@ struct Body {
     /// `--warc` with an encoded body: its decoder, until the body ends.
     inflate: Option<Inflate>,
     capture: Option<Capture>,
-    /// Every decoded byte taken, for [`Response::digest`].
-    digest: xxhash_rust::xxh3::Xxh3,
+    /// Every decoded byte taken, for [`Response::digest`] (`--cache`).
+    digest: Option<xxhash_rust::xxh3::Xxh3>,
 }
 
 /// One chunk of the body, as the page gets it: as read, or as decoded here (`--warc`).
@@ -611,7 +614,9 @@ impl Body {
             chunk
         };
         self.len += take.len() as u64;
-        self.digest.update(take);
+        if let Some(digest) = &mut self.digest {
+            digest.update(take);
+        }
         match &mut self.page {
             Some(page) => {
                 page.write(take);

@@ -97,7 +97,7 @@ impl Field {
         if name.is_empty() || selector.is_empty() {
             return Err(shape());
         }
-        if Record::KEYS.contains(&name) || name == "fields" {
+        if Record::is_own_key(name) {
             return Err(FieldError::Reserved {
                 spec: spec.to_owned(),
                 name: name.to_owned(),

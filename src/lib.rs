@@ -86,12 +86,16 @@
 //!   (where the time went, live and at the end), `metrics` (the same figures for Prometheus,
 //!   `--metrics`); the coordinator's log events go through `tracing`, and the library never
 //!   installs a subscriber (the binary does);
+//! - `cache` (`--cache`: what each page was, kept between crawls in redb; the coordinator's
+//!   `recrawl` decides with it: a conditional request, a `304` as the earlier record again, a
+//!   fresh page not requested);
 //! - `shutdown` (SIGINT and SIGTERM as an orderly stop), `shm_set` (the seen set in shared
 //!   memory, for processes mode's `--dedupe shared`).
 //!
 //! One task, the same code in every mode: `task` (the messages), `worker` (fetch, then
 //! parse), `fetch` (reqwest), `inflate` (Content-Encoding, when `--warc` keeps bodies as
-//! sent), `decode` (charsets), `extract` (title and links, streaming, no
+//! sent), `decode` (charsets), `revisit` (what a response says about
+//! fetching it again: validators, freshness), `extract` (title and links, streaming, no
 //! DOM), `cpu_work` (`--cpu-work`); [`scrape`] (your extractor's side: the page and its DOM) and
 //! `fields` (`--field` as an extractor).
 //!

@@ -84,6 +84,18 @@ impl Record {
     ];
 }
 
+impl Record {
+    /// The keys `--cache` adds to a record when it has something to say: names a `--field`
+    /// may not take either, and an item with one of them goes whole under `item`.
+    pub const MARKS: [&'static str; 4] = ["new", "changed", "unchanged", "gone"];
+
+    /// Whether `key` is one of the record's own ([`Record::KEYS`], [`Record::MARKS`], or
+    /// `fields`, the CSV column of the rest).
+    pub fn is_own_key(key: &str) -> bool {
+        Record::KEYS.contains(&key) || Record::MARKS.contains(&key) || key == "fields"
+    }
+}
+
 /// Why a record is not a plain success: the one vocabulary of the `error` key. Its `Display`
 /// is the text records carry, exactly as GUIDE.md ("Records") documents it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

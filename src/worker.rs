@@ -379,7 +379,9 @@ impl Downloaded {
             }
             if limits.revisit && task.kind == TaskKind::Page {
                 // A body was read unless the response had none to give (a 304, a HEAD).
-                let digest = (r.len > 0 || !matches!(r.status, 204 | 304)).then_some(r.digest);
+                let digest = r
+                    .digest
+                    .filter(|_| r.len > 0 || !matches!(r.status, 204 | 304));
                 fetched.revisit = crate::revisit::read(&r.headers, digest);
                 fetched.revisit.archived_as = archived_as;
             }

@@ -336,3 +336,36 @@ every_mode! {
         assert_eq!(unchanged.len(), SITE - revised.changed.len() - 10);
     }
 }
+
+every_mode! {
+    fn a_page_reached_twice_is_marked_once_for_what_it_is(mode) {
+        // The hand-written site: /old-page redirects to /about.html, which is also linked.
+        let s = site();
+        let cache = temp("cache", mode);
+        let crawl = || {
+            CrawlCmd::new()
+                .mode(mode)
+                .seeds(&[s.url("/")])
+                .args(["-d", "3", "--cache"])
+                .arg(&cache)
+                .run()
+        };
+        let first = crawl();
+        first.assert_ok();
+        let about = s.url("/about.html");
+        let reaching: Vec<&Record> = first
+            .records
+            .iter()
+            .filter(|r| r.final_url.as_deref() == Some(about.as_str()))
+            .collect();
+        assert!(reaching.len() >= 2, "the site no longer reaches /about.html twice");
+        // The first crawl of a cache marks nothing, not even a page it answered twice.
+        let marks = |r: &Record| [r.new, r.changed, r.unchanged, r.gone];
+        assert!(first.records.iter().all(|r| marks(r) == [None; 4]), "{:?}", first.records);
+        let again = crawl();
+        again.assert_ok();
+        for r in again.records.iter().filter(|r| r.final_url.as_deref() == Some(about.as_str())) {
+            assert_eq!(marks(r), [None, None, Some(true), None], "{r:?}");
+        }
+    }
+}

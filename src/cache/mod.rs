@@ -114,9 +114,12 @@ impl Entry {
             .then_some(&self.validators)
     }
 
-    /// Whether it is still fresh at `now` (unix seconds).
+    /// Whether it is still fresh at `now` (unix seconds). Not if the clock says it was
+    /// fetched in the future: a clock set back must not stretch a freshness.
     pub fn fresh_at(&self, now: u64) -> bool {
-        (200..300).contains(&self.status) && self.fresh_until.is_some_and(|until| now < until)
+        (200..300).contains(&self.status)
+            && self.fetched <= now
+            && self.fresh_until.is_some_and(|until| now < until)
     }
 
     /// Keeps `links` compactly, relative to `page` where they share its origin.
@@ -225,6 +228,14 @@ impl Cache {
         0
     }
 
+    /// Crawls that ran to their end with it before this one.
+    pub fn crawls(&self) -> u64 {
+        #[cfg(feature = "cache")]
+        return self.store.crawls();
+        #[cfg(not(feature = "cache"))]
+        0
+    }
+
     /// The entry kept for `url`. An entry that does not read back is as good as none: the page
     /// is fetched as new.
     pub fn get(&self, url: &Url) -> Result<Option<Entry>, CacheError> {
@@ -248,7 +259,7 @@ impl Cache {
                 dir: self.dir.clone(),
                 why: format!("an entry would not serialise: {e}"),
             })?;
-            self.store.put(url.as_str(), bytes)
+            self.store.put(url.as_str(), Some(bytes))
         }
         #[cfg(not(feature = "cache"))]
         {
@@ -266,10 +277,38 @@ impl Cache {
         let _ = durable;
     }
 
-    /// Commits every entry, durably: the end of a crawl.
-    pub fn close(&mut self) -> Result<(), CacheError> {
+    /// Forgets what it kept of `url` (a page that said `Cache-Control: no-store`).
+    pub fn remove(&mut self, url: &Url) -> Result<(), CacheError> {
+        #[cfg(feature = "cache")]
+        return self.store.put(url.as_str(), None);
+        #[cfg(not(feature = "cache"))]
+        {
+            let _ = url;
+            Ok(())
+        }
+    }
+
+    /// Whether the entries kept since the last commit are due to be committed (once a
+    /// second): the caller flushes the records first, then calls [`Cache::commit`].
+    pub fn commit_due(&self) -> bool {
+        #[cfg(feature = "cache")]
+        return self.store.commit_due();
+        #[cfg(not(feature = "cache"))]
+        false
+    }
+
+    /// Commits the entries kept so far, durably.
+    pub fn commit(&mut self) -> Result<(), CacheError> {
         #[cfg(feature = "cache")]
         return self.store.commit();
+        #[cfg(not(feature = "cache"))]
+        Ok(())
+    }
+
+    /// Commits every entry, durably, and counts the crawl as run to its end.
+    pub fn close(&mut self) -> Result<(), CacheError> {
+        #[cfg(feature = "cache")]
+        return self.store.finish();
         #[cfg(not(feature = "cache"))]
         Ok(())
     }

@@ -2,20 +2,22 @@
 //! write-ahead log, `DIR/pending`, of the entries written since the last commit.
 //!
 //! Why a log beside the database: a crawl writes an entry per page, and a durable redb commit
-//! per page would be an `fsync` per page. Entries are committed in batches instead (at most
-//! once a second, and at the end), and each one is first appended to the log. With `--state`
-//! the log is written with one `write(2)` per entry, as the journal and the records are, so a
-//! crawl killed between two commits loses none of them; without it, the log is buffered as the
-//! records are (what a kill loses of either is the same pages', and a page whose entry is lost
-//! is only asked about in full next time). The next open replays the log into the database. A
-//! torn last line (a crash mid-write) is ignored.
+//! per page would be an `fsync` per page. Entries are committed in batches instead, once a
+//! second and at the end, each batch after the records of its pages have been flushed (the
+//! coordinator's `recrawl` sees to it), so the cache never says more than the output does.
+//! With `--state`, whose journal is written with one `write(2)` per page, each entry is also
+//! appended to the log with one `write(2)`, after its record and journal line: a crawl killed
+//! between two commits loses none of the entries of the pages its journal calls finished, and
+//! the next open replays the log into the database. A torn last line (a crash mid-write) is
+//! ignored. Without `--state` there is no log: a kill loses the entries of the last second, as
+//! it loses the records still buffered, and those pages are only asked about in full next time.
 //!
 //! Lookups read one snapshot, taken at each commit: a read transaction per lookup cost more
 //! than the lookup, and the entries written since the snapshot are in `pending`.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, BufWriter, Seek, Write};
+use std::io::{BufRead, BufReader, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -45,14 +47,17 @@ pub(super) struct Store {
     db: Database,
     /// The pages as of the last commit.
     snapshot: ReadOnlyTable<&'static str, &'static [u8]>,
-    log: BufWriter<File>,
-    /// Every entry reaches the log's file at once (`--state`), not when the buffer fills.
+    log: File,
+    /// `--state`: every entry goes to the log too, as it is kept.
     durable: bool,
-    /// Entries written since the last commit (also in the log), by URL.
-    pending: HashMap<String, Vec<u8>>,
+    /// Entries written since the last commit (also in the log, with `--state`), by URL; `None`
+    /// is an entry removed.
+    pending: HashMap<String, Option<Vec<u8>>>,
     last_commit: Instant,
     /// Entries the database held when it was opened.
     held: u64,
+    /// Crawls that ran to their end with this cache before this one.
+    crawls: u64,
 }
 
 impl Store {
@@ -135,20 +140,22 @@ impl Store {
             dir: dir.to_owned(),
             db,
             snapshot,
-            log: BufWriter::with_capacity(64 * 1024, log),
+            log,
             durable: false,
             pending: HashMap::new(),
             last_commit: Instant::now(),
             held: 0,
+            crawls: 0,
         };
         store.replay_log()?;
         store.held = store.len()?;
+        store.crawls = store.crawls_done()?;
         Ok(store)
     }
 
     /// The entries an earlier crawl killed between two commits left in the log, committed.
     fn replay_log(&mut self) -> Result<(), CacheError> {
-        let mut file = self.log.get_ref();
+        let mut file = &self.log;
         file.rewind().map_err(|e| self.io(e))?;
         let mut reader = BufReader::new(file);
         let mut line = Vec::new();
@@ -165,11 +172,28 @@ impl Store {
             if let Some(tab) = line.iter().position(|&b| b == b'\t')
                 && let Ok(url) = std::str::from_utf8(&line[..tab])
             {
-                self.pending
-                    .insert(url.to_owned(), line[tab + 1..].to_vec());
+                let entry = &line[tab + 1..];
+                let entry = (!entry.is_empty()).then(|| entry.to_vec());
+                self.pending.insert(url.to_owned(), entry);
             }
         }
-        self.commit()
+        self.commit()?;
+        // A torn line alone left nothing to commit: it goes too, or the next line would be
+        // appended to it.
+        self.log.set_len(0).map_err(|e| self.io(e))
+    }
+
+    /// Crawls that ran to their end with this cache, as its meta table says.
+    fn crawls_done(&self) -> Result<u64, CacheError> {
+        let read = self.db.begin_read().map_err(|e| self.damaged(e))?;
+        let meta = read.open_table(META).map_err(|e| self.damaged(e))?;
+        let crawls = meta.get("crawls").map_err(|e| self.damaged(e))?;
+        Ok(crawls.and_then(|v| v.value().parse().ok()).unwrap_or(0))
+    }
+
+    /// Crawls that ran to their end with this cache before this one.
+    pub(super) fn crawls(&self) -> u64 {
+        self.crawls
     }
 
     fn io(&self, source: std::io::Error) -> CacheError {
@@ -186,7 +210,7 @@ impl Store {
         }
     }
 
-    /// Writes every entry to the log's file as it comes (`--state`: the journal's promise).
+    /// Writes every entry to the log as it is kept (`--state`: the journal's promise).
     pub(super) fn set_durable(&mut self, durable: bool) {
         self.durable = durable;
     }
@@ -208,51 +232,78 @@ impl Store {
         read: impl FnOnce(&[u8]) -> T,
     ) -> Result<Option<T>, CacheError> {
         if let Some(bytes) = self.pending.get(url) {
-            return Ok(Some(read(bytes)));
+            return Ok(bytes.as_deref().map(read));
         }
         let got = self.snapshot.get(url).map_err(|e| self.damaged(e))?;
         Ok(got.map(|v| read(v.value())))
     }
 
-    /// Keeps `entry` for `url`: in the log at once, in the database at the next commit.
-    pub(super) fn put(&mut self, url: &str, entry: Vec<u8>) -> Result<(), CacheError> {
-        let mut line = Vec::with_capacity(url.len() + entry.len() + 2);
-        line.extend_from_slice(url.as_bytes());
-        line.push(b'\t');
-        line.extend_from_slice(&entry);
-        line.push(b'\n');
-        self.log.write_all(&line).map_err(|e| self.io(e))?;
+    /// Keeps `entry` for `url` (`None`: removes it): in the log at once with `--state`, in the
+    /// database at the next commit.
+    pub(super) fn put(&mut self, url: &str, entry: Option<Vec<u8>>) -> Result<(), CacheError> {
         if self.durable {
-            self.log.flush().map_err(|e| self.io(e))?;
+            let bytes = entry.as_deref().unwrap_or_default();
+            let mut line = Vec::with_capacity(url.len() + bytes.len() + 2);
+            line.extend_from_slice(url.as_bytes());
+            line.push(b'\t');
+            line.extend_from_slice(bytes);
+            line.push(b'\n');
+            self.log.write_all(&line).map_err(|e| self.io(e))?;
         }
         self.pending.insert(url.to_owned(), entry);
-        if self.last_commit.elapsed() >= COMMIT_EVERY {
-            self.commit()?;
-        }
         Ok(())
     }
 
-    /// Commits what the log holds to the database, durably, then empties the log.
+    /// Whether a commit is due (one a second).
+    pub(super) fn commit_due(&self) -> bool {
+        !self.pending.is_empty() && self.last_commit.elapsed() >= COMMIT_EVERY
+    }
+
+    /// Commits the entries kept since the last commit to the database, durably, then empties
+    /// the log.
     pub(super) fn commit(&mut self) -> Result<(), CacheError> {
+        self.commit_with(false)
+    }
+
+    /// [`Store::commit`], counting this crawl as run to its end: the end of a crawl.
+    pub(super) fn finish(&mut self) -> Result<(), CacheError> {
+        self.commit_with(true)
+    }
+
+    fn commit_with(&mut self, finished: bool) -> Result<(), CacheError> {
         self.last_commit = Instant::now();
-        if self.pending.is_empty() {
+        if self.pending.is_empty() && !finished {
             return Ok(());
         }
-        let write = self.db.begin_write().map_err(|e| self.damaged(e))?;
+        // A full disk is the disk's, not a damaged cache.
+        let failed = |store: &Store, e: redb::Error| match e {
+            redb::Error::Io(source) => store.io(source),
+            other => store.damaged(other),
+        };
+        let write = self.db.begin_write().map_err(|e| failed(self, e.into()))?;
         {
-            let mut pages = write.open_table(PAGES).map_err(|e| self.damaged(e))?;
+            let mut pages = write
+                .open_table(PAGES)
+                .map_err(|e| failed(self, e.into()))?;
             for (url, entry) in &self.pending {
-                pages
-                    .insert(url.as_str(), entry.as_slice())
-                    .map_err(|e| self.damaged(e))?;
+                match entry {
+                    Some(entry) => pages.insert(url.as_str(), entry.as_slice()).map(drop),
+                    None => pages.remove(url.as_str()).map(drop),
+                }
+                .map_err(|e| failed(self, e.into()))?;
+            }
+            if finished {
+                let mut meta = write.open_table(META).map_err(|e| failed(self, e.into()))?;
+                let crawls = (self.crawls + 1).to_string();
+                meta.insert("crawls", crawls.as_str())
+                    .map_err(|e| failed(self, e.into()))?;
             }
         }
-        write.commit().map_err(|e| self.damaged(e))?;
+        write.commit().map_err(|e| failed(self, e.into()))?;
         self.snapshot = snapshot(&self.db).map_err(|e| self.damaged(e))?;
         self.pending.clear();
         // Its entries are committed: the log starts again (appends go to its new end).
-        self.log.flush().map_err(|e| self.io(e))?;
-        self.log.get_ref().set_len(0).map_err(|e| self.io(e))?;
+        self.log.set_len(0).map_err(|e| self.io(e))?;
         Ok(())
     }
 }
@@ -305,8 +356,13 @@ mod tests {
     fn entries_not_yet_committed_survive_a_crash_through_the_log() {
         let dir = dir("log");
         let mut store = Store::open(&dir, 1).expect("open");
-        store.put("http://a.test/1", b"one".to_vec()).expect("put");
-        store.put("http://a.test/2", b"two".to_vec()).expect("put");
+        store.set_durable(true);
+        store
+            .put("http://a.test/1", Some(b"one".to_vec()))
+            .expect("put");
+        store
+            .put("http://a.test/2", Some(b"two".to_vec()))
+            .expect("put");
         // A crash: no commit, the process gone (its lock with it).
         drop(store);
         // And a line torn by it.
@@ -333,7 +389,9 @@ mod tests {
     fn another_crawl_and_a_newer_format_are_refused_untouched() {
         let dir = dir("meta");
         let mut store = Store::open(&dir, 1).expect("open");
-        store.put("http://a.test/", b"x".to_vec()).expect("put");
+        store
+            .put("http://a.test/", Some(b"x".to_vec()))
+            .expect("put");
         store.commit().expect("commit");
         drop(store);
         assert!(matches!(

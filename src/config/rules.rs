@@ -342,6 +342,14 @@ impl Config {
             }
             return Ok(());
         }
+        if self.dedupe == Dedupe::Shared {
+            return Err(ConfigError::new(
+                Setting::Cache,
+                "not with --dedupe shared: its workers drop the links the crawl knows, and the \
+                 cache must keep every link of a page to follow them when it comes back \
+                 unchanged",
+            ));
+        }
         if self.shared.is_some() {
             return Err(ConfigError::new(
                 Setting::Cache,

@@ -232,10 +232,12 @@ impl Coordinator<'_> {
             };
             // `--cache`: kept once the record is written (below), so that an entry never says
             // more than the output does.
-            let keep = self.recrawl.is_some().then(|| {
+            let keep = if self.recrawl.is_some() {
                 let revisit = std::mem::take(&mut page.revisit);
                 self.compare(&job, &mut record, revisit, &links, page.item.as_ref())
-            });
+            } else {
+                None
+            };
             if success {
                 self.frontier.offer_links(job.depth, links);
             }
@@ -246,26 +248,42 @@ impl Coordinator<'_> {
                 ));
                 self.stop();
             }
-            if let Some(item) = page.item.take() {
-                // Copied only for an items file (`--items`): this runs per page. An extractor
-                // that failed on the page (it panicked, or its item would not serialise) has
-                // no item: its error stays in the record and stays out of the items file.
-                let for_file = (self.ledger.has_items() && !items::is_extract_error(&item))
-                    .then(|| item.clone());
-                self.hand_over_item(&mut record, item);
-                let ok = record.error.is_none();
-                self.emit_with_item(record, ok, &job, for_file.as_ref());
-            } else {
-                let ok = record.error.is_none();
-                self.emit(record, ok, &job);
-            }
-            if let Some(Some(entry)) = keep {
-                self.keep(&job, &entry);
+            let written = self.emit_page(record, page.item.take(), &job);
+            if let (true, Some(keep)) = (written, keep) {
+                self.keep(&job, keep);
             }
             return;
         }
         let ok = record.error.is_none();
         self.emit(record, ok, &job);
+    }
+
+    /// Writes a page's record with its item, if it has one: merged into the record (or handed
+    /// to the item callback) and, with `--items`, written to the items file. Whether the
+    /// record was written.
+    pub(super) fn emit_page(
+        &mut self,
+        mut record: Record,
+        item: Option<serde_json::Value>,
+        job: &Job,
+    ) -> bool {
+        let Some(item) = item else {
+            let ok = record.error.is_none();
+            return self.emit(record, ok, job);
+        };
+        // `--changed-only` leaves an unchanged page out, its item too (callback included).
+        if self.leaves_out(&record) {
+            let ok = record.error.is_none();
+            return self.emit(record, ok, job);
+        }
+        // Copied only for an items file (`--items`): this runs per page. An extractor that
+        // failed on the page (it panicked, or its item would not serialise) has no item: its
+        // error stays in the record and stays out of the items file.
+        let for_file =
+            (self.ledger.has_items() && !items::is_extract_error(&item)).then(|| item.clone());
+        self.hand_over_item(&mut record, item);
+        let ok = record.error.is_none();
+        self.emit_with_item(record, ok, job, for_file.as_ref())
     }
 
     pub(super) fn hand_over_item(&mut self, record: &mut Record, item: serde_json::Value) {
@@ -288,9 +306,9 @@ impl Coordinator<'_> {
         self.frontier.queues().follow_redirect(job);
     }
 
-    /// Writes the record for the admitted URL `url`.
-    pub(super) fn emit(&mut self, record: Record, ok: bool, job: &Job) {
-        self.emit_with_item(record, ok, job, None);
+    /// Writes the record for the admitted URL `url`; whether it was written.
+    pub(super) fn emit(&mut self, record: Record, ok: bool, job: &Job) -> bool {
+        self.emit_with_item(record, ok, job, None)
     }
 
     /// [`Self::emit`], with the page's item for the items file (`--items`).
@@ -300,11 +318,11 @@ impl Coordinator<'_> {
         ok: bool,
         job: &Job,
         item: Option<&serde_json::Value>,
-    ) {
+    ) -> bool {
         let may = self.frontier.recording(job, record.depth);
         self.heed_frontier();
         if !may {
-            return;
+            return false;
         }
         if ok {
             self.stats.ok += 1;
@@ -312,7 +330,7 @@ impl Coordinator<'_> {
             self.stats.failed += 1;
         }
         if self.fatal.is_some() {
-            return;
+            return false;
         }
         let listed = !self.left_out(&record);
         let durable = self.frontier.durable();
@@ -324,8 +342,14 @@ impl Coordinator<'_> {
             self.ledger.write(&record, item, listed, &job.url, queues)
         };
         match written {
-            Ok(()) => self.frontier.recorded(job, record.depth),
-            Err(e) => self.fatal = Some(e.into()),
+            Ok(()) => {
+                self.frontier.recorded(job, record.depth);
+                true
+            }
+            Err(e) => {
+                self.fatal = Some(e.into());
+                false
+            }
         }
     }
 }

@@ -34,11 +34,7 @@ pub(crate) fn hand_over(
     // Copied only when a callback wants it too (`--field` has none): this runs per page.
     let for_hook = hook.is_some().then(|| item.clone());
     match item {
-        Value::Object(map)
-            if !map
-                .keys()
-                .any(|k| Record::KEYS.contains(&k.as_str()) || k == "fields") =>
-        {
+        Value::Object(map) if !map.keys().any(|k| Record::is_own_key(k)) => {
             record.fields = map;
         }
         other => {

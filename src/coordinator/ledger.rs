@@ -80,6 +80,22 @@ impl Ledger {
             .map(|items| (items.path().display().to_string(), items.written()))
     }
 
+    /// Flushes the records (and the items file and the archive) to the operating system: what
+    /// the cache (`--cache`) commits must not say more than the output does.
+    pub(crate) fn flush(&mut self) -> Result<(), LedgerError> {
+        self.flush_archive(false)?;
+        self.flush_items(false)?;
+        self.sink.flush().map_err(|e| self.output_error(e))
+    }
+
+    /// Whether the exchanges are archived (`--warc`).
+    pub(crate) fn is_archiving(&self) -> bool {
+        #[cfg(feature = "warc")]
+        return self.warc.is_some();
+        #[cfg(not(feature = "warc"))]
+        false
+    }
+
     /// Whether items have a file of their own.
     pub(crate) fn has_items(&self) -> bool {
         self.items.is_some()

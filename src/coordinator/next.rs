@@ -83,12 +83,23 @@ impl Coordinator<'_> {
                     Err(_) => return (self.idle(now), false),
                 }
             }
-            let pop = self.frontier.pop(now, &self.pacing.limiter);
+            let recrawl = &mut self.recrawl;
+            let pop = if recrawl.is_some() {
+                let mut fresh = |job: &crate::frontier::Job| Coordinator::is_fresh(recrawl, job);
+                self.frontier
+                    .pop_serving(now, &self.pacing.limiter, &mut fresh)
+            } else {
+                self.frontier.pop(now, &self.pacing.limiter)
+            };
             // A Redis frontier that failed for good in this pop stops the node; the job it
             // handed out (if any) still goes, as the last one.
             self.heed_frontier();
             match pop {
-                Pop::Job(job) => match self.consult_cache(job, now) {
+                // Still fresh (`--cache`): recorded from the cache, without a request.
+                Pop::Served(job) => {
+                    self.consult_cache(job, true);
+                }
+                Pop::Job(job) => match self.consult_cache(job, false) {
                     Consulted::Fetch(job, earlier) => {
                         self.pacing.holding = None;
                         return (Next::Task(self.hand_out(*job, earlier)), false);

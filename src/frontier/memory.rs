@@ -187,11 +187,23 @@ impl MemoryFrontier {
     /// The next thing to do at `now`. A page is handed out only when its origin's per-host
     /// limit has room (the permit is taken here); the global limit is the caller's.
     pub fn pop(&mut self, now: Instant, limiter: &Limiter) -> Pop {
+        self.pop_serving(now, limiter, &mut |_| false)
+    }
+
+    /// [`MemoryFrontier::pop`], a page `served` says needs no request coming out as
+    /// [`Pop::Served`] (see [`Frontier::pop_serving`]).
+    pub fn pop_serving(
+        &mut self,
+        now: Instant,
+        limiter: &Limiter,
+        served: &mut dyn FnMut(&Job) -> bool,
+    ) -> Pop {
         let admission = &mut self.admission;
         // A page that cannot be read back is let go as though recorded (see `packed`).
-        self.queues.pop(now, limiter, &mut |queues, depth| {
+        let mut lost = |queues: &mut super::queues::Queues, depth| {
             admission.finished(depth, &mut |url, depth| queues.enqueue(url, depth));
-        })
+        };
+        self.queues.pop(now, limiter, &mut lost, served)
     }
 
     /// Caps the pages of one origin in flight at once (`--per-host-workers`; `None`: no cap).
@@ -312,6 +324,15 @@ impl Frontier for MemoryFrontier {
 
     fn pop(&mut self, now: Instant, limiter: &Limiter) -> Pop {
         MemoryFrontier::pop(self, now, limiter)
+    }
+
+    fn pop_serving(
+        &mut self,
+        now: Instant,
+        limiter: &Limiter,
+        served: &mut dyn FnMut(&Job) -> bool,
+    ) -> Pop {
+        MemoryFrontier::pop_serving(self, now, limiter, served)
     }
 
     fn offer_links(&mut self, depth: u32, links: Vec<Url>) {

@@ -93,6 +93,18 @@ pub(crate) trait Frontier: Send {
     /// taken; the crawl's `--rate` permit is the caller's).
     fn pop(&mut self, now: Instant, limiter: &Limiter) -> Pop;
 
+    /// [`Frontier::pop`], where a page `served` says needs no request (`--cache`: still
+    /// fresh) comes out as [`Pop::Served`] as soon as robots.txt allows it, before it would
+    /// take a turn of its host's politeness. A frontier that cannot tell pops as usual.
+    fn pop_serving(
+        &mut self,
+        now: Instant,
+        limiter: &Limiter,
+        _served: &mut dyn FnMut(&Job) -> bool,
+    ) -> Pop {
+        self.pop(now, limiter)
+    }
+
     /// The crawl's robots.txt verdict on `origin` once this process fetched it, as `agent`
     /// reads it (Redis: the first any node found, so every node obeys the same file).
     fn robots_verdict(&mut self, origin: &str, result: &TaskResult, agent: &str) -> Verdict {

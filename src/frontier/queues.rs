@@ -105,6 +105,9 @@ pub enum Pop {
     FetchRobots(Job),
     /// robots.txt forbids this page: record it, do not fetch it.
     Blocked(Job),
+    /// The page needs no request (see [`super::Frontier::pop_serving`]): record it from what
+    /// said so.
+    Served(Job),
     /// The page's host was given up after a run of connection failures: record it with
     /// `reason`, do not fetch it.
     HostDown {
@@ -543,6 +546,7 @@ impl Queues {
         now: Instant,
         limiter: &Limiter,
         lost: &mut impl FnMut(&mut Queues, u32),
+        served: &mut dyn FnMut(&Job) -> bool,
     ) -> Pop {
         while self.delayed.peek().is_some_and(|Reverse(d)| d.at <= now) {
             let Some(Reverse(Delayed { job, .. })) = self.delayed.pop() else {
@@ -644,6 +648,13 @@ impl Queues {
                             }
                         }
                     }
+                }
+            }
+            // Needs no request (`--cache`: still fresh): it takes no turn of its host's.
+            if served(front) {
+                match self.take_front(key) {
+                    Some(job) => return Pop::Served(job),
+                    None => continue,
                 }
             }
             match origin.host.may_start(now, self.per_host) {

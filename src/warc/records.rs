@@ -226,8 +226,10 @@ fn records<'c>(
     let mut response_fields = common;
     response_fields.push(("WARC-Concurrent-To", request_id));
     let payload_digest = sha1_base32(&[&capture.body]);
+    // Only with an earlier capture to refer to: a 304 that answered no question of the
+    // crawl's is archived as the response it is.
     let revisit = match earlier {
-        _ if capture.status == 304 => Some(NOT_MODIFIED),
+        Some(_) if capture.status == 304 => Some(NOT_MODIFIED),
         Some(e)
             if (200..300).contains(&capture.status)
                 && !capture.truncated

@@ -18,7 +18,12 @@ fn queues(robots: bool, urls: &[&str]) -> Queues {
 }
 
 fn pop(q: &mut Queues, now: Instant, l: &Limiter) -> Pop {
-    q.pop(now, l, &mut |_, depth| panic!("page at depth {depth} lost"))
+    q.pop(
+        now,
+        l,
+        &mut |_, depth| panic!("page at depth {depth} lost"),
+        &mut |_| false,
+    )
 }
 
 fn pop_url(q: &mut Queues, l: &Limiter) -> Option<String> {
