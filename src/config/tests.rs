@@ -273,3 +273,35 @@ fn a_build_without_warc_refuses_an_archive_by_name() {
     assert_eq!(err.for_flag(), not_built("--warc", "WARC archive", "warc"));
     assert!(err.to_string().starts_with("warc.path: "), "{err}");
 }
+
+#[cfg(not(feature = "cache"))]
+#[test]
+fn a_build_without_the_cache_refuses_one_by_name() {
+    let err = refused(|c| c.cache = Some("site-cache".into()));
+    assert_eq!(err.setting, Setting::Cache);
+    assert_eq!(err.for_flag(), not_built("--cache", "crawl cache", "cache"));
+}
+
+#[test]
+fn the_cache_rules_name_their_settings() {
+    for (set, setting) in [
+        (
+            (|c: &mut Config| c.revalidate = true) as fn(&mut Config),
+            Setting::Revalidate,
+        ),
+        (|c: &mut Config| c.changed_only = true, Setting::ChangedOnly),
+    ] {
+        let err = refused(set);
+        assert_eq!(err.setting, setting);
+        assert!(err.for_flag().contains("needs --cache DIR"), "{err}");
+    }
+    if cfg!(feature = "cache") {
+        let err = refused(|c| {
+            c.cache = Some("site-cache".into());
+            c.mode = Mode::Processes;
+            c.dedupe = Dedupe::Shared;
+        });
+        assert_eq!(err.setting, Setting::Cache);
+        assert!(err.for_flag().starts_with("--cache: not with --dedupe shared"), "{err}");
+    }
+}
