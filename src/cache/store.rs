@@ -46,7 +46,8 @@ pub(super) struct Store {
     dir: PathBuf,
     db: Database,
     /// The pages as of the last commit.
-    snapshot: ReadOnlyTable<&'static str, &'static [u8]>,
+    /// (`None` only while compacting, which needs no reader.)
+    snapshot: Option<ReadOnlyTable<&'static str, &'static [u8]>>,
     log: File,
     /// `--state`: every entry goes to the log too, as it is kept.
     durable: bool,
@@ -139,7 +140,7 @@ impl Store {
         let mut store = Store {
             dir: dir.to_owned(),
             db,
-            snapshot,
+            snapshot: Some(snapshot),
             log,
             durable: false,
             pending: HashMap::new(),
@@ -217,7 +218,10 @@ impl Store {
 
     /// How many pages the database holds (committed).
     pub(super) fn len(&self) -> Result<u64, CacheError> {
-        self.snapshot.len().map_err(|e| self.damaged(e))
+        match &self.snapshot {
+            Some(snapshot) => snapshot.len().map_err(|e| self.damaged(e)),
+            None => Ok(0),
+        }
     }
 
     /// Pages the cache held when this crawl opened it.
@@ -234,7 +238,10 @@ impl Store {
         if let Some(bytes) = self.pending.get(url) {
             return Ok(bytes.as_deref().map(read));
         }
-        let got = self.snapshot.get(url).map_err(|e| self.damaged(e))?;
+        let Some(snapshot) = &self.snapshot else {
+            return Ok(None);
+        };
+        let got = snapshot.get(url).map_err(|e| self.damaged(e))?;
         Ok(got.map(|v| read(v.value())))
     }
 
@@ -300,10 +307,24 @@ impl Store {
             }
         }
         write.commit().map_err(|e| failed(self, e.into()))?;
-        self.snapshot = snapshot(&self.db).map_err(|e| self.damaged(e))?;
         self.pending.clear();
         // Its entries are committed: the log starts again (appends go to its new end).
         self.log.set_len(0).map_err(|e| self.io(e))?;
+        if finished {
+            self.compact()?;
+        }
+        self.snapshot = Some(snapshot(&self.db).map_err(|e| self.damaged(e))?);
+        Ok(())
+    }
+
+    /// Gives back the space of the pages earlier commits left behind (redb writes copies):
+    /// without it, a cache that every crawl rewrites keeps growing. The snapshot is let go
+    /// first, as compaction needs no reader.
+    fn compact(&mut self) -> Result<(), CacheError> {
+        self.snapshot = None;
+        self.db
+            .compact(redb::CompactionMode::Balanced)
+            .map_err(|e| self.damaged(e))?;
         Ok(())
     }
 }

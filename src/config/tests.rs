@@ -302,6 +302,10 @@ fn the_cache_rules_name_their_settings() {
             c.dedupe = Dedupe::Shared;
         });
         assert_eq!(err.setting, Setting::Cache);
-        assert!(err.for_flag().starts_with("--cache: not with --dedupe shared"), "{err}");
+        assert!(
+            err.for_flag()
+                .starts_with("--cache: not with --dedupe shared"),
+            "{err}"
+        );
     }
 }
