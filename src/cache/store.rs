@@ -96,10 +96,20 @@ impl Store {
             Err(redb::TableError::TableDoesNotExist(_)) => (None, None),
             Err(e) => return Err(damaged(e.to_string())),
         };
+        // A file with no table at all is a cache whose first crawl was stopped before its
+        // first commit: as good as new.
+        let empty = read
+            .list_tables()
+            .is_ok_and(|mut tables| tables.next().is_none());
         drop(read);
         match format.as_deref().map(str::parse::<u32>) {
-            None if fresh || stored_identity.is_none() => {}
-            None => return Err(damaged("it has no format".into())),
+            None if fresh || empty => {}
+            // A redb file of something else's: not ours to add tables to.
+            None => {
+                return Err(damaged(
+                    "a redb database without a crawl cache's format and identity".into(),
+                ));
+            }
             Some(Ok(n)) if n > FORMAT => {
                 return Err(CacheError::Newer {
                     dir: dir.to_owned(),
@@ -148,7 +158,12 @@ impl Store {
             held: 0,
             crawls: 0,
         };
-        store.replay_log()?;
+        if fresh || empty {
+            // A log beside no database is of a cache that is gone: not this one's entries.
+            store.log.set_len(0).map_err(io)?;
+        } else {
+            store.replay_log()?;
+        }
         store.held = store.len()?;
         store.crawls = store.crawls_done()?;
         Ok(store)
@@ -404,6 +419,41 @@ mod tests {
             None
         );
         assert_eq!(std::fs::metadata(dir.join(LOG_NAME)).expect("log").len(), 0);
+    }
+
+    #[test]
+    fn another_programs_redb_file_is_refused_and_an_empty_one_taken() {
+        let foreign = dir("foreign");
+        std::fs::create_dir_all(&foreign).expect("mkdir");
+        {
+            let db = Database::create(foreign.join(FILE_NAME)).expect("db");
+            let write = db.begin_write().expect("write");
+            let theirs: TableDefinition<&str, &str> = TableDefinition::new("theirs");
+            write
+                .open_table(theirs)
+                .expect("table")
+                .insert("k", "v")
+                .expect("insert");
+            write.commit().expect("commit");
+        }
+        assert!(matches!(
+            Store::open(&foreign, 1),
+            Err(CacheError::Damaged { .. })
+        ));
+        let db = Database::create(foreign.join(FILE_NAME)).expect("db");
+        let read = db.begin_read().expect("read");
+        assert_eq!(
+            read.list_tables().expect("tables").count(),
+            1,
+            "tables added"
+        );
+        drop((read, db));
+        // A cache whose first crawl stopped before its first commit: an empty file.
+        let empty = dir("empty");
+        std::fs::create_dir_all(&empty).expect("mkdir");
+        drop(Database::create(empty.join(FILE_NAME)).expect("db"));
+        let store = Store::open(&empty, 1).expect("an empty file is a new cache");
+        assert_eq!(store.held(), 0);
     }
 
     #[test]
