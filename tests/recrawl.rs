@@ -290,8 +290,8 @@ fn revalidate_and_changed_only_need_a_cache() {
 
 every_mode! {
     fn a_recrawl_killed_midway_resumes_with_state_and_marks_each_page_once(mode) {
-        use nix::sys::signal::{Signal, kill};
-        use nix::unistd::Pid;
+        use crate::resume::{lines, start_and_stop};
+        use nix::sys::signal::Signal;
         const SITE: usize = 300;
         let s = server_with(Options { pages: SITE, ..Options::default() });
         let cache = temp("cache", mode);
@@ -306,15 +306,8 @@ every_mode! {
         let mut args: Vec<&str> = base.to_vec();
         args.extend(["-j", "4", "--rate", "150", "--state", state.to_str().expect("UTF-8"),
                      "-o", out.to_str().expect("UTF-8")]);
-        let lines = |p: &Path| std::fs::read_to_string(p).map_or(0, |t| t.lines().count());
-        let mut child = CrawlCmd::new().mode(mode).args(&args).stdin(&seeds).spawn();
-        let started = std::time::Instant::now();
-        while lines(&out) < 60 {
-            assert!(started.elapsed() < std::time::Duration::from_secs(30), "never got going");
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
-        kill(Pid::from_raw(child.id() as i32), Signal::SIGKILL).expect("kill");
-        let _ = child.wait();
+        let code = start_and_stop(mode, &seeds, &args, &out, 60, Signal::SIGKILL);
+        assert_eq!(code, 128 + Signal::SIGKILL as i32, "the first run was not killed");
         assert!(lines(&out) < SITE, "the first run finished before the kill");
         let again = CrawlCmd::new().mode(mode).args(&args).stdin(&seeds).run();
         again.assert_ok();

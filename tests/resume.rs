@@ -18,7 +18,7 @@ fn temp(name: &str, mode: &str) -> PathBuf {
     fresh_temp("resume", name, mode)
 }
 
-fn lines(path: &Path) -> usize {
+pub(crate) fn lines(path: &Path) -> usize {
     std::fs::read_to_string(path).map_or(0, |t| t.lines().count())
 }
 
@@ -49,7 +49,7 @@ fn reference(mode: &str, s: &FixtureServer) -> BTreeMap<String, u32> {
 
 /// Starts the resumable crawl, stops it with `signal` once `after` records are written, and
 /// returns the exit code.
-fn start_and_stop(
+pub(crate) fn start_and_stop(
     mode: &str,
     seeds: &str,
     args: &[&str],

@@ -140,9 +140,9 @@ impl Entry {
     /// The links again, the text of absolute URLs, against the page they were found on: its
     /// origin before the ones kept relative, so each is the text it was (not parsed here: see
     /// [`crate::frontier::Frontier::offer_kept_links`]).
-    pub fn unpack_links(&self, page: &Url) -> Vec<String> {
+    pub fn unpack_links(links: &[String], page: &Url) -> Vec<String> {
         let origin = page.origin().ascii_serialization();
-        self.links
+        links
             .iter()
             .map(|link| {
                 if link.starts_with('/') {
@@ -347,6 +347,6 @@ mod tests {
             archived_as: None,
         };
         let texts: Vec<String> = links.iter().map(|u| u.to_string()).collect();
-        assert_eq!(entry.unpack_links(&page), texts);
+        assert_eq!(Entry::unpack_links(&entry.links, &page), texts);
     }
 }

@@ -252,7 +252,17 @@ impl Coordinator<'_> {
             return;
         };
         recrawl.report.bytes_saved += entry.record.bytes;
-        let mut record = entry.record.clone();
+        // A 304 that says something new of the page (a freshness, another validator) updates
+        // the entry; one that says nothing new leaves it as it is, unwritten: rewriting every
+        // entry of an unchanged site would cost a recrawl a third of its time.
+        let kept = (how == Same::NotModified)
+            .then(|| freshen(&mut entry, revisit))
+            .filter(|&changed| changed)
+            .map(|_| entry.clone());
+        // This crawl's record and item are the entry's own, moved out: no copy per page.
+        let links = std::mem::take(&mut entry.links);
+        let item = entry.item.take();
+        let mut record = entry.record;
         // This crawl's facts: what was admitted, how deep, what it cost now.
         let now = Record::of(&job, worker);
         record.url = now.url;
@@ -265,43 +275,19 @@ impl Coordinator<'_> {
         let fp = fingerprint(&job.fetch_url);
         let mark = *recrawl.marked.entry(fp).or_insert(Mark::Unchanged(how));
         recrawl.apply(mark, &mut record);
-        // One that says nothing new leaves the entry as it is, unwritten: rewriting every
-        // entry of an unchanged site would cost a recrawl a third of its time.
-        let mut freshened = false;
-        if how == Same::NotModified {
-            let now = unix_now();
-            if let Some(secs) = revisit.fresh_secs {
-                entry.fresh_until = Some(now.saturating_add(secs));
-                entry.fetched = now;
-                freshened = true;
-            }
-            for (kept, sent) in [
-                (&mut entry.validators.etag, &revisit.validators.etag),
-                (
-                    &mut entry.validators.last_modified,
-                    &revisit.validators.last_modified,
-                ),
-            ] {
-                if sent.is_some() && sent != kept {
-                    kept.clone_from(sent);
-                    freshened = true;
-                }
-            }
-        }
         if record.status.is_some_and(|s| (200..300).contains(&s)) {
             // Against the page they were found on: its final URL (parsed only if a redirect
             // led elsewhere).
             let links = match record.final_url.as_deref() {
                 Some(u) if u != job.fetch_url.as_str() => Url::parse(u)
-                    .map(|base| entry.unpack_links(&base))
+                    .map(|base| Entry::unpack_links(&links, &base))
                     .unwrap_or_default(),
-                _ => entry.unpack_links(&job.fetch_url),
+                _ => Entry::unpack_links(&links, &job.fetch_url),
             };
             self.frontier.offer_kept_links(job.depth, links);
         }
-        let item = entry.item.clone();
         let written = self.emit_page(record, item, &job);
-        if written && freshened {
+        if let (true, Some(entry)) = (written, kept) {
             self.keep(&job, Keep::Entry(Box::new(entry)));
         }
     }
@@ -435,4 +421,29 @@ impl Coordinator<'_> {
             self.fatal = Some(e);
         }
     }
+}
+
+/// Takes what a `304`'s headers say of the page into `entry` (a freshness, another validator),
+/// as RFC 9111 says a cache does; whether that changed anything.
+fn freshen(entry: &mut Entry, revisit: &Revisit) -> bool {
+    let mut changed = false;
+    let now = unix_now();
+    if let Some(secs) = revisit.fresh_secs {
+        entry.fresh_until = Some(now.saturating_add(secs));
+        entry.fetched = now;
+        changed = true;
+    }
+    for (kept, sent) in [
+        (&mut entry.validators.etag, &revisit.validators.etag),
+        (
+            &mut entry.validators.last_modified,
+            &revisit.validators.last_modified,
+        ),
+    ] {
+        if sent.is_some() && sent != kept {
+            kept.clone_from(sent);
+            changed = true;
+        }
+    }
+    changed
 }
