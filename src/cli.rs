@@ -295,7 +295,7 @@ pub struct Args {
 
     /// Seconds a node keeps a page of a shared crawl without renewing its lease (it renews
     /// every third of it). A node that dies or is cut off loses its pages to the others after
-    /// this; it is also how long a node waits for a Redis that went away before giving up
+    /// this
     #[arg(
         long,
         value_name = "SECS",
@@ -303,6 +303,18 @@ pub struct Args {
         help_heading = "Shared crawl"
     )]
     pub lease: f64,
+
+    /// Seconds a node that lost Redis (a restart, a failover, a stall) keeps trying before it
+    /// exits 1. Meanwhile it keeps the pages it holds and takes no new ones; then it goes on
+    /// where it was
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 60.0,
+        requires = "frontier",
+        help_heading = "Shared crawl"
+    )]
+    pub redis_wait: f64,
 
     /// Stop every node of the shared crawl --crawl-id, as Ctrl-C stops one (their pages in
     /// flight finish and are recorded), then exit
@@ -648,6 +660,7 @@ impl Args {
             crawl_id: id.clone(),
             // Negative or NaN seconds: a stand-in the rules refuse.
             lease: Duration::try_from_secs_f64(self.lease).unwrap_or(Duration::ZERO),
+            redis_wait: Duration::try_from_secs_f64(self.redis_wait).unwrap_or(Duration::ZERO),
             explicit,
         }))
     }

@@ -200,7 +200,8 @@ pub use url::Url;
 /// cannot cost more than this (GUIDE.md, "What one page can cost").
 pub mod limits {
     pub use crate::config::{
-        DEFAULT_LEASE, MAX_GRACE, MAX_LEASE, MAX_TIMEOUT, MIN_LEASE, MIN_RATE,
+        DEFAULT_LEASE, DEFAULT_REDIS_WAIT, MAX_GRACE, MAX_LEASE, MAX_REDIS_WAIT, MAX_TIMEOUT,
+        MIN_LEASE, MIN_RATE,
     };
     pub use crate::extract::{MAX_LINKS, MAX_TITLE_BYTES};
     pub use crate::normalize::MAX_URL_LEN;

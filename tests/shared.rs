@@ -478,6 +478,42 @@ fn a_crawl_survives_a_redis_restart_and_a_stall() {
 }
 
 #[test]
+fn nodes_ride_out_a_redis_outage_longer_than_their_lease() {
+    let redis = RedisServer::start();
+    let s = site(20);
+    let expected = reference("async", &s);
+    let args = ["-j", "4", "--lease", "2", "--timeout", "1"];
+    let a = Node::create("async", &redis, &s, "outage", &args);
+    let b = Node::start("processes", &redis.url(), "outage", None, &args);
+    b.wait_for_records(30);
+    a.wait_for_records(30);
+    // Frozen for more than twice the lease: every lease runs out meanwhile, by Redis's clock.
+    redis.pause();
+    std::thread::sleep(Duration::from_secs(5));
+    let frozen = (a.records(), b.records());
+    redis.resume();
+    let (code_a, stderr_a, sum_a, out_a) = a.finish();
+    let (code_b, stderr_b, sum_b, out_b) = b.finish();
+    assert_eq!((code_a, code_b), (0, 0), "{stderr_a}\n{stderr_b}");
+    // The outage was felt: leases ran out and were taken back (or found gone and dropped).
+    let felt: u64 = [&sum_a, &sum_b]
+        .iter()
+        .filter_map(|s| s.as_ref()?.get("shared").cloned())
+        .map(|s| s["reclaimed"].as_u64().unwrap_or(0) + s["dropped"].as_u64().unwrap_or(0))
+        .sum();
+    assert!(felt > 0, "no lease ran out: {sum_a:?} {sum_b:?}");
+    assert!(
+        frozen.0 + frozen.1 < PAGES,
+        "the crawl ended before the outage: {frozen:?}"
+    );
+    let (got, counts) = union(&[out_a, out_b]);
+    assert_eq!(got, expected, "pages lost across the outage");
+    // A page recorded twice was in flight when Redis froze: at most 4 a node.
+    let twice: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.len() <= 8, "recorded twice: {twice:?}");
+}
+
+#[test]
 fn stop_crawl_stops_every_node_and_a_rerun_finishes_the_crawl() {
     let redis = RedisServer::start();
     let s = site(30);
@@ -554,6 +590,25 @@ fn refusals_name_the_problem_and_never_the_password() {
     let (code, stderr) = refused(&["--frontier", &url, "--crawl-id", "a b", "-"], &seeds);
     assert_eq!(code, 2);
     assert!(stderr.contains("--crawl-id"), "{stderr}");
+
+    // No patience at all with a lost Redis.
+    let (code, stderr) = refused(
+        &[
+            "--frontier",
+            &url,
+            "--crawl-id",
+            "x",
+            "--redis-wait",
+            "0",
+            "-",
+        ],
+        &seeds,
+    );
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("--redis-wait: must be more than 0 and at most 86400 seconds, got 0"),
+        "{stderr}"
+    );
 
     // A crawl id whose key holds something else.
     redis.cli(&["SET", "crawl:{taken}:meta", "someone else's"]);
@@ -646,7 +701,16 @@ fn a_node_that_loses_redis_writes_what_it_fetched_then_exits_1_and_a_rerun_loses
         &redis,
         &s,
         "gone",
-        &["-j", "4", "--lease", "2", "--timeout", "1"],
+        &[
+            "-j",
+            "4",
+            "--lease",
+            "2",
+            "--timeout",
+            "1",
+            "--redis-wait",
+            "2",
+        ],
     );
     a.wait_for_records(10);
     // The append-only file is synced every second: let it hold the crawl before the crash.
@@ -655,7 +719,7 @@ fn a_node_that_loses_redis_writes_what_it_fetched_then_exits_1_and_a_rerun_loses
     let (code, stderr, _, out_a) = a.finish();
     assert_eq!(code, 1, "{stderr}");
     assert!(
-        stderr.contains("lost Redis at redis://127.0.0.1:"),
+        stderr.contains("lost Redis at redis://127.0.0.1:") && stderr.contains("--redis-wait"),
         "{stderr}"
     );
     // Every page the server answered has its record: the pages in flight were written.
@@ -683,7 +747,16 @@ fn a_node_that_loses_redis_writes_what_it_fetched_then_exits_1_and_a_rerun_loses
         &redis.url(),
         "gone",
         None,
-        &["-j", "4", "--lease", "2", "--timeout", "1"],
+        &[
+            "-j",
+            "4",
+            "--lease",
+            "2",
+            "--timeout",
+            "1",
+            "--redis-wait",
+            "2",
+        ],
     );
     let (code, stderr, _, out_b) = b.finish();
     assert_eq!(code, 0, "{stderr}");

@@ -28,6 +28,11 @@ pub const DEFAULT_LEASE: Duration = Duration::from_secs(60);
 pub const MIN_LEASE: Duration = Duration::from_secs(2);
 /// Longest lease accepted: a dead node's pages wait this long for another node.
 pub const MAX_LEASE: Duration = Duration::from_secs(86_400);
+/// How long a shared crawl's node waits for a Redis it lost before it gives up, by default:
+/// long enough for a Sentinel or Cluster failover (seconds to tens of seconds).
+pub const DEFAULT_REDIS_WAIT: Duration = Duration::from_secs(60);
+/// Longest `--redis-wait` accepted.
+pub const MAX_REDIS_WAIT: Duration = Duration::from_secs(86_400);
 /// Most `--max-bytes` the processes mode accepts with `--warc`: a page's raw body crosses the
 /// wire to the archive's one writer, inside the processes mode's message limit.
 pub const MAX_WARC_BYTES: u64 = 128 * 1024 * 1024;

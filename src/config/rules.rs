@@ -425,6 +425,16 @@ impl Config {
                 ),
             ));
         }
+        if shared.redis_wait.is_zero() || shared.redis_wait > MAX_REDIS_WAIT {
+            return Err(ConfigError::new(
+                Setting::RedisWait,
+                format!(
+                    "must be more than 0 and at most {} seconds, got {}",
+                    MAX_REDIS_WAIT.as_secs(),
+                    shared.redis_wait.as_secs_f64()
+                ),
+            ));
+        }
         // A node renews its leases between pages: when every worker is busy (or, in
         // sequential mode, the one thread is fetching), the next renewal waits for a page to
         // end, at most --timeout later. Twice --timeout leaves room for the third of a lease

@@ -59,6 +59,8 @@ pub enum Setting {
     CrawlId,
     /// [`Config::shared`](crate::Config::shared)'s lease; `--lease`.
     Lease,
+    /// [`Config::shared`](crate::Config::shared)'s patience with a lost Redis; `--redis-wait`.
+    RedisWait,
     /// [`Config::metrics`](crate::Config::metrics); `--metrics`.
     Metrics,
     /// [`Config::metrics_linger`](crate::Config::metrics_linger); `--metrics-linger`.
@@ -105,6 +107,7 @@ impl Setting {
             Setting::Frontier => "shared.url",
             Setting::CrawlId => "shared.crawl_id",
             Setting::Lease => "shared.lease",
+            Setting::RedisWait => "shared.redis_wait",
             Setting::Metrics => "metrics",
             Setting::MetricsLinger => "metrics_linger",
             Setting::Warc => "warc.path",
@@ -144,6 +147,7 @@ impl Setting {
             Setting::Frontier => "--frontier",
             Setting::CrawlId => "--crawl-id",
             Setting::Lease => "--lease",
+            Setting::RedisWait => "--redis-wait",
             Setting::Metrics => "--metrics",
             Setting::MetricsLinger => "--metrics-linger",
             Setting::Warc => "--warc",

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use url::Url;
 
-use super::{DEFAULT_LEASE, Setting};
+use super::{DEFAULT_LEASE, DEFAULT_REDIS_WAIT, Setting};
 
 /// A proxy's URL. Its password never shows: `Debug` and `Display` print `***` in its place, so
 /// a config, an error or a log line can name the proxy without giving its secret away.
@@ -89,9 +89,13 @@ pub struct SharedCrawl {
     pub crawl_id: String,
     /// How long a page a node has taken stays its own without a renewal (`--lease`); a node
     /// renews its leases every third of this, and a node that stops renewing (dead, cut off,
-    /// stopped) loses its pages to the others after it. Also how long a node waits for a
-    /// Redis that is gone before it gives up. Default [`DEFAULT_LEASE`].
+    /// stopped) loses its pages to the others after it. Default [`DEFAULT_LEASE`].
     pub lease: Duration,
+    /// How long a node that lost Redis (a restart, a failover, a stall, the network) keeps
+    /// trying, with backoff, before it stops with an error (`--redis-wait`). Meanwhile it keeps
+    /// the pages it holds and takes no new ones; pages whose leases ran out are taken back by
+    /// whichever node claims first. Default [`DEFAULT_REDIS_WAIT`].
+    pub redis_wait: Duration,
     /// A node without seeds joins the crawl and takes its `depth`, `max_pages`,
     /// `allow_domains` and `obey_robots`, except those named here, which it set itself and
     /// which must then agree (the CLI names the flags given on its command line). A node with
@@ -106,6 +110,7 @@ impl SharedCrawl {
             url,
             crawl_id: crawl_id.into(),
             lease: DEFAULT_LEASE,
+            redis_wait: DEFAULT_REDIS_WAIT,
             explicit: Vec::new(),
         }
     }

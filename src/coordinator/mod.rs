@@ -136,7 +136,7 @@ pub enum CoordinatorError {
     /// The cache (`--cache`) could not be read or written.
     #[error(transparent)]
     Cache(#[from] crate::cache::CacheError),
-    /// The Redis frontier's Redis was lost and did not come back within the lease. The
+    /// The Redis frontier's Redis was lost and did not come back within `--redis-wait`. The
     /// records of the pages in flight were written; run the node again to go on.
     #[cfg(feature = "redis")]
     #[error(transparent)]

@@ -1,10 +1,14 @@
-//! One connection to the shared frontier's Redis, and the patience to ride out a restart.
+//! One connection to the shared frontier's Redis, and the patience to ride out a restart, a
+//! failover or a stall.
 //!
 //! Every call goes through [`Redis::call`]: a connection error, a timeout or a server still
 //! loading its append-only file is retried with backoff (reconnecting each time) until the
-//! patience, counted from the first failure, runs out, then reported with the URL (never its password) and the cause. A stalled
-//! server (`DEBUG SLEEP`, a long fork for a snapshot) is simply waited for: the read timeout is
-//! the patience itself.
+//! patience (`--redis-wait`), counted from the first failure, runs out, then reported with the
+//! URL (never its password) and the cause. A stalled server (`DEBUG SLEEP`, SIGSTOP, a long
+//! fork for a snapshot) is waited for a lease at a time (the read timeout), then asked again on
+//! a new connection. A call retried after a timeout may have run once already: every script
+//! is safe to run twice (a second completion finds its leases gone and is dropped; a second
+//! claim's pages go back to the queue when their leases run out).
 
 use std::time::{Duration, Instant};
 
@@ -58,6 +62,9 @@ pub(super) struct Redis {
     client: Client,
     conn: Option<Connection>,
     url: FrontierUrl,
+    /// How long one command may take before the connection is taken for lost.
+    timeout: Duration,
+    /// How long to keep trying after a failure.
     patience: Duration,
     pub scripts: Scripts,
     /// Round trips made, for the summary (what the shared frontier costs).
@@ -67,16 +74,21 @@ pub(super) struct Redis {
 impl Redis {
     /// Connects, or says why not: the first contact is not retried (a wrong address or
     /// password should be said at once, not after the patience).
-    pub fn connect(url: &FrontierUrl, patience: Duration) -> Result<Redis, RedisFrontierError> {
+    pub fn connect(
+        url: &FrontierUrl,
+        timeout: Duration,
+        patience: Duration,
+    ) -> Result<Redis, RedisFrontierError> {
         let client = Client::open(url.url().as_str()).map_err(|e| RedisFrontierError::Url {
             url: url.clone(),
             why: e.to_string(),
         })?;
-        let conn = open(&client, patience).map_err(|e| first_contact(url, e))?;
+        let conn = open(&client, timeout).map_err(|e| first_contact(url, e))?;
         let mut redis = Redis {
             client,
             conn: Some(conn),
             url: url.clone(),
+            timeout,
             patience,
             scripts: Scripts::load(),
             round_trips: 0,
@@ -104,6 +116,7 @@ impl Redis {
     fn conn_mut(&mut self) -> Result<&mut Connection, RedisFrontierError> {
         self.conn.as_mut().ok_or_else(|| RedisFrontierError::Lost {
             url: self.url.clone(),
+            waited: 0.0,
             cause: "not connected".into(),
         })
     }
@@ -122,7 +135,7 @@ impl Redis {
             self.round_trips += 1;
             let result = match self.conn.as_mut() {
                 Some(conn) => f(conn, &self.scripts),
-                None => open(&self.client, self.patience).and_then(|conn| {
+                None => open(&self.client, self.timeout).and_then(|conn| {
                     let conn = self.conn.insert(conn);
                     f(conn, &self.scripts)
                 }),
@@ -149,6 +162,7 @@ impl Redis {
                     }
                     return Err(RedisFrontierError::Lost {
                         url: self.url.clone(),
+                        waited: self.patience.as_secs_f64(),
                         cause: e.to_string(),
                     });
                 }
@@ -168,11 +182,11 @@ fn new_enough(version: &str) -> bool {
     }
 }
 
-fn open(client: &Client, patience: Duration) -> RedisResult<Connection> {
-    let conn = client.get_connection_with_timeout(Duration::from_secs(5).min(patience))?;
-    // A stalled server is waited for, up to the patience, rather than taken for dead.
-    conn.set_read_timeout(Some(patience))?;
-    conn.set_write_timeout(Some(patience))?;
+fn open(client: &Client, timeout: Duration) -> RedisResult<Connection> {
+    let conn = client.get_connection_with_timeout(Duration::from_secs(5).min(timeout))?;
+    // A stalled server is waited for a while, then asked again, rather than taken for dead.
+    conn.set_read_timeout(Some(timeout))?;
+    conn.set_write_timeout(Some(timeout))?;
     Ok(conn)
 }
 

@@ -98,11 +98,15 @@ pub enum RedisFrontierError {
         /// The URL, password hidden.
         url: FrontierUrl,
     },
-    /// Redis was lost mid-crawl and did not come back within the lease.
-    #[error("lost Redis at {url} and it did not come back within the lease: {cause}")]
+    /// Redis was lost mid-crawl and did not come back within `--redis-wait`.
+    #[error(
+        "lost Redis at {url} and it did not come back within {waited} s (--redis-wait): {cause}"
+    )]
     Lost {
         /// The URL, password hidden.
         url: FrontierUrl,
+        /// Seconds waited.
+        waited: f64,
         /// The last error.
         cause: String,
     },
@@ -204,7 +208,7 @@ impl Store {
         shared: &SharedCrawl,
     ) -> Result<(Store, Settings), RedisFrontierError> {
         let (url, id, lease) = (&shared.url, shared.crawl_id.as_str(), shared.lease);
-        let mut redis = Redis::connect(url, lease)?;
+        let mut redis = Redis::connect(url, lease, shared.redis_wait)?;
         let prefix = layout::prefix(id);
         let mine = Settings::of(config);
         let max_pages = config.max_pages.unwrap_or(0);
@@ -715,7 +719,7 @@ impl Store {
 
 /// Asks every node of crawl `id` to stop (as Ctrl-C does on one): `crawl --stop-crawl`.
 pub fn stop_crawl(url: &FrontierUrl, id: &str) -> Result<(), RedisFrontierError> {
-    let mut redis = Redis::connect(url, Duration::from_secs(10))?;
+    let mut redis = Redis::connect(url, Duration::from_secs(10), Duration::from_secs(10))?;
     let prefix = layout::prefix(id);
     let (key, meta) = (format!("{prefix}stopgen"), format!("{prefix}meta"));
     let exists: bool = redis.call(|conn, _| ::redis::cmd("EXISTS").arg(&meta).query(conn))?;
