@@ -695,7 +695,7 @@ fn memory(out: &mut String, memory_rows: &[String]) {
         let _: () = redis::cmd("FLUSHALL").query(&mut conn).expect("FLUSHALL");
         let before = used_memory(&mut conn);
         let secs = load(&mut conn, n, |_, pipe| {
-            let (bucket, member) = layout::seen(splitmix(&mut rng));
+            let (bucket, member) = layout::seen(splitmix(&mut rng), BUCKETS);
             pipe.cmd("SADD")
                 .arg(format!("{prefix}seen:{bucket}"))
                 .arg(member.to_string())

@@ -316,6 +316,17 @@ pub struct Args {
     )]
     pub redis_wait: f64,
 
+    /// Hash slots a new shared crawl's keys are spread over: each origin's queue, seen set and
+    /// leases live in one. Default 1 on one Redis, 16 on a Redis Cluster (redis+cluster://),
+    /// 1 with --max-pages. A node joining takes the crawl's
+    #[arg(
+        long,
+        value_name = "N",
+        requires = "frontier",
+        help_heading = "Shared crawl"
+    )]
+    pub shards: Option<u32>,
+
     /// Stop every node of the shared crawl --crawl-id, as Ctrl-C stops one (their pages in
     /// flight finish and are recorded), then exit
     #[arg(long, requires = "frontier", help_heading = "Shared crawl")]
@@ -625,12 +636,12 @@ impl Args {
         let (Some(url), Some(id)) = (&self.frontier, &self.crawl_id) else {
             return Ok(None);
         };
-        let mut url = Url::parse(url.trim()).map_err(|_| ArgsError::Frontier)?;
-        if url.password().is_none()
+        let mut url = FrontierUrl::parse(url).ok_or(ArgsError::Frontier)?;
+        if url.url().password().is_none()
             && let Ok(password) = std::env::var(PASSWORD_VAR)
             && !password.is_empty()
         {
-            url.set_password(Some(&password))
+            url.set_password(&password)
                 .map_err(|()| ArgsError::Frontier)?;
         }
         let mut explicit = Vec::new();
@@ -655,12 +666,16 @@ impl Args {
         if self.ignore_robots {
             explicit.push(Setting::ObeyRobots);
         }
+        if self.shards.is_some() {
+            explicit.push(Setting::Shards);
+        }
         Ok(Some(SharedCrawl {
-            url: FrontierUrl::new(url),
+            url,
             crawl_id: id.clone(),
             // Negative or NaN seconds: a stand-in the rules refuse.
             lease: Duration::try_from_secs_f64(self.lease).unwrap_or(Duration::ZERO),
             redis_wait: Duration::try_from_secs_f64(self.redis_wait).unwrap_or(Duration::ZERO),
+            shards: self.shards,
             explicit,
         }))
     }

@@ -200,8 +200,8 @@ pub use url::Url;
 /// cannot cost more than this (GUIDE.md, "What one page can cost").
 pub mod limits {
     pub use crate::config::{
-        DEFAULT_LEASE, DEFAULT_REDIS_WAIT, MAX_GRACE, MAX_LEASE, MAX_REDIS_WAIT, MAX_TIMEOUT,
-        MIN_LEASE, MIN_RATE,
+        DEFAULT_CLUSTER_SHARDS, DEFAULT_LEASE, DEFAULT_REDIS_WAIT, MAX_GRACE, MAX_LEASE,
+        MAX_REDIS_WAIT, MAX_SHARDS, MAX_TIMEOUT, MIN_LEASE, MIN_RATE,
     };
     pub use crate::extract::{MAX_LINKS, MAX_TITLE_BYTES};
     pub use crate::normalize::MAX_URL_LEN;

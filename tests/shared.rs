@@ -514,6 +514,27 @@ fn nodes_ride_out_a_redis_outage_longer_than_their_lease() {
 }
 
 #[test]
+fn a_crawl_spread_over_shards_gives_the_one_process_records() {
+    // Several shards on one Redis: the layout a cluster gets, with its gate for exact depths
+    // and its sweep for the end, checked where faults are easy to make.
+    let redis = RedisServer::start();
+    let s = site(5);
+    let expected = reference("async", &s);
+    let args = ["-j", "4", "--shards", "4"];
+    let (ended, got, counts) = crawl_together(&redis, &s, "spread", &["async", "threads"], &args);
+    for (code, stderr, _) in &ended {
+        assert_eq!(*code, 0, "{stderr}");
+    }
+    assert_eq!(got, expected);
+    assert!(counts.values().all(|&n| n == 1), "a URL recorded twice");
+    // The crawl's own keys in its slot, the pages' in their host's shard.
+    assert_eq!(redis.cli(&["EXISTS", "crawl:{spread}:meta"]), "1");
+    assert_eq!(redis.cli(&["EXISTS", "crawl:{spread}:queue"]), "0");
+    let keys = redis.cli(&["KEYS", "crawl:{spread/*"]);
+    assert!(keys.lines().any(|k| k.ends_with(":tally")), "{keys}");
+}
+
+#[test]
 fn stop_crawl_stops_every_node_and_a_rerun_finishes_the_crawl() {
     let redis = RedisServer::start();
     let s = site(30);

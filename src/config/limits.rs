@@ -31,6 +31,10 @@ pub const MAX_LEASE: Duration = Duration::from_secs(86_400);
 /// How long a shared crawl's node waits for a Redis it lost before it gives up, by default:
 /// long enough for a Sentinel or Cluster failover (seconds to tens of seconds).
 pub const DEFAULT_REDIS_WAIT: Duration = Duration::from_secs(60);
+/// Most shards a shared crawl's keys may be spread over (`--shards`).
+pub const MAX_SHARDS: u32 = 1024;
+/// Shards of a crawl on a Redis Cluster by default: enough to spread over a few dozen masters.
+pub const DEFAULT_CLUSTER_SHARDS: u32 = 16;
 /// Longest `--redis-wait` accepted.
 pub const MAX_REDIS_WAIT: Duration = Duration::from_secs(86_400);
 /// Most `--max-bytes` the processes mode accepts with `--warc`: a page's raw body crosses the

@@ -393,15 +393,47 @@ impl Config {
 
     fn check_shared(&self, shared: &SharedCrawl) -> Result<(), ConfigError> {
         let url = shared.url.url();
-        if !matches!(url.scheme(), "redis" | "rediss") || url.host().is_none() {
+        if !matches!(
+            url.scheme(),
+            "redis" | "rediss" | "redis+cluster" | "rediss+cluster"
+        ) || url.host().is_none()
+        {
             return Err(ConfigError::new(
                 Setting::Frontier,
                 format!(
-                    "{}: write redis://HOST:PORT/DB (rediss:// for TLS), with \
+                    "{}: write redis://HOST:PORT/DB (rediss:// for TLS), or \
+                     redis+cluster://HOST:PORT[,HOST:PORT...] for a Redis Cluster, with \
                      :PASSWORD@ or USER:PASSWORD@ before the host if Redis needs them",
                     shared.url
                 ),
             ));
+        }
+        if shared.url.is_cluster() && !matches!(url.path(), "" | "/" | "/0") {
+            return Err(ConfigError::new(
+                Setting::Frontier,
+                format!(
+                    "{}: a Redis Cluster has one database, 0: leave the /DB out",
+                    shared.url
+                ),
+            ));
+        }
+        if let Some(shards) = shared.shards {
+            if shards == 0 || shards > MAX_SHARDS {
+                return Err(ConfigError::new(
+                    Setting::Shards,
+                    format!("must be from 1 to {MAX_SHARDS}, got {shards}"),
+                ));
+            }
+            if shards > 1 && self.max_pages.is_some() {
+                return Err(ConfigError::new(
+                    Setting::Shards,
+                    format!(
+                        "{shards} shards cannot hold --max-pages: the page budget is counted \
+                         where pages are admitted, in one shard; leave --shards out (a crawl \
+                         with --max-pages keeps one) or --max-pages"
+                    ),
+                ));
+            }
         }
         let id = &shared.crawl_id;
         let fine = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');

@@ -61,6 +61,8 @@ pub enum Setting {
     Lease,
     /// [`Config::shared`](crate::Config::shared)'s patience with a lost Redis; `--redis-wait`.
     RedisWait,
+    /// [`Config::shared`](crate::Config::shared)'s shard count; `--shards`.
+    Shards,
     /// [`Config::metrics`](crate::Config::metrics); `--metrics`.
     Metrics,
     /// [`Config::metrics_linger`](crate::Config::metrics_linger); `--metrics-linger`.
@@ -108,6 +110,7 @@ impl Setting {
             Setting::CrawlId => "shared.crawl_id",
             Setting::Lease => "shared.lease",
             Setting::RedisWait => "shared.redis_wait",
+            Setting::Shards => "shared.shards",
             Setting::Metrics => "metrics",
             Setting::MetricsLinger => "metrics_linger",
             Setting::Warc => "warc.path",
@@ -148,6 +151,7 @@ impl Setting {
             Setting::CrawlId => "--crawl-id",
             Setting::Lease => "--lease",
             Setting::RedisWait => "--redis-wait",
+            Setting::Shards => "--shards",
             Setting::Metrics => "--metrics",
             Setting::MetricsLinger => "--metrics-linger",
             Setting::Warc => "--warc",

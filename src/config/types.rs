@@ -51,26 +51,94 @@ fn redacted(url: &Url, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
 }
 
 /// The Redis that holds a shared frontier (`--frontier redis://[USER:PASSWORD@]HOST[:PORT][/DB]`,
-/// or `rediss://` for TLS). Like [`ProxyUrl`], it never shows its password.
+/// or `rediss://` for TLS), or a Redis Cluster (`redis+cluster://[USER:PASSWORD@]HOST:PORT`,
+/// any node of it, more comma-separated: `redis+cluster://H1:P1,H2:P2`; `rediss+cluster://`
+/// for TLS). Like [`ProxyUrl`], it never shows its password.
 #[derive(Clone, PartialEq, Eq)]
-pub struct FrontierUrl(Url);
+pub struct FrontierUrl {
+    /// The URL, with the first node of a cluster (boxed: errors carry it).
+    url: Box<Url>,
+    /// A cluster's other nodes given, as `HOST:PORT`.
+    more: Vec<String>,
+}
 
 impl FrontierUrl {
-    /// Wraps `url`; [`Config::validate`](crate::Config::validate) checks it.
+    /// Wraps `url` (one node); [`Config::validate`](crate::Config::validate) checks it.
     pub fn new(url: Url) -> Self {
-        FrontierUrl(url)
+        FrontierUrl {
+            url: Box::new(url),
+            more: Vec::new(),
+        }
     }
 
-    /// The whole URL, password included: for the Redis client only.
+    /// Reads a `--frontier` URL: a cluster's may name several nodes, comma-separated, which a
+    /// URL alone cannot hold. `None` when it does not read as a URL.
+    pub fn parse(text: &str) -> Option<Self> {
+        let text = text.trim();
+        let (scheme, rest) = text.split_once("://")?;
+        let (authority, path) = match rest.find('/') {
+            Some(at) => rest.split_at(at),
+            None => (rest, ""),
+        };
+        let mut nodes = authority.split(',');
+        let first = nodes.next()?;
+        let url = Url::parse(&format!("{scheme}://{first}{path}")).ok()?;
+        let more: Vec<String> = nodes.map(|n| n.trim().to_owned()).collect();
+        for node in &more {
+            // Each must be HOST:PORT, nothing else.
+            let parsed = Url::parse(&format!("redis://{node}")).ok()?;
+            if parsed.host().is_none() || node.contains('@') || node.contains('/') {
+                return None;
+            }
+        }
+        Some(FrontierUrl {
+            url: Box::new(url),
+            more,
+        })
+    }
+
+    /// The whole URL, password included: for the Redis client only. A cluster's: its first
+    /// node.
     pub fn url(&self) -> &Url {
-        &self.0
+        &self.url
+    }
+
+    /// Sets the password (from the environment, when the URL has none).
+    pub(crate) fn set_password(&mut self, password: &str) -> Result<(), ()> {
+        self.url.set_password(Some(password))
+    }
+
+    /// Whether this names a Redis Cluster (`redis+cluster://`, `rediss+cluster://`).
+    pub fn is_cluster(&self) -> bool {
+        self.url.scheme().ends_with("+cluster")
+    }
+
+    /// Every node named, as `redis://` or `rediss://` URLs with the credentials: for the
+    /// Redis client only.
+    pub fn nodes(&self) -> Vec<String> {
+        let plain = self.url.scheme().trim_end_matches("+cluster");
+        let mut first = self.url.as_str().to_owned();
+        first.replace_range(..self.url.scheme().len(), plain);
+        let who = match (self.url.username(), self.url.password()) {
+            ("", None) => String::new(),
+            (user, Some(password)) => format!("{user}:{password}@"),
+            (user, None) => format!("{user}@"),
+        };
+        let mut all = vec![first];
+        all.extend(self.more.iter().map(|n| format!("{plain}://{who}{n}")));
+        all
     }
 }
 
 impl std::fmt::Display for FrontierUrl {
-    /// `redis://HOST:PORT/DB`, with `***@` for any user name or password.
+    /// `redis://HOST:PORT/DB`, with `***@` for any user name or password, and a cluster's other
+    /// nodes after commas.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        redacted(&self.0, f)
+        redacted(&self.url, f)?;
+        for node in &self.more {
+            write!(f, ",{node}")?;
+        }
+        Ok(())
     }
 }
 
@@ -96,6 +164,12 @@ pub struct SharedCrawl {
     /// the pages it holds and takes no new ones; pages whose leases ran out are taken back by
     /// whichever node claims first. Default [`DEFAULT_REDIS_WAIT`].
     pub redis_wait: Duration,
+    /// How many shards a new crawl's keys are spread over (`--shards`): a URL's queue, seen
+    /// set and leases live in its origin's shard, each shard in its own hash slot, so that a
+    /// Redis Cluster spreads them over its masters. `None`: 1 on one Redis,
+    /// [`DEFAULT_CLUSTER_SHARDS`](crate::limits::DEFAULT_CLUSTER_SHARDS) on a cluster, 1 with
+    /// `--max-pages` (the budget is counted in one shard). A joining node takes the crawl's.
+    pub shards: Option<u32>,
     /// A node without seeds joins the crawl and takes its `depth`, `max_pages`,
     /// `allow_domains` and `obey_robots`, except those named here, which it set itself and
     /// which must then agree (the CLI names the flags given on its command line). A node with
@@ -111,6 +185,7 @@ impl SharedCrawl {
             crawl_id: crawl_id.into(),
             lease: DEFAULT_LEASE,
             redis_wait: DEFAULT_REDIS_WAIT,
+            shards: None,
             explicit: Vec::new(),
         }
     }

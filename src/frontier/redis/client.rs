@@ -12,7 +12,8 @@
 
 use std::time::{Duration, Instant};
 
-use redis::{Client, Connection, RedisError, RedisResult, Script};
+use redis::cluster::{ClusterClient, ClusterConnection};
+use redis::{Client, Connection, ConnectionLike, RedisError, RedisResult, Script};
 
 use super::RedisFrontierError;
 use crate::config::FrontierUrl;
@@ -25,6 +26,10 @@ pub(super) struct Scripts {
     pub renew: Script,
     pub complete: Script,
     pub give_back: Script,
+    pub look: Script,
+    pub peek: Script,
+    pub raise_gate: Script,
+    pub leave: Script,
     pub hold: Script,
     pub giveup: Script,
     pub robots: Script,
@@ -50,6 +55,10 @@ impl Scripts {
             renew: take("renew"),
             complete: take("complete"),
             give_back: take("give_back"),
+            look: take("look"),
+            peek: take("peek"),
+            raise_gate: take("raise_gate"),
+            leave: take("leave"),
             hold: take("hold"),
             giveup: take("giveup"),
             robots: take("robots"),
@@ -58,9 +67,30 @@ impl Scripts {
     }
 }
 
+/// One Redis, or a Redis Cluster's client (which routes each call by its key's slot).
+enum Server {
+    One(Client),
+    Cluster(ClusterClient),
+}
+
+/// A connection to either.
+enum Conn {
+    One(Connection),
+    Cluster(Box<ClusterConnection>),
+}
+
+impl Conn {
+    fn like(&mut self) -> &mut dyn ConnectionLike {
+        match self {
+            Conn::One(c) => c,
+            Conn::Cluster(c) => c.as_mut(),
+        }
+    }
+}
+
 pub(super) struct Redis {
-    client: Client,
-    conn: Option<Connection>,
+    server: Server,
+    conn: Option<Conn>,
     url: FrontierUrl,
     /// How long one command may take before the connection is taken for lost.
     timeout: Duration,
@@ -79,13 +109,24 @@ impl Redis {
         timeout: Duration,
         patience: Duration,
     ) -> Result<Redis, RedisFrontierError> {
-        let client = Client::open(url.url().as_str()).map_err(|e| RedisFrontierError::Url {
+        let bad = |e: RedisError| RedisFrontierError::Url {
             url: url.clone(),
             why: e.to_string(),
-        })?;
-        let conn = open(&client, timeout).map_err(|e| first_contact(url, e))?;
+        };
+        let server = if url.is_cluster() {
+            Server::Cluster(
+                ClusterClient::builder(url.nodes())
+                    .connection_timeout(Duration::from_secs(5).min(timeout))
+                    .response_timeout(timeout)
+                    .build()
+                    .map_err(bad)?,
+            )
+        } else {
+            Server::One(Client::open(url.url().as_str()).map_err(bad)?)
+        };
+        let conn = open(&server, timeout).map_err(|e| first_contact(url, e))?;
         let mut redis = Redis {
-            client,
+            server,
             conn: Some(conn),
             url: url.clone(),
             timeout,
@@ -97,6 +138,11 @@ impl Redis {
         // replica, an old server) is found here, before anything is written.
         let pong: RedisResult<String> = redis::cmd("PING").query(redis.conn_mut()?);
         pong.map_err(|e| first_contact(url, e))?;
+        if url.is_cluster() {
+            // INFO goes to every node of a cluster; each answers for itself. The scripts say
+            // it with Redis's own error if a node is too old.
+            return Ok(redis);
+        }
         let info: RedisResult<String> = redis::cmd("INFO").arg("server").query(redis.conn_mut()?);
         let info = info.map_err(|e| first_contact(url, e))?;
         let version = info
@@ -113,18 +159,21 @@ impl Redis {
         Ok(redis)
     }
 
-    fn conn_mut(&mut self) -> Result<&mut Connection, RedisFrontierError> {
-        self.conn.as_mut().ok_or_else(|| RedisFrontierError::Lost {
-            url: self.url.clone(),
-            waited: 0.0,
-            cause: "not connected".into(),
-        })
+    fn conn_mut(&mut self) -> Result<&mut dyn ConnectionLike, RedisFrontierError> {
+        self.conn
+            .as_mut()
+            .map(Conn::like)
+            .ok_or_else(|| RedisFrontierError::Lost {
+                url: self.url.clone(),
+                waited: 0.0,
+                cause: "not connected".into(),
+            })
     }
 
     /// Runs `f`, retrying through connection losses for up to the patience.
     pub fn call<T>(
         &mut self,
-        mut f: impl FnMut(&mut Connection, &Scripts) -> RedisResult<T>,
+        mut f: impl FnMut(&mut dyn ConnectionLike, &Scripts) -> RedisResult<T>,
     ) -> Result<T, RedisFrontierError> {
         // The patience runs from the first failure, not from the call: a node stopped
         // mid-call (SIGSTOP, Ctrl-Z) wakes with its read interrupted and the call's start long
@@ -134,10 +183,10 @@ impl Redis {
         loop {
             self.round_trips += 1;
             let result = match self.conn.as_mut() {
-                Some(conn) => f(conn, &self.scripts),
-                None => open(&self.client, self.timeout).and_then(|conn| {
+                Some(conn) => f(conn.like(), &self.scripts),
+                None => open(&self.server, self.timeout).and_then(|conn| {
                     let conn = self.conn.insert(conn);
-                    f(conn, &self.scripts)
+                    f(conn.like(), &self.scripts)
                 }),
             };
             match result {
@@ -182,12 +231,19 @@ fn new_enough(version: &str) -> bool {
     }
 }
 
-fn open(client: &Client, timeout: Duration) -> RedisResult<Connection> {
-    let conn = client.get_connection_with_timeout(Duration::from_secs(5).min(timeout))?;
-    // A stalled server is waited for a while, then asked again, rather than taken for dead.
-    conn.set_read_timeout(Some(timeout))?;
-    conn.set_write_timeout(Some(timeout))?;
-    Ok(conn)
+fn open(server: &Server, timeout: Duration) -> RedisResult<Conn> {
+    match server {
+        Server::One(client) => {
+            let conn = client.get_connection_with_timeout(Duration::from_secs(5).min(timeout))?;
+            // A stalled server is waited for a while, then asked again, rather than taken for
+            // dead.
+            conn.set_read_timeout(Some(timeout))?;
+            conn.set_write_timeout(Some(timeout))?;
+            Ok(Conn::One(conn))
+        }
+        // A new connection reads the slot map again: after a failover, the new masters.
+        Server::Cluster(client) => Ok(Conn::Cluster(Box::new(client.get_connection()?))),
+    }
 }
 
 /// Errors that pass: the server restarting, loading its data, or briefly unreachable.
@@ -201,9 +257,14 @@ fn passing(e: &RedisError) -> bool {
         || e.is_timeout()
         || matches!(
             e.kind(),
-            redis::ErrorKind::Server(redis::ServerErrorKind::BusyLoading)
-                | redis::ErrorKind::Server(redis::ServerErrorKind::TryAgain)
-                | redis::ErrorKind::Server(redis::ServerErrorKind::MasterDown)
+            redis::ErrorKind::Server(
+                redis::ServerErrorKind::BusyLoading
+                    | redis::ServerErrorKind::TryAgain
+                    | redis::ServerErrorKind::MasterDown
+                    | redis::ServerErrorKind::ClusterDown
+                    | redis::ServerErrorKind::Moved
+                    | redis::ServerErrorKind::Ask
+            ) | redis::ErrorKind::ClusterConnectionNotFound
         )
 }
 

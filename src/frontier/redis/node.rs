@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 
 use url::Url;
 
-use super::{RedisFrontierError, SharedReport, Store};
+use super::{RedisFrontierError, Store};
 use crate::config::Config;
+use crate::frontier::SharedReport;
 use crate::frontier::{Frontier, Job, MemoryFrontier, Pop, Skipped, TaskKind};
 use crate::ratelimit::Limiter;
 use crate::robots::{Verdict, product_token};
@@ -104,16 +105,13 @@ impl RedisFrontier {
         // The host's permit first: when it says wait, the crawl-wide one is not spent, and
         // other hosts' pages may go meanwhile.
         let checks = [
-            (
-                Refused::Host,
-                host_rate.map(|r| (format!("host:{}", job.origin), r)),
-            ),
-            (Refused::Crawl, self.rate.map(|r| ("rate".to_owned(), r))),
+            (Refused::Host, host_rate.map(|r| (Some(&job.url), r))),
+            (Refused::Crawl, self.rate.map(|r| (None, r))),
         ];
         for (which, check) in checks {
-            let Some((name, rate)) = check else { continue };
+            let Some((page, rate)) = check else { continue };
             // A failure lets the job go: the node is stopping, and this is its last turn.
-            if let Some(Some(wait)) = self.with(|store| store.permit(&name, rate)) {
+            if let Some(Some(wait)) = self.with(|store| store.permit(page, rate)) {
                 return Some((which, wait));
             }
         }

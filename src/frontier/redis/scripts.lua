@@ -1,29 +1,47 @@
 -- The shared frontier's atomic steps, run by Redis one at a time (EVALSHA).
 --
--- Every script takes KEYS[1] = the crawl's key prefix, "crawl:{ID}:", and derives its keys from
--- it. The braces make a Redis Cluster hash tag: every key of one crawl lives in one slot, so a
--- script never touches two slots.
+-- A crawl's keys live in hash slots of two kinds, so that a Redis Cluster spreads them over its
+-- masters and every script touches one slot (KEYS[1], a key prefix; every key a script uses
+-- is derived from it):
 --
--- Keys (P is the prefix):
---   P.."meta"        hash: magic, settings (JSON), created
---   P.."seen:"..B    set of 64-bit fingerprints (decimal), B = fp mod 4096: small sets stay
---                    intsets, 8 bytes a URL
+-- The crawl's own slot, prefix C = "crawl:{ID}:" (`open`, `look`, `raise_gate`, `robots`,
+-- `hold`, `giveup`, `gcra` for --rate):
+--   C.."meta"        hash: magic, settings (JSON, with the shard and bucket counts), created
+--   C.."stopgen"     bumped by `crawl --stop-crawl`
+--   C.."nodes"       sorted set of live nodes, scored by when each last looked (ms)
+--   C.."gate"        the deepest depth whose pages' links may be admitted at once (below)
+--   C.."robots:"..O  the verdict on origin O's robots.txt (the first a node found)
+--   C.."holds"       sorted set of origins paused crawl-wide, scored by the end of the pause
+--   C.."gone"        hash origin -> why a node gave it up; C.."gonelog" the same origins in
+--                    order, each node reading on from where it stopped
+--   C.."gcra:rate"   --rate's theoretical arrival time (microseconds)
+--
+-- A shard's slot, prefix P = "crawl:{ID/K.J}:" (K the shard, J whatever puts it in the K-th
+-- of equal slot ranges, so shards spread evenly over a cluster's masters), or C itself when
+-- the crawl has one shard. A URL's shard is its host's (xxh3 of the host name, mod shards):
+-- a host's queue, seen set, leases, held links and rate limit are in one slot.
+--   P.."tally"       hash: admitted, records, reclaimed, dropped, and gen, bumped by every
+--                    change to what is outstanding or held (see `peek`)
+--   P.."seen:"..B    set of 64-bit fingerprints (signed decimal), B = fp mod buckets per
+--                    shard: sets of up to 512 integers stay intsets, 8 bytes a URL
 --   P.."queue"       list of "DEPTH URL": admitted, not leased
 --   P.."leases"      sorted set of "NODE DEPTH URL", scored by expiry (ms, Redis clock)
 --   P.."out"         hash DEPTH -> pages admitted and not finished at that depth
 --   P.."held:"..L    list of "B FP URL": links waiting to be admitted at depth L
 --   P.."heldlevels"  sorted set of the L with a held list
---   P.."tally"       hash of crawl-wide counts (admitted, outstanding, records, ...)
---   P.."stopgen"     bumped by `crawl --stop-crawl`
---   P.."gcra:"..NAME a rate limit's theoretical arrival time (microseconds)
---   P.."nodes"       sorted set of live nodes, scored by when each last looked (ms)
---   P.."robots:"..O  the verdict on origin O's robots.txt (the first a node found)
---   P.."holds"       sorted set of origins that asked the crawl to pause (Retry-After) or
---                    that a node paused after a run of connection failures, scored by the
---                    end of the pause (ms)
---   P.."gone"        hash origin -> why a node gave it up (its probes kept failing)
---   P.."gonelog"     list of those origins, in the order given up: each node reads on from
---                    where it stopped
+--   P.."gcra:host:"..O  origin O's --per-host-rate / Crawl-delay arrival time
+--
+-- Exact depths. Links found on a page at depth D are admitted at D + 1 only once no page at a
+-- smaller depth is outstanding anywhere and no links are held for a level up to D; until then
+-- they are held. With one shard the scripts see the whole crawl and decide that themselves
+-- ("whole"). With several, a node sweeps every shard (`peek`, twice: the same gen everywhere
+-- means the reads were one moment's) and raises C.."gate" to the deepest D for which it holds;
+-- that stays true (no shallower page can appear again), so any node may act on any gate it
+-- read, however old: a lower one only holds links longer.
+--
+-- Nothing is lost between slots: a completion first offers the page's links to the shards
+-- they belong to, then finishes the page in its own; a node that dies in between leaves the
+-- page leased, it is fetched again, and its links offered again are found already seen.
 --
 -- This file is split at the "--@ NAME" lines into one script each, prefixed with the common
 -- part above the first marker.
@@ -43,20 +61,21 @@ end
 -- Redis's 5 s busy limit however many links a level collected; the rest go on the next call.
 local RELEASE_BUDGET = 20000
 
--- The crawl's keys were lost (a restart without persistence, an eviction, a FLUSHALL): the
--- node must stop, not take an empty crawl for a finished one.
+-- The shard's keys were lost (a restart without persistence, an eviction, a FLUSHALL): the
+-- node must stop, not take an empty crawl for a finished one. Every shard's tally is made
+-- when the crawl is.
 local function alive()
-  if redis.call('EXISTS', P .. 'meta') == 0 then
+  if redis.call('EXISTS', P .. 'tally') == 0 then
     return redis.error_reply('CRAWLGONE the crawl\'s keys are gone from Redis (restarted ' ..
       'without appendonly, evicted under maxmemory, or deleted); records written so far stand')
   end
   return nil
 end
 
--- Whether links found on a page at `depth` must wait: a page at a smaller depth is still
--- outstanding (it could find them first, one level up), or links held for a level up to
+-- Whether links found on a page at `depth` must wait, judged on this shard alone (a crawl
+-- of one shard): a page at a smaller depth is outstanding, or links held for a level up to
 -- `depth` are not all admitted yet (a release cut short by its budget).
-local function blocked(depth)
+local function blocked_here(depth)
   local all = redis.call('HGETALL', P .. 'out')
   for i = 1, #all, 2 do
     if tonumber(all[i]) < depth and tonumber(all[i + 1]) > 0 then
@@ -64,6 +83,12 @@ local function blocked(depth)
     end
   end
   return #redis.call('ZRANGEBYSCORE', P .. 'heldlevels', '-inf', depth, 'LIMIT', 0, 1) > 0
+end
+
+-- Whether links of a page at `depth` wait: `gate` < 0 means "judge here" (one shard).
+local function blocked(depth, gate)
+  if gate < 0 then return blocked_here(depth) end
+  return depth > gate
 end
 
 -- counts = {duplicate, over_max_pages, admitted}
@@ -79,7 +104,6 @@ local function admit(level, bucket, fp, url, max_pages, counts)
   end
   redis.call('SADD', seen, fp)
   tally('admitted', 1)
-  tally('outstanding', 1)
   redis.call('HINCRBY', P .. 'out', level, 1)
   redis.call('RPUSH', P .. 'queue', level .. ' ' .. url)
   counts[3] = counts[3] + 1
@@ -92,20 +116,22 @@ local function split3(item)
   return string.sub(item, 1, a - 1), string.sub(item, a + 1, b - 1), string.sub(item, b + 1)
 end
 
--- Admits held links that no shallower page can find first any more (the in-memory
--- frontier's rule, crawl-wide: links held for level L came from pages at L - 1).
-local function release(max_pages, counts)
+-- Admits held links no shallower page can find first any more (links held for level L came
+-- from pages at L - 1). Returns whether it changed anything.
+local function release(max_pages, gate, counts)
   local budget = RELEASE_BUDGET
+  local changed = false
   while true do
     local levels = redis.call('ZRANGE', P .. 'heldlevels', 0, 0)
-    if #levels == 0 then return end
+    if #levels == 0 then return changed end
     local level = tonumber(levels[1])
-    if blocked(level - 1) then return end
+    if blocked(level - 1, gate) then return changed end
     local key = P .. 'held:' .. level
     while true do
-      if budget <= 0 then return end
+      if budget <= 0 then return changed end
       local items = redis.call('LPOP', key, math.min(1000, budget))
       if not items then break end
+      changed = true
       budget = budget - #items
       for _, item in ipairs(items) do
         local b, fp, url = split3(item)
@@ -116,28 +142,71 @@ local function release(max_pages, counts)
   end
 end
 
--- Pages outstanding anywhere, counting a level of held links not yet admitted as work left.
+-- Pages outstanding in this shard, counting a level of held links not yet admitted as work.
 local function left()
-  return tonumber(redis.call('HGET', P .. 'tally', 'outstanding') or '0') +
-    redis.call('ZCARD', P .. 'heldlevels')
+  local n = 0
+  local all = redis.call('HVALS', P .. 'out')
+  for _, v in ipairs(all) do n = n + tonumber(v) end
+  return n + redis.call('ZCARD', P .. 'heldlevels')
 end
 
--- A page at `depth` is finished crawl-wide.
+-- A page at `depth` is finished.
 local function finished(depth)
-  local left = redis.call('HINCRBY', P .. 'out', depth, -1)
-  if left <= 0 then redis.call('HDEL', P .. 'out', depth) end
-  tally('outstanding', -1)
+  local remaining = redis.call('HINCRBY', P .. 'out', depth, -1)
+  if remaining <= 0 then redis.call('HDEL', P .. 'out', depth) end
+end
+
+-- Offers links at `level` (triples from ARGV[first..last]): admitted, or held for later.
+local function offer(level, first, last, max_pages, gate, counts)
+  if first > last then return end
+  if not blocked(level - 1, gate) then
+    for j = first, last, 3 do
+      admit(level, ARGV[j], ARGV[j + 1], ARGV[j + 2], max_pages, counts)
+    end
+  else
+    local key = P .. 'held:' .. level
+    for j = first, last, 3 do
+      redis.call('RPUSH', key, ARGV[j] .. ' ' .. ARGV[j + 1] .. ' ' .. ARGV[j + 2])
+    end
+    redis.call('ZADD', P .. 'heldlevels', level, tostring(level))
+  end
+end
+
+-- The crawl-wide part of a node's look, on the crawl's prefix `c`: {stopgen, holds, nodes,
+-- gone, gate} (see `look`).
+local function look(c, node, lease, gone_seen)
+  local now = now_ms()
+  redis.call('ZADD', c .. 'nodes', now, node)
+  redis.call('ZREMRANGEBYSCORE', c .. 'nodes', '-inf', now - lease)
+  redis.call('ZREMRANGEBYSCORE', c .. 'holds', '-inf', now)
+  local held = redis.call('ZRANGEBYSCORE', c .. 'holds', now, '+inf', 'WITHSCORES')
+  local holds = {}
+  for i = 1, #held, 2 do
+    holds[#holds + 1] = held[i]
+    holds[#holds + 1] = tostring(math.floor(tonumber(held[i + 1]) - now))
+  end
+  local given_up = {}
+  for _, origin in ipairs(redis.call('LRANGE', c .. 'gonelog', gone_seen, -1)) do
+    given_up[#given_up + 1] = origin
+    given_up[#given_up + 1] = redis.call('HGET', c .. 'gone', origin) or ''
+  end
+  return {tonumber(redis.call('GET', c .. 'stopgen') or '0'), holds,
+    redis.call('ZCARD', c .. 'nodes'), given_up,
+    tonumber(redis.call('GET', c .. 'gate') or '0')}
 end
 
 --@ open
--- ARGV: magic, settings, has_seeds (0/1), max_pages, then B FP URL triples (seeds, depth 0).
+-- The crawl's slot. ARGV: magic, settings, create (0/1), then, with one shard only,
+-- max_pages and the seeds as B FP URL triples (depth 0): they are admitted here, in the same
+-- step (a crawl of several shards has its seeds admitted by `seed` on each shard first).
 -- Returns {"created", settings, dup, over, admitted} | {"joined", settings, 0, 0, 0}
 --       | {"missing"} | {"other", what}
 local meta = P .. 'meta'
 local kind = redis.call('TYPE', meta)['ok']
 if kind == 'hash' then
   if redis.call('HGET', meta, 'magic') ~= ARGV[1] then
-    return {'other', 'a hash without this version of crawl\'s mark'}
+    local mark = redis.call('HGET', meta, 'magic') or 'none'
+    return {'other', 'a hash marked ' .. mark .. ', not this version of crawl\'s ' .. ARGV[1]}
   end
   return {'joined', redis.call('HGET', meta, 'settings'), 0, 0, 0}
 elseif kind ~= 'none' then
@@ -145,37 +214,41 @@ elseif kind ~= 'none' then
 end
 if ARGV[3] ~= '1' then return {'missing'} end
 redis.call('HSET', meta, 'magic', ARGV[1], 'settings', ARGV[2], 'created', now_ms())
+redis.call('HSETNX', P .. 'tally', 'gen', 0)
 local counts = {0, 0, 0}
-local max_pages = tonumber(ARGV[4])
-for i = 5, #ARGV, 3 do
-  admit(0, ARGV[i], ARGV[i + 1], ARGV[i + 2], max_pages, counts)
+if #ARGV >= 4 then
+  local max_pages = tonumber(ARGV[4])
+  for i = 5, #ARGV, 3 do
+    admit(0, ARGV[i], ARGV[i + 1], ARGV[i + 2], max_pages, counts)
+  end
 end
 return {'created', ARGV[2], counts[1], counts[2], counts[3]}
 
 --@ seed
--- A joining node's seeds (the crawl exists): ARGV: max_pages, then triples at depth 0.
+-- A shard's slot. ARGV: max_pages, then seeds (triples) at depth 0. Makes the shard's tally
+-- (a crawl being created has every shard's made before its meta exists) and admits them.
+-- Returns {dup, over, admitted}.
+redis.call('HSETNX', P .. 'tally', 'gen', 0)
 local counts = {0, 0, 0}
 local max_pages = tonumber(ARGV[1])
 for i = 2, #ARGV, 3 do
   admit(0, ARGV[i], ARGV[i + 1], ARGV[i + 2], max_pages, counts)
 end
+if counts[3] > 0 then tally('gen', 1) end
 return counts
 
 --@ claim
--- ARGV: node, n, lease_ms, max_pages, gone_seen. Takes back expired leases first (their
+-- A shard's slot. ARGV: node, n, lease_ms, max_pages, gate (-1: one shard, judged here),
+-- look (0/1), gone_seen. Admits held links the gate allows, takes back expired leases (their
 -- pages go to the front of the queue), then leases up to n queued pages to `node`.
--- Returns {entries, reclaimed, outstanding, stopgen, records, holds, nodes, gone}, holds
--- being origins paused now and the milliseconds left of each, flattened, nodes the live
--- nodes (this one included: those that looked within a lease), and gone the origins given up
--- since the node's `gone_seen`th and why, flattened. It also goes on admitting held links a
--- completion left for later (its budget ran out).
+-- Returns {entries, reclaimed, left, records, look}: left and records this shard's, look
+-- the crawl-wide part when asked (one shard: the crawl's keys are this slot's), else {}.
 local gone = alive()
 if gone then return gone end
 local node, n, lease = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local gate = tonumber(ARGV[5])
 local now = now_ms()
-release(tonumber(ARGV[4]), {0, 0, 0})
-redis.call('ZADD', P .. 'nodes', now, node)
-redis.call('ZREMRANGEBYSCORE', P .. 'nodes', '-inf', now - lease)
+if release(tonumber(ARGV[4]), gate, {0, 0, 0}) then tally('gen', 1) end
 local expired = redis.call('ZRANGEBYSCORE', P .. 'leases', '-inf', now, 'LIMIT', 0, 1000)
 for _, member in ipairs(expired) do
   local sp = string.find(member, ' ', 1, true)
@@ -190,26 +263,57 @@ if n > 0 then
     redis.call('ZADD', P .. 'leases', now + lease, node .. ' ' .. entry)
   end
 end
-redis.call('ZREMRANGEBYSCORE', P .. 'holds', '-inf', now)
-local held = redis.call('ZRANGEBYSCORE', P .. 'holds', now, '+inf', 'WITHSCORES')
-local holds = {}
-for i = 1, #held, 2 do
-  holds[#holds + 1] = held[i]
-  holds[#holds + 1] = tostring(math.floor(tonumber(held[i + 1]) - now))
+local crawl = {}
+if ARGV[6] == '1' then crawl = look(P, node, lease, tonumber(ARGV[7])) end
+return {got, #expired, left(), tonumber(redis.call('HGET', P .. 'tally', 'records') or '0'), crawl}
+
+--@ look
+-- The crawl's slot. ARGV: node, lease_ms, gone_seen. Marks the node live and returns
+-- {stopgen, holds, nodes, gone, gate}: holds the origins paused now and the milliseconds left
+-- of each, flattened; nodes how many looked within a lease; gone the origins given up since
+-- the node's gone_seen-th, and why, flattened.
+if redis.call('EXISTS', P .. 'meta') == 0 then
+  return redis.error_reply('CRAWLGONE the crawl\'s keys are gone from Redis')
 end
-local given_up = {}
-for _, origin in ipairs(redis.call('LRANGE', P .. 'gonelog', tonumber(ARGV[5]), -1)) do
-  given_up[#given_up + 1] = origin
-  given_up[#given_up + 1] = redis.call('HGET', P .. 'gone', origin) or ''
+return look(P, ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]))
+
+--@ peek
+-- A shard's slot, read only. Returns {gen, min depth outstanding (-1: none), min held level
+-- (-1: none), left, records, admitted, queued, leased, out (flattened DEPTH COUNT), held
+-- (flattened LEVEL COUNT)}.
+local gone = alive()
+if gone then return gone end
+local out = redis.call('HGETALL', P .. 'out')
+local min_out = -1
+for i = 1, #out, 2 do
+  local d = tonumber(out[i])
+  if tonumber(out[i + 1]) > 0 and (min_out < 0 or d < min_out) then min_out = d end
 end
-return {got, #expired, left(),
-  tonumber(redis.call('GET', P .. 'stopgen') or '0'),
-  tonumber(redis.call('HGET', P .. 'tally', 'records') or '0'), holds,
-  redis.call('ZCARD', P .. 'nodes'), given_up}
+local levels = redis.call('ZRANGE', P .. 'heldlevels', 0, -1)
+local held = {}
+for _, l in ipairs(levels) do
+  held[#held + 1] = l
+  held[#held + 1] = redis.call('LLEN', P .. 'held:' .. l)
+end
+local min_held = -1
+if #levels > 0 then min_held = tonumber(levels[1]) end
+local t = redis.call('HMGET', P .. 'tally', 'gen', 'records', 'admitted')
+return {tonumber(t[1] or '0'), min_out, min_held, left(), tonumber(t[2] or '0'),
+  tonumber(t[3] or '0'), redis.call('LLEN', P .. 'queue'), redis.call('ZCARD', P .. 'leases'),
+  out, held}
+
+--@ raise_gate
+-- The crawl's slot. ARGV: gate. Raises the gate (never lowers it); returns the gate.
+local g = tonumber(redis.call('GET', P .. 'gate') or '0')
+if tonumber(ARGV[1]) > g then
+  g = tonumber(ARGV[1])
+  redis.call('SET', P .. 'gate', g)
+end
+return g
 
 --@ renew
--- ARGV: node, lease_ms, entries... Extends each lease `node` still holds; returns the
--- 1-based positions of those it no longer holds (expired and taken back).
+-- A shard's slot. ARGV: node, lease_ms, entries... Extends each lease `node` still holds;
+-- returns the 1-based positions of those it no longer holds (expired and taken back).
 local gone = alive()
 if gone then return gone end
 local node, lease = ARGV[1], tonumber(ARGV[2])
@@ -226,61 +330,54 @@ end
 return lost
 
 --@ complete
--- ARGV: node, max_pages, then for each page this node finished: its lease entry ("DEPTH
--- URL"), how many links it yielded, and those links as triples, to be admitted at DEPTH + 1.
--- A node sends the pages whose records it wrote since its last turn in one call.
+-- A shard's slot. ARGV: node, max_pages, gate (-1: judged here), G, then G groups of links
+-- for this shard (level, count, triples), then the lease entries ("DEPTH URL") of pages of
+-- this shard `node` finished. A node sends, per shard, the links bound for it and the pages
+-- it finished since its last turn; the links go first (to every shard) and the pages after.
 -- Returns {dropped, dup, over, admitted}: a page whose lease `node` no longer holds is
 -- another node's (it has it, or will); nothing of it is changed, and it counts as dropped.
--- (Keys that vanished show as leases gone; the node's next claim says why.)
-local node, max_pages = ARGV[1], tonumber(ARGV[2])
+-- Links are offered whether or not the page is still the node's (they are its links all
+-- the same), so a shard whose keys vanished must say so here, not take them in as a new crawl.
+local gone = alive()
+if gone then return gone end
+local node, max_pages, gate = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local counts = {0, 0, 0}
 local dropped = 0
-local i = 3
+local i = 5
+for _ = 1, tonumber(ARGV[4]) do
+  local level, n = tonumber(ARGV[i]), tonumber(ARGV[i + 1])
+  offer(level, i + 2, i + 1 + 3 * n, max_pages, gate, counts)
+  i = i + 2 + 3 * n
+end
+local finishing = 0
 while i <= #ARGV do
-  local entry, n = ARGV[i], tonumber(ARGV[i + 1])
-  local first, last = i + 2, i + 1 + 3 * n
-  i = last + 1
+  local entry = ARGV[i]
+  i = i + 1
   if redis.call('ZREM', P .. 'leases', node .. ' ' .. entry) == 0 then
     dropped = dropped + 1
   else
     -- The depth the page was admitted at, from the entry itself: the count it leaves must
     -- be the one it was added to.
-    local depth = tonumber(string.sub(entry, 1, string.find(entry, ' ', 1, true) - 1))
-    local level = depth + 1
-    if n > 0 then
-      if not blocked(depth) then
-        for j = first, last, 3 do
-          admit(level, ARGV[j], ARGV[j + 1], ARGV[j + 2], max_pages, counts)
-        end
-      else
-        local key = P .. 'held:' .. level
-        for j = first, last, 3 do
-          redis.call('RPUSH', key, ARGV[j] .. ' ' .. ARGV[j + 1] .. ' ' .. ARGV[j + 2])
-        end
-        redis.call('ZADD', P .. 'heldlevels', level, tostring(level))
-      end
-    end
-    finished(depth)
-    tally('records', 1)
+    finished(tonumber(string.sub(entry, 1, string.find(entry, ' ', 1, true) - 1)))
+    finishing = finishing + 1
   end
 end
--- Once for the whole batch, within one budget: holding links is always safe (a page above
--- whose links find a level not yet released holds them too), and one call must stay well
--- under Redis's busy limit however many pages it carries.
-release(max_pages, counts)
+if finishing > 0 then tally('records', finishing) end
+-- Once for the whole batch, within one budget: holding links is always safe, and one call
+-- must stay well under Redis's busy limit however many pages it carries.
+release(max_pages, gate, counts)
 if dropped > 0 then tally('dropped', dropped) end
+if finishing > 0 or counts[3] > 0 or tonumber(ARGV[4]) > 0 then tally('gen', 1) end
 return {dropped, counts[1], counts[2], counts[3]}
 
 --@ give_back
--- ARGV: node, leaving (1/0), entries... Leases `node` gives up (Ctrl-C, a stop): their pages
--- go back to the front of the queue at once. A node leaving no longer counts as live.
--- Returns how many it still held.
+-- A shard's slot. ARGV: node, entries... Leases `node` gives up (Ctrl-C, a stop): their
+-- pages go back to the front of the queue at once. Returns how many it still held.
 local gone = alive()
 if gone then return gone end
 local node = ARGV[1]
-if ARGV[2] == '1' then redis.call('ZREM', P .. 'nodes', node) end
 local back = 0
-for i = 3, #ARGV do
+for i = 2, #ARGV do
   if redis.call('ZREM', P .. 'leases', node .. ' ' .. ARGV[i]) == 1 then
     redis.call('LPUSH', P .. 'queue', ARGV[i])
     back = back + 1
@@ -288,30 +385,37 @@ for i = 3, #ARGV do
 end
 return back
 
+--@ leave
+-- The crawl's slot. ARGV: node. The node leaves: it no longer counts as live.
+redis.call('ZREM', P .. 'nodes', ARGV[1])
+return 1
+
 --@ robots
--- ARGV: origin, verdict. Keeps the first verdict any node found for the origin's robots.txt
--- and returns the one kept: every node obeys the same one.
+-- The crawl's slot. ARGV: origin, verdict. Keeps the first verdict any node found for the
+-- origin's robots.txt and returns the one kept: every node obeys the same one.
 local key = P .. 'robots:' .. ARGV[1]
 redis.call('SET', key, ARGV[2], 'NX')
 return redis.call('GET', key)
 
 --@ hold
--- ARGV: origin, ms. The origin asked for a pause (Retry-After): every node holds its pages
--- until then (a later end wins; an earlier one does not shorten it).
+-- The crawl's slot. ARGV: origin, ms. The origin asked for a pause (Retry-After): every node
+-- holds its pages until then (a later end wins; an earlier one does not shorten it).
 redis.call('ZADD', P .. 'holds', 'GT', now_ms() + tonumber(ARGV[2]), ARGV[1])
 return 1
 
 --@ giveup
--- ARGV: origin, reason. A node gave the origin up (its probes kept failing): every node does,
--- and records its pages as unreachable at once. The first reason is kept.
+-- The crawl's slot. ARGV: origin, reason. A node gave the origin up (its probes kept
+-- failing): every node does, and records its pages as unreachable at once. The first reason
+-- is kept.
 if redis.call('HSETNX', P .. 'gone', ARGV[1], ARGV[2]) == 1 then
   redis.call('RPUSH', P .. 'gonelog', ARGV[1])
 end
 return 1
 
 --@ gcra
--- ARGV: name, interval_us, tolerance_us. GCRA, as governor does it in one process: a request
--- may go when now >= TAT - tolerance; it moves TAT on by one interval. Returns 0 (go) or the
+-- The slot of the limit: the crawl's for --rate, the host's shard for a host's. ARGV: name,
+-- interval_us, tolerance_us. GCRA, as governor does it in one process: a request may go when
+-- now >= TAT - tolerance; it moves TAT on by one interval. Returns 0 (go) or the
 -- microseconds to wait; a refusal changes nothing.
 local key = P .. 'gcra:' .. ARGV[1]
 local interval, tolerance = tonumber(ARGV[2]), tonumber(ARGV[3])

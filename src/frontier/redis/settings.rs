@@ -25,6 +25,20 @@ pub(crate) struct Settings {
     pub(crate) obey_robots: bool,
     pub(crate) format: String,
     pub(crate) fields: Vec<String>,
+    /// Hash slots the crawl's per-origin keys are spread over (`--shards`).
+    #[serde(default = "one")]
+    pub(crate) shards: u32,
+    /// Seen-set buckets over all shards.
+    #[serde(default = "default_buckets")]
+    pub(crate) buckets: u64,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn default_buckets() -> u64 {
+    super::layout::BUCKETS
 }
 
 impl Settings {
@@ -49,6 +63,8 @@ impl Settings {
             obey_robots: config.obey_robots,
             format,
             fields,
+            shards: super::layout::shards_for(config),
+            buckets: super::layout::BUCKETS,
         }
     }
 
@@ -150,6 +166,9 @@ impl Settings {
         if mine.fields != self.fields {
             return differ("--field", list(&self.fields), list(&mine.fields));
         }
+        if explicit.contains(&Setting::Shards) && mine.shards != self.shards {
+            return differ("--shards", self.shards.to_string(), mine.shards.to_string());
+        }
         Ok(())
     }
 }
@@ -170,6 +189,8 @@ mod tests {
             obey_robots: true,
             format: "jsonl".into(),
             fields: Vec::new(),
+            shards: 1,
+            buckets: 4096,
         }
     }
 

@@ -1,0 +1,880 @@
+//! This node's handle on a shared crawl's keys: leases, claims, completions, permits, and the
+//! sweep over the shards that tells a node the crawl is done or its next depth may begin.
+//!
+//! The keys and the scripts are laid out in `scripts.lua`; [`super::layout`] names them. With
+//! one shard (one Redis, by default) every step is one script on one slot, as before shards
+//! existed: a claim also looks at the crawl-wide keys, a completion judges exact depths
+//! itself. With several, a node claims from the shards in turn, sends each completion to the
+//! shards its links belong to and then to its page's, and sweeps the shards to raise the
+//! crawl's gate and to see the end.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use redis::Value;
+use url::Url;
+
+use super::client::Redis;
+use super::{MAGIC, MAX_CLAIM, POLL, RedisFrontierError, Settings, layout, millis, node_name};
+use crate::config::{Config, SharedCrawl};
+use crate::frontier::{SharedReport, Skipped};
+use crate::normalize::{fingerprint, normalize, origin_key};
+use crate::scope::{Scope, Standing, UrlRules};
+
+/// How often a node with work enough still sweeps the shards (for the progress line, and to
+/// let the next depth begin before the queues run dry).
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
+
+/// A lease this node holds.
+struct Lease {
+    entry: String,
+    shard: usize,
+    /// When it runs out at the latest, by this node's clock (measured from before the request
+    /// that granted or renewed it).
+    expires: Instant,
+    lost: bool,
+}
+
+/// What one completion round sends to one shard.
+#[derive(Default)]
+struct Outbox {
+    /// Links bound for this shard, by level, as triples.
+    links: BTreeMap<u32, Vec<String>>,
+    /// Whether some of them came from a page of another shard (they must go before that
+    /// page's completion).
+    foreign: bool,
+    /// Lease entries of this shard's pages finished.
+    entries: Vec<String>,
+}
+
+/// One shard as a sweep read it.
+#[derive(Debug, Clone, Default)]
+#[allow(dead_code)]
+pub(crate) struct ShardView {
+    pub generation: u64,
+    pub min_out: Option<u32>,
+    pub min_held: Option<u32>,
+    pub left: u64,
+    pub records: u64,
+    pub admitted: u64,
+    pub queued: u64,
+    pub leased: u64,
+    /// Pages outstanding (queued or leased) per depth.
+    pub out: BTreeMap<u32, u64>,
+    /// Links held per level.
+    pub held: BTreeMap<u32, u64>,
+}
+
+/// This node's handle on the crawl's keys in Redis.
+pub(crate) struct Store {
+    redis: Redis,
+    /// The crawl's own prefix (`crawl:{ID}:`).
+    crawl: String,
+    /// Each shard's prefix; one shard: the crawl's own.
+    shards: Vec<String>,
+    buckets_per_shard: u64,
+    node: String,
+    lease: Duration,
+    max_depth: u32,
+    max_pages: u64,
+    scope: Arc<Scope>,
+    leases: HashMap<String, Lease>,
+    renew_at: Instant,
+    /// No claim before this (the queues were empty at the last look).
+    claim_after: Instant,
+    /// No look (a claim of nothing, by a node with work enough) before this.
+    look_after: Instant,
+    /// No sweep before this.
+    sweep_after: Instant,
+    /// The shard the next claim starts at.
+    cursor: usize,
+    /// The crawl's gate as last read (several shards only).
+    gate: u32,
+    outstanding: u64,
+    stopgen: u64,
+    joined_stopgen: u64,
+    skipped: Skipped,
+    report: SharedReport,
+    /// The whole crawl's records, as of the last claim or sweep (for the progress line).
+    crawl_records: u64,
+    holds: Vec<(String, Duration)>,
+    gone: Vec<(String, String)>,
+    gone_seen: u64,
+    live_nodes: u64,
+    /// Completions since the last flush, per shard.
+    outbox: HashMap<usize, Outbox>,
+}
+
+/// Reads a script's reply element as text.
+fn text(reply: &[Value], i: usize) -> String {
+    match reply.get(i) {
+        Some(Value::BulkString(b)) => String::from_utf8_lossy(b).into_owned(),
+        Some(Value::SimpleString(s)) => s.clone(),
+        Some(Value::Int(n)) => n.to_string(),
+        _ => String::new(),
+    }
+}
+
+fn int(reply: &[Value], i: usize) -> i64 {
+    match reply.get(i) {
+        Some(Value::Int(n)) => *n,
+        Some(Value::BulkString(b)) => String::from_utf8_lossy(b).parse().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+fn list(reply: &[Value], i: usize) -> Vec<String> {
+    match reply.get(i) {
+        Some(Value::Array(items)) => (0..items.len()).map(|j| text(items, j)).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn pairs(flat: &[String]) -> BTreeMap<u32, u64> {
+    flat.chunks(2)
+        .filter_map(|p| match p {
+            [a, b] => Some((a.parse().ok()?, b.parse().ok()?)),
+            _ => None,
+        })
+        .collect()
+}
+
+impl Store {
+    /// Connects, and creates or joins the crawl `shared.crawl_id`. A node with seeds creates
+    /// it (or joins it, if its settings agree); a node without joins it.
+    pub(crate) fn open(
+        config: &Config,
+        shared: &SharedCrawl,
+    ) -> Result<(Store, Settings), RedisFrontierError> {
+        let (url, id, lease) = (&shared.url, shared.crawl_id.as_str(), shared.lease);
+        let mut redis = Redis::connect(url, lease, shared.redis_wait)?;
+        let crawl = layout::prefix(id);
+        let mine = Settings::of(config);
+        let max_pages = config.max_pages.unwrap_or(0);
+        let has_seeds = !config.seeds.is_empty();
+        let open = |redis: &mut Redis, create: bool, seeds: Option<&[String]>| {
+            redis.call(|conn, s| {
+                let mut call = s.open.key(&crawl);
+                call.arg(MAGIC).arg(mine.to_json()).arg(u8::from(create));
+                if let Some(seeds) = seeds {
+                    call.arg(max_pages);
+                    for part in seeds {
+                        call.arg(part);
+                    }
+                }
+                call.invoke::<Vec<Value>>(conn)
+            })
+        };
+        let other = |what: String| RedisFrontierError::OtherData {
+            id: id.to_owned(),
+            key: format!("{crawl}meta"),
+            what,
+        };
+        // A crawl of one shard is created with its seeds in one step. One of several has its
+        // seeds admitted on every shard first, then its meta written: a node that finds the
+        // meta finds the seeds.
+        let mut reply = open(&mut redis, false, None)?;
+        if text(&reply, 0) == "missing" && has_seeds {
+            if mine.shards > 1 {
+                let prefixes = layout::shard_prefixes(id, mine.shards);
+                let per_shard = seed_parts(&config.seeds, &prefixes, mine.buckets);
+                for (prefix, parts) in prefixes.iter().zip(&per_shard) {
+                    let _: Vec<u64> = redis.call(|conn, s| {
+                        let mut call = s.seed.key(prefix);
+                        call.arg(max_pages);
+                        for part in parts {
+                            call.arg(part);
+                        }
+                        call.invoke(conn)
+                    })?;
+                }
+                reply = open(&mut redis, true, None)?;
+            } else {
+                let seeds = seed_parts(&config.seeds, std::slice::from_ref(&crawl), mine.buckets);
+                reply = open(&mut redis, true, Some(&seeds[0]))?;
+            }
+        }
+        let stored = match text(&reply, 0).as_str() {
+            "created" | "joined" => Settings::from_json(&text(&reply, 1))
+                .ok_or_else(|| other("settings this crawler cannot read".into()))?,
+            "missing" => {
+                return Err(RedisFrontierError::NoSuchCrawl {
+                    id: id.to_owned(),
+                    url: url.clone(),
+                });
+            }
+            _ => return Err(other(text(&reply, 1))),
+        };
+        let created = text(&reply, 0) == "created";
+        stored.check(&mine, &shared.explicit, id)?;
+        let node = node_name();
+        let stopgen: Option<u64> = redis.call(|conn, _| {
+            ::redis::cmd("GET")
+                .arg(format!("{crawl}stopgen"))
+                .query(conn)
+        })?;
+        let rules = UrlRules::of(&stored.allow_paths, &stored.allow, &stored.deny)
+            .map_err(|e| other(format!("scope rules this crawler cannot use ({e})")))?;
+        let scope = Arc::new(Scope::new(&stored.seeds, &stored.allow_domains).with_rules(rules));
+        let shards = layout::shard_prefixes(id, stored.shards.max(1));
+        let buckets_per_shard = layout::buckets_per_shard(stored.buckets, stored.shards);
+        let now = Instant::now();
+        let mut store = Store {
+            redis,
+            crawl,
+            shards,
+            buckets_per_shard,
+            node: node.clone(),
+            lease,
+            max_depth: stored.depth,
+            max_pages: stored.max_pages.unwrap_or(0),
+            scope,
+            leases: HashMap::new(),
+            renew_at: now + lease / 3,
+            claim_after: now,
+            look_after: now,
+            sweep_after: now,
+            cursor: 0,
+            gate: 0,
+            outstanding: 1,
+            stopgen: stopgen.unwrap_or(0),
+            joined_stopgen: stopgen.unwrap_or(0),
+            skipped: Skipped::default(),
+            crawl_records: 0,
+            holds: Vec::new(),
+            gone: Vec::new(),
+            gone_seen: 0,
+            live_nodes: 1,
+            outbox: HashMap::new(),
+            report: SharedReport {
+                crawl_id: id.to_owned(),
+                node,
+                created,
+                ..SharedReport::default()
+            },
+        };
+        if !created && has_seeds {
+            // Joining with the same seeds: they are duplicates unless this is a new run of a
+            // crawl whose seeds were never admitted (they were, by the creator).
+            let per_shard = seed_parts(&config.seeds, &store.shards, stored.buckets);
+            for (k, parts) in per_shard.iter().enumerate() {
+                if parts.is_empty() {
+                    continue;
+                }
+                let prefix = store.shards[k].clone();
+                let _: Vec<u64> = store.redis.call(|conn, s| {
+                    let mut call = s.seed.key(&prefix);
+                    call.arg(max_pages);
+                    for part in parts {
+                        call.arg(part);
+                    }
+                    call.invoke(conn)
+                })?;
+            }
+        }
+        Ok((store, stored))
+    }
+
+    fn whole(&self) -> bool {
+        self.shards.len() == 1
+    }
+
+    /// The gate a shard script is given: -1 (judge it there) with one shard.
+    fn gate_arg(&self) -> i64 {
+        if self.whole() {
+            -1
+        } else {
+            i64::from(self.gate)
+        }
+    }
+
+    fn shard_of(&self, url: &Url) -> usize {
+        layout::shard_of(url.host_str().unwrap_or(""), self.shards.len())
+    }
+
+    /// Takes in a look at the crawl-wide keys: {stopgen, holds, nodes, gone, gate}.
+    fn take_look(&mut self, look: &[Value]) {
+        if look.is_empty() {
+            return;
+        }
+        self.stopgen = int(look, 0).max(0) as u64;
+        self.holds = list(look, 1)
+            .chunks(2)
+            .filter_map(|pair| match pair {
+                [origin, ms] => Some((origin.clone(), Duration::from_millis(ms.parse().ok()?))),
+                _ => None,
+            })
+            .collect();
+        self.live_nodes = (int(look, 2).max(1)) as u64;
+        let gone = list(look, 3);
+        self.gone_seen += (gone.len() / 2) as u64;
+        self.gone
+            .extend(gone.chunks(2).filter_map(|pair| match pair {
+                [origin, reason] => Some((origin.clone(), reason.clone())),
+                _ => None,
+            }));
+        let gate = int(look, 4).max(0) as u32;
+        self.gate = self.gate.max(gate);
+    }
+
+    /// Leases up to `want` pages when it is time to look; returns them as `(url, depth)`.
+    pub(crate) fn claim(
+        &mut self,
+        now: Instant,
+        want: usize,
+    ) -> Result<Vec<(Url, u32)>, RedisFrontierError> {
+        if want > 0 && now < self.claim_after {
+            return Ok(Vec::new());
+        }
+        let want = want.min(MAX_CLAIM);
+        let looking = now >= self.look_after;
+        if want == 0 {
+            // Only a look (stop, pauses, held links to release): at most every POLL.
+            if !looking {
+                return Ok(Vec::new());
+            }
+        }
+        if looking {
+            self.look_after = now + POLL;
+        }
+        let whole = self.whole();
+        if !whole && looking {
+            let (crawl, node, lease_ms, gone_seen) =
+                (&self.crawl, &self.node, millis(self.lease), self.gone_seen);
+            let look: Vec<Value> = self.redis.call(|conn, s| {
+                s.look
+                    .key(crawl)
+                    .arg(node)
+                    .arg(lease_ms)
+                    .arg(gone_seen)
+                    .invoke(conn)
+            })?;
+            self.take_look(&look);
+        }
+        let mut pages = Vec::new();
+        // One shard: one call, which also looks. Several: each in turn from the cursor, until
+        // enough or all were asked.
+        let rounds = if whole || want > 0 {
+            self.shards.len()
+        } else {
+            0
+        };
+        let mut short = false;
+        for _ in 0..rounds.max(usize::from(whole)) {
+            let k = self.cursor % self.shards.len();
+            let n = want.saturating_sub(pages.len());
+            let sent = Instant::now();
+            let reply: Vec<Value> = {
+                let (prefix, node, lease_ms) = (&self.shards[k], &self.node, millis(self.lease));
+                let (max_pages, gate, gone_seen) =
+                    (self.max_pages, self.gate_arg(), self.gone_seen);
+                let look = u8::from(whole);
+                self.redis.call(|conn, s| {
+                    s.claim
+                        .key(prefix)
+                        .arg(node)
+                        .arg(n)
+                        .arg(lease_ms)
+                        .arg(max_pages)
+                        .arg(gate)
+                        .arg(look)
+                        .arg(gone_seen)
+                        .invoke(conn)
+                })?
+            };
+            let entries = list(&reply, 0);
+            self.report.reclaimed += int(&reply, 1).max(0) as u64;
+            if whole {
+                self.outstanding = int(&reply, 2).max(0) as u64;
+                self.crawl_records = int(&reply, 3).max(0) as u64;
+                if let Some(Value::Array(look)) = reply.get(4) {
+                    let look = look.clone();
+                    self.take_look(&look);
+                }
+            }
+            if entries.len() < n {
+                self.cursor += 1;
+            }
+            for entry in entries {
+                let Some((depth, url)) = entry.split_once(' ') else {
+                    continue;
+                };
+                let (Ok(depth), Ok(parsed)) = (depth.parse::<u32>(), Url::parse(url)) else {
+                    continue;
+                };
+                self.report.claimed += 1;
+                self.leases.insert(
+                    parsed.as_str().to_owned(),
+                    Lease {
+                        entry: entry.clone(),
+                        shard: k,
+                        expires: sent + self.lease,
+                        lost: false,
+                    },
+                );
+                pages.push((parsed, depth));
+            }
+            if pages.len() >= want {
+                break;
+            }
+            short = true;
+        }
+        if want > 0 && pages.len() < want {
+            short = true;
+        }
+        if pages.is_empty() && want > 0 {
+            self.claim_after = now + POLL;
+        }
+        if !whole && now >= self.sweep_after {
+            self.sweep_after = now + if short { POLL } else { SWEEP_EVERY };
+            self.sweep()?;
+        }
+        Ok(pages)
+    }
+
+    /// Reads every shard once: `peek`.
+    pub(crate) fn peek_all(&mut self) -> Result<Vec<ShardView>, RedisFrontierError> {
+        let mut views = Vec::with_capacity(self.shards.len());
+        for prefix in &self.shards {
+            let reply: Vec<Value> = self.redis.call(|conn, s| s.peek.key(prefix).invoke(conn))?;
+            let opt = |v: i64| (v >= 0).then_some(v as u32);
+            views.push(ShardView {
+                generation: int(&reply, 0).max(0) as u64,
+                min_out: opt(int(&reply, 1)),
+                min_held: opt(int(&reply, 2)),
+                left: int(&reply, 3).max(0) as u64,
+                records: int(&reply, 4).max(0) as u64,
+                admitted: int(&reply, 5).max(0) as u64,
+                queued: int(&reply, 6).max(0) as u64,
+                leased: int(&reply, 7).max(0) as u64,
+                out: pairs(&list(&reply, 8)),
+                held: pairs(&list(&reply, 9)),
+            });
+        }
+        Ok(views)
+    }
+
+    /// Several shards: reads them all twice; when nothing changed in between, the reads are
+    /// one moment's, and say whether the crawl is done and how far the gate may rise.
+    fn sweep(&mut self) -> Result<(), RedisFrontierError> {
+        for _ in 0..3 {
+            let first = self.peek_all()?;
+            let second = self.peek_all()?;
+            self.crawl_records = second.iter().map(|v| v.records).sum();
+            let same = first
+                .iter()
+                .zip(&second)
+                .all(|(a, b)| a.generation == b.generation);
+            if !same {
+                continue;
+            }
+            self.outstanding = second.iter().map(|v| v.left).sum();
+            let min_out = second.iter().filter_map(|v| v.min_out).min();
+            let min_held = second.iter().filter_map(|v| v.min_held).min();
+            // Links of a page at D may go in when no page shallower than D is outstanding and
+            // none are held for a level up to D.
+            let gate = match (min_out, min_held) {
+                (None, None) => return Ok(()),
+                (Some(o), None) => o,
+                (None, Some(h)) => h.saturating_sub(1),
+                (Some(o), Some(h)) => o.min(h.saturating_sub(1)),
+            };
+            if gate > self.gate {
+                let crawl = &self.crawl;
+                let raised: i64 = self
+                    .redis
+                    .call(|conn, s| s.raise_gate.key(crawl).arg(gate).invoke(conn))?;
+                self.gate = self.gate.max(raised.max(0) as u32);
+                // Held links may go in now: claim at once.
+                self.claim_after = Instant::now();
+            }
+            return Ok(());
+        }
+        Ok(())
+    }
+
+    /// When to wake, at the latest, for the next renewal (while leases are held), and if
+    /// `looking`, also to look for work.
+    pub(crate) fn wake_at(&self, now: Instant, looking: bool) -> Instant {
+        let look = self.claim_after.max(now + POLL / 2);
+        let at = match (looking, self.leases.is_empty()) {
+            (true, true) => look,
+            (true, false) => look.min(self.renew_at),
+            (false, false) => self.renew_at,
+            (false, true) => now + self.lease,
+        };
+        // Never in the past: a driver told to wake at once would spin.
+        at.max(now + Duration::from_millis(1))
+    }
+
+    /// Whether the lease on `url` is known to be gone (a renewal found it taken back): the
+    /// page is another node's, and must not be fetched here.
+    pub(crate) fn lost(&self, url: &Url) -> bool {
+        self.leases.get(url.as_str()).is_some_and(|l| l.lost)
+    }
+
+    /// Renews this node's leases if a third of a lease has passed since the last renewal.
+    pub(crate) fn renew_if_due(&mut self, now: Instant) -> Result<(), RedisFrontierError> {
+        if now < self.renew_at || self.leases.is_empty() {
+            return Ok(());
+        }
+        self.renew_at = now + self.lease / 3;
+        let mut by_shard: BTreeMap<usize, Vec<(String, String)>> = BTreeMap::new();
+        for (k, l) in self.leases.iter().filter(|(_, l)| !l.lost) {
+            by_shard
+                .entry(l.shard)
+                .or_default()
+                .push((k.clone(), l.entry.clone()));
+        }
+        for (shard, entries) in by_shard {
+            let (prefix, node, lease_ms) = (&self.shards[shard], &self.node, millis(self.lease));
+            let sent = Instant::now();
+            let lost: Vec<usize> = self.redis.call(|conn, s| {
+                let mut call = s.renew.key(prefix);
+                call.arg(node).arg(lease_ms);
+                for (_, entry) in &entries {
+                    call.arg(entry);
+                }
+                call.invoke(conn)
+            })?;
+            let lost: HashSet<usize> = lost.into_iter().collect();
+            for (i, (key, _)) in entries.iter().enumerate() {
+                if let Some(lease) = self.leases.get_mut(key) {
+                    if lost.contains(&(i + 1)) {
+                        lease.lost = true;
+                    } else {
+                        lease.expires = sent + self.lease;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether this node still holds the lease on `url`, so that its record may be written.
+    /// Asks Redis only when the lease may have run out by this node's clock.
+    pub(crate) fn still_mine(
+        &mut self,
+        url: &Url,
+        now: Instant,
+    ) -> Result<bool, RedisFrontierError> {
+        let margin = self.lease / 4;
+        match self.leases.get(url.as_str()) {
+            None => Ok(false),
+            Some(lease) if lease.lost => Ok(false),
+            Some(lease) if now + margin < lease.expires => Ok(true),
+            Some(_) => {
+                // Past (or near) the lease by this node's clock: renewing says for sure.
+                self.renew_at = now;
+                self.renew_if_due(now)?;
+                Ok(self.leases.get(url.as_str()).is_some_and(|l| !l.lost))
+            }
+        }
+    }
+
+    /// Forgets the lease on `url` without telling Redis: its result was dropped, the page is
+    /// another node's.
+    pub(crate) fn drop_result(&mut self, url: &Url) {
+        if self.leases.remove(url.as_str()).is_some() {
+            self.report.dropped += 1;
+        }
+    }
+
+    /// Finishes the page `url` at `depth` crawl-wide, with the links it yielded (judged here
+    /// for scope and `--depth`, and in Redis for dedupe and `--max-pages`). Its record must
+    /// have reached the OS. The step itself goes to Redis at [`Store::flush`], with every
+    /// page finished since the last one.
+    pub(crate) fn finish_page(&mut self, url: &Url, depth: u32, links: Vec<Url>) {
+        let Some(lease) = self.leases.remove(url.as_str()) else {
+            return;
+        };
+        let level = depth.saturating_add(1);
+        let mut unique = HashSet::new();
+        for link in links {
+            match self.scope.standing(&link) {
+                Standing::Within => {}
+                Standing::OffSite => {
+                    self.skipped.out_of_scope += 1;
+                    continue;
+                }
+                Standing::Excluded => {
+                    self.skipped.excluded += 1;
+                    continue;
+                }
+            }
+            let link = normalize(link);
+            let fp = fingerprint(&link);
+            if !unique.insert(fp) {
+                self.skipped.duplicate += 1;
+            } else if level > self.max_depth {
+                self.skipped.too_deep += 1;
+            } else {
+                let shard = self.shard_of(&link);
+                let (bucket, member) = layout::seen(fp, self.buckets_per_shard);
+                let outbox = self.outbox.entry(shard).or_default();
+                outbox.foreign |= shard != lease.shard;
+                let parts = outbox.links.entry(level).or_default();
+                parts.push(bucket.to_string());
+                parts.push(member.to_string());
+                parts.push(link.as_str().to_owned());
+            }
+        }
+        self.outbox
+            .entry(lease.shard)
+            .or_default()
+            .entries
+            .push(lease.entry);
+    }
+
+    /// Sends the pages finished since the last flush (see [`Store::finish_page`]), in the
+    /// turn that began at `now`: first the links bound for shards other than their page's,
+    /// then each shard's pages, with the links of its own.
+    pub(crate) fn flush(&mut self, now: Instant) -> Result<(), RedisFrontierError> {
+        if self.outbox.is_empty() {
+            return Ok(());
+        }
+        let mut outbox: Vec<(usize, Outbox)> =
+            std::mem::take(&mut self.outbox).into_iter().collect();
+        outbox.sort_by_key(|(k, _)| *k);
+        // Links first: a page is finished only once its links are in.
+        for (shard, batch) in &mut outbox {
+            if batch.foreign {
+                let links = std::mem::take(&mut batch.links);
+                self.complete(*shard, &links, &[])?;
+            }
+        }
+        for (shard, batch) in &outbox {
+            if !batch.entries.is_empty() || !batch.links.is_empty() {
+                self.complete(*shard, &batch.links, &batch.entries)?;
+            }
+        }
+        // Links went in: there may be work to lease at once, in this very turn (`now`, not
+        // the clock after the round trip, which the turn's claim would find in its future).
+        self.claim_after = now;
+        Ok(())
+    }
+
+    fn complete(
+        &mut self,
+        shard: usize,
+        links: &BTreeMap<u32, Vec<String>>,
+        entries: &[String],
+    ) -> Result<(), RedisFrontierError> {
+        let (prefix, node, max_pages, gate) = (
+            &self.shards[shard],
+            &self.node,
+            self.max_pages,
+            self.gate_arg(),
+        );
+        let (dropped, dup, over, _admitted): (u64, u64, u64, u64) =
+            self.redis.call(|conn, s| {
+                let mut call = s.complete.key(prefix);
+                call.arg(node).arg(max_pages).arg(gate).arg(links.len());
+                for (level, parts) in links {
+                    call.arg(*level).arg(parts.len() / 3);
+                    for part in parts {
+                        call.arg(part);
+                    }
+                }
+                for entry in entries {
+                    call.arg(entry);
+                }
+                call.invoke(conn)
+            })?;
+        self.skipped.duplicate += dup;
+        self.skipped.over_max_pages += over;
+        self.report.dropped += dropped;
+        Ok(())
+    }
+
+    fn give_back_entries(
+        &mut self,
+        shard: usize,
+        entries: &[String],
+    ) -> Result<(), RedisFrontierError> {
+        let (prefix, node) = (&self.shards[shard], &self.node);
+        let back: u64 = self.redis.call(|conn, s| {
+            let mut call = s.give_back.key(prefix);
+            call.arg(node);
+            for entry in entries {
+                call.arg(entry);
+            }
+            call.invoke(conn)
+        })?;
+        self.report.given_back += back;
+        Ok(())
+    }
+
+    /// Gives every lease this node holds back to the crawl (a stop, or the end of a run with
+    /// pages still queued here). This node then leaves: it no longer counts as live.
+    pub(crate) fn give_back_all(&mut self) -> Result<(), RedisFrontierError> {
+        let mut by_shard: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+        for (_, l) in self.leases.drain() {
+            by_shard.entry(l.shard).or_default().push(l.entry);
+        }
+        for (shard, entries) in by_shard {
+            self.give_back_entries(shard, &entries)?;
+        }
+        let (crawl, node) = (&self.crawl, &self.node);
+        let _: u64 = self
+            .redis
+            .call(|conn, s| s.leave.key(crawl).arg(node).invoke(conn))?;
+        Ok(())
+    }
+
+    /// Gives back the lease on one page (abandoned after a stop).
+    pub(crate) fn give_back(&mut self, url: &Url) -> Result<(), RedisFrontierError> {
+        let Some(lease) = self.leases.remove(url.as_str()) else {
+            return Ok(());
+        };
+        self.give_back_entries(lease.shard, &[lease.entry])
+    }
+
+    /// Takes one permit of a crawl-wide limit of `rate` requests a second: `--rate`'s
+    /// (`page` `None`, in the crawl's slot) or that of `page`'s origin (in its host's shard):
+    /// `None` when the request may go, or how long to wait.
+    pub(crate) fn permit(
+        &mut self,
+        page: Option<&Url>,
+        rate: f64,
+    ) -> Result<Option<Duration>, RedisFrontierError> {
+        let interval = 1e6 / rate;
+        // The same 50 ms of tolerance for timer lateness as the local limiter (`ratelimit`).
+        let tolerance = (interval * ((rate * 0.05).ceil().max(1.0) - 1.0)).max(0.0);
+        let (prefix, name) = match page {
+            Some(page) => (
+                &self.shards[self.shard_of(page)],
+                format!("host:{}", origin_key(page)),
+            ),
+            None => (&self.crawl, "rate".to_owned()),
+        };
+        let wait_us: u64 = self.redis.call(|conn, s| {
+            s.gcra
+                .key(prefix)
+                .arg(&name)
+                .arg(format!("{interval:.3}"))
+                .arg(format!("{tolerance:.3}"))
+                .invoke(conn)
+        })?;
+        Ok((wait_us > 0).then(|| Duration::from_micros(wait_us)))
+    }
+
+    /// The verdict on `origin`'s robots.txt another node found, if one did (in
+    /// [`crate::robots::Verdict::portable`] form).
+    pub(crate) fn robots(&mut self, origin: &str) -> Result<Option<Vec<u8>>, RedisFrontierError> {
+        let key = format!("{}robots:{origin}", self.crawl);
+        self.redis
+            .call(|conn, _| ::redis::cmd("GET").arg(&key).query(conn))
+    }
+
+    /// Offers this node's verdict on `origin`'s robots.txt; returns the crawl's, which is the
+    /// first any node offered.
+    pub(crate) fn agree_robots(
+        &mut self,
+        origin: &str,
+        verdict: &[u8],
+    ) -> Result<Vec<u8>, RedisFrontierError> {
+        let crawl = &self.crawl;
+        self.redis
+            .call(|conn, s| s.robots.key(crawl).arg(origin).arg(verdict).invoke(conn))
+    }
+
+    /// Tells every node that `origin` asked for a pause of `pause` (Retry-After).
+    pub(crate) fn share_hold(
+        &mut self,
+        origin: &str,
+        pause: Duration,
+    ) -> Result<(), RedisFrontierError> {
+        let crawl = &self.crawl;
+        let _: u64 = self.redis.call(|conn, s| {
+            s.hold
+                .key(crawl)
+                .arg(origin)
+                .arg(millis(pause))
+                .invoke(conn)
+        })?;
+        Ok(())
+    }
+
+    /// Tells every node that `origin` was given up, for `reason`: their pages of it are
+    /// recorded as unreachable at once, without probing it again.
+    pub(crate) fn share_gone(
+        &mut self,
+        origin: &str,
+        reason: &str,
+    ) -> Result<(), RedisFrontierError> {
+        let crawl = &self.crawl;
+        let _: u64 = self
+            .redis
+            .call(|conn, s| s.giveup.key(crawl).arg(origin).arg(reason).invoke(conn))?;
+        Ok(())
+    }
+
+    /// The origins any node gave up since the last call, and why.
+    pub(crate) fn take_gone(&mut self) -> Vec<(String, String)> {
+        std::mem::take(&mut self.gone)
+    }
+
+    /// The pauses other nodes (or this one) shared, as of the last look: each is applied
+    /// once.
+    pub(crate) fn take_holds(&mut self) -> Vec<(String, Duration)> {
+        std::mem::take(&mut self.holds)
+    }
+
+    /// This node's share of a crawl-wide cap of `cap` pages of one host in flight: an equal
+    /// share per live node, at least one.
+    pub(crate) fn share_of(&self, cap: usize) -> usize {
+        (cap / self.live_nodes.max(1) as usize).max(1)
+    }
+
+    /// The whole crawl's records and outstanding pages, as of the last claim or sweep.
+    pub(crate) fn crawl_progress(&self) -> (u64, u64) {
+        (self.crawl_records, self.outstanding)
+    }
+
+    /// Whether the whole crawl is finished: nothing outstanding anywhere, as of the last look.
+    pub(crate) fn crawl_done(&self) -> bool {
+        self.outstanding == 0
+    }
+
+    /// Whether `crawl --stop-crawl` was run since this node joined.
+    pub(crate) fn crawl_stopped(&self) -> bool {
+        self.stopgen > self.joined_stopgen
+    }
+
+    /// Links this node did not send on, by reason, and those Redis refused.
+    pub(crate) fn skipped(&self) -> Skipped {
+        self.skipped
+    }
+
+    /// This node's counts and the crawl's, read from Redis now if `ask` (it answered so far).
+    pub(crate) fn report(&mut self, ask: bool) -> SharedReport {
+        let mut report = self.report.clone();
+        if ask && let Ok(views) = self.peek_all() {
+            report.crawl_records = views.iter().map(|v| v.records).sum();
+            report.crawl_admitted = views.iter().map(|v| v.admitted).sum();
+            report.crawl_outstanding = views.iter().map(|v| v.left).sum();
+        }
+        report.crawl_stopped = self.crawl_stopped();
+        report.round_trips = self.redis.round_trips;
+        report
+    }
+}
+
+/// The seeds as `BUCKET FP URL` triples, normalised, one list per shard of `prefixes`.
+fn seed_parts(seeds: &[Url], prefixes: &[String], buckets: u64) -> Vec<Vec<String>> {
+    let shards = prefixes.len();
+    let per_shard = layout::buckets_per_shard(buckets, shards as u32);
+    let mut parts = vec![Vec::new(); shards];
+    for url in seeds {
+        let url = normalize(url.clone());
+        let fp = fingerprint(&url);
+        let (bucket, member) = layout::seen(fp, per_shard);
+        let k = layout::shard_of(url.host_str().unwrap_or(""), shards);
+        parts[k].push(bucket.to_string());
+        parts[k].push(member.to_string());
+        parts[k].push(url.as_str().to_owned());
+    }
+    parts
+}
