@@ -392,6 +392,50 @@ pub enum Command {
     /// Save it as crawl.1 in a man1 directory of the man path (GUIDE.md, "Shell completions and
     /// man page"). To crawl a URLs file named `man`, write `crawl ./man`.
     Man,
+    /// Show a shared crawl as a whole: pages done, leased, queued and held per depth, live
+    /// nodes and their pages/s, hosts paused or given up, Redis memory per URL
+    ///
+    /// Reads Redis only; changes nothing. Run it from any machine that reaches the crawl's
+    /// Redis. To crawl a URLs file named `status`, write `crawl ./status`.
+    Status(StatusArgs),
+}
+
+/// `crawl status`'s flags.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StatusArgs {
+    /// The crawl's Redis, as its nodes were given it (redis://, rediss://, redis+cluster://);
+    /// the password may come from CRAWL_REDIS_PASSWORD
+    #[arg(long, value_name = "URL")]
+    pub frontier: String,
+
+    /// The crawl's id
+    #[arg(long, value_name = "ID")]
+    pub crawl_id: String,
+
+    /// One JSON object (done, queued, leased, held, finished, depths, nodes, ...) instead of
+    /// text
+    #[arg(long)]
+    pub json: bool,
+
+    /// Redraw every SECS seconds (2 by default) until the crawl is finished or Ctrl-C; with
+    /// --json, one object per line
+    #[arg(long, value_name = "SECS", num_args = 0..=1, default_missing_value = "2")]
+    pub watch: Option<f64>,
+}
+
+impl StatusArgs {
+    /// The Redis the flags name, with the password from the environment when the URL has none.
+    pub fn frontier(&self) -> Result<FrontierUrl, ArgsError> {
+        let mut url = FrontierUrl::parse(&self.frontier).ok_or(ArgsError::Frontier)?;
+        if url.url().password().is_none()
+            && let Ok(password) = std::env::var(PASSWORD_VAR)
+            && !password.is_empty()
+        {
+            url.set_password(&password)
+                .map_err(|()| ArgsError::Frontier)?;
+        }
+        Ok(url)
+    }
 }
 
 /// The shells `crawl completions` writes for: clap_complete's, by the names it gives them. Its

@@ -186,6 +186,9 @@ pub use crawler::{Crawl, CrawlError, run, run_plan};
 /// Stops a crawl shared through Redis on every node (`crawl --stop-crawl`).
 #[cfg(feature = "redis")]
 pub use frontier::redis::stop_crawl;
+/// A crawl shared through Redis as a whole, read from anywhere (`crawl status`).
+#[cfg(feature = "redis")]
+pub use frontier::redis::{CrawlStatus, DepthStatus, NodeStatus, crawl_status};
 pub use progress::suspend_bar;
 pub use record::Record;
 pub use report::Summary;

@@ -10,6 +10,8 @@ mod auto;
 mod cli;
 // `crawl completions SHELL` and `crawl man` name the real flags; the shells accept them.
 mod completions;
+// The shared frontier on a real Redis Cluster: keys spread by host, a failover ridden out.
+mod cluster;
 // The crawl itself in every mode: depth, scope, redirects, retries, proxies, TLS, sitemaps.
 mod crawl;
 // The scraper examples, run as a user runs them, against the fixture shop.

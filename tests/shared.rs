@@ -21,12 +21,18 @@ const PAGES: usize = 300;
 
 /// A node of a shared crawl, running in the background (crawl_fixture's [`CrawlNode`], shared
 /// with the `shared` bench, started with this file's modes and flags).
-struct Node(CrawlNode);
+pub(crate) struct Node(CrawlNode);
 
 impl Node {
     /// Starts `crawl --mode MODE ARGS --frontier URL --crawl-id ID`, with `seeds` as URLS_FILE
     /// (read from standard input) when given: without, the node joins.
-    fn start(mode: &str, redis: &str, id: &str, seeds: Option<&str>, args: &[&str]) -> Node {
+    pub(crate) fn start(
+        mode: &str,
+        redis: &str,
+        id: &str,
+        seeds: Option<&str>,
+        args: &[&str],
+    ) -> Node {
         let command = CrawlCmd::new().mode(mode).args(args).command();
         Node(CrawlNode::start(command, redis, id, seeds))
     }
@@ -46,18 +52,18 @@ impl Node {
         Pid::from_raw(self.0.id() as i32)
     }
 
-    fn records(&self) -> usize {
+    pub(crate) fn records(&self) -> usize {
         self.0.records()
     }
 
     /// Waits for the node to exit: its exit code, stderr and summary (if it wrote one).
-    fn finish(self) -> (i32, String, Option<serde_json::Value>, PathBuf) {
+    pub(crate) fn finish(self) -> (i32, String, Option<serde_json::Value>, PathBuf) {
         let exit = self.0.finish();
         (exit.code, exit.stderr, exit.summary, exit.out)
     }
 
     /// Waits until the node has written `n` records.
-    fn wait_for_records(&self, n: usize) {
+    pub(crate) fn wait_for_records(&self, n: usize) {
         self.0.wait_for_records(n);
     }
 }
@@ -86,7 +92,7 @@ fn wait_for_lease(redis: &RedisServer, id: &str, node: &Node) {
 }
 
 /// URL -> depth over the records in `files`, with how many records each URL has.
-fn union(files: &[PathBuf]) -> (BTreeMap<String, u32>, BTreeMap<String, usize>) {
+pub(crate) fn union(files: &[PathBuf]) -> (BTreeMap<String, u32>, BTreeMap<String, usize>) {
     let mut depths = BTreeMap::new();
     let mut counts = BTreeMap::new();
     for file in files {
@@ -532,6 +538,84 @@ fn a_crawl_spread_over_shards_gives_the_one_process_records() {
     assert_eq!(redis.cli(&["EXISTS", "crawl:{spread}:queue"]), "0");
     let keys = redis.cli(&["KEYS", "crawl:{spread/*"]);
     assert!(keys.lines().any(|k| k.ends_with(":tally")), "{keys}");
+}
+
+/// `crawl status --frontier URL --crawl-id ID --json`: the crawl as a whole.
+pub(crate) fn status(frontier: &str, id: &str) -> serde_json::Value {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_crawl"))
+        .args(["status", "--frontier", frontier, "--crawl-id", id, "--json"])
+        .output()
+        .expect("crawl status runs");
+    assert!(
+        out.status.success(),
+        "crawl status: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("crawl status --json prints one object")
+}
+
+#[test]
+fn crawl_status_shows_the_whole_crawl_and_changes_nothing() {
+    let redis = RedisServer::start();
+    let s = site(20);
+    let args = ["-j", "4"];
+    let a = Node::create("async", &redis, &s, "seen", &args);
+    let b = Node::start("threads", &redis.url(), "seen", None, &args);
+    a.wait_for_records(40);
+    b.wait_for_records(10);
+    // Mid-crawl: both nodes live, each with its pace; what is done is at most what is written
+    // (a record reaches the file before its page is finished in Redis).
+    let mid = status(&redis.url(), "seen");
+    let written = a.records() + b.records();
+    assert_eq!(mid["finished"], false, "{mid}");
+    assert_eq!(mid["nodes"].as_array().map(Vec::len), Some(2), "{mid}");
+    let done = mid["done"].as_u64().unwrap_or(0);
+    assert!(
+        done > 0 && done as usize <= written,
+        "done {done}, written {written}: {mid}"
+    );
+    let outstanding: u64 = mid["depths"]
+        .as_object()
+        .map(|d| {
+            d.values()
+                .map(|v| v["outstanding"].as_u64().unwrap_or(0))
+                .sum()
+        })
+        .unwrap_or(0);
+    assert_eq!(
+        outstanding,
+        mid["queued"].as_u64().unwrap_or(0) + mid["leased"].as_u64().unwrap_or(0),
+        "{mid}"
+    );
+    let (code_a, stderr_a, _, out_a) = a.finish();
+    let (code_b, stderr_b, _, out_b) = b.finish();
+    assert_eq!((code_a, code_b), (0, 0), "{stderr_a}\n{stderr_b}");
+    let (got, _) = union(&[out_a, out_b]);
+    // After: its counts are the records'.
+    let keys_before = redis.cli(&["DBSIZE"]);
+    let end = status(&redis.url(), "seen");
+    assert_eq!(end["finished"], true, "{end}");
+    assert_eq!(end["done"].as_u64(), Some(got.len() as u64), "{end}");
+    assert_eq!(end["admitted"].as_u64(), Some(PAGES as u64), "{end}");
+    assert_eq!(
+        (end["queued"].as_u64(), end["leased"].as_u64()),
+        (Some(0), Some(0))
+    );
+    assert_eq!(end["nodes"].as_array().map(Vec::len), Some(0), "{end}");
+    assert!(end["memory_per_url"].as_f64().unwrap_or(0.0) > 0.0, "{end}");
+    // Read only: nothing written.
+    assert_eq!(redis.cli(&["DBSIZE"]), keys_before);
+    // A crawl that is not there is said so.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_crawl"))
+        .args(["status", "--frontier", &redis.url(), "--crawl-id", "nope"])
+        .output()
+        .expect("crawl status runs");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--crawl-id nope: no such crawl"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]

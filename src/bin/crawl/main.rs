@@ -15,6 +15,8 @@ mod demo;
 #[cfg(feature = "man")]
 mod generate;
 mod logs;
+#[cfg(feature = "redis")]
+mod status;
 
 use std::process::ExitCode;
 
@@ -85,12 +87,29 @@ fn stop_crawl(_args: &Args) -> ExitCode {
     Exit::Usage.into()
 }
 
+/// `crawl status`: the shared crawl as a whole.
+#[cfg(feature = "redis")]
+fn status(args: &crawl::cli::StatusArgs) -> ExitCode {
+    status::run(args).into()
+}
+
+/// `crawl status` in a build without the `redis` feature: there is no shared crawl to read.
+#[cfg(not(feature = "redis"))]
+fn status(_args: &crawl::cli::StatusArgs) -> ExitCode {
+    say!(
+        "crawl status: this build of crawl has no Redis frontier; rebuild with the `redis` \
+         feature (it is in the default features)"
+    );
+    Exit::Usage.into()
+}
+
 /// `crawl completions SHELL` or `crawl man`: prints it instead of crawling.
 #[cfg(feature = "man")]
 fn print(command: Command) -> ExitCode {
     let printed = match command {
         Command::Completions { shell } => generate::completions(shell),
         Command::Man => generate::man(),
+        Command::Status(args) => return status(&args),
     };
     match printed {
         Ok(()) => Exit::Ok.into(),
@@ -110,6 +129,7 @@ fn print(command: Command) -> ExitCode {
     let what = match command {
         Command::Completions { .. } => "shell completions",
         Command::Man => "man page",
+        Command::Status(args) => return status(&args),
     };
     say!(
         "crawl: this build of crawl has no {what}; rebuild with the `man` feature (it is in the \

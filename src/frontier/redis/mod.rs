@@ -36,6 +36,7 @@
 mod client;
 mod node;
 mod settings;
+mod status;
 mod store;
 
 use std::time::Duration;
@@ -44,6 +45,7 @@ use crate::config::FrontierUrl;
 use client::Redis;
 pub(crate) use node::RedisFrontier;
 pub(crate) use settings::Settings;
+pub use status::{CrawlStatus, DepthStatus, NodeStatus, crawl_status};
 pub(crate) use store::Store;
 
 /// What marks a Redis hash as this crawler's: another program's data (or a future layout) under

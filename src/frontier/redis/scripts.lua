@@ -9,6 +9,7 @@
 --   C.."meta"        hash: magic, settings (JSON, with the shard and bucket counts), created
 --   C.."stopgen"     bumped by `crawl --stop-crawl`
 --   C.."nodes"       sorted set of live nodes, scored by when each last looked (ms)
+--   C.."nodestats"   hash node -> "RECORDS PAGES_PER_S LEASE_MS WHEN_MS", for `crawl status`
 --   C.."gate"        the deepest depth whose pages' links may be admitted at once (below)
 --   C.."robots:"..O  the verdict on origin O's robots.txt (the first a node found)
 --   C.."holds"       sorted set of origins paused crawl-wide, scored by the end of the pause
@@ -173,11 +174,16 @@ local function offer(level, first, last, max_pages, gate, counts)
 end
 
 -- The crawl-wide part of a node's look, on the crawl's prefix `c`: {stopgen, holds, nodes,
--- gone, gate} (see `look`).
-local function look(c, node, lease, gone_seen)
+-- gone, gate} (see `look`). `stats` is what `crawl status` shows of the node: "RECORDS
+-- PAGES_PER_S LEASE_MS", kept with the time it was said.
+local function look(c, node, lease, gone_seen, stats)
   local now = now_ms()
   redis.call('ZADD', c .. 'nodes', now, node)
+  for _, dead in ipairs(redis.call('ZRANGEBYSCORE', c .. 'nodes', '-inf', now - lease)) do
+    redis.call('HDEL', c .. 'nodestats', dead)
+  end
   redis.call('ZREMRANGEBYSCORE', c .. 'nodes', '-inf', now - lease)
+  redis.call('HSET', c .. 'nodestats', node, stats .. ' ' .. now)
   redis.call('ZREMRANGEBYSCORE', c .. 'holds', '-inf', now)
   local held = redis.call('ZRANGEBYSCORE', c .. 'holds', now, '+inf', 'WITHSCORES')
   local holds = {}
@@ -239,7 +245,7 @@ return counts
 
 --@ claim
 -- A shard's slot. ARGV: node, n, lease_ms, max_pages, gate (-1: one shard, judged here),
--- look (0/1), gone_seen. Admits held links the gate allows, takes back expired leases (their
+-- look (0/1), gone_seen, stats. Admits held links the gate allows, takes back expired leases (their
 -- pages go to the front of the queue), then leases up to n queued pages to `node`.
 -- Returns {entries, reclaimed, left, records, look}: left and records this shard's, look
 -- the crawl-wide part when asked (one shard: the crawl's keys are this slot's), else {}.
@@ -264,18 +270,18 @@ if n > 0 then
   end
 end
 local crawl = {}
-if ARGV[6] == '1' then crawl = look(P, node, lease, tonumber(ARGV[7])) end
+if ARGV[6] == '1' then crawl = look(P, node, lease, tonumber(ARGV[7]), ARGV[8]) end
 return {got, #expired, left(), tonumber(redis.call('HGET', P .. 'tally', 'records') or '0'), crawl}
 
 --@ look
--- The crawl's slot. ARGV: node, lease_ms, gone_seen. Marks the node live and returns
+-- The crawl's slot. ARGV: node, lease_ms, gone_seen, stats. Marks the node live and returns
 -- {stopgen, holds, nodes, gone, gate}: holds the origins paused now and the milliseconds left
 -- of each, flattened; nodes how many looked within a lease; gone the origins given up since
 -- the node's gone_seen-th, and why, flattened.
 if redis.call('EXISTS', P .. 'meta') == 0 then
   return redis.error_reply('CRAWLGONE the crawl\'s keys are gone from Redis')
 end
-return look(P, ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]))
+return look(P, ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4])
 
 --@ peek
 -- A shard's slot, read only. Returns {gen, min depth outstanding (-1: none), min held level
@@ -388,6 +394,7 @@ return back
 --@ leave
 -- The crawl's slot. ARGV: node. The node leaves: it no longer counts as live.
 redis.call('ZREM', P .. 'nodes', ARGV[1])
+redis.call('HDEL', P .. 'nodestats', ARGV[1])
 return 1
 
 --@ robots

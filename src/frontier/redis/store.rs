@@ -48,10 +48,9 @@ struct Outbox {
     entries: Vec<String>,
 }
 
-/// One shard as a sweep read it.
+/// One shard as a sweep (or `crawl status`) read it.
 #[derive(Debug, Clone, Default)]
-#[allow(dead_code)]
-pub(crate) struct ShardView {
+pub(super) struct ShardView {
     pub generation: u64,
     pub min_out: Option<u32>,
     pub min_held: Option<u32>,
@@ -104,6 +103,12 @@ pub(crate) struct Store {
     live_nodes: u64,
     /// Completions since the last flush, per shard.
     outbox: HashMap<usize, Outbox>,
+    /// Pages this node finished, and its pace, for `crawl status`: pages/s over the last
+    /// second or more, measured from `pace_since` and `pace_count`.
+    finished: u64,
+    pace: f64,
+    pace_since: Instant,
+    pace_count: u64,
 }
 
 /// Reads a script's reply element as text.
@@ -247,6 +252,10 @@ impl Store {
             gone_seen: 0,
             live_nodes: 1,
             outbox: HashMap::new(),
+            finished: 0,
+            pace: 0.0,
+            pace_since: now,
+            pace_count: 0,
             report: SharedReport {
                 crawl_id: id.to_owned(),
                 node,
@@ -291,6 +300,17 @@ impl Store {
 
     fn shard_of(&self, url: &Url) -> usize {
         layout::shard_of(url.host_str().unwrap_or(""), self.shards.len())
+    }
+
+    /// What `crawl status` shows of this node, as the `look` script keeps it.
+    fn stats(&mut self, now: Instant) -> String {
+        let span = now.saturating_duration_since(self.pace_since);
+        if span >= Duration::from_secs(1) {
+            self.pace = (self.finished - self.pace_count) as f64 / span.as_secs_f64();
+            self.pace_since = now;
+            self.pace_count = self.finished;
+        }
+        format!("{} {:.1} {}", self.finished, self.pace, millis(self.lease))
     }
 
     /// Takes in a look at the crawl-wide keys: {stopgen, holds, nodes, gone, gate}.
@@ -339,6 +359,7 @@ impl Store {
             self.look_after = now + POLL;
         }
         let whole = self.whole();
+        let stats = self.stats(now);
         if !whole && looking {
             let (crawl, node, lease_ms, gone_seen) =
                 (&self.crawl, &self.node, millis(self.lease), self.gone_seen);
@@ -348,6 +369,7 @@ impl Store {
                     .arg(node)
                     .arg(lease_ms)
                     .arg(gone_seen)
+                    .arg(&stats)
                     .invoke(conn)
             })?;
             self.take_look(&look);
@@ -380,6 +402,7 @@ impl Store {
                         .arg(gate)
                         .arg(look)
                         .arg(gone_seen)
+                        .arg(&stats)
                         .invoke(conn)
                 })?
             };
@@ -434,23 +457,10 @@ impl Store {
     }
 
     /// Reads every shard once: `peek`.
-    pub(crate) fn peek_all(&mut self) -> Result<Vec<ShardView>, RedisFrontierError> {
+    fn peek_all(&mut self) -> Result<Vec<ShardView>, RedisFrontierError> {
         let mut views = Vec::with_capacity(self.shards.len());
         for prefix in &self.shards {
-            let reply: Vec<Value> = self.redis.call(|conn, s| s.peek.key(prefix).invoke(conn))?;
-            let opt = |v: i64| (v >= 0).then_some(v as u32);
-            views.push(ShardView {
-                generation: int(&reply, 0).max(0) as u64,
-                min_out: opt(int(&reply, 1)),
-                min_held: opt(int(&reply, 2)),
-                left: int(&reply, 3).max(0) as u64,
-                records: int(&reply, 4).max(0) as u64,
-                admitted: int(&reply, 5).max(0) as u64,
-                queued: int(&reply, 6).max(0) as u64,
-                leased: int(&reply, 7).max(0) as u64,
-                out: pairs(&list(&reply, 8)),
-                held: pairs(&list(&reply, 9)),
-            });
+            views.push(peek(&mut self.redis, prefix)?);
         }
         Ok(views)
     }
@@ -625,6 +635,7 @@ impl Store {
             .or_default()
             .entries
             .push(lease.entry);
+        self.finished += 1;
     }
 
     /// Sends the pages finished since the last flush (see [`Store::finish_page`]), in the
@@ -860,6 +871,24 @@ impl Store {
         report.round_trips = self.redis.round_trips;
         report
     }
+}
+
+/// Reads the shard at `prefix` (the read-only `peek` script).
+pub(super) fn peek(redis: &mut Redis, prefix: &str) -> Result<ShardView, RedisFrontierError> {
+    let reply: Vec<Value> = redis.call(|conn, s| s.peek.key(prefix).invoke(conn))?;
+    let opt = |v: i64| (v >= 0).then_some(v as u32);
+    Ok(ShardView {
+        generation: int(&reply, 0).max(0) as u64,
+        min_out: opt(int(&reply, 1)),
+        min_held: opt(int(&reply, 2)),
+        left: int(&reply, 3).max(0) as u64,
+        records: int(&reply, 4).max(0) as u64,
+        admitted: int(&reply, 5).max(0) as u64,
+        queued: int(&reply, 6).max(0) as u64,
+        leased: int(&reply, 7).max(0) as u64,
+        out: pairs(&list(&reply, 8)),
+        held: pairs(&list(&reply, 9)),
+    })
 }
 
 /// The seeds as `BUCKET FP URL` triples, normalised, one list per shard of `prefixes`.
