@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use crawl_fixture::RedisCluster;
 
-use crate::shared::{Node, union};
+use crate::shared::{Node, status, union};
 use crate::support::*;
 
 const HOSTS: usize = 24;
@@ -120,6 +120,12 @@ fn three_nodes_in_three_modes_crawl_a_many_host_site_once_on_a_cluster() {
     let (got, counts, _) = finish(nodes);
     assert_eq!(got, expected);
     assert!(counts.values().all(|&n| n == 1), "a URL recorded twice");
+    // crawl status reads the cluster as a whole: every shard, every master's memory.
+    let end = status(&cluster.urls(), "wide");
+    assert_eq!(end["done"].as_u64(), Some(PAGES as u64), "{end}");
+    assert_eq!(end["shards"].as_u64(), Some(16), "{end}");
+    assert_eq!(end["finished"], true, "{end}");
+    assert!(end["redis_memory"].as_u64().unwrap_or(0) > 0, "{end}");
     // The keys spread over the three masters: none holds more than half.
     let keys = cluster.keys_per_master();
     let total: u64 = keys.iter().map(|(_, n)| n).sum();

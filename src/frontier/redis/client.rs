@@ -39,6 +39,25 @@ pub(super) struct Scripts {
 const SOURCE: &str = include_str!("scripts.lua");
 
 impl Scripts {
+    fn all(&self) -> [&Script; 14] {
+        [
+            &self.open,
+            &self.seed,
+            &self.claim,
+            &self.renew,
+            &self.complete,
+            &self.give_back,
+            &self.look,
+            &self.peek,
+            &self.raise_gate,
+            &self.leave,
+            &self.hold,
+            &self.giveup,
+            &self.robots,
+            &self.gcra,
+        ]
+    }
+
     fn load() -> Scripts {
         let mut parts = SOURCE.split("\n--@ ");
         let common = parts.next().unwrap_or_default();
@@ -175,22 +194,73 @@ impl Redis {
         &mut self,
         mut f: impl FnMut(&mut dyn ConnectionLike, &Scripts) -> RedisResult<T>,
     ) -> Result<T, RedisFrontierError> {
+        self.retry(|conn, scripts| f(conn.like(), scripts))
+    }
+
+    /// Sends the commands `make` gives as one pipeline (on a cluster, one per master they go
+    /// to), retrying as [`Redis::call`] does; returns their replies in order.
+    pub fn pipeline<T: redis::FromRedisValue>(
+        &mut self,
+        make: impl Fn(&Scripts) -> Vec<redis::Cmd>,
+    ) -> Result<T, RedisFrontierError> {
+        self.retry(|conn, scripts| {
+            let cmds = make(scripts);
+            match conn {
+                Conn::One(c) => {
+                    let mut pipe = redis::pipe();
+                    for cmd in cmds {
+                        pipe.add_command(cmd);
+                    }
+                    pipe.query(c)
+                }
+                Conn::Cluster(c) => {
+                    let mut pipe = redis::cluster::ClusterPipeline::new();
+                    for cmd in cmds {
+                        pipe.add_command(cmd);
+                    }
+                    pipe.query(c.as_mut())
+                }
+            }
+        })
+    }
+
+    fn retry<T>(
+        &mut self,
+        mut f: impl FnMut(&mut Conn, &Scripts) -> RedisResult<T>,
+    ) -> Result<T, RedisFrontierError> {
         // The patience runs from the first failure, not from the call: a node stopped
         // mid-call (SIGSTOP, Ctrl-Z) wakes with its read interrupted and the call's start long
         // past, and must still get its reconnect, as after any other loss.
         let mut deadline = None;
         let mut pause = Duration::from_millis(50);
+        let mut loaded = false;
         loop {
             self.round_trips += 1;
             let result = match self.conn.as_mut() {
-                Some(conn) => f(conn.like(), &self.scripts),
+                Some(conn) => f(conn, &self.scripts),
                 None => open(&self.server, self.timeout).and_then(|conn| {
                     let conn = self.conn.insert(conn);
-                    f(conn.like(), &self.scripts)
+                    f(conn, &self.scripts)
                 }),
             };
             match result {
                 Ok(value) => return Ok(value),
+                // A pipeline of EVALSHA on a server that does not have the scripts (new, or a
+                // replica just promoted): load them, then again. Calls that ran on another
+                // node of a cluster run twice, which every script allows.
+                Err(e)
+                    if !loaded
+                        && e.kind()
+                            == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) =>
+                {
+                    loaded = true;
+                    if let Some(conn) = self.conn.as_mut() {
+                        for script in self.scripts.all() {
+                            // An error here shows again in the next try.
+                            let _ = script.load(conn.like());
+                        }
+                    }
+                }
                 Err(e)
                     if passing(&e)
                         && Instant::now() + pause

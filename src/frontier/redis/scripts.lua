@@ -21,8 +21,10 @@
 -- of equal slot ranges, so shards spread evenly over a cluster's masters), or C itself when
 -- the crawl has one shard. A URL's shard is its host's (xxh3 of the host name, mod shards):
 -- a host's queue, seen set, leases, held links and rate limit are in one slot.
---   P.."tally"       hash: admitted, records, reclaimed, dropped, and gen, bumped by every
---                    change to what is outstanding or held (see `peek`)
+--   P.."tally"       hash: admitted, records, reclaimed, dropped (made with the shard: a
+--                    shard without one lost its keys)
+--   P.."lgen"        hash LEVEL -> bumped by every call that admitted or held links at that
+--                    level (see `peek`)
 --   P.."seen:"..B    set of 64-bit fingerprints (signed decimal), B = fp mod buckets per
 --                    shard: sets of up to 512 integers stay intsets, 8 bytes a URL
 --   P.."queue"       list of "DEPTH URL": admitted, not leased
@@ -35,10 +37,12 @@
 -- Exact depths. Links found on a page at depth D are admitted at D + 1 only once no page at a
 -- smaller depth is outstanding anywhere and no links are held for a level up to D; until then
 -- they are held. With one shard the scripts see the whole crawl and decide that themselves
--- ("whole"). With several, a node sweeps every shard (`peek`, twice: the same gen everywhere
--- means the reads were one moment's) and raises C.."gate" to the deepest D for which it holds;
--- that stays true (no shallower page can appear again), so any node may act on any gate it
--- read, however old: a lower one only holds links longer.
+-- ("whole"). With several, a node sweeps every shard (`peek`, twice) and raises C.."gate" to
+-- the deepest D for which it holds; that stays true (no shallower page can appear again), so
+-- any node may act on any gate it read, however old: a lower one only holds links longer.
+-- The two reads of a shard agree on what matters when nothing was admitted or held at a
+-- level up to D in between (lgen): pages finishing meanwhile only make the answer truer, so
+-- a busy crawl's sweeps still agree.
 --
 -- Nothing is lost between slots: a completion first offers the page's links to the shards
 -- they belong to, then finishes the page in its own; a node that dies in between leaves the
@@ -118,7 +122,7 @@ local function split3(item)
 end
 
 -- Admits held links no shallower page can find first any more (links held for level L came
--- from pages at L - 1). Returns whether it changed anything.
+-- from pages at L - 1). Returns whether it admitted anything.
 local function release(max_pages, gate, counts)
   local budget = RELEASE_BUDGET
   local changed = false
@@ -132,6 +136,7 @@ local function release(max_pages, gate, counts)
       if budget <= 0 then return changed end
       local items = redis.call('LPOP', key, math.min(1000, budget))
       if not items then break end
+      if not changed then redis.call('HINCRBY', P .. 'lgen', level, 1) end
       changed = true
       budget = budget - #items
       for _, item in ipairs(items) do
@@ -160,6 +165,7 @@ end
 -- Offers links at `level` (triples from ARGV[first..last]): admitted, or held for later.
 local function offer(level, first, last, max_pages, gate, counts)
   if first > last then return end
+  redis.call('HINCRBY', P .. 'lgen', level, 1)
   if not blocked(level - 1, gate) then
     for j = first, last, 3 do
       admit(level, ARGV[j], ARGV[j + 1], ARGV[j + 2], max_pages, counts)
@@ -240,7 +246,7 @@ local max_pages = tonumber(ARGV[1])
 for i = 2, #ARGV, 3 do
   admit(0, ARGV[i], ARGV[i + 1], ARGV[i + 2], max_pages, counts)
 end
-if counts[3] > 0 then tally('gen', 1) end
+redis.call('HINCRBY', P .. 'lgen', 0, 1)
 return counts
 
 --@ claim
@@ -254,7 +260,7 @@ if gone then return gone end
 local node, n, lease = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local gate = tonumber(ARGV[5])
 local now = now_ms()
-if release(tonumber(ARGV[4]), gate, {0, 0, 0}) then tally('gen', 1) end
+release(tonumber(ARGV[4]), gate, {0, 0, 0})
 local expired = redis.call('ZRANGEBYSCORE', P .. 'leases', '-inf', now, 'LIMIT', 0, 1000)
 for _, member in ipairs(expired) do
   local sp = string.find(member, ' ', 1, true)
@@ -284,9 +290,9 @@ end
 return look(P, ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4])
 
 --@ peek
--- A shard's slot, read only. Returns {gen, min depth outstanding (-1: none), min held level
+-- A shard's slot, read only. Returns {0, min depth outstanding (-1: none), min held level
 -- (-1: none), left, records, admitted, queued, leased, out (flattened DEPTH COUNT), held
--- (flattened LEVEL COUNT)}.
+-- (flattened LEVEL COUNT), lgen (flattened LEVEL N)}.
 local gone = alive()
 if gone then return gone end
 local out = redis.call('HGETALL', P .. 'out')
@@ -303,10 +309,10 @@ for _, l in ipairs(levels) do
 end
 local min_held = -1
 if #levels > 0 then min_held = tonumber(levels[1]) end
-local t = redis.call('HMGET', P .. 'tally', 'gen', 'records', 'admitted')
-return {tonumber(t[1] or '0'), min_out, min_held, left(), tonumber(t[2] or '0'),
-  tonumber(t[3] or '0'), redis.call('LLEN', P .. 'queue'), redis.call('ZCARD', P .. 'leases'),
-  out, held}
+local t = redis.call('HMGET', P .. 'tally', 'records', 'admitted')
+return {0, min_out, min_held, left(), tonumber(t[1] or '0'),
+  tonumber(t[2] or '0'), redis.call('LLEN', P .. 'queue'), redis.call('ZCARD', P .. 'leases'),
+  out, held, redis.call('HGETALL', P .. 'lgen')}
 
 --@ raise_gate
 -- The crawl's slot. ARGV: gate. Raises the gate (never lowers it); returns the gate.
@@ -373,7 +379,6 @@ if finishing > 0 then tally('records', finishing) end
 -- must stay well under Redis's busy limit however many pages it carries.
 release(max_pages, gate, counts)
 if dropped > 0 then tally('dropped', dropped) end
-if finishing > 0 or counts[3] > 0 or tonumber(ARGV[4]) > 0 then tally('gen', 1) end
 return {dropped, counts[1], counts[2], counts[3]}
 
 --@ give_back

@@ -11,7 +11,7 @@ use redis::Value;
 use serde::Serialize;
 
 use super::client::Redis;
-use super::store::peek;
+use super::store::peek_all;
 use super::{RedisFrontierError, Settings, layout};
 use crate::config::FrontierUrl;
 
@@ -137,8 +137,7 @@ pub fn crawl_status(url: &FrontierUrl, id: &str) -> Result<CrawlStatus, RedisFro
         memory_per_url: None,
     };
     let mut left = 0;
-    for prefix in &shards {
-        let view = peek(&mut redis, prefix)?;
+    for view in peek_all(&mut redis, &shards)? {
         status.done += view.records;
         status.admitted += view.admitted;
         status.queued += view.queued;

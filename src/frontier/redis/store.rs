@@ -25,6 +25,9 @@ use crate::scope::{Scope, Standing, UrlRules};
 /// How often a node with work enough still sweeps the shards (for the progress line, and to
 /// let the next depth begin before the queues run dry).
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
+/// How often a node short of work sweeps: the next depth begins only when a sweep raises the
+/// gate, so a node waiting for it looks often (a sweep is two pipelined reads).
+const SWEEP_SHORT: Duration = Duration::from_millis(10);
 
 /// A lease this node holds.
 struct Lease {
@@ -35,6 +38,10 @@ struct Lease {
     expires: Instant,
     lost: bool,
 }
+
+/// One shard's `complete` call: the shard, links bound for it by level, finished pages' lease
+/// entries.
+type Completion = (usize, BTreeMap<u32, Vec<String>>, Vec<String>);
 
 /// What one completion round sends to one shard.
 #[derive(Default)]
@@ -51,7 +58,9 @@ struct Outbox {
 /// One shard as a sweep (or `crawl status`) read it.
 #[derive(Debug, Clone, Default)]
 pub(super) struct ShardView {
-    pub generation: u64,
+    /// Calls that admitted or held links, per level: two reads of a shard agree on the
+    /// levels where these did not move.
+    pub changes: BTreeMap<u32, u64>,
     pub min_out: Option<u32>,
     pub min_held: Option<u32>,
     pub left: u64,
@@ -84,8 +93,8 @@ pub(crate) struct Store {
     claim_after: Instant,
     /// No look (a claim of nothing, by a node with work enough) before this.
     look_after: Instant,
-    /// No sweep before this.
-    sweep_after: Instant,
+    /// When this node last swept the shards.
+    swept: Instant,
     /// The shard the next claim starts at.
     cursor: usize,
     /// The crawl's gate as last read (several shards only).
@@ -239,7 +248,7 @@ impl Store {
             renew_at: now + lease / 3,
             claim_after: now,
             look_after: now,
-            sweep_after: now,
+            swept: now,
             cursor: 0,
             gate: 0,
             outstanding: 1,
@@ -345,7 +354,15 @@ impl Store {
         want: usize,
     ) -> Result<Vec<(Url, u32)>, RedisFrontierError> {
         if want > 0 && now < self.claim_after {
-            return Ok(Vec::new());
+            // Nothing to claim at the last look. Several shards: the next depth may be
+            // waiting only for a sweep to raise the gate, which sets `claim_after` to now.
+            if !self.whole() && now >= self.swept + SWEEP_SHORT {
+                self.swept = now;
+                self.sweep()?;
+            }
+            if now < self.claim_after {
+                return Ok(Vec::new());
+            }
         }
         let want = want.min(MAX_CLAIM);
         let looking = now >= self.look_after;
@@ -449,56 +466,67 @@ impl Store {
         if pages.is_empty() && want > 0 {
             self.claim_after = now + POLL;
         }
-        if !whole && now >= self.sweep_after {
-            self.sweep_after = now + if short { POLL } else { SWEEP_EVERY };
+        // A node short of work sweeps often (the next depth may be waiting for it), one with
+        // work enough now and then (for the progress line).
+        let due = if short { SWEEP_SHORT } else { SWEEP_EVERY };
+        if !whole && now >= self.swept + due {
+            self.swept = now;
             self.sweep()?;
         }
         Ok(pages)
     }
 
-    /// Reads every shard once: `peek`.
+    /// Reads every shard once: `peek`, in one pipeline.
     fn peek_all(&mut self) -> Result<Vec<ShardView>, RedisFrontierError> {
-        let mut views = Vec::with_capacity(self.shards.len());
-        for prefix in &self.shards {
-            views.push(peek(&mut self.redis, prefix)?);
-        }
-        Ok(views)
+        peek_all(&mut self.redis, &self.shards)
     }
 
-    /// Several shards: reads them all twice; when nothing changed in between, the reads are
-    /// one moment's, and say whether the crawl is done and how far the gate may rise.
+    /// Several shards: reads them all twice, and from the second reads, where they are true
+    /// of one moment, raises the crawl's gate or sees its end.
     fn sweep(&mut self) -> Result<(), RedisFrontierError> {
         for _ in 0..3 {
             let first = self.peek_all()?;
             let second = self.peek_all()?;
             self.crawl_records = second.iter().map(|v| v.records).sum();
-            let same = first
-                .iter()
-                .zip(&second)
-                .all(|(a, b)| a.generation == b.generation);
-            if !same {
-                continue;
-            }
-            self.outstanding = second.iter().map(|v| v.left).sum();
+            // Nothing admitted or held at a level up to `up_to` between a shard's two reads:
+            // the second reads are then true of one moment between the two sweeps, as far as
+            // those levels go (pages finishing meanwhile only lower what they show).
+            let quiet = |up_to: u32| {
+                first.iter().zip(&second).all(|(a, b)| {
+                    b.changes
+                        .range(..=up_to)
+                        .all(|(level, n)| a.changes.get(level) == Some(n))
+                })
+            };
             let min_out = second.iter().filter_map(|v| v.min_out).min();
             let min_held = second.iter().filter_map(|v| v.min_held).min();
             // Links of a page at D may go in when no page shallower than D is outstanding and
             // none are held for a level up to D.
             let gate = match (min_out, min_held) {
-                (None, None) => return Ok(()),
+                (None, None) if quiet(u32::MAX) => {
+                    // Nothing outstanding anywhere, and nothing came in meanwhile: the end.
+                    self.outstanding = 0;
+                    return Ok(());
+                }
+                (None, None) => continue,
                 (Some(o), None) => o,
                 (None, Some(h)) => h.saturating_sub(1),
                 (Some(o), Some(h)) => o.min(h.saturating_sub(1)),
             };
-            if gate > self.gate {
-                let crawl = &self.crawl;
-                let raised: i64 = self
-                    .redis
-                    .call(|conn, s| s.raise_gate.key(crawl).arg(gate).invoke(conn))?;
-                self.gate = self.gate.max(raised.max(0) as u32);
-                // Held links may go in now: claim at once.
-                self.claim_after = Instant::now();
+            self.outstanding = second.iter().map(|v| v.left).sum::<u64>().max(1);
+            if gate <= self.gate {
+                return Ok(());
             }
+            if !quiet(gate) {
+                continue;
+            }
+            let crawl = &self.crawl;
+            let raised: i64 = self
+                .redis
+                .call(|conn, s| s.raise_gate.key(crawl).arg(gate).invoke(conn))?;
+            self.gate = self.gate.max(raised.max(0) as u32);
+            // Held links may go in now: claim at once.
+            self.claim_after = Instant::now();
             return Ok(());
         }
         Ok(())
@@ -648,40 +676,46 @@ impl Store {
         let mut outbox: Vec<(usize, Outbox)> =
             std::mem::take(&mut self.outbox).into_iter().collect();
         outbox.sort_by_key(|(k, _)| *k);
-        // Links first: a page is finished only once its links are in.
+        // Links first: a page is finished only once its links are in. Each phase is one
+        // pipeline: one round trip (one per master of a cluster), however many shards.
+        let mut first = Vec::new();
         for (shard, batch) in &mut outbox {
             if batch.foreign {
-                let links = std::mem::take(&mut batch.links);
-                self.complete(*shard, &links, &[])?;
+                first.push((*shard, std::mem::take(&mut batch.links), Vec::new()));
             }
         }
-        for (shard, batch) in &outbox {
-            if !batch.entries.is_empty() || !batch.links.is_empty() {
-                self.complete(*shard, &batch.links, &batch.entries)?;
-            }
-        }
+        self.complete(&first)?;
+        let second: Vec<_> = outbox
+            .into_iter()
+            .filter(|(_, b)| !b.entries.is_empty() || !b.links.is_empty())
+            .map(|(shard, b)| (shard, b.links, b.entries))
+            .collect();
+        self.complete(&second)?;
         // Links went in: there may be work to lease at once, in this very turn (`now`, not
         // the clock after the round trip, which the turn's claim would find in its future).
         self.claim_after = now;
         Ok(())
     }
 
-    fn complete(
-        &mut self,
-        shard: usize,
-        links: &BTreeMap<u32, Vec<String>>,
-        entries: &[String],
-    ) -> Result<(), RedisFrontierError> {
-        let (prefix, node, max_pages, gate) = (
-            &self.shards[shard],
-            &self.node,
-            self.max_pages,
-            self.gate_arg(),
-        );
-        let (dropped, dup, over, _admitted): (u64, u64, u64, u64) =
-            self.redis.call(|conn, s| {
-                let mut call = s.complete.key(prefix);
-                call.arg(node).arg(max_pages).arg(gate).arg(links.len());
+    /// Runs `complete` on each shard named, with its links and finished pages, in one
+    /// pipeline.
+    fn complete(&mut self, calls: &[Completion]) -> Result<(), RedisFrontierError> {
+        if calls.is_empty() {
+            return Ok(());
+        }
+        let (node, max_pages, gate) = (&self.node, self.max_pages, self.gate_arg());
+        let shards = &self.shards;
+        let replies: Vec<(u64, u64, u64, u64)> = self.redis.pipeline(|s| {
+            let mut cmds = Vec::with_capacity(calls.len());
+            for (shard, links, entries) in calls {
+                let mut call = ::redis::cmd("EVALSHA");
+                call.arg(s.complete.get_hash())
+                    .arg(1)
+                    .arg(&shards[*shard])
+                    .arg(node)
+                    .arg(max_pages)
+                    .arg(gate)
+                    .arg(links.len());
                 for (level, parts) in links {
                     call.arg(*level).arg(parts.len() / 3);
                     for part in parts {
@@ -691,11 +725,15 @@ impl Store {
                 for entry in entries {
                     call.arg(entry);
                 }
-                call.invoke(conn)
-            })?;
-        self.skipped.duplicate += dup;
-        self.skipped.over_max_pages += over;
-        self.report.dropped += dropped;
+                cmds.push(call);
+            }
+            cmds
+        })?;
+        for (dropped, dup, over, _admitted) in replies {
+            self.skipped.duplicate += dup;
+            self.skipped.over_max_pages += over;
+            self.report.dropped += dropped;
+        }
         Ok(())
     }
 
@@ -873,22 +911,38 @@ impl Store {
     }
 }
 
-/// Reads the shard at `prefix` (the read-only `peek` script).
-pub(super) fn peek(redis: &mut Redis, prefix: &str) -> Result<ShardView, RedisFrontierError> {
-    let reply: Vec<Value> = redis.call(|conn, s| s.peek.key(prefix).invoke(conn))?;
+/// Reads the shards at `prefixes` (the read-only `peek` script), in one pipeline.
+pub(super) fn peek_all(
+    redis: &mut Redis,
+    prefixes: &[String],
+) -> Result<Vec<ShardView>, RedisFrontierError> {
+    let replies: Vec<Vec<Value>> = redis.pipeline(|s| {
+        prefixes
+            .iter()
+            .map(|prefix| {
+                let mut call = ::redis::cmd("EVALSHA");
+                call.arg(s.peek.get_hash()).arg(1).arg(prefix);
+                call
+            })
+            .collect()
+    })?;
+    Ok(replies.iter().map(|r| view(r)).collect())
+}
+
+fn view(reply: &[Value]) -> ShardView {
     let opt = |v: i64| (v >= 0).then_some(v as u32);
-    Ok(ShardView {
-        generation: int(&reply, 0).max(0) as u64,
-        min_out: opt(int(&reply, 1)),
-        min_held: opt(int(&reply, 2)),
-        left: int(&reply, 3).max(0) as u64,
-        records: int(&reply, 4).max(0) as u64,
-        admitted: int(&reply, 5).max(0) as u64,
-        queued: int(&reply, 6).max(0) as u64,
-        leased: int(&reply, 7).max(0) as u64,
-        out: pairs(&list(&reply, 8)),
-        held: pairs(&list(&reply, 9)),
-    })
+    ShardView {
+        changes: pairs(&list(reply, 10)),
+        min_out: opt(int(reply, 1)),
+        min_held: opt(int(reply, 2)),
+        left: int(reply, 3).max(0) as u64,
+        records: int(reply, 4).max(0) as u64,
+        admitted: int(reply, 5).max(0) as u64,
+        queued: int(reply, 6).max(0) as u64,
+        leased: int(reply, 7).max(0) as u64,
+        out: pairs(&list(reply, 8)),
+        held: pairs(&list(reply, 9)),
+    }
 }
 
 /// The seeds as `BUCKET FP URL` triples, normalised, one list per shard of `prefixes`.
