@@ -327,6 +327,17 @@ pub struct Args {
     )]
     pub shards: Option<u32>,
 
+    /// URLs a new shared crawl expects to know: the seen set in Redis is sized for it (about
+    /// 9 bytes a URL up to it, 50-60 past it). Default: --max-pages, else 1.5 million. A node
+    /// joining takes the crawl's
+    #[arg(
+        long,
+        value_name = "N",
+        requires = "frontier",
+        help_heading = "Shared crawl"
+    )]
+    pub expect_urls: Option<u64>,
+
     /// Stop every node of the shared crawl --crawl-id, as Ctrl-C stops one (their pages in
     /// flight finish and are recorded), then exit
     #[arg(long, requires = "frontier", help_heading = "Shared crawl")]
@@ -713,6 +724,9 @@ impl Args {
         if self.shards.is_some() {
             explicit.push(Setting::Shards);
         }
+        if self.expect_urls.is_some() {
+            explicit.push(Setting::ExpectUrls);
+        }
         Ok(Some(SharedCrawl {
             url,
             crawl_id: id.clone(),
@@ -720,6 +734,7 @@ impl Args {
             lease: Duration::try_from_secs_f64(self.lease).unwrap_or(Duration::ZERO),
             redis_wait: Duration::try_from_secs_f64(self.redis_wait).unwrap_or(Duration::ZERO),
             shards: self.shards,
+            expect_urls: self.expect_urls,
             explicit,
         }))
     }

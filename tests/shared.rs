@@ -526,7 +526,7 @@ fn a_crawl_spread_over_shards_gives_the_one_process_records() {
     let redis = RedisServer::start();
     let s = site(5);
     let expected = reference("async", &s);
-    let args = ["-j", "4", "--shards", "4"];
+    let args = ["-j", "4", "--shards", "4", "--expect-urls", "2000"];
     let (ended, got, counts) = crawl_together(&redis, &s, "spread", &["async", "threads"], &args);
     for (code, stderr, _) in &ended {
         assert_eq!(*code, 0, "{stderr}");
@@ -712,6 +712,42 @@ fn refusals_name_the_problem_and_never_the_password() {
     assert_eq!(code, 2);
     assert!(
         stderr.contains("--redis-wait: must be more than 0 and at most 86400 seconds, got 0"),
+        "{stderr}"
+    );
+
+    // Shards and sizes that are not numbers of them.
+    for (flag, value, said) in [
+        ("--shards", "0", "--shards: must be from 1 to 1024, got 0"),
+        (
+            "--expect-urls",
+            "0",
+            "--expect-urls: must be from 1 to 1000000000000, got 0",
+        ),
+    ] {
+        let (code, stderr) = refused(
+            &["--frontier", &url, "--crawl-id", "x", flag, value, "-"],
+            &seeds,
+        );
+        assert_eq!(code, 2);
+        assert!(stderr.contains(said), "{stderr}");
+    }
+    let (code, stderr) = refused(
+        &[
+            "--frontier",
+            &url,
+            "--crawl-id",
+            "x",
+            "--shards",
+            "4",
+            "--max-pages",
+            "9",
+            "-",
+        ],
+        &seeds,
+    );
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("--shards: 4 shards cannot hold --max-pages"),
         "{stderr}"
     );
 

@@ -35,6 +35,8 @@ pub const DEFAULT_REDIS_WAIT: Duration = Duration::from_secs(60);
 pub const MAX_SHARDS: u32 = 1024;
 /// Shards of a crawl on a Redis Cluster by default: enough to spread over a few dozen masters.
 pub const DEFAULT_CLUSTER_SHARDS: u32 = 16;
+/// Most URLs a shared crawl may say it expects (`--expect-urls`).
+pub const MAX_EXPECT_URLS: u64 = 1_000_000_000_000;
 /// Longest `--redis-wait` accepted.
 pub const MAX_REDIS_WAIT: Duration = Duration::from_secs(86_400);
 /// Most `--max-bytes` the processes mode accepts with `--warc`: a page's raw body crosses the

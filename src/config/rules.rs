@@ -417,6 +417,14 @@ impl Config {
                 ),
             ));
         }
+        if let Some(n) = shared.expect_urls
+            && !(1..=MAX_EXPECT_URLS).contains(&n)
+        {
+            return Err(ConfigError::new(
+                Setting::ExpectUrls,
+                format!("must be from 1 to {MAX_EXPECT_URLS}, got {n}"),
+            ));
+        }
         if let Some(shards) = shared.shards {
             if shards == 0 || shards > MAX_SHARDS {
                 return Err(ConfigError::new(

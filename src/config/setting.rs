@@ -63,6 +63,8 @@ pub enum Setting {
     RedisWait,
     /// [`Config::shared`](crate::Config::shared)'s shard count; `--shards`.
     Shards,
+    /// [`Config::shared`](crate::Config::shared)'s expected URL count; `--expect-urls`.
+    ExpectUrls,
     /// [`Config::metrics`](crate::Config::metrics); `--metrics`.
     Metrics,
     /// [`Config::metrics_linger`](crate::Config::metrics_linger); `--metrics-linger`.
@@ -111,6 +113,7 @@ impl Setting {
             Setting::Lease => "shared.lease",
             Setting::RedisWait => "shared.redis_wait",
             Setting::Shards => "shared.shards",
+            Setting::ExpectUrls => "shared.expect_urls",
             Setting::Metrics => "metrics",
             Setting::MetricsLinger => "metrics_linger",
             Setting::Warc => "warc.path",
@@ -152,6 +155,7 @@ impl Setting {
             Setting::Lease => "--lease",
             Setting::RedisWait => "--redis-wait",
             Setting::Shards => "--shards",
+            Setting::ExpectUrls => "--expect-urls",
             Setting::Metrics => "--metrics",
             Setting::MetricsLinger => "--metrics-linger",
             Setting::Warc => "--warc",

@@ -170,6 +170,12 @@ pub struct SharedCrawl {
     /// [`DEFAULT_CLUSTER_SHARDS`](crate::limits::DEFAULT_CLUSTER_SHARDS) on a cluster, 1 with
     /// `--max-pages` (the budget is counted in one shard). A joining node takes the crawl's.
     pub shards: Option<u32>,
+    /// How many URLs a new crawl expects to know (`--expect-urls`): the seen set's bucket
+    /// count is chosen from it, so that each bucket stays a compact integer set (about 9
+    /// bytes a URL) up to that many. `None`: `--max-pages` if given, else about 1.5 million.
+    /// Past it a crawl goes on, each URL then costing 50 to 60 bytes. A joining node takes
+    /// the crawl's.
+    pub expect_urls: Option<u64>,
     /// A node without seeds joins the crawl and takes its `depth`, `max_pages`,
     /// `allow_domains` and `obey_robots`, except those named here, which it set itself and
     /// which must then agree (the CLI names the flags given on its command line). A node with
@@ -186,6 +192,7 @@ impl SharedCrawl {
             lease: DEFAULT_LEASE,
             redis_wait: DEFAULT_REDIS_WAIT,
             shards: None,
+            expect_urls: None,
             explicit: Vec::new(),
         }
     }

@@ -177,8 +177,31 @@ pub mod layout {
     use crate::config::Config;
 
     /// Seen-set buckets over all shards, by default: sets of at most 512 integers stay intsets
-    /// (8 bytes a member), so 4096 buckets keep about 2 million URLs at that size.
+    /// (8 bytes a member); at [`PER_BUCKET`] a bucket, 4096 keep about 1.5 million URLs so.
     pub const BUCKETS: u64 = 4096;
+    /// URLs a bucket is sized for: three quarters of Redis's 512-member intset limit
+    /// (`set-max-intset-entries`), so that the fullest of many buckets (a bucket's count
+    /// varies by about its square root) still stays under it.
+    pub const PER_BUCKET: u64 = 384;
+
+    /// Seen-set buckets for a new crawl of `config`: `--expect-urls`, else `--max-pages`,
+    /// over [`PER_BUCKET`]; [`BUCKETS`] when it says neither.
+    pub(crate) fn buckets_for(config: &Config) -> u64 {
+        let expected = config
+            .shared
+            .as_ref()
+            .and_then(|s| s.expect_urls)
+            .or(config.max_pages);
+        match expected {
+            Some(n) => buckets_for_urls(n),
+            None => BUCKETS,
+        }
+    }
+
+    /// Seen-set buckets for `n` URLs.
+    pub fn buckets_for_urls(n: u64) -> u64 {
+        n.div_ceil(PER_BUCKET).max(16)
+    }
     /// Hash slots in a Redis Cluster.
     pub const SLOTS: u16 = 16384;
 
@@ -283,6 +306,15 @@ pub mod layout {
             assert_eq!(slot("{user1000}.following"), slot("user1000"));
             assert_eq!(slot("foo{}{bar}"), slot("foo{}{bar}"));
             assert_eq!(slot("foo{}{bar}"), crc16(b"foo{}{bar}") % SLOTS);
+        }
+
+        #[test]
+        fn buckets_are_sized_for_the_urls_expected() {
+            // 10^8 URLs at 384 a bucket: each an intset under Redis's 512.
+            assert_eq!(buckets_for_urls(100_000_000), 260_417);
+            assert_eq!(buckets_for_urls(1), 16);
+            assert_eq!(buckets_per_shard(260_417, 16), 16_277);
+            assert_eq!(buckets_per_shard(4096, 1), 4096);
         }
 
         #[test]

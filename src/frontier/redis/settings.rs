@@ -64,7 +64,7 @@ impl Settings {
             format,
             fields,
             shards: super::layout::shards_for(config),
-            buckets: super::layout::BUCKETS,
+            buckets: super::layout::buckets_for(config),
         }
     }
 
@@ -168,6 +168,10 @@ impl Settings {
         }
         if explicit.contains(&Setting::Shards) && mine.shards != self.shards {
             return differ("--shards", self.shards.to_string(), mine.shards.to_string());
+        }
+        if explicit.contains(&Setting::ExpectUrls) && mine.buckets != self.buckets {
+            let sized = |b: u64| format!("a seen set of {b} buckets");
+            return differ("--expect-urls", sized(self.buckets), sized(mine.buckets));
         }
         Ok(())
     }
