@@ -105,7 +105,7 @@ pub enum Pop {
     FetchRobots(Job),
     /// robots.txt forbids this page: record it, do not fetch it.
     Blocked(Job),
-    /// The page needs no request (see [`super::Frontier::pop_serving`]): record it from what
+    /// The page needs no request (see `Frontier::pop_serving`): record it from what
     /// said so.
     Served(Job),
     /// The page's host was given up after a run of connection failures: record it with

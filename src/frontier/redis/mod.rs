@@ -1,5 +1,14 @@
 //! The shared frontier: several crawl processes, on one machine or many, crawl one site once,
-//! with the crawl's frontier in Redis (`--frontier redis://HOST/DB --crawl-id ID`).
+//! with the crawl's frontier in Redis (`--frontier redis://HOST/DB --crawl-id ID`) or a Redis
+//! Cluster (`--frontier redis+cluster://HOST:PORT,...`).
+//!
+//! ## Where the keys are
+//! The crawl-wide keys are in the crawl's own hash slot; the per-URL keys (queue, leases, seen
+//! set, outstanding and held pages per depth, a host's rate limit) in shards by host, each in
+//! its own slot ([`layout`], `scripts.lua`), so a cluster spreads them over its masters and
+//! every script touches one slot. One shard (the default on one Redis) is the crawl's own slot:
+//! every step is then one script, as before shards existed. `Store` is a node's handle on
+//! them; `status.rs` reads them all for `crawl status`.
 //!
 //! ## Who owns what
 //! Redis owns what must be one for the whole crawl: the seen set, the queue of admitted pages,
@@ -17,11 +26,11 @@
 //!    leases of dead or stalled nodes first (their pages go to the front of the queue);
 //! 2. it renews its leases every third of a lease while it holds them, so a slow page stays
 //!    its own;
-//! 3. **complete**: once the page's record has reached the operating system, the node removes
-//!    its lease, admits the page's links (or holds them until no shallower page is
-//!    outstanding anywhere) and counts the page finished, in one script. A node that finds
-//!    its lease gone before writing (it was stopped past its lease) drops its result: the page
-//!    is another node's now;
+//! 3. **complete**: once the page's record has reached the operating system, the node offers
+//!    the page's links to their shards (admitted, or held until no shallower page is
+//!    outstanding anywhere), then removes its lease and counts the page finished in its own
+//!    shard. A node that finds its lease gone before writing (it was stopped past its lease)
+//!    drops its result: the page is another node's now;
 //! 4. **give back**: on Ctrl-C, a node returns the leases of pages it has not finished, at once.
 //!
 //! The crawl is done when no page is outstanding anywhere: queued, leased or held back.
