@@ -377,6 +377,40 @@ fn a_host_one_node_gave_up_is_given_up_by_every_node_without_asking_it_again() {
 }
 
 #[test]
+fn a_run_of_failures_is_counted_over_every_node() {
+    // --host-failures 4 over two nodes: the dead host is paused after 4 timeouts in all, not
+    // 4 on one node (as many as 7 before, the other node's 3 not counting), then probed once
+    // and given up. Requests it saw: 4, at most one more in flight on the other node when the
+    // pause came, and the probe.
+    let redis = RedisServer::start();
+    let (dead, _live, seeds) = dead_beside_live();
+    let mut args = breaker_args("1");
+    args[9] = "4";
+    let mut a = Node::start("async", &redis.url(), "count", Some(&seeds), &args);
+    wait_for_crawl(&redis, "count", &mut a);
+    let b = Node::start("threads", &redis.url(), "count", None, &args);
+    let (code_a, stderr_a, summary_a, out_a) = a.finish();
+    let (code_b, stderr_b, summary_b, out_b) = b.finish();
+    assert_eq!((code_a, code_b), (0, 0), "{stderr_a}\n{stderr_b}");
+    let asked = dead.hits("/silent");
+    assert!(
+        (4 + 1..=4 + 1 + 1).contains(&asked),
+        "the dead host saw {asked} requests"
+    );
+    let pauses: u64 = [&summary_a, &summary_b]
+        .iter()
+        .filter_map(|s| s.as_ref()?["host_pauses"].as_u64())
+        .sum();
+    assert_eq!(pauses, 1, "one pause for the whole crawl");
+    let origin = dead.url("").trim_end_matches('/').to_string();
+    let reason = redis.cli(&["HGET", "crawl:{count}:gone", &origin]);
+    assert!(reason.contains("consecutive timeouts"), "{reason}");
+    let (depths, counts) = union(&[out_a, out_b]);
+    assert_eq!(depths.len(), 200);
+    assert!(counts.values().all(|&n| n == 1), "a URL recorded twice");
+}
+
+#[test]
 fn three_nodes_in_three_modes_crawl_the_site_once() {
     let redis = RedisServer::start();
     let s = site(10);

@@ -76,6 +76,10 @@ impl FrontierUrl {
     pub fn parse(text: &str) -> Option<Self> {
         let text = text.trim();
         let (scheme, rest) = text.split_once("://")?;
+        if !scheme.ends_with("+cluster") {
+            // One node: the URL as it is (a comma in it is the password's).
+            return Some(FrontierUrl::new(Url::parse(text).ok()?));
+        }
         let (authority, path) = match rest.find('/') {
             Some(at) => rest.split_at(at),
             None => (rest, ""),
@@ -398,4 +402,36 @@ pub enum ProgressMode {
     Always,
     /// Never; notes and the summary are still printed.
     Never,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FrontierUrl;
+
+    #[test]
+    fn a_cluster_url_names_its_nodes_and_hides_the_password() {
+        let url = FrontierUrl::parse("redis+cluster://u:s3cret@10.0.0.1:7000,10.0.0.2:7001")
+            .expect("a cluster URL");
+        assert!(url.is_cluster());
+        assert_eq!(
+            url.nodes(),
+            vec![
+                "redis://u:s3cret@10.0.0.1:7000".to_owned(),
+                "redis://u:s3cret@10.0.0.2:7001".to_owned()
+            ]
+        );
+        assert_eq!(
+            url.to_string(),
+            "redis+cluster://***@10.0.0.1:7000,10.0.0.2:7001"
+        );
+        let tls = FrontierUrl::parse("rediss+cluster://h:1").expect("url");
+        assert_eq!(tls.nodes(), vec!["rediss://h:1".to_owned()]);
+        // A node with credentials or a path of its own is not one of a cluster's.
+        assert!(FrontierUrl::parse("redis+cluster://h:1,u:p@h2:2").is_none());
+        // One Redis: a comma is the password's, as before.
+        let one = FrontierUrl::parse("redis://:pa,ss@h:6379/2").expect("url");
+        assert!(!one.is_cluster());
+        assert_eq!(one.url().password(), Some("pa,ss"));
+        assert_eq!(one.to_string(), "redis://***@h:6379/2");
+    }
 }

@@ -27,6 +27,9 @@ impl Coordinator<'_> {
         let now = Instant::now();
         let turn = match &result.outcome {
             Ok(page) => {
+                if self.frontier.queues().host_run(&job.origin) > 0 {
+                    self.frontier.count_answer(&job.origin);
+                }
                 let turn = self.frontier.queues().host_answered(&job.origin, started);
                 if let (429 | 503, Some(ms)) = (page.status, page.retry_after_ms) {
                     let pause = Duration::from_millis(ms).min(MAX_RETRY_AFTER);
@@ -41,10 +44,19 @@ impl Coordinator<'_> {
                 turn
             }
             Err(error) => {
-                let queues = self.frontier.queues();
-                let turn = queues.host_failed(&job.origin, error, started, now);
-                if turn.is_none() && last_attempt && job.kind == TaskKind::Robots {
-                    queues.trip_host(&job.origin, error, now)
+                let before = self.frontier.queues().host_run(&job.origin);
+                let turn = self
+                    .frontier
+                    .queues()
+                    .host_failed(&job.origin, error, started, now);
+                // A failure this breaker counted counts crawl-wide too, in a shared crawl: the
+                // whole crawl's run may reach --host-failures before this process's does.
+                let counted = self.frontier.queues().host_run(&job.origin) > before;
+                let trip = turn.is_none()
+                    && ((counted && self.frontier.count_failure(&job.origin))
+                        || (last_attempt && job.kind == TaskKind::Robots));
+                if trip {
+                    self.frontier.queues().trip_host(&job.origin, error, now)
                 } else {
                     turn
                 }

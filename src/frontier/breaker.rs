@@ -138,6 +138,14 @@ pub(super) struct Breaker {
 }
 
 impl Breaker {
+    /// Failures counted in the current run (0 while paused or gone: the run is over).
+    pub(super) fn run(&self) -> u32 {
+        match self.state {
+            State::Closed => self.failures,
+            _ => 0,
+        }
+    }
+
     /// When the next request may start: `Ok` now, `Err(Some(at))` not before `at`,
     /// `Err(None)` not until the probe in flight is back.
     pub(super) fn may_start(&self, now: Instant) -> Result<(), Option<Instant>> {

@@ -226,6 +226,11 @@ impl MemoryFrontier {
         self.queues.set_breaker(schedule);
     }
 
+    /// Failures counted in `origin`'s current run of connection failures or timeouts.
+    pub(crate) fn host_run(&self, origin: &str) -> u32 {
+        self.queues.host_run(origin)
+    }
+
     /// `origin` answered a request that started at `started`, whatever the status: a run of
     /// failures is over, and a pause too.
     pub(crate) fn host_answered(&mut self, origin: &str, started: Instant) -> Option<Turn> {

@@ -121,6 +121,16 @@ pub(crate) trait Frontier: Send {
     /// [`Frontier::queues`].
     fn share_gone(&mut self, _origin: &str, _reason: &str) {}
 
+    /// A run of connection failures or timeouts at `origin` counted one more here: whether
+    /// the whole crawl's run has now reached `--host-failures` (a shared crawl counts every
+    /// process's; one process counts its own, in its breaker, and says no).
+    fn count_failure(&mut self, _origin: &str) -> bool {
+        false
+    }
+
+    /// `origin` answered after this process counted failures of it: the crawl's run is over.
+    fn count_answer(&mut self, _origin: &str) {}
+
     /// A page at `depth` finished with these links (before its record is written).
     fn offer_links(&mut self, depth: u32, links: Vec<Url>);
 

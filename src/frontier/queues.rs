@@ -281,6 +281,11 @@ impl Queues {
         }
     }
 
+    /// Failures counted in `origin`'s current run (see [`Breaker::run`]).
+    pub(super) fn host_run(&self, origin: &str) -> u32 {
+        self.origins.get(origin).map_or(0, |o| o.host.breaker.run())
+    }
+
     /// `origin` answered a request that started at `started` (any status).
     pub(super) fn host_answered(&mut self, origin: &str, started: Instant) -> Option<Turn> {
         self.judge(origin, |breaker, _| breaker.answered(started))

@@ -30,6 +30,7 @@ pub(super) struct Scripts {
     pub peek: Script,
     pub raise_gate: Script,
     pub leave: Script,
+    pub fail: Script,
     pub hold: Script,
     pub giveup: Script,
     pub robots: Script,
@@ -39,7 +40,7 @@ pub(super) struct Scripts {
 const SOURCE: &str = include_str!("scripts.lua");
 
 impl Scripts {
-    fn all(&self) -> [&Script; 14] {
+    fn all(&self) -> [&Script; 15] {
         [
             &self.open,
             &self.seed,
@@ -51,6 +52,7 @@ impl Scripts {
             &self.peek,
             &self.raise_gate,
             &self.leave,
+            &self.fail,
             &self.hold,
             &self.giveup,
             &self.robots,
@@ -78,6 +80,7 @@ impl Scripts {
             peek: take("peek"),
             raise_gate: take("raise_gate"),
             leave: take("leave"),
+            fail: take("fail"),
             hold: take("hold"),
             giveup: take("giveup"),
             robots: take("robots"),
@@ -248,11 +251,7 @@ impl Redis {
                 // A pipeline of EVALSHA on a server that does not have the scripts (new, or a
                 // replica just promoted): load them, then again. Calls that ran on another
                 // node of a cluster run twice, which every script allows.
-                Err(e)
-                    if !loaded
-                        && e.kind()
-                            == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) =>
-                {
+                Err(e) if !loaded && has_code(&e, "NOSCRIPT") => {
                     loaded = true;
                     if let Some(conn) = self.conn.as_mut() {
                         for script in self.scripts.all() {
@@ -270,18 +269,22 @@ impl Redis {
                     std::thread::sleep(pause);
                     pause = (pause * 2).min(Duration::from_secs(2));
                 }
-                Err(e) if e.code() == Some("CRAWLGONE") => {
+                Err(e) if has_code(&e, "CRAWLGONE") => {
                     return Err(RedisFrontierError::Gone {
                         url: self.url.clone(),
                     });
                 }
-                Err(e) => {
-                    if passing(&e) {
-                        self.conn = None;
-                    }
+                Err(e) if passing(&e) => {
+                    self.conn = None;
                     return Err(RedisFrontierError::Lost {
                         url: self.url.clone(),
                         waited: self.patience.as_secs_f64(),
+                        cause: e.to_string(),
+                    });
+                }
+                Err(e) => {
+                    return Err(RedisFrontierError::Refused {
+                        url: self.url.clone(),
                         cause: e.to_string(),
                     });
                 }
@@ -317,10 +320,31 @@ fn open(server: &Server, timeout: Duration) -> RedisResult<Conn> {
 }
 
 /// Errors that pass: the server restarting, loading its data, or briefly unreachable.
+/// Whether `e` is, or (a pipeline's) holds, a server error with `code`: a pipeline's error
+/// has no code of its own, its items do.
+fn has_code(e: &RedisError, code: &str) -> bool {
+    e.code() == Some(code)
+        || e.clone()
+            .into_server_errors()
+            .is_some_and(|items| items.iter().any(|(_, item)| item.code() == code))
+}
+
+/// Server errors that pass: a script running past the busy limit, a server loading its data,
+/// a cluster moving a slot or electing a master.
+const PASSING_CODES: [&str; 7] = [
+    "BUSY",
+    "LOADING",
+    "TRYAGAIN",
+    "MASTERDOWN",
+    "CLUSTERDOWN",
+    "MOVED",
+    "ASK",
+];
+
 fn passing(e: &RedisError) -> bool {
     // BUSY: another client's script is running past Redis's busy limit; it ends, or an
     // operator kills it.
-    e.code() == Some("BUSY")
+    PASSING_CODES.iter().any(|code| has_code(e, code))
         || e.is_io_error()
         || e.is_connection_dropped()
         || e.is_connection_refusal()

@@ -116,6 +116,15 @@ pub enum RedisFrontierError {
         /// The last error.
         cause: String,
     },
+    /// Redis answered a step of the crawl with an error that waiting will not mend (out of
+    /// memory, a permission an ACL user lacks, a script error).
+    #[error("Redis at {url} refused a step of the crawl: {cause}")]
+    Refused {
+        /// The URL, password hidden.
+        url: FrontierUrl,
+        /// Redis's error.
+        cause: String,
+    },
     /// The crawl's keys vanished from Redis mid-crawl.
     #[error(
         "the crawl's keys are gone from Redis at {url} (restarted without appendonly, evicted \

@@ -46,6 +46,8 @@ pub(crate) struct RedisFrontier {
     per_host_workers: Option<usize>,
     /// The robots.txt product token other nodes' verdicts are read for.
     agent: String,
+    /// `--host-failures`: a run of them, counted over every node, pauses a host.
+    host_failures: u32,
 }
 
 impl RedisFrontier {
@@ -62,6 +64,7 @@ impl RedisFrontier {
             per_host_rate: config.per_host_rate,
             per_host_workers: config.per_host_workers,
             agent: product_token(&config.user_agent).to_owned(),
+            host_failures: config.host_failures,
         }
     }
 
@@ -254,6 +257,19 @@ impl Frontier for RedisFrontier {
 
     fn share_gone(&mut self, origin: &str, reason: &str) {
         self.with(|store| store.share_gone(origin, reason));
+    }
+
+    /// Every node's failures of `origin` count toward one run (`--host-failures`).
+    fn count_failure(&mut self, origin: &str) -> bool {
+        let threshold = self.host_failures;
+        threshold > 0
+            && self
+                .with(|store| store.count_failure(origin))
+                .is_some_and(|run| run >= u64::from(threshold))
+    }
+
+    fn count_answer(&mut self, origin: &str) {
+        self.with(|store| store.count_answer(origin));
     }
 
     /// Sent with the page's completion, once its record is written.

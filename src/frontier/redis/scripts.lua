@@ -15,6 +15,8 @@
 --   C.."holds"       sorted set of origins paused crawl-wide, scored by the end of the pause
 --   C.."gone"        hash origin -> why a node gave it up; C.."gonelog" the same origins in
 --                    order, each node reading on from where it stopped
+--   C.."fails"       hash origin -> its run of connection failures, counted over every node
+--                    (--host-failures); an answer to a node that counted some ends it
 --   C.."gcra:rate"   --rate's theoretical arrival time (microseconds)
 --
 -- A shard's slot, prefix P = "crawl:{ID/K.J}:" (K the shard, J whatever puts it in the K-th
@@ -40,9 +42,9 @@
 -- ("whole"). With several, a node sweeps every shard (`peek`, twice) and raises C.."gate" to
 -- the deepest D for which it holds; that stays true (no shallower page can appear again), so
 -- any node may act on any gate it read, however old: a lower one only holds links longer.
--- The two reads of a shard agree on what matters when nothing was admitted or held at a
--- level up to D in between (lgen): pages finishing meanwhile only make the answer truer, so
--- a busy crawl's sweeps still agree.
+-- It takes the smallest depths over both sweeps, and needs only that nothing was admitted or
+-- held at a level up to D between a shard's two reads (lgen counts those calls per level):
+-- pages merely finishing between the reads do not upset it, so a busy crawl's sweeps agree.
 --
 -- Nothing is lost between slots: a completion first offers the page's links to the shards
 -- they belong to, then finishes the page in its own; a node that dies in between leaves the
@@ -237,13 +239,18 @@ end
 return {'created', ARGV[2], counts[1], counts[2], counts[3]}
 
 --@ seed
--- A shard's slot. ARGV: max_pages, then seeds (triples) at depth 0. Makes the shard's tally
--- (a crawl being created has every shard's made before its meta exists) and admits them.
--- Returns {dup, over, admitted}.
-redis.call('HSETNX', P .. 'tally', 'gen', 0)
+-- A shard's slot. ARGV: create (1: the crawl is being made, and the shard with it; 0: a
+-- node joins with seeds, and a shard whose keys are gone must say so, not start afresh),
+-- max_pages, then seeds (triples) at depth 0. Returns {dup, over, admitted}.
+if ARGV[1] == '1' then
+  redis.call('HSETNX', P .. 'tally', 'gen', 0)
+else
+  local gone = alive()
+  if gone then return gone end
+end
 local counts = {0, 0, 0}
-local max_pages = tonumber(ARGV[1])
-for i = 2, #ARGV, 3 do
+local max_pages = tonumber(ARGV[2])
+for i = 3, #ARGV, 3 do
   admit(0, ARGV[i], ARGV[i + 1], ARGV[i + 2], max_pages, counts)
 end
 redis.call('HINCRBY', P .. 'lgen', 0, 1)
@@ -290,7 +297,7 @@ end
 return look(P, ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4])
 
 --@ peek
--- A shard's slot, read only. Returns {0, min depth outstanding (-1: none), min held level
+-- A shard's slot, read only. Returns {0 (unused), min depth outstanding (-1: none), min held level
 -- (-1: none), left, records, admitted, queued, leased, out (flattened DEPTH COUNT), held
 -- (flattened LEVEL COUNT), lgen (flattened LEVEL N)}.
 local gone = alive()
@@ -343,13 +350,15 @@ return lost
 
 --@ complete
 -- A shard's slot. ARGV: node, max_pages, gate (-1: judged here), G, then G groups of links
--- for this shard (level, count, triples), then the lease entries ("DEPTH URL") of pages of
--- this shard `node` finished. A node sends, per shard, the links bound for it and the pages
--- it finished since its last turn; the links go first (to every shard) and the pages after.
+-- from pages of other shards (level, count, triples), then, for each page of this shard
+-- `node` finished: its lease entry ("DEPTH URL"), how many of its links are of this shard,
+-- and those links as triples. A node sends the links bound for other shards first (in
+-- calls of their own), then each shard its pages.
 -- Returns {dropped, dup, over, admitted}: a page whose lease `node` no longer holds is
--- another node's (it has it, or will); nothing of it is changed, and it counts as dropped.
--- Links are offered whether or not the page is still the node's (they are its links all
--- the same), so a shard whose keys vanished must say so here, not take them in as a new crawl.
+-- another node's (it has it, or will); nothing of it is changed, its own links are not
+-- offered, and it counts as dropped. Links from other shards are offered whatever became of
+-- their pages (those are checked in their own shards, after): they are the page's links all
+-- the same. So a shard whose keys vanished must say so here, not take them in afresh.
 local gone = alive()
 if gone then return gone end
 local node, max_pages, gate = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
@@ -363,14 +372,17 @@ for _ = 1, tonumber(ARGV[4]) do
 end
 local finishing = 0
 while i <= #ARGV do
-  local entry = ARGV[i]
-  i = i + 1
+  local entry, n = ARGV[i], tonumber(ARGV[i + 1])
+  local first, last = i + 2, i + 1 + 3 * n
+  i = last + 1
   if redis.call('ZREM', P .. 'leases', node .. ' ' .. entry) == 0 then
     dropped = dropped + 1
   else
     -- The depth the page was admitted at, from the entry itself: the count it leaves must
     -- be the one it was added to.
-    finished(tonumber(string.sub(entry, 1, string.find(entry, ' ', 1, true) - 1)))
+    local depth = tonumber(string.sub(entry, 1, string.find(entry, ' ', 1, true) - 1))
+    offer(depth + 1, first, last, max_pages, gate, counts)
+    finished(depth)
     finishing = finishing + 1
   end
 end
@@ -413,16 +425,28 @@ return redis.call('GET', key)
 -- The crawl's slot. ARGV: origin, ms. The origin asked for a pause (Retry-After): every node
 -- holds its pages until then (a later end wins; an earlier one does not shorten it).
 redis.call('ZADD', P .. 'holds', 'GT', now_ms() + tonumber(ARGV[2]), ARGV[1])
+-- Paused: the run that did it is over (the probe speaks next).
+redis.call('HDEL', P .. 'fails', ARGV[1])
 return 1
 
 --@ giveup
 -- The crawl's slot. ARGV: origin, reason. A node gave the origin up (its probes kept
 -- failing): every node does, and records its pages as unreachable at once. The first reason
 -- is kept.
+redis.call('HDEL', P .. 'fails', ARGV[1])
 if redis.call('HSETNX', P .. 'gone', ARGV[1], ARGV[2]) == 1 then
   redis.call('RPUSH', P .. 'gonelog', ARGV[1])
 end
 return 1
+
+--@ fail
+-- The crawl's slot. ARGV: origin, 1 (a node counted one more failure of it: returns the
+-- crawl's run) or 0 (it answered a node that had counted failures: the run is over).
+if ARGV[2] == '0' then
+  redis.call('HDEL', P .. 'fails', ARGV[1])
+  return 0
+end
+return redis.call('HINCRBY', P .. 'fails', ARGV[1], 1)
 
 --@ gcra
 -- The slot of the limit: the crawl's for --rate, the host's shard for a host's. ARGV: name,

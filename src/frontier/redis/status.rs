@@ -13,7 +13,7 @@ use serde::Serialize;
 use super::client::Redis;
 use super::store::peek_all;
 use super::{RedisFrontierError, Settings, layout};
-use crate::config::FrontierUrl;
+use crate::config::{FrontierUrl, MAX_SHARDS};
 
 /// What one depth holds.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
@@ -58,7 +58,7 @@ pub struct CrawlStatus {
     pub held: u64,
     /// Whether nothing is outstanding anywhere.
     pub finished: bool,
-    /// Whether `--stop-crawl` was run.
+    /// Whether `--stop-crawl` was run and no node has looked at the crawl since.
     pub stopped: bool,
     /// By depth.
     pub depths: BTreeMap<u32, DepthStatus>,
@@ -117,7 +117,7 @@ pub fn crawl_status(url: &FrontierUrl, id: &str) -> Result<CrawlStatus, RedisFro
         key: format!("{crawl}meta"),
         what: "settings this crawler cannot read".into(),
     })?;
-    let shards = layout::shard_prefixes(id, settings.shards);
+    let shards = layout::shard_prefixes(id, settings.shards.clamp(1, MAX_SHARDS));
     let mut status = CrawlStatus {
         crawl_id: id.to_owned(),
         frontier: url.to_string(),
@@ -152,7 +152,10 @@ pub fn crawl_status(url: &FrontierUrl, id: &str) -> Result<CrawlStatus, RedisFro
         }
     }
     status.finished = left == 0;
-    let (now_s, now_us): (u64, u64) = redis.call(|conn, _| ::redis::cmd("TIME").query(conn))?;
+    // The clock of the crawl's own slot's master, which stamped the nodes and the pauses (a
+    // bare TIME would go to any node of a cluster).
+    let clock = ::redis::Script::new("return redis.call('TIME')");
+    let (now_s, now_us): (u64, u64) = redis.call(|conn, _| clock.key(&crawl).invoke(conn))?;
     let now_ms = now_s * 1000 + now_us / 1000;
     let stats: BTreeMap<String, String> = redis.call(|conn, _| {
         ::redis::cmd("HGETALL")
@@ -199,7 +202,8 @@ pub fn crawl_status(url: &FrontierUrl, id: &str) -> Result<CrawlStatus, RedisFro
             .arg(format!("{crawl}stopgen"))
             .query(conn)
     })?;
-    status.stopped = stopgen.unwrap_or(0) > 0;
+    // Stopped, and no node at work since (a rerun after a stop crawls on).
+    status.stopped = stopgen.unwrap_or(0) > 0 && status.nodes.is_empty() && !status.finished;
     let info: Value = redis.call(|conn, _| ::redis::cmd("INFO").arg("memory").query(conn))?;
     status.redis_memory = used_memory(&info);
     status.memory_per_url =

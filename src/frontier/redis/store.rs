@@ -17,7 +17,7 @@ use url::Url;
 
 use super::client::Redis;
 use super::{MAGIC, MAX_CLAIM, POLL, RedisFrontierError, Settings, layout, millis, node_name};
-use crate::config::{Config, SharedCrawl};
+use crate::config::{Config, MAX_SHARDS, SharedCrawl};
 use crate::frontier::{SharedReport, Skipped};
 use crate::normalize::{fingerprint, normalize, origin_key};
 use crate::scope::{Scope, Standing, UrlRules};
@@ -39,20 +39,22 @@ struct Lease {
     lost: bool,
 }
 
-/// One shard's `complete` call: the shard, links bound for it by level, finished pages' lease
-/// entries.
-type Completion = (usize, BTreeMap<u32, Vec<String>>, Vec<String>);
+/// A finished page in its shard's `complete` call: its lease entry, and its links of that
+/// shard as triples.
+type Finished = (String, Vec<String>);
+
+/// One shard's `complete` call: the shard, links from other shards' pages by level, and the
+/// shard's own finished pages.
+type Completion = (usize, BTreeMap<u32, Vec<String>>, Vec<Finished>);
 
 /// What one completion round sends to one shard.
 #[derive(Default)]
 struct Outbox {
-    /// Links bound for this shard, by level, as triples.
-    links: BTreeMap<u32, Vec<String>>,
-    /// Whether some of them came from a page of another shard (they must go before that
-    /// page's completion).
-    foreign: bool,
-    /// Lease entries of this shard's pages finished.
-    entries: Vec<String>,
+    /// Links from pages of other shards, by level, as triples: they go first, before those
+    /// pages are finished in their own shards.
+    foreign: BTreeMap<u32, Vec<String>>,
+    /// This shard's pages finished, each with its links of this shard.
+    pages: Vec<Finished>,
 }
 
 /// One shard as a sweep (or `crawl status`) read it.
@@ -196,7 +198,7 @@ impl Store {
                 for (prefix, parts) in prefixes.iter().zip(&per_shard) {
                     let _: Vec<u64> = redis.call(|conn, s| {
                         let mut call = s.seed.key(prefix);
-                        call.arg(max_pages);
+                        call.arg(1).arg(max_pages);
                         for part in parts {
                             call.arg(part);
                         }
@@ -221,6 +223,12 @@ impl Store {
             _ => return Err(other(text(&reply, 1))),
         };
         let created = text(&reply, 0) == "created";
+        if !(1..=MAX_SHARDS).contains(&stored.shards) || stored.buckets == 0 {
+            return Err(other(format!(
+                "a layout this crawler cannot use ({} shards, {} buckets)",
+                stored.shards, stored.buckets
+            )));
+        }
         stored.check(&mine, &shared.explicit, id)?;
         let node = node_name();
         let stopgen: Option<u64> = redis.call(|conn, _| {
@@ -283,7 +291,7 @@ impl Store {
                 let prefix = store.shards[k].clone();
                 let _: Vec<u64> = store.redis.call(|conn, s| {
                     let mut call = s.seed.key(&prefix);
-                    call.arg(max_pages);
+                    call.arg(0).arg(max_pages);
                     for part in parts {
                         call.arg(part);
                     }
@@ -481,16 +489,22 @@ impl Store {
         peek_all(&mut self.redis, &self.shards)
     }
 
-    /// Several shards: reads them all twice, and from the second reads, where they are true
-    /// of one moment, raises the crawl's gate or sees its end.
+    /// Several shards: reads them all twice, and from the two reads together raises the
+    /// crawl's gate or sees its end.
+    ///
+    /// Each read of each shard is its own moment. Take `t` between the two sweeps: a page
+    /// (or held link) at level L that existed at `t` either existed at its shard's first read,
+    /// or came in between that shard's two reads, which moved its count of calls at L. So
+    /// when those counts did not move at the levels up to the gate, the smallest depths over
+    /// *both* reads are no larger than those at `t`, and the gate they give held at `t`, hence
+    /// ever after. (The second reads alone would not do: a page finished, its links offered
+    /// to a shard already read, shows in neither.)
     fn sweep(&mut self) -> Result<(), RedisFrontierError> {
         for _ in 0..3 {
             let first = self.peek_all()?;
             let second = self.peek_all()?;
             self.crawl_records = second.iter().map(|v| v.records).sum();
-            // Nothing admitted or held at a level up to `up_to` between a shard's two reads:
-            // the second reads are then true of one moment between the two sweeps, as far as
-            // those levels go (pages finishing meanwhile only lower what they show).
+            // Nothing admitted or held at a level up to `up_to` between a shard's two reads.
             let quiet = |up_to: u32| {
                 first.iter().zip(&second).all(|(a, b)| {
                     b.changes
@@ -498,8 +512,9 @@ impl Store {
                         .all(|(level, n)| a.changes.get(level) == Some(n))
                 })
             };
-            let min_out = second.iter().filter_map(|v| v.min_out).min();
-            let min_held = second.iter().filter_map(|v| v.min_held).min();
+            let both = || first.iter().chain(&second);
+            let min_out = both().filter_map(|v| v.min_out).min();
+            let min_held = both().filter_map(|v| v.min_held).min();
             // Links of a page at D may go in when no page shallower than D is outstanding and
             // none are held for a level up to D.
             let gate = match (min_out, min_held) {
@@ -629,6 +644,7 @@ impl Store {
         };
         let level = depth.saturating_add(1);
         let mut unique = HashSet::new();
+        let mut own = Vec::new();
         for link in links {
             match self.scope.standing(&link) {
                 Standing::Within => {}
@@ -650,9 +666,12 @@ impl Store {
             } else {
                 let shard = self.shard_of(&link);
                 let (bucket, member) = layout::seen(fp, self.buckets_per_shard);
-                let outbox = self.outbox.entry(shard).or_default();
-                outbox.foreign |= shard != lease.shard;
-                let parts = outbox.links.entry(level).or_default();
+                let parts = if shard == lease.shard {
+                    &mut own
+                } else {
+                    let outbox = self.outbox.entry(shard).or_default();
+                    outbox.foreign.entry(level).or_default()
+                };
                 parts.push(bucket.to_string());
                 parts.push(member.to_string());
                 parts.push(link.as_str().to_owned());
@@ -661,8 +680,8 @@ impl Store {
         self.outbox
             .entry(lease.shard)
             .or_default()
-            .entries
-            .push(lease.entry);
+            .pages
+            .push((lease.entry, own));
         self.finished += 1;
     }
 
@@ -676,19 +695,20 @@ impl Store {
         let mut outbox: Vec<(usize, Outbox)> =
             std::mem::take(&mut self.outbox).into_iter().collect();
         outbox.sort_by_key(|(k, _)| *k);
-        // Links first: a page is finished only once its links are in. Each phase is one
-        // pipeline: one round trip (one per master of a cluster), however many shards.
+        // Links bound for other shards first: a page is finished only once its links are in.
+        // Each phase is one pipeline: one round trip (one per master of a cluster), however
+        // many shards. One shard: no links of other shards, one call.
         let mut first = Vec::new();
         for (shard, batch) in &mut outbox {
-            if batch.foreign {
-                first.push((*shard, std::mem::take(&mut batch.links), Vec::new()));
+            if !batch.foreign.is_empty() {
+                first.push((*shard, std::mem::take(&mut batch.foreign), Vec::new()));
             }
         }
         self.complete(&first)?;
         let second: Vec<_> = outbox
             .into_iter()
-            .filter(|(_, b)| !b.entries.is_empty() || !b.links.is_empty())
-            .map(|(shard, b)| (shard, b.links, b.entries))
+            .filter(|(_, b)| !b.pages.is_empty())
+            .map(|(shard, b)| (shard, BTreeMap::new(), b.pages))
             .collect();
         self.complete(&second)?;
         // Links went in: there may be work to lease at once, in this very turn (`now`, not
@@ -707,7 +727,7 @@ impl Store {
         let shards = &self.shards;
         let replies: Vec<(u64, u64, u64, u64)> = self.redis.pipeline(|s| {
             let mut cmds = Vec::with_capacity(calls.len());
-            for (shard, links, entries) in calls {
+            for (shard, links, pages) in calls {
                 let mut call = ::redis::cmd("EVALSHA");
                 call.arg(s.complete.get_hash())
                     .arg(1)
@@ -722,8 +742,11 @@ impl Store {
                         call.arg(part);
                     }
                 }
-                for entry in entries {
-                    call.arg(entry);
+                for (entry, own) in pages {
+                    call.arg(entry).arg(own.len() / 3);
+                    for part in own {
+                        call.arg(part);
+                    }
                 }
                 cmds.push(call);
             }
@@ -857,6 +880,22 @@ impl Store {
         let _: u64 = self
             .redis
             .call(|conn, s| s.giveup.key(crawl).arg(origin).arg(reason).invoke(conn))?;
+        Ok(())
+    }
+
+    /// One more failure in `origin`'s run, counted crawl-wide; returns the crawl's run.
+    pub(crate) fn count_failure(&mut self, origin: &str) -> Result<u64, RedisFrontierError> {
+        let crawl = &self.crawl;
+        self.redis
+            .call(|conn, s| s.fail.key(crawl).arg(origin).arg(1).invoke(conn))
+    }
+
+    /// `origin` answered: its crawl-wide run of failures is over.
+    pub(crate) fn count_answer(&mut self, origin: &str) -> Result<(), RedisFrontierError> {
+        let crawl = &self.crawl;
+        let _: u64 = self
+            .redis
+            .call(|conn, s| s.fail.key(crawl).arg(origin).arg(0).invoke(conn))?;
         Ok(())
     }
 
