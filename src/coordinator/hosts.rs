@@ -27,9 +27,7 @@ impl Coordinator<'_> {
         let now = Instant::now();
         let turn = match &result.outcome {
             Ok(page) => {
-                if self.frontier.queues().host_run(&job.origin) > 0 {
-                    self.frontier.count_answer(&job.origin);
-                }
+                self.frontier.count_answer(&job.origin);
                 let turn = self.frontier.queues().host_answered(&job.origin, started);
                 if let (429 | 503, Some(ms)) = (page.status, page.retry_after_ms) {
                     let pause = Duration::from_millis(ms).min(MAX_RETRY_AFTER);

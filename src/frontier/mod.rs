@@ -128,7 +128,7 @@ pub(crate) trait Frontier: Send {
         false
     }
 
-    /// `origin` answered after this process counted failures of it: the crawl's run is over.
+    /// `origin` answered: a run of its failures that the crawl counts is over.
     fn count_answer(&mut self, _origin: &str) {}
 
     /// A page at `depth` finished with these links (before its record is written).

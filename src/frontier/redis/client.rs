@@ -237,6 +237,7 @@ impl Redis {
         let mut deadline = None;
         let mut pause = Duration::from_millis(50);
         let mut loaded = false;
+        let cluster = matches!(self.server, Server::Cluster(_));
         loop {
             self.round_trips += 1;
             let result = match self.conn.as_mut() {
@@ -261,11 +262,14 @@ impl Redis {
                     }
                 }
                 Err(e)
-                    if passing(&e)
+                    if passing(&e, cluster)
                         && Instant::now() + pause
                             < *deadline.get_or_insert_with(|| Instant::now() + self.patience) =>
                 {
                     self.conn = None;
+                    // A new connection may reach a server without the scripts (a promoted
+                    // replica): it may load them again.
+                    loaded = false;
                     std::thread::sleep(pause);
                     pause = (pause * 2).min(Duration::from_secs(2));
                 }
@@ -274,7 +278,7 @@ impl Redis {
                         url: self.url.clone(),
                     });
                 }
-                Err(e) if passing(&e) => {
+                Err(e) if passing(&e, cluster) => {
                     self.conn = None;
                     return Err(RedisFrontierError::Lost {
                         url: self.url.clone(),
@@ -330,21 +334,23 @@ fn has_code(e: &RedisError, code: &str) -> bool {
 }
 
 /// Server errors that pass: a script running past the busy limit, a server loading its data,
-/// a cluster moving a slot or electing a master.
-const PASSING_CODES: [&str; 7] = [
+/// a master demoted behind the same address, a cluster electing a master.
+const PASSING_CODES: [&str; 6] = [
     "BUSY",
     "LOADING",
     "TRYAGAIN",
     "MASTERDOWN",
     "CLUSTERDOWN",
-    "MOVED",
-    "ASK",
+    "READONLY",
 ];
 
-fn passing(e: &RedisError) -> bool {
+/// Whether `e` passes; a slot moving (MOVED, ASK) only on a cluster connection, which
+/// follows it (one Redis that answers MOVED is a cluster node given as redis://).
+fn passing(e: &RedisError, cluster: bool) -> bool {
     // BUSY: another client's script is running past Redis's busy limit; it ends, or an
     // operator kills it.
     PASSING_CODES.iter().any(|code| has_code(e, code))
+        || (cluster && (has_code(e, "MOVED") || has_code(e, "ASK")))
         || e.is_io_error()
         || e.is_connection_dropped()
         || e.is_connection_refusal()
@@ -356,8 +362,6 @@ fn passing(e: &RedisError) -> bool {
                     | redis::ServerErrorKind::TryAgain
                     | redis::ServerErrorKind::MasterDown
                     | redis::ServerErrorKind::ClusterDown
-                    | redis::ServerErrorKind::Moved
-                    | redis::ServerErrorKind::Ask
             ) | redis::ErrorKind::ClusterConnectionNotFound
         )
 }

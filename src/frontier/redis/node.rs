@@ -259,13 +259,15 @@ impl Frontier for RedisFrontier {
         self.with(|store| store.share_gone(origin, reason));
     }
 
-    /// Every node's failures of `origin` count toward one run (`--host-failures`).
+    /// Every node's failures of `origin` count toward one run (`--host-failures`); the node
+    /// whose failure makes it pauses the host (one node: the run's count passes the threshold
+    /// once).
     fn count_failure(&mut self, origin: &str) -> bool {
         let threshold = self.host_failures;
         threshold > 0
             && self
                 .with(|store| store.count_failure(origin))
-                .is_some_and(|run| run >= u64::from(threshold))
+                .is_some_and(|run| run == u64::from(threshold))
     }
 
     fn count_answer(&mut self, origin: &str) {

@@ -16,7 +16,7 @@
 --   C.."gone"        hash origin -> why a node gave it up; C.."gonelog" the same origins in
 --                    order, each node reading on from where it stopped
 --   C.."fails"       hash origin -> its run of connection failures, counted over every node
---                    (--host-failures); an answer to a node that counted some ends it
+--                    (--host-failures); an answer to any node ends it
 --   C.."gcra:rate"   --rate's theoretical arrival time (microseconds)
 --
 -- A shard's slot, prefix P = "crawl:{ID/K.J}:" (K the shard, J whatever puts it in the K-th
@@ -182,7 +182,7 @@ local function offer(level, first, last, max_pages, gate, counts)
 end
 
 -- The crawl-wide part of a node's look, on the crawl's prefix `c`: {stopgen, holds, nodes,
--- gone, gate} (see `look`). `stats` is what `crawl status` shows of the node: "RECORDS
+-- gone, gate, failing} (see `look`). `stats` is what `crawl status` shows of the node: "RECORDS
 -- PAGES_PER_S LEASE_MS", kept with the time it was said.
 local function look(c, node, lease, gone_seen, stats)
   local now = now_ms()
@@ -206,7 +206,7 @@ local function look(c, node, lease, gone_seen, stats)
   end
   return {tonumber(redis.call('GET', c .. 'stopgen') or '0'), holds,
     redis.call('ZCARD', c .. 'nodes'), given_up,
-    tonumber(redis.call('GET', c .. 'gate') or '0')}
+    tonumber(redis.call('GET', c .. 'gate') or '0'), redis.call('HKEYS', c .. 'fails')}
 end
 
 --@ open
@@ -290,7 +290,8 @@ return {got, #expired, left(), tonumber(redis.call('HGET', P .. 'tally', 'record
 -- The crawl's slot. ARGV: node, lease_ms, gone_seen, stats. Marks the node live and returns
 -- {stopgen, holds, nodes, gone, gate}: holds the origins paused now and the milliseconds left
 -- of each, flattened; nodes how many looked within a lease; gone the origins given up since
--- the node's gone_seen-th, and why, flattened.
+-- the node's gone_seen-th, and why, flattened; failing the origins in a run of failures
+-- (an answer to any node ends one).
 if redis.call('EXISTS', P .. 'meta') == 0 then
   return redis.error_reply('CRAWLGONE the crawl\'s keys are gone from Redis')
 end
@@ -441,12 +442,15 @@ return 1
 
 --@ fail
 -- The crawl's slot. ARGV: origin, 1 (a node counted one more failure of it: returns the
--- crawl's run) or 0 (it answered a node that had counted failures: the run is over).
+-- crawl's run) or 0 (it answered a node: the run is over). Runs nobody touched for ten
+-- minutes are forgotten (every node gone, say).
 if ARGV[2] == '0' then
   redis.call('HDEL', P .. 'fails', ARGV[1])
   return 0
 end
-return redis.call('HINCRBY', P .. 'fails', ARGV[1], 1)
+local run = redis.call('HINCRBY', P .. 'fails', ARGV[1], 1)
+redis.call('PEXPIRE', P .. 'fails', 600000)
+return run
 
 --@ gcra
 -- The slot of the limit: the crawl's for --rate, the host's shard for a host's. ARGV: name,

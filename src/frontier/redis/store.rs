@@ -114,6 +114,8 @@ pub(crate) struct Store {
     live_nodes: u64,
     /// Completions since the last flush, per shard.
     outbox: HashMap<usize, Outbox>,
+    /// Origins in a crawl-wide run of failures, as of the last look (or counted here since).
+    failing: HashSet<String>,
     /// Pages this node finished, and its pace, for `crawl status`: pages/s over the last
     /// second or more, measured from `pace_since` and `pace_count`.
     finished: u64,
@@ -269,6 +271,7 @@ impl Store {
             gone_seen: 0,
             live_nodes: 1,
             outbox: HashMap::new(),
+            failing: HashSet::new(),
             finished: 0,
             pace: 0.0,
             pace_since: now,
@@ -353,6 +356,7 @@ impl Store {
             }));
         let gate = int(look, 4).max(0) as u32;
         self.gate = self.gate.max(gate);
+        self.failing = list(look, 5).into_iter().collect();
     }
 
     /// Leases up to `want` pages when it is time to look; returns them as `(url, depth)`.
@@ -498,7 +502,10 @@ impl Store {
     /// when those counts did not move at the levels up to the gate, the smallest depths over
     /// *both* reads are no larger than those at `t`, and the gate they give held at `t`, hence
     /// ever after. (The second reads alone would not do: a page finished, its links offered
-    /// to a shard already read, shows in neither.)
+    /// to a shard already read, shows in neither.) This rests on links being offered while
+    /// their page is outstanding, which a node stalled past its lease between writing a page
+    /// and finishing it breaks: its late offer of links to other shards can land below the
+    /// gate (see docs/design.md, "A completion crosses slots").
     fn sweep(&mut self) -> Result<(), RedisFrontierError> {
         for _ in 0..3 {
             let first = self.peek_all()?;
@@ -886,12 +893,19 @@ impl Store {
     /// One more failure in `origin`'s run, counted crawl-wide; returns the crawl's run.
     pub(crate) fn count_failure(&mut self, origin: &str) -> Result<u64, RedisFrontierError> {
         let crawl = &self.crawl;
-        self.redis
-            .call(|conn, s| s.fail.key(crawl).arg(origin).arg(1).invoke(conn))
+        let run = self
+            .redis
+            .call(|conn, s| s.fail.key(crawl).arg(origin).arg(1).invoke(conn))?;
+        self.failing.insert(origin.to_owned());
+        Ok(run)
     }
 
-    /// `origin` answered: its crawl-wide run of failures is over.
+    /// `origin` answered: its crawl-wide run of failures, if it is in one (any node's, as of
+    /// the last look), is over. One round trip only then.
     pub(crate) fn count_answer(&mut self, origin: &str) -> Result<(), RedisFrontierError> {
+        if !self.failing.remove(origin) {
+            return Ok(());
+        }
         let crawl = &self.crawl;
         let _: u64 = self
             .redis
