@@ -257,9 +257,21 @@ pub mod layout {
         (xxhash_rust::xxh3::xxh3_64(host.as_bytes()) % shards as u64) as usize
     }
 
-    /// Seen-set buckets in each shard.
+    /// How many times its even share of the crawl's URLs a shard's seen set is sized for.
+    /// URLs go to shards by host, and hosts do not spread evenly: 200 hosts over 16 shards
+    /// put 1.8 times the mean in the fullest (benches/README.md, part 5), whose buckets then
+    /// outgrew the intset limit.
+    pub const SHARD_HEADROOM: u64 = 4;
+
+    /// Seen-set buckets in each shard: the crawl's, split over its shards with
+    /// [`SHARD_HEADROOM`] (one shard: all of them).
     pub fn buckets_per_shard(buckets: u64, shards: u32) -> u64 {
-        buckets.div_ceil(u64::from(shards.max(1))).max(1)
+        if shards <= 1 {
+            return buckets.max(1);
+        }
+        (buckets * SHARD_HEADROOM)
+            .div_ceil(u64::from(shards))
+            .max(1)
     }
 
     /// The seen-set bucket (`PREFIX seen:B`) and the member a URL's fingerprint `fp` goes in:
@@ -331,7 +343,7 @@ pub mod layout {
             // 10^8 URLs at 384 a bucket: each an intset under Redis's 512.
             assert_eq!(buckets_for_urls(100_000_000), 260_417);
             assert_eq!(buckets_for_urls(1), 16);
-            assert_eq!(buckets_per_shard(260_417, 16), 16_277);
+            assert_eq!(buckets_per_shard(260_417, 16), 65_105);
             assert_eq!(buckets_per_shard(4096, 1), 4096);
         }
 
