@@ -108,6 +108,7 @@ impl FrontierUrl {
     }
 
     /// Sets the password (from the environment, when the URL has none).
+    #[cfg(feature = "cli")]
     pub(crate) fn set_password(&mut self, password: &str) -> Result<(), ()> {
         self.url.set_password(Some(password))
     }
