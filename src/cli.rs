@@ -270,7 +270,8 @@ pub struct Args {
 
     /// Share the crawl with other crawl processes, here or on other machines, through a
     /// frontier in Redis: URL is redis://HOST:PORT/DB, with USER:PASSWORD@ before the host if
-    /// Redis needs them (rediss:// for TLS).
+    /// Redis needs them (rediss:// for TLS), or redis+cluster://HOST:PORT for a Redis Cluster
+    /// (any node; more after commas, HOST:PORT,HOST:PORT; rediss+cluster:// for TLS).
     /// The first node with seeds starts the crawl; a node without URLS_FILE joins it and takes
     /// its seeds, --depth, --max-pages, --allow-domain and robots setting. Each node writes its
     /// own records; together they crawl each page once. Needs --crawl-id. A URL without a
@@ -316,7 +317,7 @@ pub struct Args {
     )]
     pub redis_wait: f64,
 
-    /// Hash slots a new shared crawl's keys are spread over: each origin's queue, seen set and
+    /// Hash slots a new shared crawl's keys are spread over: each host's queue, seen set and
     /// leases live in one. Default 1 on one Redis, 16 on a Redis Cluster (redis+cluster://),
     /// 1 with --max-pages. A node joining takes the crawl's
     #[arg(
@@ -328,7 +329,7 @@ pub struct Args {
     pub shards: Option<u32>,
 
     /// URLs a new shared crawl expects to know: the seen set in Redis is sized for it (about
-    /// 9 bytes a URL up to it, 50-60 past it). Default: --max-pages, else 1.5 million. A node
+    /// 9-11 bytes a URL up to it, 50-85 past it). Default: --max-pages, else 1.5 million. A node
     /// joining takes the crawl's
     #[arg(
         long,
