@@ -411,6 +411,60 @@ fn a_run_of_failures_is_counted_over_every_node() {
 }
 
 #[test]
+fn the_cookie_jar_is_the_whole_crawls() {
+    // Node a fetches /cookie/set (session=abc123, for /cookie) and is stopped; node b takes the
+    // pages it links to (after a's leases run out) and sends the cookie a was given, only
+    // within its Path, as one process does (sessions.rs).
+    let redis = RedisServer::start();
+    let s = server_with(Options {
+        latency: Duration::from_millis(300),
+        ..Options::default()
+    });
+    let seeds = format!("{}\n", s.url("/cookie/set"));
+    let args = [
+        "--cookies",
+        "-j",
+        "1",
+        "--depth",
+        "1",
+        "--lease",
+        "2",
+        "--timeout",
+        "1",
+    ];
+    let mut a = Node::start("async", &redis.url(), "jar", Some(&seeds), &args);
+    wait_for_crawl(&redis, "jar", &mut a);
+    a.wait_for_records(1);
+    kill(a.pid(), Signal::SIGSTOP).expect("stop node a");
+    let b = Node::start("threads", &redis.url(), "jar", None, &args);
+    let (code_b, stderr_b, summary_b, out_b) = b.finish();
+    kill(a.pid(), Signal::SIGCONT).expect("wake node a");
+    let (code_a, stderr_a, _, out_a) = a.finish();
+    assert_eq!((code_a, code_b), (0, 0), "{stderr_a}\n{stderr_b}");
+    let b_records = records_in(&out_b);
+    let title = |path: &str| {
+        b_records
+            .iter()
+            .find(|r| r.url == s.url(path))
+            .map(|r| r.title.clone().unwrap_or_default())
+    };
+    assert_eq!(
+        title("/cookie/check").as_deref(),
+        Some("Cookie: session=abc123"),
+        "{stderr_b}"
+    );
+    assert_eq!(title("/elsewhere/check").as_deref(), Some("Cookie: none"));
+    assert_eq!(
+        summary_b.expect("summary")["cookies"],
+        1,
+        "b's jar holds the cookie it never was sent"
+    );
+    let (depths, counts) = union(&[out_a, out_b]);
+    assert_eq!(depths.len(), 3);
+    assert!(counts.values().all(|&n| n == 1), "a URL recorded twice");
+}
+
+#[test]
 fn three_nodes_in_three_modes_crawl_the_site_once() {
     let redis = RedisServer::start();
     let s = site(10);

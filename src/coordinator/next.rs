@@ -188,6 +188,8 @@ impl Coordinator<'_> {
         let stopped = self
             .frontier
             .refill(now, self.in_flight.len(), self.stats.workers);
+        // Before any page just leased goes out: it carries the crawl's cookies.
+        self.take_shared_cookies();
         self.heed_frontier();
         if stopped && !self.stopping {
             self.note("the whole crawl was stopped (--stop-crawl)");

@@ -113,5 +113,21 @@ impl Coordinator<'_> {
         {
             self.fatal = Some(CoordinatorError::Cookies(e));
         }
+        self.frontier.share_cookies(url, &page.set_cookies);
+    }
+
+    /// Puts in the jar the cookies other processes of a shared crawl were sent.
+    pub(super) fn take_shared_cookies(&mut self) {
+        let shared = self.frontier.take_cookies();
+        let Some(jar) = self.session.jar.as_mut() else {
+            return;
+        };
+        for (url, set_cookies) in shared {
+            if let Err(e) = jar.take(&set_cookies, &url)
+                && self.fatal.is_none()
+            {
+                self.fatal = Some(CoordinatorError::Cookies(e));
+            }
+        }
     }
 }

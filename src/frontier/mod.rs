@@ -131,6 +131,15 @@ pub(crate) trait Frontier: Send {
     /// `origin` answered: a run of its failures that the crawl counts is over.
     fn count_answer(&mut self, _origin: &str) {}
 
+    /// A response from `url` set these cookies (`--cookies`): the other processes of a shared
+    /// crawl put them in their jars too, so the crawl keeps one session.
+    fn share_cookies(&mut self, _url: &Url, _set_cookies: &[String]) {}
+
+    /// Cookies other processes shared since the last call, for this process's jar.
+    fn take_cookies(&mut self) -> Vec<(Url, Vec<String>)> {
+        Vec::new()
+    }
+
     /// A page at `depth` finished with these links (before its record is written).
     fn offer_links(&mut self, depth: u32, links: Vec<Url>);
 

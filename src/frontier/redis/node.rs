@@ -48,6 +48,8 @@ pub(crate) struct RedisFrontier {
     agent: String,
     /// `--host-failures`: a run of them, counted over every node, pauses a host.
     host_failures: u32,
+    /// `--cookies`: the jar is the crawl's.
+    cookies: bool,
 }
 
 impl RedisFrontier {
@@ -65,6 +67,7 @@ impl RedisFrontier {
             per_host_workers: config.per_host_workers,
             agent: product_token(&config.user_agent).to_owned(),
             host_failures: config.host_failures,
+            cookies: config.cookies,
         }
     }
 
@@ -272,6 +275,18 @@ impl Frontier for RedisFrontier {
 
     fn count_answer(&mut self, origin: &str) {
         self.with(|store| store.count_answer(origin));
+    }
+
+    /// One jar for the whole crawl: the cookies go to Redis, every node hears them at its next
+    /// look (which comes with, or after, its next claim).
+    fn share_cookies(&mut self, url: &Url, set_cookies: &[String]) {
+        if self.cookies {
+            self.with(|store| store.share_cookies(url, set_cookies));
+        }
+    }
+
+    fn take_cookies(&mut self) -> Vec<(Url, Vec<String>)> {
+        self.store.take_cookies()
     }
 
     /// Sent with the page's completion, once its record is written.

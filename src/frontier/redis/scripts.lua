@@ -15,6 +15,8 @@
 --   C.."holds"       sorted set of origins paused crawl-wide, scored by the end of the pause
 --   C.."gone"        hash origin -> why a node gave it up; C.."gonelog" the same origins in
 --                    order, each node reading on from where it stopped
+--   C.."cookies"     list of "URL\nSET-COOKIE\n...": every response that set cookies, for
+--                    every node's jar (--cookies), each node reading on from where it stopped
 --   C.."fails"       hash origin -> its run of connection failures, counted over every node
 --                    (--host-failures); an answer to any node ends it
 --   C.."gcra:rate"   --rate's theoretical arrival time (microseconds)
@@ -182,9 +184,9 @@ local function offer(level, first, last, max_pages, gate, counts)
 end
 
 -- The crawl-wide part of a node's look, on the crawl's prefix `c`: {stopgen, holds, nodes,
--- gone, gate, failing} (see `look`). `stats` is what `crawl status` shows of the node: "RECORDS
+-- gone, gate, failing, cookies} (see `look`). `stats` is what `crawl status` shows of the node: "RECORDS
 -- PAGES_PER_S LEASE_MS", kept with the time it was said.
-local function look(c, node, lease, gone_seen, stats)
+local function look(c, node, lease, gone_seen, stats, cookies_seen)
   local now = now_ms()
   redis.call('ZADD', c .. 'nodes', now, node)
   for _, dead in ipairs(redis.call('ZRANGEBYSCORE', c .. 'nodes', '-inf', now - lease)) do
@@ -206,7 +208,8 @@ local function look(c, node, lease, gone_seen, stats)
   end
   return {tonumber(redis.call('GET', c .. 'stopgen') or '0'), holds,
     redis.call('ZCARD', c .. 'nodes'), given_up,
-    tonumber(redis.call('GET', c .. 'gate') or '0'), redis.call('HKEYS', c .. 'fails')}
+    tonumber(redis.call('GET', c .. 'gate') or '0'), redis.call('HKEYS', c .. 'fails'),
+    redis.call('LRANGE', c .. 'cookies', cookies_seen, cookies_seen + 999)}
 end
 
 --@ open
@@ -258,7 +261,7 @@ return counts
 
 --@ claim
 -- A shard's slot. ARGV: node, n, lease_ms, max_pages, gate (-1: one shard, judged here),
--- look (0/1), gone_seen, stats. Admits held links the gate allows, takes back expired leases (their
+-- look (0/1), gone_seen, stats, cookies_seen. Admits held links the gate allows, takes back expired leases (their
 -- pages go to the front of the queue), then leases up to n queued pages to `node`.
 -- Returns {entries, reclaimed, left, records, look}: left and records this shard's, look
 -- the crawl-wide part when asked (one shard: the crawl's keys are this slot's), else {}.
@@ -283,19 +286,22 @@ if n > 0 then
   end
 end
 local crawl = {}
-if ARGV[6] == '1' then crawl = look(P, node, lease, tonumber(ARGV[7]), ARGV[8]) end
+if ARGV[6] == '1' then
+  crawl = look(P, node, lease, tonumber(ARGV[7]), ARGV[8], tonumber(ARGV[9]))
+end
 return {got, #expired, left(), tonumber(redis.call('HGET', P .. 'tally', 'records') or '0'), crawl}
 
 --@ look
--- The crawl's slot. ARGV: node, lease_ms, gone_seen, stats. Marks the node live and returns
--- {stopgen, holds, nodes, gone, gate}: holds the origins paused now and the milliseconds left
+-- The crawl's slot. ARGV: node, lease_ms, gone_seen, stats, cookies_seen. Marks the node
+-- live and returns {stopgen, holds, nodes, gone, gate, failing, cookies}: holds the origins paused now and the milliseconds left
 -- of each, flattened; nodes how many looked within a lease; gone the origins given up since
 -- the node's gone_seen-th, and why, flattened; failing the origins in a run of failures
--- (an answer to any node ends one).
+-- (an answer to any node ends one); cookies the crawl's Set-Cookie entries from the node's
+-- cookies_seen-th on (at most 1,000 a look).
 if redis.call('EXISTS', P .. 'meta') == 0 then
   return redis.error_reply('CRAWLGONE the crawl\'s keys are gone from Redis')
 end
-return look(P, ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4])
+return look(P, ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5]))
 
 --@ peek
 -- A shard's slot, read only. Returns {0 (unused), min depth outstanding (-1: none), min held level

@@ -116,6 +116,10 @@ pub(crate) struct Store {
     outbox: HashMap<usize, Outbox>,
     /// Origins in a crawl-wide run of failures, as of the last look (or counted here since).
     failing: HashSet<String>,
+    /// Cookies shared by any node since the last call, and how many of the crawl's this node
+    /// has read (its place in the crawl's list of them).
+    cookies: Vec<(Url, Vec<String>)>,
+    cookies_seen: u64,
     /// Pages this node finished, and its pace, for `crawl status`: pages/s over the last
     /// second or more, measured from `pace_since` and `pace_count`.
     finished: u64,
@@ -272,6 +276,8 @@ impl Store {
             live_nodes: 1,
             outbox: HashMap::new(),
             failing: HashSet::new(),
+            cookies: Vec::new(),
+            cookies_seen: 0,
             finished: 0,
             pace: 0.0,
             pace_since: now,
@@ -357,6 +363,13 @@ impl Store {
         let gate = int(look, 4).max(0) as u32;
         self.gate = self.gate.max(gate);
         self.failing = list(look, 5).into_iter().collect();
+        let cookies = list(look, 6);
+        self.cookies_seen += cookies.len() as u64;
+        self.cookies.extend(cookies.iter().filter_map(|entry| {
+            let mut lines = entry.split('\n');
+            let url = Url::parse(lines.next()?).ok()?;
+            Some((url, lines.map(str::to_owned).collect()))
+        }));
     }
 
     /// Leases up to `want` pages when it is time to look; returns them as `(url, depth)`.
@@ -389,20 +402,6 @@ impl Store {
         }
         let whole = self.whole();
         let stats = self.stats(now);
-        if !whole && looking {
-            let (crawl, node, lease_ms, gone_seen) =
-                (&self.crawl, &self.node, millis(self.lease), self.gone_seen);
-            let look: Vec<Value> = self.redis.call(|conn, s| {
-                s.look
-                    .key(crawl)
-                    .arg(node)
-                    .arg(lease_ms)
-                    .arg(gone_seen)
-                    .arg(&stats)
-                    .invoke(conn)
-            })?;
-            self.take_look(&look);
-        }
         let mut pages = Vec::new();
         // One shard: one call, which also looks. Several: each in turn from the cursor, until
         // enough or all were asked.
@@ -418,8 +417,12 @@ impl Store {
             let sent = Instant::now();
             let reply: Vec<Value> = {
                 let (prefix, node, lease_ms) = (&self.shards[k], &self.node, millis(self.lease));
-                let (max_pages, gate, gone_seen) =
-                    (self.max_pages, self.gate_arg(), self.gone_seen);
+                let (max_pages, gate, gone_seen, cookies_seen) = (
+                    self.max_pages,
+                    self.gate_arg(),
+                    self.gone_seen,
+                    self.cookies_seen,
+                );
                 let look = u8::from(whole);
                 self.redis.call(|conn, s| {
                     s.claim
@@ -432,6 +435,7 @@ impl Store {
                         .arg(look)
                         .arg(gone_seen)
                         .arg(&stats)
+                        .arg(cookies_seen)
                         .invoke(conn)
                 })?
             };
@@ -474,6 +478,23 @@ impl Store {
         }
         if want > 0 && pages.len() < want {
             short = true;
+        }
+        // Several shards: the crawl-wide look after the claims, so that what a node shared
+        // before its links went in (cookies, above all) is heard before those pages go out.
+        if !whole && looking {
+            let (crawl, node, lease_ms) = (&self.crawl, &self.node, millis(self.lease));
+            let (gone_seen, cookies_seen) = (self.gone_seen, self.cookies_seen);
+            let look: Vec<Value> = self.redis.call(|conn, s| {
+                s.look
+                    .key(crawl)
+                    .arg(node)
+                    .arg(lease_ms)
+                    .arg(gone_seen)
+                    .arg(&stats)
+                    .arg(cookies_seen)
+                    .invoke(conn)
+            })?;
+            self.take_look(&look);
         }
         if pages.is_empty() && want > 0 {
             self.claim_after = now + POLL;
@@ -911,6 +932,30 @@ impl Store {
             .redis
             .call(|conn, s| s.fail.key(crawl).arg(origin).arg(0).invoke(conn))?;
         Ok(())
+    }
+
+    /// Tells every node that a response from `url` set `set_cookies`.
+    pub(crate) fn share_cookies(
+        &mut self,
+        url: &Url,
+        set_cookies: &[String],
+    ) -> Result<(), RedisFrontierError> {
+        let mut entry = url.as_str().to_owned();
+        for value in set_cookies {
+            // A header value holds no line break: one separates the values.
+            entry.push('\n');
+            entry.push_str(value);
+        }
+        let key = format!("{}cookies", self.crawl);
+        let _: u64 = self
+            .redis
+            .call(|conn, _| ::redis::cmd("RPUSH").arg(&key).arg(&entry).query(conn))?;
+        Ok(())
+    }
+
+    /// The cookies any node shared since the last call, as of the last look.
+    pub(crate) fn take_cookies(&mut self) -> Vec<(Url, Vec<String>)> {
+        std::mem::take(&mut self.cookies)
     }
 
     /// The origins any node gave up since the last call, and why.
