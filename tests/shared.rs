@@ -434,7 +434,22 @@ fn the_cookie_jar_is_the_whole_crawls() {
     ];
     let mut a = Node::start("async", &redis.url(), "jar", Some(&seeds), &args);
     wait_for_crawl(&redis, "jar", &mut a);
-    a.wait_for_records(1);
+    // Stopped once /cookie/set is finished in Redis, not only written (else its lease runs
+    // out and b fetches it again); a is then fetching a linked page (300 ms), which b takes.
+    let started = Instant::now();
+    while redis
+        .cli(&["HGET", "crawl:{jar}:tally", "records"])
+        .trim()
+        .parse::<u64>()
+        .unwrap_or(0)
+        < 1
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "a never finished /cookie/set"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
     kill(a.pid(), Signal::SIGSTOP).expect("stop node a");
     let b = Node::start("threads", &redis.url(), "jar", None, &args);
     let (code_b, stderr_b, summary_b, out_b) = b.finish();
