@@ -11,7 +11,7 @@ use redis::Value;
 use serde::Serialize;
 
 use super::client::Redis;
-use super::store::peek_all;
+use super::store::{peek_all, value_text as text};
 use super::{RedisFrontierError, Settings, layout};
 use crate::config::{FrontierUrl, MAX_SHARDS};
 
@@ -72,15 +72,6 @@ pub struct CrawlStatus {
     pub redis_memory: u64,
     /// That memory per URL admitted: what a known URL costs, the crawl's other data included.
     pub memory_per_url: Option<f64>,
-}
-
-fn text(v: &Value) -> String {
-    match v {
-        Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
-        Value::SimpleString(s) | Value::VerbatimString { text: s, .. } => s.clone(),
-        Value::Int(n) => n.to_string(),
-        _ => String::new(),
-    }
 }
 
 /// `used_memory` from INFO's text, summed over a cluster's masters.

@@ -130,10 +130,15 @@ pub(crate) struct Store {
 
 /// Reads a script's reply element as text.
 fn text(reply: &[Value], i: usize) -> String {
-    match reply.get(i) {
-        Some(Value::BulkString(b)) => String::from_utf8_lossy(b).into_owned(),
-        Some(Value::SimpleString(s)) => s.clone(),
-        Some(Value::Int(n)) => n.to_string(),
+    reply.get(i).map(value_text).unwrap_or_default()
+}
+
+/// A reply value as text (a number as its digits; anything else empty).
+pub(super) fn value_text(v: &Value) -> String {
+    match v {
+        Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
+        Value::SimpleString(s) | Value::VerbatimString { text: s, .. } => s.clone(),
+        Value::Int(n) => n.to_string(),
         _ => String::new(),
     }
 }
@@ -401,7 +406,12 @@ impl Store {
             self.look_after = now + POLL;
         }
         let whole = self.whole();
-        let stats = self.stats(now);
+        // What `crawl status` shows of this node, only when it goes with a look.
+        let stats = if whole || looking {
+            self.stats(now)
+        } else {
+            String::new()
+        };
         let mut pages = Vec::new();
         // One shard: one call, which also looks. Several: each in turn from the cursor, until
         // enough or all were asked.
