@@ -10,7 +10,7 @@ use crawl_fixture::shop::CATALOGUE;
 use crate::support::every_mode;
 
 /// `target/<profile>/examples/NAME`, which `cargo test` builds beside the crawl binary.
-fn example(name: &str) -> PathBuf {
+pub(crate) fn example(name: &str) -> PathBuf {
     let bin = PathBuf::from(env!("CARGO_BIN_EXE_crawl"));
     let path = bin
         .parent()

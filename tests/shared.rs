@@ -479,6 +479,105 @@ fn the_cookie_jar_is_the_whole_crawls() {
     assert!(counts.values().all(|&n| n == 1), "a URL recorded twice");
 }
 
+/// Runs the `account_orders` example as a node of crawl `id`, in `mode`, against the shop on
+/// `s`, with `password`, next to `others`: each node's exit code, stdout and stderr.
+fn orders_nodes(
+    nodes: &[&str],
+    redis: &RedisServer,
+    s: &FixtureServer,
+    id: &str,
+    password: &str,
+) -> Vec<(i32, String, String)> {
+    let children: Vec<_> = nodes
+        .iter()
+        .map(|mode| {
+            std::process::Command::new(crate::examples::example("account_orders"))
+                .args([
+                    "--mode",
+                    mode,
+                    "--password",
+                    password,
+                    "--shop",
+                    &s.url("/"),
+                ])
+                .args(["--frontier", &redis.url(), "--crawl-id", id])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("the example starts")
+        })
+        .collect();
+    children
+        .into_iter()
+        .map(|child| {
+            let out = child.wait_with_output().expect("the example runs");
+            (
+                out.status.code().unwrap_or(-1),
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_login_is_sent_once_for_the_whole_crawl() {
+    // As in one process (examples.rs): the login opens the session every page behind it
+    // needs, and a wrong password stops the crawl before anything else is fetched. Across
+    // nodes started together, one sends the login; the others wait for it (the login is slow
+    // here), then send its session's cookie, or stop with its failure.
+    let redis = RedisServer::start();
+    let s = server_with(Options {
+        latency: Duration::from_millis(200),
+        ..Options::default()
+    });
+    let opened = "another node opened the crawl's session";
+    for (id, modes) in [
+        ("login-1", ["processes", "threads"]),
+        ("login-2", ["async", "sequential"]),
+    ] {
+        let before = s.hits("/shop/login");
+        let results = orders_nodes(&modes, &redis, &s, id, "bean");
+        let all: String = results.iter().map(|(_, _, e)| e.as_str()).collect();
+        for (code, _, stderr) in &results {
+            assert_eq!(*code, 0, "{modes:?}: {stderr}");
+        }
+        assert_eq!(s.hits("/shop/login") - before, 1, "{modes:?}: {all}");
+        let waited = results
+            .iter()
+            .filter(|(_, _, e)| e.contains(opened))
+            .count();
+        assert_eq!(
+            waited, 1,
+            "{modes:?}: one node took the other's session\n{all}"
+        );
+        // Every order once, over the nodes, each read with the session.
+        let mut lines: Vec<String> = results
+            .iter()
+            .flat_map(|(_, out, _)| out.lines().filter(|l| l.starts_with("Order ")))
+            .map(str::to_owned)
+            .collect();
+        lines.sort_unstable();
+        let mut want: Vec<String> = crawl_fixture::shop::ORDERS
+            .iter()
+            .map(|(n, total)| format!("Order {n}: {total}"))
+            .collect();
+        want.sort_unstable();
+        assert_eq!(lines, want, "{modes:?}: {all}");
+    }
+    // A wrong password: one login, and both nodes stop with its 401, nothing behind it fetched.
+    let (before, account) = (s.hits("/shop/login"), s.hits("/shop/account"));
+    let results = orders_nodes(&["threads", "processes"], &redis, &s, "login-3", "wrong");
+    let all: String = results.iter().map(|(_, _, e)| e.as_str()).collect();
+    assert_eq!(s.hits("/shop/login") - before, 1, "{all}");
+    assert_eq!(s.hits("/shop/account"), account, "{all}");
+    for (code, out, stderr) in &results {
+        assert_eq!(*code, 1, "{stderr}");
+        assert!(stderr.contains("/shop/login failed: http 401"), "{stderr}");
+        assert!(!out.contains("Order"), "{out}");
+    }
+}
+
 #[test]
 fn three_nodes_in_three_modes_crawl_the_site_once() {
     let redis = RedisServer::start();

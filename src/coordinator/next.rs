@@ -4,11 +4,16 @@
 
 use std::time::Instant;
 
+use std::time::Duration;
+
 use super::recrawl::Consulted;
-use super::{Coordinator, Next};
-use crate::frontier::{Job, Pop};
+use super::{Coordinator, CoordinatorError, Next};
+use crate::frontier::{Job, LoginTurn, Pop};
 use crate::record::Record;
 use crate::task::{Earlier, Task};
+
+/// How often a node waiting for another to log in for the crawl asks whether it has.
+const LOGIN_POLL: Duration = Duration::from_millis(50);
 
 impl Coordinator<'_> {
     /// The next task to run at `now`, or how long to wait.
@@ -51,6 +56,35 @@ impl Coordinator<'_> {
         // The login requests first, one at a time: the crawl needs the session they open.
         if self.session.logging_in() {
             return (Next::Wait { until: None }, false);
+        }
+        // A shared crawl logs in once: another node may hold the turn, or have opened the
+        // session already.
+        if self.session.login_pending() {
+            match self.frontier.login_turn() {
+                LoginTurn::Mine => {}
+                LoginTurn::Wait => {
+                    return (
+                        Next::Wait {
+                            until: Some(now + LOGIN_POLL),
+                        },
+                        false,
+                    );
+                }
+                LoginTurn::Opened => {
+                    self.session.opened_elsewhere();
+                    self.take_shared_cookies();
+                    self.note(
+                        "another node opened the crawl's session: its cookies are in the jar",
+                    );
+                }
+                LoginTurn::Failed { url, why } => {
+                    self.session.opened_elsewhere();
+                    if self.fatal.is_none() {
+                        self.fatal = Some(CoordinatorError::Login { url, why });
+                    }
+                    return (Next::Done, false);
+                }
+            }
         }
         if let Some(task) = self.hand_out_login() {
             return (Next::Task(task), false);

@@ -1,5 +1,9 @@
 //! The crawl's session: the cookie jar (`--cookies`) and [`Config::login`]'s requests, sent
-//! one at a time before anything else, since the crawl needs the session they open.
+//! one at a time before anything else, since the crawl needs the session they open. A shared
+//! crawl logs in once: the node whose turn it is ([`Frontier::login_turn`]) sends them, the
+//! others wait and then take its cookies from the crawl's jar.
+//!
+//! [`Frontier::login_turn`]: crate::frontier::Frontier::login_turn
 //!
 //! [`Config::login`]: crate::Config::login
 
@@ -35,6 +39,16 @@ impl Session {
     /// Whether a login request is in flight.
     pub(super) fn logging_in(&self) -> bool {
         self.sending.is_some()
+    }
+
+    /// Whether login requests are still to be sent.
+    pub(super) fn login_pending(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    /// Another process of a shared crawl logged in (or failed to): nothing is sent here.
+    pub(super) fn opened_elsewhere(&mut self) {
+        self.pending.clear();
     }
 
     /// The login request in flight never reached a worker: it goes first again.
@@ -87,10 +101,18 @@ impl Coordinator<'_> {
     pub(super) fn finish_login(&mut self, job: &Job, result: &TaskResult) {
         self.session.login_ended();
         let why = match &result.outcome {
-            Ok(response) if response.status < 400 => return,
+            Ok(response) if response.status < 400 => {
+                // The last one: the session is open, for every process of the crawl.
+                if !self.session.login_pending() {
+                    self.frontier.login_ended(None);
+                }
+                return;
+            }
             Ok(response) => format!("http {}", response.status),
             Err(e) => e.to_string(),
         };
+        self.frontier
+            .login_ended(Some((job.url.as_str(), why.as_str())));
         if self.fatal.is_none() {
             self.fatal = Some(CoordinatorError::Login {
                 url: job.url.to_string(),

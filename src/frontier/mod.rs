@@ -140,6 +140,17 @@ pub(crate) trait Frontier: Send {
         Vec::new()
     }
 
+    /// Whether this process sends [`crate::Config::login`]'s requests now, asked before each
+    /// one. One process: always. A shared crawl logs in once: one node at a time holds the
+    /// turn (renewed by each ask), the others wait, and then take the session it opened.
+    fn login_turn(&mut self) -> LoginTurn {
+        LoginTurn::Mine
+    }
+
+    /// This process's login requests ended: the session is open, or they failed at `url`
+    /// for `why` (the other processes of a shared crawl stop too, without sending theirs).
+    fn login_ended(&mut self, _failed: Option<(&str, &str)>) {}
+
     /// A page at `depth` finished with these links (before its record is written).
     fn offer_links(&mut self, depth: u32, links: Vec<Url>);
 
@@ -208,6 +219,25 @@ pub(crate) trait Frontier: Send {
     fn take_error(&mut self) -> Option<RedisFrontierError> {
         None
     }
+}
+
+/// Whose turn it is to log in ([`Frontier::login_turn`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum LoginTurn {
+    /// This process sends the login requests now.
+    Mine,
+    /// Another process is logging in: send nothing yet, ask again soon.
+    Wait,
+    /// Another process opened the crawl's session: its cookies are in
+    /// [`Frontier::take_cookies`]; the crawl goes on without logging in here.
+    Opened,
+    /// Another process's login failed at `url` for `why`: the crawl stops here too.
+    Failed {
+        /// The login request's URL.
+        url: String,
+        /// What came back instead of a session.
+        why: String,
+    },
 }
 
 /// A shared crawl's part of the summary (`--frontier`): this node's counts, and the crawl's.

@@ -31,6 +31,7 @@ pub(super) struct Scripts {
     pub raise_gate: Script,
     pub leave: Script,
     pub fail: Script,
+    pub login: Script,
     pub hold: Script,
     pub giveup: Script,
     pub robots: Script,
@@ -40,7 +41,7 @@ pub(super) struct Scripts {
 const SOURCE: &str = include_str!("scripts.lua");
 
 impl Scripts {
-    fn all(&self) -> [&Script; 15] {
+    fn all(&self) -> [&Script; 16] {
         [
             &self.open,
             &self.seed,
@@ -53,6 +54,7 @@ impl Scripts {
             &self.raise_gate,
             &self.leave,
             &self.fail,
+            &self.login,
             &self.hold,
             &self.giveup,
             &self.robots,
@@ -81,6 +83,7 @@ impl Scripts {
             raise_gate: take("raise_gate"),
             leave: take("leave"),
             fail: take("fail"),
+            login: take("login"),
             hold: take("hold"),
             giveup: take("giveup"),
             robots: take("robots"),

@@ -14,7 +14,7 @@ use url::Url;
 use super::{RedisFrontierError, Store};
 use crate::config::Config;
 use crate::frontier::SharedReport;
-use crate::frontier::{Frontier, Job, MemoryFrontier, Pop, Skipped, TaskKind};
+use crate::frontier::{Frontier, Job, LoginTurn, MemoryFrontier, Pop, Skipped, TaskKind};
 use crate::ratelimit::Limiter;
 use crate::robots::{Verdict, product_token};
 use crate::task::TaskResult;
@@ -287,6 +287,40 @@ impl Frontier for RedisFrontier {
 
     fn take_cookies(&mut self) -> Vec<(Url, Vec<String>)> {
         self.store.take_cookies()
+    }
+
+    /// One node logs in for the crawl: the first to ask takes the turn (for a lease, renewed
+    /// at each ask), the others wait until it says the session is open (then they read its
+    /// cookies) or that the login failed. A node that dies holding the turn loses it after a
+    /// lease, and the next to ask logs in. When Redis is gone the node logs in itself: it is
+    /// stopping anyway.
+    fn login_turn(&mut self) -> LoginTurn {
+        let Some(state) = self.with(|store| store.login("take")) else {
+            return LoginTurn::Mine;
+        };
+        match state.as_str() {
+            "mine" => LoginTurn::Mine,
+            "done" => LoginTurn::Opened,
+            "wait" => LoginTurn::Wait,
+            failed => {
+                let (url, why) = failed
+                    .strip_prefix("failed ")
+                    .and_then(|rest| rest.split_once('\n'))
+                    .unwrap_or(("", failed));
+                LoginTurn::Failed {
+                    url: url.to_owned(),
+                    why: format!("{why} (at another node)"),
+                }
+            }
+        }
+    }
+
+    fn login_ended(&mut self, failed: Option<(&str, &str)>) {
+        let what = match failed {
+            None => "done".to_owned(),
+            Some((url, why)) => format!("failed {url}\n{}", why.replace('\n', " ")),
+        };
+        self.with(|store| store.login(&what));
     }
 
     /// Sent with the page's completion, once its record is written.

@@ -20,6 +20,10 @@
 --   C.."fails"       hash origin -> its run of connection failures, counted over every node
 --                    (--host-failures); an answer to any node ends it
 --   C.."gcra:rate"   --rate's theoretical arrival time (microseconds)
+--   C.."login"       Config::login, run once per crawl: "run NODE" while that node sends the
+--                    login requests (expires after a lease unless renewed), "done" once the
+--                    session is open (its cookies are in C.."cookies"), "failed URL\nWHY"
+--                    for a lease after they failed (the others stop too, and send nothing)
 --
 -- A shard's slot, prefix P = "crawl:{ID/K.J}:" (K the shard, J whatever puts it in the K-th
 -- of equal slot ranges, so shards spread evenly over a cluster's masters), or C itself when
@@ -445,6 +449,35 @@ if redis.call('HSETNX', P .. 'gone', ARGV[1], ARGV[2]) == 1 then
   redis.call('RPUSH', P .. 'gonelog', ARGV[1])
 end
 return 1
+
+--@ login
+-- The crawl's slot. ARGV: node, lease_ms, what, cookies_seen. what = "take": whose turn it is
+-- to log in; the node whose turn it is (or stays) is this one renews it for a lease. Returns
+-- {state, cookies}: state "mine", "wait" (another node is logging in), "done" (the session
+-- is open: cookies are the crawl's Set-Cookie entries from cookies_seen on, for the jar), or
+-- "failed URL\nWHY". what = "done": the session is open, for good. what = "failed URL\nWHY":
+-- the login failed; the others stop too for a lease, after which a node may try again.
+local key = P .. 'login'
+local node, lease, what = ARGV[1], tonumber(ARGV[2]), ARGV[3]
+if what == 'done' then
+  redis.call('SET', key, 'done')
+  return {'done', {}}
+end
+if string.sub(what, 1, 7) == 'failed ' then
+  redis.call('SET', key, what, 'PX', lease)
+  return {what, {}}
+end
+local v = redis.call('GET', key)
+if not v or v == 'run ' .. node then
+  redis.call('SET', key, 'run ' .. node, 'PX', lease)
+  return {'mine', {}}
+end
+if v == 'done' then
+  local seen = tonumber(ARGV[4])
+  return {'done', redis.call('LRANGE', P .. 'cookies', seen, seen + 999)}
+end
+if string.sub(v, 1, 7) == 'failed ' then return {v, {}} end
+return {'wait', {}}
 
 --@ fail
 -- The crawl's slot. ARGV: origin, 1 (a node counted one more failure of it: returns the

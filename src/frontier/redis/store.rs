@@ -368,9 +368,14 @@ impl Store {
         let gate = int(look, 4).max(0) as u32;
         self.gate = self.gate.max(gate);
         self.failing = list(look, 5).into_iter().collect();
-        let cookies = list(look, 6);
-        self.cookies_seen += cookies.len() as u64;
-        self.cookies.extend(cookies.iter().filter_map(|entry| {
+        self.take_cookie_entries(list(look, 6));
+    }
+
+    /// The crawl's cookie entries ("URL\nSET-COOKIE\n...") read from this node's place in
+    /// the list on: kept for the jar, and the place moved past them.
+    fn take_cookie_entries(&mut self, entries: Vec<String>) {
+        self.cookies_seen += entries.len() as u64;
+        self.cookies.extend(entries.iter().filter_map(|entry| {
             let mut lines = entry.split('\n');
             let url = Url::parse(lines.next()?).ok()?;
             Some((url, lines.map(str::to_owned).collect()))
@@ -942,6 +947,29 @@ impl Store {
             .redis
             .call(|conn, s| s.fail.key(crawl).arg(origin).arg(0).invoke(conn))?;
         Ok(())
+    }
+
+    /// The crawl's login (`Config::login`, once per crawl): `what` is "take" (whose turn is
+    /// it?), "done" or "failed URL\nWHY"; returns the crawl's state ("mine", "wait", "done" or
+    /// "failed URL\nWHY"). "done" on a take brings the crawl's cookies for the jar.
+    pub(crate) fn login(&mut self, what: &str) -> Result<String, RedisFrontierError> {
+        let (crawl, node, lease_ms, seen) = (
+            &self.crawl,
+            &self.node,
+            millis(self.lease),
+            self.cookies_seen,
+        );
+        let reply: Vec<Value> = self.redis.call(|conn, s| {
+            s.login
+                .key(crawl)
+                .arg(node)
+                .arg(lease_ms)
+                .arg(what)
+                .arg(seen)
+                .invoke(conn)
+        })?;
+        self.take_cookie_entries(list(&reply, 1));
+        Ok(text(&reply, 0))
     }
 
     /// Tells every node that a response from `url` set `set_cookies`.
