@@ -722,6 +722,9 @@ impl Args {
         if self.ignore_robots {
             explicit.push(Setting::ObeyRobots);
         }
+        if self.sitemaps {
+            explicit.push(Setting::Sitemaps);
+        }
         if self.shards.is_some() {
             explicit.push(Setting::Shards);
         }

@@ -578,6 +578,177 @@ fn the_login_is_sent_once_for_the_whole_crawl() {
     }
 }
 
+/// Runs a `--sitemaps` crawl of the hand-written site from `seed` on two nodes (the creator
+/// in `modes[0]` with `args`, a joiner without seeds, which takes the crawl's settings): every
+/// record, and each node's summary.
+fn sitemap_crawl(
+    redis: &RedisServer,
+    s: &FixtureServer,
+    (id, seed): (&str, &str),
+    modes: [&str; 2],
+    args: &[&str],
+) -> (Vec<Record>, Vec<serde_json::Value>) {
+    let seeds = format!("{}\n", s.url(seed));
+    let mut all = vec!["--sitemaps", "-j", "1"];
+    all.extend_from_slice(args);
+    let mut a = Node::start(modes[0], &redis.url(), id, Some(&seeds), &all);
+    wait_for_crawl(redis, id, &mut a);
+    let b = Node::start(modes[1], &redis.url(), id, None, &["-j", "1"]);
+    let (mut records, mut summaries) = (Vec::new(), Vec::new());
+    for node in [a, b] {
+        let (code, stderr, summary, out) = node.finish();
+        assert_eq!(code, 0, "{modes:?}: {stderr}");
+        records.extend(records_in(&out));
+        let _ = std::fs::remove_file(&out);
+        summaries.push(summary.expect("summary"));
+    }
+    (records, summaries)
+}
+
+#[test]
+fn sitemaps_are_read_once_for_the_whole_crawl() {
+    // The assertions of the one-process test (crawl.rs, sitemaps_add_pages_no_link_reaches),
+    // over two nodes: each seed origin's sitemaps (those robots.txt names) read once by one of
+    // them, the pages they list at depth 0 even where a link reaches them first, and the
+    // union the one-process crawl's records, URL for URL and depth for depth.
+    let redis = RedisServer::start();
+    let s = server_with(Options {
+        latency: Duration::from_millis(150),
+        ..Options::default()
+    });
+    let one = CrawlCmd::new()
+        .mode("async")
+        .seeds(&[s.url("/contact.html")])
+        .args(["--sitemaps"])
+        .run();
+    one.assert_ok();
+    let expected = one.depths();
+    s.reset();
+    for (id, modes, args) in [
+        ("maps-1", ["processes", "threads"], &[][..]),
+        ("maps-2", ["async", "sequential"], &["--shards", "4"][..]),
+    ] {
+        let (records, summaries) = sitemap_crawl(&redis, &s, (id, "/contact.html"), modes, args);
+        // Done and admitted count every record, sitemaps too, and not the seed's
+        // /sitemap.xml, which robots.txt made needless (one process never admits it).
+        let status = status(&redis.url(), id);
+        assert_eq!(status["done"], records.len(), "{status}");
+        assert_eq!(status["admitted"], records.len(), "{status}");
+        assert_eq!(status["finished"], true, "{status}");
+        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+        for r in &records {
+            *counts.entry(r.url.as_str()).or_default() += 1;
+        }
+        assert!(
+            counts.values().all(|&n| n == 1),
+            "{modes:?}: recorded twice: {counts:?}"
+        );
+        let got: BTreeMap<String, u32> = records.iter().map(|r| (r.url.clone(), r.depth)).collect();
+        assert_eq!(
+            got, expected,
+            "{modes:?}: the union differs from a one-process crawl"
+        );
+        let get = |path: &str| {
+            records
+                .iter()
+                .find(|r| r.url == s.url(path))
+                .unwrap_or_else(|| panic!("{modes:?}: no record of {path}"))
+        };
+        for (path, title) in [
+            ("/only/sitemap?a=1&b=2", "Only sitemap"),
+            ("/only/gzipped", "Only gzipped"),
+            ("/only/before-the-break", "Only before-the-break"),
+        ] {
+            let r = get(path);
+            assert_eq!(
+                (r.title.as_deref(), r.depth, r.error.as_deref()),
+                (Some(title), 0, None),
+                "{modes:?}: {path}"
+            );
+        }
+        assert_eq!(
+            get("/about.html").depth,
+            0,
+            "{modes:?}: listed, and linked from the seed"
+        );
+        for file in ["index.xml", "pages.xml", "more.xml.gz"] {
+            assert_eq!(
+                get(&format!("/sitemaps/{file}")).error,
+                None,
+                "{modes:?}: {file}"
+            );
+        }
+        let broken = get("/sitemaps/broken.xml")
+            .error
+            .clone()
+            .unwrap_or_default();
+        assert!(broken.starts_with("bad sitemap: not XML"), "{broken}");
+        assert_eq!(s.hits("/sitemaps/index.xml"), 1, "{modes:?}");
+        assert_eq!(
+            s.hits("/sitemap.xml"),
+            0,
+            "{modes:?}: robots.txt named the sitemaps"
+        );
+        let sum = |key: &dyn Fn(&serde_json::Value) -> &serde_json::Value| {
+            summaries
+                .iter()
+                .map(|v| key(v).as_u64().unwrap_or(0))
+                .sum::<u64>()
+        };
+        assert_eq!(sum(&|v| &v["sitemaps"]), 4, "{modes:?}: {summaries:?}");
+        assert_eq!(
+            sum(&|v| &v["skipped"]["out_of_scope"]),
+            1,
+            "{modes:?}: the off-site URL is not fetched"
+        );
+        s.reset();
+    }
+    // A page a link reaches first is at depth 0 all the same when a sitemap lists it: the
+    // links of the front page (/about.html among them) wait until every sitemap is read.
+    let one = CrawlCmd::new()
+        .mode("threads")
+        .seeds(&[s.url("/index.html")])
+        .args(["--sitemaps", "-d", "3"])
+        .run();
+    one.assert_ok();
+    let expected = one.depths();
+    assert_eq!(expected.get(&s.url("/about.html")), Some(&0));
+    assert!(expected.len() > 20, "{expected:?}");
+    s.reset();
+    for (id, modes, shards) in [
+        ("maps-3", ["threads", "processes"], "1"),
+        ("maps-4", ["processes", "async"], "4"),
+    ] {
+        let args = ["-d", "3", "--shards", shards];
+        let (records, _) = sitemap_crawl(&redis, &s, (id, "/index.html"), modes, &args);
+        let got: BTreeMap<String, u32> = records.iter().map(|r| (r.url.clone(), r.depth)).collect();
+        assert_eq!(
+            got, expected,
+            "{modes:?}, {shards} shards: the union differs"
+        );
+        assert_eq!(
+            records.len(),
+            expected.len(),
+            "{modes:?}: a URL recorded twice"
+        );
+        s.reset();
+    }
+    // Without robots.txt, /sitemap.xml is read, once.
+    let (records, _) = sitemap_crawl(
+        &redis,
+        &s,
+        ("maps-5", "/contact.html"),
+        ["threads", "async"],
+        &["--ignore-robots"],
+    );
+    let fallback = records
+        .iter()
+        .find(|r| r.url == s.url("/only/fallback"))
+        .expect("a record of /only/fallback");
+    assert_eq!(fallback.depth, 0);
+    assert_eq!(s.hits("/sitemap.xml"), 1);
+}
+
 #[test]
 fn three_nodes_in_three_modes_crawl_the_site_once() {
     let redis = RedisServer::start();

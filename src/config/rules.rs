@@ -497,12 +497,6 @@ impl Config {
                  node again with the same --crawl-id to resume",
             ));
         }
-        if self.sitemaps {
-            return Err(ConfigError::new(
-                Setting::Frontier,
-                "cannot go with --sitemaps yet: give the sitemap's pages as seeds",
-            ));
-        }
         Ok(())
     }
 }

@@ -53,6 +53,8 @@ pub enum Setting {
     Depth,
     /// [`Config::obey_robots`](crate::Config::obey_robots); `--ignore-robots`.
     ObeyRobots,
+    /// [`Config::sitemaps`](crate::Config::sitemaps); `--sitemaps`.
+    Sitemaps,
     /// [`Config::shared`](crate::Config::shared)'s URL; `--frontier`.
     Frontier,
     /// [`Config::shared`](crate::Config::shared)'s crawl id; `--crawl-id`.
@@ -108,6 +110,7 @@ impl Setting {
             Setting::Grace => "grace",
             Setting::Depth => "depth",
             Setting::ObeyRobots => "obey_robots",
+            Setting::Sitemaps => "sitemaps",
             Setting::Frontier => "shared.url",
             Setting::CrawlId => "shared.crawl_id",
             Setting::Lease => "shared.lease",
@@ -150,6 +153,7 @@ impl Setting {
             Setting::Grace => "--grace",
             Setting::Depth => "--depth",
             Setting::ObeyRobots => "--ignore-robots",
+            Setting::Sitemaps => "--sitemaps",
             Setting::Frontier => "--frontier",
             Setting::CrawlId => "--crawl-id",
             Setting::Lease => "--lease",

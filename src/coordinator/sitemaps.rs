@@ -23,8 +23,14 @@ pub(super) struct Sitemaps {
 
 impl Coordinator<'_> {
     /// `--sitemaps`: each seed origin's sitemaps are read once its robots.txt says where they
-    /// are (or, without robots.txt, from `/sitemap.xml` at once).
+    /// are (or, without robots.txt, from `/sitemap.xml` at once). A shared crawl put each seed
+    /// origin's `/sitemap.xml` in Redis when it was made, for whichever node leases it to find
+    /// the origin's sitemaps (`RedisFrontier`): here only what sitemaps list is handled.
     pub(super) fn start_sitemaps(&mut self, config: &Config) {
+        if config.shared.is_some() {
+            self.sitemaps = Some(Sitemaps::default());
+            return;
+        }
         let mut sitemaps = Sitemaps::default();
         for seed in &config.seeds {
             let origin: Arc<str> = Arc::from(crate::normalize::origin_key(seed));
@@ -92,9 +98,8 @@ impl Coordinator<'_> {
         if *count >= MAX_SITEMAPS_PER_ORIGIN {
             return;
         }
-        if self.frontier.queues().admit_sitemap(url) == crate::frontier::Admit::Scheduled {
+        if self.frontier.admit_sitemap(url) {
             *count += 1;
-            self.frontier.queues().early_started();
         }
     }
 
@@ -113,7 +118,7 @@ impl Coordinator<'_> {
                 record.error = Some(RecordError::Sitemap(why).to_string());
             }
             for url in std::mem::take(&mut page.links) {
-                self.frontier.queues().admit_listed(url);
+                self.frontier.admit_listed(url);
             }
             for url in std::mem::take(&mut page.sitemaps) {
                 self.admit_sitemap(url);

@@ -100,6 +100,20 @@ impl MemoryFrontier {
         self.queues.enqueue(url, depth);
     }
 
+    /// Queues a sitemap leased from a shared frontier (`--sitemaps`), ahead of its origin's
+    /// pages, as [`MemoryFrontier::admit_sitemap`] does.
+    #[cfg(feature = "redis")]
+    pub(crate) fn take_leased_sitemap(&mut self, url: Url) {
+        self.queues.enqueue_sitemap(url, 0);
+    }
+
+    /// The sitemaps `origin`'s robots.txt names, once this process knows the file (none
+    /// before, nor when robots.txt is ignored).
+    #[cfg(feature = "redis")]
+    pub(crate) fn robots_sitemaps(&self, origin: &str) -> Vec<Url> {
+        self.queues.robots_sitemaps(origin)
+    }
+
     /// Admits a page a sitemap lists: at depth 0, like a seed, but only within scope.
     pub(crate) fn admit_listed(&mut self, url: Url) -> Admit {
         let queues = &mut self.queues;

@@ -151,6 +151,23 @@ pub(crate) trait Frontier: Send {
     /// for `why` (the other processes of a shared crawl stop too, without sending theirs).
     fn login_ended(&mut self, _failed: Option<(&str, &str)>) {}
 
+    /// A page a sitemap lists (`--sitemaps`): admitted at depth 0 within scope, like a seed
+    /// (a shared crawl sends it with the sitemap's completion).
+    fn admit_listed(&mut self, url: Url) {
+        self.queues().admit_listed(url);
+    }
+
+    /// A sitemap to read (`--sitemaps`): whether it was taken on. Until every sitemap taken
+    /// on is read, links found one level down wait, so that depths stay exact.
+    fn admit_sitemap(&mut self, url: Url) -> bool {
+        let queues = self.queues();
+        let taken = queues.admit_sitemap(url) == Admit::Scheduled;
+        if taken {
+            queues.early_started();
+        }
+        taken
+    }
+
     /// A page at `depth` finished with these links (before its record is written).
     fn offer_links(&mut self, depth: u32, links: Vec<Url>);
 
@@ -223,6 +240,8 @@ pub(crate) trait Frontier: Send {
 
 /// Whose turn it is to log in ([`Frontier::login_turn`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
+// Only a shared crawl (the `redis` feature) ever waits for another process.
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
 pub(crate) enum LoginTurn {
     /// This process sends the login requests now.
     Mine,

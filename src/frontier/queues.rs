@@ -426,6 +426,15 @@ impl Queues {
         self.origins.get(origin)?.host.breaker.gone().cloned()
     }
 
+    /// The sitemaps `origin`'s robots.txt names, once it is known (none before).
+    #[cfg(feature = "redis")]
+    pub(super) fn robots_sitemaps(&self, origin: &str) -> Vec<Url> {
+        match self.origins.get(origin).map(|o| &o.robots) {
+            Some(Robots::Known(verdict)) => verdict.sitemaps(),
+            _ => Vec::new(),
+        }
+    }
+
     /// The `Crawl-delay` of `origin`, if its robots.txt asked for one.
     #[cfg(feature = "redis")]
     pub(super) fn crawl_delay(&self, origin: &str) -> Option<std::time::Duration> {

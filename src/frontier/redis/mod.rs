@@ -194,6 +194,65 @@ pub fn stop_crawl(url: &FrontierUrl, id: &str) -> Result<(), RedisFrontierError>
 pub mod layout {
     use crate::config::Config;
 
+    /// What a queue or lease entry is, by its level ("LEVEL URL"; see [`Levels`]).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub(crate) enum Entry {
+        /// A seed origin's `/sitemap.xml`, read only if its robots.txt names no sitemap (else
+        /// those it names are read instead).
+        SeedSitemap,
+        /// A sitemap (or sitemap index) to read.
+        Sitemap,
+        /// A page at this depth.
+        Page(u32),
+    }
+
+    /// The levels a crawl's entries sit at in Redis: the depth the exact-depth rule counts.
+    /// Without `--sitemaps` a page's level is its depth. With it, two levels come first: the
+    /// seed origins' sitemaps to find (0), then sitemaps to read (1); a page at depth D sits at
+    /// D + 2. A sitemap is then outstanding below every page, so links found one level down
+    /// wait until no sitemap can still list them at depth 0, as [`crate::Config::sitemaps`]
+    /// does in one process; and the pages a sitemap lists go in at once (nothing can find
+    /// them shallower).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub(crate) struct Levels {
+        sitemaps: bool,
+    }
+
+    impl Levels {
+        /// The level of a seed origin's sitemaps to find.
+        pub(crate) const SEED_SITEMAP: u32 = 0;
+        /// The level of a sitemap to read.
+        pub(crate) const SITEMAP: u32 = 1;
+
+        pub(crate) fn new(sitemaps: bool) -> Levels {
+            Levels { sitemaps }
+        }
+
+        /// Whether the crawl reads sitemaps.
+        pub(crate) fn sitemaps(self) -> bool {
+            self.sitemaps
+        }
+
+        /// The level of a page at `depth`.
+        pub(crate) fn page(self, depth: u32) -> u32 {
+            if self.sitemaps {
+                depth.saturating_add(2)
+            } else {
+                depth
+            }
+        }
+
+        /// What an entry at `level` is.
+        pub(crate) fn entry(self, level: u32) -> Entry {
+            match (self.sitemaps, level) {
+                (false, depth) => Entry::Page(depth),
+                (true, Self::SEED_SITEMAP) => Entry::SeedSitemap,
+                (true, Self::SITEMAP) => Entry::Sitemap,
+                (true, level) => Entry::Page(level - 2),
+            }
+        }
+    }
+
     /// Seen-set buckets over all shards, by default: sets of at most 512 integers stay intsets
     /// (8 bytes a member); at [`PER_BUCKET`] a bucket, 4096 keep about 1.5 million URLs so.
     pub const BUCKETS: u64 = 4096;
@@ -327,6 +386,22 @@ pub mod layout {
     #[cfg(test)]
     mod tests {
         use super::*;
+
+        #[test]
+        fn sitemaps_sit_below_every_page() {
+            let plain = Levels::new(false);
+            assert_eq!(plain.page(0), 0);
+            assert_eq!(plain.entry(0), Entry::Page(0));
+            assert_eq!(plain.entry(7), Entry::Page(7));
+            let maps = Levels::new(true);
+            assert_eq!(maps.entry(Levels::SEED_SITEMAP), Entry::SeedSitemap);
+            assert_eq!(maps.entry(Levels::SITEMAP), Entry::Sitemap);
+            for depth in [0, 1, 5] {
+                assert_eq!(maps.entry(maps.page(depth)), Entry::Page(depth));
+                // A depth-0 page's links wait for every level below its own: the sitemaps.
+                assert!(maps.page(depth) > Levels::SITEMAP);
+            }
+        }
 
         #[test]
         fn slots_are_redis_clusters() {

@@ -7,16 +7,19 @@
 //! while it holds the page. A failure of Redis for good is kept here: from then on every call
 //! is a no-op, and the coordinator, told once, stops the node the way Ctrl-C does.
 
+use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use url::Url;
 
+use super::layout::Entry;
 use super::{RedisFrontierError, Store};
 use crate::config::Config;
 use crate::frontier::SharedReport;
 use crate::frontier::{Frontier, Job, LoginTurn, MemoryFrontier, Pop, Skipped, TaskKind};
 use crate::ratelimit::Limiter;
 use crate::robots::{Verdict, product_token};
+use crate::sitemap::MAX_SITEMAPS_PER_ORIGIN;
 use crate::task::TaskResult;
 
 /// Which crawl-wide limit said "wait".
@@ -39,6 +42,12 @@ pub(crate) struct RedisFrontier {
     told: bool,
     /// The links of the page being recorded, sent with its completion.
     links: Vec<Url>,
+    /// The pages and the sitemaps the sitemap being recorded lists (`--sitemaps`).
+    listed: Vec<Url>,
+    found: Vec<Url>,
+    /// Seed origins' `/sitemap.xml` leased here, each read only if its origin's robots.txt
+    /// names no sitemap (see [`RedisFrontier::find_sitemaps`]).
+    seed_sitemaps: HashSet<String>,
     /// `--rate` and `--per-host-rate`, held crawl-wide.
     rate: Option<f64>,
     per_host_rate: Option<f64>,
@@ -62,6 +71,9 @@ impl RedisFrontier {
             error: None,
             told: false,
             links: Vec::new(),
+            listed: Vec::new(),
+            found: Vec::new(),
+            seed_sitemaps: HashSet::new(),
             rate: config.rate,
             per_host_rate: config.per_host_rate,
             per_host_workers: config.per_host_workers,
@@ -124,6 +136,30 @@ impl RedisFrontier {
         None
     }
 
+    /// A seed origin's `/sitemap.xml` (`job`) comes out of the queues, its robots.txt known
+    /// (or ignored): as in one process, the sitemaps robots.txt names are read instead, if it
+    /// names any. Whether `job` is done with: not to be fetched, finished without a record.
+    fn find_sitemaps(&mut self, job: &Job) -> bool {
+        if !self.seed_sitemaps.remove(job.url.as_str()) {
+            return false;
+        }
+        let mut named = self.queues.robots_sitemaps(&job.origin);
+        if named.is_empty() {
+            return false;
+        }
+        named.truncate(MAX_SITEMAPS_PER_ORIGIN);
+        let listed = named
+            .iter()
+            .any(|url| crate::normalize::normalize(url.clone()) == job.url);
+        if let Some(store) = self.live() {
+            store.offer_sitemaps(named);
+            if !listed {
+                store.finish_sitemap(&job.url, Vec::new(), Vec::new(), false);
+            }
+        }
+        !listed
+    }
+
     /// Whether another node already read `origin`'s robots.txt: its verdict is applied here,
     /// so this node need not fetch the file. One round trip per origin.
     fn known_robots(&mut self, origin: &str) -> bool {
@@ -171,8 +207,15 @@ impl Frontier for RedisFrontier {
         let Some(pages) = self.with(|store| store.claim(now, want)) else {
             return false;
         };
-        for (url, depth) in pages {
-            self.queues.take_leased(url, depth);
+        for (url, entry) in pages {
+            match entry {
+                Entry::Page(depth) => self.queues.take_leased(url, depth),
+                Entry::Sitemap => self.queues.take_leased_sitemap(url),
+                Entry::SeedSitemap => {
+                    self.seed_sitemaps.insert(url.as_str().to_owned());
+                    self.queues.take_leased_sitemap(url);
+                }
+            }
         }
         // A host that asked another node to slow down, or that another node paused, is held
         // here too; one another node gave up is given up here, without probing it again.
@@ -212,13 +255,20 @@ impl Frontier for RedisFrontier {
                     job
                 }
                 Pop::Job(job) => job,
+                // Blocked by robots.txt, which names other sitemaps: those are read instead.
+                Pop::Blocked(job) if self.find_sitemaps(&job) => continue,
                 other => return other,
             };
-            if job.kind == TaskKind::Page && self.store.lost(&job.url) {
+            if job.kind != TaskKind::Robots && self.store.lost(&job.url) {
                 // Its lease was taken back while this node stalled: another node has the
                 // page now.
                 self.queues.release(&job.origin, now);
                 self.store.drop_result(&job.url);
+                self.seed_sitemaps.remove(job.url.as_str());
+                continue;
+            }
+            if job.kind == TaskKind::Sitemap && self.find_sitemaps(&job) {
+                self.queues.release(&job.origin, now);
                 continue;
             }
             let Some((which, wait)) = self.permit(&job) else {
@@ -328,6 +378,18 @@ impl Frontier for RedisFrontier {
         self.links = links;
     }
 
+    /// Sent with the sitemap's completion, once its record is written.
+    fn admit_listed(&mut self, url: Url) {
+        self.listed.push(url);
+    }
+
+    /// Sent with the sitemap's completion, once its record is written; taken on, for the
+    /// bound on one origin's sitemaps (which each node keeps for what it reads).
+    fn admit_sitemap(&mut self, url: Url) -> bool {
+        self.found.push(url);
+        true
+    }
+
     /// Only while this node holds the page's lease. A node stalled past its lease drops the
     /// result: the page is another node's now. When Redis is gone the record is written all
     /// the same (nothing lost); the page is fetched again after its lease, by this node or
@@ -338,6 +400,8 @@ impl Frontier for RedisFrontier {
             Some(false) => {
                 self.store.drop_result(&job.url);
                 self.links.clear();
+                self.listed.clear();
+                self.found.clear();
                 false
             }
             Some(true) | None => true,
@@ -347,8 +411,16 @@ impl Frontier for RedisFrontier {
     /// The page is finished in Redis, with the links it yielded, at the end of this turn.
     fn recorded(&mut self, job: &Job, depth: u32) {
         let links = std::mem::take(&mut self.links);
+        let (listed, found) = (
+            std::mem::take(&mut self.listed),
+            std::mem::take(&mut self.found),
+        );
         if let Some(store) = self.live() {
-            store.finish_page(&job.url, depth, links);
+            if job.kind == TaskKind::Sitemap {
+                store.finish_sitemap(&job.url, listed, found, true);
+            } else {
+                store.finish_page(&job.url, depth, links);
+            }
         }
     }
 

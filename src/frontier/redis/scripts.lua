@@ -35,12 +35,17 @@
 --                    level (see `peek`)
 --   P.."seen:"..B    set of 64-bit fingerprints (signed decimal), B = fp mod buckets per
 --                    shard: sets of up to 512 integers stay intsets, 8 bytes a URL
---   P.."queue"       list of "DEPTH URL": admitted, not leased
---   P.."leases"      sorted set of "NODE DEPTH URL", scored by expiry (ms, Redis clock)
---   P.."out"         hash DEPTH -> pages admitted and not finished at that depth
+--   P.."queue"       list of "LEVEL URL": admitted, not leased
+--   P.."leases"      sorted set of "NODE LEVEL URL", scored by expiry (ms, Redis clock)
+--   P.."out"         hash LEVEL -> pages admitted and not finished at that level
 --   P.."held:"..L    list of "B FP URL": links waiting to be admitted at depth L
 --   P.."heldlevels"  sorted set of the L with a held list
 --   P.."gcra:host:"..O  origin O's --per-host-rate / Crawl-delay arrival time
+--
+-- Levels. A page's level is its depth; with --sitemaps, sitemaps take levels 0 (a seed
+-- origin's, to find) and 1 (to read), and a page at depth D sits at level D + 2, so that the
+-- rule below holds pages' links back until no sitemap can list them at depth 0 (`layout::Levels`
+-- in Rust). The scripts see only levels, and call them depths.
 --
 -- Exact depths. Links found on a page at depth D are admitted at D + 1 only once no page at a
 -- smaller depth is outstanding anywhere and no links are held for a level up to D; until then
@@ -218,8 +223,8 @@ end
 
 --@ open
 -- The crawl's slot. ARGV: magic, settings, create (0/1), then, with one shard only,
--- max_pages and the seeds as B FP URL triples (depth 0): they are admitted here, in the same
--- step (a crawl of several shards has its seeds admitted by `seed` on each shard first).
+-- max_pages and the seeds as LEVEL B FP URL quads: they are admitted here, in the same step
+-- (a crawl of several shards has its seeds admitted by `seed` on each shard first).
 -- Returns {"created", settings, dup, over, admitted} | {"joined", settings, 0, 0, 0}
 --       | {"missing"} | {"other", what}
 local meta = P .. 'meta'
@@ -239,8 +244,8 @@ redis.call('HSETNX', P .. 'tally', 'gen', 0)
 local counts = {0, 0, 0}
 if #ARGV >= 4 then
   local max_pages = tonumber(ARGV[4])
-  for i = 5, #ARGV, 3 do
-    admit(0, ARGV[i], ARGV[i + 1], ARGV[i + 2], max_pages, counts)
+  for i = 5, #ARGV, 4 do
+    admit(tonumber(ARGV[i]), ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], max_pages, counts)
   end
 end
 return {'created', ARGV[2], counts[1], counts[2], counts[3]}
@@ -248,7 +253,7 @@ return {'created', ARGV[2], counts[1], counts[2], counts[3]}
 --@ seed
 -- A shard's slot. ARGV: create (1: the crawl is being made, and the shard with it; 0: a
 -- node joins with seeds, and a shard whose keys are gone must say so, not start afresh),
--- max_pages, then seeds (triples) at depth 0. Returns {dup, over, admitted}.
+-- max_pages, then seeds as LEVEL B FP URL quads. Returns {dup, over, admitted}.
 if ARGV[1] == '1' then
   redis.call('HSETNX', P .. 'tally', 'gen', 0)
 else
@@ -257,10 +262,12 @@ else
 end
 local counts = {0, 0, 0}
 local max_pages = tonumber(ARGV[2])
-for i = 3, #ARGV, 3 do
-  admit(0, ARGV[i], ARGV[i + 1], ARGV[i + 2], max_pages, counts)
+local levels = {}
+for i = 3, #ARGV, 4 do
+  admit(tonumber(ARGV[i]), ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], max_pages, counts)
+  levels[ARGV[i]] = true
 end
-redis.call('HINCRBY', P .. 'lgen', 0, 1)
+for level in pairs(levels) do redis.call('HINCRBY', P .. 'lgen', level, 1) end
 return counts
 
 --@ claim
@@ -362,8 +369,9 @@ return lost
 --@ complete
 -- A shard's slot. ARGV: node, max_pages, gate (-1: judged here), G, then G groups of links
 -- from pages of other shards (level, count, triples), then, for each page of this shard
--- `node` finished: its lease entry ("DEPTH URL"), how many of its links are of this shard,
--- and those links as triples. A node sends the links bound for other shards first (in
+-- `node` finished: its lease entry ("LEVEL URL"), how many of its links are of this shard
+-- (-1 - N: N, and no record was written for it: a seed origin's /sitemap.xml its robots.txt
+-- made needless), and those links as triples. A node sends the links bound for other shards first (in
 -- calls of their own), then each shard its pages.
 -- Returns {dropped, dup, over, admitted}: a page whose lease `node` no longer holds is
 -- another node's (it has it, or will); nothing of it is changed, its own links are not
@@ -384,6 +392,8 @@ end
 local finishing = 0
 while i <= #ARGV do
   local entry, n = ARGV[i], tonumber(ARGV[i + 1])
+  local recorded = n >= 0
+  if not recorded then n = -1 - n end
   local first, last = i + 2, i + 1 + 3 * n
   i = last + 1
   if redis.call('ZREM', P .. 'leases', node .. ' ' .. entry) == 0 then
@@ -394,7 +404,13 @@ while i <= #ARGV do
     local depth = tonumber(string.sub(entry, 1, string.find(entry, ' ', 1, true) - 1))
     offer(depth + 1, first, last, max_pages, gate, counts)
     finished(depth)
-    finishing = finishing + 1
+    if recorded then
+      finishing = finishing + 1
+    else
+      -- Never read: as in one process, where it is never admitted, it takes no page of
+      -- --max-pages.
+      tally('admitted', -1)
+    end
   end
 end
 if finishing > 0 then tally('records', finishing) end

@@ -31,6 +31,10 @@ pub(crate) struct Settings {
     /// Seen-set buckets over all shards.
     #[serde(default = "default_buckets")]
     pub(crate) buckets: u64,
+    /// `--sitemaps`: the crawl reads its seed origins' sitemaps, and its levels in Redis
+    /// make room for them below depth 0 (see `layout::Levels`).
+    #[serde(default)]
+    pub(crate) sitemaps: bool,
 }
 
 fn one() -> u32 {
@@ -65,6 +69,7 @@ impl Settings {
             fields,
             shards: super::layout::shards_for(config),
             buckets: super::layout::buckets_for(config),
+            sitemaps: config.sitemaps,
         }
     }
 
@@ -86,6 +91,7 @@ impl Settings {
         config.depth = self.depth;
         config.max_pages = self.max_pages;
         config.obey_robots = self.obey_robots;
+        config.sitemaps = self.sitemaps;
     }
 
     /// Checks `mine` (a node's) against these (the crawl's); a node without seeds takes the
@@ -160,6 +166,14 @@ impl Settings {
                 show(mine.obey_robots).into(),
             );
         }
+        if given(Setting::Sitemaps) && mine.sitemaps != self.sitemaps {
+            let show = |on: bool| if on { "sitemaps read" } else { "no sitemaps" };
+            return differ(
+                "--sitemaps",
+                show(self.sitemaps).into(),
+                show(mine.sitemaps).into(),
+            );
+        }
         if mine.format != self.format {
             return differ("--format", self.format.clone(), mine.format.clone());
         }
@@ -195,6 +209,7 @@ mod tests {
             fields: Vec::new(),
             shards: 1,
             buckets: 4096,
+            sitemaps: false,
         }
     }
 

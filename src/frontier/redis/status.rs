@@ -11,6 +11,7 @@ use redis::Value;
 use serde::Serialize;
 
 use super::client::Redis;
+use super::layout::{Entry, Levels};
 use super::store::{peek_all, value_text as text};
 use super::{RedisFrontierError, Settings, layout};
 use crate::config::{FrontierUrl, MAX_SHARDS};
@@ -62,6 +63,8 @@ pub struct CrawlStatus {
     pub stopped: bool,
     /// By depth.
     pub depths: BTreeMap<u32, DepthStatus>,
+    /// Sitemaps admitted and not read yet (`--sitemaps`): queued or leased.
+    pub sitemaps: u64,
     /// Nodes that looked within their lease.
     pub nodes: Vec<NodeStatus>,
     /// Hosts paused crawl-wide (Retry-After, or a node's probe), with the milliseconds left.
@@ -109,6 +112,7 @@ pub fn crawl_status(url: &FrontierUrl, id: &str) -> Result<CrawlStatus, RedisFro
         what: "settings this crawler cannot read".into(),
     })?;
     let shards = layout::shard_prefixes(id, settings.shards.clamp(1, MAX_SHARDS));
+    let levels = Levels::new(settings.sitemaps);
     let mut status = CrawlStatus {
         crawl_id: id.to_owned(),
         frontier: url.to_string(),
@@ -121,6 +125,7 @@ pub fn crawl_status(url: &FrontierUrl, id: &str) -> Result<CrawlStatus, RedisFro
         finished: false,
         stopped: false,
         depths: BTreeMap::new(),
+        sitemaps: 0,
         nodes: Vec::new(),
         held_hosts: BTreeMap::new(),
         gone_hosts: BTreeMap::new(),
@@ -134,11 +139,17 @@ pub fn crawl_status(url: &FrontierUrl, id: &str) -> Result<CrawlStatus, RedisFro
         status.queued += view.queued;
         status.leased += view.leased;
         left += view.left;
-        for (depth, n) in view.out {
-            status.depths.entry(depth).or_default().outstanding += n;
+        for (level, n) in view.out {
+            match levels.entry(level) {
+                Entry::Page(depth) => status.depths.entry(depth).or_default().outstanding += n,
+                Entry::Sitemap | Entry::SeedSitemap => status.sitemaps += n,
+            }
         }
         for (level, n) in view.held {
-            status.depths.entry(level).or_default().held += n;
+            // Only pages' links are ever held: sitemaps go in at once.
+            if let Entry::Page(depth) = levels.entry(level) {
+                status.depths.entry(depth).or_default().held += n;
+            }
             status.held += n;
         }
     }
@@ -224,6 +235,9 @@ impl std::fmt::Display for CrawlStatus {
             "  pages: {} done, {} leased, {} queued, {} links held; {} URLs admitted",
             self.done, self.leased, self.queued, self.held, self.admitted
         )?;
+        if self.sitemaps > 0 {
+            writeln!(f, "    sitemaps: {} outstanding", self.sitemaps)?;
+        }
         for (depth, d) in &self.depths {
             writeln!(
                 f,

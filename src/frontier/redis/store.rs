@@ -16,6 +16,7 @@ use redis::Value;
 use url::Url;
 
 use super::client::Redis;
+use super::layout::{Entry, Levels};
 use super::{MAGIC, MAX_CLAIM, POLL, RedisFrontierError, Settings, layout, millis, node_name};
 use crate::config::{Config, MAX_SHARDS, SharedCrawl};
 use crate::frontier::{SharedReport, Skipped};
@@ -39,9 +40,16 @@ struct Lease {
     lost: bool,
 }
 
-/// A finished page in its shard's `complete` call: its lease entry, and its links of that
-/// shard as triples.
-type Finished = (String, Vec<String>);
+/// A finished page in its shard's `complete` call.
+struct Finished {
+    /// Its lease entry.
+    entry: String,
+    /// Its links of that shard, as triples.
+    own: Vec<String>,
+    /// Whether its record was written (not for a seed origin's /sitemap.xml that its
+    /// robots.txt made needless).
+    recorded: bool,
+}
 
 /// One shard's `complete` call: the shard, links from other shards' pages by level, and the
 /// shard's own finished pages.
@@ -88,6 +96,8 @@ pub(crate) struct Store {
     lease: Duration,
     max_depth: u32,
     max_pages: u64,
+    /// Where pages and sitemaps sit in the crawl's levels.
+    levels: Levels,
     scope: Arc<Scope>,
     leases: HashMap<String, Lease>,
     renew_at: Instant,
@@ -180,6 +190,9 @@ impl Store {
         let mine = Settings::of(config);
         let max_pages = config.max_pages.unwrap_or(0);
         let has_seeds = !config.seeds.is_empty();
+        // A node with seeds agrees with the crawl on --sitemaps (`Settings::check`), so its
+        // own setting places its seeds, whether it creates the crawl or joins it.
+        let levels = Levels::new(mine.sitemaps);
         let open = |redis: &mut Redis, create: bool, seeds: Option<&[String]>| {
             redis.call(|conn, s| {
                 let mut call = s.open.key(&crawl);
@@ -205,7 +218,7 @@ impl Store {
         if text(&reply, 0) == "missing" && has_seeds {
             if mine.shards > 1 {
                 let prefixes = layout::shard_prefixes(id, mine.shards);
-                let per_shard = seed_parts(&config.seeds, &prefixes, mine.buckets);
+                let per_shard = seed_parts(&config.seeds, &prefixes, mine.buckets, levels);
                 for (prefix, parts) in prefixes.iter().zip(&per_shard) {
                     let _: Vec<u64> = redis.call(|conn, s| {
                         let mut call = s.seed.key(prefix);
@@ -218,7 +231,12 @@ impl Store {
                 }
                 reply = open(&mut redis, true, None)?;
             } else {
-                let seeds = seed_parts(&config.seeds, std::slice::from_ref(&crawl), mine.buckets);
+                let seeds = seed_parts(
+                    &config.seeds,
+                    std::slice::from_ref(&crawl),
+                    mine.buckets,
+                    levels,
+                );
                 reply = open(&mut redis, true, Some(&seeds[0]))?;
             }
         }
@@ -262,6 +280,7 @@ impl Store {
             lease,
             max_depth: stored.depth,
             max_pages: stored.max_pages.unwrap_or(0),
+            levels: Levels::new(stored.sitemaps),
             scope,
             leases: HashMap::new(),
             renew_at: now + lease / 3,
@@ -297,7 +316,7 @@ impl Store {
         if !created && has_seeds {
             // Joining with the same seeds: they are duplicates unless this is a new run of a
             // crawl whose seeds were never admitted (they were, by the creator).
-            let per_shard = seed_parts(&config.seeds, &store.shards, stored.buckets);
+            let per_shard = seed_parts(&config.seeds, &store.shards, stored.buckets, levels);
             for (k, parts) in per_shard.iter().enumerate() {
                 if parts.is_empty() {
                     continue;
@@ -387,7 +406,7 @@ impl Store {
         &mut self,
         now: Instant,
         want: usize,
-    ) -> Result<Vec<(Url, u32)>, RedisFrontierError> {
+    ) -> Result<Vec<(Url, Entry)>, RedisFrontierError> {
         if want > 0 && now < self.claim_after {
             // Nothing to claim at the last look. Several shards: the next depth may be
             // waiting only for a sweep to raise the gate, which sets `claim_after` to now.
@@ -468,10 +487,10 @@ impl Store {
                 self.cursor += 1;
             }
             for entry in entries {
-                let Some((depth, url)) = entry.split_once(' ') else {
+                let Some((level, url)) = entry.split_once(' ') else {
                     continue;
                 };
-                let (Ok(depth), Ok(parsed)) = (depth.parse::<u32>(), Url::parse(url)) else {
+                let (Ok(level), Ok(parsed)) = (level.parse::<u32>(), Url::parse(url)) else {
                     continue;
                 };
                 self.report.claimed += 1;
@@ -484,7 +503,7 @@ impl Store {
                         lost: false,
                     },
                 );
-                pages.push((parsed, depth));
+                pages.push((parsed, self.levels.entry(level)));
             }
             if pages.len() >= want {
                 break;
@@ -677,6 +696,45 @@ impl Store {
         }
     }
 
+    /// Judges a link found on a page (or listed in a sitemap): its scope (only its host, for
+    /// a `sitemap`, as for robots.txt) and whether the page already yielded it. Its shard and
+    /// its `BUCKET FP URL` triple, or `None`, counted as skipped.
+    fn judge(
+        &mut self,
+        link: Url,
+        sitemap: bool,
+        unique: &mut HashSet<u64>,
+    ) -> Option<(usize, [String; 3])> {
+        match self.scope.standing(&link) {
+            Standing::Within => {}
+            Standing::Excluded if sitemap => {}
+            Standing::OffSite => {
+                self.skipped.out_of_scope += 1;
+                return None;
+            }
+            Standing::Excluded => {
+                self.skipped.excluded += 1;
+                return None;
+            }
+        }
+        let link = normalize(link);
+        let fp = fingerprint(&link);
+        if !unique.insert(fp) {
+            self.skipped.duplicate += 1;
+            return None;
+        }
+        let shard = self.shard_of(&link);
+        let (bucket, member) = layout::seen(fp, self.buckets_per_shard);
+        Some((
+            shard,
+            [
+                bucket.to_string(),
+                member.to_string(),
+                link.as_str().to_owned(),
+            ],
+        ))
+    }
+
     /// Finishes the page `url` at `depth` crawl-wide, with the links it yielded (judged here
     /// for scope and `--depth`, and in Redis for dedupe and `--max-pages`). Its record must
     /// have reached the OS. The step itself goes to Redis at [`Store::flush`], with every
@@ -685,47 +743,96 @@ impl Store {
         let Some(lease) = self.leases.remove(url.as_str()) else {
             return;
         };
-        let level = depth.saturating_add(1);
+        let level = self.levels.page(depth.saturating_add(1));
+        let too_deep = depth.saturating_add(1) > self.max_depth;
         let mut unique = HashSet::new();
         let mut own = Vec::new();
         for link in links {
-            match self.scope.standing(&link) {
-                Standing::Within => {}
-                Standing::OffSite => {
-                    self.skipped.out_of_scope += 1;
-                    continue;
-                }
-                Standing::Excluded => {
-                    self.skipped.excluded += 1;
-                    continue;
-                }
-            }
-            let link = normalize(link);
-            let fp = fingerprint(&link);
-            if !unique.insert(fp) {
-                self.skipped.duplicate += 1;
-            } else if level > self.max_depth {
+            let Some((shard, triple)) = self.judge(link, false, &mut unique) else {
+                continue;
+            };
+            if too_deep {
                 self.skipped.too_deep += 1;
-            } else {
-                let shard = self.shard_of(&link);
-                let (bucket, member) = layout::seen(fp, self.buckets_per_shard);
-                let parts = if shard == lease.shard {
-                    &mut own
-                } else {
-                    let outbox = self.outbox.entry(shard).or_default();
-                    outbox.foreign.entry(level).or_default()
-                };
-                parts.push(bucket.to_string());
-                parts.push(member.to_string());
-                parts.push(link.as_str().to_owned());
+                continue;
             }
+            let parts = if shard == lease.shard {
+                &mut own
+            } else {
+                let outbox = self.outbox.entry(shard).or_default();
+                outbox.foreign.entry(level).or_default()
+            };
+            parts.extend(triple);
         }
         self.outbox
             .entry(lease.shard)
             .or_default()
             .pages
-            .push((lease.entry, own));
+            .push(Finished {
+                entry: lease.entry,
+                own,
+                recorded: true,
+            });
         self.finished += 1;
+    }
+
+    /// Offers `links` at `level`, each to its shard with the links of other shards' pages:
+    /// they go in before any page finished in the same flush.
+    fn offer_early(&mut self, level: u32, links: impl IntoIterator<Item = (usize, [String; 3])>) {
+        for (shard, triple) in links {
+            let outbox = self.outbox.entry(shard).or_default();
+            outbox.foreign.entry(level).or_default().extend(triple);
+        }
+    }
+
+    /// `--sitemaps`: the sitemaps a seed origin's robots.txt names, to read (each once for the
+    /// whole crawl: they go through the seen set like pages).
+    pub(crate) fn offer_sitemaps(&mut self, sitemaps: Vec<Url>) {
+        let mut unique = HashSet::new();
+        let judged: Vec<_> = sitemaps
+            .into_iter()
+            .filter_map(|url| self.judge(url, true, &mut unique))
+            .collect();
+        self.offer_early(Levels::SITEMAP, judged);
+    }
+
+    /// Finishes the sitemap `url` crawl-wide (its record is written, or none is when
+    /// `recorded` is false: a seed origin's /sitemap.xml that its robots.txt made needless),
+    /// with the pages it `listed` (admitted at depth 0, within scope) and the sitemaps it
+    /// named (`found`, to read). Both go in before the sitemap is finished, since the pages
+    /// waiting for it must find them admitted.
+    pub(crate) fn finish_sitemap(
+        &mut self,
+        url: &Url,
+        listed: Vec<Url>,
+        found: Vec<Url>,
+        recorded: bool,
+    ) {
+        let Some(lease) = self.leases.remove(url.as_str()) else {
+            return;
+        };
+        let mut unique = HashSet::new();
+        let pages: Vec<_> = listed
+            .into_iter()
+            .filter_map(|url| self.judge(url, false, &mut unique))
+            .collect();
+        self.offer_early(self.levels.page(0), pages);
+        let sitemaps: Vec<_> = found
+            .into_iter()
+            .filter_map(|url| self.judge(url, true, &mut unique))
+            .collect();
+        self.offer_early(Levels::SITEMAP, sitemaps);
+        self.outbox
+            .entry(lease.shard)
+            .or_default()
+            .pages
+            .push(Finished {
+                entry: lease.entry,
+                own: Vec::new(),
+                recorded,
+            });
+        if recorded {
+            self.finished += 1;
+        }
     }
 
     /// Sends the pages finished since the last flush (see [`Store::finish_page`]), in the
@@ -785,9 +892,12 @@ impl Store {
                         call.arg(part);
                     }
                 }
-                for (entry, own) in pages {
-                    call.arg(entry).arg(own.len() / 3);
-                    for part in own {
+                for page in pages {
+                    // -1 - N: N links, and no record.
+                    let n = (page.own.len() / 3) as i64;
+                    call.arg(&page.entry)
+                        .arg(if page.recorded { n } else { -1 - n });
+                    for part in &page.own {
                         call.arg(part);
                     }
                 }
@@ -1081,19 +1191,40 @@ fn view(reply: &[Value]) -> ShardView {
     }
 }
 
-/// The seeds as `BUCKET FP URL` triples, normalised, one list per shard of `prefixes`.
-fn seed_parts(seeds: &[Url], prefixes: &[String], buckets: u64) -> Vec<Vec<String>> {
+/// The seeds as `LEVEL BUCKET FP URL` quads, normalised, one list per shard of `prefixes`;
+/// with `--sitemaps`, each seed origin's `/sitemap.xml` too, to find its sitemaps.
+fn seed_parts(
+    seeds: &[Url],
+    prefixes: &[String],
+    buckets: u64,
+    levels: Levels,
+) -> Vec<Vec<String>> {
     let shards = prefixes.len();
     let per_shard = layout::buckets_per_shard(buckets, shards as u32);
     let mut parts = vec![Vec::new(); shards];
-    for url in seeds {
-        let url = normalize(url.clone());
+    let mut add = |url: Url, level: u32| {
+        let url = normalize(url);
         let fp = fingerprint(&url);
         let (bucket, member) = layout::seen(fp, per_shard);
         let k = layout::shard_of(url.host_str().unwrap_or(""), shards);
+        parts[k].push(level.to_string());
         parts[k].push(bucket.to_string());
         parts[k].push(member.to_string());
         parts[k].push(url.as_str().to_owned());
+    };
+    if levels.sitemaps() {
+        let mut origins = HashSet::new();
+        for seed in seeds {
+            if origins.insert(origin_key(seed)) {
+                add(
+                    crate::normalize::at_root(seed, "/sitemap.xml"),
+                    Levels::SEED_SITEMAP,
+                );
+            }
+        }
+    }
+    for url in seeds {
+        add(url.clone(), levels.page(0));
     }
     parts
 }
