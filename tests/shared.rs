@@ -565,6 +565,12 @@ fn the_login_is_sent_once_for_the_whole_crawl() {
         want.sort_unstable();
         assert_eq!(lines, want, "{modes:?}: {all}");
     }
+    // A later run of the crawl (no node of the first is live) opens a session of its own:
+    // the first may have expired.
+    let before = s.hits("/shop/login");
+    let results = orders_nodes(&["async"], &redis, &s, "login-1", "bean");
+    assert_eq!(results[0].0, 0, "{}", results[0].2);
+    assert_eq!(s.hits("/shop/login") - before, 1, "{}", results[0].2);
     // A wrong password: one login, and both nodes stop with its 401, nothing behind it fetched.
     let (before, account) = (s.hits("/shop/login"), s.hits("/shop/account"));
     let results = orders_nodes(&["threads", "processes"], &redis, &s, "login-3", "wrong");
@@ -580,13 +586,14 @@ fn the_login_is_sent_once_for_the_whole_crawl() {
 
 /// Runs a `--sitemaps` crawl of the hand-written site from `seed` on two nodes (the creator
 /// in `modes[0]` with `args`, a joiner without seeds, which takes the crawl's settings): every
-/// record, and each node's summary.
+/// record, and each node's summary. Counts in `joined` the records the joiner wrote.
 fn sitemap_crawl(
     redis: &RedisServer,
     s: &FixtureServer,
     (id, seed): (&str, &str),
     modes: [&str; 2],
     args: &[&str],
+    joined: &mut usize,
 ) -> (Vec<Record>, Vec<serde_json::Value>) {
     let seeds = format!("{}\n", s.url(seed));
     let mut all = vec!["--sitemaps", "-j", "1"];
@@ -595,10 +602,14 @@ fn sitemap_crawl(
     wait_for_crawl(redis, id, &mut a);
     let b = Node::start(modes[1], &redis.url(), id, None, &["-j", "1"]);
     let (mut records, mut summaries) = (Vec::new(), Vec::new());
-    for node in [a, b] {
+    for (i, node) in [a, b].into_iter().enumerate() {
         let (code, stderr, summary, out) = node.finish();
         assert_eq!(code, 0, "{modes:?}: {stderr}");
-        records.extend(records_in(&out));
+        let mine = records_in(&out);
+        if i == 1 {
+            *joined += mine.len();
+        }
+        records.extend(mine);
         let _ = std::fs::remove_file(&out);
         summaries.push(summary.expect("summary"));
     }
@@ -612,6 +623,7 @@ fn sitemaps_are_read_once_for_the_whole_crawl() {
     // them, the pages they list at depth 0 even where a link reaches them first, and the
     // union the one-process crawl's records, URL for URL and depth for depth.
     let redis = RedisServer::start();
+    let mut joined = 0;
     let s = server_with(Options {
         latency: Duration::from_millis(150),
         ..Options::default()
@@ -628,7 +640,8 @@ fn sitemaps_are_read_once_for_the_whole_crawl() {
         ("maps-1", ["processes", "threads"], &[][..]),
         ("maps-2", ["async", "sequential"], &["--shards", "4"][..]),
     ] {
-        let (records, summaries) = sitemap_crawl(&redis, &s, (id, "/contact.html"), modes, args);
+        let (records, summaries) =
+            sitemap_crawl(&redis, &s, (id, "/contact.html"), modes, args, &mut joined);
         // Done and admitted count every record, sitemaps too, and not the seed's
         // /sitemap.xml, which robots.txt made needless (one process never admits it).
         let status = status(&redis.url(), id);
@@ -720,7 +733,8 @@ fn sitemaps_are_read_once_for_the_whole_crawl() {
         ("maps-4", ["processes", "async"], "4"),
     ] {
         let args = ["-d", "3", "--shards", shards];
-        let (records, _) = sitemap_crawl(&redis, &s, (id, "/index.html"), modes, &args);
+        let (records, _) =
+            sitemap_crawl(&redis, &s, (id, "/index.html"), modes, &args, &mut joined);
         let got: BTreeMap<String, u32> = records.iter().map(|r| (r.url.clone(), r.depth)).collect();
         assert_eq!(
             got, expected,
@@ -740,6 +754,7 @@ fn sitemaps_are_read_once_for_the_whole_crawl() {
         ("maps-5", "/contact.html"),
         ["threads", "async"],
         &["--ignore-robots"],
+        &mut joined,
     );
     let fallback = records
         .iter()
@@ -747,6 +762,40 @@ fn sitemaps_are_read_once_for_the_whole_crawl() {
         .expect("a record of /only/fallback");
     assert_eq!(fallback.depth, 0);
     assert_eq!(s.hits("/sitemap.xml"), 1);
+    s.reset();
+    // --max-pages counts sitemaps like pages, the seed first, as one process does; a seed
+    // host's /sitemap.xml that robots.txt made needless takes no page of it.
+    for max in ["1", "3"] {
+        let one = CrawlCmd::new()
+            .mode("async")
+            .seeds(&[s.url("/contact.html")])
+            .args(["--sitemaps", "--max-pages", max])
+            .run();
+        one.assert_ok();
+        s.reset();
+        let id = format!("maps-max-{max}");
+        let args = ["--max-pages", max];
+        let (records, _) = sitemap_crawl(
+            &redis,
+            &s,
+            (&id, "/contact.html"),
+            ["async", "processes"],
+            &args,
+            &mut joined,
+        );
+        assert_eq!(
+            records.len(),
+            one.records.len(),
+            "--max-pages {max}: {records:?}"
+        );
+        assert!(
+            records.iter().any(|r| r.url == s.url("/contact.html")),
+            "the seed"
+        );
+        s.reset();
+    }
+    // The joiners shared the work (in some of these crawls at least: one may start late).
+    assert!(joined > 0, "no joiner wrote a record");
 }
 
 #[test]

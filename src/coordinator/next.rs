@@ -60,15 +60,16 @@ impl Coordinator<'_> {
         // A shared crawl logs in once: another node may hold the turn, or have opened the
         // session already.
         if self.session.login_pending() {
+            // Asked again at most every LOGIN_POLL, however many workers come asking.
+            if let Some(until) = self.session.login_wait.filter(|&until| now < until) {
+                return (Next::Wait { until: Some(until) }, false);
+            }
             match self.frontier.login_turn() {
                 LoginTurn::Mine => {}
                 LoginTurn::Wait => {
-                    return (
-                        Next::Wait {
-                            until: Some(now + LOGIN_POLL),
-                        },
-                        false,
-                    );
+                    let until = now + LOGIN_POLL;
+                    self.session.login_wait = Some(until);
+                    return (Next::Wait { until: Some(until) }, false);
                 }
                 LoginTurn::Opened => {
                     self.session.opened_elsewhere();

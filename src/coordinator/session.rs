@@ -8,6 +8,7 @@
 //! [`Config::login`]: crate::Config::login
 
 use std::collections::VecDeque;
+use std::time::Instant;
 
 use url::Url;
 
@@ -25,6 +26,8 @@ pub(super) struct Session {
     pending: VecDeque<Request>,
     /// The login request in flight: nothing else is handed out until it is back.
     sending: Option<Request>,
+    /// A shared crawl: another node is logging in; ask again at this time.
+    pub(super) login_wait: Option<Instant>,
 }
 
 impl Session {
@@ -33,6 +36,7 @@ impl Session {
             jar,
             pending: login.iter().cloned().collect(),
             sending: None,
+            login_wait: None,
         }
     }
 

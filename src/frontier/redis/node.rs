@@ -45,9 +45,11 @@ pub(crate) struct RedisFrontier {
     /// The pages and the sitemaps the sitemap being recorded lists (`--sitemaps`).
     listed: Vec<Url>,
     found: Vec<Url>,
-    /// Seed origins' `/sitemap.xml` leased here, each read only if its origin's robots.txt
-    /// names no sitemap (see [`RedisFrontier::find_sitemaps`]).
+    /// Seed origins' sitemaps to find (each origin's `/sitemap.xml` at level 0) leased here
+    /// (see [`RedisFrontier::find_sitemaps`]).
     seed_sitemaps: HashSet<String>,
+    /// This node holds the crawl's turn to log in: given back if it stops before the end.
+    logging_in: bool,
     /// `--rate` and `--per-host-rate`, held crawl-wide.
     rate: Option<f64>,
     per_host_rate: Option<f64>,
@@ -74,6 +76,7 @@ impl RedisFrontier {
             listed: Vec::new(),
             found: Vec::new(),
             seed_sitemaps: HashSet::new(),
+            logging_in: false,
             rate: config.rate,
             per_host_rate: config.per_host_rate,
             per_host_workers: config.per_host_workers,
@@ -136,28 +139,25 @@ impl RedisFrontier {
         None
     }
 
-    /// A seed origin's `/sitemap.xml` (`job`) comes out of the queues, its robots.txt known
-    /// (or ignored): as in one process, the sitemaps robots.txt names are read instead, if it
-    /// names any. Whether `job` is done with: not to be fetched, finished without a record.
+    /// A seed origin's sitemaps to find (`job`, its `/sitemap.xml`) come out of the queues,
+    /// its robots.txt known (or ignored): as in one process, the sitemaps robots.txt names
+    /// are to be read, else `/sitemap.xml`; they go in as sitemaps (through the seen set and
+    /// `--max-pages`, as one process admits them), and the entry itself is finished without
+    /// a record. Whether `job` was such an entry (it is not to be fetched).
     fn find_sitemaps(&mut self, job: &Job) -> bool {
         if !self.seed_sitemaps.remove(job.url.as_str()) {
             return false;
         }
         let mut named = self.queues.robots_sitemaps(&job.origin);
         if named.is_empty() {
-            return false;
+            named.push(job.url.clone());
         }
         named.truncate(MAX_SITEMAPS_PER_ORIGIN);
-        let listed = named
-            .iter()
-            .any(|url| crate::normalize::normalize(url.clone()) == job.url);
         if let Some(store) = self.live() {
             store.offer_sitemaps(named);
-            if !listed {
-                store.finish_sitemap(&job.url, Vec::new(), Vec::new(), false);
-            }
+            store.finish_sitemap(&job.url, Vec::new(), Vec::new(), false);
         }
-        !listed
+        true
     }
 
     /// Whether another node already read `origin`'s robots.txt: its verdict is applied here,
@@ -255,8 +255,12 @@ impl Frontier for RedisFrontier {
                     job
                 }
                 Pop::Job(job) => job,
-                // Blocked by robots.txt, which names other sitemaps: those are read instead.
-                Pop::Blocked(job) if self.find_sitemaps(&job) => continue,
+                // A seed origin's sitemaps to find are never fetched: blocked by robots.txt or
+                // their host given up, the sitemaps they stand for are put in (and come out
+                // blocked or unreachable in turn, with a record each, as in one process).
+                Pop::Blocked(job) | Pop::HostDown { job, .. } if self.find_sitemaps(&job) => {
+                    continue;
+                }
                 other => return other,
             };
             if job.kind != TaskKind::Robots && self.store.lost(&job.url) {
@@ -346,10 +350,14 @@ impl Frontier for RedisFrontier {
     /// stopping anyway.
     fn login_turn(&mut self) -> LoginTurn {
         let Some(state) = self.with(|store| store.login("take")) else {
-            return LoginTurn::Mine;
+            // Redis is gone: the node stops (the coordinator hears of it), sending nothing.
+            return LoginTurn::Wait;
         };
         match state.as_str() {
-            "mine" => LoginTurn::Mine,
+            "mine" => {
+                self.logging_in = true;
+                LoginTurn::Mine
+            }
             "done" => LoginTurn::Opened,
             "wait" => LoginTurn::Wait,
             failed => {
@@ -366,6 +374,7 @@ impl Frontier for RedisFrontier {
     }
 
     fn login_ended(&mut self, failed: Option<(&str, &str)>) {
+        self.logging_in = false;
         let what = match failed {
             None => "done".to_owned(),
             Some((url, why)) => format!("failed {url}\n{}", why.replace('\n', " ")),
@@ -451,10 +460,16 @@ impl Frontier for RedisFrontier {
     /// Pages finished here are sent; those leased here and not finished (a stop, a fatal
     /// error) go back: another node takes them now rather than after their lease.
     fn close(&mut self) {
+        let logging_in = std::mem::take(&mut self.logging_in);
         self.with(|store| {
             store
                 .flush(Instant::now())
-                .and_then(|()| store.give_back_all())
+                .and_then(|()| store.give_back_all())?;
+            // Stopped while logging in: the next node need not wait out the lease.
+            if logging_in {
+                store.login("release")?;
+            }
+            Ok(())
         });
     }
 

@@ -6,7 +6,9 @@
 --
 -- The crawl's own slot, prefix C = "crawl:{ID}:" (`open`, `look`, `raise_gate`, `robots`,
 -- `hold`, `giveup`, `gcra` for --rate):
---   C.."meta"        hash: magic, settings (JSON, with the shard and bucket counts), created
+--   C.."meta"        hash: magic (with "+sitemaps" for a crawl whose levels make room for
+--                    sitemaps, so that a crawler that predates them refuses it), settings
+--                    (JSON, with the shard and bucket counts), created
 --   C.."stopgen"     bumped by `crawl --stop-crawl`
 --   C.."nodes"       sorted set of live nodes, scored by when each last looked (ms)
 --   C.."nodestats"   hash node -> "RECORDS PAGES_PER_S LEASE_MS WHEN_MS", for `crawl status`
@@ -20,10 +22,11 @@
 --   C.."fails"       hash origin -> its run of connection failures, counted over every node
 --                    (--host-failures); an answer to any node ends it
 --   C.."gcra:rate"   --rate's theoretical arrival time (microseconds)
---   C.."login"       Config::login, run once per crawl: "run NODE" while that node sends the
---                    login requests (expires after a lease unless renewed), "done" once the
---                    session is open (its cookies are in C.."cookies"), "failed URL\nWHY"
---                    for a lease after they failed (the others stop too, and send nothing)
+--   C.."login"       Config::login, run once per run of the crawl: "run NODE" while that
+--                    node sends the login requests (expires after a lease unless renewed),
+--                    "done" once the session is open (its cookies are in C.."cookies"; a
+--                    session from a run no node is live in any more is opened again),
+--                    "failed URL\nWHY" for a lease after they failed (the others stop too)
 --
 -- A shard's slot, prefix P = "crawl:{ID/K.J}:" (K the shard, J whatever puts it in the K-th
 -- of equal slot ranges, so shards spread evenly over a cluster's masters), or C itself when
@@ -38,6 +41,9 @@
 --   P.."queue"       list of "LEVEL URL": admitted, not leased
 --   P.."leases"      sorted set of "NODE LEVEL URL", scored by expiry (ms, Redis clock)
 --   P.."out"         hash LEVEL -> pages admitted and not finished at that level
+--   P.."seedmaps"    set of the seed origins' /sitemap.xml put in the queue at level 0
+--                    (--sitemaps): each once, outside the seen set and --max-pages, since
+--                    one process does not admit it either (the sitemaps are found from it)
 --   P.."held:"..L    list of "B FP URL": links waiting to be admitted at depth L
 --   P.."heldlevels"  sorted set of the L with a held list
 --   P.."gcra:host:"..O  origin O's --per-host-rate / Crawl-delay arrival time
@@ -125,6 +131,21 @@ local function admit(level, bucket, fp, url, max_pages, counts)
   redis.call('HINCRBY', P .. 'out', level, 1)
   redis.call('RPUSH', P .. 'queue', level .. ' ' .. url)
   counts[3] = counts[3] + 1
+end
+
+-- A seed's entry: LEVEL is a level, or "sitemaps" for a seed origin's sitemaps to find (its
+-- /sitemap.xml at level 0), which go in once per origin, outside the seen set and
+-- --max-pages. Returns the level it went in at.
+local function seed_one(level, bucket, fp, url, max_pages, counts)
+  if level ~= 'sitemaps' then
+    admit(tonumber(level), bucket, fp, url, max_pages, counts)
+    return tonumber(level)
+  end
+  if redis.call('SADD', P .. 'seedmaps', url) == 1 then
+    redis.call('HINCRBY', P .. 'out', 0, 1)
+    redis.call('RPUSH', P .. 'queue', '0 ' .. url)
+  end
+  return 0
 end
 
 -- "B FP URL" -> B, FP, URL
@@ -222,16 +243,18 @@ local function look(c, node, lease, gone_seen, stats, cookies_seen)
 end
 
 --@ open
--- The crawl's slot. ARGV: magic, settings, create (0/1), then, with one shard only,
--- max_pages and the seeds as LEVEL B FP URL quads: they are admitted here, in the same step
--- (a crawl of several shards has its seeds admitted by `seed` on each shard first).
+-- The crawl's slot. ARGV: magic, settings, create (0/1), mark (the magic a new crawl is
+-- marked with: magic, or magic.."+sitemaps"), then, with one shard only, max_pages and the
+-- seeds as LEVEL B FP URL quads: they are admitted here, in the same step (a crawl of
+-- several shards has its seeds admitted by `seed` on each shard first). A crawl marked
+-- either way is joined.
 -- Returns {"created", settings, dup, over, admitted} | {"joined", settings, 0, 0, 0}
 --       | {"missing"} | {"other", what}
 local meta = P .. 'meta'
 local kind = redis.call('TYPE', meta)['ok']
 if kind == 'hash' then
-  if redis.call('HGET', meta, 'magic') ~= ARGV[1] then
-    local mark = redis.call('HGET', meta, 'magic') or 'none'
+  local mark = redis.call('HGET', meta, 'magic') or 'none'
+  if mark ~= ARGV[1] and mark ~= ARGV[1] .. '+sitemaps' then
     return {'other', 'a hash marked ' .. mark .. ', not this version of crawl\'s ' .. ARGV[1]}
   end
   return {'joined', redis.call('HGET', meta, 'settings'), 0, 0, 0}
@@ -239,13 +262,13 @@ elseif kind ~= 'none' then
   return {'other', 'a ' .. kind}
 end
 if ARGV[3] ~= '1' then return {'missing'} end
-redis.call('HSET', meta, 'magic', ARGV[1], 'settings', ARGV[2], 'created', now_ms())
+redis.call('HSET', meta, 'magic', ARGV[4], 'settings', ARGV[2], 'created', now_ms())
 redis.call('HSETNX', P .. 'tally', 'gen', 0)
 local counts = {0, 0, 0}
-if #ARGV >= 4 then
-  local max_pages = tonumber(ARGV[4])
-  for i = 5, #ARGV, 4 do
-    admit(tonumber(ARGV[i]), ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], max_pages, counts)
+if #ARGV >= 5 then
+  local max_pages = tonumber(ARGV[5])
+  for i = 6, #ARGV, 4 do
+    seed_one(ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], max_pages, counts)
   end
 end
 return {'created', ARGV[2], counts[1], counts[2], counts[3]}
@@ -253,7 +276,8 @@ return {'created', ARGV[2], counts[1], counts[2], counts[3]}
 --@ seed
 -- A shard's slot. ARGV: create (1: the crawl is being made, and the shard with it; 0: a
 -- node joins with seeds, and a shard whose keys are gone must say so, not start afresh),
--- max_pages, then seeds as LEVEL B FP URL quads. Returns {dup, over, admitted}.
+-- max_pages, then seeds as LEVEL B FP URL quads (see `seed_one`). Returns {dup, over,
+-- admitted}.
 if ARGV[1] == '1' then
   redis.call('HSETNX', P .. 'tally', 'gen', 0)
 else
@@ -264,8 +288,8 @@ local counts = {0, 0, 0}
 local max_pages = tonumber(ARGV[2])
 local levels = {}
 for i = 3, #ARGV, 4 do
-  admit(tonumber(ARGV[i]), ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], max_pages, counts)
-  levels[ARGV[i]] = true
+  local level = seed_one(ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], max_pages, counts)
+  levels[level] = true
 end
 for level in pairs(levels) do redis.call('HINCRBY', P .. 'lgen', level, 1) end
 return counts
@@ -370,8 +394,8 @@ return lost
 -- A shard's slot. ARGV: node, max_pages, gate (-1: judged here), G, then G groups of links
 -- from pages of other shards (level, count, triples), then, for each page of this shard
 -- `node` finished: its lease entry ("LEVEL URL"), how many of its links are of this shard
--- (-1 - N: N, and no record was written for it: a seed origin's /sitemap.xml its robots.txt
--- made needless), and those links as triples. A node sends the links bound for other shards first (in
+-- (-1 - N: N, and no record was written for it: a seed origin's sitemaps to find, which are
+-- never read themselves), and those links as triples. A node sends the links bound for other shards first (in
 -- calls of their own), then each shard its pages.
 -- Returns {dropped, dup, over, admitted}: a page whose lease `node` no longer holds is
 -- another node's (it has it, or will); nothing of it is changed, its own links are not
@@ -404,13 +428,7 @@ while i <= #ARGV do
     local depth = tonumber(string.sub(entry, 1, string.find(entry, ' ', 1, true) - 1))
     offer(depth + 1, first, last, max_pages, gate, counts)
     finished(depth)
-    if recorded then
-      finishing = finishing + 1
-    else
-      -- Never read: as in one process, where it is never admitted, it takes no page of
-      -- --max-pages.
-      tally('admitted', -1)
-    end
+    if recorded then finishing = finishing + 1 end
   end
 end
 if finishing > 0 then tally('records', finishing) end
@@ -471,12 +489,16 @@ return 1
 -- to log in; the node whose turn it is (or stays) is this one renews it for a lease. Returns
 -- {state, cookies}: state "mine", "wait" (another node is logging in), "done" (the session
 -- is open: cookies are the crawl's Set-Cookie entries from cookies_seen on, for the jar), or
--- "failed URL\nWHY". what = "done": the session is open, for good. what = "failed URL\nWHY":
--- the login failed; the others stop too for a lease, after which a node may try again.
+-- "failed URL\nWHY". what = "done": the session is open, for this run of the crawl (the
+-- node counts as live from now, so that the others find the session current). what =
+-- "failed URL\nWHY": the login failed; the others stop too for a lease, after which a node
+-- may try again. what = "release": the node stops without logging in; the turn is free.
 local key = P .. 'login'
 local node, lease, what = ARGV[1], tonumber(ARGV[2]), ARGV[3]
+local now = now_ms()
 if what == 'done' then
   redis.call('SET', key, 'done')
+  redis.call('ZADD', P .. 'nodes', now, node)
   return {'done', {}}
 end
 if string.sub(what, 1, 7) == 'failed ' then
@@ -484,6 +506,14 @@ if string.sub(what, 1, 7) == 'failed ' then
   return {what, {}}
 end
 local v = redis.call('GET', key)
+if what == 'release' then
+  if v == 'run ' .. node then redis.call('DEL', key) end
+  return {'released', {}}
+end
+-- A session an earlier run opened (no node live since) may have expired: log in again.
+if v == 'done' and redis.call('ZCOUNT', P .. 'nodes', now - lease, '+inf') == 0 then
+  v = nil
+end
 if not v or v == 'run ' .. node then
   redis.call('SET', key, 'run ' .. node, 'PX', lease)
   return {'mine', {}}

@@ -146,7 +146,8 @@ pub fn crawl_status(url: &FrontierUrl, id: &str) -> Result<CrawlStatus, RedisFro
             }
         }
         for (level, n) in view.held {
-            // Only pages' links are ever held: sitemaps go in at once.
+            // Only pages are ever held (a sitemap's listed pages among them): sitemaps go in
+            // at once.
             if let Entry::Page(depth) = levels.entry(level) {
                 status.depths.entry(depth).or_default().held += n;
             }

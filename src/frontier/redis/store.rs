@@ -196,7 +196,17 @@ impl Store {
         let open = |redis: &mut Redis, create: bool, seeds: Option<&[String]>| {
             redis.call(|conn, s| {
                 let mut call = s.open.key(&crawl);
-                call.arg(MAGIC).arg(mine.to_json()).arg(u8::from(create));
+                // A crawl with --sitemaps is marked apart: its levels are not depths, and a
+                // crawler that predates them must refuse it.
+                let mark = if mine.sitemaps {
+                    format!("{MAGIC}+sitemaps")
+                } else {
+                    MAGIC.to_owned()
+                };
+                call.arg(MAGIC)
+                    .arg(mine.to_json())
+                    .arg(u8::from(create))
+                    .arg(mark);
                 if let Some(seeds) = seeds {
                     call.arg(max_pages);
                     for part in seeds {
@@ -1192,7 +1202,8 @@ fn view(reply: &[Value]) -> ShardView {
 }
 
 /// The seeds as `LEVEL BUCKET FP URL` quads, normalised, one list per shard of `prefixes`;
-/// with `--sitemaps`, each seed origin's `/sitemap.xml` too, to find its sitemaps.
+/// with `--sitemaps`, each seed origin's `/sitemap.xml` too, to find its sitemaps (LEVEL
+/// `sitemaps`).
 fn seed_parts(
     seeds: &[Url],
     prefixes: &[String],
@@ -1202,12 +1213,12 @@ fn seed_parts(
     let shards = prefixes.len();
     let per_shard = layout::buckets_per_shard(buckets, shards as u32);
     let mut parts = vec![Vec::new(); shards];
-    let mut add = |url: Url, level: u32| {
+    let mut add = |url: Url, level: String| {
         let url = normalize(url);
         let fp = fingerprint(&url);
         let (bucket, member) = layout::seen(fp, per_shard);
         let k = layout::shard_of(url.host_str().unwrap_or(""), shards);
-        parts[k].push(level.to_string());
+        parts[k].push(level);
         parts[k].push(bucket.to_string());
         parts[k].push(member.to_string());
         parts[k].push(url.as_str().to_owned());
@@ -1216,15 +1227,17 @@ fn seed_parts(
         let mut origins = HashSet::new();
         for seed in seeds {
             if origins.insert(origin_key(seed)) {
+                // Not a level: the script puts it at `Levels::SEED_SITEMAP`, outside the seen
+                // set (without --sitemaps, level 0 is a page's).
                 add(
                     crate::normalize::at_root(seed, "/sitemap.xml"),
-                    Levels::SEED_SITEMAP,
+                    "sitemaps".to_owned(),
                 );
             }
         }
     }
     for url in seeds {
-        add(url.clone(), levels.page(0));
+        add(url.clone(), levels.page(0).to_string());
     }
     parts
 }
