@@ -197,8 +197,9 @@ pub mod layout {
     /// What a queue or lease entry is, by its level ("LEVEL URL"; see [`Levels`]).
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
     pub(crate) enum Entry {
-        /// A seed origin's `/sitemap.xml`, read only if its robots.txt names no sitemap (else
-        /// those it names are read instead).
+        /// A seed origin's sitemaps to find (its `/sitemap.xml`, marked `#sitemaps`): never
+        /// read itself, it stands for the sitemaps the origin's robots.txt names, else
+        /// `/sitemap.xml`.
         SeedSitemap,
         /// A sitemap (or sitemap index) to read.
         Sitemap,

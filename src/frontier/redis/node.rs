@@ -150,7 +150,10 @@ impl RedisFrontier {
         }
         let mut named = self.queues.robots_sitemaps(&job.origin);
         if named.is_empty() {
-            named.push(job.url.clone());
+            // The entry is the origin's /sitemap.xml marked with a fragment.
+            let mut fallback = job.url.clone();
+            fallback.set_fragment(None);
+            named.push(fallback);
         }
         named.truncate(MAX_SITEMAPS_PER_ORIGIN);
         if let Some(store) = self.live() {

@@ -10,7 +10,8 @@
 --                    sitemaps, so that a crawler that predates them refuses it), settings
 --                    (JSON, with the shard and bucket counts), created
 --   C.."stopgen"     bumped by `crawl --stop-crawl`
---   C.."nodes"       sorted set of live nodes, scored by when each last looked (ms)
+--   C.."nodes"       sorted set of live nodes, scored by when each stops counting as live
+--                    (ms): its last look plus its own lease, since nodes' leases may differ
 --   C.."nodestats"   hash node -> "RECORDS PAGES_PER_S LEASE_MS WHEN_MS", for `crawl status`
 --   C.."gate"        the deepest depth whose pages' links may be admitted at once (below)
 --   C.."robots:"..O  the verdict on origin O's robots.txt (the first a node found)
@@ -41,9 +42,11 @@
 --   P.."queue"       list of "LEVEL URL": admitted, not leased
 --   P.."leases"      sorted set of "NODE LEVEL URL", scored by expiry (ms, Redis clock)
 --   P.."out"         hash LEVEL -> pages admitted and not finished at that level
---   P.."seedmaps"    set of the seed origins' /sitemap.xml put in the queue at level 0
---                    (--sitemaps): each once, outside the seen set and --max-pages, since
---                    one process does not admit it either (the sitemaps are found from it)
+--   P.."seedmaps"    set of the entries put in the queue at level 0 (--sitemaps), one per
+--                    seed origin: its /sitemap.xml with the fragment #sitemaps (no admitted
+--                    URL has a fragment, so a node never mistakes one for the other), once
+--                    each, outside the seen set and --max-pages, since one process does not
+--                    admit it either: the sitemaps are found from it, and it is never read
 --   P.."held:"..L    list of "B FP URL": links waiting to be admitted at depth L
 --   P.."heldlevels"  sorted set of the L with a held list
 --   P.."gcra:host:"..O  origin O's --per-host-rate / Crawl-delay arrival time
@@ -218,11 +221,11 @@ end
 -- PAGES_PER_S LEASE_MS", kept with the time it was said.
 local function look(c, node, lease, gone_seen, stats, cookies_seen)
   local now = now_ms()
-  redis.call('ZADD', c .. 'nodes', now, node)
-  for _, dead in ipairs(redis.call('ZRANGEBYSCORE', c .. 'nodes', '-inf', now - lease)) do
+  redis.call('ZADD', c .. 'nodes', now + lease, node)
+  for _, dead in ipairs(redis.call('ZRANGEBYSCORE', c .. 'nodes', '-inf', now)) do
     redis.call('HDEL', c .. 'nodestats', dead)
   end
-  redis.call('ZREMRANGEBYSCORE', c .. 'nodes', '-inf', now - lease)
+  redis.call('ZREMRANGEBYSCORE', c .. 'nodes', '-inf', now)
   redis.call('HSET', c .. 'nodestats', node, stats .. ' ' .. now)
   redis.call('ZREMRANGEBYSCORE', c .. 'holds', '-inf', now)
   local held = redis.call('ZRANGEBYSCORE', c .. 'holds', now, '+inf', 'WITHSCORES')
@@ -498,7 +501,7 @@ local node, lease, what = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local now = now_ms()
 if what == 'done' then
   redis.call('SET', key, 'done')
-  redis.call('ZADD', P .. 'nodes', now, node)
+  redis.call('ZADD', P .. 'nodes', now + lease, node)
   return {'done', {}}
 end
 if string.sub(what, 1, 7) == 'failed ' then
@@ -511,7 +514,7 @@ if what == 'release' then
   return {'released', {}}
 end
 -- A session an earlier run opened (no node live since) may have expired: log in again.
-if v == 'done' and redis.call('ZCOUNT', P .. 'nodes', now - lease, '+inf') == 0 then
+if v == 'done' and redis.call('ZCOUNT', P .. 'nodes', now, '+inf') == 0 then
   v = nil
 end
 if not v or v == 'run ' .. node then

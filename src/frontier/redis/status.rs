@@ -63,7 +63,9 @@ pub struct CrawlStatus {
     pub stopped: bool,
     /// By depth.
     pub depths: BTreeMap<u32, DepthStatus>,
-    /// Sitemaps admitted and not read yet (`--sitemaps`): queued or leased.
+    /// Sitemaps not read yet (`--sitemaps`), queued or leased: those admitted, and each seed
+    /// host's sitemaps to find until its robots.txt says which they are (those are not
+    /// admitted: they stand for the sitemaps that will be).
     pub sitemaps: u64,
     /// Nodes that looked within their lease.
     pub nodes: Vec<NodeStatus>,

@@ -1201,6 +1201,10 @@ fn view(reply: &[Value]) -> ShardView {
     }
 }
 
+/// The level a seed origin's sitemaps to find are given to the `seed` and `open` scripts (not a
+/// number: without --sitemaps level 0 is a page's), and the fragment of their URL.
+const SEED_SITEMAPS: &str = "sitemaps";
+
 /// The seeds as `LEVEL BUCKET FP URL` quads, normalised, one list per shard of `prefixes`;
 /// with `--sitemaps`, each seed origin's `/sitemap.xml` too, to find its sitemaps (LEVEL
 /// `sitemaps`).
@@ -1214,8 +1218,13 @@ fn seed_parts(
     let per_shard = layout::buckets_per_shard(buckets, shards as u32);
     let mut parts = vec![Vec::new(); shards];
     let mut add = |url: Url, level: String| {
-        let url = normalize(url);
+        let mut url = normalize(url);
         let fp = fingerprint(&url);
+        if level == SEED_SITEMAPS {
+            // Told apart from the sitemap itself, which may be admitted too: no admitted URL
+            // has a fragment.
+            url.set_fragment(Some(SEED_SITEMAPS));
+        }
         let (bucket, member) = layout::seen(fp, per_shard);
         let k = layout::shard_of(url.host_str().unwrap_or(""), shards);
         parts[k].push(level);
@@ -1231,7 +1240,7 @@ fn seed_parts(
                 // set (without --sitemaps, level 0 is a page's).
                 add(
                     crate::normalize::at_root(seed, "/sitemap.xml"),
-                    "sitemaps".to_owned(),
+                    SEED_SITEMAPS.to_owned(),
                 );
             }
         }
