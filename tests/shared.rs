@@ -584,6 +584,47 @@ fn the_login_is_sent_once_for_the_whole_crawl() {
     }
 }
 
+#[test]
+fn a_node_stopped_while_it_logs_in_gives_the_turn_back() {
+    // The login takes longer than the 5 s grace period: Ctrl-C abandons it, and the node
+    // gives the crawl's turn to log in back at once, rather than holding it for a lease (60 s)
+    // while the other nodes wait.
+    let redis = RedisServer::start();
+    let s = server_with(Options {
+        latency: Duration::from_secs(8),
+        ..Options::default()
+    });
+    let node = std::process::Command::new(crate::examples::example("account_orders"))
+        .args(["--mode", "async", "--shop", &s.url("/")])
+        .args(["--frontier", &redis.url(), "--crawl-id", "turn"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the example starts");
+    let started = Instant::now();
+    while s.hits("/shop/login") == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no login was sent"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let turn = redis.cli(&["GET", "crawl:{turn}:login"]);
+    assert!(
+        turn.starts_with("run "),
+        "the node holds the turn: {turn:?}"
+    );
+    kill(Pid::from_raw(node.id() as i32), Signal::SIGINT).expect("interrupt the node");
+    let out = node.wait_with_output().expect("the node ends");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("interrupted by SIGINT"), "{stderr}");
+    assert_eq!(
+        redis.cli(&["GET", "crawl:{turn}:login"]).trim(),
+        "",
+        "{stderr}"
+    );
+}
+
 /// Runs a `--sitemaps` crawl of the hand-written site from `seed` on two nodes (the creator
 /// in `modes[0]` with `args`, a joiner without seeds, which takes the crawl's settings): every
 /// record, and each node's summary. Counts in `joined` the records the joiner wrote.
