@@ -927,15 +927,23 @@ fn cluster_run(f: &mut Frontier, seeds: &[String], id: &str) -> ClusterRun {
     }
 }
 
-fn cluster(out: &mut String, figures: &mut Figures) {
+/// A generated site of `pages` spread over `hosts` loopback host names, and its seeds, one per
+/// host.
+fn many_host_site(hosts: usize, pages: usize) -> (FixtureServer, Vec<String>) {
     let server = FixtureServer::start(Options {
-        hosts: CLUSTER_HOSTS,
-        pages: CLUSTER_PAGES,
+        hosts,
+        pages,
         ..Options::default()
     })
     .expect("fixture server");
     let seeds = server.gen_seeds();
-    assert_eq!(seeds.len(), CLUSTER_HOSTS, "one seed per host");
+    assert_eq!(seeds.len(), hosts, "one seed per host");
+    (server, seeds)
+}
+
+fn cluster(out: &mut String, figures: &mut Figures) {
+    // Kept to the end: dropping it stops the server.
+    let (_server, seeds) = many_host_site(CLUSTER_HOSTS, CLUSTER_PAGES);
     let redis = redis_server();
     let cluster = RedisCluster::start();
     let masters = cluster.masters();
@@ -1114,14 +1122,8 @@ fn masters(out: &mut String) {
             .collect()
     };
     let backlog_empty = backlog(&mut conns);
-    let server = FixtureServer::start(Options {
-        hosts: SPREAD_HOSTS,
-        pages: SPREAD_PAGES,
-        ..Options::default()
-    })
-    .expect("fixture server");
-    let seeds = server.gen_seeds();
-    assert_eq!(seeds.len(), SPREAD_HOSTS, "one seed per host");
+    // Kept to the end: dropping it stops the server.
+    let (_server, seeds) = many_host_site(SPREAD_HOSTS, SPREAD_PAGES);
     let id = "spread";
     let url = cluster.urls();
     let shards = SHARDS.to_string();

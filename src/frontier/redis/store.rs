@@ -773,6 +773,12 @@ impl Store {
             };
             parts.extend(triple);
         }
+        self.finish_entry(lease, own, true);
+    }
+
+    /// Puts the entry of `lease` in its shard's outbox, finished with its `own` links (those
+    /// of its shard, as triples); `recorded`: its record was written.
+    fn finish_entry(&mut self, lease: Lease, own: Vec<String>, recorded: bool) {
         self.outbox
             .entry(lease.shard)
             .or_default()
@@ -780,9 +786,11 @@ impl Store {
             .push(Finished {
                 entry: lease.entry,
                 own,
-                recorded: true,
+                recorded,
             });
-        self.finished += 1;
+        if recorded {
+            self.finished += 1;
+        }
     }
 
     /// Offers `links` at `level`, each to its shard with the links of other shards' pages:
@@ -831,18 +839,7 @@ impl Store {
             .filter_map(|url| self.judge(url, true, &mut unique))
             .collect();
         self.offer_early(Levels::SITEMAP, sitemaps);
-        self.outbox
-            .entry(lease.shard)
-            .or_default()
-            .pages
-            .push(Finished {
-                entry: lease.entry,
-                own: Vec::new(),
-                recorded,
-            });
-        if recorded {
-            self.finished += 1;
-        }
+        self.finish_entry(lease, Vec::new(), recorded);
     }
 
     /// Sends the pages finished since the last flush (see [`Store::finish_page`]), in the
