@@ -349,8 +349,8 @@ impl Frontier for RedisFrontier {
     /// One node logs in for the crawl: the first to ask takes the turn (for a lease, renewed
     /// at each ask), the others wait until it says the session is open (then they read its
     /// cookies) or that the login failed. A node that dies holding the turn loses it after a
-    /// lease, and the next to ask logs in. When Redis is gone the node logs in itself: it is
-    /// stopping anyway.
+    /// lease, and the next to ask logs in; one that stops gives it back ([`Frontier::close`]).
+    /// When Redis is gone the node waits, sending nothing: it is stopping.
     fn login_turn(&mut self) -> LoginTurn {
         let Some(state) = self.with(|store| store.login("take")) else {
             // Redis is gone: the node stops (the coordinator hears of it), sending nothing.
